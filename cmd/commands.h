@@ -1,0 +1,11 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * commands.h — the `cairn` subcommands.  Each takes argv with argv[0] its
+ * own name and returns the process exit status (0 ok, 1 failure, 2 usage).
+ */
+#ifndef CAIRN_COMMANDS_H
+#define CAIRN_COMMANDS_H
+
+
+
+#endif

@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * main.c — entry point of the one `cairn` binary: dispatches to a
+ * subcommand, prints the command list for --help, and applies the
+ * process-wide settings (log level from CAIRN_LOG).  Exit status: 0 ok,
+ * 1 runtime failure, 2 usage error (BRIEF §3).
+ */
+#include "commands.h"
+
+#include "cn_cli.h"
+#include "cn_log.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CAIRN_VERSION "0.1.0"
+
+struct cairn_cmd {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+};
+
+/* Only commands that exist are listed: a command appears here when it works. */
+static int cairn_cmd_help(int argc, char **argv);
+static const struct cairn_cmd cairn_cmds[] = {
+    {"help", cairn_cmd_help, "show this list"},
+};
+
+static void cairn_usage(FILE *out);
+
+static void cairn_usage(FILE *out)
+{
+    fprintf(out, "usage: cairn COMMAND [flags]\n\n"
+                 "cairn — a self-hosted event backbone for real-time venue treasure hunts.\n\n"
+                 "commands:\n");
+    for (size_t i = 0; i < sizeof(cairn_cmds) / sizeof(cairn_cmds[0]); i++)
+        fprintf(out, "  %-10s %s\n", cairn_cmds[i].name, cairn_cmds[i].summary);
+    fprintf(out, "\nRun 'cairn COMMAND --help' for a command's flags and defaults.\n"
+                 "Environment: CAIRN_LOG=debug|info|warn|error|off sets the log level (default info).\n");
+}
+
+static int cairn_cmd_help(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    cairn_usage(stdout);
+    return CN_EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+    /* A peer closing a socket must be an error return, not a death. */
+    signal(SIGPIPE, SIG_IGN);
+    const char *lvl = getenv("CAIRN_LOG");
+    enum cn_log_level l;
+    if (lvl && *lvl) {
+        if (cn_log_parse_level(lvl, &l)) {
+            fprintf(stderr, "cairn: CAIRN_LOG='%s' is not one of debug, info, warn, error, off\n", lvl);
+            return CN_EXIT_USAGE;
+        }
+        cn_log_set_level(l);
+    }
+    if (argc < 2) {
+        cairn_usage(stderr);
+        return CN_EXIT_USAGE;
+    }
+    if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0) {
+        cairn_usage(stdout);
+        return CN_EXIT_OK;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("cairn %s\n", CAIRN_VERSION);
+        return CN_EXIT_OK;
+    }
+    for (size_t i = 0; i < sizeof(cairn_cmds) / sizeof(cairn_cmds[0]); i++)
+        if (strcmp(argv[1], cairn_cmds[i].name) == 0)
+            return cairn_cmds[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "cairn: unknown command '%s'; run 'cairn --help' for the list\n", argv[1]);
+    return CN_EXIT_USAGE;
+}

@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * cn_cli.h — declarative command-line flags for `cairn` subcommands.
+ * A command declares a table of cn_flag (name, metavar, default, help);
+ * cn_cli_parse fills in the values and positionals, prints --help with
+ * every default, and reports usage errors as one line on stderr.
+ * Exit-code convention (BRIEF §3): 0 ok, 1 runtime failure, 2 usage error.
+ */
+#ifndef CN_CLI_H
+#define CN_CLI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CN_EXIT_OK 0
+#define CN_EXIT_FAIL 1
+#define CN_EXIT_USAGE 2
+
+typedef struct cn_flag {
+    const char *name; /* long name without dashes: "data" for --data */
+    const char *arg;  /* metavar ("DIR"); NULL for a boolean switch */
+    const char *def;  /* default shown in --help and used if unset; may be NULL */
+    const char *help;
+    /* filled by cn_cli_parse: */
+    const char *val; /* the value (def if not given; "1" for a given switch) */
+    int set;         /* given on the command line */
+} cn_flag;
+
+typedef struct cn_cli {
+    const char *prog;    /* "cairn log dump" */
+    const char *usage;   /* "TOPIC[:PART] [flags]" */
+    const char *summary; /* one paragraph */
+    cn_flag *flags;
+    size_t nflags;
+    int min_pos, max_pos; /* positional argument count bounds (max -1: any) */
+    /* filled by cn_cli_parse: */
+    char **pos;
+    int npos;
+} cn_cli;
+
+/**
+ * Parse argv (argv[0] is the subcommand name and is skipped).
+ * @return 0 to run; CN_DONE when --help was printed (exit 0);
+ *         CN_EINVAL after printing a usage error (exit 2).
+ * cli->pos points into an array the caller frees with cn_cli_free.
+ */
+int cn_cli_parse(cn_cli *cli, int argc, char **argv);
+void cn_cli_free(cn_cli *cli);
+void cn_cli_help(const cn_cli *cli);
+/** Print "PROG: message; see 'PROG --help'" and return CN_EXIT_USAGE. */
+int cn_cli_usage_error(const cn_cli *cli, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+cn_flag *cn_cli_flag(cn_cli *cli, const char *name);
+const char *cn_cli_str(cn_cli *cli, const char *name); /* NULL if no value */
+int cn_cli_bool(cn_cli *cli, const char *name);
+/** Typed getters: 0 or CN_EINVAL after printing a usage error. */
+int cn_cli_i64(cn_cli *cli, const char *name, int64_t lo, int64_t hi, int64_t *out);
+int cn_cli_duration_ms(cn_cli *cli, const char *name, int64_t *out);
+int cn_cli_size(cn_cli *cli, const char *name, uint64_t *out);
+
+#endif
