@@ -1,0 +1,220 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * lg.h — the public API of cairn's log: topics of N partitions, each an
+ * append-only sequence of Kafka RecordBatch v2 bytes in segment files,
+ * indexed in one LMDB environment per data directory.
+ * See docs/architecture.md, section "The log".
+ *
+ * Threads: every function may be called from any thread.  Appends from
+ * all threads are coalesced by one writer thread per lg_log (group
+ * commit: one write per partition, one fdatasync per dirty segment, one
+ * LMDB transaction per round).  Reads never block the writer.
+ * Ownership: lg_log owns everything it opens; results hand out borrowed
+ * views whose lifetime is stated per call.
+ * Errors: 0 or a negative cn_err code (cn_err.h).  After an fsync or
+ * index-commit failure the log is sticky-failed: appends return CN_EPANIC
+ * until it is closed and reopened (which recovers).
+ */
+#ifndef LG_H
+#define LG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "lg_batch.h"
+
+typedef struct lg_log lg_log;
+
+/** Durability: when an append is acknowledged. */
+enum lg_durability {
+    LG_DUR_FSYNC = 0,    /* after fdatasync of the segment (default) */
+    LG_DUR_INTERVAL = 1, /* after write; fdatasync every interval_ms */
+    LG_DUR_NONE = 2,     /* after write; the OS flushes when it likes */
+};
+
+/** File I/O seam: every segment/index file operation goes through this
+ *  table so tests can inject EIO, ENOSPC and short writes.  Each returns
+ *  like its POSIX namesake (-1 with errno on failure). */
+typedef struct lg_vfs {
+    int (*open)(void *ud, const char *path, int flags, mode_t mode);
+    int (*close)(void *ud, int fd);
+    ssize_t (*pwrite)(void *ud, int fd, const void *buf, size_t n, off_t off);
+    ssize_t (*pread)(void *ud, int fd, void *buf, size_t n, off_t off);
+    int (*fdatasync)(void *ud, int fd);
+    int (*ftruncate)(void *ud, int fd, off_t len);
+    int (*unlink)(void *ud, const char *path);
+    int (*rename)(void *ud, const char *from, const char *to);
+    void *ud;
+} lg_vfs;
+
+/** The default POSIX implementation. */
+const lg_vfs *lg_vfs_posix(void);
+
+typedef struct lg_opts {
+    const char *dir;              /* data directory (created if missing unless read_only) */
+    int read_only;                /* inspect a directory a node may be writing; no recovery */
+    enum lg_durability durability;
+    int64_t interval_ms;          /* for LG_DUR_INTERVAL */
+    uint64_t segment_bytes;       /* roll size; default 128 MiB */
+    int64_t segment_ms;           /* roll age; default 7 days */
+    int64_t retention_ms;         /* default topic retention by time; -1 none; default 7 d */
+    int64_t retention_bytes;      /* default per-partition retention by size; -1 none */
+    uint64_t max_batch_bytes;     /* largest batch accepted; default 8 MiB */
+    uint64_t lmdb_map_bytes;      /* LMDB map size; default 16 GiB (sparse) */
+    const lg_vfs *vfs;            /* NULL: lg_vfs_posix() */
+    int64_t (*clock_ms)(void *ud);/* NULL: wall clock; tests inject time */
+    void *clock_ud;
+} lg_opts;
+
+/** Fill o with the defaults above. */
+void lg_opts_init(lg_opts *o);
+
+/**
+ * Open (and unless read_only, recover) the log in o->dir.  Recovery scans
+ * each partition only past its last indexed position, truncates a torn or
+ * garbled tail, rebuilds missing index entries, and rebuilds the whole
+ * LMDB index from segments if it is missing.  A partition with corruption
+ * in the middle of a segment is marked failed (reported by lg_partition_info
+ * and logged with file and byte position); the others keep serving.
+ * @return 0; CN_EBUSY if another process holds the writer lock; CN_EIO...
+ * On failure *out is NULL and nothing needs closing.
+ */
+int lg_open(lg_log **out, const lg_opts *o);
+/** Drain pending appends (they complete), sync, close.  NULL-safe. */
+void lg_close(lg_log *log);
+
+/* ---- topics ---------------------------------------------------------- */
+
+typedef struct lg_topic_config {
+    int32_t partitions;
+    int64_t retention_ms;    /* -1: keep forever; 0: use the log default */
+    int64_t retention_bytes; /* per partition; -1: no limit; 0: default */
+    uint64_t segment_bytes;  /* 0: log default */
+} lg_topic_config;
+
+/** @return 0; CN_EEXIST; CN_EINVAL (name not [A-Za-z0-9._-]{1,249}, partitions < 1). */
+int lg_topic_create(lg_log *log, const char *name, const lg_topic_config *cfg);
+/** Remove a topic and its files.  @return 0 or LG_ENOTOPIC. */
+int lg_topic_delete(lg_log *log, const char *name);
+/** Partition count of a topic (> 0), or LG_ENOTOPIC. */
+int lg_topic_partitions(lg_log *log, const char *name);
+/** Calls fn for each topic in name order; fn returning non-zero stops. */
+int lg_topics_each(lg_log *log, int (*fn)(void *ud, const char *name, const lg_topic_config *cfg),
+                   void *ud);
+
+/* ---- append ---------------------------------------------------------- */
+
+typedef struct lg_append_result {
+    int err;              /* 0, or why the batch was refused */
+    int64_t base_offset;  /* offset given to the first record (for a duplicate: the original) */
+    int64_t log_append_time_ms;
+    int64_t log_start_offset;
+    int duplicate;        /* idempotent retry of a batch already in the log */
+} lg_append_result;
+
+typedef void (*lg_append_cb)(void *ud, const lg_append_result *res);
+
+/**
+ * Queue one RecordBatch v2 for append.  The bytes are validated (length,
+ * magic, CRC) and copied before this returns; a bad batch fails here with
+ * its error and nothing is written.  Idempotent producers (producerId >= 0)
+ * are checked: a duplicate of one of the last 5 batches completes with
+ * duplicate=1 and its original offset; a sequence gap fails LG_ESEQ; an
+ * old epoch LG_EFENCED.  cb runs on the writer thread once the batch is
+ * durable per the durability mode (or failed); it must not block and must
+ * not call back into lg_append*.
+ * @return 0 (cb will run exactly once) or an error (cb never runs).
+ */
+int lg_append_async(lg_log *log, const char *topic, int32_t partition, const void *batch,
+                    size_t len, lg_append_cb cb, void *ud);
+/** Blocking form: waits for durability; fills *res (may be NULL). */
+int lg_append(lg_log *log, const char *topic, int32_t partition, const void *batch, size_t len,
+              lg_append_result *res);
+
+/* ---- read ------------------------------------------------------------ */
+
+typedef struct lg_partition_info {
+    int64_t log_start_offset;
+    int64_t log_end_offset;  /* next offset to be assigned = high watermark on one node */
+    int64_t first_timestamp; /* -1 if empty */
+    int64_t last_timestamp;  /* -1 if empty */
+    uint64_t bytes;
+    uint32_t segments;
+    int32_t leader_epoch;
+    int failed;              /* corruption found; err_detail says where */
+    char err_detail[256];
+} lg_partition_info;
+
+int lg_partition_info_get(lg_log *log, const char *topic, int32_t partition, lg_partition_info *out);
+
+/** A contiguous range of whole batches in one segment file, fit for
+ *  sendfile.  fd is the log's own descriptor: valid until lg_read_release. */
+typedef struct lg_read_result {
+    int fd;
+    off_t file_pos;
+    size_t len;               /* 0 if offset == log end */
+    int64_t first_offset;     /* base offset of the first batch in the range */
+    int64_t next_offset;      /* the offset to ask for next */
+    int64_t log_start_offset;
+    int64_t log_end_offset;
+    void *ref;                /* segment reference; keep until done with fd */
+} lg_read_result;
+
+/**
+ * Whole batches starting with the one containing offset, up to max_bytes
+ * (at least one batch even if larger, as Kafka does), within one segment.
+ * Only durable (acknowledged) data is returned.
+ * @return 0; LG_EOFFSET if offset < log start or > log end; LG_ENOTOPIC;
+ *         LG_ENOPART; CN_ECORRUPT if the partition failed.
+ * On 0 the caller must call lg_read_release(log, res).
+ */
+int lg_read(lg_log *log, const char *topic, int32_t partition, int64_t offset, size_t max_bytes,
+            lg_read_result *res);
+void lg_read_release(lg_log *log, lg_read_result *res);
+
+/** First offset whose record timestamp >= ts_ms (log end if none). */
+int lg_offset_for_time(lg_log *log, const char *topic, int32_t partition, int64_t ts_ms,
+                       int64_t *offset);
+
+/** Record iterator across batches and segments, for in-process consumers. */
+typedef struct lg_iter lg_iter;
+/** Start at offset (clamped up to the log start).  @return 0 or an error. */
+int lg_iter_open(lg_iter **out, lg_log *log, const char *topic, int32_t partition, int64_t offset);
+/** @return 0 with *rec valid until the next call; CN_DONE at the current end
+ *  (call again later to see new records); LG_ECRC / CN_ECORRUPT on damage. */
+int lg_iter_next(lg_iter *it, lg_record *rec);
+/** The batch header of the record last returned. */
+const lg_batch_hdr *lg_iter_batch(const lg_iter *it);
+void lg_iter_close(lg_iter *it); /* NULL-safe */
+
+/* ---- maintenance ----------------------------------------------------- */
+
+/** Delete whole segments past retention (time, size); advance log start. */
+int lg_retention_run(lg_log *log);
+/** Remove every batch with base offset >= offset (offset must be a batch
+ *  boundary or the log end): for replication.  Bumps the leader epoch. */
+int lg_truncate(lg_log *log, const char *topic, int32_t partition, int64_t offset);
+/** Check every CRC and index entry; fn is called for each problem found
+ *  (file, byte position, text).  @return number of problems (>= 0) or error. */
+int lg_verify(lg_log *log, void (*fn)(void *ud, const char *file, uint64_t pos, const char *what),
+              void *ud);
+
+/* ---- producers and consumer groups (state kept in LMDB) --------------- */
+
+/** Allocate a new producer id (durable). */
+int lg_producer_id_alloc(lg_log *log, int64_t *pid);
+
+/** Commit a consumer group's offset (synced before return). */
+int lg_group_offset_commit(lg_log *log, const char *group, const char *topic, int32_t partition,
+                           int64_t offset, const char *metadata);
+/** @return 0 with *offset (and metadata copied into md[mdcap]); CN_ENOENT if none. */
+int lg_group_offset_fetch(lg_log *log, const char *group, const char *topic, int32_t partition,
+                          int64_t *offset, char *md, size_t mdcap);
+/** Calls fn for every committed (group, topic, partition, offset). */
+int lg_group_offsets_each(lg_log *log,
+                          int (*fn)(void *ud, const char *group, const char *topic,
+                                    int32_t partition, int64_t offset),
+                          void *ud);
+
+#endif
