@@ -43,6 +43,10 @@
     X(CN_EAUTH, -28, "authentication failed")                                  \
     /* gateway -1xx */                                                         \
     X(GW_ELIMIT, -100, "connection limit reached")                             \
+    X(GW_ETOKEN, -101, "malformed auth token")                                 \
+    X(GW_ETOKENSIG, -102, "auth token signature is not valid")                 \
+    X(GW_ETOKENEXP, -103, "auth token expired")                                \
+    X(GW_EKEYFILE, -104, "malformed auth key file")                            \
     /* log storage -2xx */                                                     \
     X(LG_ECRC, -200, "record batch CRC32C mismatch")                           \
     X(LG_EMAGIC, -201, "record batch magic is not 2")                          \
@@ -68,7 +72,8 @@
     /* WebSocket / HTTP codec -6xx */                                          \
     X(WS_EHANDSHAKE, -600, "malformed HTTP/WebSocket handshake")               \
     X(WS_EFRAME, -601, "malformed WebSocket frame")                            \
-    X(WS_EUTF8, -602, "invalid UTF-8 in text message")
+    X(WS_EUTF8, -602, "invalid UTF-8 in text message")                         \
+    X(WS_ETOOBIG, -603, "WebSocket message exceeds the size limit")
 
 enum cn_err {
 #define CN__ERR_ENUM(name, val, text) name = (val),

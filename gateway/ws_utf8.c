@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ws_utf8.c — a table-driven DFA validating UTF-8 a chunk at a time.
+ *
+ * Guarantees: accepts exactly the well-formed UTF-8 of RFC 3629 table 3-7
+ * (no overlongs, no UTF-16 surrogates D800..DFFF, nothing above U+10FFFF);
+ * the result for a split input equals the result for the joined input at
+ * every split point, because the only state is the DFA state byte.
+ * Pure: no allocation, no globals beyond two read-only tables; any thread.
+ *
+ * How: each byte maps to one of 12 classes, and (state, class) to the next
+ * state.  The classes are the byte ranges where the RFC's well-formedness
+ * table changes meaning; the states are "how many continuation bytes are
+ * still owed" plus four restricted-second-byte states (after E0, ED, F0, F4)
+ * that exclude overlongs, surrogates and > U+10FFFF.  While at a boundary
+ * the loop skips 8 ASCII bytes per step, the common case for JSON pings.
+ */
+#include "ws_utf8.h"
+
+#include <string.h>
+
+/* Byte classes:
+ *  0 00..7F  1 80..8F  2 90..9F  3 A0..BF  4 C0,C1,F5..FF (never valid)
+ *  5 C2..DF  6 E0      7 E1..EC,EE,EF     8 ED  9 F0  10 F1..F3  11 F4 */
+static const uint8_t ws_utf8_class[256] = {
+    0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  /* 00 */
+    0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  /* 10 */
+    0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  /* 20 */
+    0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  /* 30 */
+    0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  /* 40 */
+    0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  /* 50 */
+    0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  /* 60 */
+    0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  /* 70 */
+    1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  /* 80 */
+    2,  2,  2,  2,  2,  2,  2,  2,  2,  2,  2,  2,  2,  2,  2,  2,  /* 90 */
+    3,  3,  3,  3,  3,  3,  3,  3,  3,  3,  3,  3,  3,  3,  3,  3,  /* A0 */
+    3,  3,  3,  3,  3,  3,  3,  3,  3,  3,  3,  3,  3,  3,  3,  3,  /* B0 */
+    4,  4,  5,  5,  5,  5,  5,  5,  5,  5,  5,  5,  5,  5,  5,  5,  /* C0 */
+    5,  5,  5,  5,  5,  5,  5,  5,  5,  5,  5,  5,  5,  5,  5,  5,  /* D0 */
+    6,  7,  7,  7,  7,  7,  7,  7,  7,  7,  7,  7,  7,  8,  7,  7,  /* E0 */
+    9,  10, 10, 10, 11, 4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  /* F0 */
+};
+
+/* States: 0 accept, 1 reject, 2 owe 1, 3 owe 2, 4 after E0 (A0..BF),
+ * 5 after ED (80..9F), 6 owe 3, 7 after F0 (90..BF), 8 after F4 (80..8F). */
+enum { S_OK = 0, S_BAD = 1, S_1 = 2, S_2 = 3, S_E0 = 4, S_ED = 5, S_3 = 6, S_F0 = 7, S_F4 = 8 };
+
+static const uint8_t ws_utf8_next[9][12] = {
+    /*          0     1     2     3     4     5     6     7     8     9     10    11 */
+    [S_OK] = {S_OK, S_BAD, S_BAD, S_BAD, S_BAD, S_1, S_E0, S_2, S_ED, S_F0, S_3, S_F4},
+    [S_BAD] = {S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD},
+    [S_1] = {S_BAD, S_OK, S_OK, S_OK, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD},
+    [S_2] = {S_BAD, S_1, S_1, S_1, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD},
+    [S_E0] = {S_BAD, S_BAD, S_BAD, S_1, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD},
+    [S_ED] = {S_BAD, S_1, S_1, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD},
+    [S_3] = {S_BAD, S_2, S_2, S_2, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD},
+    [S_F0] = {S_BAD, S_BAD, S_2, S_2, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD},
+    [S_F4] = {S_BAD, S_2, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD},
+};
+
+uint8_t ws_utf8_feed(uint8_t state, const unsigned char *p, size_t n)
+{
+    size_t i = 0;
+    if (state > S_F4)
+        return S_BAD; /* not a state we returned: treat as corrupt caller state */
+    while (i < n) {
+        if (state == S_BAD)
+            return S_BAD;
+        if (state == S_OK) {
+            /* ASCII fast path: 8 bytes per step while no high bit is set. */
+            while (n - i >= 8) {
+                uint64_t w;
+                memcpy(&w, p + i, 8);
+                if (w & 0x8080808080808080ull)
+                    break;
+                i += 8;
+            }
+            if (i == n)
+                break;
+        }
+        state = ws_utf8_next[state][ws_utf8_class[p[i]]];
+        i++;
+    }
+    return state;
+}
+
+int ws_utf8_valid(const unsigned char *p, size_t n)
+{
+    return ws_utf8_feed(WS_UTF8_ACCEPT, p, n) == WS_UTF8_ACCEPT;
+}
