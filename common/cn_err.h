@@ -63,6 +63,7 @@
     X(LG_EGROUP, -212, "consumer group error")                                 \
     /* hunt -3xx */                                                            \
     X(HUNT_ERULES, -300, "invalid hunt definition")                            \
+    X(HUNT_ESTORE, -301, "RocksDB state store error")                          \
     /* protobuf / envelope -4xx */                                             \
     X(CN_EPROTO, -400, "protocol violation")                                   \
     X(CN_EDECODE, -401, "cannot decode message")                               \
