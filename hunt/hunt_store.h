@@ -1,0 +1,160 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * hunt_store.h — a hunt worker's RocksDB state: one database, four column
+ * families with their own lifetimes.
+ *
+ *   sessions  live session per player (hunt_state.h); TTL since its last
+ *             write (default 30 min: the player's last ping)
+ *   progress  found set and score per player; never expires
+ *   audit     every derived event / rejected record; TTL (default 90 days)
+ *   offsets   input (topic, partition) -> next offset to consume
+ *
+ * Every value is stored as 8 bytes of big-endian write time (ms, from the
+ * store's clock) followed by the caller's payload.  TTL is enforced twice:
+ * reads treat an expired entry as absent at once, and a compaction filter
+ * drops expired entries physically whenever RocksDB compacts them — which
+ * hunt_store_compact_expired() forces for the cold ranges, so expired data
+ * leaves the disk even when nothing new is written.
+ *
+ * Exactly-once: a worker gathers the state changes, audit entries and new
+ * input offsets of one input batch in a hunt_batch and commits it with
+ * hunt_store_write(): one RocksDB WriteBatch, WAL fsynced, all or nothing.
+ *
+ * The clock is injectable (opts.clock) for tests.  It is called from the
+ * caller's thread and from RocksDB's background compaction threads, so it
+ * must be thread-safe.
+ *
+ * Threads: a hunt_store may be used from several threads (RocksDB is
+ * thread-safe); a hunt_batch belongs to one thread.  Errors from RocksDB
+ * are mapped to cn_err codes (HUNT_ESTORE when nothing closer fits) and
+ * the RocksDB text is kept for hunt_store_errmsg().
+ */
+#ifndef HUNT_STORE_H
+#define HUNT_STORE_H
+
+#include "cn_buf.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct hunt_store hunt_store;
+typedef struct hunt_batch hunt_batch;
+
+enum hunt_cf {
+    HUNT_CF_SESSIONS = 0,
+    HUNT_CF_PROGRESS = 1,
+    HUNT_CF_AUDIT = 2,
+    HUNT_CF_OFFSETS = 3,
+    HUNT_CF_COUNT
+};
+
+/** Wall-clock milliseconds since the Unix epoch; must be thread-safe. */
+typedef int64_t (*hunt_clock_fn)(void *ud);
+
+#define HUNT_AUDIT_KEY_LEN 22u /* be64 time, be32 partition, be64 offset, be16 seq */
+#define HUNT_STORE_ERR_MAX 256u
+
+typedef struct hunt_store_opts {
+    int64_t session_ttl_ms; /* 0: 30 minutes */
+    int64_t audit_ttl_ms;   /* 0: 90 days */
+    hunt_clock_fn clock;    /* NULL: cn_now_ms */
+    void *clock_ud;
+    int no_sync;            /* 1: do not fsync the WAL per write (benchmarks only) */
+} hunt_store_opts;
+
+/**
+ * Open (creating if missing) the database in dir.
+ * @param[in]  o    options; NULL for defaults
+ * @param[out] out  the handle (close with hunt_store_close)
+ * @param[out] err  if non-NULL, one line naming dir and RocksDB's reason
+ * @return 0, CN_EBUSY (another process has it open), CN_ECORRUPT, CN_EIO,
+ *         CN_EINVAL (e.g. a database with other column families),
+ *         CN_ENOMEM, HUNT_ESTORE.
+ */
+int hunt_store_open(const char *dir, const hunt_store_opts *o, hunt_store **out, char *err,
+                    size_t errlen);
+/** Close (flushes nothing extra: every write was already in the WAL).  NULL ok. */
+void hunt_store_close(hunt_store *s);
+/** RocksDB's text for the latest failure on this handle ("" if none). */
+const char *hunt_store_errmsg(const hunt_store *s);
+/** The store's clock, now. */
+int64_t hunt_store_now(const hunt_store *s);
+
+/**
+ * Read a value's payload into val (reset first).
+ * @param[out] written_ms  if non-NULL, the write time
+ * @return 0; CN_ENOENT if absent or expired; CN_ECORRUPT if the stored
+ *         value is shorter than its time stamp; a mapped RocksDB error.
+ */
+int hunt_store_get(hunt_store *s, enum hunt_cf cf, const void *key, size_t klen, cn_buf *val,
+                   int64_t *written_ms);
+
+/** Next offset to consume for (topic, partition).  0, CN_ENOENT, CN_ECORRUPT. */
+int hunt_store_get_offset(hunt_store *s, const char *topic, int32_t partition, int64_t *next);
+
+/* ---- atomic writes -------------------------------------------------------- */
+
+/** A new, empty batch bound to s.  @return 0 or CN_ENOMEM. */
+int hunt_batch_new(hunt_store *s, hunt_batch **out);
+void hunt_batch_free(hunt_batch *b); /* NULL ok */
+/** Empty the batch for reuse. */
+void hunt_batch_clear(hunt_batch *b);
+/** Number of operations in the batch. */
+int hunt_batch_count(const hunt_batch *b);
+
+/** Put key -> payload, stamped with the store's clock now.  0 or CN_ENOMEM. */
+int hunt_batch_put(hunt_batch *b, enum hunt_cf cf, const void *key, size_t klen, const void *val,
+                   size_t vlen);
+/** Delete key.  0 or CN_ENOMEM. */
+int hunt_batch_delete(hunt_batch *b, enum hunt_cf cf, const void *key, size_t klen);
+/**
+ * Add an audit entry under a key that starts with the write time, so old
+ * entries form one contiguous cold range (see hunt_store_compact_expired).
+ * (partition, offset, seq) name the input record and the entry within it.
+ * @param[out] key_out  if non-NULL, the HUNT_AUDIT_KEY_LEN-byte key used
+ */
+int hunt_batch_put_audit(hunt_batch *b, int32_t partition, int64_t offset, uint16_t seq,
+                         const void *val, size_t vlen, unsigned char *key_out);
+/** Record the next input offset of (topic, partition). */
+int hunt_batch_put_offset(hunt_batch *b, const char *topic, int32_t partition, int64_t next);
+
+/**
+ * Commit the batch atomically (WAL fsynced unless opts.no_sync).  The
+ * batch is left as it was; clear it before reuse.
+ * @return 0 or a mapped RocksDB error (CN_ENOSPC, CN_EIO, ...).
+ */
+int hunt_store_write(hunt_store *s, hunt_batch *b);
+
+/* ---- TTL compaction and inspection -------------------------------------------- */
+
+/**
+ * Compact the cold ranges of the TTL column families now, so the
+ * compaction filter drops what has expired: all of `sessions` (keyed by
+ * player, so no range is colder than another) and the part of `audit`
+ * written before now - audit TTL.  Blocks until done.
+ * @return 0 or a mapped RocksDB error.
+ */
+int hunt_store_compact_expired(hunt_store *s);
+/**
+ * Run hunt_store_compact_expired() if every_ms have passed on the store's
+ * clock since the last run (or since open).  For a worker's timer.
+ * @return 1 if it ran, 0 if not due, or a negative error.
+ */
+int hunt_store_maybe_compact(hunt_store *s, int64_t every_ms);
+
+/** Visitor for hunt_store_scan: return non-zero to stop. */
+typedef int (*hunt_scan_fn)(void *ud, const void *key, size_t klen, const void *val, size_t vlen,
+                            int64_t written_ms);
+/**
+ * Visit every entry of cf in key order.  raw = 0 skips expired entries (what
+ * readers see); raw = 1 shows what is physically stored, expired or not.
+ * @return 0 (also when fn stopped early) or a mapped RocksDB error.
+ */
+int hunt_store_scan(hunt_store *s, enum hunt_cf cf, int raw, hunt_scan_fn fn, void *ud);
+/** A RocksDB integer property of cf ("rocksdb.estimate-num-keys", ...).
+ *  @return 0 or CN_ENOENT. */
+int hunt_store_property(hunt_store *s, enum hunt_cf cf, const char *name, uint64_t *out);
+/** Column family name ("sessions", ...). */
+const char *hunt_store_cf_name(enum hunt_cf cf);
+
+#endif
