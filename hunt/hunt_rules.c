@@ -458,6 +458,12 @@ int hunt_rules_parse(const char *json, size_t len, hunt_rules **out, char *err, 
         hunt__fail(&c, "", "hunt file is %zu bytes; the limit is %u", len, HUNT_FILE_MAX_BYTES);
         return CN_ETOOBIG;
     }
+    /* Raw NUL bytes are never valid JSON text, but jansson 2.14 swallows
+     * one that directly follows a number ("-7\0" parses as -7), so a file
+     * with one could parse as something other than what it says. */
+    const char *nul = memchr(json, '\0', len);
+    if (nul)
+        return hunt__fail(&c, "", "invalid JSON at byte %zu: NUL byte", (size_t)(nul - json));
     json_error_t je;
     /* Duplicate keys are refused: with them a reader cannot tell which
      * value wins, and a reviewer reading the file could be misled. */
