@@ -52,7 +52,9 @@ static uint64_t hunt__u(hunt__rd *r, int max32)
     if (r->bad)
         return 0;
     int k = cn_rd_uvarint(r->p + r->off, r->n - r->off, &v, max32);
-    if (k <= 0) {
+    /* Only the shortest encoding is accepted, so every state has exactly
+     * one byte form and a corrupted byte cannot hide in padding. */
+    if (k <= 0 || k != cn_uvarint_len(v)) {
         r->bad = 1;
         return 0;
     }
@@ -180,12 +182,13 @@ int hunt_progress_decode(const void *p, size_t n, uint32_t nbeacons, hunt_progre
     uint64_t joined = hunt__u(&r, 0), seen = hunt__u(&r, 0), found_at = hunt__u(&r, 0);
     uint64_t nbits = hunt__u(&r, 1);
     size_t nb = (size_t)(nbits + 7) / 8;
-    if (r.bad || nbits > HUNT_MAX_BEACONS || n - r.off != nb)
+    /* A set stored for more beacons than this hunt has belongs to another
+     * hunt definition; fewer is fine (the hunt grew: new beacons unfound). */
+    if (r.bad || nbits > nbeacons || nbits > HUNT_MAX_BEACONS || n - r.off != nb)
         return CN_ECORRUPT;
     memcpy(pr.found, r.p + r.off, nb);
-    /* No bit may be set past the stored count or past this hunt's beacons. */
-    uint32_t limit = nbits < nbeacons ? (uint32_t)nbits : nbeacons;
-    for (uint32_t i = limit; i < nb * 8; i++)
+    /* No bit may be set past the stored count. */
+    for (uint32_t i = (uint32_t)nbits; i < nb * 8; i++)
         if (hunt_progress_has(&pr, i))
             return CN_ECORRUPT;
     pr.flags = (uint32_t)flags;
