@@ -74,7 +74,8 @@ static int hunt__map(const char *e)
 {
     static const struct { const char *needle; int code; } map[] = {
         {"Corruption", CN_ECORRUPT},      {"No space left", CN_ENOSPC},
-        {"While lock file", CN_EBUSY},    {"Resource busy", CN_EBUSY},
+        {"While lock file", CN_EBUSY},    {"lock hold by current process", CN_EBUSY},
+        {"Resource busy", CN_EBUSY},
         {"Invalid argument", CN_EINVAL},  {"NotFound", CN_ENOENT},
         {"Not implemented", CN_EUNSUPPORTED}, {"Timed out", CN_ETIMEDOUT},
         {"Permission denied", CN_EPERM},  {"IO error", CN_EIO},
