@@ -1,0 +1,198 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * lg_group.c — state kept only in the index: consumer-group committed
+ * offsets and producer-id allocation.  Both are synced (mdb_env_sync)
+ * before returning, because neither can be derived from the segments.
+ * (A lost index loses group offsets; producer ids restart above the
+ * largest id found in the segments, see lg__producer_ids_fixup.)
+ * Threads: any; each call is one LMDB transaction.
+ */
+#include "lg_int.h"
+
+#include "cn_bytes.h"
+#include "cn_err.h"
+
+#include <string.h>
+
+#define LG__GROUP_MAX 255
+#define LG__GROUP_MD_MAX 4096
+#define LG__FIRST_PRODUCER_ID 1000
+
+/* group NUL topic NUL partition(u32 BE) */
+static int lg__group_key(unsigned char *k, size_t cap, const char *group, const char *topic,
+                         int32_t partition, size_t *kn)
+{
+    size_t gl = strlen(group), tl = strlen(topic);
+    if (gl == 0 || gl > LG__GROUP_MAX || tl == 0 || tl > 249 || partition < 0 ||
+        gl + tl + 6 > cap)
+        return CN_EINVAL;
+    memcpy(k, group, gl + 1);
+    memcpy(k + gl + 1, topic, tl + 1);
+    cn_wr_be32(k + gl + tl + 2, (uint32_t)partition);
+    *kn = gl + tl + 6;
+    return 0;
+}
+
+int lg_group_offset_commit(lg_log *log, const char *group, const char *topic, int32_t partition,
+                           int64_t offset, const char *metadata)
+{
+    if (!log || !group || !topic || offset < -1)
+        return CN_EINVAL;
+    if (log->o.read_only)
+        return CN_EPERM;
+    unsigned char kb[LG__GROUP_MAX + 256 + 8];
+    size_t kn;
+    int rc = lg__group_key(kb, sizeof(kb), group, topic, partition, &kn);
+    if (rc)
+        return rc;
+    size_t ml = metadata ? strlen(metadata) : 0;
+    if (ml > LG__GROUP_MD_MAX)
+        return CN_ETOOBIG;
+    unsigned char vb[8 + LG__GROUP_MD_MAX];
+    cn_wr_be64(vb, (uint64_t)offset);
+    if (ml)
+        memcpy(vb + 8, metadata, ml);
+    MDB_txn *txn;
+    rc = lg__ix_err(mdb_txn_begin(log->ix.env, NULL, 0, &txn));
+    if (rc)
+        return rc;
+    MDB_val k = {kn, kb}, d = {8 + ml, vb};
+    rc = lg__ix_err(mdb_put(txn, log->ix.groups, &k, &d, 0));
+    if (rc) {
+        mdb_txn_abort(txn);
+        return rc;
+    }
+    rc = lg__ix_err(mdb_txn_commit(txn));
+    if (!rc)
+        rc = lg__ix_sync(log);
+    return rc;
+}
+
+int lg_group_offset_fetch(lg_log *log, const char *group, const char *topic, int32_t partition,
+                          int64_t *offset, char *md, size_t mdcap)
+{
+    if (!log || !group || !topic || !offset)
+        return CN_EINVAL;
+    unsigned char kb[LG__GROUP_MAX + 256 + 8];
+    size_t kn;
+    int rc = lg__group_key(kb, sizeof(kb), group, topic, partition, &kn);
+    if (rc)
+        return rc;
+    MDB_txn *txn;
+    rc = lg__ix_err(mdb_txn_begin(log->ix.env, NULL, MDB_RDONLY, &txn));
+    if (rc)
+        return rc;
+    MDB_val k = {kn, kb}, d;
+    rc = lg__ix_err(mdb_get(txn, log->ix.groups, &k, &d));
+    if (!rc && d.mv_size < 8)
+        rc = LG_EINDEX;
+    if (!rc) {
+        *offset = (int64_t)cn_rd_be64(d.mv_data);
+        if (md && mdcap) {
+            size_t n = d.mv_size - 8 < mdcap - 1 ? d.mv_size - 8 : mdcap - 1;
+            memcpy(md, (const char *)d.mv_data + 8, n);
+            md[n] = '\0';
+        }
+    }
+    mdb_txn_abort(txn);
+    return rc;
+}
+
+int lg_group_offsets_each(lg_log *log,
+                          int (*fn)(void *ud, const char *group, const char *topic,
+                                    int32_t partition, int64_t offset),
+                          void *ud)
+{
+    if (!log || !fn)
+        return CN_EINVAL;
+    MDB_txn *txn;
+    int rc = lg__ix_err(mdb_txn_begin(log->ix.env, NULL, MDB_RDONLY, &txn));
+    if (rc)
+        return rc;
+    MDB_cursor *c = NULL;
+    rc = lg__ix_err(mdb_cursor_open(txn, log->ix.groups, &c));
+    MDB_val k, d;
+    int op = MDB_FIRST;
+    while (!rc && mdb_cursor_get(c, &k, &d, op) == 0) {
+        op = MDB_NEXT;
+        /* Decode defensively: the index is a file on disk. */
+        const unsigned char *p = k.mv_data;
+        size_t n = k.mv_size;
+        const unsigned char *z1 = memchr(p, 0, n);
+        if (!z1 || d.mv_size < 8)
+            continue;
+        size_t rest = n - (size_t)(z1 + 1 - p);
+        const unsigned char *z2 = memchr(z1 + 1, 0, rest);
+        if (!z2 || (size_t)(p + n - (z2 + 1)) != 4)
+            continue;
+        char group[LG__GROUP_MAX + 1], topic[256];
+        size_t gl = (size_t)(z1 - p), tl = (size_t)(z2 - z1 - 1);
+        if (gl > LG__GROUP_MAX || tl > 255)
+            continue;
+        memcpy(group, p, gl + 1);
+        memcpy(topic, z1 + 1, tl + 1);
+        if (fn(ud, group, topic, (int32_t)cn_rd_be32(z2 + 1), (int64_t)cn_rd_be64(d.mv_data)))
+            break;
+    }
+    if (c && !rc)
+        mdb_cursor_close(c);
+    mdb_txn_abort(txn);
+    return rc;
+}
+
+int lg_producer_id_alloc(lg_log *log, int64_t *pid)
+{
+    if (!log || !pid)
+        return CN_EINVAL;
+    if (log->o.read_only)
+        return CN_EPERM;
+    MDB_txn *txn;
+    int rc = lg__ix_err(mdb_txn_begin(log->ix.env, NULL, 0, &txn));
+    if (rc)
+        return rc;
+    uint64_t next;
+    rc = lg__ix_get_u64(txn, log->ix.meta, "next_producer_id", &next);
+    if (rc == CN_ENOENT)
+        next = LG__FIRST_PRODUCER_ID, rc = 0;
+    if (!rc)
+        rc = lg__ix_put_u64(txn, log->ix.meta, "next_producer_id", next + 1);
+    if (rc) {
+        mdb_txn_abort(txn);
+        return rc;
+    }
+    rc = lg__ix_err(mdb_txn_commit(txn));
+    if (!rc)
+        rc = lg__ix_sync(log);
+    if (!rc)
+        *pid = (int64_t)next;
+    return rc;
+}
+
+int lg__producer_ids_fixup(lg_log *log)
+{
+    int64_t max = -1;
+    for (size_t i = 0; i < log->ntopics; i++) {
+        lg_topic *t = log->topics[i];
+        for (int32_t j = 0; j < t->cfg.partitions; j++) {
+            lg_ptable *pt = &t->parts[j].prod;
+            for (size_t s = 0; s < pt->cap; s++)
+                if (pt->slots[s].pid > max)
+                    max = pt->slots[s].pid;
+        }
+    }
+    MDB_txn *txn;
+    int rc = lg__ix_err(mdb_txn_begin(log->ix.env, NULL, 0, &txn));
+    if (rc)
+        return rc;
+    uint64_t next = LG__FIRST_PRODUCER_ID;
+    int g = lg__ix_get_u64(txn, log->ix.meta, "next_producer_id", &next);
+    if (g == CN_ENOENT)
+        next = LG__FIRST_PRODUCER_ID;
+    if (max >= 0 && (uint64_t)max >= next)
+        rc = lg__ix_put_u64(txn, log->ix.meta, "next_producer_id", (uint64_t)max + 1);
+    if (rc) {
+        mdb_txn_abort(txn);
+        return rc;
+    }
+    return lg__ix_err(mdb_txn_commit(txn));
+}

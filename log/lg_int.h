@@ -1,0 +1,299 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * lg_int.h — internal structures of the log storage engine, shared by the
+ * lg_*.c files that implement lg.h.  Nothing here is public: other modules
+ * include lg.h only.  Names are lg__ (double underscore).
+ *
+ * Locking (outermost first; LMDB transactions are always innermost):
+ *   log->wmu    held by the writer thread for a whole round, and by
+ *               maintenance (retention, truncate, topic delete) so that they
+ *               never interleave with a round;
+ *   log->tmu    rwlock over the topic table (read: lookups; write: create,
+ *               delete);
+ *   log->qmu    the pending append queues of every partition + writer wakeup;
+ *   part->mu    a partition's segment table and its in-memory flags.
+ * See docs/architecture.md, "The log".
+ */
+#ifndef LG_INT_H
+#define LG_INT_H
+
+#include <lmdb.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "cn_buf.h"
+#include "lg.h"
+
+#define LG__INDEX_INTERVAL 4096 /* bytes of batches between sparse index entries */
+#define LG__PRODUCER_BATCHES 5  /* recent batches remembered per producer id (Kafka's 5) */
+#define LG__INDEX_VERSION 1
+
+/* ---- segments (lg_segment.c) -------------------------------------------- */
+
+/** One segment file.  Refcounted: the partition's table holds one ref, each
+ *  lg_read result / iterator holds one; the fd closes at the last unref, so a
+ *  reader keeps a file that retention unlinked meanwhile. */
+typedef struct lg_seg {
+    atomic_int refs;
+    int fd;
+    int64_t base;       /* base offset = file name */
+    uint64_t size;      /* bytes written (writer thread), whole batches only */
+    int64_t created_ms; /* clock when its first batch was appended (age roll) */
+    int64_t first_ts;   /* max timestamp of its first batch, -1 if empty */
+    int64_t max_ts;     /* largest batch max timestamp, -1 if empty */
+    int64_t next_off;   /* offset after its last batch */
+    char *path;
+    const lg_vfs *vfs;
+} lg_seg;
+
+char *lg__seg_path(const char *pdir, int64_t base);
+/** Open (create if create) the segment file for base in directory pdir. */
+int lg__seg_open(lg_seg **out, const lg_vfs *vfs, const char *pdir, int64_t base, int create);
+void lg__seg_ref(lg_seg *s);
+void lg__seg_unref(lg_seg *s); /* NULL-safe */
+/** Sorted base offsets of the segment files in pdir (*out cn_malloc'd). */
+int lg__seg_list(const char *pdir, int64_t **out, size_t *n);
+/** pread exactly n bytes.  0, CN_ETRUNC at EOF, or an errno-mapped error. */
+int lg__seg_pread(lg_seg *s, void *buf, size_t n, uint64_t pos);
+/** fsync a directory through the VFS (new or removed file names). */
+int lg__dir_sync(const lg_vfs *vfs, const char *dir);
+/** mkdir -p. */
+int lg__mkdirs(const char *path);
+
+/* ---- producer state (lg_producer.c) -------------------------------------- */
+
+typedef struct lg_pbatch {
+    int32_t first_seq, last_seq;
+    int64_t base_offset;
+} lg_pbatch;
+
+typedef struct lg_pstate {
+    int64_t pid;   /* -1: empty slot */
+    int16_t epoch;
+    uint8_t n;     /* batches remembered (<= 5), newest last */
+    uint8_t dirty; /* changed since the last index commit */
+    lg_pbatch b[LG__PRODUCER_BATCHES];
+} lg_pstate;
+
+typedef struct lg_ptable {
+    lg_pstate *slots;
+    size_t cap, count; /* cap is a power of two */
+} lg_ptable;
+
+enum { LG__PCHK_NEW = 0, LG__PCHK_DUP = 1 };
+
+/** Check a batch against producer state without changing it.
+ *  @return LG__PCHK_NEW, LG__PCHK_DUP (*dup_base set), LG_ESEQ, LG_EFENCED. */
+int lg__prod_check(const lg_ptable *t, int64_t pid, int16_t epoch, int32_t first_seq,
+                   int32_t last_seq, int64_t *dup_base);
+/** Record an accepted batch.  0 or CN_ENOMEM. */
+int lg__prod_record(lg_ptable *t, int64_t pid, int16_t epoch, int32_t first_seq, int32_t last_seq,
+                    int64_t base_offset);
+lg_pstate *lg__prod_find(lg_ptable *t, int64_t pid);
+/** Insert or overwrite a whole state (loading from the index, undo). */
+int lg__prod_put(lg_ptable *t, const lg_pstate *st);
+/** Drop remembered batches with base >= offset (truncate). */
+void lg__prod_truncate(lg_ptable *t, int64_t offset);
+void lg__prod_free(lg_ptable *t);
+size_t lg__prod_encode(const lg_pstate *st, unsigned char *out); /* out >= 96 bytes */
+int lg__prod_decode(const unsigned char *p, size_t n, int64_t pid, lg_pstate *st);
+
+/* ---- partitions and topics ------------------------------------------------ */
+
+/** One queued append: bytes live in the queue's buffer at off. */
+typedef struct lg_pend {
+    size_t off, len;
+    lg_append_cb cb;
+    void *ud;
+    lg_batch_hdr h;
+    lg_append_result res; /* filled by the writer */
+} lg_pend;
+
+typedef struct lg_queue {
+    cn_buf bytes;
+    lg_pend *v;
+    size_t n, cap;
+} lg_queue;
+
+struct lg_topic;
+
+typedef struct lg_part {
+    struct lg_topic *tp;
+    int32_t idx;
+    char *dir;
+    pthread_mutex_t mu; /* segs, failed */
+    lg_seg **segs;      /* sorted by base; the last is the active one */
+    size_t nsegs, segcap;
+    int failed;
+    char err_detail[256];
+
+    /* Writer-thread state (also touched under wmu by maintenance). */
+    int64_t log_start, log_end; /* log_end = next offset to assign */
+    int32_t epoch;
+    int64_t first_ts, last_ts;
+    uint64_t bytes;
+    int64_t run_max_ts;     /* running max timestamp (time index) */
+    uint32_t since_idx;     /* bytes since the last sparse index entry */
+    int64_t unsynced_since; /* interval mode: first unsynced write, -1 clean */
+    lg_ptable prod;
+
+    /* Pending appends, under log->qmu. */
+    lg_queue q;
+    int queued; /* on the log's dirty list */
+    lg_queue wq; /* the writer's side of the double buffer (writer only) */
+} lg_part;
+
+typedef struct lg_topic {
+    char *name;
+    uint32_t id;
+    lg_topic_config cfg; /* as created (0 = log default, resolved on use) */
+    int64_t created_ms;
+    char *dir;
+    lg_part *parts;
+    int deleted;
+} lg_topic;
+
+/* ---- the log ------------------------------------------------------------- */
+
+typedef struct lg_index {
+    MDB_env *env;
+    MDB_dbi meta, topics, parts, epochs, oidx, tidx, producers, groups, segs;
+} lg_index;
+
+struct lg_log {
+    lg_opts o;
+    char *dir;
+    const lg_vfs *vfs;
+    int lock_fd;
+    lg_index ix;
+
+    pthread_rwlock_t tmu;
+    lg_topic **topics; /* sorted by name */
+    size_t ntopics, topcap;
+
+    pthread_mutex_t wmu;
+    pthread_mutex_t qmu;
+    pthread_cond_t qcond;     /* writer: work arrived / stop */
+    pthread_cond_t spacecond; /* appenders: queue room */
+    lg_part **dirty;          /* partitions with pending appends */
+    size_t ndirty, dirtycap;
+    uint64_t queued_bytes;
+    int stop;
+    int writer_started;
+    pthread_t writer;
+
+    atomic_int panic; /* sticky CN_EPANIC (I5) */
+    void *wctx;       /* writer-thread scratch (lg_writer.c) */
+    int64_t last_checkpoint_ms;
+};
+
+int64_t lg__now(const lg_log *log);
+
+/* lg_log.c */
+lg_topic *lg__topic_find(lg_log *log, const char *name); /* tmu held */
+int lg__topic_lookup_part(lg_log *log, const char *topic, int32_t partition, lg_part **out);
+void lg__topic_free(lg_topic *t);
+int lg__topic_meta_write(lg_log *log, const lg_topic *t);
+int lg__topic_meta_read(const char *path, lg_topic *t);
+int lg__topic_alloc(lg_topic **out, lg_log *log, const char *name, uint32_t id,
+                    const lg_topic_config *cfg, int64_t created_ms);
+int lg__topic_insert(lg_log *log, lg_topic *t);
+/** Resolve zeros in a topic config to the log defaults. */
+void lg__topic_cfg_resolve(const lg_log *log, lg_topic_config *cfg);
+void lg__part_mark_failed(lg_part *p, const char *file, uint64_t pos, const char *what);
+/** Find a segment by base in the partition's table (ref taken).  In
+ *  read-only mode a missing one is opened from disk.  NULL if gone. */
+lg_seg *lg__part_seg_get(lg_log *log, lg_part *p, int64_t base);
+int lg__part_seg_add(lg_part *p, lg_seg *s); /* takes the caller's ref */
+lg_seg *lg__part_active(lg_part *p);         /* borrowed; writer side */
+
+/* lg_index.c — key/value codecs and helpers. */
+typedef struct lg_partrec {
+    int64_t log_start, log_end, active_base;
+    uint64_t indexed_pos;
+    int32_t epoch;
+    int64_t first_ts, last_ts;
+    uint64_t bytes;
+    int64_t run_max_ts;
+    uint32_t since_idx;
+} lg_partrec;
+
+typedef struct lg_segrec {
+    uint64_t bytes;
+    int64_t created_ms, first_ts, max_ts, next_off;
+} lg_segrec;
+
+typedef struct lg_oidxval {
+    int64_t seg_base;
+    uint32_t pos, len;
+    int32_t lod;
+    int64_t max_ts;
+} lg_oidxval;
+
+int lg__ix_open(lg_log *log, int *fresh);
+void lg__ix_close(lg_log *log);
+int lg__ix_err(int mdb_rc); /* map an LMDB error */
+int lg__ix_sync(lg_log *log);
+uint64_t lg__ts_bias(int64_t ts);
+int64_t lg__ts_unbias(uint64_t v);
+int lg__ix_get_u64(MDB_txn *txn, MDB_dbi dbi, const char *key, uint64_t *v);
+int lg__ix_put_u64(MDB_txn *txn, MDB_dbi dbi, const char *key, uint64_t v);
+int lg__ix_part_get(lg_log *log, MDB_txn *txn, uint32_t tid, int32_t part, lg_partrec *r);
+int lg__ix_part_put(lg_log *log, MDB_txn *txn, uint32_t tid, int32_t part, const lg_partrec *r);
+int lg__ix_seg_get(lg_log *log, MDB_txn *txn, uint32_t tid, int32_t part, int64_t base,
+                   lg_segrec *r);
+int lg__ix_seg_put(lg_log *log, MDB_txn *txn, uint32_t tid, int32_t part, int64_t base,
+                   const lg_segrec *r);
+int lg__ix_oidx_put(lg_log *log, MDB_txn *txn, uint32_t tid, int32_t part, int64_t base,
+                    const lg_oidxval *v);
+/** Floor lookup: the entry with the greatest base <= offset. CN_ENOENT if none. */
+int lg__ix_oidx_floor(lg_log *log, MDB_txn *txn, uint32_t tid, int32_t part, int64_t offset,
+                      int64_t *base, lg_oidxval *v);
+int lg__ix_tidx_put(lg_log *log, MDB_txn *txn, uint32_t tid, int32_t part, int64_t run_max,
+                    int64_t base);
+int lg__ix_epoch_put(lg_log *log, MDB_txn *txn, uint32_t tid, int32_t part, int32_t epoch,
+                     int64_t start);
+int lg__ix_prod_put(lg_log *log, MDB_txn *txn, uint32_t tid, int32_t part, const lg_pstate *st);
+/** Delete every key of db with the given 8-byte (tid, part) prefix whose
+ *  suffix makes keep(ud, key, keylen) return 0; keep == NULL deletes all. */
+int lg__ix_del_prefix(MDB_txn *txn, MDB_dbi dbi, uint32_t tid, int32_t part,
+                      int (*keep)(void *ud, const unsigned char *k, size_t kn), void *ud);
+/** Delete every key of db with the 4-byte topic-id prefix. */
+int lg__ix_del_topic(MDB_txn *txn, MDB_dbi dbi, uint32_t tid);
+void lg__ix_key_tp(unsigned char *k, uint32_t tid, int32_t part);
+
+/* lg_writer.c */
+int lg__writer_start(lg_log *log);
+void lg__writer_stop(lg_log *log);
+/** Fail and remove the pending appends of a partition (qmu held). */
+void lg__queue_fail(lg_queue *q, const unsigned char *unused, int err);
+void lg__queue_free(lg_queue *q);
+
+/* lg_recover.c */
+/** Bring partition p to a consistent state at open (writer mode). */
+int lg__recover_part(lg_log *log, lg_part *p, int rebuild);
+
+/* lg_group.c: after recovery, producer ids restart above any id seen. */
+int lg__producer_ids_fixup(lg_log *log);
+
+/* lg_read.c */
+/** Where offset lives: the segment (ref taken), the batch position and the
+ *  readable end of that segment (committed bytes). */
+typedef struct lg_loc {
+    lg_seg *seg;
+    uint64_t pos, end;
+    int64_t log_start, log_end;
+    int at_end; /* offset == log end: nothing to read */
+} lg_loc;
+int lg__locate(lg_log *log, const char *topic, int32_t partition, int64_t offset, lg_loc *loc);
+/** Mark a partition failed by name (a reader found damage). */
+void lg__fail_by_name(lg_log *log, const char *topic, int32_t partition, const char *file,
+                      uint64_t pos, const char *what);
+/** Walk batch headers in seg from pos (a batch start) to the batch containing
+ *  offset.  0 with out_pos and h set; CN_ENOENT if not before end; CN_ECORRUPT. */
+int lg__walk_to(lg_seg *s, uint64_t pos, uint64_t end, int64_t offset, uint64_t *out_pos,
+                lg_batch_hdr *h);
+
+#endif

@@ -1,0 +1,320 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * lg_retention.c — deleting data on purpose: retention by time and by size
+ * (whole segments from the front, never the active one, as Kafka does) and
+ * truncate-to-offset (for replication: cut the log back to a batch boundary
+ * and start a new leader epoch).
+ *
+ * Order for crash safety: the index is committed and synced first (log
+ * start advanced / log end cut), then files are removed or cut.  A crash in
+ * between leaves files the index no longer covers; recovery removes
+ * leftovers below the log start and rebuilds a partition whose files and
+ * index disagree.  Readers holding a segment keep its descriptor (the
+ * segment is refcounted), so a concurrent fetch finishes on unlinked bytes.
+ * Threads: any; both take wmu so they never interleave with a writer round.
+ */
+#include "lg_int.h"
+
+#include "cn_alloc.h"
+#include "cn_bytes.h"
+#include "cn_err.h"
+#include "cn_log.h"
+
+#include <errno.h>
+#include <string.h>
+
+static int lg__keep_from(void *ud, const unsigned char *k, size_t kn)
+{
+    /* oidx / segs keys: tid, part, base u64 — keep base >= *ud */
+    return kn >= 16 && (int64_t)cn_rd_be64(k + 8) >= *(const int64_t *)ud;
+}
+
+static int lg__keep_below(void *ud, const unsigned char *k, size_t kn)
+{
+    return kn >= 16 && (int64_t)cn_rd_be64(k + 8) < *(const int64_t *)ud;
+}
+
+static int lg__tidx_keep_from(void *ud, const unsigned char *k, size_t kn)
+{
+    /* tidx keys: tid, part, running max, base — keep base >= *ud */
+    return kn >= 24 && (int64_t)cn_rd_be64(k + 16) >= *(const int64_t *)ud;
+}
+
+static int lg__tidx_keep_below(void *ud, const unsigned char *k, size_t kn)
+{
+    return kn >= 24 && (int64_t)cn_rd_be64(k + 16) < *(const int64_t *)ud;
+}
+
+static int lg__put_partrec(lg_log *log, MDB_txn *txn, lg_part *p)
+{
+    lg_seg *a = lg__part_active(p);
+    lg_partrec r = {p->log_start, p->log_end, a ? a->base : p->log_end, a ? a->size : 0,
+                    p->epoch,     p->first_ts, p->last_ts, p->bytes, p->run_max_ts, p->since_idx};
+    return lg__ix_part_put(log, txn, p->tp->id, p->idx, &r);
+}
+
+/* Remove segments [from, to) of p's table and unlink their files. */
+static void lg__drop_segs(lg_log *log, lg_part *p, size_t from, size_t to)
+{
+    lg_seg *gone[64];
+    while (from < to) {
+        size_t n = to - from < 64 ? to - from : 64;
+        pthread_mutex_lock(&p->mu);
+        memcpy(gone, &p->segs[from], n * sizeof(*gone));
+        memmove(&p->segs[from], &p->segs[from + n], (p->nsegs - from - n) * sizeof(*p->segs));
+        p->nsegs -= n;
+        pthread_mutex_unlock(&p->mu);
+        for (size_t i = 0; i < n; i++) {
+            if (log->vfs->unlink(log->vfs->ud, gone[i]->path) != 0 && errno != ENOENT)
+                cn_log_warn("lg", "%s: cannot remove: %s", gone[i]->path, strerror(errno));
+            lg__seg_unref(gone[i]);
+        }
+        to -= n;
+    }
+    lg__dir_sync(log->vfs, p->dir);
+}
+
+static int lg__retain_part(lg_log *log, lg_part *p, int64_t now)
+{
+    if (p->failed || p->nsegs < 2)
+        return 0;
+    lg_topic_config c = p->tp->cfg;
+    lg__topic_cfg_resolve(log, &c);
+    size_t k = 0;
+    if (c.retention_ms >= 0) {
+        while (k + 1 < p->nsegs && p->segs[k]->max_ts >= 0 &&
+               p->segs[k]->max_ts < now - c.retention_ms)
+            k++;
+    }
+    if (c.retention_bytes >= 0) {
+        uint64_t total = p->bytes;
+        size_t ks = 0;
+        while (ks + 1 < p->nsegs && total - p->segs[ks]->size >= (uint64_t)c.retention_bytes) {
+            total -= p->segs[ks]->size;
+            ks++;
+        }
+        if (ks > k)
+            k = ks;
+    }
+    if (k == 0)
+        return 0;
+    int64_t new_start = p->segs[k]->base;
+    uint64_t freed = 0;
+    for (size_t i = 0; i < k; i++)
+        freed += p->segs[i]->size;
+    MDB_txn *txn;
+    int rc = lg__ix_err(mdb_txn_begin(log->ix.env, NULL, 0, &txn));
+    if (rc)
+        return rc;
+    uint32_t tid = p->tp->id;
+    rc = lg__ix_del_prefix(txn, log->ix.oidx, tid, p->idx, lg__keep_from, &new_start);
+    if (!rc)
+        rc = lg__ix_del_prefix(txn, log->ix.tidx, tid, p->idx, lg__tidx_keep_from, &new_start);
+    if (!rc)
+        rc = lg__ix_del_prefix(txn, log->ix.segs, tid, p->idx, lg__keep_from, &new_start);
+    int64_t old_start = p->log_start, old_first = p->first_ts;
+    uint64_t old_bytes = p->bytes;
+    p->log_start = new_start;
+    p->bytes -= freed;
+    p->first_ts = p->segs[k]->first_ts;
+    if (!rc)
+        rc = lg__put_partrec(log, txn, p);
+    if (!rc)
+        rc = lg__ix_err(mdb_txn_commit(txn));
+    else
+        mdb_txn_abort(txn);
+    if (!rc)
+        rc = lg__ix_sync(log);
+    if (rc) {
+        p->log_start = old_start;
+        p->bytes = old_bytes;
+        p->first_ts = old_first;
+        return rc;
+    }
+    cn_log_info("lg", "%s: retention removed %zu segment(s), %llu bytes; log start now %lld",
+                p->dir, k, (unsigned long long)freed, (long long)new_start);
+    lg__drop_segs(log, p, 0, k);
+    return (int)k;
+}
+
+int lg_retention_run(lg_log *log)
+{
+    if (!log)
+        return CN_EINVAL;
+    if (log->o.read_only)
+        return CN_EPERM;
+    if (atomic_load(&log->panic))
+        return CN_EPANIC;
+    int64_t now = lg__now(log);
+    int total = 0, rc = 0;
+    pthread_mutex_lock(&log->wmu);
+    pthread_rwlock_rdlock(&log->tmu);
+    for (size_t i = 0; i < log->ntopics && rc >= 0; i++) {
+        lg_topic *t = log->topics[i];
+        for (int32_t j = 0; j < t->cfg.partitions && rc >= 0; j++) {
+            rc = lg__retain_part(log, &t->parts[j], now);
+            if (rc > 0)
+                total += rc;
+        }
+    }
+    pthread_rwlock_unlock(&log->tmu);
+    pthread_mutex_unlock(&log->wmu);
+    return rc < 0 ? rc : total;
+}
+
+/* ---- truncate ------------------------------------------------------------ */
+
+/* Largest batch max timestamp in seg below end (walks its headers). */
+static int lg__seg_max_ts(lg_seg *s, uint64_t end, int64_t *first_ts, int64_t *max_ts)
+{
+    *first_ts = *max_ts = -1;
+    uint64_t pos = 0;
+    unsigned char hb[LG_BATCH_HEADER_LEN];
+    while (pos < end) {
+        lg_batch_hdr h;
+        size_t total;
+        int rc = lg__seg_pread(s, hb, sizeof(hb), pos);
+        if (rc)
+            return rc;
+        if (lg_batch_size(hb, sizeof(hb), (size_t)(end - pos), &total) != 0 ||
+            lg_batch_parse_hdr(hb, sizeof(hb), &h) != 0)
+            return CN_ECORRUPT;
+        if (*first_ts < 0)
+            *first_ts = h.max_timestamp;
+        if (h.max_timestamp > *max_ts)
+            *max_ts = h.max_timestamp;
+        pos += total;
+    }
+    return 0;
+}
+
+static int lg__truncate_part(lg_log *log, lg_part *p, int64_t offset)
+{
+    if (offset < p->log_start || offset > p->log_end)
+        return LG_EOFFSET;
+    /* k: the segment holding offset (or the first to go entirely). */
+    size_t k = p->nsegs;
+    uint64_t cut = 0;
+    int64_t seg_first = -1, seg_max = -1;
+    for (size_t i = 0; i < p->nsegs; i++)
+        if (p->segs[i]->base <= offset)
+            k = i;
+    if (k < p->nsegs && p->segs[k]->base < offset) {
+        lg_seg *s = p->segs[k];
+        lg_batch_hdr h;
+        int rc = lg__walk_to(s, 0, s->size, offset, &cut, &h);
+        if (rc == CN_ENOENT)
+            cut = s->size; /* offset == log end */
+        else if (rc)
+            return rc;
+        else if (h.base_offset != offset)
+            return CN_EINVAL; /* not a batch boundary */
+        rc = lg__seg_max_ts(s, cut, &seg_first, &seg_max);
+        if (rc)
+            return rc;
+    }
+    size_t keep = k < p->nsegs && p->segs[k]->base < offset ? k + 1 : k; /* segments kept */
+    if (k == p->nsegs)
+        keep = p->nsegs;
+
+    MDB_txn *txn;
+    int rc = lg__ix_err(mdb_txn_begin(log->ix.env, NULL, 0, &txn));
+    if (rc)
+        return rc;
+    uint32_t tid = p->tp->id;
+    rc = lg__ix_del_prefix(txn, log->ix.oidx, tid, p->idx, lg__keep_below, &offset);
+    if (!rc)
+        rc = lg__ix_del_prefix(txn, log->ix.tidx, tid, p->idx, lg__tidx_keep_below, &offset);
+    for (size_t i = keep; !rc && i < p->nsegs; i++) {
+        unsigned char kb[16];
+        lg__ix_key_tp(kb, tid, p->idx);
+        cn_wr_be64(kb + 8, (uint64_t)p->segs[i]->base);
+        MDB_val key = {16, kb};
+        int m = mdb_del(txn, log->ix.segs, &key, NULL);
+        rc = m == MDB_NOTFOUND ? 0 : lg__ix_err(m);
+    }
+    /* New in-memory state; the files follow after the index is durable. */
+    p->log_end = offset;
+    p->epoch++;
+    p->bytes = 0;
+    p->last_ts = -1;
+    for (size_t i = 0; i < keep; i++) {
+        lg_seg *s = p->segs[i];
+        if (i + 1 == keep && k < p->nsegs && s->base < offset) {
+            s->size = cut;
+            s->first_ts = seg_first;
+            s->max_ts = seg_max;
+            s->next_off = offset;
+        }
+        p->bytes += s->size;
+        if (s->max_ts > p->last_ts)
+            p->last_ts = s->max_ts;
+        if (!rc) {
+            lg_segrec sr = {s->size, s->created_ms, s->first_ts, s->max_ts, s->next_off};
+            rc = lg__ix_seg_put(log, txn, tid, p->idx, s->base, &sr);
+        }
+    }
+    p->run_max_ts = p->last_ts < 0 ? INT64_MIN : p->last_ts;
+    if (keep == 0)
+        p->first_ts = -1;
+    p->since_idx = LG__INDEX_INTERVAL; /* the next batch gets an index entry */
+    lg__prod_truncate(&p->prod, offset);
+    for (size_t i = 0; !rc && i < p->prod.cap; i++) {
+        lg_pstate *st = &p->prod.slots[i];
+        if (st->pid >= 0 && st->dirty) {
+            rc = lg__ix_prod_put(log, txn, tid, p->idx, st);
+            st->dirty = 0;
+        }
+    }
+    if (!rc)
+        rc = lg__ix_epoch_put(log, txn, tid, p->idx, p->epoch, offset);
+    if (!rc) {
+        /* the active base recorded must be a kept segment */
+        lg_partrec r = {p->log_start, p->log_end, keep ? p->segs[keep - 1]->base : offset,
+                        keep ? p->segs[keep - 1]->size : 0, p->epoch, p->first_ts, p->last_ts,
+                        p->bytes, p->run_max_ts, p->since_idx};
+        rc = lg__ix_part_put(log, txn, tid, p->idx, &r);
+    }
+    if (!rc)
+        rc = lg__ix_err(mdb_txn_commit(txn));
+    else
+        mdb_txn_abort(txn);
+    if (!rc)
+        rc = lg__ix_sync(log);
+    if (rc) {
+        /* In-memory state no longer matches anything durable. */
+        atomic_store(&log->panic, 1);
+        return CN_EPANIC;
+    }
+    if (keep && k < p->nsegs && p->segs[keep - 1]->base < offset) {
+        lg_seg *s = p->segs[keep - 1];
+        if (log->vfs->ftruncate(log->vfs->ud, s->fd, (off_t)cut) != 0 ||
+            log->vfs->fdatasync(log->vfs->ud, s->fd) != 0) {
+            atomic_store(&log->panic, 1);
+            return CN_EPANIC;
+        }
+    }
+    lg__drop_segs(log, p, keep, p->nsegs);
+    return 0;
+}
+
+int lg_truncate(lg_log *log, const char *topic, int32_t partition, int64_t offset)
+{
+    if (!log || !topic)
+        return CN_EINVAL;
+    if (log->o.read_only)
+        return CN_EPERM;
+    if (atomic_load(&log->panic))
+        return CN_EPANIC;
+    pthread_mutex_lock(&log->wmu);
+    pthread_rwlock_rdlock(&log->tmu);
+    lg_part *p;
+    int rc = lg__topic_lookup_part(log, topic, partition, &p);
+    if (!rc && p->failed)
+        rc = CN_ECORRUPT;
+    if (!rc)
+        rc = lg__truncate_part(log, p, offset);
+    pthread_rwlock_unlock(&log->tmu);
+    pthread_mutex_unlock(&log->wmu);
+    return rc;
+}

@@ -1,0 +1,795 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * lg_writer.c — the append path: lg_append_async / lg_append on the
+ * callers' threads (validate, copy into the partition's pending queue) and
+ * the one writer thread per lg_log that group-commits them.
+ *
+ * A round takes everything pending (the queues are double-buffered, so
+ * appenders keep filling the other side while a round runs) and then:
+ *   1. per partition: check producer sequences, assign offsets, stamp base
+ *      offset and leader epoch, and write each contiguous run of batches
+ *      with one pwrite (a run breaks only at a segment roll or a refused
+ *      batch, so normally one write per partition per round);
+ *   2. durability fsync: one fdatasync per segment written;
+ *   3. one LMDB write transaction for the whole round (sparse offset/time
+ *      index entries, segment and partition records, producer state);
+ *   4. completion callbacks.
+ * Guarantees (docs/architecture.md, I1–I5): an append is acknowledged only
+ * after its bytes were fdatasync'ed (fsync mode); LMDB is committed after
+ * the segment write of the same round, so readers — bounded by what LMDB
+ * says — never see a partial batch; an fdatasync or LMDB failure is sticky
+ * (CN_EPANIC until reopen); a failed or short write is truncated away, that
+ * run's appends fail, and later appends are tried afresh.
+ * Steady state allocates nothing per append: queue buffers are reused.
+ */
+#include "lg_int.h"
+
+#include "cn_alloc.h"
+#include "cn_err.h"
+#include "cn_log.h"
+#include "cn_time.h"
+
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+
+#define LG__QUEUE_MAX_BYTES (256ull << 20) /* appenders wait beyond this much pending */
+#define LG__CHECKPOINT_NS 1000000000ull    /* LMDB checkpoint sync period */
+#define LG__KEEP_QUEUE_BYTES (64u << 20)   /* queue buffers larger than this are freed after use */
+
+/* ---- queues ---------------------------------------------------------------- */
+
+void lg__queue_free(lg_queue *q)
+{
+    cn_buf_free(&q->bytes);
+    cn_free(q->v);
+    q->v = NULL;
+    q->n = q->cap = 0;
+}
+
+void lg__queue_fail(lg_queue *q, const unsigned char *unused, int err)
+{
+    (void)unused;
+    for (size_t i = 0; i < q->n; i++) {
+        lg_append_result r = {err, -1, -1, -1, 0};
+        q->v[i].cb(q->v[i].ud, &r);
+    }
+    q->n = 0;
+    cn_buf_reset(&q->bytes);
+}
+
+static int lg__queue_push(lg_queue *q, const void *batch, size_t len, const lg_batch_hdr *h,
+                          lg_append_cb cb, void *ud)
+{
+    if (q->n == q->cap) {
+        size_t nc = q->cap ? q->cap * 2 : 64;
+        lg_pend *nv = cn_realloc(q->v, nc * sizeof(*nv));
+        if (!nv)
+            return CN_ENOMEM;
+        q->v = nv;
+        q->cap = nc;
+    }
+    size_t off = q->bytes.len;
+    int rc = cn_buf_append(&q->bytes, batch, len);
+    if (rc)
+        return rc;
+    lg_pend *e = &q->v[q->n++];
+    e->off = off;
+    e->len = len;
+    e->cb = cb;
+    e->ud = ud;
+    e->h = *h;
+    return 0;
+}
+
+/* ---- append (callers' threads) ---------------------------------------------- */
+
+int lg_append_async(lg_log *log, const char *topic, int32_t partition, const void *batch,
+                    size_t len, lg_append_cb cb, void *ud)
+{
+    if (!log || !topic || !batch || !cb)
+        return CN_EINVAL;
+    if (log->o.read_only)
+        return CN_EPERM;
+    if (atomic_load_explicit(&log->panic, memory_order_relaxed))
+        return CN_EPANIC;
+    if (len > log->o.max_batch_bytes)
+        return CN_ETOOBIG;
+    lg_batch_hdr h;
+    int rc = lg_batch_validate(batch, len, &h);
+    if (rc)
+        return rc;
+
+    /* Backpressure before any other lock: a topic delete holds wmu and
+     * waits for tmu, so waiting here with tmu held could deadlock. */
+    pthread_mutex_lock(&log->qmu);
+    while (!log->stop && log->queued_bytes > 0 && log->queued_bytes + len > LG__QUEUE_MAX_BYTES)
+        pthread_cond_wait(&log->spacecond, &log->qmu);
+    pthread_mutex_unlock(&log->qmu);
+
+    pthread_rwlock_rdlock(&log->tmu);
+    lg_part *p;
+    rc = lg__topic_lookup_part(log, topic, partition, &p);
+    if (!rc && p->failed)
+        rc = CN_ECORRUPT;
+    if (!rc) {
+        pthread_mutex_lock(&log->qmu);
+        if (log->stop)
+            rc = CN_ECLOSED;
+        if (!rc && !p->queued && log->ndirty == log->dirtycap) {
+            size_t nc = log->dirtycap ? log->dirtycap * 2 : 16;
+            lg_part **nd = cn_realloc(log->dirty, nc * sizeof(*nd));
+            if (!nd)
+                rc = CN_ENOMEM;
+            else
+                log->dirty = nd, log->dirtycap = nc;
+        }
+        if (!rc)
+            rc = lg__queue_push(&p->q, batch, len, &h, cb, ud);
+        if (!rc) {
+            log->queued_bytes += len;
+            if (!p->queued) {
+                p->queued = 1;
+                log->dirty[log->ndirty++] = p;
+                if (log->ndirty == 1)
+                    pthread_cond_signal(&log->qcond);
+            }
+        }
+        pthread_mutex_unlock(&log->qmu);
+    }
+    pthread_rwlock_unlock(&log->tmu);
+    return rc;
+}
+
+typedef struct lg__waiter {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int done;
+    lg_append_result res;
+} lg__waiter;
+
+static void lg__waiter_cb(void *ud, const lg_append_result *res)
+{
+    lg__waiter *w = ud;
+    pthread_mutex_lock(&w->mu);
+    w->res = *res;
+    w->done = 1;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+int lg_append(lg_log *log, const char *topic, int32_t partition, const void *batch, size_t len,
+              lg_append_result *res)
+{
+    lg__waiter w;
+    memset(&w, 0, sizeof(w));
+    pthread_mutex_init(&w.mu, NULL);
+    pthread_cond_init(&w.cv, NULL);
+    int rc = lg_append_async(log, topic, partition, batch, len, lg__waiter_cb, &w);
+    if (!rc) {
+        pthread_mutex_lock(&w.mu);
+        while (!w.done)
+            pthread_cond_wait(&w.cv, &w.mu);
+        pthread_mutex_unlock(&w.mu);
+        rc = w.res.err;
+        if (res)
+            *res = w.res;
+    } else if (res) {
+        memset(res, 0, sizeof(*res));
+        res->err = rc;
+        res->base_offset = -1;
+    }
+    pthread_cond_destroy(&w.cv);
+    pthread_mutex_destroy(&w.mu);
+    return rc;
+}
+
+/* ---- the round (writer thread, wmu held) ------------------------------------ */
+
+typedef struct lg__ixent {
+    lg_part *p;
+    int64_t base;
+    lg_oidxval v;
+    int64_t run_max; /* running max timestamp before this batch */
+} lg__ixent;
+
+typedef struct lg__undo {
+    lg_part *p;
+    lg_pstate st; /* state before this round touched it */
+} lg__undo;
+
+typedef struct lg__segw {
+    lg_part *p;
+    lg_seg *s; /* ref held for the round */
+} lg__segw;
+
+typedef struct lg__wctx {
+    lg_part **parts;
+    size_t nparts, partcap;
+    lg__ixent *ix;
+    size_t nix, ixcap;
+    lg__undo *undo;
+    size_t nundo, undocap;
+    lg__segw *segs;
+    size_t nsegs, segcap;
+    lg_part **touched; /* partitions with bytes written this round */
+    size_t ntouched, touchcap;
+    int rolled;
+    int ix_dirty; /* LMDB commits since the last checkpoint */
+} lg__wctx;
+
+#define LG__GROW(arr, n, cap)                                                   \
+    ((n) < (cap) ? 0 : lg__grow((void **)&(arr), &(cap), sizeof(*(arr))))
+
+static int lg__grow(void **arr, size_t *cap, size_t elem)
+{
+    size_t nc = *cap ? *cap * 2 : 32;
+    void *na = cn_realloc(*arr, nc * elem);
+    if (!na)
+        return CN_ENOMEM;
+    *arr = na;
+    *cap = nc;
+    return 0;
+}
+
+/* Everything a failed run must put back. */
+typedef struct lg__snap {
+    int64_t log_end, first_ts, last_ts, run_max_ts;
+    uint32_t since_idx;
+    int64_t seg_first_ts, seg_max_ts, seg_next_off;
+    size_t nix, nundo;
+} lg__snap;
+
+static void lg__snap_take(lg__snap *s, const lg_part *p, const lg_seg *seg, const lg__wctx *w)
+{
+    s->log_end = p->log_end;
+    s->first_ts = p->first_ts;
+    s->last_ts = p->last_ts;
+    s->run_max_ts = p->run_max_ts;
+    s->since_idx = p->since_idx;
+    s->seg_first_ts = seg->first_ts;
+    s->seg_max_ts = seg->max_ts;
+    s->seg_next_off = seg->next_off;
+    s->nix = w->nix;
+    s->nundo = w->nundo;
+}
+
+static void lg__snap_restore(const lg__snap *s, lg_part *p, lg_seg *seg, lg__wctx *w)
+{
+    p->log_end = s->log_end;
+    p->first_ts = s->first_ts;
+    p->last_ts = s->last_ts;
+    p->run_max_ts = s->run_max_ts;
+    p->since_idx = s->since_idx;
+    seg->first_ts = s->seg_first_ts;
+    seg->max_ts = s->seg_max_ts;
+    seg->next_off = s->seg_next_off;
+    w->nix = s->nix;
+    while (w->nundo > s->nundo) {
+        w->nundo--;
+        lg__prod_put(&w->undo[w->nundo].p->prod, &w->undo[w->nundo].st);
+    }
+}
+
+static int lg__note_seg(lg__wctx *w, lg_part *p, lg_seg *s)
+{
+    for (size_t i = w->nsegs; i-- > 0;)
+        if (w->segs[i].s == s)
+            return 0;
+    if (LG__GROW(w->segs, w->nsegs, w->segcap))
+        return CN_ENOMEM;
+    lg__seg_ref(s);
+    w->segs[w->nsegs++] = (lg__segw){p, s};
+    return 0;
+}
+
+static int lg__note_touched(lg__wctx *w, lg_part *p)
+{
+    if (w->ntouched && w->touched[w->ntouched - 1] == p)
+        return 0;
+    if (LG__GROW(w->touched, w->ntouched, w->touchcap))
+        return CN_ENOMEM;
+    w->touched[w->ntouched++] = p;
+    return 0;
+}
+
+/* Write one run of contiguous stamped batches at the end of seg.  On
+ * failure the file is cut back to where the run began (I1). */
+static int lg__flush_run(lg_log *log, lg__wctx *w, lg_part *p, lg_seg *seg,
+                         const unsigned char *buf, size_t len)
+{
+    if (len == 0)
+        return 0;
+    const lg_vfs *v = log->vfs;
+    ssize_t r = v->pwrite(v->ud, seg->fd, buf, len, (off_t)seg->size);
+    if (r == (ssize_t)len) {
+        seg->size += len;
+        p->bytes += len;
+        int rc = lg__note_seg(w, p, seg);
+        if (!rc)
+            rc = lg__note_touched(w, p);
+        return rc;
+    }
+    /* A short write is treated as failed: on a regular file it means the
+     * device refused the rest (ENOSPC/EIO), so the retry is the next append. */
+    int rc = r < 0 ? cn_err_from_errno(errno) : CN_EIO;
+    if (v->ftruncate(v->ud, seg->fd, (off_t)seg->size) != 0) {
+        /* We cannot vouch for the file any more: sticky. */
+        cn_log_error("lg", "%s: cannot truncate a failed write at %llu: %s", seg->path,
+                     (unsigned long long)seg->size, strerror(errno));
+        atomic_store(&log->panic, 1);
+        return CN_EPANIC;
+    }
+    cn_log_warn("lg", "%s: write of %zu bytes failed (%s); appends fail, later ones retry",
+                seg->path, len, cn_strerror(rc));
+    return rc;
+}
+
+/* Start a new segment at p->log_end. */
+static int lg__roll(lg_log *log, lg__wctx *w, lg_part *p, lg_seg **out)
+{
+    lg_seg *s;
+    int rc = lg__seg_open(&s, log->vfs, p->dir, p->log_end, 1);
+    if (rc)
+        return rc;
+    s->created_ms = lg__now(log);
+    /* The new name must be durable before anything in it is acknowledged. */
+    if (log->o.durability != LG_DUR_NONE && (rc = lg__dir_sync(log->vfs, p->dir)) != 0) {
+        log->vfs->unlink(log->vfs->ud, s->path);
+        lg__seg_unref(s);
+        return rc;
+    }
+    rc = lg__part_seg_add(p, s);
+    if (rc) {
+        lg__seg_unref(s);
+        return rc;
+    }
+    /* A rolled segment in interval mode is synced now so that the interval
+     * timer only ever has to look at active segments. */
+    lg_seg *old = p->nsegs >= 2 ? p->segs[p->nsegs - 2] : NULL;
+    if (old && log->o.durability == LG_DUR_INTERVAL &&
+        log->vfs->fdatasync(log->vfs->ud, old->fd) != 0) {
+        atomic_store(&log->panic, 1);
+        return CN_EPANIC;
+    }
+    w->rolled = 1;
+    *out = s;
+    return lg__note_touched(w, p);
+}
+
+static int lg__need_roll(const lg_log *log, const lg_part *p, const lg_seg *seg, size_t pending,
+                         size_t len, int64_t now)
+{
+    if (!seg)
+        return 1;
+    uint64_t used = seg->size + pending;
+    if (used == 0)
+        return 0; /* an empty segment takes any batch, however large */
+    lg_topic_config c = p->tp->cfg;
+    lg__topic_cfg_resolve(log, &c);
+    return used + len > c.segment_bytes || now - seg->created_ms >= log->o.segment_ms;
+}
+
+/* Remember pid's state before the current run first changes it; from is
+ * where the run's undo entries begin (a failed run restores only those). */
+static int lg__undo_save(lg__wctx *w, lg_part *p, int64_t pid, size_t from)
+{
+    for (size_t i = w->nundo; i-- > from;)
+        if (w->undo[i].p == p && w->undo[i].st.pid == pid)
+            return 0;
+    if (LG__GROW(w->undo, w->nundo, w->undocap))
+        return CN_ENOMEM;
+    lg_pstate *cur = lg__prod_find(&p->prod, pid);
+    lg__undo *u = &w->undo[w->nundo++];
+    u->p = p;
+    if (cur) {
+        u->st = *cur;
+    } else {
+        memset(&u->st, 0, sizeof(u->st));
+        u->st.pid = pid;
+        u->st.epoch = -1; /* behaves as unknown: any sequence starts it */
+    }
+    return 0;
+}
+
+/* Entries i.. fail with err: the failed run and everything not processed
+ * yet (a duplicate never sits inside a run, so none is overwritten). */
+static void lg__fail_from(lg_queue *q, size_t i, int err)
+{
+    for (; i < q->n; i++)
+        q->v[i].res = (lg_append_result){err, -1, -1, -1, 0};
+}
+
+/* Step 1 for one partition. */
+static void lg__part_round(lg_log *log, lg__wctx *w, lg_part *p, int64_t now)
+{
+    lg_queue *q = &p->wq;
+    lg_seg *seg = lg__part_active(p);
+    size_t run_first = 0, run_len = 0;
+    lg__snap snap;
+    memset(&snap, 0, sizeof(snap));
+    for (size_t i = 0; i < q->n; i++) {
+        lg_pend *e = &q->v[i];
+        unsigned char *b = q->bytes.data + e->off;
+        const lg_batch_hdr *h = &e->h;
+        e->res = (lg_append_result){0, -1, -1, p->log_start, 0};
+        int32_t first_seq = h->base_sequence;
+        int32_t last_seq = (int32_t)(((int64_t)first_seq + h->last_offset_delta) % ((int64_t)INT32_MAX + 1));
+        int64_t dup_base = -1;
+        int chk = lg__prod_check(&p->prod, h->producer_id, h->producer_epoch, first_seq, last_seq,
+                                 &dup_base);
+        int roll = chk == LG__PCHK_NEW && lg__need_roll(log, p, seg, run_len, e->len, now);
+        if (chk != LG__PCHK_NEW || roll) {
+            /* The run ends here: write what it holds. */
+            int rc = run_len ? lg__flush_run(log, w, p, seg, q->bytes.data + q->v[run_first].off,
+                                             run_len)
+                             : 0;
+            if (rc) {
+                lg__snap_restore(&snap, p, seg, w);
+                lg__fail_from(q, run_first, rc);
+                return;
+            }
+            run_len = 0;
+        }
+        if (chk == LG__PCHK_DUP) {
+            e->res.base_offset = dup_base;
+            e->res.duplicate = 1;
+            continue;
+        }
+        if (chk < 0) {
+            e->res.err = chk;
+            continue;
+        }
+        if (roll) {
+            int rc = lg__roll(log, w, p, &seg);
+            if (rc) {
+                lg__fail_from(q, i, rc);
+                return;
+            }
+        }
+        if (run_len == 0) {
+            run_first = i;
+            lg__snap_take(&snap, p, seg, w);
+        }
+        if (h->producer_id >= 0) {
+            int rc = lg__undo_save(w, p, h->producer_id, snap.nundo);
+            if (!rc)
+                rc = lg__prod_record(&p->prod, h->producer_id, h->producer_epoch, first_seq,
+                                     last_seq, p->log_end);
+            if (rc) {
+                lg__snap_restore(&snap, p, seg, w);
+                lg__fail_from(q, run_first, rc);
+                return;
+            }
+        }
+        lg_batch_stamp(b, p->log_end, p->epoch);
+        uint64_t pos = seg->size + run_len;
+        if (pos == 0 || p->since_idx >= LG__INDEX_INTERVAL) {
+            if (LG__GROW(w->ix, w->nix, w->ixcap)) {
+                lg__snap_restore(&snap, p, seg, w);
+                lg__fail_from(q, run_first, CN_ENOMEM);
+                return;
+            }
+            w->ix[w->nix++] = (lg__ixent){
+                p, p->log_end,
+                {seg->base, (uint32_t)pos, (uint32_t)e->len, h->last_offset_delta, h->max_timestamp},
+                p->run_max_ts};
+            p->since_idx = 0;
+        }
+        p->since_idx += (uint32_t)e->len;
+        if (h->max_timestamp > p->run_max_ts)
+            p->run_max_ts = h->max_timestamp;
+        if (p->first_ts < 0 && p->log_end == p->log_start)
+            p->first_ts = h->max_timestamp;
+        if (h->max_timestamp > p->last_ts)
+            p->last_ts = h->max_timestamp;
+        if (seg->first_ts < 0)
+            seg->first_ts = h->max_timestamp;
+        if (h->max_timestamp > seg->max_ts)
+            seg->max_ts = h->max_timestamp;
+        e->res.base_offset = p->log_end;
+        p->log_end += (int64_t)h->last_offset_delta + 1;
+        seg->next_off = p->log_end;
+        run_len += e->len;
+    }
+    if (run_len) {
+        int rc = lg__flush_run(log, w, p, seg, q->bytes.data + q->v[run_first].off, run_len);
+        if (rc) {
+            lg__snap_restore(&snap, p, seg, w);
+            lg__fail_from(q, run_first, rc);
+        }
+    }
+}
+
+/* Step 3: one LMDB transaction for the round. */
+static int lg__round_commit(lg_log *log, lg__wctx *w)
+{
+    if (!w->ntouched && !w->nundo)
+        return 0;
+    MDB_txn *txn;
+    int rc = lg__ix_err(mdb_txn_begin(log->ix.env, NULL, 0, &txn));
+    if (rc)
+        return rc;
+    for (size_t i = 0; !rc && i < w->nix; i++) {
+        lg__ixent *x = &w->ix[i];
+        uint32_t tid = x->p->tp->id;
+        rc = lg__ix_oidx_put(log, txn, tid, x->p->idx, x->base, &x->v);
+        if (!rc)
+            rc = lg__ix_tidx_put(log, txn, tid, x->p->idx, x->run_max, x->base);
+    }
+    for (size_t i = 0; !rc && i < w->nsegs; i++) {
+        lg_seg *s = w->segs[i].s;
+        lg_segrec r = {s->size, s->created_ms, s->first_ts, s->max_ts, s->next_off};
+        rc = lg__ix_seg_put(log, txn, w->segs[i].p->tp->id, w->segs[i].p->idx, s->base, &r);
+    }
+    for (size_t i = 0; !rc && i < w->nundo; i++) {
+        lg_part *p = w->undo[i].p;
+        lg_pstate *st = lg__prod_find(&p->prod, w->undo[i].st.pid);
+        if (st && st->epoch >= 0)
+            rc = lg__ix_prod_put(log, txn, p->tp->id, p->idx, st);
+    }
+    for (size_t i = 0; !rc && i < w->ntouched; i++) {
+        lg_part *p = w->touched[i];
+        if (i && w->touched[i - 1] == p)
+            continue;
+        lg_seg *a = lg__part_active(p);
+        lg_partrec r = {p->log_start, p->log_end, a ? a->base : p->log_end, a ? a->size : 0,
+                        p->epoch,     p->first_ts, p->last_ts, p->bytes, p->run_max_ts,
+                        p->since_idx};
+        if (a) {
+            /* an empty new segment still needs its record */
+            lg_segrec sr = {a->size, a->created_ms, a->first_ts, a->max_ts, a->next_off};
+            rc = lg__ix_seg_put(log, txn, p->tp->id, p->idx, a->base, &sr);
+        }
+        if (!rc)
+            rc = lg__ix_part_put(log, txn, p->tp->id, p->idx, &r);
+    }
+    if (rc) {
+        mdb_txn_abort(txn);
+        return rc;
+    }
+    rc = lg__ix_err(mdb_txn_commit(txn));
+    if (!rc)
+        w->ix_dirty = 1;
+    return rc;
+}
+
+static void lg__round(lg_log *log, lg__wctx *w)
+{
+    int64_t now = lg__now(log);
+    w->nix = w->nundo = w->nsegs = w->ntouched = 0;
+    w->rolled = 0;
+    for (size_t i = 0; i < w->nparts; i++) {
+        lg_part *p = w->parts[i];
+        if (atomic_load(&log->panic))
+            lg__fail_from(&p->wq, 0, CN_EPANIC);
+        else if (p->failed)
+            lg__fail_from(&p->wq, 0, CN_ECORRUPT);
+        else
+            lg__part_round(log, w, p, now);
+    }
+    int err = 0;
+    /* Step 2 (I2): the bytes are on disk before anyone hears "ok". */
+    if (log->o.durability == LG_DUR_FSYNC) {
+        for (size_t i = 0; i < w->nsegs && !err; i++) {
+            if (log->vfs->fdatasync(log->vfs->ud, w->segs[i].s->fd) != 0) {
+                cn_log_error("lg", "%s: fdatasync failed: %s; the log stops accepting appends "
+                                   "until reopened", w->segs[i].s->path, strerror(errno));
+                err = CN_EPANIC;
+            }
+        }
+    } else if (log->o.durability == LG_DUR_INTERVAL) {
+        uint64_t t = cn_mono_ns();
+        for (size_t i = 0; i < w->ntouched; i++)
+            if (w->touched[i]->unsynced_since < 0)
+                w->touched[i]->unsynced_since = (int64_t)t;
+    }
+    if (!err) {
+        int rc = lg__round_commit(log, w);
+        if (rc) {
+            cn_log_error("lg", "index commit failed: %s; the log stops accepting appends until "
+                               "reopened", cn_strerror(rc));
+            err = CN_EPANIC;
+        }
+    }
+    if (err) {
+        atomic_store(&log->panic, 1);
+        for (size_t i = 0; i < w->nparts; i++)
+            lg__fail_from(&w->parts[i]->wq, 0, CN_EPANIC);
+    }
+    for (size_t i = 0; i < w->nsegs; i++)
+        lg__seg_unref(w->segs[i].s);
+    w->nsegs = 0;
+    /* Step 4. */
+    for (size_t i = 0; i < w->nparts; i++) {
+        lg_queue *q = &w->parts[i]->wq;
+        for (size_t j = 0; j < q->n; j++) {
+            lg_pend *e = &q->v[j];
+            if (e->res.err)
+                e->res.base_offset = -1;
+            e->res.log_start_offset = w->parts[i]->log_start;
+            e->cb(e->ud, &e->res);
+        }
+        q->n = 0;
+        if (q->bytes.cap > LG__KEEP_QUEUE_BYTES)
+            cn_buf_free(&q->bytes);
+        else
+            cn_buf_reset(&q->bytes);
+    }
+}
+
+/* ---- timers: interval fsync and index checkpoints ---------------------------- */
+
+/* fdatasync the active segment of every partition written since its last
+ * sync (interval mode).  wmu held. */
+static int lg__sync_unsynced(lg_log *log, int all)
+{
+    uint64_t now = cn_mono_ns();
+    int rc = 0;
+    pthread_rwlock_rdlock(&log->tmu);
+    for (size_t i = 0; i < log->ntopics; i++) {
+        lg_topic *t = log->topics[i];
+        for (int32_t j = 0; j < t->cfg.partitions; j++) {
+            lg_part *p = &t->parts[j];
+            if (p->unsynced_since < 0)
+                continue;
+            if (!all && now - (uint64_t)p->unsynced_since < (uint64_t)log->o.interval_ms * 1000000u)
+                continue;
+            lg_seg *a = lg__part_active(p);
+            if (a && log->vfs->fdatasync(log->vfs->ud, a->fd) != 0) {
+                cn_log_error("lg", "%s: fdatasync failed: %s", a->path, strerror(errno));
+                rc = CN_EPANIC;
+            }
+            p->unsynced_since = -1;
+        }
+    }
+    pthread_rwlock_unlock(&log->tmu);
+    return rc;
+}
+
+/* Segments first, then LMDB, so the durable index never leads the durable
+ * segments (I4) in fsync and interval modes. */
+static void lg__checkpoint(lg_log *log, int all)
+{
+    lg__wctx *w = log->wctx;
+    if (!all && !w->ix_dirty)
+        return; /* nothing committed since the last one */
+    w->ix_dirty = 0;
+    int rc = 0;
+    if (log->o.durability == LG_DUR_INTERVAL)
+        rc = lg__sync_unsynced(log, 1);
+    if (!rc)
+        rc = lg__ix_sync(log);
+    if (rc && !atomic_exchange(&log->panic, 1))
+        cn_log_error("lg", "checkpoint failed: %s; the log stops accepting appends until reopened",
+                     cn_strerror(rc));
+    (void)all;
+}
+
+static void lg__timers(lg_log *log, uint64_t *last_ckpt)
+{
+    uint64_t now = cn_mono_ns();
+    if (now - *last_ckpt >= LG__CHECKPOINT_NS) {
+        lg__checkpoint(log, 0);
+        *last_ckpt = now;
+    } else if (log->o.durability == LG_DUR_INTERVAL) {
+        if (lg__sync_unsynced(log, 0))
+            atomic_store(&log->panic, 1);
+    }
+}
+
+static void *lg__writer_main(void *arg)
+{
+    lg_log *log = arg;
+    lg__wctx *w = log->wctx;
+    uint64_t last_ckpt = cn_mono_ns();
+    pthread_mutex_lock(&log->qmu);
+    for (;;) {
+        while (log->ndirty == 0 && !log->stop) {
+            /* Wake for the next timer: the interval fsync or a checkpoint. */
+            uint64_t period = LG__CHECKPOINT_NS;
+            if (log->o.durability == LG_DUR_INTERVAL &&
+                (uint64_t)log->o.interval_ms * 1000000u < period)
+                period = (uint64_t)log->o.interval_ms * 1000000u;
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            uint64_t ns = (uint64_t)ts.tv_nsec + period;
+            ts.tv_sec += (time_t)(ns / 1000000000u);
+            ts.tv_nsec = (long)(ns % 1000000000u);
+            int r = pthread_cond_timedwait(&log->qcond, &log->qmu, &ts);
+            if (r == ETIMEDOUT && log->ndirty == 0) {
+                pthread_mutex_unlock(&log->qmu);
+                pthread_mutex_lock(&log->wmu);
+                lg__timers(log, &last_ckpt);
+                pthread_mutex_unlock(&log->wmu);
+                pthread_mutex_lock(&log->qmu);
+            }
+        }
+        if (log->ndirty == 0 && log->stop)
+            break;
+        /* Take the round: swap each partition's queue with its spare. */
+        if (w->partcap < log->ndirty) {
+            lg_part **np = cn_realloc(w->parts, log->ndirty * sizeof(*np));
+            if (!np) {
+                /* Cannot even list the work: fail it rather than spin. */
+                for (size_t i = 0; i < log->ndirty; i++) {
+                    log->queued_bytes -= log->dirty[i]->q.bytes.len;
+                    lg__queue_fail(&log->dirty[i]->q, NULL, CN_ENOMEM);
+                    log->dirty[i]->queued = 0;
+                }
+                log->ndirty = 0;
+                pthread_cond_broadcast(&log->spacecond);
+                continue;
+            }
+            w->parts = np;
+            w->partcap = log->ndirty;
+        }
+        w->nparts = log->ndirty;
+        for (size_t i = 0; i < log->ndirty; i++) {
+            lg_part *p = log->dirty[i];
+            lg_queue tmp = p->q;
+            p->q = p->wq;
+            p->wq = tmp;
+            p->queued = 0;
+            log->queued_bytes -= p->wq.bytes.len;
+            w->parts[i] = p;
+        }
+        log->ndirty = 0;
+        pthread_cond_broadcast(&log->spacecond);
+        pthread_mutex_unlock(&log->qmu);
+
+        pthread_mutex_lock(&log->wmu);
+        lg__round(log, w);
+        if (w->rolled) {
+            lg__checkpoint(log, 0);
+            last_ckpt = cn_mono_ns();
+        } else {
+            lg__timers(log, &last_ckpt);
+        }
+        pthread_mutex_unlock(&log->wmu);
+        pthread_mutex_lock(&log->qmu);
+    }
+    pthread_mutex_unlock(&log->qmu);
+    pthread_mutex_lock(&log->wmu);
+    if (!atomic_load(&log->panic))
+        lg__checkpoint(log, 1);
+    pthread_mutex_unlock(&log->wmu);
+    return NULL;
+}
+
+int lg__writer_start(lg_log *log)
+{
+    lg__wctx *w = cn_calloc(1, sizeof(*w));
+    if (!w)
+        return CN_ENOMEM;
+    log->wctx = w;
+    int r = pthread_create(&log->writer, NULL, lg__writer_main, log);
+    if (r) {
+        cn_free(w);
+        log->wctx = NULL;
+        return cn_err_from_errno(r);
+    }
+    log->writer_started = 1;
+    return 0;
+}
+
+void lg__writer_stop(lg_log *log)
+{
+    if (!log->writer_started)
+        return;
+    pthread_mutex_lock(&log->qmu);
+    log->stop = 1;
+    pthread_cond_broadcast(&log->qcond);
+    pthread_cond_broadcast(&log->spacecond);
+    pthread_mutex_unlock(&log->qmu);
+    pthread_join(log->writer, NULL);
+    log->writer_started = 0;
+    lg__wctx *w = log->wctx;
+    cn_free(w->parts);
+    cn_free(w->ix);
+    cn_free(w->undo);
+    cn_free(w->segs);
+    cn_free(w->touched);
+    cn_free(w);
+    log->wctx = NULL;
+}
