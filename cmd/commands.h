@@ -6,6 +6,8 @@
 #ifndef CAIRN_COMMANDS_H
 #define CAIRN_COMMANDS_H
 
+int cmd_token(int argc, char **argv);
+
 
 
 #endif

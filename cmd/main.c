@@ -27,6 +27,7 @@ struct cairn_cmd {
 static int cairn_cmd_help(int argc, char **argv);
 static const struct cairn_cmd cairn_cmds[] = {
     {"help", cairn_cmd_help, "show this list"},
+    {"token", cmd_token, "issue and check player tokens"},
 };
 
 static void cairn_usage(FILE *out);
