@@ -213,9 +213,10 @@ static int lg__truncate_part(lg_log *log, lg_part *p, int64_t offset)
         if (rc)
             return rc;
     }
-    size_t keep = k < p->nsegs && p->segs[k]->base < offset ? k + 1 : k; /* segments kept */
-    if (k == p->nsegs)
-        keep = p->nsegs;
+    /* partial: segment k keeps a prefix (cut bytes); otherwise segment k
+     * starts exactly at offset and goes entirely with everything after. */
+    int partial = k < p->nsegs && p->segs[k]->base < offset;
+    size_t keep = k == p->nsegs ? p->nsegs : (partial ? k + 1 : k); /* segments kept */
 
     MDB_txn *txn;
     int rc = lg__ix_err(mdb_txn_begin(log->ix.env, NULL, 0, &txn));
@@ -240,7 +241,7 @@ static int lg__truncate_part(lg_log *log, lg_part *p, int64_t offset)
     p->last_ts = -1;
     for (size_t i = 0; i < keep; i++) {
         lg_seg *s = p->segs[i];
-        if (i + 1 == keep && k < p->nsegs && s->base < offset) {
+        if (partial && i == k) {
             s->size = cut;
             s->first_ts = seg_first;
             s->max_ts = seg_max;
@@ -286,8 +287,8 @@ static int lg__truncate_part(lg_log *log, lg_part *p, int64_t offset)
         atomic_store(&log->panic, 1);
         return CN_EPANIC;
     }
-    if (keep && k < p->nsegs && p->segs[keep - 1]->base < offset) {
-        lg_seg *s = p->segs[keep - 1];
+    if (partial) {
+        lg_seg *s = p->segs[k];
         if (log->vfs->ftruncate(log->vfs->ud, s->fd, (off_t)cut) != 0 ||
             log->vfs->fdatasync(log->vfs->ud, s->fd) != 0) {
             atomic_store(&log->panic, 1);
