@@ -58,9 +58,13 @@ static enum hunt_reason hunt__check_ping(const hunt_rules *r, const hunt_ping *g
 }
 
 /* The states must describe this hunt; a state from a hunt with more
- * beacons (an edited file) is refused rather than read out of bounds. */
-static int hunt__states_ok(uint32_t nb, const hunt_session *s, const hunt_progress *p)
+ * beacons or points (an edited file) is refused rather than read out of
+ * bounds or carried past the bounds its decoder checks. */
+static int hunt__states_ok(const hunt_def *d, const hunt_session *s, const hunt_progress *p)
 {
+    uint32_t nb = d->nbeacons;
+    if (p->score < 0 || p->score > d->total_points || p->nfound > nb)
+        return 0;
     if (s->current < HUNT_NONE || s->current >= (int32_t)nb || s->next < HUNT_NONE ||
         s->next >= (int32_t)nb || s->nhits > HUNT_SESSION_MAX_HITS)
         return 0;
@@ -71,6 +75,23 @@ static int hunt__states_ok(uint32_t nb, const hunt_session *s, const hunt_progre
         if (hunt_progress_has(p, i))
             return 0;
     return 1;
+}
+
+/* Pings must not go back in time.  The latest accepted time is also kept
+ * in progress, which outlives the session, so a late ping arriving after
+ * the session expired is still recognised, and progress times never run
+ * backwards (joined <= last_found <= last_seen holds). */
+static enum hunt_reason hunt__check_order(const hunt_session *s, const hunt_progress *p,
+                                          int32_t b, int64_t ts)
+{
+    int live = s->current != HUNT_NONE;
+    if ((p->flags & HUNT_PROGRESS_JOINED) && ts < p->last_seen_ms)
+        return HUNT_IGN_OUT_OF_ORDER;
+    if (live && ts < s->last_ts_ms)
+        return HUNT_IGN_OUT_OF_ORDER;
+    if (live && ts == s->last_ts_ms && b == s->current)
+        return HUNT_IGN_DUPLICATE;
+    return HUNT_ACCEPTED;
 }
 
 static void hunt__emit(hunt_step *out, enum hunt_event_type t, int64_t ts, int32_t beacon,
@@ -176,17 +197,11 @@ int hunt_game_step(const hunt_rules *r, hunt_session *s, hunt_progress *p, const
     out->beacon = b;
     if (out->reason != HUNT_ACCEPTED)
         return 0;
-    if (!hunt__states_ok(d->nbeacons, s, p))
+    if (!hunt__states_ok(d, s, p))
         return CN_EINVAL;
-    if (s->current != HUNT_NONE) {
-        if (ping->ts_ms < s->last_ts_ms)
-            out->reason = HUNT_IGN_OUT_OF_ORDER;
-        else if (ping->ts_ms == s->last_ts_ms && b == s->current)
-            out->reason = HUNT_IGN_DUPLICATE;
-        if (out->reason != HUNT_ACCEPTED)
-            return 0;
-    }
-    hunt__apply(d, s, p, b, ping, out);
+    out->reason = hunt__check_order(s, p, b, ping->ts_ms);
+    if (out->reason == HUNT_ACCEPTED)
+        hunt__apply(d, s, p, b, ping, out);
     return 0;
 }
 

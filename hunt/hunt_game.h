@@ -16,9 +16,11 @@
  *    -127..20 dBm (HUNT_REJ_BAD_RSSI), time in [2000, 2100) and, when the
  *    receive time is known, at most 5 min after it and 24 h before it
  *    (HUNT_REJ_BAD_TIME); then the hunt window [starts_at, ends_at)
- *    (HUNT_IGN_OUTSIDE_HUNT); then against the session: a ping older than
- *    the session's latest (HUNT_IGN_OUT_OF_ORDER) or a repeat of it — same
- *    beacon, same time (HUNT_IGN_DUPLICATE).
+ *    (HUNT_IGN_OUTSIDE_HUNT); then against the player's state: a ping older
+ *    than the player's latest accepted ping (HUNT_IGN_OUT_OF_ORDER; the
+ *    latest time is kept in progress too, so this holds after the session
+ *    expired) or a repeat of the latest — same beacon, same time, session
+ *    still live (HUNT_IGN_DUPLICATE).
  *  - An accepted ping moves the player to its beacon.  It is a *hit* if
  *    rssi >= rssi_min, the beacon is not found yet, the hunt is not complete
  *    and (order "sequence") it is the next beacon of the list.  A beacon is
@@ -103,8 +105,9 @@ typedef struct hunt_step {
  * @param[in,out] p     the player's progress (hunt_progress_init if none)
  * @param[in]     ping  the ping
  * @param[out]    out   reason and events
- * @return 0, or CN_EINVAL if s or p refer to beacons this hunt lacks (a
- *         state written for another hunt definition); nothing is changed.
+ * @return 0, or CN_EINVAL if s or p refer to beacons this hunt lacks or
+ *         carry more points than it has (a state written for another hunt
+ *         definition); nothing is changed.
  */
 int hunt_game_step(const hunt_rules *r, hunt_session *s, hunt_progress *p, const hunt_ping *ping,
                    hunt_step *out);

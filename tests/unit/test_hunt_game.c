@@ -503,6 +503,19 @@ static void test_hunt_window_and_reasons(void **unused)
     g.ts_ms = T0 + 300000;
     hunt_game_step(r, &s, &p, &g, &o);
     assert_int_equal(o.reason, HUNT_IGN_DUPLICATE);
+    /* After the session expired (the worker passes a fresh one), progress
+     * still knows the latest time: an older ping stays out of order, and a
+     * newer one is accepted without a second player_joined. */
+    hunt_session fresh;
+    hunt_session_init(&fresh);
+    g.ts_ms = T0 + 299999;
+    hunt_game_step(r, &fresh, &p, &g, &o);
+    assert_int_equal(o.reason, HUNT_IGN_OUT_OF_ORDER);
+    g.ts_ms = T0 + 300000; /* same time, but the session is new: not a repeat */
+    hunt_game_step(r, &fresh, &p, &g, &o);
+    assert_int_equal(o.reason, HUNT_ACCEPTED);
+    assert_int_equal(o.nevents, 0);
+    assert_true(fresh.current == 0 && p.last_seen_ms == T0 + 300000);
     hunt_rules_free(r);
 }
 
@@ -543,6 +556,11 @@ static void test_hit_cap_and_foreign_state(void **unused)
     s.current = 0;
     p.found[1] = 1; /* beacon 8 */
     assert_int_equal(hunt_game_step(r, &s, &p, &g, &o), CN_EINVAL);
+    p.found[1] = 0;
+    p.score = 4; /* more than the hunt's 3 points */
+    assert_int_equal(hunt_game_step(r, &s, &p, &g, &o), CN_EINVAL);
+    p.score = 0;
+    assert_int_equal(hunt_game_step(r, &s, &p, &g, &o), 0);
     hunt_rules_free(r);
 }
 
