@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * hunt_player.h — a player's game state in the store: the glue between the
+ * game engine (hunt_game.h), the state codecs (hunt_state.h) and RocksDB
+ * (hunt_store.h).  Keys are the player id bytes in the `sessions` and
+ * `progress` column families.
+ *
+ * A worker's step for one accepted ping is:
+ *   hunt_player_load()  -> hunt_game_step()  -> hunt_player_save() into the
+ *   input batch's hunt_batch (with the audit entries and the new offsets)
+ *   -> hunt_store_write() once per input batch.
+ * A player seen twice in one input batch must be stepped on the states
+ * already in hand (the batch is not readable before it is written).
+ */
+#ifndef HUNT_PLAYER_H
+#define HUNT_PLAYER_H
+
+#include "cn_buf.h"
+#include "hunt_rules.h"
+#include "hunt_state.h"
+#include "hunt_store.h"
+
+#include <stddef.h>
+
+/**
+ * Read and decode a player's session and progress.  An absent or expired
+ * session becomes a new one (hunt_session_init), an absent progress a new
+ * one: expiry forgets where the player was, never what they found.
+ * @param[in,out] scratch  a buffer reused between calls (caller frees)
+ * @param[out]    fresh    if non-NULL, 1 when the session was absent/expired
+ * @return 0; CN_ECORRUPT or CN_EUNSUPPORTED when a stored value does not
+ *         decode for this hunt (the states are then initialised, so the
+ *         caller can audit the fact and carry on, or stop); CN_ENOMEM or a
+ *         mapped RocksDB error (states unspecified).
+ */
+int hunt_player_load(hunt_store *st, const hunt_rules *r, const char *player, size_t len,
+                     hunt_session *s, hunt_progress *p, cn_buf *scratch, int *fresh);
+
+/**
+ * Add the player's session and progress to a batch (stamped now, so the
+ * session TTL restarts with this write).
+ * @return 0 or CN_EINVAL (bad cf / empty player).
+ */
+int hunt_player_save(hunt_batch *b, const hunt_rules *r, const char *player, size_t len,
+                     const hunt_session *s, const hunt_progress *p);
+
+#endif
