@@ -1,0 +1,328 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * lg_json.c — JSON text building blocks for `cairn log dump` (lg_json.h).
+ * Guarantee: whatever bytes come in (record keys, header values, decoded
+ * protobuf strings, which protobuf-c does not check for UTF-8), what goes
+ * out is valid JSON: strings are escaped and invalid UTF-8 is replaced by
+ * U+FFFD; callers that must not lose bytes use base64 instead.
+ * Safe runs of bytes are appended in one call, so dumping millions of
+ * records stays memcpy-bound.  Pure; any thread; no globals (the tables
+ * are constants).
+ */
+#include "lg_json.h"
+
+#include "cn_err.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <string.h>
+#include <time.h>
+
+#define LG__PB_MAX_DEPTH 32
+
+/* ---- UTF-8 ------------------------------------------------------------------ */
+
+/* Length of the well-formed UTF-8 sequence at s (1..4), or 0 if none. */
+static size_t lg__utf8_seq(const unsigned char *s, size_t n)
+{
+    unsigned c = s[0];
+    if (c < 0x80)
+        return 1;
+    size_t len;
+    uint32_t cp, min;
+    if (c >= 0xc2 && c <= 0xdf)
+        len = 2, cp = c & 0x1f, min = 0x80;
+    else if (c >= 0xe0 && c <= 0xef)
+        len = 3, cp = c & 0x0f, min = 0x800;
+    else if (c >= 0xf0 && c <= 0xf4)
+        len = 4, cp = c & 0x07, min = 0x10000;
+    else
+        return 0; /* continuation byte, overlong lead C0/C1, or F5..FF */
+    if (n < len)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[i] & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    return len;
+}
+
+int lg__utf8_valid(const unsigned char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        size_t l = lg__utf8_seq(s + i, n - i);
+        if (!l)
+            return 0;
+        i += l;
+    }
+    return 1;
+}
+
+/* ---- strings ---------------------------------------------------------------- */
+
+static int lg__escape_byte(cn_buf *b, unsigned char c)
+{
+    static const char hex[] = "0123456789abcdef";
+    char e[6] = {'\\', 0, 0, 0, 0, 0};
+    switch (c) {
+    case '"':
+    case '\\':
+        e[1] = (char)c;
+        return cn_buf_append(b, e, 2);
+    case '\n':
+        e[1] = 'n';
+        return cn_buf_append(b, e, 2);
+    case '\r':
+        e[1] = 'r';
+        return cn_buf_append(b, e, 2);
+    case '\t':
+        e[1] = 't';
+        return cn_buf_append(b, e, 2);
+    default:
+        e[1] = 'u', e[2] = '0', e[3] = '0', e[4] = hex[c >> 4], e[5] = hex[c & 15];
+        return cn_buf_append(b, e, 6);
+    }
+}
+
+int lg__json_str(cn_buf *b, const unsigned char *s, size_t n)
+{
+    int rc = cn_buf_append(b, "\"", 1);
+    size_t i = 0;
+    while (i < n && !rc) {
+        /* the longest run that needs no escaping */
+        size_t j = i;
+        size_t l = 0;
+        while (j < n && s[j] >= 0x20 && s[j] != '"' && s[j] != '\\' && s[j] != 0x7f &&
+               (l = lg__utf8_seq(s + j, n - j)) > 0)
+            j += l;
+        if (j > i)
+            rc = cn_buf_append(b, s + i, j - i);
+        if (rc || j >= n)
+            break;
+        if (s[j] < 0x20 || s[j] == '"' || s[j] == '\\' || s[j] == 0x7f)
+            rc = lg__escape_byte(b, s[j]);
+        else
+            rc = cn_buf_append(b, "\\ufffd", 6); /* one invalid byte */
+        i = j + 1;
+    }
+    return rc ? rc : cn_buf_append(b, "\"", 1);
+}
+
+int lg__json_cstr(cn_buf *b, const char *s)
+{
+    if (!s)
+        s = "";
+    return lg__json_str(b, (const unsigned char *)s, strlen(s));
+}
+
+int lg__base64(cn_buf *b, const unsigned char *s, size_t n)
+{
+    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    if (n > (SIZE_MAX / 4) * 3 - 3)
+        return CN_ENOMEM;
+    int rc = cn_buf_reserve(b, (n + 2) / 3 * 4);
+    if (rc)
+        return rc;
+    char *o = (char *)b->data + b->len;
+    size_t i = 0;
+    for (; i + 3 <= n; i += 3) {
+        uint32_t v = (uint32_t)s[i] << 16 | (uint32_t)s[i + 1] << 8 | s[i + 2];
+        *o++ = tab[v >> 18], *o++ = tab[(v >> 12) & 63], *o++ = tab[(v >> 6) & 63], *o++ = tab[v & 63];
+    }
+    if (n - i == 1) {
+        uint32_t v = (uint32_t)s[i] << 16;
+        *o++ = tab[v >> 18], *o++ = tab[(v >> 12) & 63], *o++ = '=', *o++ = '=';
+    } else if (n - i == 2) {
+        uint32_t v = (uint32_t)s[i] << 16 | (uint32_t)s[i + 1] << 8;
+        *o++ = tab[v >> 18], *o++ = tab[(v >> 12) & 63], *o++ = tab[(v >> 6) & 63], *o++ = '=';
+    }
+    b->len = (size_t)((unsigned char *)o - b->data);
+    return 0;
+}
+
+int lg__json_bytes_member(cn_buf *b, int comma, const char *name, const unsigned char *p, size_t n)
+{
+    int rc = comma ? cn_buf_append(b, ",", 1) : 0;
+    if (rc)
+        return rc;
+    if (!p)
+        return cn_buf_printf(b, "\"%s\":null", name);
+    if (lg__utf8_valid(p, n)) {
+        rc = cn_buf_printf(b, "\"%s\":", name);
+        return rc ? rc : lg__json_str(b, p, n);
+    }
+    rc = cn_buf_printf(b, "\"%s_b64\":\"", name);
+    rc = rc ? rc : lg__base64(b, p, n);
+    return rc ? rc : cn_buf_append(b, "\"", 1);
+}
+
+/* ---- time ------------------------------------------------------------------- */
+
+int lg__rfc3339(cn_buf *b, int64_t sec, int32_t nsec)
+{
+    /* 0001-01-01T00:00:00Z .. 9999-12-31T23:59:59Z, as RFC 3339 requires
+     * four-digit years (and protobuf's Timestamp range). */
+    if (sec < -62135596800LL || sec > 253402300799LL || nsec < 0 || nsec > 999999999)
+        return CN_ERANGE;
+    time_t t = (time_t)sec;
+    struct tm tm;
+    if (!gmtime_r(&t, &tm))
+        return CN_ERANGE;
+    int rc = cn_buf_printf(b, "%04d-%02d-%02dT%02d:%02d:%02d", tm.tm_year + 1900, tm.tm_mon + 1,
+                           tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    if (rc)
+        return rc;
+    if (nsec % 1000000 == 0)
+        return cn_buf_printf(b, ".%03dZ", (int)(nsec / 1000000));
+    return cn_buf_printf(b, ".%09dZ", (int)nsec);
+}
+
+/* ---- protobuf messages -------------------------------------------------------- */
+
+static int lg__json_pb_depth(cn_buf *b, const ProtobufCMessage *m, int depth);
+
+static int lg__json_double(cn_buf *b, double v, int digits)
+{
+    /* proto3 JSON spells the non-finite values as strings */
+    if (isnan(v))
+        return cn_buf_append(b, "\"NaN\"", 5);
+    if (isinf(v))
+        return v > 0 ? cn_buf_append(b, "\"Infinity\"", 10) : cn_buf_append(b, "\"-Infinity\"", 11);
+    return cn_buf_printf(b, "%.*g", digits, v);
+}
+
+/* One value of field f stored at p. */
+static int lg__json_pb_value(cn_buf *b, const ProtobufCFieldDescriptor *f, const void *p, int depth)
+{
+    switch (f->type) {
+    case PROTOBUF_C_TYPE_INT32:
+    case PROTOBUF_C_TYPE_SINT32:
+    case PROTOBUF_C_TYPE_SFIXED32:
+        return cn_buf_printf(b, "%" PRId32, *(const int32_t *)p);
+    case PROTOBUF_C_TYPE_INT64:
+    case PROTOBUF_C_TYPE_SINT64:
+    case PROTOBUF_C_TYPE_SFIXED64:
+        return cn_buf_printf(b, "%" PRId64, *(const int64_t *)p);
+    case PROTOBUF_C_TYPE_UINT32:
+    case PROTOBUF_C_TYPE_FIXED32:
+        return cn_buf_printf(b, "%" PRIu32, *(const uint32_t *)p);
+    case PROTOBUF_C_TYPE_UINT64:
+    case PROTOBUF_C_TYPE_FIXED64:
+        return cn_buf_printf(b, "%" PRIu64, *(const uint64_t *)p);
+    case PROTOBUF_C_TYPE_FLOAT:
+        return lg__json_double(b, *(const float *)p, 9);
+    case PROTOBUF_C_TYPE_DOUBLE:
+        return lg__json_double(b, *(const double *)p, 17);
+    case PROTOBUF_C_TYPE_BOOL:
+        return *(const protobuf_c_boolean *)p ? cn_buf_append(b, "true", 4)
+                                               : cn_buf_append(b, "false", 5);
+    case PROTOBUF_C_TYPE_ENUM: {
+        int v = *(const int *)p;
+        const ProtobufCEnumValue *ev = protobuf_c_enum_descriptor_get_value(f->descriptor, v);
+        return ev ? lg__json_cstr(b, ev->name) : cn_buf_printf(b, "%d", v);
+    }
+    case PROTOBUF_C_TYPE_STRING:
+        return lg__json_cstr(b, *(char *const *)p);
+    case PROTOBUF_C_TYPE_BYTES: {
+        const ProtobufCBinaryData *d = p;
+        int rc = cn_buf_append(b, "\"", 1);
+        rc = rc ? rc : lg__base64(b, d->data, d->data ? d->len : 0);
+        return rc ? rc : cn_buf_append(b, "\"", 1);
+    }
+    case PROTOBUF_C_TYPE_MESSAGE: {
+        const ProtobufCMessage *sub = *(const ProtobufCMessage *const *)p;
+        return sub ? lg__json_pb_depth(b, sub, depth + 1) : cn_buf_append(b, "null", 4);
+    }
+    }
+    return cn_buf_append(b, "null", 4);
+}
+
+static size_t lg__pb_elt_size(ProtobufCType t)
+{
+    switch (t) {
+    case PROTOBUF_C_TYPE_INT32:
+    case PROTOBUF_C_TYPE_SINT32:
+    case PROTOBUF_C_TYPE_SFIXED32:
+    case PROTOBUF_C_TYPE_UINT32:
+    case PROTOBUF_C_TYPE_FIXED32:
+    case PROTOBUF_C_TYPE_FLOAT:
+        return 4;
+    case PROTOBUF_C_TYPE_INT64:
+    case PROTOBUF_C_TYPE_SINT64:
+    case PROTOBUF_C_TYPE_SFIXED64:
+    case PROTOBUF_C_TYPE_UINT64:
+    case PROTOBUF_C_TYPE_FIXED64:
+    case PROTOBUF_C_TYPE_DOUBLE:
+        return 8;
+    case PROTOBUF_C_TYPE_BOOL:
+        return sizeof(protobuf_c_boolean);
+    case PROTOBUF_C_TYPE_ENUM:
+        return sizeof(int);
+    case PROTOBUF_C_TYPE_STRING:
+    case PROTOBUF_C_TYPE_MESSAGE:
+        return sizeof(void *);
+    case PROTOBUF_C_TYPE_BYTES:
+        return sizeof(ProtobufCBinaryData);
+    }
+    return 0;
+}
+
+/* Whether a non-repeated field has a value to show. */
+static int lg__pb_present(const ProtobufCFieldDescriptor *f, const char *base)
+{
+    if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF)
+        return *(const uint32_t *)(base + f->quantifier_offset) == f->id;
+    if (f->label != PROTOBUF_C_LABEL_OPTIONAL)
+        return 1;
+    /* optional strings and messages are pointers; the rest have has_ flags */
+    if (f->type == PROTOBUF_C_TYPE_STRING || f->type == PROTOBUF_C_TYPE_MESSAGE)
+        return *(const void *const *)(base + f->offset) != NULL;
+    return *(const protobuf_c_boolean *)(base + f->quantifier_offset) != 0;
+}
+
+static int lg__json_pb_field(cn_buf *b, const ProtobufCFieldDescriptor *f, const char *base, int depth)
+{
+    int rc = lg__json_cstr(b, f->name);
+    rc = rc ? rc : cn_buf_append(b, ":", 1);
+    if (rc || f->label != PROTOBUF_C_LABEL_REPEATED)
+        return rc ? rc : lg__json_pb_value(b, f, base + f->offset, depth);
+    size_t n = *(const size_t *)(base + f->quantifier_offset);
+    const char *arr = *(const char *const *)(base + f->offset);
+    size_t sz = lg__pb_elt_size(f->type);
+    rc = cn_buf_append(b, "[", 1);
+    for (size_t i = 0; i < n && !rc; i++) {
+        if (i)
+            rc = cn_buf_append(b, ",", 1);
+        rc = rc ? rc : lg__json_pb_value(b, f, arr + i * sz, depth);
+    }
+    return rc ? rc : cn_buf_append(b, "]", 1);
+}
+
+static int lg__json_pb_depth(cn_buf *b, const ProtobufCMessage *m, int depth)
+{
+    if (depth > LG__PB_MAX_DEPTH)
+        return cn_buf_append(b, "null", 4);
+    const ProtobufCMessageDescriptor *d = m->descriptor;
+    const char *base = (const char *)m;
+    int rc = cn_buf_append(b, "{", 1);
+    int first = 1;
+    for (unsigned i = 0; i < d->n_fields && !rc; i++) {
+        const ProtobufCFieldDescriptor *f = &d->fields[i];
+        if (f->label != PROTOBUF_C_LABEL_REPEATED && !lg__pb_present(f, base))
+            continue;
+        if (!first)
+            rc = cn_buf_append(b, ",", 1);
+        first = 0;
+        rc = rc ? rc : lg__json_pb_field(b, f, base, depth);
+    }
+    return rc ? rc : cn_buf_append(b, "}", 1);
+}
+
+int lg__json_pb(cn_buf *b, const ProtobufCMessage *m)
+{
+    return lg__json_pb_depth(b, m, 0);
+}
