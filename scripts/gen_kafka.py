@@ -335,16 +335,7 @@ class Gen:
         C.append("static void %s(kf_rd *r, int16_t v, %s *o)" % (fn, s.cname))
         C.append("{")
         C.append("    (void)v;")
-        C.append("    memset(o, 0, sizeof(*o));")
-        for f in s.fields:
-            if not live(f, m):
-                continue
-            d = cdefault(f)
-            if d is not None:
-                if d.startswith("{"):
-                    C.append("    o->%s = (%s)%s;" % (f.name, ctype(f), d))
-                else:
-                    C.append("    o->%s = %s;" % (f.name, d))
+        C.append("    %s_init(o);" % s.cname)
         flex_all = m.flex.versions(m.lo, m.hi)
         for f in s.fields:
             if not live(f, m):
@@ -387,6 +378,23 @@ class Gen:
             C.append("            kf_rd_merge(r, &sub_);")
             C.append("        }")
             C.append("    }")
+        C.append("}")
+        C.append("")
+
+    def gen_init(self, s, m):
+        C = self.c
+        C.append("void %s_init(%s *o)" % (s.cname, s.cname))
+        C.append("{")
+        C.append("    memset(o, 0, sizeof(*o));")
+        for f in s.fields:
+            if not live(f, m):
+                continue
+            d = cdefault(f)
+            if d is not None:
+                if d.startswith("{"):
+                    C.append("    o->%s = (%s)%s;" % (f.name, ctype(f), d))
+                else:
+                    C.append("    o->%s = %s;" % (f.name, d))
         C.append("}")
         C.append("")
 
@@ -578,6 +586,12 @@ def gen(spec):
         H.append("")
         for s in m.structs:
             g.gen_struct_decl(s, m)
+    H.append("/* ---- initialisers: zero everything, then the spec defaults ---- */")
+    H.append("")
+    for m in msgs:
+        for s in m.structs:
+            H.append("void %s_init(%s *o);" % (s.cname, s.cname))
+    H.append("")
     H.append("/* ---- codec entry points ---- */")
     H.append("")
     for m in msgs:
@@ -655,6 +669,7 @@ def gen(spec):
         C.append("/* ---- %s ---- */" % m.name)
         C.append("")
         for s in m.structs:
+            g.gen_init(s, m)
             g.gen_decoder(s, m)
             g.gen_encoder(s, m)
         C += [

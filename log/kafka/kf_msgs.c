@@ -214,11 +214,16 @@ static void kf__enc_DescribeConfigsResponse(kf_wr *w, int16_t v, const kf_Descri
 
 /* ---- ProduceRequest ---- */
 
+void kf_PartitionProduceData_init(kf_PartitionProduceData *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->Records = (kf_bytes){NULL, -1};
+}
+
 static void kf__dec_PartitionProduceData(kf_rd *r, int16_t v, kf_PartitionProduceData *o)
 {
     (void)v;
-    memset(o, 0, sizeof(*o));
-    o->Records = (kf_bytes){NULL, -1};
+    kf_PartitionProduceData_init(o);
     o->Index = kf_rd_i32(r);
     kf_rd_bytes(r, &o->Records, 0, 1);
 }
@@ -230,10 +235,15 @@ static void kf__enc_PartitionProduceData(kf_wr *w, int16_t v, const kf_Partition
     kf_wr_records(w, &o->Records, 0, 1);
 }
 
+void kf_TopicProduceData_init(kf_TopicProduceData *o)
+{
+    memset(o, 0, sizeof(*o));
+}
+
 static void kf__dec_TopicProduceData(kf_rd *r, int16_t v, kf_TopicProduceData *o)
 {
     (void)v;
-    memset(o, 0, sizeof(*o));
+    kf_TopicProduceData_init(o);
     kf_rd_str(r, &o->Name, 0, 0);
     {
         int32_t n_ = kf_rd_arrlen(r, 0, 0, 8);
@@ -255,11 +265,16 @@ static void kf__enc_TopicProduceData(kf_wr *w, int16_t v, const kf_TopicProduceD
         kf__enc_PartitionProduceData(w, v, &o->PartitionData.v[i_]);
 }
 
+void kf_ProduceRequest_init(kf_ProduceRequest *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->TransactionalId = (kf_str){NULL, -1};
+}
+
 static void kf__dec_ProduceRequest(kf_rd *r, int16_t v, kf_ProduceRequest *o)
 {
     (void)v;
-    memset(o, 0, sizeof(*o));
-    o->TransactionalId = (kf_str){NULL, -1};
+    kf_ProduceRequest_init(o);
     kf_rd_str(r, &o->TransactionalId, 0, 1);
     o->Acks = kf_rd_i16(r);
     o->TimeoutMs = kf_rd_i32(r);
@@ -306,12 +321,17 @@ int kf_encode_ProduceRequest(kf_wr *w, int16_t version, const kf_ProduceRequest 
 
 /* ---- ProduceResponse ---- */
 
-static void kf__dec_PartitionProduceResponse(kf_rd *r, int16_t v, kf_PartitionProduceResponse *o)
+void kf_PartitionProduceResponse_init(kf_PartitionProduceResponse *o)
 {
-    (void)v;
     memset(o, 0, sizeof(*o));
     o->LogAppendTimeMs = INT64_C(-1);
     o->LogStartOffset = INT64_C(-1);
+}
+
+static void kf__dec_PartitionProduceResponse(kf_rd *r, int16_t v, kf_PartitionProduceResponse *o)
+{
+    (void)v;
+    kf_PartitionProduceResponse_init(o);
     o->Index = kf_rd_i32(r);
     o->ErrorCode = kf_rd_i16(r);
     o->BaseOffset = kf_rd_i64(r);
@@ -333,10 +353,15 @@ static void kf__enc_PartitionProduceResponse(kf_wr *w, int16_t v, const kf_Parti
     }
 }
 
+void kf_TopicProduceResponse_init(kf_TopicProduceResponse *o)
+{
+    memset(o, 0, sizeof(*o));
+}
+
 static void kf__dec_TopicProduceResponse(kf_rd *r, int16_t v, kf_TopicProduceResponse *o)
 {
     (void)v;
-    memset(o, 0, sizeof(*o));
+    kf_TopicProduceResponse_init(o);
     kf_rd_str(r, &o->Name, 0, 0);
     {
         int32_t n_ = kf_rd_arrlen(r, 0, 0, 22);
@@ -358,10 +383,15 @@ static void kf__enc_TopicProduceResponse(kf_wr *w, int16_t v, const kf_TopicProd
         kf__enc_PartitionProduceResponse(w, v, &o->PartitionResponses.v[i_]);
 }
 
+void kf_ProduceResponse_init(kf_ProduceResponse *o)
+{
+    memset(o, 0, sizeof(*o));
+}
+
 static void kf__dec_ProduceResponse(kf_rd *r, int16_t v, kf_ProduceResponse *o)
 {
     (void)v;
-    memset(o, 0, sizeof(*o));
+    kf_ProduceResponse_init(o);
     {
         int32_t n_ = kf_rd_arrlen(r, 0, 0, 6);
         o->Responses.n = n_;
@@ -404,12 +434,17 @@ int kf_encode_ProduceResponse(kf_wr *w, int16_t version, const kf_ProduceRespons
 
 /* ---- FetchRequest ---- */
 
-static void kf__dec_FetchPartition(kf_rd *r, int16_t v, kf_FetchPartition *o)
+void kf_FetchPartition_init(kf_FetchPartition *o)
 {
-    (void)v;
     memset(o, 0, sizeof(*o));
     o->CurrentLeaderEpoch = -1;
     o->LogStartOffset = INT64_C(-1);
+}
+
+static void kf__dec_FetchPartition(kf_rd *r, int16_t v, kf_FetchPartition *o)
+{
+    (void)v;
+    kf_FetchPartition_init(o);
     o->Partition = kf_rd_i32(r);
     if (v >= 9) {
         o->CurrentLeaderEpoch = kf_rd_i32(r);
@@ -435,10 +470,15 @@ static void kf__enc_FetchPartition(kf_wr *w, int16_t v, const kf_FetchPartition 
     kf_wr_i32(w, o->PartitionMaxBytes);
 }
 
+void kf_FetchTopic_init(kf_FetchTopic *o)
+{
+    memset(o, 0, sizeof(*o));
+}
+
 static void kf__dec_FetchTopic(kf_rd *r, int16_t v, kf_FetchTopic *o)
 {
     (void)v;
-    memset(o, 0, sizeof(*o));
+    kf_FetchTopic_init(o);
     kf_rd_str(r, &o->Topic, 0, 0);
     {
         int32_t n_ = kf_rd_arrlen(r, 0, 0, 16);
@@ -460,10 +500,15 @@ static void kf__enc_FetchTopic(kf_wr *w, int16_t v, const kf_FetchTopic *o)
         kf__enc_FetchPartition(w, v, &o->Partitions.v[i_]);
 }
 
+void kf_ForgottenTopic_init(kf_ForgottenTopic *o)
+{
+    memset(o, 0, sizeof(*o));
+}
+
 static void kf__dec_ForgottenTopic(kf_rd *r, int16_t v, kf_ForgottenTopic *o)
 {
     (void)v;
-    memset(o, 0, sizeof(*o));
+    kf_ForgottenTopic_init(o);
     if (v >= 7) {
         kf_rd_str(r, &o->Topic, 0, 0);
     }
@@ -493,13 +538,18 @@ static void kf__enc_ForgottenTopic(kf_wr *w, int16_t v, const kf_ForgottenTopic 
     }
 }
 
-static void kf__dec_FetchRequest(kf_rd *r, int16_t v, kf_FetchRequest *o)
+void kf_FetchRequest_init(kf_FetchRequest *o)
 {
-    (void)v;
     memset(o, 0, sizeof(*o));
     o->ReplicaId = -1;
     o->MaxBytes = 2147483647;
     o->SessionEpoch = -1;
+}
+
+static void kf__dec_FetchRequest(kf_rd *r, int16_t v, kf_FetchRequest *o)
+{
+    (void)v;
+    kf_FetchRequest_init(o);
     o->ReplicaId = kf_rd_i32(r);
     o->MaxWaitMs = kf_rd_i32(r);
     o->MinBytes = kf_rd_i32(r);
@@ -584,10 +634,15 @@ int kf_encode_FetchRequest(kf_wr *w, int16_t version, const kf_FetchRequest *in)
 
 /* ---- FetchResponse ---- */
 
+void kf_AbortedTransaction_init(kf_AbortedTransaction *o)
+{
+    memset(o, 0, sizeof(*o));
+}
+
 static void kf__dec_AbortedTransaction(kf_rd *r, int16_t v, kf_AbortedTransaction *o)
 {
     (void)v;
-    memset(o, 0, sizeof(*o));
+    kf_AbortedTransaction_init(o);
     o->ProducerId = kf_rd_i64(r);
     o->FirstOffset = kf_rd_i64(r);
 }
@@ -599,14 +654,19 @@ static void kf__enc_AbortedTransaction(kf_wr *w, int16_t v, const kf_AbortedTran
     kf_wr_i64(w, o->FirstOffset);
 }
 
-static void kf__dec_PartitionData(kf_rd *r, int16_t v, kf_PartitionData *o)
+void kf_PartitionData_init(kf_PartitionData *o)
 {
-    (void)v;
     memset(o, 0, sizeof(*o));
     o->LastStableOffset = INT64_C(-1);
     o->LogStartOffset = INT64_C(-1);
     o->PreferredReadReplica = -1;
     o->Records = (kf_bytes){NULL, -1};
+}
+
+static void kf__dec_PartitionData(kf_rd *r, int16_t v, kf_PartitionData *o)
+{
+    (void)v;
+    kf_PartitionData_init(o);
     o->PartitionIndex = kf_rd_i32(r);
     o->ErrorCode = kf_rd_i16(r);
     o->HighWatermark = kf_rd_i64(r);
@@ -648,10 +708,15 @@ static void kf__enc_PartitionData(kf_wr *w, int16_t v, const kf_PartitionData *o
     kf_wr_records(w, &o->Records, 0, 1);
 }
 
+void kf_FetchableTopicResponse_init(kf_FetchableTopicResponse *o)
+{
+    memset(o, 0, sizeof(*o));
+}
+
 static void kf__dec_FetchableTopicResponse(kf_rd *r, int16_t v, kf_FetchableTopicResponse *o)
 {
     (void)v;
-    memset(o, 0, sizeof(*o));
+    kf_FetchableTopicResponse_init(o);
     kf_rd_str(r, &o->Topic, 0, 0);
     {
         int32_t n_ = kf_rd_arrlen(r, 0, 0, 30);
@@ -673,10 +738,15 @@ static void kf__enc_FetchableTopicResponse(kf_wr *w, int16_t v, const kf_Fetchab
         kf__enc_PartitionData(w, v, &o->Partitions.v[i_]);
 }
 
+void kf_FetchResponse_init(kf_FetchResponse *o)
+{
+    memset(o, 0, sizeof(*o));
+}
+
 static void kf__dec_FetchResponse(kf_rd *r, int16_t v, kf_FetchResponse *o)
 {
     (void)v;
-    memset(o, 0, sizeof(*o));
+    kf_FetchResponse_init(o);
     o->ThrottleTimeMs = kf_rd_i32(r);
     if (v >= 7) {
         o->ErrorCode = kf_rd_i16(r);
@@ -731,12 +801,17 @@ int kf_encode_FetchResponse(kf_wr *w, int16_t version, const kf_FetchResponse *i
 
 /* ---- ListOffsetsRequest ---- */
 
-static void kf__dec_ListOffsetsPartition(kf_rd *r, int16_t v, kf_ListOffsetsPartition *o)
+void kf_ListOffsetsPartition_init(kf_ListOffsetsPartition *o)
 {
-    (void)v;
     memset(o, 0, sizeof(*o));
     o->CurrentLeaderEpoch = -1;
     o->MaxNumOffsets = 1;
+}
+
+static void kf__dec_ListOffsetsPartition(kf_rd *r, int16_t v, kf_ListOffsetsPartition *o)
+{
+    (void)v;
+    kf_ListOffsetsPartition_init(o);
     o->PartitionIndex = kf_rd_i32(r);
     if (v >= 4) {
         o->CurrentLeaderEpoch = kf_rd_i32(r);
@@ -760,10 +835,15 @@ static void kf__enc_ListOffsetsPartition(kf_wr *w, int16_t v, const kf_ListOffse
     }
 }
 
+void kf_ListOffsetsTopic_init(kf_ListOffsetsTopic *o)
+{
+    memset(o, 0, sizeof(*o));
+}
+
 static void kf__dec_ListOffsetsTopic(kf_rd *r, int16_t v, kf_ListOffsetsTopic *o)
 {
     (void)v;
-    memset(o, 0, sizeof(*o));
+    kf_ListOffsetsTopic_init(o);
     kf_rd_str(r, &o->Name, 0, 0);
     {
         int32_t n_ = kf_rd_arrlen(r, 0, 0, 12);
@@ -785,10 +865,15 @@ static void kf__enc_ListOffsetsTopic(kf_wr *w, int16_t v, const kf_ListOffsetsTo
         kf__enc_ListOffsetsPartition(w, v, &o->Partitions.v[i_]);
 }
 
+void kf_ListOffsetsRequest_init(kf_ListOffsetsRequest *o)
+{
+    memset(o, 0, sizeof(*o));
+}
+
 static void kf__dec_ListOffsetsRequest(kf_rd *r, int16_t v, kf_ListOffsetsRequest *o)
 {
     (void)v;
-    memset(o, 0, sizeof(*o));
+    kf_ListOffsetsRequest_init(o);
     o->ReplicaId = kf_rd_i32(r);
     if (v >= 2) {
         o->IsolationLevel = kf_rd_i8(r);
@@ -837,13 +922,18 @@ int kf_encode_ListOffsetsRequest(kf_wr *w, int16_t version, const kf_ListOffsets
 
 /* ---- ListOffsetsResponse ---- */
 
-static void kf__dec_ListOffsetsPartitionResponse(kf_rd *r, int16_t v, kf_ListOffsetsPartitionResponse *o)
+void kf_ListOffsetsPartitionResponse_init(kf_ListOffsetsPartitionResponse *o)
 {
-    (void)v;
     memset(o, 0, sizeof(*o));
     o->Timestamp = INT64_C(-1);
     o->Offset = INT64_C(-1);
     o->LeaderEpoch = -1;
+}
+
+static void kf__dec_ListOffsetsPartitionResponse(kf_rd *r, int16_t v, kf_ListOffsetsPartitionResponse *o)
+{
+    (void)v;
+    kf_ListOffsetsPartitionResponse_init(o);
     o->PartitionIndex = kf_rd_i32(r);
     o->ErrorCode = kf_rd_i16(r);
     if (v <= 0) {
@@ -889,10 +979,15 @@ static void kf__enc_ListOffsetsPartitionResponse(kf_wr *w, int16_t v, const kf_L
     }
 }
 
+void kf_ListOffsetsTopicResponse_init(kf_ListOffsetsTopicResponse *o)
+{
+    memset(o, 0, sizeof(*o));
+}
+
 static void kf__dec_ListOffsetsTopicResponse(kf_rd *r, int16_t v, kf_ListOffsetsTopicResponse *o)
 {
     (void)v;
-    memset(o, 0, sizeof(*o));
+    kf_ListOffsetsTopicResponse_init(o);
     kf_rd_str(r, &o->Name, 0, 0);
     {
         int32_t n_ = kf_rd_arrlen(r, 0, 0, 10);
@@ -914,10 +1009,15 @@ static void kf__enc_ListOffsetsTopicResponse(kf_wr *w, int16_t v, const kf_ListO
         kf__enc_ListOffsetsPartitionResponse(w, v, &o->Partitions.v[i_]);
 }
 
+void kf_ListOffsetsResponse_init(kf_ListOffsetsResponse *o)
+{
+    memset(o, 0, sizeof(*o));
+}
+
 static void kf__dec_ListOffsetsResponse(kf_rd *r, int16_t v, kf_ListOffsetsResponse *o)
 {
     (void)v;
-    memset(o, 0, sizeof(*o));
+    kf_ListOffsetsResponse_init(o);
     if (v >= 2) {
         o->ThrottleTimeMs = kf_rd_i32(r);
     }
@@ -964,10 +1064,15 @@ int kf_encode_ListOffsetsResponse(kf_wr *w, int16_t version, const kf_ListOffset
 
 /* ---- MetadataRequest ---- */
 
+void kf_MetadataRequestTopic_init(kf_MetadataRequestTopic *o)
+{
+    memset(o, 0, sizeof(*o));
+}
+
 static void kf__dec_MetadataRequestTopic(kf_rd *r, int16_t v, kf_MetadataRequestTopic *o)
 {
     (void)v;
-    memset(o, 0, sizeof(*o));
+    kf_MetadataRequestTopic_init(o);
     kf_rd_str(r, &o->Name, v >= 9, 0);
     if (v >= 9) {
         uint32_t nt_ = kf_rd_uvarint32(r);
@@ -991,11 +1096,16 @@ static void kf__enc_MetadataRequestTopic(kf_wr *w, int16_t v, const kf_MetadataR
     }
 }
 
+void kf_MetadataRequest_init(kf_MetadataRequest *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->AllowAutoTopicCreation = 1;
+}
+
 static void kf__dec_MetadataRequest(kf_rd *r, int16_t v, kf_MetadataRequest *o)
 {
     (void)v;
-    memset(o, 0, sizeof(*o));
-    o->AllowAutoTopicCreation = 1;
+    kf_MetadataRequest_init(o);
     {
         int32_t n_ = kf_rd_arrlen(r, v >= 9, v >= 1, 2);
         o->Topics.n = n_;
@@ -1068,11 +1178,16 @@ int kf_encode_MetadataRequest(kf_wr *w, int16_t version, const kf_MetadataReques
 
 /* ---- MetadataResponse ---- */
 
+void kf_MetadataResponseBroker_init(kf_MetadataResponseBroker *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->Rack = (kf_str){NULL, -1};
+}
+
 static void kf__dec_MetadataResponseBroker(kf_rd *r, int16_t v, kf_MetadataResponseBroker *o)
 {
     (void)v;
-    memset(o, 0, sizeof(*o));
-    o->Rack = (kf_str){NULL, -1};
+    kf_MetadataResponseBroker_init(o);
     o->NodeId = kf_rd_i32(r);
     kf_rd_str(r, &o->Host, v >= 9, 0);
     o->Port = kf_rd_i32(r);
@@ -1106,11 +1221,16 @@ static void kf__enc_MetadataResponseBroker(kf_wr *w, int16_t v, const kf_Metadat
     }
 }
 
+void kf_MetadataResponsePartition_init(kf_MetadataResponsePartition *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->LeaderEpoch = -1;
+}
+
 static void kf__dec_MetadataResponsePartition(kf_rd *r, int16_t v, kf_MetadataResponsePartition *o)
 {
     (void)v;
-    memset(o, 0, sizeof(*o));
-    o->LeaderEpoch = -1;
+    kf_MetadataResponsePartition_init(o);
     o->ErrorCode = kf_rd_i16(r);
     o->PartitionIndex = kf_rd_i32(r);
     o->LeaderId = kf_rd_i32(r);
@@ -1184,11 +1304,16 @@ static void kf__enc_MetadataResponsePartition(kf_wr *w, int16_t v, const kf_Meta
     }
 }
 
+void kf_MetadataResponseTopic_init(kf_MetadataResponseTopic *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->TopicAuthorizedOperations = INT32_MIN;
+}
+
 static void kf__dec_MetadataResponseTopic(kf_rd *r, int16_t v, kf_MetadataResponseTopic *o)
 {
     (void)v;
-    memset(o, 0, sizeof(*o));
-    o->TopicAuthorizedOperations = INT32_MIN;
+    kf_MetadataResponseTopic_init(o);
     o->ErrorCode = kf_rd_i16(r);
     kf_rd_str(r, &o->Name, v >= 9, 0);
     if (v >= 1) {
@@ -1238,13 +1363,18 @@ static void kf__enc_MetadataResponseTopic(kf_wr *w, int16_t v, const kf_Metadata
     }
 }
 
-static void kf__dec_MetadataResponse(kf_rd *r, int16_t v, kf_MetadataResponse *o)
+void kf_MetadataResponse_init(kf_MetadataResponse *o)
 {
-    (void)v;
     memset(o, 0, sizeof(*o));
     o->ClusterId = (kf_str){NULL, -1};
     o->ControllerId = -1;
     o->ClusterAuthorizedOperations = INT32_MIN;
+}
+
+static void kf__dec_MetadataResponse(kf_rd *r, int16_t v, kf_MetadataResponse *o)
+{
+    (void)v;
+    kf_MetadataResponse_init(o);
     if (v >= 3) {
         o->ThrottleTimeMs = kf_rd_i32(r);
     }
@@ -1335,12 +1465,17 @@ int kf_encode_MetadataResponse(kf_wr *w, int16_t version, const kf_MetadataRespo
 
 /* ---- OffsetCommitRequest ---- */
 
-static void kf__dec_OffsetCommitRequestPartition(kf_rd *r, int16_t v, kf_OffsetCommitRequestPartition *o)
+void kf_OffsetCommitRequestPartition_init(kf_OffsetCommitRequestPartition *o)
 {
-    (void)v;
     memset(o, 0, sizeof(*o));
     o->CommittedLeaderEpoch = -1;
     o->CommitTimestamp = INT64_C(-1);
+}
+
+static void kf__dec_OffsetCommitRequestPartition(kf_rd *r, int16_t v, kf_OffsetCommitRequestPartition *o)
+{
+    (void)v;
+    kf_OffsetCommitRequestPartition_init(o);
     o->PartitionIndex = kf_rd_i32(r);
     o->CommittedOffset = kf_rd_i64(r);
     if (v >= 6) {
@@ -1366,10 +1501,15 @@ static void kf__enc_OffsetCommitRequestPartition(kf_wr *w, int16_t v, const kf_O
     kf_wr_str(w, &o->CommittedMetadata, 0, 1);
 }
 
+void kf_OffsetCommitRequestTopic_init(kf_OffsetCommitRequestTopic *o)
+{
+    memset(o, 0, sizeof(*o));
+}
+
 static void kf__dec_OffsetCommitRequestTopic(kf_rd *r, int16_t v, kf_OffsetCommitRequestTopic *o)
 {
     (void)v;
-    memset(o, 0, sizeof(*o));
+    kf_OffsetCommitRequestTopic_init(o);
     kf_rd_str(r, &o->Name, 0, 0);
     {
         int32_t n_ = kf_rd_arrlen(r, 0, 0, 14);
@@ -1391,13 +1531,18 @@ static void kf__enc_OffsetCommitRequestTopic(kf_wr *w, int16_t v, const kf_Offse
         kf__enc_OffsetCommitRequestPartition(w, v, &o->Partitions.v[i_]);
 }
 
-static void kf__dec_OffsetCommitRequest(kf_rd *r, int16_t v, kf_OffsetCommitRequest *o)
+void kf_OffsetCommitRequest_init(kf_OffsetCommitRequest *o)
 {
-    (void)v;
     memset(o, 0, sizeof(*o));
     o->GenerationIdOrMemberEpoch = -1;
     o->GroupInstanceId = (kf_str){NULL, -1};
     o->RetentionTimeMs = INT64_C(-1);
+}
+
+static void kf__dec_OffsetCommitRequest(kf_rd *r, int16_t v, kf_OffsetCommitRequest *o)
+{
+    (void)v;
+    kf_OffsetCommitRequest_init(o);
     kf_rd_str(r, &o->GroupId, 0, 0);
     if (v >= 1) {
         o->GenerationIdOrMemberEpoch = kf_rd_i32(r);
@@ -1464,10 +1609,15 @@ int kf_encode_OffsetCommitRequest(kf_wr *w, int16_t version, const kf_OffsetComm
 
 /* ---- OffsetCommitResponse ---- */
 
+void kf_OffsetCommitResponsePartition_init(kf_OffsetCommitResponsePartition *o)
+{
+    memset(o, 0, sizeof(*o));
+}
+
 static void kf__dec_OffsetCommitResponsePartition(kf_rd *r, int16_t v, kf_OffsetCommitResponsePartition *o)
 {
     (void)v;
-    memset(o, 0, sizeof(*o));
+    kf_OffsetCommitResponsePartition_init(o);
     o->PartitionIndex = kf_rd_i32(r);
     o->ErrorCode = kf_rd_i16(r);
 }
@@ -1479,10 +1629,15 @@ static void kf__enc_OffsetCommitResponsePartition(kf_wr *w, int16_t v, const kf_
     kf_wr_i16(w, o->ErrorCode);
 }
 
+void kf_OffsetCommitResponseTopic_init(kf_OffsetCommitResponseTopic *o)
+{
+    memset(o, 0, sizeof(*o));
+}
+
 static void kf__dec_OffsetCommitResponseTopic(kf_rd *r, int16_t v, kf_OffsetCommitResponseTopic *o)
 {
     (void)v;
-    memset(o, 0, sizeof(*o));
+    kf_OffsetCommitResponseTopic_init(o);
     kf_rd_str(r, &o->Name, 0, 0);
     {
         int32_t n_ = kf_rd_arrlen(r, 0, 0, 6);
@@ -1504,10 +1659,15 @@ static void kf__enc_OffsetCommitResponseTopic(kf_wr *w, int16_t v, const kf_Offs
         kf__enc_OffsetCommitResponsePartition(w, v, &o->Partitions.v[i_]);
 }
 
+void kf_OffsetCommitResponse_init(kf_OffsetCommitResponse *o)
+{
+    memset(o, 0, sizeof(*o));
+}
+
 static void kf__dec_OffsetCommitResponse(kf_rd *r, int16_t v, kf_OffsetCommitResponse *o)
 {
     (void)v;
-    memset(o, 0, sizeof(*o));
+    kf_OffsetCommitResponse_init(o);
     if (v >= 3) {
         o->ThrottleTimeMs = kf_rd_i32(r);
     }
@@ -1554,10 +1714,15 @@ int kf_encode_OffsetCommitResponse(kf_wr *w, int16_t version, const kf_OffsetCom
 
 /* ---- OffsetFetchRequest ---- */
 
+void kf_OffsetFetchRequestTopic_init(kf_OffsetFetchRequestTopic *o)
+{
+    memset(o, 0, sizeof(*o));
+}
+
 static void kf__dec_OffsetFetchRequestTopic(kf_rd *r, int16_t v, kf_OffsetFetchRequestTopic *o)
 {
     (void)v;
-    memset(o, 0, sizeof(*o));
+    kf_OffsetFetchRequestTopic_init(o);
     kf_rd_str(r, &o->Name, v >= 6, 0);
     {
         int32_t n_ = kf_rd_arrlen(r, v >= 6, 0, 4);
@@ -1593,10 +1758,15 @@ static void kf__enc_OffsetFetchRequestTopic(kf_wr *w, int16_t v, const kf_Offset
     }
 }
 
+void kf_OffsetFetchRequest_init(kf_OffsetFetchRequest *o)
+{
+    memset(o, 0, sizeof(*o));
+}
+
 static void kf__dec_OffsetFetchRequest(kf_rd *r, int16_t v, kf_OffsetFetchRequest *o)
 {
     (void)v;
-    memset(o, 0, sizeof(*o));
+    kf_OffsetFetchRequest_init(o);
     kf_rd_str(r, &o->GroupId, v >= 6, 0);
     {
         int32_t n_ = kf_rd_arrlen(r, v >= 6, v >= 2, 3);
@@ -1659,11 +1829,16 @@ int kf_encode_OffsetFetchRequest(kf_wr *w, int16_t version, const kf_OffsetFetch
 
 /* ---- OffsetFetchResponse ---- */
 
+void kf_OffsetFetchResponsePartition_init(kf_OffsetFetchResponsePartition *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->CommittedLeaderEpoch = -1;
+}
+
 static void kf__dec_OffsetFetchResponsePartition(kf_rd *r, int16_t v, kf_OffsetFetchResponsePartition *o)
 {
     (void)v;
-    memset(o, 0, sizeof(*o));
-    o->CommittedLeaderEpoch = -1;
+    kf_OffsetFetchResponsePartition_init(o);
     o->PartitionIndex = kf_rd_i32(r);
     o->CommittedOffset = kf_rd_i64(r);
     if (v >= 5) {
@@ -1699,10 +1874,15 @@ static void kf__enc_OffsetFetchResponsePartition(kf_wr *w, int16_t v, const kf_O
     }
 }
 
+void kf_OffsetFetchResponseTopic_init(kf_OffsetFetchResponseTopic *o)
+{
+    memset(o, 0, sizeof(*o));
+}
+
 static void kf__dec_OffsetFetchResponseTopic(kf_rd *r, int16_t v, kf_OffsetFetchResponseTopic *o)
 {
     (void)v;
-    memset(o, 0, sizeof(*o));
+    kf_OffsetFetchResponseTopic_init(o);
     kf_rd_str(r, &o->Name, v >= 6, 0);
     {
         int32_t n_ = kf_rd_arrlen(r, v >= 6, 0, 16);
@@ -1738,10 +1918,15 @@ static void kf__enc_OffsetFetchResponseTopic(kf_wr *w, int16_t v, const kf_Offse
     }
 }
 
+void kf_OffsetFetchResponse_init(kf_OffsetFetchResponse *o)
+{
+    memset(o, 0, sizeof(*o));
+}
+
 static void kf__dec_OffsetFetchResponse(kf_rd *r, int16_t v, kf_OffsetFetchResponse *o)
 {
     (void)v;
-    memset(o, 0, sizeof(*o));
+    kf_OffsetFetchResponse_init(o);
     if (v >= 3) {
         o->ThrottleTimeMs = kf_rd_i32(r);
     }
@@ -1808,10 +1993,15 @@ int kf_encode_OffsetFetchResponse(kf_wr *w, int16_t version, const kf_OffsetFetc
 
 /* ---- FindCoordinatorRequest ---- */
 
+void kf_FindCoordinatorRequest_init(kf_FindCoordinatorRequest *o)
+{
+    memset(o, 0, sizeof(*o));
+}
+
 static void kf__dec_FindCoordinatorRequest(kf_rd *r, int16_t v, kf_FindCoordinatorRequest *o)
 {
     (void)v;
-    memset(o, 0, sizeof(*o));
+    kf_FindCoordinatorRequest_init(o);
     kf_rd_str(r, &o->Key, v >= 3, 0);
     if (v >= 1) {
         o->KeyType = kf_rd_i8(r);
@@ -1862,10 +2052,15 @@ int kf_encode_FindCoordinatorRequest(kf_wr *w, int16_t version, const kf_FindCoo
 
 /* ---- FindCoordinatorResponse ---- */
 
+void kf_FindCoordinatorResponse_init(kf_FindCoordinatorResponse *o)
+{
+    memset(o, 0, sizeof(*o));
+}
+
 static void kf__dec_FindCoordinatorResponse(kf_rd *r, int16_t v, kf_FindCoordinatorResponse *o)
 {
     (void)v;
-    memset(o, 0, sizeof(*o));
+    kf_FindCoordinatorResponse_init(o);
     if (v >= 1) {
         o->ThrottleTimeMs = kf_rd_i32(r);
     }
@@ -1928,10 +2123,15 @@ int kf_encode_FindCoordinatorResponse(kf_wr *w, int16_t version, const kf_FindCo
 
 /* ---- JoinGroupRequest ---- */
 
+void kf_JoinGroupRequestProtocol_init(kf_JoinGroupRequestProtocol *o)
+{
+    memset(o, 0, sizeof(*o));
+}
+
 static void kf__dec_JoinGroupRequestProtocol(kf_rd *r, int16_t v, kf_JoinGroupRequestProtocol *o)
 {
     (void)v;
-    memset(o, 0, sizeof(*o));
+    kf_JoinGroupRequestProtocol_init(o);
     kf_rd_str(r, &o->Name, 0, 0);
     kf_rd_bytes(r, &o->Metadata, 0, 0);
 }
@@ -1943,12 +2143,17 @@ static void kf__enc_JoinGroupRequestProtocol(kf_wr *w, int16_t v, const kf_JoinG
     kf_wr_bytes(w, &o->Metadata, 0, 0);
 }
 
-static void kf__dec_JoinGroupRequest(kf_rd *r, int16_t v, kf_JoinGroupRequest *o)
+void kf_JoinGroupRequest_init(kf_JoinGroupRequest *o)
 {
-    (void)v;
     memset(o, 0, sizeof(*o));
     o->RebalanceTimeoutMs = -1;
     o->GroupInstanceId = (kf_str){NULL, -1};
+}
+
+static void kf__dec_JoinGroupRequest(kf_rd *r, int16_t v, kf_JoinGroupRequest *o)
+{
+    (void)v;
+    kf_JoinGroupRequest_init(o);
     kf_rd_str(r, &o->GroupId, 0, 0);
     o->SessionTimeoutMs = kf_rd_i32(r);
     if (v >= 1) {
@@ -2009,11 +2214,16 @@ int kf_encode_JoinGroupRequest(kf_wr *w, int16_t version, const kf_JoinGroupRequ
 
 /* ---- JoinGroupResponse ---- */
 
+void kf_JoinGroupResponseMember_init(kf_JoinGroupResponseMember *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->GroupInstanceId = (kf_str){NULL, -1};
+}
+
 static void kf__dec_JoinGroupResponseMember(kf_rd *r, int16_t v, kf_JoinGroupResponseMember *o)
 {
     (void)v;
-    memset(o, 0, sizeof(*o));
-    o->GroupInstanceId = (kf_str){NULL, -1};
+    kf_JoinGroupResponseMember_init(o);
     kf_rd_str(r, &o->MemberId, 0, 0);
     if (v >= 5) {
         kf_rd_str(r, &o->GroupInstanceId, 0, v >= 5);
@@ -2031,11 +2241,16 @@ static void kf__enc_JoinGroupResponseMember(kf_wr *w, int16_t v, const kf_JoinGr
     kf_wr_bytes(w, &o->Metadata, 0, 0);
 }
 
+void kf_JoinGroupResponse_init(kf_JoinGroupResponse *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->GenerationId = -1;
+}
+
 static void kf__dec_JoinGroupResponse(kf_rd *r, int16_t v, kf_JoinGroupResponse *o)
 {
     (void)v;
-    memset(o, 0, sizeof(*o));
-    o->GenerationId = -1;
+    kf_JoinGroupResponse_init(o);
     if (v >= 2) {
         o->ThrottleTimeMs = kf_rd_i32(r);
     }
@@ -2092,11 +2307,16 @@ int kf_encode_JoinGroupResponse(kf_wr *w, int16_t version, const kf_JoinGroupRes
 
 /* ---- HeartbeatRequest ---- */
 
+void kf_HeartbeatRequest_init(kf_HeartbeatRequest *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->GroupInstanceId = (kf_str){NULL, -1};
+}
+
 static void kf__dec_HeartbeatRequest(kf_rd *r, int16_t v, kf_HeartbeatRequest *o)
 {
     (void)v;
-    memset(o, 0, sizeof(*o));
-    o->GroupInstanceId = (kf_str){NULL, -1};
+    kf_HeartbeatRequest_init(o);
     kf_rd_str(r, &o->GroupId, 0, 0);
     o->GenerationId = kf_rd_i32(r);
     kf_rd_str(r, &o->MemberId, 0, 0);
@@ -2137,10 +2357,15 @@ int kf_encode_HeartbeatRequest(kf_wr *w, int16_t version, const kf_HeartbeatRequ
 
 /* ---- HeartbeatResponse ---- */
 
+void kf_HeartbeatResponse_init(kf_HeartbeatResponse *o)
+{
+    memset(o, 0, sizeof(*o));
+}
+
 static void kf__dec_HeartbeatResponse(kf_rd *r, int16_t v, kf_HeartbeatResponse *o)
 {
     (void)v;
-    memset(o, 0, sizeof(*o));
+    kf_HeartbeatResponse_init(o);
     if (v >= 1) {
         o->ThrottleTimeMs = kf_rd_i32(r);
     }
@@ -2177,11 +2402,16 @@ int kf_encode_HeartbeatResponse(kf_wr *w, int16_t version, const kf_HeartbeatRes
 
 /* ---- LeaveGroupRequest ---- */
 
+void kf_MemberIdentity_init(kf_MemberIdentity *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->GroupInstanceId = (kf_str){NULL, -1};
+}
+
 static void kf__dec_MemberIdentity(kf_rd *r, int16_t v, kf_MemberIdentity *o)
 {
     (void)v;
-    memset(o, 0, sizeof(*o));
-    o->GroupInstanceId = (kf_str){NULL, -1};
+    kf_MemberIdentity_init(o);
     if (v >= 3) {
         kf_rd_str(r, &o->MemberId, 0, 0);
     }
@@ -2201,10 +2431,15 @@ static void kf__enc_MemberIdentity(kf_wr *w, int16_t v, const kf_MemberIdentity 
     }
 }
 
+void kf_LeaveGroupRequest_init(kf_LeaveGroupRequest *o)
+{
+    memset(o, 0, sizeof(*o));
+}
+
 static void kf__dec_LeaveGroupRequest(kf_rd *r, int16_t v, kf_LeaveGroupRequest *o)
 {
     (void)v;
-    memset(o, 0, sizeof(*o));
+    kf_LeaveGroupRequest_init(o);
     kf_rd_str(r, &o->GroupId, 0, 0);
     if (v <= 2) {
         kf_rd_str(r, &o->MemberId, 0, 0);
@@ -2257,10 +2492,15 @@ int kf_encode_LeaveGroupRequest(kf_wr *w, int16_t version, const kf_LeaveGroupRe
 
 /* ---- LeaveGroupResponse ---- */
 
+void kf_MemberResponse_init(kf_MemberResponse *o)
+{
+    memset(o, 0, sizeof(*o));
+}
+
 static void kf__dec_MemberResponse(kf_rd *r, int16_t v, kf_MemberResponse *o)
 {
     (void)v;
-    memset(o, 0, sizeof(*o));
+    kf_MemberResponse_init(o);
     if (v >= 3) {
         kf_rd_str(r, &o->MemberId, 0, 0);
     }
@@ -2286,10 +2526,15 @@ static void kf__enc_MemberResponse(kf_wr *w, int16_t v, const kf_MemberResponse 
     }
 }
 
+void kf_LeaveGroupResponse_init(kf_LeaveGroupResponse *o)
+{
+    memset(o, 0, sizeof(*o));
+}
+
 static void kf__dec_LeaveGroupResponse(kf_rd *r, int16_t v, kf_LeaveGroupResponse *o)
 {
     (void)v;
-    memset(o, 0, sizeof(*o));
+    kf_LeaveGroupResponse_init(o);
     if (v >= 1) {
         o->ThrottleTimeMs = kf_rd_i32(r);
     }
@@ -2342,10 +2587,15 @@ int kf_encode_LeaveGroupResponse(kf_wr *w, int16_t version, const kf_LeaveGroupR
 
 /* ---- SyncGroupRequest ---- */
 
+void kf_SyncGroupRequestAssignment_init(kf_SyncGroupRequestAssignment *o)
+{
+    memset(o, 0, sizeof(*o));
+}
+
 static void kf__dec_SyncGroupRequestAssignment(kf_rd *r, int16_t v, kf_SyncGroupRequestAssignment *o)
 {
     (void)v;
-    memset(o, 0, sizeof(*o));
+    kf_SyncGroupRequestAssignment_init(o);
     kf_rd_str(r, &o->MemberId, 0, 0);
     kf_rd_bytes(r, &o->Assignment, 0, 0);
 }
@@ -2357,11 +2607,16 @@ static void kf__enc_SyncGroupRequestAssignment(kf_wr *w, int16_t v, const kf_Syn
     kf_wr_bytes(w, &o->Assignment, 0, 0);
 }
 
+void kf_SyncGroupRequest_init(kf_SyncGroupRequest *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->GroupInstanceId = (kf_str){NULL, -1};
+}
+
 static void kf__dec_SyncGroupRequest(kf_rd *r, int16_t v, kf_SyncGroupRequest *o)
 {
     (void)v;
-    memset(o, 0, sizeof(*o));
-    o->GroupInstanceId = (kf_str){NULL, -1};
+    kf_SyncGroupRequest_init(o);
     kf_rd_str(r, &o->GroupId, 0, 0);
     o->GenerationId = kf_rd_i32(r);
     kf_rd_str(r, &o->MemberId, 0, 0);
@@ -2414,10 +2669,15 @@ int kf_encode_SyncGroupRequest(kf_wr *w, int16_t version, const kf_SyncGroupRequ
 
 /* ---- SyncGroupResponse ---- */
 
+void kf_SyncGroupResponse_init(kf_SyncGroupResponse *o)
+{
+    memset(o, 0, sizeof(*o));
+}
+
 static void kf__dec_SyncGroupResponse(kf_rd *r, int16_t v, kf_SyncGroupResponse *o)
 {
     (void)v;
-    memset(o, 0, sizeof(*o));
+    kf_SyncGroupResponse_init(o);
     if (v >= 1) {
         o->ThrottleTimeMs = kf_rd_i32(r);
     }
@@ -2456,10 +2716,15 @@ int kf_encode_SyncGroupResponse(kf_wr *w, int16_t version, const kf_SyncGroupRes
 
 /* ---- DescribeGroupsRequest ---- */
 
+void kf_DescribeGroupsRequest_init(kf_DescribeGroupsRequest *o)
+{
+    memset(o, 0, sizeof(*o));
+}
+
 static void kf__dec_DescribeGroupsRequest(kf_rd *r, int16_t v, kf_DescribeGroupsRequest *o)
 {
     (void)v;
-    memset(o, 0, sizeof(*o));
+    kf_DescribeGroupsRequest_init(o);
     {
         int32_t n_ = kf_rd_arrlen(r, 0, 0, 1);
         o->Groups.n = n_;
@@ -2506,11 +2771,16 @@ int kf_encode_DescribeGroupsRequest(kf_wr *w, int16_t version, const kf_Describe
 
 /* ---- DescribeGroupsResponse ---- */
 
+void kf_DescribedGroupMember_init(kf_DescribedGroupMember *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->GroupInstanceId = (kf_str){NULL, -1};
+}
+
 static void kf__dec_DescribedGroupMember(kf_rd *r, int16_t v, kf_DescribedGroupMember *o)
 {
     (void)v;
-    memset(o, 0, sizeof(*o));
-    o->GroupInstanceId = (kf_str){NULL, -1};
+    kf_DescribedGroupMember_init(o);
     kf_rd_str(r, &o->MemberId, 0, 0);
     if (v >= 4) {
         kf_rd_str(r, &o->GroupInstanceId, 0, v >= 4);
@@ -2534,11 +2804,16 @@ static void kf__enc_DescribedGroupMember(kf_wr *w, int16_t v, const kf_Described
     kf_wr_bytes(w, &o->MemberAssignment, 0, 0);
 }
 
+void kf_DescribedGroup_init(kf_DescribedGroup *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->AuthorizedOperations = INT32_MIN;
+}
+
 static void kf__dec_DescribedGroup(kf_rd *r, int16_t v, kf_DescribedGroup *o)
 {
     (void)v;
-    memset(o, 0, sizeof(*o));
-    o->AuthorizedOperations = INT32_MIN;
+    kf_DescribedGroup_init(o);
     o->ErrorCode = kf_rd_i16(r);
     kf_rd_str(r, &o->GroupId, 0, 0);
     kf_rd_str(r, &o->GroupState, 0, 0);
@@ -2574,10 +2849,15 @@ static void kf__enc_DescribedGroup(kf_wr *w, int16_t v, const kf_DescribedGroup 
     }
 }
 
+void kf_DescribeGroupsResponse_init(kf_DescribeGroupsResponse *o)
+{
+    memset(o, 0, sizeof(*o));
+}
+
 static void kf__dec_DescribeGroupsResponse(kf_rd *r, int16_t v, kf_DescribeGroupsResponse *o)
 {
     (void)v;
-    memset(o, 0, sizeof(*o));
+    kf_DescribeGroupsResponse_init(o);
     if (v >= 1) {
         o->ThrottleTimeMs = kf_rd_i32(r);
     }
@@ -2624,10 +2904,15 @@ int kf_encode_DescribeGroupsResponse(kf_wr *w, int16_t version, const kf_Describ
 
 /* ---- ListGroupsRequest ---- */
 
+void kf_ListGroupsRequest_init(kf_ListGroupsRequest *o)
+{
+    memset(o, 0, sizeof(*o));
+}
+
 static void kf__dec_ListGroupsRequest(kf_rd *r, int16_t v, kf_ListGroupsRequest *o)
 {
     (void)v;
-    memset(o, 0, sizeof(*o));
+    kf_ListGroupsRequest_init(o);
     if (v >= 4) {
         {
             int32_t n_ = kf_rd_arrlen(r, v >= 3, 0, 1);
@@ -2686,10 +2971,15 @@ int kf_encode_ListGroupsRequest(kf_wr *w, int16_t version, const kf_ListGroupsRe
 
 /* ---- ListGroupsResponse ---- */
 
+void kf_ListedGroup_init(kf_ListedGroup *o)
+{
+    memset(o, 0, sizeof(*o));
+}
+
 static void kf__dec_ListedGroup(kf_rd *r, int16_t v, kf_ListedGroup *o)
 {
     (void)v;
-    memset(o, 0, sizeof(*o));
+    kf_ListedGroup_init(o);
     kf_rd_str(r, &o->GroupId, v >= 3, 0);
     kf_rd_str(r, &o->ProtocolType, v >= 3, 0);
     if (v >= 4) {
@@ -2721,10 +3011,15 @@ static void kf__enc_ListedGroup(kf_wr *w, int16_t v, const kf_ListedGroup *o)
     }
 }
 
+void kf_ListGroupsResponse_init(kf_ListGroupsResponse *o)
+{
+    memset(o, 0, sizeof(*o));
+}
+
 static void kf__dec_ListGroupsResponse(kf_rd *r, int16_t v, kf_ListGroupsResponse *o)
 {
     (void)v;
-    memset(o, 0, sizeof(*o));
+    kf_ListGroupsResponse_init(o);
     if (v >= 1) {
         o->ThrottleTimeMs = kf_rd_i32(r);
     }
@@ -2787,10 +3082,15 @@ int kf_encode_ListGroupsResponse(kf_wr *w, int16_t version, const kf_ListGroupsR
 
 /* ---- ApiVersionsRequest ---- */
 
+void kf_ApiVersionsRequest_init(kf_ApiVersionsRequest *o)
+{
+    memset(o, 0, sizeof(*o));
+}
+
 static void kf__dec_ApiVersionsRequest(kf_rd *r, int16_t v, kf_ApiVersionsRequest *o)
 {
     (void)v;
-    memset(o, 0, sizeof(*o));
+    kf_ApiVersionsRequest_init(o);
     if (v >= 3) {
         kf_rd_str(r, &o->ClientSoftwareName, v >= 3, 0);
     }
@@ -2845,10 +3145,15 @@ int kf_encode_ApiVersionsRequest(kf_wr *w, int16_t version, const kf_ApiVersions
 
 /* ---- ApiVersionsResponse ---- */
 
+void kf_ApiVersion_init(kf_ApiVersion *o)
+{
+    memset(o, 0, sizeof(*o));
+}
+
 static void kf__dec_ApiVersion(kf_rd *r, int16_t v, kf_ApiVersion *o)
 {
     (void)v;
-    memset(o, 0, sizeof(*o));
+    kf_ApiVersion_init(o);
     o->ApiKey = kf_rd_i16(r);
     o->MinVersion = kf_rd_i16(r);
     o->MaxVersion = kf_rd_i16(r);
@@ -2876,10 +3181,15 @@ static void kf__enc_ApiVersion(kf_wr *w, int16_t v, const kf_ApiVersion *o)
     }
 }
 
+void kf_SupportedFeatureKey_init(kf_SupportedFeatureKey *o)
+{
+    memset(o, 0, sizeof(*o));
+}
+
 static void kf__dec_SupportedFeatureKey(kf_rd *r, int16_t v, kf_SupportedFeatureKey *o)
 {
     (void)v;
-    memset(o, 0, sizeof(*o));
+    kf_SupportedFeatureKey_init(o);
     if (v >= 3) {
         kf_rd_str(r, &o->Name, v >= 3, 0);
     }
@@ -2919,10 +3229,15 @@ static void kf__enc_SupportedFeatureKey(kf_wr *w, int16_t v, const kf_SupportedF
     }
 }
 
+void kf_FinalizedFeatureKey_init(kf_FinalizedFeatureKey *o)
+{
+    memset(o, 0, sizeof(*o));
+}
+
 static void kf__dec_FinalizedFeatureKey(kf_rd *r, int16_t v, kf_FinalizedFeatureKey *o)
 {
     (void)v;
-    memset(o, 0, sizeof(*o));
+    kf_FinalizedFeatureKey_init(o);
     if (v >= 3) {
         kf_rd_str(r, &o->Name, v >= 3, 0);
     }
@@ -2962,11 +3277,16 @@ static void kf__enc_FinalizedFeatureKey(kf_wr *w, int16_t v, const kf_FinalizedF
     }
 }
 
+void kf_ApiVersionsResponse_init(kf_ApiVersionsResponse *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->FinalizedFeaturesEpoch = INT64_C(-1);
+}
+
 static void kf__dec_ApiVersionsResponse(kf_rd *r, int16_t v, kf_ApiVersionsResponse *o)
 {
     (void)v;
-    memset(o, 0, sizeof(*o));
-    o->FinalizedFeaturesEpoch = INT64_C(-1);
+    kf_ApiVersionsResponse_init(o);
     o->ErrorCode = kf_rd_i16(r);
     {
         int32_t n_ = kf_rd_arrlen(r, v >= 3, 0, 6);
@@ -3105,10 +3425,15 @@ int kf_encode_ApiVersionsResponse(kf_wr *w, int16_t version, const kf_ApiVersion
 
 /* ---- CreateTopicsRequest ---- */
 
+void kf_CreatableReplicaAssignment_init(kf_CreatableReplicaAssignment *o)
+{
+    memset(o, 0, sizeof(*o));
+}
+
 static void kf__dec_CreatableReplicaAssignment(kf_rd *r, int16_t v, kf_CreatableReplicaAssignment *o)
 {
     (void)v;
-    memset(o, 0, sizeof(*o));
+    kf_CreatableReplicaAssignment_init(o);
     o->PartitionIndex = kf_rd_i32(r);
     {
         int32_t n_ = kf_rd_arrlen(r, 0, 0, 4);
@@ -3130,10 +3455,15 @@ static void kf__enc_CreatableReplicaAssignment(kf_wr *w, int16_t v, const kf_Cre
         kf_wr_i32(w, o->BrokerIds.v[i_]);
 }
 
+void kf_CreatableTopicConfig_init(kf_CreatableTopicConfig *o)
+{
+    memset(o, 0, sizeof(*o));
+}
+
 static void kf__dec_CreatableTopicConfig(kf_rd *r, int16_t v, kf_CreatableTopicConfig *o)
 {
     (void)v;
-    memset(o, 0, sizeof(*o));
+    kf_CreatableTopicConfig_init(o);
     kf_rd_str(r, &o->Name, 0, 0);
     kf_rd_str(r, &o->Value, 0, 1);
 }
@@ -3145,10 +3475,15 @@ static void kf__enc_CreatableTopicConfig(kf_wr *w, int16_t v, const kf_Creatable
     kf_wr_str(w, &o->Value, 0, 1);
 }
 
+void kf_CreatableTopic_init(kf_CreatableTopic *o)
+{
+    memset(o, 0, sizeof(*o));
+}
+
 static void kf__dec_CreatableTopic(kf_rd *r, int16_t v, kf_CreatableTopic *o)
 {
     (void)v;
-    memset(o, 0, sizeof(*o));
+    kf_CreatableTopic_init(o);
     kf_rd_str(r, &o->Name, 0, 0);
     o->NumPartitions = kf_rd_i32(r);
     o->ReplicationFactor = kf_rd_i16(r);
@@ -3186,11 +3521,16 @@ static void kf__enc_CreatableTopic(kf_wr *w, int16_t v, const kf_CreatableTopic 
         kf__enc_CreatableTopicConfig(w, v, &o->Configs.v[i_]);
 }
 
+void kf_CreateTopicsRequest_init(kf_CreateTopicsRequest *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->timeoutMs = 60000;
+}
+
 static void kf__dec_CreateTopicsRequest(kf_rd *r, int16_t v, kf_CreateTopicsRequest *o)
 {
     (void)v;
-    memset(o, 0, sizeof(*o));
-    o->timeoutMs = 60000;
+    kf_CreateTopicsRequest_init(o);
     {
         int32_t n_ = kf_rd_arrlen(r, 0, 0, 16);
         o->Topics.n = n_;
@@ -3239,10 +3579,15 @@ int kf_encode_CreateTopicsRequest(kf_wr *w, int16_t version, const kf_CreateTopi
 
 /* ---- CreateTopicsResponse ---- */
 
+void kf_CreatableTopicResult_init(kf_CreatableTopicResult *o)
+{
+    memset(o, 0, sizeof(*o));
+}
+
 static void kf__dec_CreatableTopicResult(kf_rd *r, int16_t v, kf_CreatableTopicResult *o)
 {
     (void)v;
-    memset(o, 0, sizeof(*o));
+    kf_CreatableTopicResult_init(o);
     kf_rd_str(r, &o->Name, 0, 0);
     o->ErrorCode = kf_rd_i16(r);
     if (v >= 1) {
@@ -3260,10 +3605,15 @@ static void kf__enc_CreatableTopicResult(kf_wr *w, int16_t v, const kf_Creatable
     }
 }
 
+void kf_CreateTopicsResponse_init(kf_CreateTopicsResponse *o)
+{
+    memset(o, 0, sizeof(*o));
+}
+
 static void kf__dec_CreateTopicsResponse(kf_rd *r, int16_t v, kf_CreateTopicsResponse *o)
 {
     (void)v;
-    memset(o, 0, sizeof(*o));
+    kf_CreateTopicsResponse_init(o);
     if (v >= 2) {
         o->ThrottleTimeMs = kf_rd_i32(r);
     }
@@ -3310,10 +3660,15 @@ int kf_encode_CreateTopicsResponse(kf_wr *w, int16_t version, const kf_CreateTop
 
 /* ---- DeleteTopicsRequest ---- */
 
+void kf_DeleteTopicsRequest_init(kf_DeleteTopicsRequest *o)
+{
+    memset(o, 0, sizeof(*o));
+}
+
 static void kf__dec_DeleteTopicsRequest(kf_rd *r, int16_t v, kf_DeleteTopicsRequest *o)
 {
     (void)v;
-    memset(o, 0, sizeof(*o));
+    kf_DeleteTopicsRequest_init(o);
     {
         int32_t n_ = kf_rd_arrlen(r, 0, 0, 1);
         o->TopicNames.n = n_;
@@ -3356,10 +3711,15 @@ int kf_encode_DeleteTopicsRequest(kf_wr *w, int16_t version, const kf_DeleteTopi
 
 /* ---- DeleteTopicsResponse ---- */
 
+void kf_DeletableTopicResult_init(kf_DeletableTopicResult *o)
+{
+    memset(o, 0, sizeof(*o));
+}
+
 static void kf__dec_DeletableTopicResult(kf_rd *r, int16_t v, kf_DeletableTopicResult *o)
 {
     (void)v;
-    memset(o, 0, sizeof(*o));
+    kf_DeletableTopicResult_init(o);
     kf_rd_str(r, &o->Name, 0, 0);
     o->ErrorCode = kf_rd_i16(r);
 }
@@ -3371,10 +3731,15 @@ static void kf__enc_DeletableTopicResult(kf_wr *w, int16_t v, const kf_Deletable
     kf_wr_i16(w, o->ErrorCode);
 }
 
+void kf_DeleteTopicsResponse_init(kf_DeleteTopicsResponse *o)
+{
+    memset(o, 0, sizeof(*o));
+}
+
 static void kf__dec_DeleteTopicsResponse(kf_rd *r, int16_t v, kf_DeleteTopicsResponse *o)
 {
     (void)v;
-    memset(o, 0, sizeof(*o));
+    kf_DeleteTopicsResponse_init(o);
     if (v >= 1) {
         o->ThrottleTimeMs = kf_rd_i32(r);
     }
@@ -3421,12 +3786,17 @@ int kf_encode_DeleteTopicsResponse(kf_wr *w, int16_t version, const kf_DeleteTop
 
 /* ---- InitProducerIdRequest ---- */
 
-static void kf__dec_InitProducerIdRequest(kf_rd *r, int16_t v, kf_InitProducerIdRequest *o)
+void kf_InitProducerIdRequest_init(kf_InitProducerIdRequest *o)
 {
-    (void)v;
     memset(o, 0, sizeof(*o));
     o->ProducerId = INT64_C(-1);
     o->ProducerEpoch = -1;
+}
+
+static void kf__dec_InitProducerIdRequest(kf_rd *r, int16_t v, kf_InitProducerIdRequest *o)
+{
+    (void)v;
+    kf_InitProducerIdRequest_init(o);
     kf_rd_str(r, &o->TransactionalId, v >= 2, 1);
     o->TransactionTimeoutMs = kf_rd_i32(r);
     if (v >= 3) {
@@ -3485,11 +3855,16 @@ int kf_encode_InitProducerIdRequest(kf_wr *w, int16_t version, const kf_InitProd
 
 /* ---- InitProducerIdResponse ---- */
 
+void kf_InitProducerIdResponse_init(kf_InitProducerIdResponse *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->ProducerId = INT64_C(-1);
+}
+
 static void kf__dec_InitProducerIdResponse(kf_rd *r, int16_t v, kf_InitProducerIdResponse *o)
 {
     (void)v;
-    memset(o, 0, sizeof(*o));
-    o->ProducerId = INT64_C(-1);
+    kf_InitProducerIdResponse_init(o);
     o->ThrottleTimeMs = kf_rd_i32(r);
     o->ErrorCode = kf_rd_i16(r);
     o->ProducerId = kf_rd_i64(r);
@@ -3540,10 +3915,15 @@ int kf_encode_InitProducerIdResponse(kf_wr *w, int16_t version, const kf_InitPro
 
 /* ---- DescribeConfigsRequest ---- */
 
+void kf_DescribeConfigsResource_init(kf_DescribeConfigsResource *o)
+{
+    memset(o, 0, sizeof(*o));
+}
+
 static void kf__dec_DescribeConfigsResource(kf_rd *r, int16_t v, kf_DescribeConfigsResource *o)
 {
     (void)v;
-    memset(o, 0, sizeof(*o));
+    kf_DescribeConfigsResource_init(o);
     o->ResourceType = kf_rd_i8(r);
     kf_rd_str(r, &o->ResourceName, 0, 0);
     {
@@ -3567,10 +3947,15 @@ static void kf__enc_DescribeConfigsResource(kf_wr *w, int16_t v, const kf_Descri
         kf_wr_str(w, &o->ConfigurationKeys.v[i_], 0, 0);
 }
 
+void kf_DescribeConfigsRequest_init(kf_DescribeConfigsRequest *o)
+{
+    memset(o, 0, sizeof(*o));
+}
+
 static void kf__dec_DescribeConfigsRequest(kf_rd *r, int16_t v, kf_DescribeConfigsRequest *o)
 {
     (void)v;
-    memset(o, 0, sizeof(*o));
+    kf_DescribeConfigsRequest_init(o);
     {
         int32_t n_ = kf_rd_arrlen(r, 0, 0, 7);
         o->Resources.n = n_;
@@ -3623,10 +4008,15 @@ int kf_encode_DescribeConfigsRequest(kf_wr *w, int16_t version, const kf_Describ
 
 /* ---- DescribeConfigsResponse ---- */
 
+void kf_DescribeConfigsSynonym_init(kf_DescribeConfigsSynonym *o)
+{
+    memset(o, 0, sizeof(*o));
+}
+
 static void kf__dec_DescribeConfigsSynonym(kf_rd *r, int16_t v, kf_DescribeConfigsSynonym *o)
 {
     (void)v;
-    memset(o, 0, sizeof(*o));
+    kf_DescribeConfigsSynonym_init(o);
     if (v >= 1) {
         kf_rd_str(r, &o->Name, 0, 0);
     }
@@ -3652,11 +4042,16 @@ static void kf__enc_DescribeConfigsSynonym(kf_wr *w, int16_t v, const kf_Describ
     }
 }
 
+void kf_DescribeConfigsResourceResult_init(kf_DescribeConfigsResourceResult *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->ConfigSource = -1;
+}
+
 static void kf__dec_DescribeConfigsResourceResult(kf_rd *r, int16_t v, kf_DescribeConfigsResourceResult *o)
 {
     (void)v;
-    memset(o, 0, sizeof(*o));
-    o->ConfigSource = -1;
+    kf_DescribeConfigsResourceResult_init(o);
     kf_rd_str(r, &o->Name, 0, 0);
     kf_rd_str(r, &o->Value, 0, 1);
     o->ReadOnly = kf_rd_bool(r);
@@ -3712,10 +4107,15 @@ static void kf__enc_DescribeConfigsResourceResult(kf_wr *w, int16_t v, const kf_
     }
 }
 
+void kf_DescribeConfigsResult_init(kf_DescribeConfigsResult *o)
+{
+    memset(o, 0, sizeof(*o));
+}
+
 static void kf__dec_DescribeConfigsResult(kf_rd *r, int16_t v, kf_DescribeConfigsResult *o)
 {
     (void)v;
-    memset(o, 0, sizeof(*o));
+    kf_DescribeConfigsResult_init(o);
     o->ErrorCode = kf_rd_i16(r);
     kf_rd_str(r, &o->ErrorMessage, 0, 1);
     o->ResourceType = kf_rd_i8(r);
@@ -3743,10 +4143,15 @@ static void kf__enc_DescribeConfigsResult(kf_wr *w, int16_t v, const kf_Describe
         kf__enc_DescribeConfigsResourceResult(w, v, &o->Configs.v[i_]);
 }
 
+void kf_DescribeConfigsResponse_init(kf_DescribeConfigsResponse *o)
+{
+    memset(o, 0, sizeof(*o));
+}
+
 static void kf__dec_DescribeConfigsResponse(kf_rd *r, int16_t v, kf_DescribeConfigsResponse *o)
 {
     (void)v;
-    memset(o, 0, sizeof(*o));
+    kf_DescribeConfigsResponse_init(o);
     o->ThrottleTimeMs = kf_rd_i32(r);
     {
         int32_t n_ = kf_rd_arrlen(r, 0, 0, 11);

@@ -1,0 +1,225 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * cmd_logd.c — `cairn logd`: a log node.  Opens (and recovers) the log in
+ * --data, makes sure the topics ble-raw and hunt-events exist, and serves
+ * the Kafka wire protocol on --kafka-listen until SIGTERM/SIGINT, then
+ * drains: stops accepting, lets every in-flight request finish (Produce
+ * replies only after fsync), closes the log (which syncs) and exits 0.
+ *
+ * Threads: main runs the libevent loop (the Kafka server); the log runs
+ * its own writer thread.  Ownership: this file owns the base, the log and
+ * the server for the life of the command.  See docs/kafka.md.
+ */
+#include "commands.h"
+
+#include "cn_cli.h"
+#include "cn_err.h"
+#include "cn_log.h"
+#include "cn_time.h"
+#include "kf_server.h"
+#include "lg.h"
+
+#include <event2/event.h>
+#include <event2/thread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The topics every node serves from the start (BRIEF §3). */
+static const char *const logd_topics[] = {"ble-raw", "hunt-events"};
+
+typedef struct logd {
+    struct event_base *base;
+    kf_server *srv;
+    int draining;
+} logd;
+
+static void logd_drained(void *ud)
+{
+    logd *d = ud;
+    event_base_loopexit(d->base, NULL);
+}
+
+static void logd_signal(evutil_socket_t sig, short what, void *ud)
+{
+    logd *d = ud;
+    (void)what;
+    if (d->draining) {
+        cn_log_warn("logd", "second signal %d: exiting without waiting for clients", (int)sig);
+        event_base_loopexit(d->base, NULL);
+        return;
+    }
+    d->draining = 1;
+    cn_log_info("logd", "signal %d: draining (no new connections; finishing in-flight requests)", (int)sig);
+    kf_server_drain(d->srv, logd_drained, d);
+}
+
+static int logd_ensure_topics(lg_log *log, int32_t partitions)
+{
+    for (size_t i = 0; i < sizeof(logd_topics) / sizeof(logd_topics[0]); i++) {
+        if (lg_topic_partitions(log, logd_topics[i]) > 0)
+            continue;
+        lg_topic_config cfg;
+        memset(&cfg, 0, sizeof(cfg));
+        cfg.partitions = partitions;
+        int rc = lg_topic_create(log, logd_topics[i], &cfg);
+        if (rc && rc != CN_EEXIST) {
+            fprintf(stderr, "cairn logd: cannot create topic %s: %s\n", logd_topics[i], cn_strerror(rc));
+            return rc;
+        }
+    }
+    return 0;
+}
+
+static int logd_parse_durability(const char *s, lg_opts *o)
+{
+    if (strcmp(s, "fsync") == 0)
+        o->durability = LG_DUR_FSYNC;
+    else if (strcmp(s, "none") == 0)
+        o->durability = LG_DUR_NONE;
+    else if (strncmp(s, "interval=", 9) == 0 && cn_parse_duration_ms(s + 9, &o->interval_ms) == 0)
+        o->durability = LG_DUR_INTERVAL;
+    else
+        return CN_EINVAL;
+    return 0;
+}
+
+/* Split "HOST:PORT" for --advertise. */
+static int logd_split_hostport(const char *s, char *host, size_t cap, int *port)
+{
+    const char *colon = strrchr(s, ':');
+    if (!colon || colon == s || (size_t)(colon - s) >= cap)
+        return CN_EINVAL;
+    int64_t p;
+    char *end;
+    p = strtoll(colon + 1, &end, 10);
+    if (*end || end == colon + 1 || p < 1 || p > 65535)
+        return CN_EINVAL;
+    memcpy(host, s, (size_t)(colon - s));
+    host[colon - s] = 0;
+    *port = (int)p;
+    return 0;
+}
+
+int cmd_logd(int argc, char **argv)
+{
+    cn_flag flags[] = {
+        {"data", "DIR", "./cairn-data", "data directory (created if missing)"},
+        {"kafka-listen", "HOST:PORT", "127.0.0.1:9092", "Kafka wire-protocol listener; port 0 picks one"},
+        {"advertise", "HOST:PORT", NULL, "address given to clients in Metadata (default: the listener's)"},
+        {"partitions", "N", "4", "partitions of ble-raw, hunt-events and auto-created topics"},
+        {"max-request-bytes", "SIZE", "100MiB", "larger request frames close the connection"},
+        {"auto-create", NULL, NULL, "create unknown topics on Metadata/Produce"},
+        {"durability", "MODE", "fsync", "fsync | interval=DURATION | none: when appends are acknowledged"},
+        {"node-id", "N", "0", "this broker's id in Metadata"},
+        {"idle-timeout", "DURATION", "10m", "close client connections silent this long"},
+        {"port-file", "PATH", NULL, "write the bound Kafka port here once listening (for tests)"},
+    };
+    cn_cli cli = {"cairn logd", "[flags]",
+                  "Run a log node: partitioned, crash-safe storage served over the Kafka wire "
+                  "protocol (kcat, librdkafka, kafka-python, kafkajs).  SIGTERM/SIGINT drain and exit 0.",
+                  flags, sizeof(flags) / sizeof(flags[0]), 0, 0, NULL, 0};
+    int rc = cn_cli_parse(&cli, argc, argv);
+    if (rc == CN_DONE)
+        return CN_EXIT_OK;
+    if (rc)
+        return CN_EXIT_USAGE;
+    int64_t parts, node;
+    uint64_t maxreq;
+    int64_t idle;
+    lg_opts lo;
+    lg_opts_init(&lo);
+    kf_server_opts ko;
+    kf_server_opts_init(&ko);
+    char adv_host[256];
+    int adv_port = 0;
+    if (cn_cli_i64(&cli, "partitions", 1, 10000, &parts) || cn_cli_i64(&cli, "node-id", 0, INT32_MAX, &node) ||
+        cn_cli_size(&cli, "max-request-bytes", &maxreq) || cn_cli_duration_ms(&cli, "idle-timeout", &idle)) {
+        cn_cli_free(&cli);
+        return CN_EXIT_USAGE;
+    }
+    if (maxreq < 1024 || maxreq > INT32_MAX) {
+        cn_cli_free(&cli);
+        return cn_cli_usage_error(&cli, "--max-request-bytes must be between 1KiB and 2GiB");
+    }
+    if (logd_parse_durability(cn_cli_str(&cli, "durability"), &lo)) {
+        cn_cli_free(&cli);
+        return cn_cli_usage_error(&cli, "--durability must be fsync, interval=DURATION or none");
+    }
+    const char *adv = cn_cli_str(&cli, "advertise");
+    if (adv && logd_split_hostport(adv, adv_host, sizeof(adv_host), &adv_port)) {
+        cn_cli_free(&cli);
+        return cn_cli_usage_error(&cli, "--advertise wants HOST:PORT, got '%s'", adv);
+    }
+    lo.dir = cn_cli_str(&cli, "data");
+    ko.listen = cn_cli_str(&cli, "kafka-listen");
+    ko.advertise_host = adv ? adv_host : NULL;
+    ko.advertise_port = adv_port;
+    ko.max_request_bytes = maxreq;
+    ko.auto_create = cn_cli_bool(&cli, "auto-create");
+    ko.default_partitions = (int32_t)parts;
+    ko.node_id = (int32_t)node;
+    ko.idle_timeout_ms = idle;
+
+    /* Append completions arrive on the log's writer thread and wake the
+     * loop with event_active: libevent must be thread-aware, before the
+     * base exists. */
+    evthread_use_pthreads();
+    int status = CN_EXIT_FAIL;
+    lg_log *log = NULL;
+    logd d;
+    memset(&d, 0, sizeof(d));
+    struct event *sigterm = NULL, *sigint = NULL;
+    rc = lg_open(&log, &lo);
+    if (rc) {
+        fprintf(stderr, "cairn logd: cannot open the log in %s: %s%s\n", lo.dir, cn_strerror(rc),
+                rc == CN_EBUSY ? " (is another cairn process using it?)" : "");
+        goto out;
+    }
+    if (logd_ensure_topics(log, (int32_t)parts))
+        goto out;
+    d.base = event_base_new();
+    if (!d.base) {
+        fprintf(stderr, "cairn logd: cannot create the event loop\n");
+        goto out;
+    }
+    rc = kf_server_new(&d.srv, d.base, log, &ko);
+    if (rc) {
+        fprintf(stderr, "cairn logd: cannot listen on %s: %s; is the port in use? pick another with --kafka-listen\n",
+                ko.listen, cn_strerror(rc));
+        goto out;
+    }
+    sigterm = evsignal_new(d.base, SIGTERM, logd_signal, &d);
+    sigint = evsignal_new(d.base, SIGINT, logd_signal, &d);
+    if (!sigterm || !sigint || evsignal_add(sigterm, NULL) || evsignal_add(sigint, NULL)) {
+        fprintf(stderr, "cairn logd: cannot install signal handlers\n");
+        goto out;
+    }
+    const char *pf = cn_cli_str(&cli, "port-file");
+    if (pf) {
+        char tmp[4096];
+        snprintf(tmp, sizeof(tmp), "%s.tmp", pf);
+        FILE *f = fopen(tmp, "w");
+        if (!f || fprintf(f, "%d\n", kf_server_port(d.srv)) < 0 || fclose(f) || rename(tmp, pf)) {
+            fprintf(stderr, "cairn logd: cannot write --port-file %s\n", pf);
+            goto out;
+        }
+    }
+    cn_log_info("logd", "serving Kafka on port %d (data %s, %lld partitions per topic)", kf_server_port(d.srv),
+                lo.dir, (long long)parts);
+    event_base_dispatch(d.base);
+    cn_log_info("logd", "drained; closing the log");
+    status = CN_EXIT_OK;
+out:
+    if (sigterm)
+        event_free(sigterm);
+    if (sigint)
+        event_free(sigint);
+    kf_server_free(d.srv);
+    lg_close(log);
+    if (d.base)
+        event_base_free(d.base);
+    cn_cli_free(&cli);
+    return status;
+}

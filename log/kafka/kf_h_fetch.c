@@ -1,0 +1,333 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * kf_h_fetch.c — Fetch (v4-v11) with max-wait/min-bytes long polling, and
+ * ListOffsets (v0-v5).
+ *
+ * Fetch replies carry record bytes straight from segment files: lg_read
+ * gives a file range of whole batches, which kf__reply splices into the
+ * output as a libevent file segment (sendfile), holding the segment
+ * reference until the bytes are sent.  Only acknowledged (fsynced) data
+ * is visible, so a consumer never sees a batch a crash could take back.
+ * A Fetch that finds fewer than MinBytes parks until new appends arrive
+ * (kf__fetch_recheck, on the loop after produce completions or
+ * kf_server_notify_append) or MaxWaitMs passes.  Fetch sessions (KIP-227)
+ * are not kept: replies carry SessionId 0, so clients send full fetches.
+ * Threads: loop only.
+ */
+#include "kf_server_int.h"
+
+#include "cn_alloc.h"
+#include "cn_err.h"
+#include "cn_log.h"
+#include "cn_time.h"
+#include "kf_errors.h"
+
+#include <event2/event.h>
+#include <string.h>
+
+/* ======================================================================
+ * Fetch
+ * ====================================================================== */
+
+static void kf_fetch_park(kf_conn *c)
+{
+    kf_server *s = c->s;
+    if (c->fetch.parked)
+        return;
+    c->fetch.parked = 1;
+    c->park_prev = NULL;
+    c->park_next = s->parked;
+    if (s->parked)
+        s->parked->park_prev = c;
+    s->parked = c;
+}
+
+void kf__fetch_unpark(kf_conn *c)
+{
+    kf_server *s = c->s;
+    if (!c->fetch.parked)
+        return;
+    if (c->park_prev)
+        c->park_prev->park_next = c->park_next;
+    else
+        s->parked = c->park_next;
+    if (c->park_next)
+        c->park_next->park_prev = c->park_prev;
+    c->park_prev = c->park_next = NULL;
+    c->fetch.parked = 0;
+    if (c->timer)
+        evtimer_del(c->timer);
+}
+
+/*
+ * Build the Fetch reply for c's request.  Sends it (returning KF_DONE) if
+ * final, or if it holds MinBytes or an error; otherwise releases what it
+ * read and returns KF_ASYNC so the caller parks.
+ */
+static int kf_fetch_eval(kf_conn *c, int final)
+{
+    kf_server *s = c->s;
+    const kf_FetchRequest *q = c->req.body;
+    /* The reply is built in a scratch arena reset on every evaluation: a
+     * parked fetch is re-evaluated after each append round, and must not
+     * grow the request arena each time. */
+    if (!c->scratch && kf_arena_new(&c->scratch, 0))
+        return CN_ENOMEM;
+    kf_arena_reset(c->scratch, 65536 + (size_t)c->frame.len * 64);
+    kf_arena *a = c->scratch;
+    kf_FetchResponse r;
+    kf_FetchResponse_init(&r);
+    int32_t nt = q->Topics.n > 0 ? q->Topics.n : 0, nparts = 0;
+    for (int32_t t = 0; t < nt; t++)
+        nparts += q->Topics.v[t].Partitions.n > 0 ? q->Topics.v[t].Partitions.n : 0;
+    /* Re-evaluations reuse the request arena; a parked fetch re-checks a
+     * bounded number of times per append round, each costing O(partitions). */
+    r.Responses.n = nt;
+    r.Responses.v = kf_arena_alloc(a, (size_t)(nt ? nt : 1) * sizeof(*r.Responses.v));
+    lg_read_result *reads = kf_arena_alloc(a, (size_t)(nparts ? nparts : 1) * sizeof(*reads));
+    if (!r.Responses.v || !reads)
+        return CN_ENOMEM;
+    int nreads = 0, any_error = 0;
+    uint64_t bytes = 0;
+    uint64_t budget = q->MaxBytes > 0 ? (uint64_t)q->MaxBytes : 0;
+    for (int32_t t = 0; t < nt; t++) {
+        const kf_FetchTopic *ft = &q->Topics.v[t];
+        const char *topic = kf__name(&ft->Topic);
+        kf_FetchableTopicResponse *tr = &r.Responses.v[t];
+        kf_FetchableTopicResponse_init(tr);
+        tr->Topic = ft->Topic;
+        int32_t np = ft->Partitions.n > 0 ? ft->Partitions.n : 0;
+        tr->Partitions.n = np;
+        tr->Partitions.v = kf_arena_alloc(a, (size_t)(np ? np : 1) * sizeof(*tr->Partitions.v));
+        if (!tr->Partitions.v) {
+            for (int i = 0; i < nreads; i++)
+                lg_read_release(s->log, &reads[i]);
+            return CN_ENOMEM;
+        }
+        for (int32_t i = 0; i < np; i++) {
+            const kf_FetchPartition *fp = &ft->Partitions.v[i];
+            kf_PartitionData *o = &tr->Partitions.v[i];
+            kf_PartitionData_init(o);
+            o->PartitionIndex = fp->Partition;
+            o->AbortedTransactions.n = -1;
+            o->Records.ptr = (const unsigned char *)"";
+            o->Records.len = 0;
+            size_t want = fp->PartitionMaxBytes > 0 ? (size_t)fp->PartitionMaxBytes : 0;
+            if (budget < want)
+                want = (size_t)budget;
+            lg_read_result rr;
+            memset(&rr, 0, sizeof(rr));
+            int rc;
+            /* KIP-74: once the response budget is spent, later partitions
+             * report offsets only; the first non-empty one always gets at
+             * least one whole batch (lg_read guarantees that). */
+            if (want == 0 && bytes > 0) {
+                lg_partition_info info;
+                rc = lg_partition_info_get(s->log, topic, fp->Partition, &info);
+                if (rc == 0) {
+                    o->HighWatermark = info.log_end_offset;
+                    o->LastStableOffset = info.log_end_offset;
+                    o->LogStartOffset = info.log_start_offset;
+                }
+            } else {
+                rc = lg_read(s->log, topic, fp->Partition, fp->FetchOffset, want ? want : 1, &rr);
+                if (rc == 0) {
+                    o->HighWatermark = rr.log_end_offset;
+                    o->LastStableOffset = rr.log_end_offset;
+                    o->LogStartOffset = rr.log_start_offset;
+                    if (rr.len > 0) {
+                        reads[nreads++] = rr;
+                        o->Records.ptr = NULL; /* spliced from the file */
+                        o->Records.len = (int32_t)rr.len;
+                        bytes += rr.len;
+                        budget = budget > rr.len ? budget - rr.len : 0;
+                    } else {
+                        lg_read_release(s->log, &rr);
+                    }
+                }
+            }
+            if (rc) {
+                any_error = 1;
+                o->ErrorCode = kf__kafka_error(rc);
+                o->HighWatermark = -1;
+                if (rc == LG_EOFFSET) {
+                    lg_partition_info info;
+                    if (lg_partition_info_get(s->log, topic, fp->Partition, &info) == 0) {
+                        o->HighWatermark = info.log_end_offset;
+                        o->LastStableOffset = info.log_end_offset;
+                        o->LogStartOffset = info.log_start_offset;
+                    }
+                }
+            }
+        }
+    }
+    int64_t min_bytes = q->MinBytes > 0 ? q->MinBytes : 0;
+    if (!final && !any_error && q->MaxWaitMs > 0 && (int64_t)bytes < min_bytes && !s->draining) {
+        for (int i = 0; i < nreads; i++)
+            lg_read_release(s->log, &reads[i]);
+        return KF_ASYNC;
+    }
+    int rc = kf__reply(c, &r, reads, nreads);
+    return rc ? rc : KF_DONE;
+}
+
+static void kf_fetch_timer_cb(evutil_socket_t fd, short what, void *ud)
+{
+    kf_conn *c = ud;
+    (void)fd;
+    (void)what;
+    kf__fetch_unpark(c);
+    int rc = kf_fetch_eval(c, 1);
+    if (rc < 0) {
+        c->busy = 0;
+        kf__conn_fail(c, "cannot build Fetch reply");
+        return;
+    }
+    kf__call_done(c);
+}
+
+int kf_h_fetch(kf_conn *c)
+{
+    kf_server *s = c->s;
+    const kf_FetchRequest *q = c->req.body;
+    int rc = kf_fetch_eval(c, 0);
+    if (rc != KF_ASYNC)
+        return rc;
+    if (!c->timer) {
+        c->timer = evtimer_new(s->base, kf_fetch_timer_cb, c);
+        if (!c->timer)
+            return CN_ENOMEM;
+    }
+    c->fetch.deadline_ms = cn_now_ms() + q->MaxWaitMs;
+    struct timeval tv = {q->MaxWaitMs / 1000, (q->MaxWaitMs % 1000) * 1000};
+    evtimer_add(c->timer, &tv);
+    kf_fetch_park(c);
+    return KF_ASYNC;
+}
+
+void kf__fetch_recheck(kf_server *s, int only_expired)
+{
+    /* Walk a snapshot: replying can unpark (and a failure free) entries. */
+    size_t n = 0;
+    for (kf_conn *c = s->parked; c; c = c->park_next)
+        n++;
+    if (!n)
+        return;
+    kf_conn **list = cn_malloc(n * sizeof(*list));
+    if (!list)
+        return; /* the timers still answer every parked fetch */
+    size_t k = 0;
+    for (kf_conn *c = s->parked; c; c = c->park_next)
+        list[k++] = c;
+    for (size_t i = 0; i < n; i++) {
+        kf_conn *c = list[i];
+        int final = only_expired ? c->fetch.deadline_ms <= cn_now_ms() : 0;
+        if (only_expired && !final)
+            continue;
+        int rc = kf_fetch_eval(c, final);
+        if (rc == KF_ASYNC)
+            continue;
+        kf__fetch_unpark(c);
+        if (rc < 0) {
+            c->busy = 0;
+            kf__conn_fail(c, "cannot build Fetch reply");
+            continue;
+        }
+        kf__call_done(c);
+    }
+    cn_free(list);
+}
+
+/* ======================================================================
+ * ListOffsets
+ * ====================================================================== */
+
+/* The offset for one ListOffsets query: -1 latest, -2 earliest, else the
+ * first offset with timestamp >= ts (and that record's timestamp). */
+static int kf_list_one(kf_server *s, const char *topic, int32_t part, int64_t ts, int64_t *off,
+                       int64_t *found_ts)
+{
+    lg_partition_info info;
+    int rc = lg_partition_info_get(s->log, topic, part, &info);
+    if (rc)
+        return rc;
+    *found_ts = -1;
+    if (ts == -1) {
+        *off = info.log_end_offset;
+        return 0;
+    }
+    if (ts == -2) {
+        *off = info.log_start_offset;
+        return 0;
+    }
+    if (ts < 0)
+        return CN_EINVAL;
+    rc = lg_offset_for_time(s->log, topic, part, ts, off);
+    if (rc || *off >= info.log_end_offset) {
+        if (!rc)
+            *off = -1; /* Kafka: no record at or after ts → offset -1 */
+        return rc;
+    }
+    lg_iter *it;
+    if (lg_iter_open(&it, s->log, topic, part, *off) == 0) {
+        lg_record rec;
+        while (lg_iter_next(it, &rec) == 0) {
+            if (rec.offset >= *off && rec.timestamp >= ts) {
+                *off = rec.offset;
+                *found_ts = rec.timestamp;
+                break;
+            }
+        }
+        lg_iter_close(it);
+    }
+    return 0;
+}
+
+int kf_h_list_offsets(kf_conn *c)
+{
+    kf_server *s = c->s;
+    const kf_ListOffsetsRequest *q = c->req.body;
+    int16_t v = c->req.hdr.api_version;
+    kf_ListOffsetsResponse r;
+    kf_ListOffsetsResponse_init(&r);
+    int32_t nt = q->Topics.n > 0 ? q->Topics.n : 0;
+    r.Topics.n = nt;
+    r.Topics.v = kf_arena_alloc(c->arena, (size_t)(nt ? nt : 1) * sizeof(*r.Topics.v));
+    if (!r.Topics.v)
+        return CN_ENOMEM;
+    for (int32_t t = 0; t < nt; t++) {
+        const kf_ListOffsetsTopic *qt = &q->Topics.v[t];
+        kf_ListOffsetsTopicResponse *rt = &r.Topics.v[t];
+        kf_ListOffsetsTopicResponse_init(rt);
+        rt->Name = qt->Name;
+        int32_t np = qt->Partitions.n > 0 ? qt->Partitions.n : 0;
+        rt->Partitions.n = np;
+        rt->Partitions.v = kf_arena_alloc(c->arena, (size_t)(np ? np : 1) * sizeof(*rt->Partitions.v));
+        if (!rt->Partitions.v)
+            return CN_ENOMEM;
+        for (int32_t i = 0; i < np; i++) {
+            const kf_ListOffsetsPartition *qp = &qt->Partitions.v[i];
+            kf_ListOffsetsPartitionResponse *o = &rt->Partitions.v[i];
+            kf_ListOffsetsPartitionResponse_init(o);
+            o->PartitionIndex = qp->PartitionIndex;
+            int64_t off = -1, ts = -1;
+            int rc = kf_list_one(s, kf__name(&qt->Name), qp->PartitionIndex, qp->Timestamp, &off, &ts);
+            if (rc) {
+                o->ErrorCode = kf__kafka_error(rc);
+                continue;
+            }
+            o->Offset = off;
+            o->Timestamp = ts;
+            o->LeaderEpoch = 0;
+            if (v == 0 && off >= 0) {
+                int64_t *old = kf_arena_alloc(c->arena, sizeof(int64_t));
+                if (!old)
+                    return CN_ENOMEM;
+                *old = off;
+                o->OldStyleOffsets.v = old;
+                o->OldStyleOffsets.n = qp->MaxNumOffsets > 0 ? 1 : 0;
+            }
+        }
+    }
+    return kf__reply(c, &r, NULL, 0);
+}

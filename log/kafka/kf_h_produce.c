@@ -1,0 +1,212 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * kf_h_produce.c — the Produce handler (v3-v7, RecordBatch v2 only).
+ *
+ * Each partition's Records may hold several batches; each is handed to
+ * lg_append_async, which validates (length, magic, CRC), checks the
+ * idempotent-producer sequence and queues it for the writer thread's group
+ * commit.  Replies go out only after every batch's callback, i.e. after
+ * the fdatasync of its segment (acks 1 and -1 alike: one node is the whole
+ * ISR).  acks=0 gets no reply, as in Kafka, but the connection still waits
+ * for the appends before serving its next request so ordering holds.
+ *
+ * Threads: kf_h_produce and kf__produce_complete run on the loop; the
+ * append callback runs on the log's writer thread and only records the
+ * result under kf_server.mu and wakes the loop.
+ * Ownership: the kf_produce and its result slots live in the connection's
+ * arena; the connection is kept alive (c->prod) until the last callback.
+ */
+#include "kf_server_int.h"
+
+#include "cn_err.h"
+#include "cn_log.h"
+#include "kf_errors.h"
+#include "lg_batch.h"
+
+#include <event2/event.h>
+#include <string.h>
+
+/* Writer thread: note one batch's outcome; the last one wakes the loop. */
+static void kf_produce_cb(void *ud, const lg_append_result *res)
+{
+    kf_prod_part *pp = ud;
+    kf_produce *p = pp->prod;
+    kf_server *s = p->conn->s;
+    pthread_mutex_lock(&s->mu);
+    if (res->err && !pp->error)
+        pp->error = kf__kafka_error(res->err);
+    if (!pp->have_first && !res->err) {
+        /* Batches of one partition complete in queue order, so the first
+         * success is the first batch's offset. */
+        pp->have_first = 1;
+        pp->base_offset = res->base_offset;
+        pp->log_append_time = -1;
+        pp->log_start_offset = res->log_start_offset;
+    }
+    pp->batches_left--;
+    int last = --p->outstanding == 0;
+    if (last) {
+        p->next_done = NULL;
+        if (s->done_tail)
+            s->done_tail->next_done = p;
+        else
+            s->done_head = p;
+        s->done_tail = p;
+    }
+    pthread_mutex_unlock(&s->mu);
+    if (last)
+        event_active(s->wake, EV_READ, 0);
+}
+
+/* Queue every batch of one partition's Records.  Returns the Kafka error
+ * for the partition if nothing could be queued. */
+static int16_t kf_produce_partition(kf_server *s, kf_produce *p, kf_prod_part *pp, const char *topic,
+                                    int32_t part, const kf_bytes *rec)
+{
+    if (rec->len <= 0)
+        return KF_ERR_CORRUPT_MESSAGE;
+    const unsigned char *b = rec->ptr;
+    size_t left = (size_t)rec->len, nbatches = 0;
+    /* Walk the batch boundaries first: a Records field that does not cut
+     * into whole v2 batches is refused before anything is queued. */
+    for (size_t off = 0; off < left;) {
+        size_t total;
+        if (left - off < LG_BATCH_HEADER_LEN || b[off + 16] != 2)
+            return left - off >= 17 && b[off + 16] != 2 ? KF_ERR_UNSUPPORTED_FOR_MESSAGE_FORMAT
+                                                         : KF_ERR_CORRUPT_MESSAGE;
+        int rc = lg_batch_size(b + off, left - off, left - off, &total);
+        if (rc || total > left - off)
+            return KF_ERR_CORRUPT_MESSAGE;
+        off += total;
+        nbatches++;
+    }
+    int16_t first_err = 0;
+    for (size_t off = 0; off < left;) {
+        size_t total;
+        lg_batch_size(b + off, left - off, left - off, &total);
+        pthread_mutex_lock(&s->mu);
+        p->outstanding++;
+        pp->batches_left++;
+        pthread_mutex_unlock(&s->mu);
+        int rc = lg_append_async(s->log, topic, part, b + off, total, kf_produce_cb, pp);
+        if (rc) {
+            pthread_mutex_lock(&s->mu);
+            p->outstanding--;
+            pp->batches_left--;
+            pthread_mutex_unlock(&s->mu);
+            /* The first refused batch decides the partition's error; later
+             * batches of the same request are not queued behind a gap. */
+            first_err = kf__kafka_error(rc);
+            if (rc == CN_ETOOBIG)
+                first_err = KF_ERR_MESSAGE_TOO_LARGE;
+            break;
+        }
+        off += total;
+    }
+    (void)nbatches;
+    return first_err;
+}
+
+static int kf_produce_reply(kf_produce *p);
+
+int kf_h_produce(kf_conn *c)
+{
+    kf_server *s = c->s;
+    const kf_ProduceRequest *q = c->req.body;
+    kf_produce *p = kf_arena_alloc(c->arena, sizeof(*p));
+    if (!p)
+        return CN_ENOMEM;
+    p->conn = c;
+    p->acks = q->Acks;
+    kf_ProduceResponse *r = &p->resp;
+    kf_ProduceResponse_init(r);
+    int32_t ntopics = q->TopicData.n > 0 ? q->TopicData.n : 0, nparts = 0;
+    for (int32_t t = 0; t < ntopics; t++)
+        nparts += q->TopicData.v[t].PartitionData.n > 0 ? q->TopicData.v[t].PartitionData.n : 0;
+    r->Responses.n = ntopics;
+    r->Responses.v = kf_arena_alloc(c->arena, (size_t)(ntopics ? ntopics : 1) * sizeof(*r->Responses.v));
+    p->parts = kf_arena_alloc(c->arena, (size_t)(nparts ? nparts : 1) * sizeof(*p->parts));
+    if (!r->Responses.v || !p->parts)
+        return CN_ENOMEM;
+    p->nparts = nparts;
+    int16_t global_err = 0;
+    if (q->Acks != 0 && q->Acks != 1 && q->Acks != -1)
+        global_err = KF_ERR_INVALID_REQUIRED_ACKS;
+    else if (q->TransactionalId.len >= 0)
+        global_err = KF_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+    /* The guard reference: no completion can finish the request while we
+     * are still queueing its batches. */
+    p->outstanding = 1;
+    c->prod = p;
+    int32_t k = 0;
+    for (int32_t t = 0; t < ntopics; t++) {
+        const kf_TopicProduceData *td = &q->TopicData.v[t];
+        const char *topic = kf__name(&td->Name);
+        kf_TopicProduceResponse *tr = &r->Responses.v[t];
+        tr->Name = td->Name;
+        int32_t np = td->PartitionData.n > 0 ? td->PartitionData.n : 0;
+        tr->PartitionResponses.n = np;
+        tr->PartitionResponses.v = kf_arena_alloc(c->arena, (size_t)(np ? np : 1) * sizeof(*tr->PartitionResponses.v));
+        if (!tr->PartitionResponses.v)
+            global_err = KF_ERR_UNKNOWN_SERVER_ERROR;
+        int topic_ok = global_err == 0 && kf__topic_autocreate(s, topic) == 0;
+        for (int32_t i = 0; i < np; i++, k++) {
+            kf_prod_part *pp = &p->parts[k];
+            pp->prod = p;
+            pp->base_offset = -1;
+            pp->log_append_time = -1;
+            pp->log_start_offset = -1;
+            if (global_err)
+                pp->error = global_err;
+            else if (!topic_ok)
+                pp->error = KF_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+            else
+                pp->error = kf_produce_partition(s, p, pp, topic, td->PartitionData.v[i].Index,
+                                                 &td->PartitionData.v[i].Records);
+        }
+    }
+    pthread_mutex_lock(&s->mu);
+    int done = --p->outstanding == 0;
+    pthread_mutex_unlock(&s->mu);
+    if (done) /* nothing was queued (every partition failed up front) */
+        return kf_produce_reply(p);
+    return KF_ASYNC;
+}
+
+/* Fill the reply from the results and send it (unless acks=0).
+ * Returns 0 or an encoding error. */
+static int kf_produce_reply(kf_produce *p)
+{
+    kf_conn *c = p->conn;
+    kf_ProduceResponse *r = &p->resp;
+    int32_t k = 0;
+    for (int32_t t = 0; t < r->Responses.n; t++) {
+        kf_TopicProduceResponse *tr = &r->Responses.v[t];
+        for (int32_t i = 0; i < tr->PartitionResponses.n; i++, k++) {
+            kf_PartitionProduceResponse *o = &tr->PartitionResponses.v[i];
+            const kf_prod_part *pp = &p->parts[k];
+            kf_PartitionProduceResponse_init(o);
+            o->Index = ((const kf_ProduceRequest *)c->req.body)->TopicData.v[t].PartitionData.v[i].Index;
+            o->ErrorCode = pp->error;
+            o->BaseOffset = pp->error ? -1 : pp->base_offset;
+            o->LogAppendTimeMs = -1;
+            o->LogStartOffset = pp->error ? -1 : pp->log_start_offset;
+        }
+    }
+    c->prod = NULL;
+    if (p->acks != 0 && !c->dead)
+        return kf__reply(c, r, NULL, 0);
+    return 0;
+}
+
+/* Loop thread: all callbacks are in; reply and serve the next request. */
+void kf__produce_complete(kf_produce *p)
+{
+    kf_conn *c = p->conn;
+    if (kf_produce_reply(p)) {
+        c->busy = 0;
+        kf__conn_fail(c, "cannot encode Produce reply");
+        return;
+    }
+    kf__call_done(c);
+}

@@ -1,0 +1,696 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * kf_server.c — the Kafka listener: accepts TCP connections, cuts the
+ * byte stream into size-prefixed frames, decodes each request with the
+ * generated codec, dispatches it through a table indexed by ApiKey, and
+ * writes replies (Fetch record bytes spliced straight from segment files
+ * with sendfile via libevent file segments).
+ *
+ * Guarantees:
+ *  - one request per connection is served at a time, in order (Kafka's
+ *    rule); later frames wait in the input buffer, which is bounded by
+ *    --max-request-bytes through the read watermark;
+ *  - a frame over the limit, a malformed or truncated request, or an API
+ *    or version we do not serve closes that connection with one log
+ *    line; every other connection is unaffected.  ApiVersions of any
+ *    version is always answered (KIP-511: UNSUPPORTED_VERSION plus our
+ *    ranges), so clients can negotiate down;
+ *  - append completions from the log's writer thread are handed to the
+ *    loop through a mutex-protected list and one event (never touching a
+ *    connection off the loop thread).
+ * Threads: everything runs on the event loop, except kf_wake_from_writer
+ * paths (kf_server_notify_append, the lg append callback in kf_h_data.c)
+ * which only take the mutex and activate the wake event.
+ * Ownership: the server owns connections; a connection owns its frame
+ * copy, arena, and at most one in-flight call.  See docs/kafka.md.
+ */
+#include "kf_server_int.h"
+
+#include "cn_alloc.h"
+#include "cn_bytes.h"
+#include "cn_err.h"
+#include "cn_log.h"
+#include "cn_time.h"
+#include "kf_errors.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+/* ======================================================================
+ * dispatch table
+ * ====================================================================== */
+
+typedef int (*kf_handler_fn)(kf_conn *c);
+
+/* Indexed by ApiKey; min/max versions come from the generated table so
+ * what ApiVersions advertises is exactly what decodes. */
+static const kf_handler_fn kf_handlers[] = {
+    [KF_API_PRODUCE] = kf_h_produce,
+    [KF_API_FETCH] = kf_h_fetch,
+    [KF_API_LISTOFFSETS] = kf_h_list_offsets,
+    [KF_API_METADATA] = kf_h_metadata,
+    [KF_API_OFFSETCOMMIT] = kf_h_offset_commit,
+    [KF_API_OFFSETFETCH] = kf_h_offset_fetch,
+    [KF_API_FINDCOORDINATOR] = kf_h_find_coordinator,
+    [KF_API_JOINGROUP] = kf_h_join_group,
+    [KF_API_HEARTBEAT] = kf_h_heartbeat,
+    [KF_API_LEAVEGROUP] = kf_h_leave_group,
+    [KF_API_SYNCGROUP] = kf_h_sync_group,
+    [KF_API_DESCRIBEGROUPS] = kf_h_describe_groups,
+    [KF_API_LISTGROUPS] = kf_h_list_groups,
+    [KF_API_APIVERSIONS] = kf_h_api_versions,
+    [KF_API_CREATETOPICS] = kf_h_create_topics,
+    [KF_API_DELETETOPICS] = kf_h_delete_topics,
+    [KF_API_INITPRODUCERID] = kf_h_init_producer_id,
+    [KF_API_DESCRIBECONFIGS] = kf_h_describe_configs,
+};
+
+static kf_handler_fn kf_handler_for(int16_t key)
+{
+    if (key < 0 || (size_t)key >= sizeof(kf_handlers) / sizeof(kf_handlers[0]))
+        return NULL;
+    return kf_handlers[key];
+}
+
+/* ======================================================================
+ * options
+ * ====================================================================== */
+
+void kf_server_opts_init(kf_server_opts *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->listen = "127.0.0.1:9092";
+    o->max_request_bytes = 100u << 20; /* Kafka's socket.request.max.bytes */
+    o->default_partitions = 4;
+    o->idle_timeout_ms = 600000; /* Kafka's connections.max.idle.ms */
+    o->group_min_session_ms = 6000;
+    o->group_max_session_ms = 1800000;
+    o->group_initial_rebalance_ms = 0;
+}
+
+/* ======================================================================
+ * connections
+ * ====================================================================== */
+
+static void kf_conn_read_cb(struct bufferevent *bev, void *ud);
+static void kf_conn_write_cb(struct bufferevent *bev, void *ud);
+static void kf_conn_event_cb(struct bufferevent *bev, short what, void *ud);
+static void kf_conn_process(kf_conn *c);
+static void kf_server_check_drained(kf_server *s);
+
+static void kf_conn_free(kf_conn *c)
+{
+    kf_server *s = c->s;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        s->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    s->nconns--;
+    if (c->timer)
+        event_free(c->timer);
+    if (c->resume)
+        event_free(c->resume);
+    cn_buf_free(&c->frame);
+    kf_arena_free(c->arena);
+    kf_arena_free(c->scratch);
+    cn_free(c);
+    kf_server_check_drained(s);
+}
+
+/* Close the socket now; the struct lives on while an append it started
+ * is still due (its callback must find it). */
+static void kf_conn_close(kf_conn *c)
+{
+    if (c->bev) {
+        bufferevent_free(c->bev);
+        c->bev = NULL;
+    }
+    kf__fetch_unpark(c);
+    kf__group_conn_gone(c);
+    c->dead = 1;
+    if (!c->prod)
+        kf_conn_free(c);
+}
+
+void kf__conn_fail(kf_conn *c, const char *why)
+{
+    cn_log_info("kf", "closing connection from %s: %s", c->peer, why);
+    kf_conn_close(c);
+}
+
+static void kf_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen,
+                         void *ud)
+{
+    kf_server *s = ud;
+    (void)l;
+    (void)salen;
+    if (s->draining) {
+        evutil_closesocket(fd);
+        return;
+    }
+    kf_conn *c = cn_calloc(1, sizeof(*c));
+    if (!c || kf_arena_new(&c->arena, 65536)) {
+        cn_free(c);
+        evutil_closesocket(fd);
+        cn_log_warn("kf", "out of memory accepting a connection");
+        return;
+    }
+    c->s = s;
+    if (sa->sa_family == AF_INET) {
+        struct sockaddr_in *in = (struct sockaddr_in *)sa;
+        char ip[INET_ADDRSTRLEN];
+        inet_ntop(AF_INET, &in->sin_addr, ip, sizeof(ip));
+        snprintf(c->peer, sizeof(c->peer), "%s:%d", ip, ntohs(in->sin_port));
+    } else {
+        snprintf(c->peer, sizeof(c->peer), "fd%d", (int)fd);
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    c->bev = bufferevent_socket_new(s->base, fd, BEV_OPT_CLOSE_ON_FREE);
+    if (!c->bev) {
+        evutil_closesocket(fd);
+        kf_arena_free(c->arena);
+        cn_free(c);
+        return;
+    }
+    c->next = s->conns;
+    if (s->conns)
+        s->conns->prev = c;
+    s->conns = c;
+    s->nconns++;
+    bufferevent_setcb(c->bev, kf_conn_read_cb, kf_conn_write_cb, kf_conn_event_cb, c);
+    /* Stop reading once a whole maximal frame is buffered: a pipelining
+     * client then waits in TCP instead of in our memory. */
+    bufferevent_setwatermark(c->bev, EV_READ, 0, (size_t)s->o.max_request_bytes + 4);
+    if (s->o.idle_timeout_ms > 0) {
+        struct timeval tv = {s->o.idle_timeout_ms / 1000, (s->o.idle_timeout_ms % 1000) * 1000};
+        bufferevent_set_timeouts(c->bev, &tv, NULL);
+    }
+    bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+    cn_log_debug("kf", "connection from %s", c->peer);
+}
+
+static void kf_conn_read_cb(struct bufferevent *bev, void *ud)
+{
+    (void)bev;
+    kf_conn_process(ud);
+}
+
+static void kf_conn_write_cb(struct bufferevent *bev, void *ud)
+{
+    kf_conn *c = ud;
+    (void)bev;
+    if (c->closing && !c->busy)
+        kf_conn_close(c);
+}
+
+static void kf_conn_event_cb(struct bufferevent *bev, short what, void *ud)
+{
+    kf_conn *c = ud;
+    (void)bev;
+    if (what & BEV_EVENT_TIMEOUT) {
+        if (c->busy) {
+            /* A long-poll or group wait is legitimately quiet: re-arm. */
+            bufferevent_enable(c->bev, EV_READ);
+            return;
+        }
+        kf__conn_fail(c, "idle timeout");
+        return;
+    }
+    if (what & BEV_EVENT_ERROR)
+        cn_log_debug("kf", "connection from %s: %s", c->peer, strerror(errno));
+    kf_conn_close(c);
+}
+
+/* ======================================================================
+ * requests
+ * ====================================================================== */
+
+/* Answer an ApiVersions we cannot decode (a newer version) the KIP-511
+ * way: v0 layout, UNSUPPORTED_VERSION and our ranges, so the client
+ * retries with a version we serve. */
+static int kf_reply_apiversions_unsupported(kf_conn *c)
+{
+    size_t n;
+    const kf_api_info *t = kf_api_table(&n);
+    kf_ApiVersion *keys = kf_arena_alloc(c->arena, n * sizeof(*keys));
+    if (!keys)
+        return CN_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        keys[i].ApiKey = t[i].api_key;
+        keys[i].MinVersion = t[i].min_version;
+        keys[i].MaxVersion = t[i].max_version;
+    }
+    kf_ApiVersionsResponse r;
+    memset(&r, 0, sizeof(r));
+    r.ErrorCode = KF_ERR_UNSUPPORTED_VERSION;
+    r.ApiKeys.v = keys;
+    r.ApiKeys.n = (int32_t)n;
+    c->req.hdr.api_version = 0;
+    return kf__reply(c, &r, NULL, 0);
+}
+
+/* Serve one decoded frame.  Returns KF_DONE, KF_ASYNC, or an error
+ * (the connection is then closed). */
+static int kf_conn_serve(kf_conn *c)
+{
+    kf_arena_reset(c->arena, kf_arena_cap_for(c->frame.len));
+    int rc = kf_request_decode(c->frame.data, c->frame.len, c->arena, &c->req);
+    const kf_req_hdr *h = &c->req.hdr;
+    if (rc == KF_EVERSION) {
+        if (h->api_key == KF_API_APIVERSIONS)
+            return kf_reply_apiversions_unsupported(c);
+        cn_log_info("kf", "client %s (%s) sent %s v%d (api key %d), which cairn does not serve; "
+                          "closing the connection as Kafka does",
+                    c->peer, h->client_id.len > 0 ? h->client_id.s : "-",
+                    c->req.api ? c->req.api->name : "an unknown API", h->api_version, h->api_key);
+        return KF_EVERSION;
+    }
+    if (rc) {
+        cn_log_info("kf", "client %s sent a malformed request (api key %d v%d, %zu bytes): %s",
+                    c->peer, h->api_key, h->api_version, c->frame.len, cn_strerror(rc));
+        return rc;
+    }
+    kf_handler_fn fn = kf_handler_for(h->api_key);
+    if (!fn)
+        return KF_EVERSION;
+    c->requests++;
+    return fn(c);
+}
+
+static void kf_conn_process(kf_conn *c)
+{
+    kf_server *s = c->s;
+    while (c->bev && !c->busy && !c->closing) {
+        struct evbuffer *in = bufferevent_get_input(c->bev);
+        size_t avail = evbuffer_get_length(in);
+        unsigned char hdr[4];
+        if (avail < 4)
+            break;
+        evbuffer_copyout(in, hdr, 4);
+        size_t total;
+        int rc = kf_frame_size(hdr, 4, s->o.max_request_bytes, &total);
+        if (rc) {
+            char why[128];
+            snprintf(why, sizeof(why), "frame size %d is outside 8..%llu (--max-request-bytes)",
+                     (int32_t)cn_rd_be32(hdr), (unsigned long long)s->o.max_request_bytes);
+            kf__conn_fail(c, why);
+            return;
+        }
+        if (avail < total)
+            break;
+        cn_buf_reset(&c->frame);
+        if (cn_buf_reserve(&c->frame, total - 4)) {
+            kf__conn_fail(c, "out of memory");
+            return;
+        }
+        evbuffer_drain(in, 4);
+        evbuffer_remove(in, c->frame.data, total - 4);
+        c->frame.len = total - 4;
+        rc = kf_conn_serve(c);
+        if (rc == KF_ASYNC) {
+            c->busy = 1;
+            return;
+        }
+        if (rc < 0) {
+            kf_conn_close(c);
+            return;
+        }
+        if (c->frame.cap > (1u << 20)) /* do not pin a huge buffer per idle conn */
+            cn_buf_free(&c->frame);
+    }
+    if (c->bev && s->draining && !c->busy &&
+        evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+        kf_conn_close(c);
+    else if (c->bev && s->draining && !c->busy)
+        c->closing = 1;
+}
+
+static void kf_resume_cb(evutil_socket_t fd, short what, void *ud)
+{
+    (void)fd;
+    (void)what;
+    kf__call_done(ud);
+}
+
+int kf__call_done_later(kf_conn *c)
+{
+    if (!c->resume) {
+        c->resume = event_new(c->s->base, -1, 0, kf_resume_cb, c);
+        if (!c->resume)
+            return CN_ENOMEM;
+    }
+    event_active(c->resume, EV_READ, 0);
+    return 0;
+}
+
+void kf__call_done(kf_conn *c)
+{
+    c->busy = 0;
+    if (c->dead) {
+        if (!c->prod)
+            kf_conn_free(c);
+        return;
+    }
+    kf_conn_process(c);
+}
+
+/* ======================================================================
+ * replies
+ * ====================================================================== */
+
+typedef struct kf_splice_state {
+    lg_read_result *reads;
+    int nreads, next;
+    size_t *offs;      /* buffer offset where each spliced range goes */
+    uint64_t total;
+} kf_splice_state;
+
+static int kf_splice_hook(void *ud, kf_wr *w, const kf_bytes *rec)
+{
+    kf_splice_state *st = ud;
+    if (st->next >= st->nreads || (size_t)rec->len != st->reads[st->next].len)
+        return CN_EINVAL;
+    st->offs[st->next++] = w->b->len;
+    st->total += (uint64_t)rec->len;
+    return 0;
+}
+
+typedef struct kf_seg_ref {
+    lg_log *log;
+    lg_read_result res;
+} kf_seg_ref;
+
+static void kf_seg_cleanup(struct evbuffer_file_segment const *seg, int flags, void *arg)
+{
+    (void)seg;
+    (void)flags;
+    kf_seg_ref *r = arg;
+    lg_read_release(r->log, &r->res);
+    cn_free(r);
+}
+
+static void kf_release_reads(kf_server *s, lg_read_result *reads, int from, int n)
+{
+    for (int i = from; i < n; i++)
+        lg_read_release(s->log, &reads[i]);
+}
+
+int kf__reply(kf_conn *c, const void *resp, lg_read_result *reads, int nreads)
+{
+    kf_server *s = c->s;
+    const kf_req_hdr *h = &c->req.hdr;
+    if (!c->bev) {
+        kf_release_reads(s, reads, 0, nreads);
+        return 0;
+    }
+    cn_buf out = CN_BUF_INIT;
+    kf_wr w;
+    kf_wr_init(&w, &out);
+    kf_splice_state st;
+    memset(&st, 0, sizeof(st));
+    st.reads = reads;
+    st.nreads = nreads;
+    if (nreads > 0) {
+        st.offs = cn_malloc((size_t)nreads * sizeof(*st.offs));
+        if (!st.offs) {
+            kf_release_reads(s, reads, 0, nreads);
+            return CN_ENOMEM;
+        }
+    }
+    w.splice = kf_splice_hook;
+    w.splice_ud = &st;
+    size_t start = kf_resp_begin(&w, h->api_key, h->api_version, h->correlation_id);
+    int rc = kf_encode_response(&w, h->api_key, h->api_version, resp);
+    if (rc == 0)
+        rc = kf_resp_finish(&w, start, st.total);
+    if (rc == 0 && st.next != nreads)
+        rc = CN_EINVAL;
+    if (rc) {
+        cn_log_error("kf", "cannot encode %s v%d reply: %s", c->req.api ? c->req.api->name : "?",
+                     h->api_version, cn_strerror(rc));
+        kf_release_reads(s, reads, 0, nreads);
+        cn_buf_free(&out);
+        cn_free(st.offs);
+        return rc;
+    }
+    struct evbuffer *ob = bufferevent_get_output(c->bev);
+    size_t pos = 0;
+    for (int i = 0; i < nreads; i++) {
+        evbuffer_add(ob, out.data + pos, st.offs[i] - pos);
+        pos = st.offs[i];
+        kf_seg_ref *ref = cn_malloc(sizeof(*ref));
+        struct evbuffer_file_segment *seg =
+            ref ? evbuffer_file_segment_new(reads[i].fd, reads[i].file_pos, (ev_off_t)reads[i].len, 0)
+                : NULL;
+        if (!seg) {
+            cn_free(ref);
+            kf_release_reads(s, reads, i, nreads);
+            cn_buf_free(&out);
+            cn_free(st.offs);
+            return CN_ENOMEM; /* the half-written reply is dropped with the conn */
+        }
+        ref->log = s->log;
+        ref->res = reads[i];
+        evbuffer_file_segment_add_cleanup_cb(seg, kf_seg_cleanup, ref);
+        evbuffer_add_file_segment(ob, seg, 0, (ev_off_t)reads[i].len);
+        evbuffer_file_segment_free(seg); /* the buffer holds its own reference */
+    }
+    evbuffer_add(ob, out.data + pos, out.len - pos);
+    cn_buf_free(&out);
+    cn_free(st.offs);
+    return 0;
+}
+
+/* ======================================================================
+ * cross-thread wake-ups
+ * ====================================================================== */
+
+static void kf_wake_cb(evutil_socket_t fd, short what, void *ud)
+{
+    kf_server *s = ud;
+    (void)fd;
+    (void)what;
+    pthread_mutex_lock(&s->mu);
+    kf_produce *list = s->done_head;
+    s->done_head = s->done_tail = NULL;
+    int appended = s->wake_appended;
+    s->wake_appended = 0;
+    pthread_mutex_unlock(&s->mu);
+    while (list) {
+        kf_produce *next = list->next_done;
+        kf__produce_complete(list);
+        appended = 1;
+        list = next;
+    }
+    if (appended)
+        kf__fetch_recheck(s, 0);
+}
+
+void kf_server_notify_append(kf_server *s)
+{
+    pthread_mutex_lock(&s->mu);
+    s->wake_appended = 1;
+    pthread_mutex_unlock(&s->mu);
+    event_active(s->wake, EV_READ, 0);
+}
+
+/* ======================================================================
+ * lifecycle
+ * ====================================================================== */
+
+static int kf_parse_hostport(const char *s, char *host, size_t hcap, int *port)
+{
+    const char *colon = strrchr(s, ':');
+    if (!colon || colon == s || (size_t)(colon - s) >= hcap)
+        return CN_EINVAL;
+    char *end;
+    long p = strtol(colon + 1, &end, 10);
+    if (*end || p < 0 || p > 65535 || end == colon + 1)
+        return CN_EINVAL;
+    memcpy(host, s, (size_t)(colon - s));
+    host[colon - s] = 0;
+    *port = (int)p;
+    return 0;
+}
+
+int kf_server_new(kf_server **out, struct event_base *base, lg_log *log, const kf_server_opts *o)
+{
+    *out = NULL;
+    char host[256];
+    int port;
+    if (kf_parse_hostport(o->listen, host, sizeof(host), &port))
+        return CN_EINVAL;
+    struct sockaddr_in sin;
+    memset(&sin, 0, sizeof(sin));
+    sin.sin_family = AF_INET;
+    sin.sin_port = htons((uint16_t)port);
+    if (inet_pton(AF_INET, strcmp(host, "localhost") == 0 ? "127.0.0.1" : host, &sin.sin_addr) != 1)
+        return CN_EINVAL;
+    kf_server *s = cn_calloc(1, sizeof(*s));
+    if (!s)
+        return CN_ENOMEM;
+    s->base = base;
+    s->log = log;
+    s->o = *o;
+    pthread_mutex_init(&s->mu, NULL);
+    s->wake = event_new(base, -1, 0, kf_wake_cb, s);
+    if (!s->wake || kf_group_coord_new(&s->groups) || kf__group_start(s)) {
+        kf_server_free(s);
+        return CN_ENOMEM;
+    }
+    s->lst = evconnlistener_new_bind(base, kf_accept_cb, s,
+                                     LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, 1024,
+                                     (struct sockaddr *)&sin, sizeof(sin));
+    if (!s->lst) {
+        cn_log_error("kf", "cannot listen on %s: %s", o->listen, strerror(errno));
+        kf_server_free(s);
+        return CN_ESYS;
+    }
+    struct sockaddr_in bound;
+    socklen_t bl = sizeof(bound);
+    getsockname(evconnlistener_get_fd(s->lst), (struct sockaddr *)&bound, &bl);
+    s->port = ntohs(bound.sin_port);
+    snprintf(s->host, sizeof(s->host), "%s", o->advertise_host ? o->advertise_host : host);
+    s->adv_port = o->advertise_port ? o->advertise_port : s->port;
+    *out = s;
+    return 0;
+}
+
+int kf_server_port(const kf_server *s)
+{
+    return s->port;
+}
+
+static void kf_server_check_drained(kf_server *s)
+{
+    if (s->draining && s->nconns == 0 && s->drain_done) {
+        void (*done)(void *) = s->drain_done;
+        s->drain_done = NULL;
+        done(s->drain_ud);
+    }
+}
+
+void kf_server_drain(kf_server *s, void (*done)(void *ud), void *ud)
+{
+    s->draining = 1;
+    s->drain_done = done;
+    s->drain_ud = ud;
+    if (s->lst)
+        evconnlistener_disable(s->lst);
+    /* Idle connections close now; busy ones after their reply is out. */
+    kf_conn *c = s->conns;
+    while (c) {
+        kf_conn *next = c->next;
+        if (c->fetch.parked) {
+            /* A parked long-poll answers now with what it has. */
+            c->fetch.deadline_ms = 0;
+        } else if (!c->busy && c->bev) {
+            if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+                kf_conn_close(c);
+            else
+                c->closing = 1;
+        }
+        c = next;
+    }
+    kf__fetch_recheck(s, 1);
+    kf_server_check_drained(s);
+}
+
+void kf_server_free(kf_server *s)
+{
+    if (!s)
+        return;
+    s->drain_done = NULL;
+    if (s->lst)
+        evconnlistener_free(s->lst);
+    s->lst = NULL;
+    /* Appends still in flight must call back into live memory: wait for
+     * them by running the completion path until none is due. */
+    for (;;) {
+        int due = 0;
+        for (kf_conn *c = s->conns; c; c = c->next)
+            if (c->prod)
+                due = 1;
+        if (!due)
+            break;
+        event_base_loop(s->base, EVLOOP_ONCE);
+    }
+    while (s->conns) {
+        kf_conn *c = s->conns;
+        if (c->bev) {
+            bufferevent_free(c->bev);
+            c->bev = NULL;
+        }
+        kf__fetch_unpark(c);
+        kf__group_conn_gone(c);
+        kf_conn_free(c);
+    }
+    if (s->group_tick)
+        event_free(s->group_tick);
+    kf_group_coord_free(s->groups);
+    if (s->wake)
+        event_free(s->wake);
+    pthread_mutex_destroy(&s->mu);
+    cn_free(s);
+}
+
+/* ======================================================================
+ * error mapping
+ * ====================================================================== */
+
+int16_t kf__kafka_error(int err)
+{
+    switch (err) {
+    case 0:
+        return KF_ERR_NONE;
+    case LG_ENOTOPIC:
+    case LG_ENOPART:
+    case CN_ENOENT:
+        return KF_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+    case LG_EOFFSET:
+        return KF_ERR_OFFSET_OUT_OF_RANGE;
+    case LG_ECRC:
+    case LG_EMAGIC:
+    case LG_EBADBATCH:
+    case LG_ECOMPRESS:
+    case CN_ETRUNC:
+        return KF_ERR_CORRUPT_MESSAGE;
+    case CN_ETOOBIG:
+        return KF_ERR_MESSAGE_TOO_LARGE;
+    case LG_ESEQ:
+        return KF_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER;
+    case LG_EDUPSEQ:
+        return KF_ERR_DUPLICATE_SEQUENCE_NUMBER;
+    case LG_EFENCED:
+        return KF_ERR_INVALID_PRODUCER_EPOCH;
+    case LG_EUNKNOWNPID:
+        return KF_ERR_UNKNOWN_PRODUCER_ID;
+    case CN_EEXIST:
+        return KF_ERR_TOPIC_ALREADY_EXISTS;
+    case CN_EINVAL:
+        return KF_ERR_INVALID_REQUEST;
+    case CN_EOVERLOAD:
+        return KF_ERR_THROTTLING_QUOTA_EXCEEDED;
+    case CN_ECORRUPT:
+    case CN_EPANIC:
+    case CN_EIO:
+    case CN_ENOSPC:
+    case LG_EINDEX:
+        return KF_ERR_KAFKA_STORAGE_ERROR;
+    default:
+        return KF_ERR_UNKNOWN_SERVER_ERROR;
+    }
+}

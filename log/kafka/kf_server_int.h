@@ -1,0 +1,161 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * kf_server_int.h — the Kafka server's internal structs, shared by
+ * kf_server.c (connections, framing, dispatch, replies), kf_h_*.c (one
+ * file per group of API handlers) and kf_group.c.  Not a public header.
+ *
+ * The request model is Kafka's own: one request per connection is served
+ * at a time, in order (the broker "mutes" a connection while a request is
+ * in flight), so a connection carries at most one kf_call.  A handler
+ * either replies before returning (KF_DONE) or parks the call (KF_ASYNC)
+ * and replies later from a completion on the loop thread.
+ */
+#ifndef KF_SERVER_INT_H
+#define KF_SERVER_INT_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "cn_buf.h"
+#include "kf_frame.h"
+#include "kf_group.h"
+#include "kf_msgs.h"
+#include "kf_server.h"
+#include "kf_wire.h"
+#include "lg.h"
+
+struct bufferevent;
+struct evconnlistener;
+struct event;
+
+/* Handler results (besides negative errors, which close the connection). */
+#define KF_DONE 0
+#define KF_ASYNC 1
+
+typedef struct kf_conn kf_conn;
+typedef struct kf_server kf_server;
+
+/* One partition of an in-flight Produce: filled by append callbacks on the
+ * writer thread (under kf_server.mu), read on the loop. */
+typedef struct kf_prod_part {
+    struct kf_produce *prod;
+    int16_t error;
+    int64_t base_offset, log_append_time, log_start_offset;
+    int32_t batches_left; /* callbacks still due for this partition */
+    int have_first;       /* first batch's result recorded */
+} kf_prod_part;
+
+typedef struct kf_produce {
+    kf_conn *conn;
+    kf_ProduceResponse resp;   /* in the connection arena */
+    kf_prod_part *parts;       /* flat, in response order */
+    int32_t nparts;
+    int32_t outstanding;       /* callbacks due, +1 while submitting */
+    int acks;
+    struct kf_produce *next_done;
+} kf_produce;
+
+/* A parked long-poll Fetch. */
+typedef struct kf_fetch {
+    int64_t deadline_ms;
+    int parked;
+} kf_fetch;
+
+struct kf_conn {
+    kf_server *s;
+    struct bufferevent *bev;
+    char peer[64];
+    kf_conn *prev, *next;       /* the server's connection list */
+    kf_conn *park_prev, *park_next; /* parked-fetch list */
+    cn_buf frame;               /* the request being served (after the size prefix) */
+    kf_arena *arena;            /* everything decoded for it */
+    kf_arena *scratch;          /* Fetch replies, rebuilt per evaluation */
+    struct event *resume;       /* finishes an async call from a clean stack */
+    kf_request req;
+    int busy;                   /* a call is in flight (async) */
+    int closing;                /* close once the output is flushed */
+    int dead;                   /* socket gone; free when not busy */
+    kf_produce *prod;
+    kf_fetch fetch;
+    struct event *timer;        /* Fetch max-wait, group waits */
+    uint64_t requests;
+};
+
+struct kf_server {
+    struct event_base *base;
+    lg_log *log;
+    kf_server_opts o;
+    char host[256];             /* advertised */
+    int port, adv_port;
+    struct evconnlistener *lst;
+    kf_conn *conns;
+    size_t nconns;
+    kf_conn *parked;            /* connections with a parked Fetch */
+    /* Completions from the log's writer thread. */
+    pthread_mutex_t mu;
+    kf_produce *done_head, *done_tail;
+    struct event *wake;
+    int wake_appended;          /* set under mu by kf_server_notify_append */
+    int draining;
+    void (*drain_done)(void *ud);
+    void *drain_ud;
+    kf_group_coord *groups;
+    struct event *group_tick;
+};
+
+/* ---- kf_server.c: replies and call lifecycle ---- */
+
+/** Encode resp as the reply to c's current request and queue it.
+ *  reads/nreads: records fields spliced from segment files, in the order
+ *  the encoder meets them (ownership of each lg_read_result passes to the
+ *  output buffer, which releases it once sent).  0 or an error. */
+int kf__reply(kf_conn *c, const void *resp, lg_read_result *reads, int nreads);
+/** Finish c's async call (after kf__reply) and serve what is buffered. */
+void kf__call_done(kf_conn *c);
+/** The same from the next loop iteration: for replies produced while the
+ *  handler (or another connection's handler) is still on the stack. */
+int kf__call_done_later(kf_conn *c);
+/** Drop the connection (logs why at debug level). */
+void kf__conn_fail(kf_conn *c, const char *why);
+/** Map a cn_err from lg_* to the Kafka error code a client expects. */
+int16_t kf__kafka_error(int err);
+/** The topic name as a C string (arena copy from the decoder). */
+static inline const char *kf__name(const kf_str *s)
+{
+    return s->len >= 0 && s->s ? s->s : "";
+}
+
+/* ---- handlers (one table row each) ---- */
+int kf_h_api_versions(kf_conn *c);
+int kf_h_metadata(kf_conn *c);
+int kf_h_create_topics(kf_conn *c);
+int kf_h_delete_topics(kf_conn *c);
+int kf_h_describe_configs(kf_conn *c);
+int kf_h_init_producer_id(kf_conn *c);
+int kf_h_list_offsets(kf_conn *c);
+int kf_h_produce(kf_conn *c);
+int kf_h_fetch(kf_conn *c);
+int kf_h_find_coordinator(kf_conn *c);
+int kf_h_join_group(kf_conn *c);
+int kf_h_sync_group(kf_conn *c);
+int kf_h_heartbeat(kf_conn *c);
+int kf_h_leave_group(kf_conn *c);
+int kf_h_offset_commit(kf_conn *c);
+int kf_h_offset_fetch(kf_conn *c);
+int kf_h_list_groups(kf_conn *c);
+int kf_h_describe_groups(kf_conn *c);
+
+/** Produce completions (called on the loop when the wake event fires). */
+void kf__produce_complete(kf_produce *p);
+/** Re-examine parked Fetches (new data, or their deadline). */
+void kf__fetch_recheck(kf_server *s, int only_expired);
+/** A parked fetch's connection is going away. */
+void kf__fetch_unpark(kf_conn *c);
+/** Ensure a topic exists if auto-create is on: 0, or LG_ENOTOPIC. */
+int kf__topic_autocreate(kf_server *s, const char *topic);
+/** Group-coordinator glue: a member's connection closed. */
+void kf__group_conn_gone(kf_conn *c);
+/** Wire the coordinator's callbacks and start its tick.  0 or CN_ENOMEM. */
+int kf__group_start(kf_server *s);
+
+#endif
