@@ -140,8 +140,13 @@ static int lg__ix_prepare(lg_log *log, int *fresh)
     uint64_t ver = 0;
     int g = lg__ix_get_u64(txn, log->ix.meta, "version", &ver);
     if (ro) {
-        mdb_txn_abort(txn);
-        return g == 0 && ver == LG__INDEX_VERSION ? 0 : MDB_INVALID;
+        /* Commit, not abort: handles opened in an aborted transaction are
+         * closed with it (LMDB), and we keep these for the log's life. */
+        if (g != 0 || ver != LG__INDEX_VERSION) {
+            mdb_txn_abort(txn);
+            return MDB_INVALID;
+        }
+        return mdb_txn_commit(txn);
     }
     if (g != 0 || ver != LG__INDEX_VERSION) {
         MDB_dbi all[] = {log->ix.meta,   log->ix.topics,    log->ix.parts,

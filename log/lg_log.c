@@ -369,7 +369,7 @@ static int lg__topics_load_index(lg_log *log)
     int rc = mdb_txn_begin(log->ix.env, NULL, MDB_RDONLY, &txn);
     if (rc)
         return lg__ix_err(rc);
-    MDB_cursor *c;
+    MDB_cursor *c = NULL;
     rc = mdb_cursor_open(txn, log->ix.topics, &c);
     MDB_val k, d;
     int op = MDB_FIRST;
@@ -398,7 +398,8 @@ static int lg__topics_load_index(lg_log *log)
     }
     if (rc == MDB_NOTFOUND)
         rc = 0;
-    mdb_cursor_close(c);
+    if (c)
+        mdb_cursor_close(c);
     mdb_txn_abort(txn);
     return rc > 0 || rc < -100 ? lg__ix_err(rc) : rc;
 }
