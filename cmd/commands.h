@@ -6,6 +6,7 @@
 #ifndef CAIRN_COMMANDS_H
 #define CAIRN_COMMANDS_H
 
+int cmd_log(int argc, char **argv);
 int cmd_token(int argc, char **argv);
 int cmd_logd(int argc, char **argv);
 

@@ -27,6 +27,7 @@ struct cairn_cmd {
 static int cairn_cmd_help(int argc, char **argv);
 static const struct cairn_cmd cairn_cmds[] = {
     {"help", cairn_cmd_help, "show this list"},
+    {"log", cmd_log, "inspect a data directory: topics, describe, dump, tail, verify, groups, stats"},
     {"token", cmd_token, "issue and check player tokens"},
     {"logd", cmd_logd, "run a log node: storage + Kafka wire-protocol listener"},
 };
