@@ -71,8 +71,12 @@ static int hunt__states_ok(const hunt_def *d, const hunt_session *s, const hunt_
     for (uint32_t i = 0; i < s->nhits; i++)
         if (s->hits[i].beacon >= nb)
             return 0;
-    for (uint32_t i = nb; i < HUNT_MAX_BEACONS; i++)
-        if (hunt_progress_has(p, i))
+    /* Bits at and past nb: the rest of the last used byte, then whole bytes
+     * (a byte loop, not a bit loop: this runs on every ping). */
+    if (nb % 8 && (p->found[nb / 8] >> (nb % 8)))
+        return 0;
+    for (uint32_t i = (nb + 7) / 8; i < HUNT_MAX_BEACONS / 8; i++)
+        if (p->found[i])
             return 0;
     return 1;
 }

@@ -29,6 +29,7 @@
 #include <string.h>
 
 #define HUNT__STAMP 8u
+#define HUNT__MAX_WAL_BYTES (32u << 20)
 
 /* State of one TTL compaction filter: immutable after open. */
 struct hunt__ttl {
@@ -147,6 +148,10 @@ static void hunt__setup_options(hunt_store *s, const hunt_store_opts *o)
     s->dbopts = rocksdb_options_create();
     rocksdb_options_set_create_if_missing(s->dbopts, 1);
     rocksdb_options_set_create_missing_column_families(s->dbopts, 1);
+    /* Restart time is bounded by WAL replay: past this much WAL RocksDB
+     * flushes the oldest memtables, so even after kill -9 at most this
+     * much is replayed on open. */
+    rocksdb_options_set_max_total_wal_size(s->dbopts, HUNT__MAX_WAL_BYTES);
     s->ttl[HUNT_CF_SESSIONS] = (struct hunt__ttl){s, o && o->session_ttl_ms ? o->session_ttl_ms
                                                                              : 1800 * INT64_C(1000),
                                                   "cairn.hunt.ttl.sessions"};
@@ -199,10 +204,28 @@ int hunt_store_open(const char *dir, const hunt_store_opts *o, hunt_store **out,
     return 0;
 }
 
+/* RocksDB does not flush memtables at close when the WAL is on, so the
+ * next open would replay the whole WAL; flushing here makes a clean
+ * restart replay nothing. */
+static void hunt__flush_all(hunt_store *s)
+{
+    rocksdb_flushoptions_t *fo = rocksdb_flushoptions_create();
+    rocksdb_flushoptions_set_wait(fo, 1);
+    for (int i = 0; i < HUNT_CF_COUNT; i++) {
+        char *e = NULL;
+        rocksdb_flush_cf(s->db, fo, s->cf[i], &e);
+        if (e)
+            hunt__err(s, e, "flush at close");
+    }
+    rocksdb_flushoptions_destroy(fo);
+}
+
 void hunt_store_close(hunt_store *s)
 {
     if (!s)
         return;
+    if (s->db && s->cf[0])
+        hunt__flush_all(s);
     for (int i = 0; i < HUNT_CF_COUNT; i++)
         if (s->cf[i])
             rocksdb_column_family_handle_destroy(s->cf[i]);

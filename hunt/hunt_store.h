@@ -73,7 +73,8 @@ typedef struct hunt_store_opts {
  */
 int hunt_store_open(const char *dir, const hunt_store_opts *o, hunt_store **out, char *err,
                     size_t errlen);
-/** Close (flushes nothing extra: every write was already in the WAL).  NULL ok. */
+/** Close: memtables are flushed first so the next open replays no WAL
+ *  (every write was durable in the WAL already).  NULL ok. */
 void hunt_store_close(hunt_store *s);
 /** RocksDB's text for the latest failure on this handle ("" if none). */
 const char *hunt_store_errmsg(const hunt_store *s);
