@@ -156,13 +156,22 @@ int kf_h_produce(kf_conn *c)
             pp->base_offset = -1;
             pp->log_append_time = -1;
             pp->log_start_offset = -1;
-            if (global_err)
+            if (global_err) {
                 pp->error = global_err;
-            else if (!topic_ok)
+            } else if (!topic_ok) {
                 pp->error = KF_ERR_UNKNOWN_TOPIC_OR_PARTITION;
-            else
-                pp->error = kf_produce_partition(s, p, pp, topic, td->PartitionData.v[i].Index,
+            } else {
+                /* Callbacks for batches already queued may run (and set
+                 * pp->error) before this returns: merge, never overwrite. */
+                int16_t e = kf_produce_partition(s, p, pp, topic, td->PartitionData.v[i].Index,
                                                  &td->PartitionData.v[i].Records);
+                if (e) {
+                    pthread_mutex_lock(&s->mu);
+                    if (!pp->error)
+                        pp->error = e;
+                    pthread_mutex_unlock(&s->mu);
+                }
+            }
         }
     }
     pthread_mutex_lock(&s->mu);
