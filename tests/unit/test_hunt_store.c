@@ -316,6 +316,36 @@ static void test_errors(void **st)
     free(dir);
 }
 
+static void test_oom(void **st)
+{
+    (void)st;
+    char *dir = cn_test_tmpdir("huntstore");
+    atomic_store(&fake_now, T0);
+    hunt_store *s = NULL;
+    hunt_store_opts o = {0};
+    o.clock = fake_clock;
+    cn_test_alloc_fail_at(1, 1);
+    assert_int_equal(hunt_store_open(dir, &o, &s, NULL, 0), CN_ENOMEM);
+    assert_null(s);
+    assert_int_equal(cn_test_alloc_live(), 0);
+    cn_test_alloc_reset();
+    s = open_store(dir);
+    put_n(s, HUNT_CF_PROGRESS, "k", 0, 1);
+    hunt_batch *b = NULL;
+    cn_test_alloc_fail_at(1, 1);
+    assert_int_equal(hunt_batch_new(s, &b), CN_ENOMEM);
+    cn_buf v = CN_BUF_INIT;
+    assert_int_equal(get_key(s, HUNT_CF_PROGRESS, "k00000", &v), CN_ENOMEM);
+    int64_t next;
+    assert_int_equal(hunt_store_get_offset(s, "t", 0, &next), CN_ENOENT); /* absent: no allocation needed */
+    cn_test_alloc_reset();
+    assert_int_equal(get_key(s, HUNT_CF_PROGRESS, "k00000", &v), 0);
+    cn_buf_free(&v);
+    hunt_store_close(s);
+    cn_test_rmrf(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -323,6 +353,7 @@ int main(void)
         cmocka_unit_test(test_cold_audit_range),
         cmocka_unit_test(test_atomic_batch_reopen),
         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_oom),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
