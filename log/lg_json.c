@@ -122,6 +122,8 @@ int lg__json_cstr(cn_buf *b, const char *s)
 int lg__base64(cn_buf *b, const unsigned char *s, size_t n)
 {
     static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    if (n == 0)
+        return 0; /* (b->data may still be NULL) */
     if (n > (SIZE_MAX / 4) * 3 - 3)
         return CN_ENOMEM;
     int rc = cn_buf_reserve(b, (n + 2) / 3 * 4);
