@@ -115,6 +115,7 @@ typedef struct lg_queue {
     cn_buf bytes;
     lg_pend *v;
     size_t n, cap;
+    unsigned small_rounds; /* consecutive rounds that used < 1/4 of bytes.cap */
 } lg_queue;
 
 struct lg_topic;

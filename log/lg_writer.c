@@ -35,7 +35,8 @@
 
 #define LG__QUEUE_MAX_BYTES (256ull << 20) /* appenders wait beyond this much pending */
 #define LG__CHECKPOINT_NS 1000000000ull    /* LMDB checkpoint sync period */
-#define LG__KEEP_QUEUE_BYTES (64u << 20)   /* queue buffers larger than this are freed after use */
+#define LG__KEEP_QUEUE_BYTES (8u << 20)    /* a queue buffer up to this size is always kept */
+#define LG__SHRINK_ROUNDS 16               /* ...a larger one after this many rounds mostly unused */
 
 /* ---- queues ---------------------------------------------------------------- */
 
@@ -610,11 +611,20 @@ static void lg__round(lg_log *log, lg__wctx *w)
             e->res.log_start_offset = w->parts[i]->log_start;
             e->cb(e->ud, &e->res);
         }
-        q->n = 0;
-        if (q->bytes.cap > LG__KEEP_QUEUE_BYTES)
-            cn_buf_free(&q->bytes);
+        /* Keep the buffer while rounds use it: faulting in fresh pages
+         * every round costs more than the copy itself.  One that a burst
+         * left far larger than recent rounds need is dropped after a while. */
+        if (q->bytes.cap > LG__KEEP_QUEUE_BYTES && q->bytes.len < q->bytes.cap / 4)
+            q->small_rounds++;
         else
+            q->small_rounds = 0;
+        if (q->small_rounds > LG__SHRINK_ROUNDS) {
+            cn_buf_free(&q->bytes);
+            q->small_rounds = 0;
+        } else {
             cn_buf_reset(&q->bytes);
+        }
+        q->n = 0;
     }
 }
 
