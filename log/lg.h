@@ -95,11 +95,14 @@ typedef struct lg_topic_config {
 
 /** @return 0; CN_EEXIST; CN_EINVAL (name not [A-Za-z0-9._-]{1,249}, partitions < 1). */
 int lg_topic_create(lg_log *log, const char *name, const lg_topic_config *cfg);
-/** Remove a topic and its files.  @return 0 or LG_ENOTOPIC. */
+/** Remove a topic and its files; appends still queued for it fail with
+ *  LG_ENOTOPIC.  @return 0 or LG_ENOTOPIC (CN_EPERM when read_only). */
 int lg_topic_delete(lg_log *log, const char *name);
 /** Partition count of a topic (> 0), or LG_ENOTOPIC. */
 int lg_topic_partitions(lg_log *log, const char *name);
-/** Calls fn for each topic in name order; fn returning non-zero stops. */
+/** Calls fn for each topic in name order (cfg with the log defaults filled
+ *  in); fn returning non-zero stops.  fn runs under the topic-table lock:
+ *  it must not create or delete topics. */
 int lg_topics_each(lg_log *log, int (*fn)(void *ud, const char *name, const lg_topic_config *cfg),
                    void *ud);
 
@@ -123,8 +126,15 @@ typedef void (*lg_append_cb)(void *ud, const lg_append_result *res);
  * duplicate=1 and its original offset; a sequence gap fails LG_ESEQ; an
  * old epoch LG_EFENCED.  cb runs on the writer thread once the batch is
  * durable per the durability mode (or failed); it must not block and must
- * not call back into lg_append*.
- * @return 0 (cb will run exactly once) or an error (cb never runs).
+ * not call back into lg_append*.  When 256 MiB are already queued this
+ * call waits for room (backpressure).
+ * @return 0 (cb will run exactly once) or an error (cb never runs):
+ *         LG_ECRC / LG_EMAGIC / LG_EBADBATCH / CN_ETRUNC for a bad batch,
+ *         CN_ETOOBIG (> max_batch_bytes), LG_ENOTOPIC, LG_ENOPART,
+ *         CN_ECORRUPT (partition failed), CN_EPANIC (sticky failure),
+ *         CN_EPERM (read_only), CN_ECLOSED (closing).
+ * Callback errors: LG_ESEQ, LG_EFENCED, CN_ENOSPC / CN_EIO (that write
+ * failed and was cut away; later appends are tried afresh), CN_EPANIC.
  */
 int lg_append_async(lg_log *log, const char *topic, int32_t partition, const void *batch,
                     size_t len, lg_append_cb cb, void *ud);
@@ -149,7 +159,8 @@ typedef struct lg_partition_info {
 int lg_partition_info_get(lg_log *log, const char *topic, int32_t partition, lg_partition_info *out);
 
 /** A contiguous range of whole batches in one segment file, fit for
- *  sendfile.  fd is the log's own descriptor: valid until lg_read_release. */
+ *  sendfile.  fd is the log's own descriptor: valid until lg_read_release
+ *  (-1 with ref NULL when len is 0).  The bytes are not CRC-checked here. */
 typedef struct lg_read_result {
     int fd;
     off_t file_pos;
@@ -190,19 +201,25 @@ void lg_iter_close(lg_iter *it); /* NULL-safe */
 
 /* ---- maintenance ----------------------------------------------------- */
 
-/** Delete whole segments past retention (time, size); advance log start. */
+/** Delete whole segments past retention (time: the segment's newest record
+ *  is older than retention_ms; size: while the partition stays at or above
+ *  retention_bytes without it); never the active segment; advance the log
+ *  start.  @return the number of segments deleted (>= 0) or an error. */
 int lg_retention_run(lg_log *log);
 /** Remove every batch with base offset >= offset (offset must be a batch
- *  boundary or the log end): for replication.  Bumps the leader epoch. */
+ *  boundary or the log end: else CN_EINVAL; LG_EOFFSET outside the log):
+ *  for replication.  Bumps the leader epoch; producer state of the removed
+ *  batches is forgotten. */
 int lg_truncate(lg_log *log, const char *topic, int32_t partition, int64_t offset);
 /** Check every CRC and index entry; fn is called for each problem found
- *  (file, byte position, text).  @return number of problems (>= 0) or error. */
+ *  (file, byte position, text).  Reads everything committed; works in
+ *  read_only mode.  @return number of problems (>= 0) or error. */
 int lg_verify(lg_log *log, void (*fn)(void *ud, const char *file, uint64_t pos, const char *what),
               void *ud);
 
 /* ---- producers and consumer groups (state kept in LMDB) --------------- */
 
-/** Allocate a new producer id (durable). */
+/** Allocate a new producer id (durable; ids start at 1000). */
 int lg_producer_id_alloc(lg_log *log, int64_t *pid);
 
 /** Commit a consumer group's offset (synced before return). */
