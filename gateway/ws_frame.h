@@ -62,7 +62,7 @@ enum ws_role { WS_ROLE_SERVER = 0, WS_ROLE_CLIENT = 1 };
 /**
  * Decoder state: one per connection, owned and placed by the caller (embed
  * it in the connection struct; no allocation).  Fields are private.
- * Size: WS_DECODER_SIZE bytes (56 on LP64).
+ * Size: WS_DECODER_SIZE bytes (64 on LP64: one cache line; static-asserted).
  */
 typedef struct ws_decoder {
     uint64_t remaining; /* payload bytes left in the current frame */
