@@ -3,9 +3,9 @@
  * hunt_player.c — load and save one player's session and progress through
  * the store (contract in hunt_player.h).
  *
- * Guarantees: a value that does not decode is never half-used — both
- * states come back initialised with the error, so the engine never sees
- * a state it did not validate; sessions and progress are written together
+ * Guarantees: the engine never sees a state that did not decode; a bad
+ * session is replaced (derived data), a bad progress record is an error the
+ * caller must not write over; sessions and progress are written together
  * so their latest times agree (the engine's ordering check relies on it).
  * Threads: the caller's; no state of its own.  Ownership: the caller owns
  * the states and the scratch buffer; nothing is kept.
@@ -15,32 +15,32 @@
 #include "cn_err.h"
 
 int hunt_player_load(hunt_store *st, const hunt_rules *r, const char *player, size_t len,
-                     hunt_session *s, hunt_progress *p, cn_buf *scratch, int *fresh)
+                     hunt_session *s, hunt_progress *p, cn_buf *scratch, unsigned *flags)
 {
     uint32_t nb = hunt_rules_def(r)->nbeacons;
+    unsigned f = HUNT_PLAYER_FRESH;
     hunt_session_init(s);
     hunt_progress_init(p);
-    if (fresh)
-        *fresh = 1;
-    int rc = hunt_store_get(st, HUNT_CF_SESSIONS, player, len, scratch, NULL);
-    if (rc == 0) {
-        rc = hunt_session_decode(scratch->data, scratch->len, nb, s);
-        if (rc == 0 && fresh)
-            *fresh = 0;
-    } else if (rc == CN_ENOENT) {
-        rc = 0;
-    }
-    int prc = hunt_store_get(st, HUNT_CF_PROGRESS, player, len, scratch, NULL);
-    if (prc == 0)
-        prc = hunt_progress_decode(scratch->data, scratch->len, nb, p);
-    else if (prc == CN_ENOENT)
-        prc = 0;
+    int rc = hunt_store_get(st, HUNT_CF_PROGRESS, player, len, scratch, NULL);
     if (rc == 0)
-        rc = prc;
+        rc = hunt_progress_decode(scratch->data, scratch->len, nb, p);
+    else if (rc == CN_ENOENT)
+        rc = 0;
+    if (rc == 0) {
+        rc = hunt_store_get(st, HUNT_CF_SESSIONS, player, len, scratch, NULL);
+        if (rc == 0 && hunt_session_decode(scratch->data, scratch->len, nb, s) == 0)
+            f &= ~HUNT_PLAYER_FRESH;
+        else if (rc == 0)
+            f |= HUNT_PLAYER_SESSION_BAD; /* s is still the new session */
+        if (rc == CN_ENOENT)
+            rc = 0;
+    }
     if (rc) {
         hunt_session_init(s);
         hunt_progress_init(p);
     }
+    if (flags)
+        *flags = f;
     return rc;
 }
 

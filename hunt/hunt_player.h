@@ -22,19 +22,26 @@
 
 #include <stddef.h>
 
+#define HUNT_PLAYER_FRESH 0x1u       /* no live session: absent, expired or reset */
+#define HUNT_PLAYER_SESSION_BAD 0x2u /* a stored session did not decode; replaced */
+
 /**
  * Read and decode a player's session and progress.  An absent or expired
  * session becomes a new one (hunt_session_init), an absent progress a new
  * one: expiry forgets where the player was, never what they found.
+ * A stored session that does not decode for this hunt is replaced by a new
+ * one too (sessions are derived, short-lived data) and flagged so the
+ * caller can audit it.  A progress record that does not decode is an
+ * error: the caller must not save over it (that would erase the player's
+ * finds) and should audit the record and skip the ping.
  * @param[in,out] scratch  a buffer reused between calls (caller frees)
- * @param[out]    fresh    if non-NULL, 1 when the session was absent/expired
- * @return 0; CN_ECORRUPT or CN_EUNSUPPORTED when a stored value does not
- *         decode for this hunt (the states are then initialised, so the
- *         caller can audit the fact and carry on, or stop); CN_ENOMEM or a
- *         mapped RocksDB error (states unspecified).
+ * @param[out]    flags    if non-NULL, HUNT_PLAYER_* bits
+ * @return 0; CN_ECORRUPT or CN_EUNSUPPORTED when the stored progress does
+ *         not decode for this hunt; CN_ENOMEM or a mapped RocksDB error.
+ *         On error both states are initialised but must not be saved.
  */
 int hunt_player_load(hunt_store *st, const hunt_rules *r, const char *player, size_t len,
-                     hunt_session *s, hunt_progress *p, cn_buf *scratch, int *fresh);
+                     hunt_session *s, hunt_progress *p, cn_buf *scratch, unsigned *flags);
 
 /**
  * Add the player's session and progress to a batch (stamped now, so the

@@ -152,13 +152,13 @@ static void test_expiry_keeps_progress(void **st)
     hunt_session ss;
     hunt_progress pp;
     hunt_step o;
-    int fresh = -1;
+    unsigned fresh = 99;
     /* Find b-01 (hits 2 within 10 s), plus one hit at b-02. */
     int64_t ts[] = {T0, T0 + 1000, T0 + 2000};
     const char *bs[] = {"b-01", "b-01", "b-02"};
     for (int k = 0; k < 3; k++) {
         assert_int_equal(hunt_player_load(s, r, "ann", 3, &ss, &pp, &scratch, &fresh), 0);
-        assert_int_equal(fresh, k == 0);
+        assert_int_equal(fresh, k == 0 ? HUNT_PLAYER_FRESH : 0);
         hunt_ping g = {"ann", 3, bs[k], 4, -60, ts[k], 0};
         assert_int_equal(hunt_game_step(r, &ss, &pp, &g, &o), 0);
         hunt_batch_clear(b);
@@ -170,7 +170,7 @@ static void test_expiry_keeps_progress(void **st)
     /* 30 minutes after the last write the session is gone, progress stays. */
     atomic_store(&fake_now, T0 + 30 * 60000);
     assert_int_equal(hunt_player_load(s, r, "ann", 3, &ss, &pp, &scratch, &fresh), 0);
-    assert_int_equal(fresh, 1);
+    assert_int_equal(fresh, HUNT_PLAYER_FRESH);
     assert_true(ss.current == HUNT_NONE && ss.nhits == 0);
     assert_true(pp.nfound == 1 && pp.score == 5 && pp.last_seen_ms == T0 + 2000);
     /* A late ping is still recognised; a new one joins no second time and
@@ -208,7 +208,19 @@ static void test_undecodable(void **st)
     pp.score = 99;
     assert_int_equal(hunt_player_load(s, r, "mallory", 7, &ss, &pp, &scratch, NULL), CN_ECORRUPT);
     assert_true(ss.nhits == 0 && pp.score == 0 && ss.current == HUNT_NONE);
-    assert_int_equal(hunt_player_load(s, r, "trudy", 5, &ss, &pp, &scratch, NULL), CN_EUNSUPPORTED);
+    /* A bad session is replaced and flagged; the player's progress is kept. */
+    unsigned flags = 0;
+    hunt_batch_clear(b);
+    assert_int_equal(hunt_batch_put(b, HUNT_CF_PROGRESS, "trudy", 5, "\x01\x00\x00\x00\x00\x00\x00", 7), 0);
+    assert_int_equal(hunt_store_write(s, b), 0);
+    assert_int_equal(hunt_player_load(s, r, "trudy", 5, &ss, &pp, &scratch, &flags), 0);
+    assert_int_equal(flags, HUNT_PLAYER_FRESH | HUNT_PLAYER_SESSION_BAD);
+    assert_true(ss.current == HUNT_NONE && pp.flags == 0);
+    /* A progress record from a future version is an error. */
+    hunt_batch_clear(b);
+    assert_int_equal(hunt_batch_put(b, HUNT_CF_PROGRESS, "trudy", 5, "\x02", 1), 0);
+    assert_int_equal(hunt_store_write(s, b), 0);
+    assert_int_equal(hunt_player_load(s, r, "trudy", 5, &ss, &pp, &scratch, &flags), CN_EUNSUPPORTED);
     assert_int_equal(hunt_player_save(b, r, "", 0, &ss, &pp), CN_EINVAL);
     hunt_batch_free(b);
     hunt_store_close(s);
