@@ -126,7 +126,8 @@ typedef void (*lg_append_cb)(void *ud, const lg_append_result *res);
  * duplicate=1 and its original offset; a sequence gap fails LG_ESEQ; an
  * old epoch LG_EFENCED.  cb runs on the writer thread once the batch is
  * durable per the durability mode (or failed); it must not block and must
- * not call back into lg_append*.  When 256 MiB are already queued this
+ * not call back into lg_append*, lg_truncate, lg_retention_run or
+ * lg_topic_delete (they wait for the writer's round; reads are fine).  When 256 MiB are already queued this
  * call waits for room (backpressure).
  * @return 0 (cb will run exactly once) or an error (cb never runs):
  *         LG_ECRC / LG_EMAGIC / LG_EBADBATCH / CN_ETRUNC for a bad batch,

@@ -378,6 +378,59 @@ static void test_iterator(void **st)
     cn_buf_free(&b);
 }
 
+/* Batches are stored as produced, compressed or not; the iterator decodes. */
+static void test_compressed_batches(void **st)
+{
+    fx *f = *st;
+    fx_open(f);
+    topic(f, "z", 1, 0);
+    enum lg_compression comps[] = {LG_COMP_NONE, LG_COMP_GZIP, LG_COMP_SNAPPY, LG_COMP_LZ4,
+                                   LG_COMP_ZSTD};
+    cn_buf b = CN_BUF_INIT, exp = CN_BUF_INIT;
+    int64_t off = 0;
+    for (size_t c = 0; c < sizeof(comps) / sizeof(comps[0]); c++) {
+        lg_batch_builder *bb;
+        assert_int_equal(lg_batch_builder_new(&bb, comps[c]), 0);
+        for (int r = 0; r < 10; r++) {
+            char v[64];
+            int n = snprintf(v, sizeof(v), "value-%zu-%d-%s", c, r, "padpadpadpadpadpadpad");
+            assert_int_equal(lg_batch_builder_add(bb, 500 + r, "k", 1, v, (size_t)n, NULL, 0), 0);
+        }
+        cn_buf_reset(&b);
+        assert_int_equal(lg_batch_builder_finish(bb, &b), 0);
+        lg_batch_builder_free(bb);
+        lg_append_result r;
+        assert_int_equal(lg_append(f->log, "z", 0, b.data, b.len, &r), 0);
+        assert_true(r.base_offset == off);
+        expect_stamped(&exp, &b, off, 0);
+        off += 10;
+    }
+    cn_buf got = CN_BUF_INIT;
+    read_all(f->log, "z", 0, &got, 1);
+    assert_int_equal(got.len, exp.len);
+    assert_memory_equal(got.data, exp.data, exp.len); /* stored as produced */
+    lg_iter *it;
+    assert_int_equal(lg_iter_open(&it, f->log, "z", 0, 3), 0);
+    lg_record rec;
+    int64_t want = 3;
+    while (lg_iter_next(it, &rec) == 0) {
+        char v[64];
+        int n = snprintf(v, sizeof(v), "value-%d-%d-%s", (int)(want / 10), (int)(want % 10),
+                         "padpadpadpadpadpadpad");
+        assert_true(rec.offset == want);
+        assert_int_equal(rec.value_len, (size_t)n);
+        assert_memory_equal(rec.value, v, (size_t)n);
+        assert_true((lg_iter_batch(it)->attributes & LG_ATTR_COMPRESSION_MASK) ==
+                    (int)comps[want / 10]);
+        want++;
+    }
+    assert_true(want == 50);
+    lg_iter_close(it);
+    cn_buf_free(&b);
+    cn_buf_free(&exp);
+    cn_buf_free(&got);
+}
+
 static int count_topic(void *ud, const char *name, const lg_topic_config *cfg)
 {
     (void)cfg;
@@ -453,6 +506,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_time_lookup_exact, setup, teardown),
         cmocka_unit_test_setup_teardown(test_roll_by_size_and_age, setup, teardown),
         cmocka_unit_test_setup_teardown(test_iterator, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_compressed_batches, setup, teardown),
         cmocka_unit_test_setup_teardown(test_topics, setup, teardown),
         cmocka_unit_test_setup_teardown(test_single_writer_lock, setup, teardown),
     };

@@ -265,6 +265,64 @@ static void test_garbled_and_torn_tail(void **st)
     cn_buf_free(&b);
 }
 
+/* Path of the segment file with the largest base. */
+static void last_segment(fx *f, const char *t, int p, char *out, size_t cap)
+{
+    char d[4096], best[256] = "";
+    snprintf(d, sizeof(d), "%s/topics/%s/%d", f->dir, t, p);
+    DIR *dd = opendir(d);
+    assert_non_null(dd);
+    struct dirent *e;
+    while ((e = readdir(dd)) != NULL)
+        if (strstr(e->d_name, ".log") && strcmp(e->d_name, best) > 0)
+            memcpy(best, e->d_name, strlen(e->d_name) + 1);
+    closedir(dd);
+    snprintf(out, cap, "%s/%s", d, best);
+}
+
+/* A torn tail in an earlier segment whose later files hold nothing valid
+ * (the roll's new file was created, then power was lost): cut and removed. */
+static void test_torn_before_empty_segment(void **st)
+{
+    fx *f = *st;
+    fx_open(f);
+    mk_topic(f, "t", 1, 4096);
+    append_n(f, "t", 0, 12, 1); /* several segments */
+    lg_partition_info info;
+    assert_int_equal(lg_partition_info_get(f->log, "t", 0, &info), 0);
+    int64_t end = info.log_end_offset;
+    fx_close(f);
+    char last[4400];
+    last_segment(f, "t", 0, last, sizeof(last));
+    long long lsize = lgt_file_size(last);
+    assert_true(lsize > 0);
+    /* torn next batch in the (so far) last segment, then two later files:
+     * one empty and one with garbage */
+    cn_buf b = CN_BUF_INIT;
+    lgt_batch(&b, 500, 5, 120, 9000, -1, -1, -1);
+    lg_batch_stamp(b.data, end, 0);
+    append_raw(last, b.data, b.len / 3);
+    char p1[4096], p2[4096];
+    snprintf(p1, sizeof(p1), "%s", lgt_seg_path(f->dir, "t", 0, end));
+    snprintf(p2, sizeof(p2), "%s", lgt_seg_path(f->dir, "t", 0, end + 5));
+    int fd = open(p1, O_CREAT | O_WRONLY, 0644);
+    close(fd);
+    fd = open(p2, O_CREAT | O_WRONLY, 0644);
+    assert_int_equal(write(fd, "garbage!", 8), 8);
+    close(fd);
+    fx_open(f);
+    assert_int_equal(lg_partition_info_get(f->log, "t", 0, &info), 0);
+    assert_false(info.failed);
+    assert_true(info.log_end_offset == end);
+    assert_int_equal(lgt_file_size(last), lsize);
+    assert_true(lgt_file_size(p1) < 0 && lgt_file_size(p2) < 0);
+    assert_int_equal(lg_verify(f->log, NULL, NULL), 0);
+    /* and appends go on from there, into a fresh segment when due */
+    assert_true(append_n(f, "t", 0, 3, 900) == end + 10);
+    assert_int_equal(lg_verify(f->log, NULL, NULL), 0);
+    cn_buf_free(&b);
+}
+
 typedef struct problems {
     int n;
     char file[512];
@@ -458,6 +516,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_short_write, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fsync_failure_sticky, setup, teardown),
         cmocka_unit_test_setup_teardown(test_garbled_and_torn_tail, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_torn_before_empty_segment, setup, teardown),
         cmocka_unit_test_setup_teardown(test_garbled_middle_segment, setup, teardown),
         cmocka_unit_test_setup_teardown(test_deleted_index_rebuilt_identically, setup, teardown),
     };
