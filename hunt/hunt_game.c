@@ -85,8 +85,8 @@ static int hunt__states_ok(const hunt_def *d, const hunt_session *s, const hunt_
  * in progress, which outlives the session, so a late ping arriving after
  * the session expired is still recognised, and progress times never run
  * backwards (joined <= last_found <= last_seen holds). */
-static enum hunt_reason hunt__check_order(const hunt_session *s, const hunt_progress *p,
-                                          int32_t b, int64_t ts)
+static enum hunt_reason hunt__check_order(const hunt_session *s, const hunt_progress *p, int32_t b,
+                                          int64_t ts)
 {
     int live = s->current != HUNT_NONE;
     if ((p->flags & HUNT_PROGRESS_JOINED) && ts < p->last_seen_ms)
@@ -153,8 +153,8 @@ static void hunt__find(const hunt_def *d, hunt_session *s, hunt_progress *p, int
 }
 
 /* Is this accepted ping a hit?  See the rules in hunt_game.h. */
-static int hunt__is_hit(const hunt_def *d, const hunt_session *s, const hunt_progress *p,
-                        int32_t b, int32_t rssi)
+static int hunt__is_hit(const hunt_def *d, const hunt_session *s, const hunt_progress *p, int32_t b,
+                        int32_t rssi)
 {
     if (rssi < d->rssi_min || hunt_progress_has(p, (uint32_t)b) ||
         (p->flags & HUNT_PROGRESS_COMPLETED))
@@ -212,15 +212,24 @@ int hunt_game_step(const hunt_rules *r, hunt_session *s, hunt_progress *p, const
 const char *hunt_reason_name(int reason)
 {
     switch (reason) {
-    case HUNT_ACCEPTED: return "accepted";
-    case HUNT_IGN_OUTSIDE_HUNT: return "outside_hunt";
-    case HUNT_IGN_OUT_OF_ORDER: return "out_of_order";
-    case HUNT_IGN_DUPLICATE: return "duplicate";
-    case HUNT_REJ_BAD_PLAYER: return "bad_player";
-    case HUNT_REJ_UNKNOWN_BEACON: return "unknown_beacon";
-    case HUNT_REJ_BAD_RSSI: return "bad_rssi";
-    case HUNT_REJ_BAD_TIME: return "bad_time";
-    default: return "unknown";
+    case HUNT_ACCEPTED:
+        return "accepted";
+    case HUNT_IGN_OUTSIDE_HUNT:
+        return "outside_hunt";
+    case HUNT_IGN_OUT_OF_ORDER:
+        return "out_of_order";
+    case HUNT_IGN_DUPLICATE:
+        return "duplicate";
+    case HUNT_REJ_BAD_PLAYER:
+        return "bad_player";
+    case HUNT_REJ_UNKNOWN_BEACON:
+        return "unknown_beacon";
+    case HUNT_REJ_BAD_RSSI:
+        return "bad_rssi";
+    case HUNT_REJ_BAD_TIME:
+        return "bad_time";
+    default:
+        return "unknown";
     }
 }
 
@@ -232,10 +241,15 @@ int hunt_reason_is_rejection(int reason)
 const char *hunt_event_name(int type)
 {
     switch (type) {
-    case HUNT_EV_PLAYER_JOINED: return "player_joined";
-    case HUNT_EV_BEACON_FOUND: return "beacon_found";
-    case HUNT_EV_SCORE_CHANGED: return "score_changed";
-    case HUNT_EV_HUNT_COMPLETED: return "hunt_completed";
-    default: return "unknown";
+    case HUNT_EV_PLAYER_JOINED:
+        return "player_joined";
+    case HUNT_EV_BEACON_FOUND:
+        return "beacon_found";
+    case HUNT_EV_SCORE_CHANGED:
+        return "score_changed";
+    case HUNT_EV_HUNT_COMPLETED:
+        return "hunt_completed";
+    default:
+        return "unknown";
     }
 }

@@ -43,8 +43,8 @@
 #define HUNT_PLAYER_MAX 128u /* player ids: 1..128 bytes, no control characters */
 #define HUNT_RSSI_LO (-127)  /* plausible BLE RSSI, dBm */
 #define HUNT_RSSI_HI 20
-#define HUNT_MAX_FUTURE_MS INT64_C(300000)  /* ping time at most 5 min after receipt */
-#define HUNT_MAX_AGE_MS INT64_C(86400000)   /* ... and at most 24 h before it */
+#define HUNT_MAX_FUTURE_MS INT64_C(300000) /* ping time at most 5 min after receipt */
+#define HUNT_MAX_AGE_MS INT64_C(86400000)  /* ... and at most 24 h before it */
 #define HUNT_MAX_EVENTS 4u
 
 /* Why a ping did not count.  HUNT_IGN_* are normal (late, repeated, or out

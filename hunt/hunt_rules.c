@@ -86,14 +86,21 @@ static void hunt__clean(const char *s, char out[48])
 static const char *hunt__type(const json_t *v)
 {
     switch (json_typeof(v)) {
-    case JSON_OBJECT: return "an object";
-    case JSON_ARRAY: return "an array";
-    case JSON_STRING: return "a string";
-    case JSON_INTEGER: return "an integer";
-    case JSON_REAL: return "a real number";
+    case JSON_OBJECT:
+        return "an object";
+    case JSON_ARRAY:
+        return "an array";
+    case JSON_STRING:
+        return "a string";
+    case JSON_INTEGER:
+        return "an integer";
+    case JSON_REAL:
+        return "a real number";
     case JSON_TRUE:
-    case JSON_FALSE: return "a boolean";
-    default: return "null";
+    case JSON_FALSE:
+        return "a boolean";
+    default:
+        return "null";
     }
 }
 
@@ -111,7 +118,8 @@ static int hunt__fields(hunt__ctx *c, const json_t *obj, const char *prefix,
     const char *key;
     json_t *v;
     char path[160], clean[48];
-    json_object_foreach((json_t *)obj, key, v) {
+    json_object_foreach((json_t *)obj, key, v)
+    {
         size_t i = 0;
         while (i < n && strcmp(key, allowed[i]) != 0)
             i++;
@@ -226,8 +234,8 @@ static int hunt__rfc3339(const char *s, int64_t *ms)
 {
     int y, mo, d, h, mi, sec;
     size_t len = strlen(s);
-    if (len < 20 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != 't') ||
-        s[13] != ':' || s[16] != ':')
+    if (len < 20 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != 't') || s[13] != ':' ||
+        s[16] != ':')
         return -1;
     if (hunt__digits(s, 4, &y) || hunt__digits(s + 5, 2, &mo) || hunt__digits(s + 8, 2, &d) ||
         hunt__digits(s + 11, 2, &h) || hunt__digits(s + 14, 2, &mi) ||
@@ -400,8 +408,8 @@ static int hunt__order(hunt__ctx *c, const json_t *root, hunt_def *d)
 
 static int hunt__top(hunt__ctx *c, const json_t *root, hunt_rules *r)
 {
-    static const char *const allowed[] = {"id",    "name",     "starts_at",     "ends_at",
-                                          "order", "found",    "session_ttl_s", "audit_ttl_s",
+    static const char *const allowed[] = {"id",     "name",  "starts_at",     "ends_at",
+                                          "order",  "found", "session_ttl_s", "audit_ttl_s",
                                           "beacons"};
     static const int required[] = {1, 1, 0, 0, 0, 1, 0, 0, 1};
     hunt_def *d = &r->def;
@@ -426,8 +434,8 @@ static int hunt__top(hunt__ctx *c, const json_t *root, hunt_rules *r)
     if (!rc)
         rc = hunt__found(c, root, d);
     if (!rc)
-        rc = hunt__int(c, root, "", "session_ttl_s", HUNT_SESSION_TTL_MIN_S,
-                       HUNT_SESSION_TTL_MAX_S, &d->session_ttl_s);
+        rc = hunt__int(c, root, "", "session_ttl_s", HUNT_SESSION_TTL_MIN_S, HUNT_SESSION_TTL_MAX_S,
+                       &d->session_ttl_s);
     if (!rc)
         rc = hunt__int(c, root, "", "audit_ttl_s", 60, HUNT_AUDIT_TTL_MAX_S, &d->audit_ttl_s);
     /* A session that expires inside the window would forget hits the found

@@ -33,11 +33,11 @@
 #define HUNT_WINDOW_MAX_S 3600u
 #define HUNT_COORD_MAX 1e7 /* |x|, |y| bound (venue units, e.g. metres) */
 #define HUNT_SESSION_TTL_MIN_S 60
-#define HUNT_SESSION_TTL_MAX_S 604800      /* 7 days */
-#define HUNT_AUDIT_TTL_MAX_S 315360000     /* 10 years */
-#define HUNT_DEFAULT_SESSION_TTL_S 1800    /* 30 minutes */
-#define HUNT_DEFAULT_AUDIT_TTL_S 7776000   /* 90 days */
-#define HUNT_ERR_MAX 256u                  /* a buffer this big holds any message */
+#define HUNT_SESSION_TTL_MAX_S 604800    /* 7 days */
+#define HUNT_AUDIT_TTL_MAX_S 315360000   /* 10 years */
+#define HUNT_DEFAULT_SESSION_TTL_S 1800  /* 30 minutes */
+#define HUNT_DEFAULT_AUDIT_TTL_S 7776000 /* 90 days */
+#define HUNT_ERR_MAX 256u                /* a buffer this big holds any message */
 
 typedef struct hunt_rules hunt_rules;
 
@@ -63,14 +63,14 @@ typedef struct hunt_def {
     int64_t starts_at_ms;           /* inclusive, ms since the Unix epoch */
     int64_t ends_at_ms;             /* exclusive */
     enum hunt_order order;
-    int32_t rssi_min;               /* dBm, inclusive */
-    uint32_t hits;                  /* qualifying pings needed ... */
-    uint32_t window_s;              /* ... within this many seconds of the ping */
+    int32_t rssi_min;  /* dBm, inclusive */
+    uint32_t hits;     /* qualifying pings needed ... */
+    uint32_t window_s; /* ... within this many seconds of the ping */
     int64_t session_ttl_s;
     int64_t audit_ttl_s;
-    uint32_t nbeacons;              /* 1..HUNT_MAX_BEACONS */
-    const hunt_beacon *beacons;     /* in file order (the sequence order) */
-    int64_t total_points;           /* sum of every beacon's points */
+    uint32_t nbeacons;          /* 1..HUNT_MAX_BEACONS */
+    const hunt_beacon *beacons; /* in file order (the sequence order) */
+    int64_t total_points;       /* sum of every beacon's points */
 } hunt_def;
 
 /**

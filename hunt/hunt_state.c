@@ -91,7 +91,8 @@ static int hunt__hits(hunt__rd *r, uint64_t last, uint32_t nbeacons, hunt_sessio
     uint64_t prev_delta = UINT64_MAX;
     for (uint32_t i = 0; i < s->nhits; i++) {
         uint64_t b = hunt__u(r, 1), delta = hunt__u(r, 0);
-        if (r->bad || b >= nbeacons || delta > last - (uint64_t)HUNT_TS_MIN_MS || delta > prev_delta)
+        if (r->bad || b >= nbeacons || delta > last - (uint64_t)HUNT_TS_MIN_MS ||
+            delta > prev_delta)
             return CN_ECORRUPT;
         prev_delta = delta;
         s->hits[i].beacon = (uint32_t)b;

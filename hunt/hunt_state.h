@@ -51,12 +51,12 @@ typedef struct hunt_session {
 #define HUNT_PROGRESS_COMPLETED 0x2u
 
 typedef struct hunt_progress {
-    uint32_t flags;        /* HUNT_PROGRESS_* */
-    uint32_t nfound;       /* == popcount(found) */
-    int64_t score;         /* sum of the found beacons' points */
-    int64_t joined_ms;     /* time of the first accepted ping */
-    int64_t last_seen_ms;  /* time of the latest accepted ping */
-    int64_t last_found_ms; /* time of the latest find; 0 if none */
+    uint32_t flags;                      /* HUNT_PROGRESS_* */
+    uint32_t nfound;                     /* == popcount(found) */
+    int64_t score;                       /* sum of the found beacons' points */
+    int64_t joined_ms;                   /* time of the first accepted ping */
+    int64_t last_seen_ms;                /* time of the latest accepted ping */
+    int64_t last_found_ms;               /* time of the latest find; 0 if none */
     uint8_t found[HUNT_MAX_BEACONS / 8]; /* bit i set: beacon i found */
 } hunt_progress;
 

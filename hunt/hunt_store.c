@@ -73,13 +73,16 @@ const char *hunt_store_cf_name(enum hunt_cf cf)
  * its code is the prefix, the errno is only in the words. */
 static int hunt__map(const char *e)
 {
-    static const struct { const char *needle; int code; } map[] = {
-        {"Corruption", CN_ECORRUPT},      {"No space left", CN_ENOSPC},
-        {"While lock file", CN_EBUSY},    {"lock hold by current process", CN_EBUSY},
-        {"Resource busy", CN_EBUSY},
-        {"Invalid argument", CN_EINVAL},  {"NotFound", CN_ENOENT},
-        {"Not implemented", CN_EUNSUPPORTED}, {"Timed out", CN_ETIMEDOUT},
-        {"Permission denied", CN_EPERM},  {"IO error", CN_EIO},
+    static const struct {
+        const char *needle;
+        int code;
+    } map[] = {
+        {"Corruption", CN_ECORRUPT},   {"No space left", CN_ENOSPC},
+        {"While lock file", CN_EBUSY}, {"lock hold by current process", CN_EBUSY},
+        {"Resource busy", CN_EBUSY},   {"Invalid argument", CN_EINVAL},
+        {"NotFound", CN_ENOENT},       {"Not implemented", CN_EUNSUPPORTED},
+        {"Timed out", CN_ETIMEDOUT},   {"Permission denied", CN_EPERM},
+        {"IO error", CN_EIO},
     };
     for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
         if (strstr(e, map[i].needle))
@@ -152,11 +155,12 @@ static void hunt__setup_options(hunt_store *s, const hunt_store_opts *o)
      * flushes the oldest memtables, so even after kill -9 at most this
      * much is replayed on open. */
     rocksdb_options_set_max_total_wal_size(s->dbopts, HUNT__MAX_WAL_BYTES);
-    s->ttl[HUNT_CF_SESSIONS] = (struct hunt__ttl){s, o && o->session_ttl_ms ? o->session_ttl_ms
-                                                                             : 1800 * INT64_C(1000),
-                                                  "cairn.hunt.ttl.sessions"};
-    s->ttl[HUNT_CF_AUDIT] = (struct hunt__ttl){
-        s, o && o->audit_ttl_ms ? o->audit_ttl_ms : 7776000 * INT64_C(1000), "cairn.hunt.ttl.audit"};
+    s->ttl[HUNT_CF_SESSIONS] =
+        (struct hunt__ttl){s, o && o->session_ttl_ms ? o->session_ttl_ms : 1800 * INT64_C(1000),
+                           "cairn.hunt.ttl.sessions"};
+    s->ttl[HUNT_CF_AUDIT] =
+        (struct hunt__ttl){s, o && o->audit_ttl_ms ? o->audit_ttl_ms : 7776000 * INT64_C(1000),
+                           "cairn.hunt.ttl.audit"};
     for (int i = 0; i < HUNT_CF_COUNT; i++) {
         s->cfopts[i] = rocksdb_options_create_copy(s->dbopts);
         if (s->ttl[i].ttl_ms > 0) {
@@ -188,8 +192,8 @@ int hunt_store_open(const char *dir, const hunt_store_opts *o, hunt_store **out,
         opts[i + 1] = s->cfopts[i];
     }
     char *e = NULL;
-    s->db = rocksdb_open_column_families(s->dbopts, dir, HUNT_CF_COUNT + 1, names, opts, handles,
-                                         &e);
+    s->db =
+        rocksdb_open_column_families(s->dbopts, dir, HUNT_CF_COUNT + 1, names, opts, handles, &e);
     if (e) {
         int rc = hunt__err(s, e, "open");
         if (err && errlen)
@@ -261,8 +265,7 @@ int hunt_store_get(hunt_store *s, enum hunt_cf cf, const void *key, size_t klen,
 {
     char *e = NULL;
     cn_buf_reset(val);
-    rocksdb_pinnableslice_t *ps =
-        rocksdb_get_pinned_cf(s->db, s->ropts, s->cf[cf], key, klen, &e);
+    rocksdb_pinnableslice_t *ps = rocksdb_get_pinned_cf(s->db, s->ropts, s->cf[cf], key, klen, &e);
     if (e)
         return hunt__err(s, e, "get");
     if (!ps)

@@ -79,11 +79,13 @@ static hunt_rules *rules(void)
 {
     /* The bundled sample's rules with more beacons, so finds are rarer. */
     char *j = malloc(16384), *p = j;
-    p += sprintf(p, "{\"id\":\"bench\",\"name\":\"B\",\"found\":{\"rssi_min\":-70,\"hits\":2,\"window_s\":10},"
-                    "\"beacons\":[");
+    p += sprintf(
+        p,
+        "{\"id\":\"bench\",\"name\":\"B\",\"found\":{\"rssi_min\":-70,\"hits\":2,\"window_s\":10},"
+        "\"beacons\":[");
     for (int i = 0; i < 48; i++)
-        p += sprintf(p, "%s{\"id\":\"b-%02d\",\"name\":\"n\",\"x\":%d,\"y\":0,\"points\":%d}", i ? "," : "", i, i,
-                     5 + i % 20);
+        p += sprintf(p, "%s{\"id\":\"b-%02d\",\"name\":\"n\",\"x\":%d,\"y\":0,\"points\":%d}",
+                     i ? "," : "", i, i, 5 + i % 20);
     sprintf(p, "]}");
     hunt_rules *r;
     char err[HUNT_ERR_MAX];
@@ -129,7 +131,8 @@ static void bench_engine(int runs)
                 if (withcodec) {
                     hunt_session s;
                     hunt_progress p;
-                    size_t sn = hunt_session_encode(&ss[pi], sb), pn = hunt_progress_encode(&pp[pi], 48, pb);
+                    size_t sn = hunt_session_encode(&ss[pi], sb),
+                           pn = hunt_progress_encode(&pp[pi], 48, pb);
                     if (hunt_session_decode(sb, sn, 48, &s) || hunt_progress_decode(pb, pn, 48, &p))
                         abort();
                     hunt_game_step(r, &s, &p, &g, &out);
@@ -145,7 +148,8 @@ static void bench_engine(int runs)
         }
     }
     char extra[128];
-    snprintf(extra, sizeof(extra), "\"pings\":%d,\"players\":%d,\"events\":%ld", PINGS, PLAYERS, events / runs / 2);
+    snprintf(extra, sizeof(extra), "\"pings\":%d,\"players\":%d,\"events\":%ld", PINGS, PLAYERS,
+             events / runs / 2);
     report("engine_steps_per_s", "pings/s", plain, runs, extra);
     report("engine_steps_with_codec_per_s", "pings/s", codec, runs, extra);
     free(ss);
@@ -164,7 +168,8 @@ static double fsync_rate(const char *dir)
     enum { N = 300 };
     uint64_t t0 = cn_mono_ns();
     for (int i = 0; i < N; i++) {
-        if (pwrite(fd, buf, sizeof(buf), (off_t)i * (off_t)sizeof(buf)) != (ssize_t)sizeof(buf) || fdatasync(fd))
+        if (pwrite(fd, buf, sizeof(buf), (off_t)i * (off_t)sizeof(buf)) != (ssize_t)sizeof(buf) ||
+            fdatasync(fd))
             abort();
     }
     double secs = (double)(cn_mono_ns() - t0) / 1e9;
@@ -175,8 +180,8 @@ static double fsync_rate(const char *dir)
 
 /* One input batch: distinct players, so no player is read back before its
  * batch is written (the worker keeps such states in hand instead). */
-static long process_batch(hunt_store *s, hunt_batch *b, const hunt_rules *r, uint32_t first, uint32_t n,
-                          int64_t ts, cn_buf *scratch, int64_t offset)
+static long process_batch(hunt_store *s, hunt_batch *b, const hunt_rules *r, uint32_t first,
+                          uint32_t n, int64_t ts, cn_buf *scratch, int64_t offset)
 {
     long events = 0;
     char player[32];
@@ -219,7 +224,8 @@ static void bench_store(int runs)
         uint64_t t0 = cn_mono_ns();
         long done = 0;
         for (long k = 0; k < EVENTS; k += BATCH)
-            done += process_batch(s, b, r, (uint32_t)(k % PLAYERS), BATCH, T0 + (k / PLAYERS) * 1500, &scratch, k);
+            done += process_batch(s, b, r, (uint32_t)(k % PLAYERS), BATCH,
+                                  T0 + (k / PLAYERS) * 1500, &scratch, k);
         rate[run] = done / ((double)(cn_mono_ns() - t0) / 1e9);
         cn_buf_free(&scratch);
         hunt_batch_free(b);
@@ -235,7 +241,8 @@ static void bench_store(int runs)
     qsort(rs, (size_t)runs, sizeof(double), cmp_d);
     char extra[256];
     snprintf(extra, sizeof(extra),
-             "\"batch\":%d,\"events\":%d,\"players\":%d,\"reference_fdatasync_per_s\":%.1f,\"events_per_fsync\":%.1f",
+             "\"batch\":%d,\"events\":%d,\"players\":%d,\"reference_fdatasync_per_s\":%.1f,"
+             "\"events_per_fsync\":%.1f",
              BATCH, EVENTS, PLAYERS, rr[runs / 2], rs[runs / 2] / rr[runs / 2]);
     report("store_synced_events_per_s", "events/s", rate, runs, extra);
     hunt_rules_free(r);
@@ -290,7 +297,8 @@ static void bench_restart(int runs)
     }
     qsort(ref, (size_t)runs, sizeof(double), cmp_d);
     char extra[128];
-    snprintf(extra, sizeof(extra), "\"sessions\":100000,\"reference_empty_store_ms\":%.2f", ref[runs / 2]);
+    snprintf(extra, sizeof(extra), "\"sessions\":100000,\"reference_empty_store_ms\":%.2f",
+             ref[runs / 2]);
     report("restart_to_first_event_ms", "ms", v, runs, extra);
     cn_test_rmrf(full);
     cn_test_rmrf(empty);
@@ -301,7 +309,8 @@ static void bench_restart(int runs)
 
 /* ---- a simulated day ---------------------------------------------------------------- */
 
-static double day_bytes(const hunt_rules *r, int ttl_on, uint64_t *live_sessions, uint64_t *session_bytes)
+static double day_bytes(const hunt_rules *r, int ttl_on, uint64_t *live_sessions,
+                        uint64_t *session_bytes)
 {
     enum { PLAYERS = 24000, PINGS_PER_PLAYER = 40 };
     char *dir = cn_test_tmpdir("benchhunt");
@@ -326,7 +335,8 @@ static double day_bytes(const hunt_rules *r, int ttl_on, uint64_t *live_sessions
         uint32_t last = (uint32_t)(t * PLAYERS / day);
         if (last > first)
             for (int k = 0; k < 4; k++)
-                off += process_batch(s, b, r, first, last - first, T0 + t + k * 15000, &scratch, off);
+                off +=
+                    process_batch(s, b, r, first, last - first, T0 + t + k * 15000, &scratch, off);
         if (t % 3600000 == 0)
             hunt_store_compact_expired(s);
     }
@@ -360,9 +370,10 @@ static void bench_ttl_day(int runs)
     qsort(off, (size_t)n, sizeof(double), cmp_d);
     snprintf(extra, sizeof(extra),
              "\"players\":24000,\"ttl_off_bytes\":%.0f,\"sessions_sst_bytes_ttl_on\":%llu,"
-             "\"sessions_sst_bytes_ttl_off\":%llu,\"sessions_left_ttl_on\":%llu,\"sessions_left_ttl_off\":%llu",
-             off[n / 2], (unsigned long long)sb_on, (unsigned long long)sb_off, (unsigned long long)keys_on,
-             (unsigned long long)keys_off);
+             "\"sessions_sst_bytes_ttl_off\":%llu,\"sessions_left_ttl_on\":%llu,\"sessions_left_"
+             "ttl_off\":%llu",
+             off[n / 2], (unsigned long long)sb_on, (unsigned long long)sb_off,
+             (unsigned long long)keys_on, (unsigned long long)keys_off);
     report("day_sst_bytes_ttl_on", "bytes", on, n, extra);
     hunt_rules_free(r);
 }
@@ -376,7 +387,8 @@ int main(int argc, char **argv)
         } else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
             only = argv[++i];
         } else {
-            fprintf(stderr, "usage: bench_hunt [--runs N] [--only engine|store_synced|restart|ttl_day]\n");
+            fprintf(stderr,
+                    "usage: bench_hunt [--runs N] [--only engine|store_synced|restart|ttl_day]\n");
             return 2;
         }
     }

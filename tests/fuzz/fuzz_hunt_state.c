@@ -24,17 +24,25 @@ static hunt_rules *fuzz_rules(void)
 {
     static hunt_rules *r;
     if (!r) {
-        static const char json[] =
-            "{\"id\":\"f\",\"name\":\"F\",\"order\":\"sequence\",\"found\":{\"rssi_min\":-70,\"hits\":3,"
-            "\"window_s\":10},\"beacons\":["
-            "{\"id\":\"b0\",\"name\":\"n\",\"x\":0,\"y\":0,\"points\":1},{\"id\":\"b1\",\"name\":\"n\",\"x\":0,\"y\":0,\"points\":2},"
-            "{\"id\":\"b2\",\"name\":\"n\",\"x\":0,\"y\":0,\"points\":3},{\"id\":\"b3\",\"name\":\"n\",\"x\":0,\"y\":0,\"points\":0},"
-            "{\"id\":\"b4\",\"name\":\"n\",\"x\":0,\"y\":0,\"points\":5},{\"id\":\"b5\",\"name\":\"n\",\"x\":0,\"y\":0,\"points\":6},"
-            "{\"id\":\"b6\",\"name\":\"n\",\"x\":0,\"y\":0,\"points\":7},{\"id\":\"b7\",\"name\":\"n\",\"x\":0,\"y\":0,\"points\":8},"
-            "{\"id\":\"b8\",\"name\":\"n\",\"x\":0,\"y\":0,\"points\":9},{\"id\":\"b9\",\"name\":\"n\",\"x\":0,\"y\":0,\"points\":1},"
-            "{\"id\":\"ba\",\"name\":\"n\",\"x\":0,\"y\":0,\"points\":1},{\"id\":\"bb\",\"name\":\"n\",\"x\":0,\"y\":0,\"points\":1},"
-            "{\"id\":\"bc\",\"name\":\"n\",\"x\":0,\"y\":0,\"points\":1},{\"id\":\"bd\",\"name\":\"n\",\"x\":0,\"y\":0,\"points\":1},"
-            "{\"id\":\"be\",\"name\":\"n\",\"x\":0,\"y\":0,\"points\":1},{\"id\":\"bf\",\"name\":\"n\",\"x\":0,\"y\":0,\"points\":1}]}";
+        static const char json[] = "{\"id\":\"f\",\"name\":\"F\",\"order\":\"sequence\",\"found\":{"
+                                   "\"rssi_min\":-70,\"hits\":3,"
+                                   "\"window_s\":10},\"beacons\":["
+                                   "{\"id\":\"b0\",\"name\":\"n\",\"x\":0,\"y\":0,\"points\":1},{"
+                                   "\"id\":\"b1\",\"name\":\"n\",\"x\":0,\"y\":0,\"points\":2},"
+                                   "{\"id\":\"b2\",\"name\":\"n\",\"x\":0,\"y\":0,\"points\":3},{"
+                                   "\"id\":\"b3\",\"name\":\"n\",\"x\":0,\"y\":0,\"points\":0},"
+                                   "{\"id\":\"b4\",\"name\":\"n\",\"x\":0,\"y\":0,\"points\":5},{"
+                                   "\"id\":\"b5\",\"name\":\"n\",\"x\":0,\"y\":0,\"points\":6},"
+                                   "{\"id\":\"b6\",\"name\":\"n\",\"x\":0,\"y\":0,\"points\":7},{"
+                                   "\"id\":\"b7\",\"name\":\"n\",\"x\":0,\"y\":0,\"points\":8},"
+                                   "{\"id\":\"b8\",\"name\":\"n\",\"x\":0,\"y\":0,\"points\":9},{"
+                                   "\"id\":\"b9\",\"name\":\"n\",\"x\":0,\"y\":0,\"points\":1},"
+                                   "{\"id\":\"ba\",\"name\":\"n\",\"x\":0,\"y\":0,\"points\":1},{"
+                                   "\"id\":\"bb\",\"name\":\"n\",\"x\":0,\"y\":0,\"points\":1},"
+                                   "{\"id\":\"bc\",\"name\":\"n\",\"x\":0,\"y\":0,\"points\":1},{"
+                                   "\"id\":\"bd\",\"name\":\"n\",\"x\":0,\"y\":0,\"points\":1},"
+                                   "{\"id\":\"be\",\"name\":\"n\",\"x\":0,\"y\":0,\"points\":1},{"
+                                   "\"id\":\"bf\",\"name\":\"n\",\"x\":0,\"y\":0,\"points\":1}]}";
         if (hunt_rules_parse(json, sizeof(json) - 1, &r, NULL, 0) != 0)
             abort();
     }

@@ -68,7 +68,11 @@ static int writer(const char *dir, int ackfd)
 
 static int count_fn(void *ud, const void *k, size_t kl, const void *v, size_t vl, int64_t w)
 {
-    (void)k; (void)kl; (void)v; (void)vl; (void)w;
+    (void)k;
+    (void)kl;
+    (void)v;
+    (void)vl;
+    (void)w;
     (*(long *)ud)++;
     return 0;
 }
@@ -156,7 +160,8 @@ static void test_sigkill(void **st)
         assert_int_equal(hunt_store_get_offset(s, "ble-raw", 0, &acked), 0);
         hunt_store_close(s);
     }
-    print_message("%d kills, %ld acknowledged batches, final offset %lld\n", KILLS, total_acks, (long long)acked);
+    print_message("%d kills, %ld acknowledged batches, final offset %lld\n", KILLS, total_acks,
+                  (long long)acked);
     cn_test_rmrf(dir);
     free(dir);
 }

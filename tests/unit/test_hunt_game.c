@@ -71,7 +71,10 @@ typedef struct ref_player {
     int64_t last_ts, score;
     int found[REF_MAXB];
     int nfound;
-    struct { int b; int64_t ts; } *hist; /* every hit ever, never pruned */
+    struct {
+        int b;
+        int64_t ts;
+    } * hist; /* every hit ever, never pruned */
     size_t nhist;
 } ref_player;
 
@@ -135,7 +138,8 @@ static int ref_step(const ref_hunt *h, ref_player *pl, const hunt_ping *g, ref_e
         return reason;
     if (!pl->joined) {
         pl->joined = 1;
-        ev[(*nev)++] = (ref_ev){HUNT_EV_PLAYER_JOINED, -1, 0, g->ts_ms, pl->score, pl->score, (uint32_t)pl->nfound};
+        ev[(*nev)++] = (ref_ev){HUNT_EV_PLAYER_JOINED, -1, 0, g->ts_ms, pl->score, pl->score,
+                                (uint32_t)pl->nfound};
     }
     pl->has_last = 1;
     pl->last_ts = g->ts_ms;
@@ -159,12 +163,15 @@ static int ref_step(const ref_hunt *h, ref_player *pl, const hunt_ping *g, ref_e
     pl->found[b] = 1;
     pl->nfound++;
     pl->score += h->points[b];
-    ev[(*nev)++] = (ref_ev){HUNT_EV_BEACON_FOUND, b, h->points[b], g->ts_ms, before, pl->score, (uint32_t)pl->nfound};
+    ev[(*nev)++] = (ref_ev){HUNT_EV_BEACON_FOUND, b, h->points[b], g->ts_ms, before, pl->score,
+                            (uint32_t)pl->nfound};
     if (h->points[b])
-        ev[(*nev)++] = (ref_ev){HUNT_EV_SCORE_CHANGED, -1, 0, g->ts_ms, before, pl->score, (uint32_t)pl->nfound};
+        ev[(*nev)++] = (ref_ev){HUNT_EV_SCORE_CHANGED, -1, 0, g->ts_ms, before, pl->score,
+                                (uint32_t)pl->nfound};
     if (pl->nfound == h->nb) {
         pl->completed = 1;
-        ev[(*nev)++] = (ref_ev){HUNT_EV_HUNT_COMPLETED, -1, 0, g->ts_ms, before, pl->score, (uint32_t)pl->nfound};
+        ev[(*nev)++] = (ref_ev){HUNT_EV_HUNT_COMPLETED, -1, 0, g->ts_ms, before, pl->score,
+                                (uint32_t)pl->nfound};
     }
     return reason;
 }
@@ -184,18 +191,20 @@ static char *gen_hunt(ref_hunt *h)
     h->start = T0 + 60000;
     h->end = T0 + 3600000;
     char *j = malloc(8192), *p = j;
-    p += sprintf(p, "{\"id\":\"rand\",\"name\":\"R\",\"order\":\"%s\",", h->order_seq ? "sequence" : "any");
+    p += sprintf(p, "{\"id\":\"rand\",\"name\":\"R\",\"order\":\"%s\",",
+                 h->order_seq ? "sequence" : "any");
     if (h->has_start)
         p += sprintf(p, "\"starts_at\":\"2026-11-28T18:01:00Z\",");
     if (h->has_end)
         p += sprintf(p, "\"ends_at\":\"2026-11-28T19:00:00Z\",");
-    p += sprintf(p, "\"found\":{\"rssi_min\":%d,\"hits\":%d,\"window_s\":%d},\"beacons\":[", h->rssi_min,
-                 h->hits, h->window_s);
+    p += sprintf(p, "\"found\":{\"rssi_min\":%d,\"hits\":%d,\"window_s\":%d},\"beacons\":[",
+                 h->rssi_min, h->hits, h->window_s);
     for (int i = 0; i < h->nb; i++) {
         h->points[i] = (int32_t)(rnd_in(0, 3) == 0 ? 0 : rnd_in(1, 50));
-        snprintf(h->ids[i], sizeof(h->ids[i]), "b-%02d", (int)rnd_in(0, 99) * 100 + i); /* unsorted ids */
-        p += sprintf(p, "%s{\"id\":\"%s\",\"name\":\"n\",\"x\":%d,\"y\":0,\"points\":%d}", i ? "," : "",
-                     h->ids[i], i, h->points[i]);
+        snprintf(h->ids[i], sizeof(h->ids[i]), "b-%02d",
+                 (int)rnd_in(0, 99) * 100 + i); /* unsorted ids */
+        p += sprintf(p, "%s{\"id\":\"%s\",\"name\":\"n\",\"x\":%d,\"y\":0,\"points\":%d}",
+                     i ? "," : "", h->ids[i], i, h->points[i]);
     }
     sprintf(p, "]}");
     return j;
@@ -238,20 +247,43 @@ static void run_seed(uint64_t seed, int nplayers, int npings, struct stats *st)
         if (at[pi] < 0)
             at[pi] = 0;
         clock[pi] += rnd_in(0, 4000);
-        hunt_ping g = {rp[pi].id, strlen(rp[pi].id), h.ids[at[pi]], strlen(h.ids[at[pi]]),
-                       (int32_t)rnd_in(-95, -40), clock[pi], clock[pi] + rnd_in(-2000, 60000)};
+        hunt_ping g = {rp[pi].id,
+                       strlen(rp[pi].id),
+                       h.ids[at[pi]],
+                       strlen(h.ids[at[pi]]),
+                       (int32_t)rnd_in(-95, -40),
+                       clock[pi],
+                       clock[pi] + rnd_in(-2000, 60000)};
         int noise = (int)rnd_in(0, 99);
-        if (noise == 0) { snprintf(bid, sizeof(bid), "nope-%d", (int)rnd_in(0, 9)); g.beacon = bid; g.beacon_len = strlen(bid); }
-        else if (noise == 1) g.rssi = rnd_in(0, 1) ? -128 - (int32_t)rnd_in(0, 1000) : 21 + (int32_t)rnd_in(0, 200);
-        else if (noise == 2) g.ts_ms = rnd_in(0, 1) ? rnd_in(-1000, INT64_C(946684799999)) : INT64_C(4102444800000) + rnd_in(0, 5);
-        else if (noise == 3) g.recv_ms = g.ts_ms + (rnd_in(0, 1) ? -300001 - rnd_in(0, 5) : 86400001 + rnd_in(0, 5));
-        else if (noise == 4) g.recv_ms = 0;
-        else if (noise == 5) g.ts_ms -= rnd_in(1, 9000); /* late */
-        else if (noise == 6 && rp[pi].has_last) { g.ts_ms = rp[pi].last_ts; g.beacon = h.ids[rp[pi].last_beacon]; g.beacon_len = strlen(g.beacon); }
-        else if (noise == 7) { snprintf(pid, sizeof(pid), "%s", rnd_in(0, 1) ? "" : "p\x01x"); g.player = pid; g.player_len = strlen(pid); }
-        else if (noise == 8) g.ts_ms = h.end + rnd_in(0, 1000);
-        else if (noise == 9) g.rssi = h.rssi_min; /* exactly at the threshold */
-        else if (noise == 10) g.rssi = h.rssi_min - 1;
+        if (noise == 0) {
+            snprintf(bid, sizeof(bid), "nope-%d", (int)rnd_in(0, 9));
+            g.beacon = bid;
+            g.beacon_len = strlen(bid);
+        } else if (noise == 1)
+            g.rssi = rnd_in(0, 1) ? -128 - (int32_t)rnd_in(0, 1000) : 21 + (int32_t)rnd_in(0, 200);
+        else if (noise == 2)
+            g.ts_ms = rnd_in(0, 1) ? rnd_in(-1000, INT64_C(946684799999))
+                                   : INT64_C(4102444800000) + rnd_in(0, 5);
+        else if (noise == 3)
+            g.recv_ms = g.ts_ms + (rnd_in(0, 1) ? -300001 - rnd_in(0, 5) : 86400001 + rnd_in(0, 5));
+        else if (noise == 4)
+            g.recv_ms = 0;
+        else if (noise == 5)
+            g.ts_ms -= rnd_in(1, 9000); /* late */
+        else if (noise == 6 && rp[pi].has_last) {
+            g.ts_ms = rp[pi].last_ts;
+            g.beacon = h.ids[rp[pi].last_beacon];
+            g.beacon_len = strlen(g.beacon);
+        } else if (noise == 7) {
+            snprintf(pid, sizeof(pid), "%s", rnd_in(0, 1) ? "" : "p\x01x");
+            g.player = pid;
+            g.player_len = strlen(pid);
+        } else if (noise == 8)
+            g.ts_ms = h.end + rnd_in(0, 1000);
+        else if (noise == 9)
+            g.rssi = h.rssi_min; /* exactly at the threshold */
+        else if (noise == 10)
+            g.rssi = h.rssi_min - 1;
         int valid_player = g.player == rp[pi].id;
 
         /* reference */
@@ -271,8 +303,9 @@ static void run_seed(uint64_t seed, int nplayers, int npings, struct stats *st)
         hunt_step out;
         assert_int_equal(hunt_game_step(r, &s, &pr, &g, &out), 0);
         if ((int)out.reason != rreason || (int)out.nevents != rnev)
-            fail_msg("seed %llu ping %d: engine %s/%u events, reference %s/%d", (unsigned long long)seed, k,
-                     hunt_reason_name(out.reason), out.nevents, hunt_reason_name(rreason), rnev);
+            fail_msg("seed %llu ping %d: engine %s/%u events, reference %s/%d",
+                     (unsigned long long)seed, k, hunt_reason_name(out.reason), out.nevents,
+                     hunt_reason_name(rreason), rnev);
         for (int e = 0; e < rnev; e++) {
             const hunt_event *x = &out.events[e];
             assert_int_equal(x->type, rev[e].type);
@@ -327,7 +360,8 @@ static void test_against_reference(void **unused)
     for (int reason = 0; reason < 32; reason++)
         if (strcmp(hunt_reason_name(reason), "unknown") != 0 && st.reasons[reason] == 0)
             fail_msg("workload never produced reason %s", hunt_reason_name(reason));
-    print_message("reference: %ld accepted, %ld found, %ld completed\n", st.accepted, st.found, st.completed);
+    print_message("reference: %ld accepted, %ld found, %ld completed\n", st.accepted, st.found,
+                  st.completed);
 }
 
 static void assert_same_session(const hunt_session *a, const hunt_session *b)
@@ -348,7 +382,8 @@ static const char *one_hunt(const char *order, int rssi, int hits, int window)
 {
     static char j[1024];
     snprintf(j, sizeof(j),
-             "{\"id\":\"t\",\"name\":\"T\",\"order\":\"%s\",\"found\":{\"rssi_min\":%d,\"hits\":%d,\"window_s\":%d},"
+             "{\"id\":\"t\",\"name\":\"T\",\"order\":\"%s\",\"found\":{\"rssi_min\":%d,\"hits\":%d,"
+             "\"window_s\":%d},"
              "\"beacons\":[{\"id\":\"A\",\"name\":\"a\",\"x\":0,\"y\":0,\"points\":10},"
              "{\"id\":\"B\",\"name\":\"b\",\"x\":0,\"y\":0,\"points\":0},"
              "{\"id\":\"C\",\"name\":\"c\",\"x\":0,\"y\":0,\"points\":5}]}",
@@ -356,7 +391,8 @@ static const char *one_hunt(const char *order, int rssi, int hits, int window)
     return j;
 }
 
-static hunt_step step(hunt_rules *r, hunt_session *s, hunt_progress *p, const char *beacon, int rssi, int64_t ts)
+static hunt_step step(hunt_rules *r, hunt_session *s, hunt_progress *p, const char *beacon,
+                      int rssi, int64_t ts)
 {
     hunt_ping g = {"alice", 5, beacon, strlen(beacon), rssi, ts, ts};
     hunt_step out;
@@ -438,15 +474,18 @@ static void test_sequence_and_events(void **unused)
     /* Names. */
     assert_string_equal(hunt_event_name(HUNT_EV_HUNT_COMPLETED), "hunt_completed");
     assert_string_equal(hunt_reason_name(HUNT_REJ_BAD_TIME), "bad_time");
-    assert_true(hunt_reason_is_rejection(HUNT_REJ_UNKNOWN_BEACON) && !hunt_reason_is_rejection(HUNT_IGN_DUPLICATE));
+    assert_true(hunt_reason_is_rejection(HUNT_REJ_UNKNOWN_BEACON) &&
+                !hunt_reason_is_rejection(HUNT_IGN_DUPLICATE));
 }
 
 static void test_hunt_window_and_reasons(void **unused)
 {
     (void)unused;
-    hunt_rules *r = parse("{\"id\":\"t\",\"name\":\"T\",\"starts_at\":\"2026-11-28T18:00:00Z\","
-                          "\"ends_at\":\"2026-11-28T19:00:00Z\",\"found\":{\"rssi_min\":-70,\"hits\":1,\"window_s\":5},"
-                          "\"beacons\":[{\"id\":\"A\",\"name\":\"a\",\"x\":0,\"y\":0,\"points\":3}]}");
+    hunt_rules *r =
+        parse("{\"id\":\"t\",\"name\":\"T\",\"starts_at\":\"2026-11-28T18:00:00Z\","
+              "\"ends_at\":\"2026-11-28T19:00:00Z\",\"found\":{\"rssi_min\":-70,\"hits\":1,"
+              "\"window_s\":5},"
+              "\"beacons\":[{\"id\":\"A\",\"name\":\"a\",\"x\":0,\"y\":0,\"points\":3}]}");
     hunt_session s;
     hunt_progress p;
     hunt_session_init(&s);
@@ -454,7 +493,13 @@ static void test_hunt_window_and_reasons(void **unused)
     hunt_session s0 = s;
     hunt_progress p0 = p;
     const int64_t end = T0 + 3600000;
-    struct { const char *player; const char *beacon; int rssi; int64_t ts, recv; int reason; } cases[] = {
+    struct {
+        const char *player;
+        const char *beacon;
+        int rssi;
+        int64_t ts, recv;
+        int reason;
+    } cases[] = {
         {"alice", "A", -50, T0 - 1, 0, HUNT_IGN_OUTSIDE_HUNT},
         {"alice", "A", -50, end, 0, HUNT_IGN_OUTSIDE_HUNT},
         {"", "A", -50, T0, 0, HUNT_REJ_BAD_PLAYER},
@@ -471,12 +516,15 @@ static void test_hunt_window_and_reasons(void **unused)
         {"alice", "A", -50, T0, INT64_MIN, HUNT_REJ_BAD_TIME},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        hunt_ping g = {cases[i].player, strlen(cases[i].player), cases[i].beacon, strlen(cases[i].beacon),
-                       cases[i].rssi, cases[i].ts, cases[i].recv};
+        hunt_ping g = {cases[i].player, strlen(cases[i].player),
+                       cases[i].beacon, strlen(cases[i].beacon),
+                       cases[i].rssi,   cases[i].ts,
+                       cases[i].recv};
         hunt_step o;
         assert_int_equal(hunt_game_step(r, &s, &p, &g, &o), 0);
         if ((int)o.reason != cases[i].reason)
-            fail_msg("case %zu: %s, want %s", i, hunt_reason_name(o.reason), hunt_reason_name(cases[i].reason));
+            fail_msg("case %zu: %s, want %s", i, hunt_reason_name(o.reason),
+                     hunt_reason_name(cases[i].reason));
         assert_int_equal(o.nevents, 0);
         assert_same_session(&s, &s0);
         assert_memory_equal(&p, &p0, sizeof(p));
@@ -522,10 +570,12 @@ static void test_hunt_window_and_reasons(void **unused)
 static void test_hit_cap_and_foreign_state(void **unused)
 {
     (void)unused;
-    hunt_rules *r = parse("{\"id\":\"t\",\"name\":\"T\",\"found\":{\"rssi_min\":-70,\"hits\":100,\"window_s\":3600},"
-                          "\"session_ttl_s\":3600,\"beacons\":[{\"id\":\"A\",\"name\":\"a\",\"x\":0,\"y\":0,\"points\":1},"
-                          "{\"id\":\"B\",\"name\":\"b\",\"x\":0,\"y\":0,\"points\":1},"
-                          "{\"id\":\"C\",\"name\":\"c\",\"x\":0,\"y\":0,\"points\":1}]}");
+    hunt_rules *r = parse(
+        "{\"id\":\"t\",\"name\":\"T\",\"found\":{\"rssi_min\":-70,\"hits\":100,\"window_s\":3600},"
+        "\"session_ttl_s\":3600,\"beacons\":[{\"id\":\"A\",\"name\":\"a\",\"x\":0,\"y\":0,"
+        "\"points\":1},"
+        "{\"id\":\"B\",\"name\":\"b\",\"x\":0,\"y\":0,\"points\":1},"
+        "{\"id\":\"C\",\"name\":\"c\",\"x\":0,\"y\":0,\"points\":1}]}");
     hunt_session s;
     hunt_progress p;
     hunt_session_init(&s);
@@ -573,11 +623,14 @@ static void check_decoders_total(const unsigned char *enc, size_t n, int is_sess
     hunt_progress p;
     /* Every strict prefix is refused. */
     for (size_t k = 0; k < n; k++)
-        assert_int_not_equal(is_session ? hunt_session_decode(enc, k, nb, &s) : hunt_progress_decode(enc, k, nb, &p), 0);
+        assert_int_not_equal(is_session ? hunt_session_decode(enc, k, nb, &s)
+                                        : hunt_progress_decode(enc, k, nb, &p),
+                             0);
     /* A trailing byte is refused. */
     memcpy(buf, enc, n);
     buf[n] = 0;
-    assert_int_equal(is_session ? hunt_session_decode(buf, n + 1, nb, &s) : hunt_progress_decode(buf, n + 1, nb, &p),
+    assert_int_equal(is_session ? hunt_session_decode(buf, n + 1, nb, &s)
+                                : hunt_progress_decode(buf, n + 1, nb, &p),
                      CN_ECORRUPT);
     /* Any single-byte change: refused, or decodes to something that
      * re-encodes to exactly those bytes (the decoder accepts only

@@ -211,7 +211,8 @@ static void test_undecodable(void **st)
     /* A bad session is replaced and flagged; the player's progress is kept. */
     unsigned flags = 0;
     hunt_batch_clear(b);
-    assert_int_equal(hunt_batch_put(b, HUNT_CF_PROGRESS, "trudy", 5, "\x01\x00\x00\x00\x00\x00\x00", 7), 0);
+    assert_int_equal(
+        hunt_batch_put(b, HUNT_CF_PROGRESS, "trudy", 5, "\x01\x00\x00\x00\x00\x00\x00", 7), 0);
     assert_int_equal(hunt_store_write(s, b), 0);
     assert_int_equal(hunt_player_load(s, r, "trudy", 5, &ss, &pp, &scratch, &flags), 0);
     assert_int_equal(flags, HUNT_PLAYER_FRESH | HUNT_PLAYER_SESSION_BAD);
@@ -220,7 +221,8 @@ static void test_undecodable(void **st)
     hunt_batch_clear(b);
     assert_int_equal(hunt_batch_put(b, HUNT_CF_PROGRESS, "trudy", 5, "\x02", 1), 0);
     assert_int_equal(hunt_store_write(s, b), 0);
-    assert_int_equal(hunt_player_load(s, r, "trudy", 5, &ss, &pp, &scratch, &flags), CN_EUNSUPPORTED);
+    assert_int_equal(hunt_player_load(s, r, "trudy", 5, &ss, &pp, &scratch, &flags),
+                     CN_EUNSUPPORTED);
     assert_int_equal(hunt_player_save(b, r, "", 0, &ss, &pp), CN_EINVAL);
     hunt_batch_free(b);
     hunt_store_close(s);

@@ -92,13 +92,12 @@ static void test_brief_example_and_times(void **st)
     (void)st;
     hunt_rules *r;
     char err[HUNT_ERR_MAX];
-    const char *ex =
-        "{'id': 'museum-night', 'name': 'Night at the Museum',"
-        " 'starts_at': '2026-11-28T18:00:00Z', 'ends_at': '2026-11-29T02:00:00Z',"
-        " 'order': 'any', 'found': {'rssi_min': -70, 'hits': 2, 'window_s': 10},"
-        " 'session_ttl_s': 1800, 'audit_ttl_s': 7776000,"
-        " 'beacons': [{'id': 'b-01', 'name': 'Dinosaur hall', 'x': 12.5, 'y': 40.0,"
-        "              'points': 10, 'clue': 'Where the oldest bones stand'}]}";
+    const char *ex = "{'id': 'museum-night', 'name': 'Night at the Museum',"
+                     " 'starts_at': '2026-11-28T18:00:00Z', 'ends_at': '2026-11-29T02:00:00Z',"
+                     " 'order': 'any', 'found': {'rssi_min': -70, 'hits': 2, 'window_s': 10},"
+                     " 'session_ttl_s': 1800, 'audit_ttl_s': 7776000,"
+                     " 'beacons': [{'id': 'b-01', 'name': 'Dinosaur hall', 'x': 12.5, 'y': 40.0,"
+                     "              'points': 10, 'clue': 'Where the oldest bones stand'}]}";
     assert_int_equal(parse_q(ex, &r, err), 0);
     const hunt_def *d = hunt_rules_def(r);
     assert_true(d->has_starts_at && d->has_ends_at);
@@ -113,14 +112,20 @@ static void test_brief_example_and_times(void **st)
     hunt_rules_free(r);
 
     /* Offsets and fractions; only one bound given; sequence order. */
-    assert_int_equal(parse_q("{" HEAD FOUND ",'order':'sequence','starts_at':'2026-11-28T20:00:00.250+02:00',"
-                             "'beacons':[" B0 "]}", &r, err), 0);
+    assert_int_equal(parse_q("{" HEAD FOUND
+                             ",'order':'sequence','starts_at':'2026-11-28T20:00:00.250+02:00',"
+                             "'beacons':[" B0 "]}",
+                             &r, err),
+                     0);
     d = hunt_rules_def(r);
     assert_true(d->starts_at_ms == INT64_C(1795888800250) && !d->has_ends_at);
     assert_int_equal(d->order, HUNT_ORDER_SEQUENCE);
-    assert_true(hunt_rules_in_window(r, INT64_MAX) && !hunt_rules_in_window(r, d->starts_at_ms - 1));
+    assert_true(hunt_rules_in_window(r, INT64_MAX) &&
+                !hunt_rules_in_window(r, d->starts_at_ms - 1));
     hunt_rules_free(r);
-    assert_int_equal(parse_q("{" HEAD FOUND ",'ends_at':'2024-02-29T00:00:00Z','beacons':[" B0 "]}", &r, err), 0);
+    assert_int_equal(
+        parse_q("{" HEAD FOUND ",'ends_at':'2024-02-29T00:00:00Z','beacons':[" B0 "]}", &r, err),
+        0);
     d = hunt_rules_def(r);
     assert_true(d->ends_at_ms == INT64_C(1709164800000) && !d->has_starts_at);
     assert_true(hunt_rules_in_window(r, 0) && !hunt_rules_in_window(r, d->ends_at_ms));
@@ -142,16 +147,21 @@ static const struct bad_case bad_cases[] = {
     {"{" HEAD FOUND "}", "beacons: missing (required)"},
     {"{" HEAD "'beacons':[" B0 "]}", "found: missing (required)"},
     {"{" HEAD "'found':{'rssi_min':-70,'window_s':10},'beacons':[" B0 "]}", "found.hits: missing"},
-    {"{" HEAD FOUND ",'beacons':[{'id':'b0','name':'B0','y':2,'points':5}]}", "beacons[0].x: missing"},
+    {"{" HEAD FOUND ",'beacons':[{'id':'b0','name':'B0','y':2,'points':5}]}",
+     "beacons[0].x: missing"},
     {"{'id':7,'name':'H'," FOUND ",'beacons':[" B0 "]}", "id: must be a string, got an integer"},
     {"{'id':'a b','name':'H'," FOUND ",'beacons':[" B0 "]}", "id: may contain only"},
     {"{'id':'','name':'H'," FOUND ",'beacons':[" B0 "]}", "id: length must be 1..64 bytes, got 0"},
     {"{'id':'0123456789012345678901234567890123456789012345678901234567890123X','name':'H'," FOUND
-     ",'beacons':[" B0 "]}", "id: length must be 1..64 bytes, got 65"},
-    {"{'id':'h','name':'bell\\u0007'," FOUND ",'beacons':[" B0 "]}", "name: must not contain control"},
+     ",'beacons':[" B0 "]}",
+     "id: length must be 1..64 bytes, got 65"},
+    {"{'id':'h','name':'bell\\u0007'," FOUND ",'beacons':[" B0 "]}",
+     "name: must not contain control"},
     {"{'id':'h','name':null," FOUND ",'beacons':[" B0 "]}", "name: must be a string, got null"},
-    {"{" HEAD "'order':'random'," FOUND ",'beacons':[" B0 "]}", "order: must be \"any\" or \"sequence\""},
-    {"{" HEAD "'order':true," FOUND ",'beacons':[" B0 "]}", "order: must be a string, got a boolean"},
+    {"{" HEAD "'order':'random'," FOUND ",'beacons':[" B0 "]}",
+     "order: must be \"any\" or \"sequence\""},
+    {"{" HEAD "'order':true," FOUND ",'beacons':[" B0 "]}",
+     "order: must be a string, got a boolean"},
     {"{" HEAD "'found':{'rssi_min':-128,'hits':2,'window_s':10},'beacons':[" B0 "]}",
      "found.rssi_min: must be an integer in -127..0"},
     {"{" HEAD "'found':{'rssi_min':1,'hits':2,'window_s':10},'beacons':[" B0 "]}",
@@ -207,22 +217,31 @@ static const struct bad_case bad_cases[] = {
      "ends_at: must be an RFC 3339 time"},
     {"{" HEAD "'ends_at':'2026-11-28T18:00:00Zjunk'," FOUND ",'beacons':[" B0 "]}",
      "ends_at: must be an RFC 3339 time"},
-    {"{" HEAD "'starts_at':1795888800," FOUND ",'beacons':[" B0 "]}", "starts_at: must be a string"},
+    {"{" HEAD "'starts_at':1795888800," FOUND ",'beacons':[" B0 "]}",
+     "starts_at: must be a string"},
     {"{" HEAD "'starts_at':'2026-11-28T18:00:00Z','ends_at':'2026-11-28T18:00:00Z'," FOUND
-     ",'beacons':[" B0 "]}", "ends_at: must be later than starts_at"},
+     ",'beacons':[" B0 "]}",
+     "ends_at: must be later than starts_at"},
     {"{" HEAD "'starts_at':'2026-11-28T19:00:00Z','ends_at':'2026-11-28T20:00:00+02:00'," FOUND
-     ",'beacons':[" B0 "]}", "ends_at: must be later than starts_at"},
-    {"{" HEAD FOUND ",'session_ttl_s':59,'beacons':[" B0 "]}", "session_ttl_s: must be an integer in 60..604800"},
-    {"{" HEAD FOUND ",'session_ttl_s':1800.0,'beacons':[" B0 "]}", "session_ttl_s: must be an integer"},
-    {"{" HEAD FOUND ",'audit_ttl_s':59,'beacons':[" B0 "]}", "audit_ttl_s: must be an integer in 60..315360000"},
-    {"{" HEAD "'found':{'rssi_min':-70,'hits':2,'window_s':61},'session_ttl_s':60,'beacons':[" B0 "]}",
+     ",'beacons':[" B0 "]}",
+     "ends_at: must be later than starts_at"},
+    {"{" HEAD FOUND ",'session_ttl_s':59,'beacons':[" B0 "]}",
+     "session_ttl_s: must be an integer in 60..604800"},
+    {"{" HEAD FOUND ",'session_ttl_s':1800.0,'beacons':[" B0 "]}",
+     "session_ttl_s: must be an integer"},
+    {"{" HEAD FOUND ",'audit_ttl_s':59,'beacons':[" B0 "]}",
+     "audit_ttl_s: must be an integer in 60..315360000"},
+    {"{" HEAD "'found':{'rssi_min':-70,'hits':2,'window_s':61},'session_ttl_s':60,'beacons':[" B0
+     "]}",
      "found.window_s: must not exceed session_ttl_s (60)"},
     {"[" B0 "]", "a hunt file must hold one JSON object, got an array"},
     {"", "invalid JSON at line"},
     {"{" HEAD FOUND ",'beacons':[" B0 "]} trailing", "invalid JSON at line"},
     {"{" HEAD FOUND ",'beacons':[" B0 "],'x':99999999999999999999999}", "invalid JSON at line"},
-    {"{" HEAD FOUND ",'beacons':[{'id':'b0','name':'B0','x':1e999,'y':2,'points':5}]}", "invalid JSON at line"},
-    {"{" HEAD FOUND ",'beacons':[{'id':'b0','name':'a\\u0000b','x':1,'y':2,'points':5}]}", "invalid JSON at line"},
+    {"{" HEAD FOUND ",'beacons':[{'id':'b0','name':'B0','x':1e999,'y':2,'points':5}]}",
+     "invalid JSON at line"},
+    {"{" HEAD FOUND ",'beacons':[{'id':'b0','name':'a\\u0000b','x':1,'y':2,'points':5}]}",
+     "invalid JSON at line"},
     /* A hostile key: the escape sequence is neutralised in the message. */
     {"{'\\u001b[31mevil':1," HEAD FOUND ",'beacons':[" B0 "]}", "?[31mevil: unknown field"},
 };
@@ -234,7 +253,8 @@ static void test_rejections(void **st)
         hunt_rules *r = (hunt_rules *)&r;
         char err[HUNT_ERR_MAX] = "";
         int rc = parse_q(bad_cases[i].json, &r, err);
-        if (rc != HUNT_ERULES || r != NULL || strncmp(err, bad_cases[i].err, strlen(bad_cases[i].err)) != 0)
+        if (rc != HUNT_ERULES || r != NULL ||
+            strncmp(err, bad_cases[i].err, strlen(bad_cases[i].err)) != 0)
             fail_msg("case %zu: rc=%d err=\"%s\", want \"%s...\"", i, rc, err, bad_cases[i].err);
         for (const char *p = err; *p; p++)
             assert_true((unsigned char)*p >= 0x20); /* one clean line */
@@ -255,9 +275,11 @@ static void test_limits(void **st)
     for (int n = 1024; n <= 1025; n++) {
         size_t cap = 64 + (size_t)n * 64;
         char *j = malloc(cap), *p = j;
-        p += sprintf(p, "{\"id\":\"h\",\"name\":\"H\",\"found\":{\"rssi_min\":-70,\"hits\":1,\"window_s\":1},\"beacons\":[");
+        p += sprintf(p, "{\"id\":\"h\",\"name\":\"H\",\"found\":{\"rssi_min\":-70,\"hits\":1,"
+                        "\"window_s\":1},\"beacons\":[");
         for (int i = 0; i < n; i++)
-            p += sprintf(p, "%s{\"id\":\"b%d\",\"name\":\"n\",\"x\":0,\"y\":0,\"points\":%d}", i ? "," : "", i, i);
+            p += sprintf(p, "%s{\"id\":\"b%d\",\"name\":\"n\",\"x\":0,\"y\":0,\"points\":%d}",
+                         i ? "," : "", i, i);
         p += sprintf(p, "]}");
         int rc = hunt_rules_parse(j, (size_t)(p - j), &r, err, sizeof(err));
         if (n == 1024) {
@@ -274,9 +296,12 @@ static void test_limits(void **st)
     /* Clue of 1000 bytes ok, 1001 refused. */
     for (int n = 1000; n <= 1001; n++) {
         char *j = malloc(2000);
-        int len = sprintf(j, "{\"id\":\"h\",\"name\":\"H\",\"found\":{\"rssi_min\":-70,\"hits\":1,\"window_s\":1},"
-                             "\"beacons\":[{\"id\":\"b\",\"name\":\"n\",\"x\":0,\"y\":0,\"points\":1,\"clue\":\"%0*d\"}]}",
-                          n, 0);
+        int len = sprintf(
+            j,
+            "{\"id\":\"h\",\"name\":\"H\",\"found\":{\"rssi_min\":-70,\"hits\":1,\"window_s\":1},"
+            "\"beacons\":[{\"id\":\"b\",\"name\":\"n\",\"x\":0,\"y\":0,\"points\":1,\"clue\":\"%0*"
+            "d\"}]}",
+            n, 0);
         int rc = hunt_rules_parse(j, (size_t)len, &r, err, sizeof(err));
         if (n == 1000) {
             assert_int_equal(rc, 0);
@@ -336,7 +361,8 @@ static void test_hostile(void **st)
     /* Scalars at top level. */
     const char *scalars[] = {"null", "1", "\"hunt\"", "true", "{}"};
     for (size_t i = 0; i < 5; i++)
-        assert_int_equal(hunt_rules_parse(scalars[i], strlen(scalars[i]), &r, err, sizeof(err)), HUNT_ERULES);
+        assert_int_equal(hunt_rules_parse(scalars[i], strlen(scalars[i]), &r, err, sizeof(err)),
+                         HUNT_ERULES);
     /* A NULL error buffer is allowed. */
     assert_int_equal(hunt_rules_parse("{}", 2, &r, NULL, 0), HUNT_ERULES);
     /* A tiny error buffer is truncated, still NUL-terminated. */

@@ -52,7 +52,11 @@ static hunt_store *open_store(const char *dir)
 
 static int count_fn(void *ud, const void *k, size_t kl, const void *v, size_t vl, int64_t w)
 {
-    (void)k; (void)kl; (void)v; (void)vl; (void)w;
+    (void)k;
+    (void)kl;
+    (void)v;
+    (void)vl;
+    (void)w;
     (*(long *)ud)++;
     return 0;
 }
@@ -120,10 +124,12 @@ static void test_ttl_and_compaction(void **st)
     /* ... but still on disk until compaction. */
     assert_int_equal(count(s, HUNT_CF_SESSIONS, 1), 150);
     uint64_t sst_before = 0, sst_after = 0;
-    assert_int_equal(hunt_store_property(s, HUNT_CF_SESSIONS, "rocksdb.total-sst-files-size", &sst_before), 0);
+    assert_int_equal(
+        hunt_store_property(s, HUNT_CF_SESSIONS, "rocksdb.total-sst-files-size", &sst_before), 0);
     assert_int_equal(hunt_store_compact_expired(s), 0);
     assert_int_equal(count(s, HUNT_CF_SESSIONS, 1), 50);
-    assert_int_equal(hunt_store_property(s, HUNT_CF_SESSIONS, "rocksdb.total-sst-files-size", &sst_after), 0);
+    assert_int_equal(
+        hunt_store_property(s, HUNT_CF_SESSIONS, "rocksdb.total-sst-files-size", &sst_after), 0);
     assert_true(sst_after > 0);
     /* Progress and audit are untouched by the session TTL. */
     assert_int_equal(count(s, HUNT_CF_PROGRESS, 1), 100);
@@ -290,7 +296,10 @@ static void test_errors(void **st)
     assert_int_equal(write(done[1], "x", 1), 1);
     int status;
     assert_int_equal(waitpid(pid, &status, 0), pid);
-    close(ready[0]); close(ready[1]); close(done[0]); close(done[1]);
+    close(ready[0]);
+    close(ready[1]);
+    close(done[0]);
+    close(done[1]);
     /* Once the other process is gone, the DB opens. */
     s = open_store(dir);
     hunt_store_close(s);
@@ -337,7 +346,8 @@ static void test_oom(void **st)
     cn_buf v = CN_BUF_INIT;
     assert_int_equal(get_key(s, HUNT_CF_PROGRESS, "k00000", &v), CN_ENOMEM);
     int64_t next;
-    assert_int_equal(hunt_store_get_offset(s, "t", 0, &next), CN_ENOENT); /* absent: no allocation needed */
+    assert_int_equal(hunt_store_get_offset(s, "t", 0, &next),
+                     CN_ENOENT); /* absent: no allocation needed */
     cn_test_alloc_reset();
     assert_int_equal(get_key(s, HUNT_CF_PROGRESS, "k00000", &v), 0);
     cn_buf_free(&v);
