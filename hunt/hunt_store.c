@@ -130,6 +130,10 @@ static unsigned char hunt__filter(void *st, int level, const char *key, size_t k
      * read would hide the corruption that reads will report. */
     if (vlen < HUNT__STAMP)
         return 0;
+    /* RocksDB turns a removed entry into a deletion marker, so an older
+     * version of the key in a lower level stays hidden; the marker itself
+     * goes when it reaches the bottommost level, where the forced
+     * compaction of hunt_store_compact_expired() takes every file. */
     int64_t written = (int64_t)cn_rd_be64((const unsigned char *)val);
     return (unsigned char)hunt__expired(hunt_store_now(t->s), written, t->ttl_ms);
 }
@@ -265,6 +269,8 @@ int hunt_store_get(hunt_store *s, enum hunt_cf cf, const void *key, size_t klen,
 {
     char *e = NULL;
     cn_buf_reset(val);
+    if ((unsigned)cf >= HUNT_CF_COUNT)
+        return CN_EINVAL;
     rocksdb_pinnableslice_t *ps = rocksdb_get_pinned_cf(s->db, s->ropts, s->cf[cf], key, klen, &e);
     if (e)
         return hunt__err(s, e, "get");

@@ -254,6 +254,8 @@ static void test_atomic_batch_reopen(void **st)
     assert_int_equal(hunt_batch_put_offset(b, topic, 0, 1), CN_EINVAL);
     assert_int_equal(hunt_batch_put(b, HUNT_CF_COUNT, "k", 1, "v", 1), CN_EINVAL);
     assert_int_equal(hunt_batch_count(b), 0);
+    assert_int_equal(hunt_store_get(s, HUNT_CF_COUNT, "k", 1, &v, NULL), CN_EINVAL);
+    assert_int_equal(hunt_store_scan(s, HUNT_CF_COUNT, 0, count_fn, &n), CN_EINVAL);
     hunt_batch_free(b);
     assert_string_equal(hunt_store_cf_name(HUNT_CF_AUDIT), "audit");
     hunt_store_close(s);
