@@ -272,16 +272,22 @@ static void lg__snap_restore(const lg__snap *s, lg_part *p, lg_seg *seg, lg__wct
     }
 }
 
-static int lg__note_seg(lg__wctx *w, lg_part *p, lg_seg *s)
+/* Room for one more entry in the round's segment and partition lists.
+ * Called before a write: once bytes are in a file, nothing may fail. */
+static int lg__reserve_notes(lg__wctx *w)
+{
+    if (LG__GROW(w->segs, w->nsegs, w->segcap) || LG__GROW(w->touched, w->ntouched, w->touchcap))
+        return CN_ENOMEM;
+    return 0;
+}
+
+static void lg__note_seg(lg__wctx *w, lg_part *p, lg_seg *s)
 {
     for (size_t i = w->nsegs; i-- > 0;)
         if (w->segs[i].s == s)
-            return 0;
-    if (LG__GROW(w->segs, w->nsegs, w->segcap))
-        return CN_ENOMEM;
+            return;
     lg__seg_ref(s);
-    w->segs[w->nsegs++] = (lg__segw){p, s};
-    return 0;
+    w->segs[w->nsegs++] = (lg__segw){p, s}; /* room reserved by lg__reserve_notes */
 }
 
 static int lg__note_touched(lg__wctx *w, lg_part *p)
@@ -301,15 +307,16 @@ static int lg__flush_run(lg_log *log, lg__wctx *w, lg_part *p, lg_seg *seg,
 {
     if (len == 0)
         return 0;
+    if (lg__reserve_notes(w))
+        return CN_ENOMEM;
     const lg_vfs *v = log->vfs;
     ssize_t r = v->pwrite(v->ud, seg->fd, buf, len, (off_t)seg->size);
     if (r == (ssize_t)len) {
         seg->size += len;
         p->bytes += len;
-        int rc = lg__note_seg(w, p, seg);
-        if (!rc)
-            rc = lg__note_touched(w, p);
-        return rc;
+        lg__note_seg(w, p, seg);
+        lg__note_touched(w, p); /* cannot fail: room reserved */
+        return 0;
     }
     /* A short write is treated as failed: on a regular file it means the
      * device refused the rest (ENOSPC/EIO), so the retry is the next append. */
@@ -329,6 +336,8 @@ static int lg__flush_run(lg_log *log, lg__wctx *w, lg_part *p, lg_seg *seg,
 /* Start a new segment at p->log_end. */
 static int lg__roll(lg_log *log, lg__wctx *w, lg_part *p, lg_seg **out)
 {
+    if (lg__reserve_notes(w))
+        return CN_ENOMEM;
     lg_seg *s;
     int rc = lg__seg_open(&s, log->vfs, p->dir, p->log_end, 1);
     if (rc)
