@@ -13,7 +13,7 @@
  * exact total before any field is read.
  *
  * Guarantees: verify allocates nothing and reads nothing outside the
- * decoded buffer; the signature is checked before any claim is trusted;
+ * decoded buffer; a token has exactly one accepted text form; the signature is checked before any claim is trusted;
  * expiry is checked after it (so a forged token says "bad signature",
  * never "expired").  Threads: any; keys are the caller's, read-only here.
  */
@@ -101,6 +101,20 @@ static int token_layout(const unsigned char *bin, size_t n, gw_token_claims *out
     return 0;
 }
 
+/* libsodium's decoder accepts more than one spelling of the same bytes
+ * (the unused low bits of the last character; the fuzzer also found a
+ * byte with the high bit set decoding like '_').  A token must have
+ * exactly one text form, or a "revoked token" list, a log grep or a cache
+ * keyed by token text could be dodged: re-encode and compare. */
+static int canonical(const unsigned char *bin, size_t n, const char *tok, size_t len)
+{
+    char again[GW_TOKEN_MAX_LEN];
+    if (sodium_base64_ENCODED_LEN(n, sodium_base64_VARIANT_URLSAFE_NO_PADDING) > sizeof(again))
+        return 0;
+    sodium_bin2base64(again, sizeof(again), bin, n, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    return strlen(again) == len && memcmp(again, tok, len) == 0;
+}
+
 int gw_token_verify(const unsigned char pk[GW_TOKEN_PK_LEN], const char *tok, size_t len, int64_t now_ms,
                     gw_token_claims *out)
 {
@@ -110,7 +124,7 @@ int gw_token_verify(const unsigned char pk[GW_TOKEN_PK_LEN], const char *tok, si
     if (len == 0 || len >= GW_TOKEN_MAX_LEN)
         return GW_ETOKEN;
     if (sodium_base642bin(bin, sizeof(bin), tok, len, NULL, &n, &end, sodium_base64_VARIANT_URLSAFE_NO_PADDING) ||
-        end != tok + len)
+        end != tok + len || !canonical(bin, n, tok, len))
         return GW_ETOKEN;
     gw_token_claims c;
     int rc = token_layout(bin, n, &c, &sl);

@@ -32,7 +32,13 @@ static int key_valid(cn_slice key)
     if (sodium_base642bin(bin, sizeof(bin), (const char *)key.ptr, key.len, NULL, &binlen, &end,
                           sodium_base64_VARIANT_ORIGINAL) != 0)
         return 0;
-    return binlen == 16 && end == (const char *)key.ptr + key.len;
+    if (binlen != 16 || end != (const char *)key.ptr + key.len)
+        return 0;
+    /* libsodium also decodes some non-alphabet bytes and non-zero trailing
+     * bits; a key must be the canonical spelling of its 16 bytes. */
+    char again[25];
+    sodium_bin2base64(again, sizeof(again), bin, 16, sodium_base64_VARIANT_ORIGINAL);
+    return memcmp(again, key.ptr, 24) == 0;
 }
 
 static int refuse(int *status, const char **why, int st, const char *w)

@@ -112,6 +112,31 @@ static void test_every_corruption_refused(void **st)
     memcpy(bad, tok, n);
     memcpy(bad + n, "AA", 3);
     assert_true(gw_token_verify(pk, bad, n + 2, 2000, &out) < 0);
+    /* Other spellings of the same bytes are refused: non-zero unused bits
+     * in the last character (token lengths not a multiple of 3 bytes), and
+     * a high-bit byte that libsodium decodes like '_' (found by
+     * fuzz_gw_token). */
+    for (int plen = 1; plen <= 3; plen++) {
+        gw_token_claims d = claims(plen == 1 ? "a" : plen == 2 ? "ab" : "abc", "", 1000, 1000000);
+        char t[GW_TOKEN_MAX_LEN];
+        assert_int_equal(gw_token_issue(sk, &d, t, sizeof(t)), 0);
+        size_t tl = strlen(t);
+        assert_int_equal(gw_token_verify(pk, t, tl, 2000, &out), 0);
+        int remainder = (int)((19 + (size_t)plen + 64) % 3);
+        if (remainder) {
+            /* 1 byte left: 4 unused bits; 2 bytes left: 2 unused bits. */
+            static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+            int v = (int)(strchr(b64, t[tl - 1]) - b64);
+            t[tl - 1] = b64[v | 1];
+            assert_int_equal(gw_token_verify(pk, t, tl, 2000, &out), GW_ETOKEN);
+        }
+    }
+    memcpy(bad, tok, n + 1);
+    char *us = strchr(bad, '_') ? strchr(bad, '_') : strchr(bad, '-');
+    if (us) {
+        *us = (char)(*us | 0x80);
+        assert_int_equal(gw_token_verify(pk, bad, n, 2000, &out), GW_ETOKEN);
+    }
     /* Another key pair's public key. */
     unsigned char pk2[GW_TOKEN_PK_LEN], sk2[GW_TOKEN_SK_LEN];
     assert_int_equal(gw_token_keygen(pk2, sk2), 0);

@@ -301,6 +301,13 @@ static void test_upgrade_rules(void **st)
                                         b, sizeof(b))),
                      400);
     assert_int_equal(upgrade_status(upg("GET", "HTTP/1.1", U, C, V, "Sec-WebSocket-Key: \r\n", b, sizeof(b))), 400);
+    /* non-canonical: unused bits set in the last data character, and a high-bit byte */
+    assert_int_equal(upgrade_status(upg("GET", "HTTP/1.1", U, C, V, "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZR==\r\n",
+                                        b, sizeof(b))),
+                     400);
+    assert_int_equal(upgrade_status(upg("GET", "HTTP/1.1", U, C, V,
+                                        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25j\xdaQ==\r\n", b, sizeof(b))),
+                     400);
 }
 
 static void test_token_lists(void **st)
