@@ -52,6 +52,11 @@
 
 typedef int (*kf_handler_fn)(kf_conn *c);
 
+/* Replies queued for one connection before it stops being served. */
+#define KF_OUT_MAX (64u << 20)
+/* How long a drain waits for clients to take their last replies. */
+#define KF_DRAIN_GRACE_S 10
+
 /* Indexed by ApiKey; min/max versions come from the generated table so
  * what ApiVersions advertises is exactly what decodes. */
 static const kf_handler_fn kf_handlers[] = {
@@ -214,6 +219,8 @@ static void kf_conn_write_cb(struct bufferevent *bev, void *ud)
     (void)bev;
     if (c->closing && !c->busy)
         kf_conn_close(c);
+    else if (!c->busy)
+        kf_conn_process(c); /* requests held back while the output was full */
 }
 
 static void kf_conn_event_cb(struct bufferevent *bev, short what, void *ud)
@@ -294,6 +301,12 @@ static void kf_conn_process(kf_conn *c)
 {
     kf_server *s = c->s;
     while (c->bev && !c->busy && !c->closing) {
+        /* A client that sends requests but does not read replies stops
+         * being served once KF_OUT_MAX bytes of replies wait for it (file
+         * segments count too: each pins a segment), so it cannot make us
+         * queue without bound; the write callback resumes it. */
+        if (evbuffer_get_length(bufferevent_get_output(c->bev)) > KF_OUT_MAX)
+            break;
         struct evbuffer *in = bufferevent_get_input(c->bev);
         size_t avail = evbuffer_get_length(in);
         unsigned char hdr[4];
@@ -577,9 +590,28 @@ int kf_server_port(const kf_server *s)
 static void kf_server_check_drained(kf_server *s)
 {
     if (s->draining && s->nconns == 0 && s->drain_done) {
+        if (s->drain_timer)
+            evtimer_del(s->drain_timer);
         void (*done)(void *) = s->drain_done;
         s->drain_done = NULL;
         done(s->drain_ud);
+    }
+}
+
+static void kf_drain_timeout_cb(evutil_socket_t fd, short what, void *ud)
+{
+    kf_server *s = ud;
+    (void)fd;
+    (void)what;
+    kf_conn *c = s->conns;
+    while (c) {
+        kf_conn *next = c->next;
+        if (c->bev && !c->prod) {
+            cn_log_warn("kf", "drain: closing %s, which did not take its replies in %d s", c->peer,
+                        KF_DRAIN_GRACE_S);
+            kf_conn_close(c);
+        }
+        c = next;
     }
 }
 
@@ -597,6 +629,10 @@ void kf_server_drain(kf_server *s, void (*done)(void *ud), void *ud)
         if (c->fetch.parked) {
             /* A parked long-poll answers now with what it has. */
             c->fetch.deadline_ms = 0;
+        } else if (c->busy && !c->prod && c->bev) {
+            /* Waiting in JoinGroup/SyncGroup could last a rebalance
+             * timeout: the member reconnects, as after a coordinator move. */
+            kf__conn_fail(c, "draining: group request abandoned");
         } else if (!c->busy && c->bev) {
             if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
                 kf_conn_close(c);
@@ -606,6 +642,14 @@ void kf_server_drain(kf_server *s, void (*done)(void *ud), void *ud)
         c = next;
     }
     kf__fetch_recheck(s, 1);
+    /* Clients that never read their last replies do not hold the drain
+     * up for ever. */
+    if (!s->drain_timer)
+        s->drain_timer = evtimer_new(s->base, kf_drain_timeout_cb, s);
+    if (s->drain_timer) {
+        struct timeval tv = {KF_DRAIN_GRACE_S, 0};
+        evtimer_add(s->drain_timer, &tv);
+    }
     kf_server_check_drained(s);
 }
 
@@ -640,6 +684,8 @@ void kf_server_free(kf_server *s)
     }
     if (s->group_tick)
         event_free(s->group_tick);
+    if (s->drain_timer)
+        event_free(s->drain_timer);
     kf_group_coord_free(s->groups);
     if (s->wake)
         event_free(s->wake);

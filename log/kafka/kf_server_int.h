@@ -101,6 +101,7 @@ struct kf_server {
     void *drain_ud;
     kf_group_coord *groups;
     struct event *group_tick;
+    struct event *drain_timer;
 };
 
 /* ---- kf_server.c: replies and call lifecycle ---- */
