@@ -40,8 +40,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define HUNT_PLAYER_MAX 128u /* player ids: 1..128 bytes, no control characters */
-#define HUNT_RSSI_LO (-127)  /* plausible BLE RSSI, dBm */
+#define HUNT_PLAYER_MAX 64u /* player ids: 1..64 bytes of A-Z a-z 0-9 "._:@-" (gw_id.h) */
+#define HUNT_RSSI_LO (-127) /* plausible BLE RSSI, dBm */
 #define HUNT_RSSI_HI 20
 #define HUNT_MAX_FUTURE_MS INT64_C(300000) /* ping time at most 5 min after receipt */
 #define HUNT_MAX_AGE_MS INT64_C(86400000)  /* ... and at most 24 h before it */

@@ -87,10 +87,11 @@ typedef struct ref_hunt {
 
 static int ref_player_ok(const char *p, size_t n)
 {
-    if (n == 0 || n > 128)
+    static const char ok[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._:@-";
+    if (n == 0 || n > 64)
         return 0;
     for (size_t i = 0; i < n; i++)
-        if ((unsigned char)p[i] < 32 || p[i] == 127)
+        if (!p[i] || !strchr(ok, p[i]))
             return 0;
     return 1;
 }
@@ -504,6 +505,8 @@ static void test_hunt_window_and_reasons(void **unused)
         {"alice", "A", -50, end, 0, HUNT_IGN_OUTSIDE_HUNT},
         {"", "A", -50, T0, 0, HUNT_REJ_BAD_PLAYER},
         {"al\nice", "A", -50, T0, 0, HUNT_REJ_BAD_PLAYER},
+        {"al ice", "A", -50, T0, 0, HUNT_REJ_BAD_PLAYER},
+        {"al\xc3\xa9", "A", -50, T0, 0, HUNT_REJ_BAD_PLAYER},
         {"alice", "a", -50, T0, 0, HUNT_REJ_UNKNOWN_BEACON},
         {"alice", "", -50, T0, 0, HUNT_REJ_UNKNOWN_BEACON},
         {"alice", "A", -128, T0, 0, HUNT_REJ_BAD_RSSI},
@@ -529,14 +532,16 @@ static void test_hunt_window_and_reasons(void **unused)
         assert_same_session(&s, &s0);
         assert_memory_equal(&p, &p0, sizeof(p));
     }
-    /* A player id of 128 bytes is fine, 129 is not. */
-    char long_id[130];
+    /* A player id of 64 bytes is fine, 65 is not. */
+    char long_id[66];
     memset(long_id, 'x', sizeof(long_id));
-    hunt_ping g = {long_id, 129, "A", 1, -50, T0, 0};
+    long_id[1] = '@';
+    long_id[2] = ':';
+    hunt_ping g = {long_id, 65, "A", 1, -50, T0, 0};
     hunt_step o;
     hunt_game_step(r, &s, &p, &g, &o);
     assert_int_equal(o.reason, HUNT_REJ_BAD_PLAYER);
-    g.player_len = 128;
+    g.player_len = 64;
     /* Bounds of the skew check are inclusive. */
     g.ts_ms = T0 + 300000;
     g.recv_ms = T0;
