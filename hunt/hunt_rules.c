@@ -466,6 +466,12 @@ int hunt_rules_parse(const char *json, size_t len, hunt_rules **out, char *err, 
         hunt__fail(&c, "", "hunt file is %zu bytes; the limit is %u", len, HUNT_FILE_MAX_BYTES);
         return CN_ETOOBIG;
     }
+    /* A UTF-8 byte order mark, as some editors write, is not JSON; skip it
+     * rather than fail at "line 1 column 1". */
+    if (len >= 3 && memcmp(json, "\xef\xbb\xbf", 3) == 0) {
+        json += 3;
+        len -= 3;
+    }
     /* Raw NUL bytes are never valid JSON text, but jansson 2.14 swallows
      * one that directly follows a number ("-7\0" parses as -7), so a file
      * with one could parse as something other than what it says. */

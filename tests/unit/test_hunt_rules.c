@@ -259,11 +259,14 @@ static void test_rejections(void **st)
         for (const char *p = err; *p; p++)
             assert_true((unsigned char)*p >= 0x20); /* one clean line */
     }
-    /* The valid base of all these cases parses. */
+    /* The valid base of all these cases parses, also after a UTF-8 BOM. */
     hunt_rules *r;
     char err[HUNT_ERR_MAX];
     assert_int_equal(parse_q(VALID, &r, err), 0);
     hunt_rules_free(r);
+    assert_int_equal(parse_q("\xef\xbb\xbf" VALID, &r, err), 0);
+    hunt_rules_free(r);
+    assert_int_equal(parse_q("\xef\xbb" VALID, &r, err), HUNT_ERULES);
 }
 
 static void test_limits(void **st)
