@@ -41,33 +41,47 @@ static const uint8_t ws_utf8_class[256] = {
     9,  10, 10, 10, 11, 4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  /* F0 */
 };
 
-/* States: 0 accept, 1 reject, 2 owe 1, 3 owe 2, 4 after E0 (A0..BF),
- * 5 after ED (80..9F), 6 owe 3, 7 after F0 (90..BF), 8 after F4 (80..8F). */
-enum { S_OK = 0, S_BAD = 1, S_1 = 2, S_2 = 3, S_E0 = 4, S_ED = 5, S_3 = 6, S_F0 = 7, S_F4 = 8 };
-
-static const uint8_t ws_utf8_next[9][12] = {
-    /*          0     1     2     3     4     5     6     7     8     9     10    11 */
-    [S_OK] = {S_OK, S_BAD, S_BAD, S_BAD, S_BAD, S_1, S_E0, S_2, S_ED, S_F0, S_3, S_F4},
-    [S_BAD] = {S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD},
-    [S_1] = {S_BAD, S_OK, S_OK, S_OK, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD},
-    [S_2] = {S_BAD, S_1, S_1, S_1, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD},
-    [S_E0] = {S_BAD, S_BAD, S_BAD, S_1, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD},
-    [S_ED] = {S_BAD, S_1, S_1, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD},
-    [S_3] = {S_BAD, S_2, S_2, S_2, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD},
-    [S_F0] = {S_BAD, S_BAD, S_2, S_2, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD},
-    [S_F4] = {S_BAD, S_2, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD},
+/* States are stored premultiplied by the class count (12), so a step is
+ * one add and one load: next = ws_utf8_next[state + class].
+ * 0 accept, 12 reject, then: owe 1, owe 2, after E0 (A0..BF), after ED
+ * (80..9F), owe 3, after F0 (90..BF), after F4 (80..8F). */
+enum {
+    S_OK = 0,
+    S_BAD = 12,
+    S_1 = 24,
+    S_2 = 36,
+    S_E0 = 48,
+    S_ED = 60,
+    S_3 = 72,
+    S_F0 = 84,
+    S_F4 = 96,
+    S_END = 108
 };
+
+static const uint8_t ws_utf8_next[S_END] = {
+    /* class:  0     1      2      3      4      5      6      7      8      9      10     11 */
+    /* OK  */ S_OK, S_BAD, S_BAD, S_BAD, S_BAD, S_1, S_E0, S_2, S_ED, S_F0, S_3, S_F4,
+    /* BAD */ S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD,
+    /* 1   */ S_BAD, S_OK, S_OK, S_OK, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD,
+    /* 2   */ S_BAD, S_1, S_1, S_1, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD,
+    /* E0  */ S_BAD, S_BAD, S_BAD, S_1, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD,
+    /* ED  */ S_BAD, S_1, S_1, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD,
+    /* 3   */ S_BAD, S_2, S_2, S_2, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD,
+    /* F0  */ S_BAD, S_BAD, S_2, S_2, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD,
+    /* F4  */ S_BAD, S_2, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD,
+};
+
+_Static_assert(WS_UTF8_ACCEPT == S_OK && WS_UTF8_REJECT == S_BAD, "ws_utf8.h constants match the table");
 
 uint8_t ws_utf8_feed(uint8_t state, const unsigned char *p, size_t n)
 {
     size_t i = 0;
-    if (state > S_F4)
+    if (state >= S_END || state % 12)
         return S_BAD; /* not a state we returned: treat as corrupt caller state */
     while (i < n) {
-        if (state == S_BAD)
-            return S_BAD;
         if (state == S_OK) {
-            /* ASCII fast path: 8 bytes per step while no high bit is set. */
+            /* ASCII fast path: 8 bytes per step, then byte steps, while no
+             * high bit is set. */
             while (n - i >= 8) {
                 uint64_t w;
                 memcpy(&w, p + i, 8);
@@ -75,11 +89,14 @@ uint8_t ws_utf8_feed(uint8_t state, const unsigned char *p, size_t n)
                     break;
                 i += 8;
             }
+            while (i < n && p[i] < 0x80)
+                i++;
             if (i == n)
                 break;
         }
-        state = ws_utf8_next[state][ws_utf8_class[p[i]]];
-        i++;
+        state = ws_utf8_next[state + ws_utf8_class[p[i++]]];
+        if (state == S_BAD)
+            return S_BAD;
     }
     return state;
 }

@@ -14,7 +14,7 @@
 /** State between chunks.  Start from WS_UTF8_ACCEPT. */
 #define WS_UTF8_ACCEPT 0u
 /** Sticky: once rejected, every later chunk stays rejected. */
-#define WS_UTF8_REJECT 1u
+#define WS_UTF8_REJECT 12u
 
 /**
  * Run the validator over n more bytes.
