@@ -54,6 +54,9 @@ typedef int (*kf_handler_fn)(kf_conn *c);
 
 /* Replies queued for one connection before it stops being served. */
 #define KF_OUT_MAX (64u << 20)
+/* Bytes moved per connection per loop iteration (see kf_accept_cb). */
+#define KF_MAX_SINGLE_WRITE (4u << 20)
+#define KF_MAX_SINGLE_READ (256u << 10)
 /* How long a drain waits for clients to take their last replies. */
 #define KF_DRAIN_GRACE_S 10
 
@@ -196,6 +199,11 @@ static void kf_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct so
     s->conns = c;
     s->nconns++;
     bufferevent_setcb(c->bev, kf_conn_read_cb, kf_conn_write_cb, kf_conn_event_cb, c);
+    /* libevent writes at most 16 KiB per loop iteration by default; Fetch
+     * replies are megabytes of sendfile, which would then take hundreds of
+     * loop turns each.  Reads stay bounded per turn for fairness. */
+    bufferevent_set_max_single_write(c->bev, KF_MAX_SINGLE_WRITE);
+    bufferevent_set_max_single_read(c->bev, KF_MAX_SINGLE_READ);
     /* Stop reading once a whole maximal frame is buffered: a pipelining
      * client then waits in TCP instead of in our memory. */
     bufferevent_setwatermark(c->bev, EV_READ, 0, (size_t)s->o.max_request_bytes + 4);
