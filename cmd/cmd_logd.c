@@ -21,6 +21,7 @@
 
 #include <event2/event.h>
 #include <event2/thread.h>
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -186,8 +187,8 @@ int cmd_logd(int argc, char **argv)
     }
     rc = kf_server_new(&d.srv, d.base, log, &ko);
     if (rc) {
-        fprintf(stderr, "cairn logd: cannot listen on %s: %s; is the port in use? pick another with --kafka-listen\n",
-                ko.listen, cn_strerror(rc));
+        fprintf(stderr, "cairn logd: cannot listen on %s: %s; pick a free HOST:PORT with --kafka-listen\n",
+                ko.listen, rc == CN_ESYS ? strerror(errno) : cn_strerror(rc));
         goto out;
     }
     sigterm = evsignal_new(d.base, SIGTERM, logd_signal, &d);

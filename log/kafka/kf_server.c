@@ -576,8 +576,9 @@ int kf_server_new(kf_server **out, struct event_base *base, lg_log *log, const k
                                      LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, 1024,
                                      (struct sockaddr *)&sin, sizeof(sin));
     if (!s->lst) {
-        cn_log_error("kf", "cannot listen on %s: %s", o->listen, strerror(errno));
+        int e = errno; /* the caller reports it: one line, with what to do */
         kf_server_free(s);
+        errno = e;
         return CN_ESYS;
     }
     struct sockaddr_in bound;

@@ -42,7 +42,7 @@ void kf_server_opts_init(kf_server_opts *o);
 
 /**
  * Bind and start listening.  @return 0; CN_EINVAL (bad address);
- * CN_ESYS (bind/listen failed: errno logged); CN_ENOMEM.
+ * CN_ESYS (bind/listen failed: errno says why); CN_ENOMEM.
  * On failure *out is NULL.
  */
 int kf_server_new(kf_server **out, struct event_base *base, lg_log *log, const kf_server_opts *o);
