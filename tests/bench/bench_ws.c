@@ -48,8 +48,12 @@ static int cmp_dbl(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* Median of --runs runs of fn(ud) repeated for --seconds; items per second. */
-static double rate(const bench_cfg *c, long (*fn)(void *), void *ud)
+typedef struct stat3 {
+    double med, min, max;
+} stat3;
+
+/* --runs runs of fn(ud), each repeated for --seconds; items per second. */
+static stat3 rate(const bench_cfg *c, long (*fn)(void *), void *ud)
 {
     double r[MAX_RUNS];
     for (int i = 0; i < c->runs; i++) {
@@ -68,7 +72,8 @@ static double rate(const bench_cfg *c, long (*fn)(void *), void *ud)
         r[i] = (double)items / el;
     }
     qsort(r, (size_t)c->runs, sizeof(double), cmp_dbl);
-    return c->runs % 2 ? r[c->runs / 2] : (r[c->runs / 2 - 1] + r[c->runs / 2]) / 2;
+    stat3 st = {c->runs % 2 ? r[c->runs / 2] : (r[c->runs / 2 - 1] + r[c->runs / 2]) / 2, r[0], r[c->runs - 1]};
+    return st;
 }
 
 /* ---- fixtures ------------------------------------------------------------- */
@@ -282,14 +287,15 @@ static int fixture_init(fixture *f)
 
 /* ---- report ---------------------------------------------------------------- */
 
-static void report_bytes(const char *name, double bps, double ref)
+/* One line: the median, min and max of a rate, with unit, and for byte
+ * rates the ratio of the median to memcpy's median in the same run. */
+static void report(const char *name, const char *unit, stat3 st, double scale, double ref)
 {
-    printf("{\"bench\":\"%s\",\"mb_per_s\":%.0f,\"ratio_to_memcpy\":%.3f}\n", name, bps / 1e6, bps / ref);
-}
-
-static void report_rate(const char *name, const char *unit, double r)
-{
-    printf("{\"bench\":\"%s\",\"%s\":%.0f}\n", name, unit, r);
+    printf("{\"bench\":\"%s\",\"%s\":%.0f,\"min\":%.0f,\"max\":%.0f", name, unit, st.med * scale,
+           st.min * scale, st.max * scale);
+    if (ref > 0)
+        printf(",\"ratio_to_memcpy\":%.3f", st.med / ref);
+    printf("}\n");
 }
 
 int main(int argc, char **argv)
@@ -314,21 +320,22 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_ws: cannot build the fixtures\n");
         return 1;
     }
-    double ref = rate(&c, run_memcpy, f);
-    printf("{\"bench\":\"machine.memcpy\",\"bytes\":65536,\"mb_per_s\":%.0f}\n", ref / 1e6);
-    double fr = rate(&c, run_decode_pings, f);
-    printf("{\"bench\":\"ws.decode.ping_frames\",\"frame_bytes\":%zu,\"frames_per_s\":%.0f,\"mb_per_s\":%.0f,"
-           "\"ratio_to_memcpy\":%.3f}\n",
-           f->frames.len / PING_FRAMES, fr, fr * (double)(f->frames.len / PING_FRAMES) / 1e6,
-           fr * (double)(f->frames.len / PING_FRAMES) / ref);
-    report_bytes("ws.decode.64k", rate(&c, run_decode_big, f), ref);
-    report_bytes("ws.utf8.ascii", rate(&c, run_utf8_ascii, f), ref);
-    report_bytes("ws.utf8.mixed", rate(&c, run_utf8_mixed, f), ref);
-    report_rate("ws.encode.ack", "frames_per_s", rate(&c, run_encode_ack, f));
-    report_rate("http.handshake", "handshakes_per_s", rate(&c, run_handshake, f));
-    report_rate("token.verify", "tokens_per_s", rate(&c, run_token, f));
-    report_rate("ping.json.one", "pings_per_s", rate(&c, run_json_one, f));
-    report_rate("ping.json.batch64", "pings_per_s", rate(&c, run_json64, f));
-    report_rate("ping.pb.batch64", "pings_per_s", rate(&c, run_pb64, f));
+    stat3 mc = rate(&c, run_memcpy, f);
+    report("machine.memcpy", "mb_per_s", mc, 1e-6, 0);
+    double ref = mc.med;
+    size_t fb = f->frames.len / PING_FRAMES;
+    stat3 fr = rate(&c, run_decode_pings, f);
+    report("ws.decode.ping_frames", "frames_per_s", fr, 1, 0);
+    fr.med *= (double)fb, fr.min *= (double)fb, fr.max *= (double)fb;
+    report("ws.decode.ping_frames.bytes", "mb_per_s", fr, 1e-6, ref);
+    report("ws.decode.64k", "mb_per_s", rate(&c, run_decode_big, f), 1e-6, ref);
+    report("ws.utf8.ascii", "mb_per_s", rate(&c, run_utf8_ascii, f), 1e-6, ref);
+    report("ws.utf8.mixed", "mb_per_s", rate(&c, run_utf8_mixed, f), 1e-6, ref);
+    report("ws.encode.ack", "frames_per_s", rate(&c, run_encode_ack, f), 1, 0);
+    report("http.handshake", "handshakes_per_s", rate(&c, run_handshake, f), 1, 0);
+    report("token.verify", "tokens_per_s", rate(&c, run_token, f), 1, 0);
+    report("ping.json.one", "pings_per_s", rate(&c, run_json_one, f), 1, 0);
+    report("ping.json.batch64", "pings_per_s", rate(&c, run_json64, f), 1, 0);
+    report("ping.pb.batch64", "pings_per_s", rate(&c, run_pb64, f), 1, 0);
     return 0;
 }
