@@ -218,9 +218,12 @@ out:
     if (sigint)
         event_free(sigint);
     kf_server_free(d.srv);
-    lg_close(log);
+    /* libevent finalizes freed connections lazily; their unsent Fetch
+     * replies hold segment references that go back to the log.  So the
+     * base goes before the log. */
     if (d.base)
         event_base_free(d.base);
+    lg_close(log);
     cn_cli_free(&cli);
     return status;
 }

@@ -58,7 +58,9 @@ void kf_server_drain(kf_server *s, void (*done)(void *ud), void *ud);
  *  producers), so parked long-poll Fetches should look again. */
 void kf_server_notify_append(kf_server *s);
 /** Close everything now.  NULL-safe.  Call on the loop thread with the
- *  log still open (in-flight appends are waited for). */
+ *  log still open (in-flight appends are waited for).  Keep the log open
+ *  until the event base is freed too: libevent finalizes connections
+ *  lazily, and unsent Fetch replies hold segment references. */
 void kf_server_free(kf_server *s);
 
 #endif
