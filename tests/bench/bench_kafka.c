@@ -279,15 +279,16 @@ int main(int argc, char **argv)
                 ref[r], prod[r], cons[r]);
     }
     double mr = median(ref, runs), mp = median(prod, runs), mc = median(cons, runs);
+    /* median() sorted the arrays: [0] is the min, [runs-1] the max. */
     printf("{\"bench\":\"log.append.inprocess\",\"record_bytes\":%d,\"batch\":1000,\"durability\":\"fsync\","
-           "\"records_per_s\":%.0f,\"runs\":%d}\n",
-           RECORD_BYTES, mr, runs);
+           "\"records_per_s\":%.0f,\"min\":%.0f,\"max\":%.0f,\"runs\":%d}\n",
+           RECORD_BYTES, mr, ref[0], ref[runs - 1], runs);
     printf("{\"bench\":\"kafka.produce.librdkafka\",\"record_bytes\":%d,\"acks\":\"all\",\"records\":%ld,"
-           "\"records_per_s\":%.0f,\"ratio_to_inprocess_append\":%.3f,\"runs\":%d}\n",
-           RECORD_BYTES, records, mp, mr > 0 ? mp / mr : 0, runs);
+           "\"records_per_s\":%.0f,\"min\":%.0f,\"max\":%.0f,\"ratio_to_inprocess_append\":%.3f,\"runs\":%d}\n",
+           RECORD_BYTES, records, mp, prod[0], prod[runs - 1], mr > 0 ? mp / mr : 0, runs);
     printf("{\"bench\":\"kafka.consume.librdkafka\",\"record_bytes\":%d,\"records\":%ld,"
-           "\"records_per_s\":%.0f,\"ratio_to_inprocess_append\":%.3f,\"runs\":%d}\n",
-           RECORD_BYTES, records, mc, mr > 0 ? mc / mr : 0, runs);
+           "\"records_per_s\":%.0f,\"min\":%.0f,\"max\":%.0f,\"ratio_to_inprocess_append\":%.3f,\"runs\":%d}\n",
+           RECORD_BYTES, records, mc, cons[0], cons[runs - 1], mr > 0 ? mc / mr : 0, runs);
 
     event_base_loopexit(b.base, NULL);
     pthread_join(b.loop, NULL);
