@@ -15,7 +15,8 @@
  *     key and write the 101 (handshakes/s; the brief's target is 20,000/s
  *     for the whole server);
  *   - token.verify: Ed25519 token verification (tokens/s: each
- *     authenticated handshake pays it once);
+ *     authenticated handshake pays it once); token.verify.cached: the
+ *     same token again through gw_token_cache (a player reconnecting);
  *   - ping.json.one / ping.json.batch64 / ping.pb.batch64: ping payload
  *     parsing and validation (pings/s).
  * Each figure is the median of --runs runs (default 5), each run at least
@@ -26,6 +27,7 @@
 #include "cn_time.h"
 #include "gw_ping.h"
 #include "gw_token.h"
+#include "gw_token_cache.h"
 #include "ws_frame.h"
 #include "ws_http.h"
 #include "ws_utf8.h"
@@ -94,6 +96,7 @@ typedef struct fixture {
     cn_buf pb64;
     gw_ping_batch batch;
     gw_ping_limits lim;
+    gw_token_cache *cache;
 } fixture;
 
 static const char ping_json[] = "{\"id\":\"c-1\",\"beacon\":\"b-07\",\"rssi\":-61,\"ts\":1764320000123}";
@@ -181,6 +184,13 @@ static long run_token(void *ud)
     fixture *f = ud;
     gw_token_claims c;
     return gw_token_verify(f->pk, f->token, strlen(f->token), NOW, &c) ? -1 : 1;
+}
+
+static long run_token_cached(void *ud)
+{
+    fixture *f = ud;
+    gw_token_claims c;
+    return gw_token_cache_verify(f->cache, f->token, strlen(f->token), NOW, &c) ? -1 : 1;
 }
 
 static long run_json_one(void *ud)
@@ -280,7 +290,8 @@ static int fixture_init(fixture *f)
     f->json64[o] = 0;
     gw_ping_limits lim = GW_PING_LIMITS_DEFAULT;
     f->lim = lim;
-    if (make_pb64(&f->pb64) || gw_ping_batch_init(&f->batch, lim.max_batch))
+    if (make_pb64(&f->pb64) || gw_ping_batch_init(&f->batch, lim.max_batch) ||
+        gw_token_cache_new(&f->cache, f->pk, 1024))
         return -1;
     return 0;
 }
@@ -334,6 +345,7 @@ int main(int argc, char **argv)
     report("ws.encode.ack", "frames_per_s", rate(&c, run_encode_ack, f), 1, 0);
     report("http.handshake", "handshakes_per_s", rate(&c, run_handshake, f), 1, 0);
     report("token.verify", "tokens_per_s", rate(&c, run_token, f), 1, 0);
+    report("token.verify.cached", "tokens_per_s", rate(&c, run_token_cached, f), 1, 0);
     report("ping.json.one", "pings_per_s", rate(&c, run_json_one, f), 1, 0);
     report("ping.json.batch64", "pings_per_s", rate(&c, run_json64, f), 1, 0);
     report("ping.pb.batch64", "pings_per_s", rate(&c, run_pb64, f), 1, 0);
