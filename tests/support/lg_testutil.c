@@ -43,10 +43,24 @@ void lgt_batch(cn_buf *out, uint32_t seed, int nrec, size_t vlen, int64_t ts, in
     lg_batch_builder_free(b);
 }
 
+/* The fail-at-N decision for one operation. */
+static int t_fail_op(lgt_vfs *v, int err)
+{
+    long n = atomic_fetch_add(&v->n_ops, 1) + 1;
+    long at = atomic_load(&v->fail_op_at);
+    if (at && (atomic_load(&v->fail_op_forever) ? n >= at : n == at)) {
+        errno = err;
+        return 1;
+    }
+    return 0;
+}
+
 static int t_open(void *ud, const char *path, int flags, mode_t mode)
 {
     lgt_vfs *v = ud;
     atomic_fetch_add(&v->n_open, 1);
+    if (t_fail_op(v, EIO))
+        return -1;
     return lg_vfs_posix()->open(NULL, path, flags, mode);
 }
 
@@ -60,6 +74,12 @@ static ssize_t t_pwrite(void *ud, int fd, const void *buf, size_t n, off_t off)
 {
     lgt_vfs *v = ud;
     atomic_fetch_add(&v->n_pwrite, 1);
+    if (t_fail_op(v, ENOSPC)) {
+        if (n > 1) /* part of it may land, as with a real ENOSPC */
+            lg_vfs_posix()->pwrite(NULL, fd, buf, n / 2, off);
+        errno = ENOSPC;
+        return -1;
+    }
     int e = atomic_load(&v->pwrite_errno);
     if (e) {
         int left = atomic_load(&v->pwrite_fail_count);
@@ -80,7 +100,8 @@ static ssize_t t_pwrite(void *ud, int fd, const void *buf, size_t n, off_t off)
 
 static ssize_t t_pread(void *ud, int fd, void *buf, size_t n, off_t off)
 {
-    (void)ud;
+    if (t_fail_op(ud, EIO))
+        return -1;
     return lg_vfs_posix()->pread(NULL, fd, buf, n, off);
 }
 
@@ -88,6 +109,8 @@ static int t_fdatasync(void *ud, int fd)
 {
     lgt_vfs *v = ud;
     atomic_fetch_add(&v->n_fdatasync, 1);
+    if (t_fail_op(v, EIO))
+        return -1;
     if (atomic_load(&v->fsync_fail)) {
         errno = EIO;
         return -1;
@@ -99,18 +122,22 @@ static int t_ftruncate(void *ud, int fd, off_t len)
 {
     lgt_vfs *v = ud;
     atomic_fetch_add(&v->n_ftruncate, 1);
+    if (t_fail_op(v, EIO))
+        return -1;
     return lg_vfs_posix()->ftruncate(NULL, fd, len);
 }
 
 static int t_unlink(void *ud, const char *path)
 {
-    (void)ud;
+    if (t_fail_op(ud, EIO))
+        return -1;
     return lg_vfs_posix()->unlink(NULL, path);
 }
 
 static int t_rename(void *ud, const char *from, const char *to)
 {
-    (void)ud;
+    if (t_fail_op(ud, EIO))
+        return -1;
     return lg_vfs_posix()->rename(NULL, from, to);
 }
 

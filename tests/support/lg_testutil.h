@@ -29,6 +29,11 @@ typedef struct lgt_vfs {
     atomic_int pwrite_fail_count; /* how many pwrites fail (-1 forever) */
     atomic_int short_write;       /* next pwrite writes half and returns that */
     atomic_int fsync_fail;        /* fdatasync fails with EIO */
+    /* fail-at-N over every operation but close: op number fail_op_at
+     * (1-based; 0 off) fails with EIO (ENOSPC for writes), and every one
+     * after it too if fail_op_forever.  n_ops counts operations. */
+    atomic_long n_ops, fail_op_at;
+    atomic_int fail_op_forever;
 } lgt_vfs;
 
 void lgt_vfs_init(lgt_vfs *v);
