@@ -110,15 +110,15 @@ static int lg__json_data_b64(cn_buf *b, const cn_ce *ev)
 }
 
 /* Proto data: decoded when the type is one of ours, else base64. */
-static int lg__json_proto_data(cn_buf *b, const cn_ce *ev)
+static int lg__json_proto_data(cn_buf *b, cn_ce_msg *msg, const cn_ce *ev)
 {
     int rc = cn_buf_append(b, ",\"data_type_url\":", 17);
     rc = rc ? rc : lg__json_cstr(b, ev->type_url);
     if (rc)
         return rc;
     const ProtobufCMessageDescriptor *d = cn_ce_known_type(ev->type_url);
-    ProtobufCMessage *m = NULL;
-    int urc = d ? cn_ce_data_unpack(ev, d, &m) : CN_ENOENT;
+    const ProtobufCMessage *m = NULL;
+    int urc = d ? cn_ce_msg_data(msg, ev, d, &m) : CN_ENOENT;
     if (urc == CN_ENOMEM)
         return urc;
     if (urc) {
@@ -128,16 +128,14 @@ static int lg__json_proto_data(cn_buf *b, const cn_ce *ev)
         return rc;
     }
     rc = cn_buf_append(b, ",\"data\":", 8);
-    rc = rc ? rc : lg__json_pb(b, m);
-    cn_ce_data_free(m);
-    return rc;
+    return rc ? rc : lg__json_pb(b, m);
 }
 
-static int lg__json_ce_data(cn_buf *b, const cn_ce *ev)
+static int lg__json_ce_data(cn_buf *b, cn_ce_msg *msg, const cn_ce *ev)
 {
     switch (ev->data_kind) {
     case CN_CE_DATA_PROTO:
-        return lg__json_proto_data(b, ev);
+        return lg__json_proto_data(b, msg, ev);
     case CN_CE_DATA_BINARY:
         return lg__json_data_b64(b, ev);
     case CN_CE_DATA_TEXT: {
@@ -158,7 +156,7 @@ static int lg__json_opt(cn_buf *b, const char *name, const char *v)
     return rc ? rc : lg__json_cstr(b, v);
 }
 
-static int lg__json_ce(cn_buf *b, const cn_ce *ev)
+static int lg__json_ce(cn_buf *b, cn_ce_msg *msg, const cn_ce *ev)
 {
     int rc = cn_buf_append(b, "{\"specversion\":", 15);
     rc = rc ? rc : lg__json_cstr(b, ev->specversion);
@@ -175,7 +173,7 @@ static int lg__json_ce(cn_buf *b, const cn_ce *ev)
     rc = rc ? rc : lg__json_opt(b, "dataschema", ev->dataschema);
     for (size_t i = 0; i < ev->n_ext && !rc; i++)
         rc = lg__json_ext(b, &ev->ext[i]);
-    rc = rc ? rc : lg__json_ce_data(b, ev);
+    rc = rc ? rc : lg__json_ce_data(b, msg, ev);
     return rc ? rc : cn_buf_append(b, "}", 1);
 }
 
@@ -205,7 +203,7 @@ static int lg__json_value(cn_buf *b, const lg_record *rec)
             return drc;
         if (!drc) {
             int rc = cn_buf_append(b, ",\"value\":", 9);
-            rc = rc ? rc : lg__json_ce(b, &ev);
+            rc = rc ? rc : lg__json_ce(b, m, &ev);
             cn_ce_msg_free(m);
             return rc;
         }
@@ -254,7 +252,7 @@ static int lg__text_bytes(cn_buf *b, const char *name, const unsigned char *p, s
     return lg__text_b64(b, name, p, n);
 }
 
-static int lg__text_ce(cn_buf *b, const cn_ce *ev)
+static int lg__text_ce(cn_buf *b, cn_ce_msg *msg, const cn_ce *ev)
 {
     int rc = cn_buf_append(b, " ", 1);
     rc = rc ? rc : lg__json_cstr(b, ev->type);
@@ -271,15 +269,13 @@ static int lg__text_ce(cn_buf *b, const cn_ce *ev)
     switch (ev->data_kind) {
     case CN_CE_DATA_PROTO: {
         const ProtobufCMessageDescriptor *d = cn_ce_known_type(ev->type_url);
-        ProtobufCMessage *m = NULL;
-        int urc = d ? cn_ce_data_unpack(ev, d, &m) : CN_ENOENT;
+        const ProtobufCMessage *m = NULL;
+        int urc = d ? cn_ce_msg_data(msg, ev, d, &m) : CN_ENOENT;
         if (urc == CN_ENOMEM)
             return urc;
         if (!urc) {
             rc = cn_buf_append(b, " data=", 6);
-            rc = rc ? rc : lg__json_pb(b, m);
-            cn_ce_data_free(m);
-            return rc;
+            return rc ? rc : lg__json_pb(b, m);
         }
         rc = cn_buf_append(b, " data_type_url=", 15);
         rc = rc ? rc : lg__json_cstr(b, ev->type_url);
@@ -310,7 +306,7 @@ static int lg__text_record(cn_buf *b, const char *topic, int32_t partition, cons
         if (drc == CN_ENOMEM)
             return drc;
         if (!drc) {
-            rc = lg__text_ce(b, &ev);
+            rc = lg__text_ce(b, m, &ev);
             cn_ce_msg_free(m);
             return rc ? rc : cn_buf_append(b, "\n", 1);
         }

@@ -14,14 +14,16 @@
  * Pure; any thread; no globals.  protobuf-c allocates through cn_alloc via
  * a per-call allocator whose data records whether an allocation failed,
  * which is how CN_ENOMEM is told apart from malformed input (protobuf-c
- * returns NULL for both).  A cn_ce_msg owns the unpacked message and the
- * extension array; views borrow from it.
+ * returns NULL for both).  A cn_ce_msg is an arena (see below) holding the
+ * unpacked message, the extension array and any data unpacked with
+ * cn_ce_msg_data; views borrow from it.
  */
 #include "cn_ce.h"
 
 #include "cn_alloc.h"
 #include "cn_err.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -151,6 +153,9 @@ static int cn__check_encodable(const cn_ce *ev)
     return CN_EINVAL;
 }
 
+/* Attributes up to this many are encoded from stack scratch. */
+#define CN__ENC_STACK 8
+
 /* Scratch for one encode: attribute entries, values, pointers, timestamps. */
 typedef struct cn__enc {
     pb_entry *entries;
@@ -257,10 +262,16 @@ int cn_ce_encode(const cn_ce *ev, cn_buf *out)
     size_t n = (size_t)(ev->has_time != 0) + !!ev->subject + !!ev->datacontenttype +
                !!ev->dataschema + ev->n_ext;
     cn__enc e = {0};
-    size_t per = sizeof(pb_entry) + sizeof(pb_value) + sizeof(pb_entry *) +
-                 sizeof(Google__Protobuf__Timestamp);
+    /* The usual event (time, subject, content type, a few extensions) is
+     * assembled on the stack; only long attribute lists touch the heap. */
+    pb_entry s_entries[CN__ENC_STACK];
+    pb_value s_values[CN__ENC_STACK];
+    Google__Protobuf__Timestamp s_ts[CN__ENC_STACK];
+    pb_entry *s_ptrs[CN__ENC_STACK];
     unsigned char *block = NULL;
-    if (n) {
+    if (n > CN__ENC_STACK) {
+        size_t per = sizeof(pb_entry) + sizeof(pb_value) + sizeof(pb_entry *) +
+                     sizeof(Google__Protobuf__Timestamp);
         block = cn_calloc(n, per);
         if (!block)
             return CN_ENOMEM;
@@ -268,8 +279,13 @@ int cn_ce_encode(const cn_ce *ev, cn_buf *out)
         e.values = (pb_value *)(e.entries + n);
         e.ts = (Google__Protobuf__Timestamp *)(e.values + n);
         e.ptrs = (pb_entry **)(e.ts + n);
-        cn__fill_attrs(&e, ev);
+    } else {
+        e.entries = s_entries;
+        e.values = s_values;
+        e.ts = s_ts;
+        e.ptrs = s_ptrs;
     }
+    cn__fill_attrs(&e, ev);
     char *text = NULL;
     pb_ce msg;
     Google__Protobuf__Any any;
@@ -315,11 +331,64 @@ int cn_ce_encode(const cn_ce *ev, cn_buf *out)
 
 /* ---- decode ----------------------------------------------------------------- */
 
+/* A decoded event lives in an arena: protobuf-c makes ~20 small
+ * allocations per CloudEvent (strings, map entries, values, timestamp,
+ * Any), and a bump allocator inside the message turns them into none for a
+ * typical ping (the inline 1 KiB) or a few 4 KiB chunks, all released at
+ * once by cn_ce_msg_free.  protobuf-c's frees become no-ops. */
+#define CN__ARENA_INLINE 1024
+#define CN__CHUNK 4096
+#define CN__ALIGN ((size_t)_Alignof(max_align_t))
+
+typedef struct cn__chunk {
+    struct cn__chunk *next;
+    _Alignas(max_align_t) unsigned char data[];
+} cn__chunk;
+
 struct cn_ce_msg {
-    cn__pb_mem mem;
+    int failed;           /* an arena allocation failed during unpack */
+    unsigned char *cur;   /* bump pointer and bytes left behind it */
+    size_t left;
+    cn__chunk *chunks;    /* overflow chunks, newest first */
     pb_ce *pb;
-    cn_ce_attr *ext;
+    _Alignas(max_align_t) unsigned char inline_buf[CN__ARENA_INLINE];
 };
+
+static void *cn__arena_alloc(void *ud, size_t n)
+{
+    cn_ce_msg *m = ud;
+    if (n > SIZE_MAX - CN__CHUNK)
+        goto fail;
+    n = (n + CN__ALIGN - 1) & ~(CN__ALIGN - 1);
+    if (n <= m->left) {
+        void *p = m->cur;
+        m->cur += n;
+        m->left -= n;
+        return p;
+    }
+    /* Large pieces get a chunk of their own; small ones start a new chunk
+     * (the rest of the old one is abandoned: at most a few hundred bytes). */
+    size_t cap = n > CN__CHUNK / 2 ? n : CN__CHUNK;
+    cn__chunk *c = cn_malloc(sizeof(cn__chunk) + cap);
+    if (!c)
+        goto fail;
+    c->next = m->chunks;
+    m->chunks = c;
+    if (cap == CN__CHUNK) {
+        m->cur = c->data + n;
+        m->left = cap - n;
+    }
+    return c->data;
+fail:
+    m->failed = 1;
+    return NULL;
+}
+
+static void cn__arena_free(void *ud, void *p)
+{
+    (void)ud;
+    (void)p; /* released with the whole arena */
+}
 
 static int cn__attr_cmp(const void *a, const void *b)
 {
@@ -446,24 +515,27 @@ static int cn__view(cn_ce_msg *m, cn_ce *ev)
     ev->source = pb->source;
     ev->specversion = pb->spec_version;
     ev->type = pb->type;
+    cn_ce_attr *ext = NULL;
     if (pb->n_attributes) {
-        m->ext = cn_calloc(pb->n_attributes, sizeof(cn_ce_attr));
-        if (!m->ext)
+        if (pb->n_attributes > SIZE_MAX / sizeof(cn_ce_attr))
+            return CN_ENOMEM;
+        ext = cn__arena_alloc(m, pb->n_attributes * sizeof(cn_ce_attr));
+        if (!ext)
             return CN_ENOMEM;
     }
     size_t n_ext = 0;
     for (size_t i = 0; i < pb->n_attributes; i++) {
-        int rc = cn__take_attr(pb->attributes[i], ev, m->ext, &n_ext);
+        int rc = cn__take_attr(pb->attributes[i], ev, ext, &n_ext);
         if (rc)
             return rc;
     }
     /* Sorted, duplicates are adjacent: refuse them in O(n log n). */
     if (n_ext > 1)
-        qsort(m->ext, n_ext, sizeof(cn_ce_attr), cn__attr_cmp);
+        qsort(ext, n_ext, sizeof(cn_ce_attr), cn__attr_cmp);
     for (size_t i = 1; i < n_ext; i++)
-        if (strcmp(m->ext[i - 1].name, m->ext[i].name) == 0)
+        if (strcmp(ext[i - 1].name, ext[i].name) == 0)
             return CN_EPROTO;
-    ev->ext = m->ext;
+    ev->ext = ext;
     ev->n_ext = n_ext;
     return cn__take_data(pb, ev);
 }
@@ -471,14 +543,18 @@ static int cn__view(cn_ce_msg *m, cn_ce *ev)
 int cn_ce_decode(const unsigned char *p, size_t n, cn_ce_msg **out, cn_ce *ev)
 {
     *out = NULL;
-    cn_ce_msg *m = cn_calloc(1, sizeof(*m));
+    cn_ce_msg *m = cn_malloc(sizeof(*m)); /* the inline arena needs no zeroing */
     if (!m)
         return CN_ENOMEM;
-    ProtobufCAllocator a = cn__pb_allocator(&m->mem);
+    m->failed = 0;
+    m->cur = m->inline_buf;
+    m->left = sizeof(m->inline_buf);
+    m->chunks = NULL;
+    ProtobufCAllocator a = {cn__arena_alloc, cn__arena_free, m};
     m->pb = io__cloudevents__v1__cloud_event__unpack(&a, n, p);
     if (!m->pb) {
-        int oom = m->mem.failed;
-        cn_free(m);
+        int oom = m->failed;
+        cn_ce_msg_free(m);
         return oom ? CN_ENOMEM : CN_EDECODE;
     }
     int rc = cn__view(m, ev);
@@ -495,11 +571,10 @@ void cn_ce_msg_free(cn_ce_msg *m)
 {
     if (!m)
         return;
-    if (m->pb) {
-        ProtobufCAllocator a = cn__pb_allocator(NULL);
-        io__cloudevents__v1__cloud_event__free_unpacked(m->pb, &a);
+    for (cn__chunk *c = m->chunks, *next; c; c = next) {
+        next = c->next;
+        cn_free(c);
     }
-    cn_free(m->ext);
     cn_free(m);
 }
 
@@ -537,6 +612,21 @@ int cn_ce_data_unpack(const cn_ce *ev, const ProtobufCMessageDescriptor *d, Prot
     *out = protobuf_c_message_unpack(d, &a, ev->data_len, ev->data_len ? ev->data : (const uint8_t *)"");
     if (!*out)
         return mem.failed ? CN_ENOMEM : CN_EDECODE;
+    return 0;
+}
+
+int cn_ce_msg_data(cn_ce_msg *m, const cn_ce *ev, const ProtobufCMessageDescriptor *d,
+                   const ProtobufCMessage **out)
+{
+    *out = NULL;
+    const char *name = ev->data_kind == CN_CE_DATA_PROTO ? cn_ce_type_name(ev->type_url) : NULL;
+    if (!name || strcmp(name, d->name) != 0)
+        return CN_ENOENT;
+    m->failed = 0;
+    ProtobufCAllocator a = {cn__arena_alloc, cn__arena_free, m};
+    *out = protobuf_c_message_unpack(d, &a, ev->data_len, ev->data_len ? ev->data : (const uint8_t *)"");
+    if (!*out)
+        return m->failed ? CN_ENOMEM : CN_EDECODE;
     return 0;
 }
 

@@ -137,6 +137,15 @@ int cn_ce_data_unpack(const cn_ce *ev, const ProtobufCMessageDescriptor *d, Prot
 void cn_ce_data_free(ProtobufCMessage *m); /* NULL-safe */
 
 /**
+ * Like cn_ce_data_unpack for an event decoded into m, but the message is
+ * allocated inside m (no separate free; valid until cn_ce_msg_free(m)):
+ * the cheap path for consumers that unpack every event's data.
+ * @return 0; CN_ENOENT; CN_EDECODE; CN_ENOMEM.
+ */
+int cn_ce_msg_data(cn_ce_msg *m, const cn_ce *ev, const ProtobufCMessageDescriptor *d,
+                   const ProtobufCMessage **out);
+
+/**
  * The ping event: type cairn.ble.ping, source /gateway/<node>, id ce_id,
  * time time_ms, subject = ping->player (required), datacontenttype
  * application/protobuf, data = ping as cairn.v1.BlePing.

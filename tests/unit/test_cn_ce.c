@@ -206,6 +206,13 @@ static void test_ping_event(void **st)
     assert_int_equal(p->rssi, -61);
     assert_true(p->ts == 1764320000123LL);
     cn_ce_data_free(pm);
+    /* the same data unpacked inside the decoded message's arena */
+    const ProtobufCMessage *cm;
+    assert_int_equal(cn_ce_msg_data(m, &ev, &cairn__v1__hunt_event__descriptor, &cm), CN_ENOENT);
+    assert_null(cm);
+    assert_int_equal(cn_ce_msg_data(m, &ev, &cairn__v1__ble_ping__descriptor, &cm), 0);
+    assert_string_equal(((const Cairn__V1__BlePing *)cm)->id, "c-1");
+    assert_int_equal(((const Cairn__V1__BlePing *)cm)->rssi, -61);
     cn_ce_msg_free(m);
 
     /* invalid pings */
@@ -597,10 +604,16 @@ static void test_oom(void **st)
             cn_ce got;
             rc = cn_ce_decode(b.data, b.len, &m, &got);
             ProtobufCMessage *pm = NULL;
+            const ProtobufCMessage *cm = NULL;
             if (rc)
                 assert_null(m);
             else
                 rc = cn_ce_data_unpack(&got, &cairn__v1__ble_ping__descriptor, &pm);
+            if (!rc) {
+                rc = cn_ce_msg_data(m, &got, &cairn__v1__ble_ping__descriptor, &cm);
+                if (!rc)
+                    assert_string_equal(((const Cairn__V1__BlePing *)cm)->player, "p-1");
+            }
             if (rc)
                 assert_int_equal(rc, CN_ENOMEM);
             else
