@@ -9,6 +9,7 @@
 int cmd_log(int argc, char **argv);
 int cmd_token(int argc, char **argv);
 int cmd_logd(int argc, char **argv);
+int cmd_gateway(int argc, char **argv);
 
 
 

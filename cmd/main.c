@@ -30,6 +30,7 @@ static const struct cairn_cmd cairn_cmds[] = {
     {"log", cmd_log, "inspect a data directory: topics, describe, dump, tail, verify, groups, stats"},
     {"token", cmd_token, "issue and check player tokens"},
     {"logd", cmd_logd, "run a log node: storage + Kafka wire-protocol listener"},
+    {"gateway", cmd_gateway, "run the WebSocket tier: pings in, CloudEvents to the log, durable acks out"},
 };
 
 static void cairn_usage(FILE *out);

@@ -1,0 +1,275 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * gw_conn.c — one gateway connection on the loop: its single libevent
+ * event (read, write when output is pending, and the deadline as timeout),
+ * reads into the loop's scratch buffer, writes with a bounded overflow
+ * buffer, backpressure parking, and the close handshake.
+ *
+ * Guarantees: an idle connection holds no heap memory (its cn_bufs are
+ * freed as soon as what they hold completes or is written); the deadline
+ * (handshake, idle, linger) is re-armed exactly after every activation, so
+ * idle close happens within --idle-close of the last ping whatever the
+ * peer sends meanwhile; after gw__conn_abort the slot's generation has
+ * changed, so tickets naming the old connection find nothing.
+ * Loop thread only.  The slot belongs to gw_server's table.
+ */
+#include "gw_server_int.h"
+
+#include "cn_err.h"
+#include "cn_time.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define GW_EV_ASSIGNED 0x80
+
+int64_t gw__now_ms(void)
+{
+    return (int64_t)(cn_mono_ns() / 1000000u);
+}
+
+void gw__buf_track(gw_server *s, cn_buf *b, size_t before)
+{
+    s->m.buffer_bytes += b->cap - before;
+}
+
+void gw__buf_free(gw_server *s, cn_buf *b)
+{
+    s->m.buffer_bytes -= b->cap;
+    cn_buf_free(b);
+}
+
+void gw__conn_arm(gw_server *s, gw_conn *c)
+{
+    short want = 0;
+    if (c->state == GW_ST_HEAD || c->state == GW_ST_CLOSING)
+        want |= EV_READ;
+    if (c->state == GW_ST_OPEN && !(c->flags & GW_CF_PARKED) && !s->draining)
+        want |= EV_READ;
+    if (c->out.len)
+        want |= EV_WRITE;
+    int64_t wait = c->deadline_ms - gw__now_ms();
+    if (wait < 0)
+        wait = 0;
+    if ((want | GW_EV_ASSIGNED) != c->evflags) {
+        if (c->evflags)
+            event_del(&c->ev);
+        event_assign(&c->ev, s->base, c->fd, (short)(want | EV_PERSIST), gw__conn_event, c);
+        c->evflags = (uint8_t)(want | GW_EV_ASSIGNED);
+    }
+    struct timeval tv = {(time_t)(wait / 1000), (suseconds_t)((wait % 1000) * 1000)};
+    event_add(&c->ev, &tv);
+}
+
+void gw__conn_abort(gw_server *s, gw_conn *c, enum gw_disc why)
+{
+    if (c->state == GW_ST_FREE)
+        return;
+    s->m.disc[why]++;
+    if (c->evflags)
+        event_del(&c->ev);
+    close(c->fd);
+    gw__buf_free(s, &c->in);
+    gw__buf_free(s, &c->ctl);
+    gw__buf_free(s, &c->out);
+    gw__iptab_del(&s->ips, c->addr);
+    if (c->flags & GW_CF_PARKED)
+        s->nparked--;
+    c->state = GW_ST_FREE;
+    c->gen++;
+    c->flags = 0;
+    c->evflags = 0;
+    c->inflight = 0;
+    c->fd = -1;
+    c->next = s->free_head;
+    s->free_head = (uint32_t)(c - s->conns);
+    s->nopen--;
+    if (s->draining)
+        gw__server_maybe_drained(s);
+}
+
+/* Write pending output.  @return 0, or -1 if the connection is gone. */
+static int conn_flush(gw_server *s, gw_conn *c)
+{
+    while (c->out.len) {
+        ssize_t r = write(c->fd, c->out.data, c->out.len);
+        if (r < 0) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                return 0;
+            if (errno == EINTR)
+                continue;
+            gw__conn_abort(s, c, c->state == GW_ST_CLOSING ? (enum gw_disc)c->disc : GW_DISC_IO_ERROR);
+            return -1;
+        }
+        cn_buf_consume(&c->out, (size_t)r);
+    }
+    gw__buf_free(s, &c->out);
+    if (c->state == GW_ST_CLOSING && !(c->flags & GW_CF_SHUT)) {
+        shutdown(c->fd, SHUT_WR);
+        c->flags |= GW_CF_SHUT;
+    }
+    return 0;
+}
+
+int gw__conn_send(gw_server *s, gw_conn *c, const void *p, size_t n)
+{
+    size_t done = 0;
+    if (!c->out.len) {
+        while (done < n) {
+            ssize_t r = write(c->fd, (const char *)p + done, n - done);
+            if (r < 0) {
+                if (errno == EINTR)
+                    continue;
+                if (errno == EAGAIN || errno == EWOULDBLOCK)
+                    break;
+                gw__conn_abort(s, c, GW_DISC_IO_ERROR);
+                return -1;
+            }
+            done += (size_t)r;
+        }
+        if (done == n)
+            return 0;
+    }
+    if (c->out.len + (n - done) > GW_OUT_MAX) {
+        gw__conn_abort(s, c, GW_DISC_SLOW_READER);
+        return -1;
+    }
+    size_t before = c->out.cap;
+    if (cn_buf_append(&c->out, (const char *)p + done, n - done)) {
+        gw__conn_abort(s, c, GW_DISC_OVERLOAD);
+        return -1;
+    }
+    gw__buf_track(s, &c->out, before);
+    gw__conn_arm(s, c);
+    return 0;
+}
+
+void gw__conn_finish(gw_server *s, gw_conn *c, const void *p, size_t n, enum gw_disc why)
+{
+    c->state = GW_ST_CLOSING;
+    c->disc = (uint8_t)why;
+    c->deadline_ms = gw__now_ms() + GW_LINGER_MS;
+    gw__buf_free(s, &c->in);
+    gw__buf_free(s, &c->ctl);
+    uint32_t gen = c->gen;
+    if (gw__conn_send(s, c, p, n) || c->gen != gen)
+        return;
+    if (!c->out.len) {
+        /* Half-close and keep reading until the peer's EOF: closing with
+         * unread input would send a RST that can destroy our last bytes
+         * before the peer reads them. */
+        shutdown(c->fd, SHUT_WR);
+        c->flags |= GW_CF_SHUT;
+    }
+    gw__conn_arm(s, c);
+}
+
+void gw__conn_close_ws(gw_server *s, gw_conn *c, uint16_t code, const char *reason, enum gw_disc why)
+{
+    if (c->state != GW_ST_OPEN) {
+        gw__conn_abort(s, c, why);
+        return;
+    }
+    cn_buf_reset(&s->frame);
+    if (ws_encode_close(&s->frame, code, reason, reason ? strlen(reason) : 0, NULL)) {
+        gw__conn_abort(s, c, why);
+        return;
+    }
+    gw__conn_finish(s, c, s->frame.data, s->frame.len, why);
+}
+
+static void conn_park(gw_server *s, gw_conn *c)
+{
+    if (s->nparked_ents == s->nconns)
+        gw__server_parked_compact(s); /* leaves room: c itself is not parked */
+    c->flags |= GW_CF_PARKED;
+    c->parked_ms = gw__now_ms();
+    s->parked[s->nparked_ents].slot = (uint32_t)(c - s->conns);
+    s->parked[s->nparked_ents].gen = c->gen;
+    s->nparked_ents++;
+    s->nparked++;
+}
+
+void gw__conn_unpark(gw_server *s, gw_conn *c)
+{
+    c->flags &= (uint8_t)~GW_CF_PARKED;
+    s->nparked--;
+    gw__conn_arm(s, c);
+}
+
+/* Backpressure: an open connection is not read while the process has too
+ * many pings in flight or it has too many frames waiting for acks. */
+static int conn_must_wait(gw_server *s, gw_conn *c)
+{
+    return c->state == GW_ST_OPEN &&
+           (s->inflight_pings >= s->o.max_inflight || c->inflight >= GW_CONN_MAX_INFLIGHT);
+}
+
+static void conn_read(gw_server *s, gw_conn *c)
+{
+    if (conn_must_wait(s, c)) {
+        if (!(c->flags & GW_CF_PARKED))
+            conn_park(s, c);
+        return;
+    }
+    ssize_t r;
+    do
+        r = read(c->fd, s->scratch, s->scratch_cap);
+    while (r < 0 && errno == EINTR);
+    if (r < 0) {
+        if (errno != EAGAIN && errno != EWOULDBLOCK)
+            gw__conn_abort(s, c, c->state == GW_ST_CLOSING ? (enum gw_disc)c->disc : GW_DISC_IO_ERROR);
+        return;
+    }
+    if (r == 0) {
+        gw__conn_abort(s, c, c->state == GW_ST_CLOSING ? (enum gw_disc)c->disc : GW_DISC_EOF);
+        return;
+    }
+    if (c->state == GW_ST_HEAD)
+        gw__http_input(s, c, s->scratch, (size_t)r);
+    else if (c->state == GW_ST_OPEN)
+        gw__ws_input(s, c, s->scratch, (size_t)r);
+    /* GW_ST_CLOSING: discard until EOF. */
+}
+
+static void conn_deadline(gw_server *s, gw_conn *c, int64_t now)
+{
+    switch (c->state) {
+    case GW_ST_HEAD:
+        gw__conn_abort(s, c, GW_DISC_HANDSHAKE_TIMEOUT);
+        break;
+    case GW_ST_OPEN:
+        if (c->inflight || (c->flags & GW_CF_PARKED)) {
+            /* Pings are on their way to the log: their acks come first;
+             * a stalled log is the stall-close timer's business. */
+            c->deadline_ms = now + 100;
+            break;
+        }
+        gw__conn_close_ws(s, c, WS_CLOSE_NORMAL, "idle", GW_DISC_IDLE);
+        break;
+    default: /* the peer did not finish closing */
+        gw__conn_abort(s, c, (enum gw_disc)c->disc);
+        break;
+    }
+}
+
+void gw__conn_event(evutil_socket_t fd, short what, void *arg)
+{
+    gw_conn *c = arg;
+    gw_server *s = c->srv;
+    uint32_t gen = c->gen;
+    (void)fd;
+    if ((what & EV_WRITE) && conn_flush(s, c))
+        return;
+    if ((what & EV_READ) && c->gen == gen && c->state != GW_ST_FREE)
+        conn_read(s, c);
+    if (c->gen != gen || c->state == GW_ST_FREE)
+        return;
+    int64_t now = gw__now_ms();
+    if (now >= c->deadline_ms)
+        conn_deadline(s, c, now);
+    if (c->gen == gen && c->state != GW_ST_FREE)
+        gw__conn_arm(s, c);
+}

@@ -1,0 +1,187 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * gw_http.c — what the gateway does with an HTTP request head: parse it
+ * (ws_http_parse, resumable), then /ws → upgrade check, auth (Ed25519
+ * token with --auth-key; ?player=ID in development mode), 101 and the
+ * WebSocket state; /healthz and /metrics → answer and close; anything
+ * else → the HTTP error the codec or the route calls for, and close.
+ *
+ * Guarantees: no upgrade without a valid token (or, in development mode,
+ * a valid player id); the head is parsed from the scratch buffer in place
+ * and copied into the connection only while it is incomplete (freed as
+ * soon as it completes); bytes after the head go to the WebSocket decoder.
+ * Loop thread only.
+ */
+#include "gw_server_int.h"
+
+#include "cn_err.h"
+#include "cn_log.h"
+#include "cn_time.h"
+#include "ws_http.h"
+
+#include <string.h>
+
+static void http_reply_error(gw_server *s, gw_conn *c, int status, const char *why, enum gw_disc disc)
+{
+    cn_buf_reset(&s->frame);
+    if (ws_http_write_error(&s->frame, status, why)) {
+        gw__conn_abort(s, c, disc);
+        return;
+    }
+    gw__conn_finish(s, c, s->frame.data, s->frame.len, disc);
+}
+
+static void http_plain(gw_server *s, gw_conn *c, const ws_http_req *req)
+{
+    s->m.http_requests++;
+    int is_get = req->method.len == 3 && memcmp(req->method.ptr, "GET", 3) == 0;
+    int healthz = req->path.len == 8 && memcmp(req->path.ptr, "/healthz", 8) == 0;
+    int metrics = req->path.len == 8 && memcmp(req->path.ptr, "/metrics", 8) == 0;
+    if (!healthz && !metrics) {
+        http_reply_error(s, c, 404, "no such path: the WebSocket endpoint is /ws", GW_DISC_HTTP_DONE);
+        return;
+    }
+    if (!is_get) {
+        http_reply_error(s, c, 405, "use GET", GW_DISC_HTTP_DONE);
+        return;
+    }
+    cn_buf_reset(&s->tmp);
+    cn_buf_reset(&s->frame);
+    int rc;
+    if (healthz) {
+        const char *body = s->draining ? "draining\n" : "ok\n";
+        rc = ws_http_write_response(&s->frame, s->draining ? 503 : 200, "text/plain", body, strlen(body), 0);
+    } else {
+        rc = gw__metrics_render(s, &s->tmp);
+        if (!rc)
+            rc = ws_http_write_response(&s->frame, 200, "text/plain; version=0.0.4", s->tmp.data, s->tmp.len, 0);
+    }
+    if (rc) {
+        gw__conn_abort(s, c, GW_DISC_OVERLOAD);
+        return;
+    }
+    gw__conn_finish(s, c, s->frame.data, s->frame.len, GW_DISC_HTTP_DONE);
+}
+
+/* Who is connecting: 0 with c->player (and c->hunt) set, or an HTTP status. */
+static int http_auth(gw_server *s, gw_conn *c, const ws_http_req *req, const char **why)
+{
+    char val[GW_TOKEN_MAX_LEN + 1];
+    size_t vlen = 0;
+    c->hunt[0] = 0;
+    if (s->o.has_auth_key) {
+        int rc = ws_http_query_get(req->query, "token", val, sizeof(val), &vlen);
+        if (rc) {
+            *why = rc == CN_ENOENT ? "missing ?token=" : "malformed ?token=";
+            return 401;
+        }
+        gw_token_claims cl;
+        rc = gw_token_verify(s->o.auth_pk, val, vlen, cn_now_ms(), &cl);
+        if (rc) {
+            *why = rc == GW_ETOKENEXP ? "token expired" : rc == GW_ETOKENSIG ? "token signature is not valid"
+                                                                              : "malformed token";
+            return 401;
+        }
+        memcpy(c->player, cl.player, sizeof(c->player));
+        memcpy(c->hunt, cl.hunt, sizeof(c->hunt));
+        return 0;
+    }
+    int rc = ws_http_query_get(req->query, "player", val, GW_ID_MAX + 2, &vlen);
+    if (rc || !gw_id_valid(val, vlen)) {
+        *why = "development mode: connect with ?player=ID (1-64 of A-Za-z0-9._:@-)";
+        return 401;
+    }
+    if (!s->dev_warned) {
+        cn_log_warn("gw", "development mode: no --auth-key, accepting ?player=ID without a token");
+        s->dev_warned = 1;
+    }
+    memcpy(c->player, val, vlen + 1);
+    return 0;
+}
+
+static void http_upgrade(gw_server *s, gw_conn *c, const ws_http_req *req, unsigned char *rest, size_t nrest)
+{
+    int status;
+    const char *why = NULL;
+    if (s->draining) {
+        s->m.handshakes_failed++;
+        http_reply_error(s, c, 503, "draining: reconnect in a moment", GW_DISC_DRAIN);
+        return;
+    }
+    if (ws_http_upgrade_check(req, &status, &why)) {
+        s->m.handshakes_failed++;
+        http_reply_error(s, c, status, why, GW_DISC_HANDSHAKE_ERROR);
+        return;
+    }
+    status = http_auth(s, c, req, &why);
+    if (status) {
+        s->m.handshakes_failed++;
+        http_reply_error(s, c, status, why, GW_DISC_AUTH);
+        return;
+    }
+    char accept[WS_ACCEPT_LEN + 1];
+    cn_buf_reset(&s->frame);
+    if (ws_http_accept_key((const char *)req->ws_key.ptr, req->ws_key.len, accept) ||
+        ws_http_write_101(&s->frame, accept)) {
+        gw__conn_abort(s, c, GW_DISC_OVERLOAD);
+        return;
+    }
+    gw__buf_free(s, &c->in);
+    c->state = GW_ST_OPEN;
+    c->deadline_ms = gw__now_ms() + s->o.idle_close_ms;
+    ws_decoder_init(&c->dec, WS_ROLE_SERVER, s->o.max_msg_bytes);
+    s->m.handshakes_ok++;
+    uint32_t gen = c->gen;
+    if (gw__conn_send(s, c, s->frame.data, s->frame.len) || c->gen != gen)
+        return;
+    if (nrest)
+        gw__ws_input(s, c, rest, nrest);
+}
+
+void gw__http_input(gw_server *s, gw_conn *c, unsigned char *p, size_t n)
+{
+    static const ws_http_limits lim = WS_HTTP_LIMITS_DEFAULT;
+    const char *buf = (const char *)p;
+    size_t len = n, total = n;
+    if (c->in.len) {
+        total = c->in.len + n;
+        /* Keep at most one byte past the limit: enough for the parser to
+         * say 431, never more than the limit in memory. */
+        size_t room = lim.max_head + 1 > c->in.len ? lim.max_head + 1 - c->in.len : 0;
+        size_t before = c->in.cap;
+        if (cn_buf_append(&c->in, p, n < room ? n : room)) {
+            gw__conn_abort(s, c, GW_DISC_OVERLOAD);
+            return;
+        }
+        gw__buf_track(s, &c->in, before);
+        buf = (const char *)c->in.data;
+        len = c->in.len;
+    }
+    size_t scan = c->head_scan;
+    ws_http_req req;
+    int rc = ws_http_parse(buf, len, &scan, &lim, &req);
+    if (rc == CN_WANT_MORE) {
+        if (!c->in.len) {
+            size_t before = c->in.cap;
+            if (cn_buf_append(&c->in, p, n)) {
+                gw__conn_abort(s, c, GW_DISC_OVERLOAD);
+                return;
+            }
+            gw__buf_track(s, &c->in, before);
+        }
+        c->head_scan = (uint16_t)(scan > UINT16_MAX ? UINT16_MAX : scan);
+        return;
+    }
+    if (rc) {
+        s->m.handshakes_failed++;
+        http_reply_error(s, c, req.status ? req.status : 400, req.why, GW_DISC_HANDSHAKE_ERROR);
+        return;
+    }
+    /* The head ended inside this read, so what follows it is in p. */
+    size_t nrest = total - req.head_len;
+    unsigned char *rest = p + (n - nrest);
+    if (req.path.len == 3 && memcmp(req.path.ptr, "/ws", 3) == 0)
+        http_upgrade(s, c, &req, rest, nrest);
+    else
+        http_plain(s, c, &req);
+}

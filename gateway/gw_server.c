@@ -1,0 +1,393 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * gw_server.c — the gateway server's lifecycle: bind and listen (optionally
+ * SO_REUSEPORT so worker processes share the port), accept with global and
+ * per-address limits into the preallocated connection table, the 1 s
+ * housekeeping tick (backpressure stall-close), resuming parked
+ * connections, and the drain on shutdown.
+ *
+ * Guarantees: the connection table, the per-IP table, the parked list and
+ * the scratch buffer are allocated once in gw_server_new; accepting a
+ * connection allocates nothing.  Refused connections get a canned HTTP
+ * answer (503 table full, 429 per-IP limit) and are closed at once.
+ * Loop thread only.  Owns everything it allocates; borrows base and sink.
+ */
+#include "gw_server_int.h"
+
+#include "cn_alloc.h"
+#include "cn_err.h"
+#include "cn_log.h"
+#include "cn_time.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* Read buffer shared by all connections of the loop: one read of a
+ * client's burst; larger inputs just take several reads. */
+#define GW_SCRATCH (64u * 1024)
+/* Accepts per listener wakeup: bounds the time one burst of connects can
+ * keep the loop from serving established connections. */
+#define GW_ACCEPT_BURST 256
+
+void gw_server_opts_init(gw_server_opts *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->listen = "127.0.0.1:8080";
+    o->node = "gw";
+    o->idle_close_ms = 5000;
+    o->handshake_timeout_ms = 10000;
+    o->stall_close_ms = 10000;
+    o->max_conns = 20000;
+    o->max_msg_bytes = 64 * 1024;
+    o->max_inflight = 100000;
+    o->sock_buf = 4096;
+}
+
+static int split_hostport(const char *s, char *host, size_t cap, char *port, size_t pcap)
+{
+    const char *colon = strrchr(s, ':');
+    if (!colon || colon == s)
+        return CN_EINVAL;
+    const char *h = s;
+    size_t hl = (size_t)(colon - s);
+    if (h[0] == '[' && hl >= 2 && h[hl - 1] == ']') {
+        h++;
+        hl -= 2;
+    }
+    if (hl >= cap || strlen(colon + 1) >= pcap || !colon[1])
+        return CN_EINVAL;
+    memcpy(host, h, hl);
+    host[hl] = 0;
+    strcpy(port, colon + 1);
+    return 0;
+}
+
+static int server_listen(gw_server *s)
+{
+    char host[256], port[16];
+    if (split_hostport(s->o.listen, host, sizeof(host), port, sizeof(port)))
+        return CN_EINVAL;
+    struct addrinfo hints, *ai = NULL;
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    if (getaddrinfo(host, port, &hints, &ai) || !ai)
+        return CN_EINVAL;
+    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int one = 1;
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+        (s->o.reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one))) ||
+        bind(fd, ai->ai_addr, ai->ai_addrlen) || listen(fd, 4096)) {
+        cn_log_error("gw", "cannot listen on %s: %s", s->o.listen, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        freeaddrinfo(ai);
+        return CN_ESYS;
+    }
+    freeaddrinfo(ai);
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    getsockname(fd, (struct sockaddr *)&ss, &sl);
+    s->port = ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
+                                            : ((struct sockaddr_in6 *)&ss)->sin6_port);
+    s->lfd = fd;
+    return 0;
+}
+
+static void addr_key(const struct sockaddr_storage *ss, unsigned char out[16])
+{
+    memset(out, 0, 16);
+    if (ss->ss_family == AF_INET) {
+        out[10] = out[11] = 0xff; /* IPv4-mapped */
+        memcpy(out + 12, &((const struct sockaddr_in *)ss)->sin_addr, 4);
+    } else if (ss->ss_family == AF_INET6) {
+        memcpy(out, &((const struct sockaddr_in6 *)ss)->sin6_addr, 16);
+    }
+}
+
+/* A fixed answer for connections we cannot take; best effort, no state. */
+static void refuse(int fd, int status)
+{
+    static const char r503[] = "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Type: text/plain\r\n"
+                               "Content-Length: 36\r\nConnection: close\r\n\r\ngateway is full: retry in a moment\r\n";
+    static const char r429[] = "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1\r\nContent-Type: text/plain\r\n"
+                               "Content-Length: 40\r\nConnection: close\r\n\r\ntoo many connections from this address\r\n";
+    const char *r = status == 429 ? r429 : r503;
+    size_t n = status == 429 ? sizeof(r429) - 1 : sizeof(r503) - 1;
+    ssize_t w = write(fd, r, n);
+    (void)w;
+    close(fd);
+}
+
+static void server_accept_one(gw_server *s, int fd, const struct sockaddr_storage *ss)
+{
+    unsigned char addr[16];
+    addr_key(ss, addr);
+    if (s->free_head == GW_NONE) {
+        s->m.refused_full++;
+        refuse(fd, 503);
+        return;
+    }
+    if (gw__iptab_add(&s->ips, addr, s->o.max_conns_per_ip)) {
+        s->m.refused_ip++;
+        refuse(fd, 429);
+        return;
+    }
+    /* Small kernel buffers: pings and acks are a few hundred bytes, and
+     * the kernel's default (~128 KiB+) per socket would dwarf our slot. */
+    int one = 1, b = s->o.sock_buf;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    if (b > 0) {
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &b, sizeof(b));
+        setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &b, sizeof(b));
+    }
+    uint32_t slot = s->free_head;
+    gw_conn *c = &s->conns[slot];
+    s->free_head = c->next;
+    c->next = GW_NONE;
+    c->fd = fd;
+    c->state = GW_ST_HEAD;
+    c->flags = 0;
+    c->evflags = 0;
+    c->inflight = 0;
+    c->head_scan = 0;
+    c->player[0] = c->hunt[0] = 0;
+    memcpy(c->addr, addr, 16);
+    c->deadline_ms = gw__now_ms() + s->o.handshake_timeout_ms;
+    s->nopen++;
+    s->m.accepted++;
+    gw__conn_arm(s, c);
+}
+
+static void server_resume_accept(evutil_socket_t fd, short what, void *arg)
+{
+    gw_server *s = arg;
+    (void)fd;
+    (void)what;
+    if (!s->draining)
+        event_add(s->lev, NULL);
+}
+
+static void server_on_accept(evutil_socket_t lfd, short what, void *arg)
+{
+    gw_server *s = arg;
+    (void)what;
+    for (int i = 0; i < GW_ACCEPT_BURST; i++) {
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof(ss);
+        int fd = accept4(lfd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+                /* Out of descriptors: stop accepting for 100 ms instead of
+                 * spinning on a listener that stays readable. */
+                cn_log_warn("gw", "accept: %s; pausing accepts for 100 ms", strerror(errno));
+                event_del(s->lev);
+                struct timeval tv = {0, 100000};
+                event_add(s->resume_lev, &tv);
+            }
+            return;
+        }
+        server_accept_one(s, fd, &ss);
+    }
+}
+
+void gw__server_parked_compact(gw_server *s)
+{
+    uint32_t keep = 0;
+    for (uint32_t i = 0; i < s->nparked_ents; i++) {
+        gw_conn *c = &s->conns[s->parked[i].slot];
+        if (c->gen == s->parked[i].gen && (c->flags & GW_CF_PARKED))
+            s->parked[keep++] = s->parked[i];
+    }
+    s->nparked_ents = keep;
+}
+
+void gw__server_resume_parked(gw_server *s)
+{
+    if (!s->nparked || s->inflight_pings >= s->o.max_inflight)
+        return;
+    uint32_t keep = 0;
+    for (uint32_t i = 0; i < s->nparked_ents; i++) {
+        gw_conn *c = &s->conns[s->parked[i].slot];
+        if (c->gen != s->parked[i].gen || !(c->flags & GW_CF_PARKED))
+            continue; /* stale */
+        if (c->inflight < GW_CONN_MAX_INFLIGHT && s->inflight_pings < s->o.max_inflight)
+            gw__conn_unpark(s, c);
+        else
+            s->parked[keep++] = s->parked[i];
+    }
+    s->nparked_ents = keep;
+}
+
+static void server_tick(evutil_socket_t fd, short what, void *arg)
+{
+    gw_server *s = arg;
+    (void)fd;
+    (void)what;
+    if (!s->nparked)
+        return;
+    int64_t now = gw__now_ms();
+    for (uint32_t i = 0; i < s->nparked_ents; i++) {
+        gw_conn *c = &s->conns[s->parked[i].slot];
+        if (c->gen != s->parked[i].gen || !(c->flags & GW_CF_PARKED))
+            continue;
+        if (now - c->parked_ms >= s->o.stall_close_ms) {
+            /* The log has been too slow for too long: tell the client to
+             * come back later.  Nothing may follow our close frame, so its
+             * unacknowledged pings stay unacknowledged and it resends them. */
+            c->flags &= (uint8_t)~GW_CF_PARKED;
+            s->nparked--;
+            gw__conn_close_ws(s, c, WS_CLOSE_TRY_LATER, "log too slow; retry later", GW_DISC_OVERLOAD);
+        }
+    }
+}
+
+int gw_server_new(gw_server **out, struct event_base *base, gw_sink *sink, const gw_server_opts *o)
+{
+    *out = NULL;
+    if (!o->max_conns || o->max_conns > 10000000 || !o->max_inflight || !sink || sink->partitions < 1 ||
+        !o->node || !gw_id_valid(o->node, strlen(o->node)) || o->max_msg_bytes < 64)
+        return CN_EINVAL;
+    gw_server *s = cn_calloc(1, sizeof(*s));
+    if (!s)
+        return CN_ENOMEM;
+    s->base = base;
+    s->sink = sink;
+    s->o = *o;
+    s->lfd = -1;
+    snprintf(s->node, sizeof(s->node), "%s", o->node);
+    s->boot_id = (uint64_t)cn_now_ms() ^ ((uint64_t)getpid() << 40);
+    gw_ping_limits pl = GW_PING_LIMITS_DEFAULT;
+    s->plim = pl;
+    int rc = CN_ENOMEM;
+    s->nconns = o->max_conns;
+    s->conns = cn_calloc(o->max_conns, sizeof(gw_conn));
+    s->parked = cn_calloc(o->max_conns, sizeof(*s->parked));
+    s->scratch_cap = GW_SCRATCH;
+    s->scratch = cn_malloc(GW_SCRATCH);
+    s->open = cn_calloc((size_t)sink->partitions, sizeof(*s->open));
+    s->idv = cn_calloc(pl.max_batch, sizeof(*s->idv));
+    if (!s->conns || !s->parked || !s->scratch || !s->open || !s->idv || gw__iptab_init(&s->ips, o->max_conns) ||
+        gw_ping_batch_init(&s->batch, pl.max_batch))
+        goto fail;
+    for (uint32_t i = 0; i < o->max_conns; i++) {
+        s->conns[i].srv = s;
+        s->conns[i].fd = -1;
+        s->conns[i].next = i + 1 < o->max_conns ? i + 1 : GW_NONE;
+    }
+    s->free_head = 0;
+    /* Two priorities: connection events at 0, the coalesced flush at 1, so
+     * the flush runs after all reads that were ready in this iteration. */
+    event_base_priority_init(base, 2);
+    rc = server_listen(s);
+    if (rc)
+        goto fail;
+    rc = CN_ENOMEM;
+    s->lev = event_new(base, s->lfd, EV_READ | EV_PERSIST, server_on_accept, s);
+    s->resume_lev = evtimer_new(base, server_resume_accept, s);
+    s->flush_ev = event_new(base, -1, 0, gw__stage_flush, s);
+    s->tick_ev = event_new(base, -1, EV_PERSIST, server_tick, s);
+    if (!s->lev || !s->resume_lev || !s->flush_ev || !s->tick_ev)
+        goto fail;
+    event_priority_set(s->flush_ev, 1);
+    struct timeval sec = {1, 0};
+    if (event_add(s->lev, NULL) || event_add(s->tick_ev, &sec))
+        goto fail;
+    sink->done = gw__sink_done;
+    sink->done_ud = s;
+    *out = s;
+    return 0;
+fail:
+    gw_server_free(s);
+    return rc;
+}
+
+int gw_server_port(const gw_server *s)
+{
+    return s->port;
+}
+
+void gw__server_maybe_drained(gw_server *s)
+{
+    if (!s->draining || s->nopen || s->tickets_out || !s->drain_done)
+        return;
+    void (*done)(void *) = s->drain_done;
+    s->drain_done = NULL;
+    done(s->drain_ud);
+}
+
+void gw_server_drain(gw_server *s, void (*done)(void *), void *ud)
+{
+    s->draining = 1;
+    s->drain_done = done;
+    s->drain_ud = ud;
+    if (s->lev)
+        event_del(s->lev);
+    if (s->resume_lev)
+        event_del(s->resume_lev);
+    if (s->lfd >= 0) {
+        close(s->lfd);
+        s->lfd = -1;
+    }
+    gw__stage_flush(-1, 0, s); /* what was read goes to the log now */
+    for (uint32_t i = 0; i < s->nconns; i++) {
+        gw_conn *c = &s->conns[i];
+        if (c->state == GW_ST_HEAD)
+            gw__conn_abort(s, c, GW_DISC_DRAIN);
+        else if (c->state == GW_ST_OPEN && !c->inflight)
+            gw__conn_close_ws(s, c, WS_CLOSE_GOING_AWAY, "draining", GW_DISC_DRAIN);
+        else if (c->state == GW_ST_OPEN)
+            gw__conn_arm(s, c); /* stop reading; its acks close it (gw_stage.c) */
+    }
+    gw__server_maybe_drained(s);
+}
+
+void gw_server_mem_get(const gw_server *s, gw_server_mem *m)
+{
+    m->conn_struct_bytes = sizeof(gw_conn);
+    m->table_bytes = (size_t)s->nconns * (sizeof(gw_conn) + sizeof(*s->parked)) +
+                     ((size_t)s->ips.mask + 1) * sizeof(*s->ips.ents);
+    m->conn_buffer_bytes = s->m.buffer_bytes;
+    m->conns_open = s->nopen;
+}
+
+void gw_server_free(gw_server *s)
+{
+    if (!s)
+        return;
+    for (uint32_t i = 0; s->conns && i < s->nconns; i++)
+        if (s->conns[i].state != GW_ST_FREE)
+            gw__conn_abort(s, &s->conns[i], GW_DISC_DRAIN);
+    if (s->lev)
+        event_free(s->lev);
+    if (s->resume_lev)
+        event_free(s->resume_lev);
+    if (s->flush_ev)
+        event_free(s->flush_ev);
+    if (s->tick_ev)
+        event_free(s->tick_ev);
+    if (s->lfd >= 0)
+        close(s->lfd);
+    if (s->sink && s->sink->done_ud == s)
+        s->sink->done = NULL;
+    gw__tickets_free(s);
+    gw_ping_batch_free(&s->batch);
+    gw__iptab_free(&s->ips);
+    cn_buf_free(&s->tmp);
+    cn_buf_free(&s->frame);
+    cn_free(s->recs);
+    cn_free(s->idv);
+    cn_free(s->open);
+    cn_free(s->scratch);
+    cn_free(s->parked);
+    cn_free(s->conns);
+    cn_free(s);
+}

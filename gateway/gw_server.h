@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * gw_server.h — the gateway server: a WebSocket listener on a libevent loop
+ * that turns player pings into CloudEvent records appended through a
+ * gw_sink and acknowledges them only once the sink reports them durable.
+ * Also answers GET /healthz and /metrics on the same port.
+ * See docs/architecture.md "The gateway" and docs/protocol.md.
+ *
+ * Threads: every call runs on the thread running the event_base.
+ * Ownership: the server borrows base and sink (both outlive it) and owns
+ * its listener, connection table and staging buffers.
+ */
+#ifndef GW_SERVER_H
+#define GW_SERVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gw_sink.h"
+#include "gw_token.h"
+
+struct event_base;
+typedef struct gw_server gw_server;
+
+typedef struct gw_server_opts {
+    const char *listen;           /* "HOST:PORT" (IPv4, or [v6]:PORT); port 0 picks one */
+    int reuseport;                /* bind with SO_REUSEPORT (workers share the port) */
+    const char *node;             /* CloudEvent source /gateway/<node> */
+    int64_t idle_close_ms;        /* close 1000 "idle" this long after the last ping */
+    int64_t handshake_timeout_ms; /* unfinished request heads are dropped after this */
+    int64_t stall_close_ms;       /* a connection parked by backpressure this long gets 1013 */
+    uint32_t max_conns;           /* table size: connections held at once */
+    uint32_t max_conns_per_ip;    /* 0: no per-address limit */
+    uint64_t max_msg_bytes;       /* largest WebSocket message (1009 beyond) */
+    uint32_t max_inflight;        /* pings appended but not yet durable, per process */
+    int has_auth_key;             /* 0: development mode (?player=ID accepted) */
+    unsigned char auth_pk[GW_TOKEN_PK_LEN];
+    int sock_buf;                 /* SO_RCVBUF/SO_SNDBUF per connection (bytes) */
+} gw_server_opts;
+
+/** Defaults: 127.0.0.1:8080, node "gw", idle 5 s, handshake 10 s, stall
+ *  10 s, 20,000 conns, 0 per IP, 64 KiB messages, 100,000 in flight,
+ *  development mode, 4 KiB socket buffers. */
+void gw_server_opts_init(gw_server_opts *o);
+
+/**
+ * Bind, listen and start serving on base.
+ * @return 0; CN_EINVAL (bad address or options); CN_ESYS (bind/listen
+ *         failed, errno logged); CN_ENOMEM.  On failure *out is NULL.
+ */
+int gw_server_new(gw_server **out, struct event_base *base, gw_sink *sink, const gw_server_opts *o);
+
+/** The bound TCP port. */
+int gw_server_port(const gw_server *s);
+
+/**
+ * Drain: stop accepting and reading, flush staged pings, wait for every
+ * outstanding append and send its acks, close connections with 1001.
+ * done(ud) runs on the loop once no connection and no append is left.
+ */
+void gw_server_drain(gw_server *s, void (*done)(void *ud), void *ud);
+
+/** Memory accounting for benchmarks and /metrics. */
+typedef struct gw_server_mem {
+    size_t conn_struct_bytes; /* sizeof one table slot */
+    size_t table_bytes;       /* the whole preallocated table */
+    size_t conn_buffer_bytes; /* heap bytes connections hold now (partial heads/messages, output) */
+    uint32_t conns_open;
+} gw_server_mem;
+void gw_server_mem_get(const gw_server *s, gw_server_mem *m);
+
+/** Close everything now (no drain).  NULL-safe. */
+void gw_server_free(gw_server *s);
+
+#endif

@@ -1,0 +1,230 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * gw_server_int.h — structures shared by the gateway server's files:
+ *   gw_server.c   listener, accept, limits, housekeeping, drain, lifecycle
+ *   gw_conn.c     one connection: events, reads, writes, close handshake
+ *   gw_http.c     request heads: /ws upgrade + auth, /healthz, /metrics
+ *   gw_msg.c      WebSocket messages → pings → staged records; acks
+ *   gw_stage.c    per-partition coalescing, tickets, completion → acks
+ *   gw_metrics.c  counters and the Prometheus text
+ *   gw_iptab.c    connections per source address
+ * Everything runs on the server's loop thread.
+ */
+#ifndef GW_SERVER_INT_H
+#define GW_SERVER_INT_H
+
+#include "cn_buf.h"
+#include "gw_id.h"
+#include "gw_ping.h"
+#include "gw_server.h"
+#include "ws_frame.h"
+
+#include <event2/event.h>
+#include <event2/event_struct.h>
+#include <netinet/in.h>
+#include <stdint.h>
+
+#define GW_NONE UINT32_MAX
+/* Frames a connection may have waiting for acks before it is no longer
+ * read: a phone waits for acks long before this; a flood does not. */
+#define GW_CONN_MAX_INFLIGHT 64
+/* Unsent output a connection may hold: acks for 64 frames fit easily; a
+ * client that does not read its acks is dropped past this. */
+#define GW_OUT_MAX (256u * 1024)
+/* How long a closing connection is kept for the peer's EOF. */
+#define GW_LINGER_MS 2000
+
+enum gw_conn_state {
+    GW_ST_FREE = 0,
+    GW_ST_HEAD,    /* reading the HTTP request head */
+    GW_ST_OPEN,    /* WebSocket open */
+    GW_ST_CLOSING, /* last bytes (close frame, HTTP answer) sent or queued; discarding input until EOF */
+};
+
+/* Why connections end: one counter each (STYLE §8 "Stats"). */
+enum gw_disc {
+    GW_DISC_IDLE = 0,
+    GW_DISC_PEER_CLOSE,
+    GW_DISC_EOF,
+    GW_DISC_IO_ERROR,
+    GW_DISC_PROTOCOL,
+    GW_DISC_BAD_UTF8,
+    GW_DISC_TOO_BIG,
+    GW_DISC_UNSUPPORTED,
+    GW_DISC_OVERLOAD,
+    GW_DISC_APPEND_FAILED,
+    GW_DISC_HANDSHAKE_TIMEOUT,
+    GW_DISC_HANDSHAKE_ERROR,
+    GW_DISC_AUTH,
+    GW_DISC_HTTP_DONE,
+    GW_DISC_SLOW_READER,
+    GW_DISC_DRAIN,
+    GW_DISC_LIMIT,
+    GW_DISC_N
+};
+
+/* conn flags */
+#define GW_CF_PARKED 0x01    /* read event removed by backpressure */
+#define GW_CF_MSG_OPEN 0x02  /* a data message has started (chunks seen) */
+#define GW_CF_SHUT 0x04      /* write side shut down */
+#define GW_CF_BINARY 0x08    /* last message was binary (protobuf client) */
+
+/* A connection slot.  Idle, it owns nothing outside this struct: the
+ * cn_bufs are empty (data NULL) unless a head, message, control payload or
+ * output is in progress, and are freed as soon as that completes. */
+typedef struct gw_conn {
+    struct event ev;
+    struct gw_server *srv;   /* read (+write) with the deadline as timeout */
+    ws_decoder dec;
+    int fd;
+    uint32_t gen;       /* bumped when the slot is freed: stale tickets see the change */
+    uint32_t next;      /* free list / parked list link */
+    uint8_t state;      /* enum gw_conn_state */
+    uint8_t flags;
+    uint8_t evflags;    /* EV_READ/EV_WRITE currently registered */
+    uint8_t disc;       /* enum gw_disc once closing */
+    uint16_t inflight;  /* frames waiting for their ack */
+    uint16_t head_scan; /* ws_http_parse resume position */
+    int64_t deadline_ms;
+    int64_t parked_ms;
+    cn_buf in;  /* incomplete request head or message */
+    cn_buf ctl; /* incomplete control frame payload (ping) */
+    cn_buf out; /* bytes the kernel did not take yet */
+    unsigned char addr[16]; /* peer address (IPv4 mapped), for the per-IP count */
+    char player[GW_ID_MAX + 1];
+    char hunt[GW_ID_MAX + 1];
+} gw_conn;
+
+/* Counters (gw_metrics.c renders them). */
+#define GW_LAT_BUCKETS 13
+#define GW_PE_N 14
+typedef struct gw_metrics {
+    uint64_t accepted, refused_full, refused_ip;
+    uint64_t handshakes_ok, handshakes_failed, http_requests;
+    uint64_t frames_in, pings_in, pings_acked, ack_frames, ping_errors[GW_PE_N];
+    uint64_t append_failed, disc[GW_DISC_N];
+    uint64_t lat_buckets[GW_LAT_BUCKETS]; /* append → durable, per ticket */
+    uint64_t lat_count;
+    double lat_sum_s;
+    uint64_t buffer_bytes; /* live heap bytes held by connections */
+} gw_metrics;
+
+/* One client frame waiting for its ack inside a ticket. */
+typedef struct gw_ackref {
+    uint32_t slot, gen;
+    uint32_t ids_off; /* into ticket->ids: NUL-terminated ids, back to back */
+    uint16_t nids;
+    uint8_t binary;
+} gw_ackref;
+
+typedef struct gw_recoff {
+    uint32_t koff, klen, voff, vlen;
+} gw_recoff;
+
+/* The pings of one partition flushed as one append.  Reused from a free
+ * list: its buffers are loop-owned staging memory, bounded by max_inflight. */
+typedef struct gw_ticket {
+    struct gw_ticket *next;
+    struct gw_server *srv;
+    int32_t partition;
+    uint64_t t0_ns;
+    size_t npings;
+    cn_buf data;  /* keys and CloudEvent values */
+    cn_buf ids;   /* client ping ids */
+    gw_recoff *recs;
+    size_t nrec, caprec;
+    gw_ackref *refs;
+    size_t nref, capref;
+} gw_ticket;
+
+typedef struct gw_iptab {
+    struct gw_ipent {
+        unsigned char addr[16];
+        uint32_t count;
+    } *ents;
+    uint32_t mask;
+} gw_iptab;
+
+struct gw_server {
+    struct event_base *base;
+    gw_sink *sink;
+    gw_server_opts o;
+    char node[GW_ID_MAX + 1];
+    int lfd, port;
+    struct event *lev;      /* listener */
+    struct event *resume_lev; /* re-enables accept after EMFILE */
+    struct event *flush_ev; /* low priority: coalesced appends after this iteration's reads */
+    struct event *tick_ev;  /* 1 s housekeeping */
+    gw_conn *conns;
+    uint32_t nconns, free_head, nopen;
+    struct gw_parked {
+        uint32_t slot, gen;
+    } *parked;              /* parked connections (stale entries skipped) */
+    uint32_t nparked_ents, nparked;
+    gw_iptab ips;
+    unsigned char *scratch; /* the loop's one read buffer */
+    size_t scratch_cap;
+    cn_buf tmp, frame;      /* payload / frame staging for outgoing messages */
+    gw_ping_batch batch;
+    const char **idv;       /* ids of one ack (max_batch) */
+    gw_rec *recs;           /* records of one append */
+    size_t caprecs;
+    gw_ping_limits plim;
+    gw_ticket **open;       /* per partition: the ticket being filled */
+    gw_ticket *free_tickets;
+    uint32_t tickets_out;   /* appended, waiting for done */
+    uint64_t inflight_pings;
+    uint64_t ce_seq;
+    uint64_t boot_id;
+    int dev_warned;
+    int draining;
+    void (*drain_done)(void *);
+    void *drain_ud;
+    gw_metrics m;
+};
+
+/* gw_conn.c */
+void gw__conn_event(evutil_socket_t fd, short what, void *arg);
+void gw__conn_arm(gw_server *s, gw_conn *c);
+int gw__conn_send(gw_server *s, gw_conn *c, const void *p, size_t n);
+/* Send p (a close frame or an HTTP answer), then half-close and linger. */
+void gw__conn_finish(gw_server *s, gw_conn *c, const void *p, size_t n, enum gw_disc why);
+void gw__conn_close_ws(gw_server *s, gw_conn *c, uint16_t code, const char *reason, enum gw_disc why);
+void gw__conn_abort(gw_server *s, gw_conn *c, enum gw_disc why);
+void gw__conn_unpark(gw_server *s, gw_conn *c);
+void gw__buf_free(gw_server *s, cn_buf *b);
+void gw__buf_track(gw_server *s, cn_buf *b, size_t before);
+int64_t gw__now_ms(void);
+
+/* gw_http.c: handle bytes of a request head; 0 or the connection is gone. */
+void gw__http_input(gw_server *s, gw_conn *c, unsigned char *p, size_t n);
+
+/* gw_msg.c */
+void gw__ws_input(gw_server *s, gw_conn *c, unsigned char *p, size_t n);
+
+/* gw_stage.c */
+int gw__stage_frame(gw_server *s, gw_conn *c, const gw_ping *pings, size_t n, int binary);
+void gw__stage_flush(evutil_socket_t fd, short what, void *arg);
+void gw__sink_done(void *ud, void *ticket, int err);
+void gw__tickets_free(gw_server *s);
+uint32_t gw__partition_of(const char *player, int32_t partitions);
+
+/* gw_metrics.c */
+int gw__metrics_render(gw_server *s, cn_buf *out);
+void gw__metrics_ping_error(gw_metrics *m, const char *code);
+void gw__metrics_latency(gw_metrics *m, double seconds);
+
+/* gw_iptab.c */
+int gw__iptab_init(gw_iptab *t, uint32_t max_conns);
+void gw__iptab_free(gw_iptab *t);
+/* Count one more connection from addr: 0, or GW_ELIMIT if that would pass
+ * limit (0: no limit).  The table has room for every connection slot. */
+int gw__iptab_add(gw_iptab *t, const unsigned char addr[16], uint32_t limit);
+void gw__iptab_del(gw_iptab *t, const unsigned char addr[16]);
+
+/* gw_server.c */
+void gw__server_maybe_drained(gw_server *s);
+void gw__server_resume_parked(gw_server *s);
+void gw__server_parked_compact(gw_server *s);
+
+#endif
