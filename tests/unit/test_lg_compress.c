@@ -9,8 +9,9 @@
  *     the output buffer never grows beyond cap + 1 bytes, for bombs with and
  *     without a declared size;
  *   - forms real producers write decode: raw snappy, concatenated gzip
- *     members, lz4 frames with a content size and with linked blocks, zstd
- *     frames without a content size, several zstd frames;
+ *     members, lz4 frames with a content size and with linked blocks,
+ *     several lz4 frames, zstd frames without a content size, several zstd
+ *     frames, a skippable zstd frame;
  *   - truncated, corrupt and trailing-garbage streams fail (or, where the
  *     format cannot tell, yield a prefix of the data and nothing else);
  *   - allocation failure at every step gives CN_ENOMEM and leaks nothing.
@@ -192,6 +193,25 @@ static void test_foreign_forms(void **st)
     z.data[zl - 1] ^= 1;
     assert_int_equal(lg__decompress(LG_COMP_LZ4, z.data, zl, n, &out), LG_ECOMPRESS);
     assert_int_equal(out.len, 0);
+
+    /* two lz4 frames back to back */
+    cn_buf_reset(&z);
+    cn_buf_reset(&out);
+    assert_int_equal(lg__compress(LG_COMP_LZ4, in, 5000, &z), 0);
+    assert_int_equal(lg__compress(LG_COMP_LZ4, in + 5000, n - 5000, &z), 0);
+    assert_int_equal(lg__decompress(LG_COMP_LZ4, z.data, z.len, n, &out), 0);
+    assert_int_equal(out.len, n);
+    assert_memory_equal(out.data, in, n);
+
+    /* a zstd skippable frame (magic 0x184D2A50, LE size, payload) before a
+     * real one */
+    cn_buf_reset(&z);
+    cn_buf_reset(&out);
+    assert_int_equal(cn_buf_append(&z, "\x50\x2a\x4d\x18\x03\x00\x00\x00xyz", 11), 0);
+    assert_int_equal(lg__compress(LG_COMP_ZSTD, in, n, &z), 0);
+    assert_int_equal(lg__decompress(LG_COMP_ZSTD, z.data, z.len, n, &out), 0);
+    assert_int_equal(out.len, n);
+    assert_memory_equal(out.data, in, n);
 
     /* zstd without content size, as streaming producers write it, then
      * followed by a second frame */
