@@ -7,6 +7,7 @@
   - produce keyed records with headers to chosen partitions, consume them
     back from the beginning: every key, value, header and offset matches;
   - consume from an offset in the middle and from the end (-o -2);
+  - acks=0 (no reply) and acks=1 produce land every record in order;
   - producing to an unknown topic fails without --auto-create and works
     with it (a second node).
 The node is stopped with SIGTERM and must exit 0.
@@ -56,6 +57,15 @@ def main():
         rc, out, err = kcat("-b", n.bootstrap, "-C", "-t", "ble-raw", "-p", "2", "-o", "-2", "-e",
                             "-f", "%o\n")
         assert rc == 0 and out.split() == ["38", "39"], (out, err)
+
+        # acks=0 (no reply at all) and acks=1: the records still land, in order.
+        for acks, part in (("0", "1"), ("1", "0")):
+            rc, _, err = kcat("-b", n.bootstrap, "-P", "-t", "hunt-events", "-p", part, "-X", "acks=" + acks,
+                              inp=b"".join(b"a%s-%d\n" % (acks.encode(), i) for i in range(25)))
+            assert rc == 0, err
+            rc, out, err = kcat("-b", n.bootstrap, "-C", "-t", "hunt-events", "-p", part, "-o", "beginning",
+                                "-e", "-f", "%o:%s\n")
+            assert rc == 0 and out.split() == ["%d:a%s-%d" % (i, acks, i) for i in range(25)], (acks, out, err)
 
         # Other partitions stayed empty.
         rc, out, err = kcat("-b", n.bootstrap, "-C", "-t", "ble-raw", "-p", "0", "-o", "beginning",
