@@ -87,9 +87,7 @@ static int lg__hdr_sane(const unsigned char *batch, size_t n, lg_batch_hdr *h)
     if (h->batch_length < LG_BATCH_HEADER_LEN - LG_BATCH_LOG_OVERHEAD ||
         (size_t)h->batch_length + LG_BATCH_LOG_OVERHEAD != n)
         return LG_EBADBATCH;
-    if (h->magic != 2)
-        return LG_EMAGIC;
-    if (h->record_count < 0 || h->last_offset_delta < 0 ||
+    if (h->magic != 2 || h->record_count < 0 || h->last_offset_delta < 0 ||
         (h->attributes & LG_ATTR_COMPRESSION_MASK) > LG_COMP_ZSTD)
         return LG_EBADBATCH;
     return 0;
