@@ -42,48 +42,51 @@ static const char *cn__num(const char *s, double *v)
     return end;
 }
 
-int cn_parse_duration_ms(const char *s, int64_t *out_ms)
+typedef struct cn__unit {
+    const char *sfx;
+    double mult;
+} cn__unit;
+
+/* A number with one of the given unit suffixes, scaled, at most max. */
+static int cn__parse_scaled(const char *s, const cn__unit *units, size_t n, double max, double *out)
 {
-    static const struct { const char *sfx; double mult; } units[] = {
-        {"", 1}, {"ms", 1}, {"s", 1e3}, {"m", 60e3}, {"h", 3600e3}, {"d", 86400e3},
-    };
     double v;
     const char *sfx = cn__num(s, &v);
     if (!sfx)
         return CN_EINVAL;
-    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+    for (size_t i = 0; i < n; i++) {
         if (strcmp(sfx, units[i].sfx) == 0) {
-            double ms = v * units[i].mult;
-            if (ms > 9.2e18)
-                return CN_ERANGE;
-            *out_ms = (int64_t)ms;
-            return 0;
+            *out = v * units[i].mult;
+            return *out > max ? CN_ERANGE : 0;
         }
     }
     return CN_EINVAL;
 }
 
+int cn_parse_duration_ms(const char *s, int64_t *out_ms)
+{
+    static const cn__unit units[] = {
+        {"", 1}, {"ms", 1}, {"s", 1e3}, {"m", 60e3}, {"h", 3600e3}, {"d", 86400e3},
+    };
+    double ms;
+    int rc = cn__parse_scaled(s, units, sizeof(units) / sizeof(units[0]), 9.2e18, &ms);
+    if (!rc)
+        *out_ms = (int64_t)ms;
+    return rc;
+}
+
 int cn_parse_size(const char *s, uint64_t *out)
 {
-    static const struct { const char *sfx; double mult; } units[] = {
+    static const cn__unit units[] = {
         {"", 1}, {"B", 1}, {"KiB", 1024.0}, {"MiB", 1048576.0}, {"GiB", 1073741824.0},
         {"k", 1e3}, {"kB", 1e3}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"K", 1024.0},
         {"M", 1048576.0}, {"G", 1073741824.0},
     };
-    double v;
-    const char *sfx = cn__num(s, &v);
-    if (!sfx)
-        return CN_EINVAL;
-    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-        if (strcmp(sfx, units[i].sfx) == 0) {
-            double b = v * units[i].mult;
-            if (b > 1.8e19)
-                return CN_ERANGE;
-            *out = (uint64_t)b;
-            return 0;
-        }
-    }
-    return CN_EINVAL;
+    double b;
+    int rc = cn__parse_scaled(s, units, sizeof(units) / sizeof(units[0]), 1.8e19, &b);
+    if (!rc)
+        *out = (uint64_t)b;
+    return rc;
 }
 
 int cn_parse_rfc3339_ms(const char *s, int64_t *out_ms)
