@@ -54,6 +54,8 @@ typedef int (*kf_handler_fn)(kf_conn *c);
 
 /* Replies queued for one connection before it stops being served. */
 #define KF_OUT_MAX (64u << 20)
+/* Requests served for one connection before the loop turns to others. */
+#define KF_REQUESTS_PER_TURN 64
 /* Bytes moved per connection per loop iteration (see kf_accept_cb). */
 #define KF_MAX_SINGLE_WRITE (4u << 20)
 #define KF_MAX_SINGLE_READ (256u << 10)
@@ -308,7 +310,15 @@ static int kf_conn_serve(kf_conn *c)
 static void kf_conn_process(kf_conn *c)
 {
     kf_server *s = c->s;
+    int served = 0;
     while (c->bev && !c->busy && !c->closing) {
+        if (served++ == KF_REQUESTS_PER_TURN) {
+            /* A client pipelining many small requests yields the loop to
+             * the others and carries on in the next iteration. */
+            if (kf__call_done_later(c))
+                kf__conn_fail(c, "out of memory");
+            return;
+        }
         /* A client that sends requests but does not read replies stops
          * being served once KF_OUT_MAX bytes of replies wait for it (file
          * segments count too: each pins a segment), so it cannot make us

@@ -11,8 +11,8 @@ connection (or gets the error a client expects) and the node keeps serving:
   - an unknown API key, Produce v2 (below our range): closed;
   - ApiVersions v99: answered with UNSUPPORTED_VERSION and our ranges
     (KIP-511), and the connection keeps working;
-  - pipelined requests are answered in order; a request dribbled one byte
-    at a time is answered;
+  - pipelined requests (300 in one write) are answered in order; a request
+    dribbled one byte at a time is answered;
   - Produce with a bad CRC: CORRUPT_MESSAGE, nothing appended;
   - idempotent producer (InitProducerId): a duplicate batch is acknowledged
     with its original offset and not appended twice; a sequence gap gets
@@ -145,6 +145,14 @@ def main():
         s.sendall(b"".join(kfutil.frame(18, 1, c) for c in (100, 101, 102)))
         for c in (100, 101, 102):
             assert struct.unpack(">i", kfutil.recv_frame(s)[:4])[0] == c
+        # 300 pipelined requests (more than one loop turn's worth): all
+        # answered, in order, while another client is served in between.
+        s.sendall(b"".join(kfutil.frame(18, 1, 1000 + c) for c in range(300)))
+        other, r = api_versions(port, 0, 77)
+        assert struct.unpack(">i", r[:4])[0] == 77
+        other.close()
+        for c in range(300):
+            assert struct.unpack(">i", kfutil.recv_frame(s)[:4])[0] == 1000 + c
         # One byte at a time.
         for b in kfutil.frame(18, 0, 200):
             s.send(bytes([b]))
