@@ -3,8 +3,8 @@
 # 0300-logd-cli — the `cairn logd` command line contract (BRIEF §3):
 # --help lists every flag with its default (exit 0); usage errors exit 2
 # with one line on stderr; a port already in use and a data directory held
-# by another node exit 1 with one line saying what to do; SIGINT drains
-# and exits 0.
+# by another node exit 1 with one line saying what to do; --advertise is
+# what Metadata returns; SIGINT and SIGTERM drain and exit 0.
 set -euo pipefail
 BIN=${CAIRN_BIN:-$(dirname "$0")/../../build/cairn}
 tmp=$(mktemp -d)
@@ -54,6 +54,19 @@ set -e
 [ "$rc" -eq 1 ] || fail "a locked data dir exited $rc, want 1"
 grep -qi "another cairn process" <<<"$err" || fail "locked dir error unclear: $err"
 [ "$(wc -l <<<"$err")" -eq 1 ] || fail "locked dir: want one line on stderr, got: $err"
+
+# --advertise is what Metadata hands out (clients connect there next).
+"$BIN" logd --data "$tmp/c" --kafka-listen 127.0.0.1:0 --port-file "$tmp/c.port" \
+  --advertise cairn.example:19092 --durability none 2>"$tmp/c.log" &
+pids+=($!)
+for _ in $(seq 100); do [ -s "$tmp/c.port" ] && break; sleep 0.05; done
+md=$(timeout 20 kcat -b "127.0.0.1:$(cat "$tmp/c.port")" -L -m 5 2>&1) || fail "kcat -L: $md"
+grep -q "broker 0 at cairn.example:19092" <<<"$md" || fail "advertised address not in metadata: $md"
+kill -TERM "${pids[1]}"
+set +e
+wait "${pids[1]}"; rc=$?
+set -e
+[ "$rc" -eq 0 ] || fail "SIGTERM drain exited $rc"
 
 kill -INT "${pids[0]}"
 set +e
