@@ -127,7 +127,7 @@ typedef struct lg_part {
     pthread_mutex_t mu; /* segs, failed */
     lg_seg **segs;      /* sorted by base; the last is the active one */
     size_t nsegs, segcap;
-    int failed;
+    atomic_int failed; /* set under mu; read lock-free on the append/read paths */
     char err_detail[256];
 
     /* Writer-thread state (also touched under wmu by maintenance). */

@@ -107,9 +107,9 @@ void lg__part_mark_failed(lg_part *p, const char *file, uint64_t pos, const char
 {
     pthread_mutex_lock(&p->mu);
     if (!p->failed) {
-        p->failed = 1;
         snprintf(p->err_detail, sizeof(p->err_detail), "%s at byte %" PRIu64 ": %s", file, pos,
                  what);
+        p->failed = 1; /* after the detail: lock-free readers then see both */
         cn_log_error("lg", "partition %s/%d failed: %s", p->tp->name, p->idx, p->err_detail);
     }
     pthread_mutex_unlock(&p->mu);
