@@ -159,12 +159,6 @@ static int gwc_ensure_topic(lg_log *log, const char *topic, int32_t parts)
 static pid_t gwc_spawn(gwc *g, int i)
 {
     char node_arg[128], pf_arg[4200];
-    /* wargv has placeholders for the node and port-file values */
-    const char *node = NULL;
-    for (int k = 0; g->wargv[k]; k++)
-        if (strcmp(g->wargv[k], "--node") == 0)
-            node = g->wargv[k + 1];
-    (void)node;
     pid_t pid = fork();
     if (pid != 0)
         return pid;
@@ -198,8 +192,8 @@ static void gwc_sigchld(evutil_socket_t sig, short what, void *ud)
             g->pids[i] = 0;
             g->alive--;
             int ok = WIFEXITED(st) && WEXITSTATUS(st) == 0;
-            if (!ok)
-                g->status = CN_EXIT_FAIL;
+            if (!ok && g->draining)
+                g->status = CN_EXIT_FAIL; /* a worker failed its drain */
             if (!g->draining) {
                 /* A worker died: its clients reconnect to the others;
                  * start a new one so the port keeps its capacity. */

@@ -6,7 +6,7 @@
  * gets an error frame with its code and the connection stays, the idle
  * close arrives with 1000 "idle" within --idle-close of the last ping
  * (generous bounds), and a wrong token gets HTTP 401 (no upgrade).
- * Needs `npm ci --prefix tests/node` (scripts/setup does it).
+ * Needs `npm ci --prefix tests/node` (scripts/test does it).
  */
 'use strict';
 const path = require('path');
