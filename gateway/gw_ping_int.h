@@ -28,4 +28,15 @@ void gw__ping_error_at(gw_ping_batch *b, int32_t index, const char *code, const 
 /** Record a frame-level error (no id, index -1). */
 void gw__ping_frame_error(gw_ping_batch *b, const char *code, const char *detail);
 
+/**
+ * The fast path for common frames (gw_ping_fast.c): 1 if it handled the
+ * frame (b filled, b already begun), 0 if it declined and the frame must
+ * go through jansson.  Writes nothing to b when it declines.
+ */
+int gw__ping_parse_json_fast(const char *text, size_t len, const gw_ping_limits *lim, int64_t now_ms,
+                             gw_ping_batch *b);
+/** The jansson path alone (also the reference the fuzzer compares against). */
+int gw__ping_parse_json_slow(const char *text, size_t len, const gw_ping_limits *lim, int64_t now_ms,
+                             gw_ping_batch *b);
+
 #endif

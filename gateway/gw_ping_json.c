@@ -12,6 +12,8 @@
  * error frame is always valid UTF-8.  Allocation: jansson's own (it has
  * only a process-wide allocator hook, which a library file must not
  * flip); jansson's out-of-memory is reported as CN_ENOMEM.
+ * Common frames are first offered to the fast path (gw_ping_fast.c), which
+ * either handles them exactly as this code would or declines.
  * Threads: any; the batch is the caller's.
  */
 #include "gw_ping_int.h"
@@ -65,6 +67,17 @@ static void one_ping(gw_ping_batch *b, json_t *o, const gw_ping_limits *lim, int
 }
 
 int gw_ping_parse_json(const char *text, size_t len, const gw_ping_limits *lim, int64_t now_ms, gw_ping_batch *b)
+{
+    int rc = gw__ping_begin(b, lim);
+    if (rc)
+        return rc;
+    if (gw__ping_parse_json_fast(text, len, lim, now_ms, b))
+        return 0;
+    return gw__ping_parse_json_slow(text, len, lim, now_ms, b);
+}
+
+int gw__ping_parse_json_slow(const char *text, size_t len, const gw_ping_limits *lim, int64_t now_ms,
+                             gw_ping_batch *b)
 {
     int rc = gw__ping_begin(b, lim);
     if (rc)

@@ -18,7 +18,9 @@
  *     authenticated handshake pays it once); token.verify.cached: the
  *     same token again through gw_token_cache (a player reconnecting);
  *   - ping.json.one / ping.json.batch64 / ping.pb.batch64: ping payload
- *     parsing and validation (pings/s).
+ *     parsing and validation (pings/s); ping.json.one.jansson and
+ *     ping.json.batch64.jansson: the same frames through jansson alone,
+ *     the reference for the fast path (gw_ping_fast.c) in the same run.
  * Each figure is the median of --runs runs (default 5), each run at least
  * --seconds (default 0.5) of work.  Nothing asserts a time.
  */
@@ -26,6 +28,7 @@
 #include "cn_buf.h"
 #include "cn_time.h"
 #include "gw_ping.h"
+#include "gw_ping_int.h"
 #include "gw_token.h"
 #include "gw_token_cache.h"
 #include "ws_frame.h"
@@ -201,6 +204,22 @@ static long run_json_one(void *ud)
     return 1;
 }
 
+static long run_json_one_slow(void *ud)
+{
+    fixture *f = ud;
+    if (gw__ping_parse_json_slow(f->json_one, strlen(f->json_one), &f->lim, NOW, &f->batch) || f->batch.n != 1)
+        return -1;
+    return 1;
+}
+
+static long run_json64_slow(void *ud)
+{
+    fixture *f = ud;
+    if (gw__ping_parse_json_slow(f->json64, strlen(f->json64), &f->lim, NOW, &f->batch) || f->batch.n != 64)
+        return -1;
+    return 64;
+}
+
 static long run_json64(void *ud)
 {
     fixture *f = ud;
@@ -347,7 +366,9 @@ int main(int argc, char **argv)
     report("token.verify", "tokens_per_s", rate(&c, run_token, f), 1, 0);
     report("token.verify.cached", "tokens_per_s", rate(&c, run_token_cached, f), 1, 0);
     report("ping.json.one", "pings_per_s", rate(&c, run_json_one, f), 1, 0);
+    report("ping.json.one.jansson", "pings_per_s", rate(&c, run_json_one_slow, f), 1, 0);
     report("ping.json.batch64", "pings_per_s", rate(&c, run_json64, f), 1, 0);
+    report("ping.json.batch64.jansson", "pings_per_s", rate(&c, run_json64_slow, f), 1, 0);
     report("ping.pb.batch64", "pings_per_s", rate(&c, run_pb64, f), 1, 0);
     return 0;
 }

@@ -5,7 +5,9 @@
  * (protobuf PingBatch).  Checks on every input: the batch stays within
  * its bounds; every accepted ping obeys the rules (valid ids, unique ids,
  * rssi and ts in range); every error has a known code; the error and ack
- * payloads we would send back parse as JSON / protobuf and echo the ids.
+ * payloads we would send back parse as JSON / protobuf and echo the ids;
+ * and for text frames the fast path (gw_ping_fast.c) plus jansson gives
+ * exactly the batch jansson alone gives.
  */
 #include <jansson.h>
 #include <stdint.h>
@@ -13,7 +15,7 @@
 #include <string.h>
 
 #include "cairn.pb-c.h"
-#include "gw_ping.h"
+#include "gw_ping_int.h"
 
 #define FZ_NOW 1764320000123LL
 
@@ -85,6 +87,20 @@ static void fz_check_output(const gw_ping_batch *b)
     cn_buf_free(&o);
 }
 
+static void fz_same_batches(const gw_ping_batch *a, const gw_ping_batch *b)
+{
+    if (a->n != b->n || a->nerr != b->nerr)
+        abort();
+    for (size_t i = 0; i < a->n; i++)
+        if (memcmp(&a->pings[i], &b->pings[i], sizeof(gw_ping)) != 0)
+            abort();
+    for (size_t i = 0; i < a->nerr; i++) {
+        const gw_ping_error *x = &a->errs[i], *y = &b->errs[i];
+        if (strcmp(x->code, y->code) || strcmp(x->id, y->id) || strcmp(x->detail, y->detail) || x->index != y->index)
+            abort();
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1)
@@ -95,6 +111,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     int rc = (data[0] & 1) ? gw_ping_parse_pb(data + 1, size - 1, &lim, FZ_NOW, &b)
                            : gw_ping_parse_json((const char *)data + 1, size - 1, &lim, FZ_NOW, &b);
+    if (rc == 0 && !(data[0] & 1)) {
+        gw_ping_batch ref;
+        if (gw_ping_batch_init(&ref, lim.max_batch) == 0) {
+            if (gw__ping_parse_json_slow((const char *)data + 1, size - 1, &lim, FZ_NOW, &ref) == 0)
+                fz_same_batches(&b, &ref);
+            gw_ping_batch_free(&ref);
+        }
+    }
     if (rc == 0) {
         if (b.n + b.nerr == 0)
             abort(); /* every frame gets an answer: an ack or an error */

@@ -6,7 +6,8 @@
  * (not JSON, duplicate keys, trailing bytes, empty, too many, deep
  * nesting), the same rules through protobuf PingBatch (every truncation,
  * garbage, allocation failure without leaks), and the exact ack and error
- * payloads in JSON and protobuf.
+ * payloads in JSON and protobuf; the JSON fast path takes the frames apps
+ * send, declines the rest, and always agrees with jansson.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -22,6 +23,7 @@
 #include "cn_err.h"
 #include "cn_testutil.h"
 #include "gw_ping.h"
+#include "gw_ping_int.h"
 
 #define NOW 1764320000123LL
 static const gw_ping_limits LIM = GW_PING_LIMITS_DEFAULT;
@@ -250,6 +252,70 @@ static void test_json_batch_limit(void **st)
     }
 }
 
+/* The fast path handles what apps send and declines the rest; whichever
+ * path runs, the batch equals the jansson-only batch. */
+static void test_json_fast_path(void **st)
+{
+    (void)st;
+    static const struct {
+        const char *json;
+        int fast;
+    } c[] = {
+        {"{\"id\":\"c-1\",\"beacon\":\"b-07\",\"rssi\":-61,\"ts\":1764320000123}", 1},
+        {" [ {\"ts\":1764320000123 , \"rssi\":-1,\"beacon\":\"b\",\"id\":\"a\"},\n\t{\"id\":\"b\"} ] ", 1},
+        {"{}", 1},
+        {"{\"id\":7,\"beacon\":\"b\",\"rssi\":\"x\",\"ts\":-0}", 1},
+        {"{\"id\":\"a b\",\"beacon\":\"b\",\"rssi\":-61,\"ts\":1764320000123}", 1},
+        /* declined: escapes, other keys, other types, duplicates, floats, leading zeros, long ints, junk */
+        {"{\"id\":\"c\\u002d1\",\"beacon\":\"b\",\"rssi\":-61,\"ts\":1764320000123}", 0},
+        {"{\"id\":\"c\",\"beacon\":\"b\",\"rssi\":-61,\"ts\":1764320000123,\"x\":1}", 0},
+        {"{\"id\":\"c\",\"beacon\":null,\"rssi\":-61,\"ts\":1764320000123}", 0},
+        {"{\"id\":\"c\",\"id\":\"d\",\"beacon\":\"b\",\"rssi\":-61,\"ts\":1764320000123}", 0},
+        {"{\"id\":\"c\",\"beacon\":\"b\",\"rssi\":-61.0,\"ts\":1764320000123}", 0},
+        {"{\"id\":\"c\",\"beacon\":\"b\",\"rssi\":-061,\"ts\":1764320000123}", 0},
+        {"{\"id\":\"c\",\"beacon\":\"b\",\"rssi\":-61,\"ts\":1e12}", 0},
+        {"{\"id\":\"c\",\"beacon\":\"b\",\"rssi\":-61,\"ts\":9223372036854775807}", 0},
+        {"{\"id\":\"c\",\"beacon\":\"b\",\"rssi\":-61,\"ts\":99999999999999999999}", 0},
+        {"{\"id\":\"caf\xc3\xa9\",\"beacon\":\"b\",\"rssi\":-61,\"ts\":1764320000123}", 0},
+        {"{\"id\":\"c\",\"beacon\":\"b\",\"rssi\":-61,\"ts\":1764320000123} x", 0},
+        {"{\"id\":\"c\",}", 0},
+        {"[]", 0},
+        {"[{}", 0},
+        {"{\"id\":\"c\"", 0},
+        {"-", 0},
+    };
+    gw_ping_batch ref;
+    assert_int_equal(gw_ping_batch_init(&ref, LIM.max_batch), 0);
+    for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+        size_t n = strlen(c[i].json);
+        B.n = B.nerr = 0;
+        int fast = gw__ping_parse_json_fast(c[i].json, n, &LIM, NOW, &B);
+        if (fast != c[i].fast)
+            fail_msg("case %zu (%s): fast %d, want %d", i, c[i].json, fast, c[i].fast);
+        if (!fast)
+            assert_int_equal(B.n + B.nerr, 0); /* declining writes nothing */
+        assert_int_equal(gw_ping_parse_json(c[i].json, n, &LIM, NOW, &B), 0);
+        assert_int_equal(gw__ping_parse_json_slow(c[i].json, n, &LIM, NOW, &ref), 0);
+        assert_int_equal(B.n, ref.n);
+        assert_int_equal(B.nerr, ref.nerr);
+        for (size_t k = 0; k < B.n; k++)
+            assert_memory_equal(&B.pings[k], &ref.pings[k], sizeof(gw_ping));
+        for (size_t k = 0; k < B.nerr; k++) {
+            assert_string_equal(B.errs[k].code, ref.errs[k].code);
+            assert_string_equal(B.errs[k].id, ref.errs[k].id);
+            assert_string_equal(B.errs[k].detail, ref.errs[k].detail);
+        }
+    }
+    /* An array longer than the limit is declined (jansson says too_many_pings). */
+    char *s = array_of(LIM.max_batch + 1);
+    assert_int_equal(gw__ping_parse_json_fast(s, strlen(s), &LIM, NOW, &B), 0);
+    free(s);
+    s = array_of(LIM.max_batch);
+    assert_int_equal(gw__ping_parse_json_fast(s, strlen(s), &LIM, NOW, &B), 1);
+    free(s);
+    gw_ping_batch_free(&ref);
+}
+
 /* ---- protobuf ---- */
 
 static size_t pack_batch(Cairn__V1__BlePing *pings, size_t n, uint8_t **out)
@@ -443,6 +509,7 @@ int main(void)
         cmocka_unit_test(test_json_mixed_and_duplicates),
         cmocka_unit_test(test_json_frame_errors),
         cmocka_unit_test(test_json_batch_limit),
+        cmocka_unit_test(test_json_fast_path),
         cmocka_unit_test(test_pb_rules),
         cmocka_unit_test(test_json_pb_agree),
         cmocka_unit_test(test_ack_and_error_payloads),
