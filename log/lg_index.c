@@ -207,6 +207,14 @@ int lg__ix_open(lg_log *log, int *fresh)
     }
     if (rc)
         return rc == MDB_INVALID && log->o.read_only ? CN_ENOENT : lg__ix_err(rc);
+    if (!log->o.read_only) {
+        /* Reader slots of processes that died (kill -9 of a reader or of a
+         * previous writer) would pin old pages and grow the file. */
+        int dead = 0;
+        mdb_reader_check(log->ix.env, &dead);
+        if (dead)
+            cn_log_info("lg", "cleared %d stale index reader slot(s)", dead);
+    }
     return 0;
 }
 
