@@ -286,6 +286,51 @@ static void test_time_lookup_exact(void **st)
     cn_buf_free(&b);
 }
 
+/* Out-of-order timestamps (Kafka allows them): the answer must be the
+ * first offset whose record timestamp >= T, checked against a linear scan. */
+static void test_time_lookup_unordered(void **st)
+{
+    fx *f = *st;
+    fx_open(f);
+    topic(f, "t", 1, 16384);
+    enum { NB = 300, NR = 4 };
+    static int64_t ts[NB * NR];
+    uint32_t x = 12345;
+    cn_buf b = CN_BUF_INIT;
+    for (int i = 0; i < NB; i++) {
+        lg_batch_builder *bb;
+        assert_int_equal(lg_batch_builder_new(&bb, LG_COMP_NONE), 0);
+        for (int r = 0; r < NR; r++) {
+            x = x * 1103515245u + 12345u;
+            /* drifting upwards with jitter far larger than the drift */
+            ts[i * NR + r] = 100000 + i * 10 + (int64_t)((x >> 8) % 5000) - 2500;
+            char v[150];
+            memset(v, 'a' + r, sizeof(v));
+            assert_int_equal(lg_batch_builder_add(bb, ts[i * NR + r], NULL, 0, v, sizeof(v), NULL, 0), 0);
+        }
+        cn_buf_reset(&b);
+        assert_int_equal(lg_batch_builder_finish(bb, &b), 0);
+        lg_batch_builder_free(bb);
+        assert_int_equal(lg_append(f->log, "t", 0, b.data, b.len, NULL), 0);
+    }
+    for (int q = 0; q < 200; q++) {
+        x = x * 1103515245u + 12345u;
+        int64_t t = 97000 + (int64_t)((x >> 8) % 8000);
+        int64_t want = NB * NR;
+        for (int k = 0; k < NB * NR; k++)
+            if (ts[k] >= t) {
+                want = k;
+                break;
+            }
+        int64_t off;
+        assert_int_equal(lg_offset_for_time(f->log, "t", 0, t, &off), 0);
+        if (off != want)
+            fail_msg("T=%lld: got %lld, linear scan says %lld", (long long)t, (long long)off,
+                     (long long)want);
+    }
+    cn_buf_free(&b);
+}
+
 static void test_roll_by_size_and_age(void **st)
 {
     fx *f = *st;
@@ -504,6 +549,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bad_batches_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_read_limits_and_offsets, setup, teardown),
         cmocka_unit_test_setup_teardown(test_time_lookup_exact, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_time_lookup_unordered, setup, teardown),
         cmocka_unit_test_setup_teardown(test_roll_by_size_and_age, setup, teardown),
         cmocka_unit_test_setup_teardown(test_iterator, setup, teardown),
         cmocka_unit_test_setup_teardown(test_compressed_batches, setup, teardown),
