@@ -7,7 +7,8 @@
  * unindexed tail (kept, indexed), a garbled middle segment (partition failed
  * with file and byte position while other partitions serve; found by
  * recovery, by the iterator and by lg_verify), a deleted index directory
- * rebuilt identically, and an index file overwritten with garbage.
+ * rebuilt identically, an index file overwritten with garbage, and an index
+ * whose records lie about the files (rebuilt to the same observable state).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -22,6 +23,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <lmdb.h>
+
+#include "cn_bytes.h"
 #include "cn_err.h"
 #include "cn_testutil.h"
 #include "lg.h"
@@ -508,6 +512,77 @@ static void test_deleted_index_rebuilt_identically(void **st)
     cn_buf_free(&after);
 }
 
+/* Open the raw index (the log must be closed) and apply fn in a write txn. */
+static void index_edit(fx *f, void (*fn)(MDB_txn *txn, MDB_dbi parts, MDB_dbi segs))
+{
+    char idir[4096];
+    snprintf(idir, sizeof(idir), "%s/index", f->dir);
+    MDB_env *env;
+    assert_int_equal(mdb_env_create(&env), 0);
+    mdb_env_set_maxdbs(env, 16);
+    mdb_env_set_mapsize(env, 16ull << 30);
+    assert_int_equal(mdb_env_open(env, idir, 0, 0644), 0);
+    MDB_txn *txn;
+    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    MDB_dbi parts, segs;
+    assert_int_equal(mdb_dbi_open(txn, "parts", 0, &parts), 0);
+    assert_int_equal(mdb_dbi_open(txn, "segs", 0, &segs), 0);
+    fn(txn, parts, segs);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+}
+
+/* topic id 1 (the first topic created), partition 0 */
+static void lie_part_record(MDB_txn *txn, MDB_dbi parts, MDB_dbi segs)
+{
+    (void)segs;
+    unsigned char k[8] = {0, 0, 0, 1, 0, 0, 0, 0};
+    MDB_val key = {8, k}, val;
+    assert_int_equal(mdb_get(txn, parts, &key, &val), 0);
+    unsigned char v[128];
+    assert_true(val.mv_size <= sizeof(v));
+    memcpy(v, val.mv_data, val.mv_size);
+    cn_wr_be64(v + 8, cn_rd_be64(v + 8) + 50);     /* log end */
+    cn_wr_be64(v + 24, cn_rd_be64(v + 24) + 1000); /* indexed position */
+    MDB_val nv = {val.mv_size, v};
+    assert_int_equal(mdb_put(txn, parts, &key, &nv, 0), 0);
+}
+
+static void drop_first_seg_record(MDB_txn *txn, MDB_dbi parts, MDB_dbi segs)
+{
+    (void)parts;
+    unsigned char k[16] = {0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+    MDB_val key = {16, k};
+    assert_int_equal(mdb_del(txn, segs, &key, NULL), 0);
+}
+
+static void test_index_that_lies(void **st)
+{
+    fx *f = *st;
+    fx_open(f);
+    mk_topic(f, "a", 2, 4096);
+    append_n(f, "a", 0, 20, 1);
+    append_n(f, "a", 1, 20, 50);
+    cn_buf before = CN_BUF_INIT, after = CN_BUF_INIT;
+    snapshot(f, "a", 0, &before);
+    snapshot(f, "a", 1, &before);
+    fx_close(f);
+    void (*lies[])(MDB_txn *, MDB_dbi, MDB_dbi) = {lie_part_record, drop_first_seg_record};
+    for (size_t i = 0; i < sizeof(lies) / sizeof(lies[0]); i++) {
+        index_edit(f, lies[i]);
+        fx_open(f);
+        cn_buf_reset(&after);
+        snapshot(f, "a", 0, &after);
+        snapshot(f, "a", 1, &after);
+        assert_int_equal(after.len, before.len);
+        assert_memory_equal(after.data, before.data, before.len);
+        assert_int_equal(lg_verify(f->log, NULL, NULL), 0);
+        fx_close(f);
+    }
+    cn_buf_free(&before);
+    cn_buf_free(&after);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -519,6 +594,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_torn_before_empty_segment, setup, teardown),
         cmocka_unit_test_setup_teardown(test_garbled_middle_segment, setup, teardown),
         cmocka_unit_test_setup_teardown(test_deleted_index_rebuilt_identically, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_index_that_lies, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
