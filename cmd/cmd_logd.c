@@ -122,10 +122,10 @@ int cmd_logd(int argc, char **argv)
                   "protocol (kcat, librdkafka, kafka-python, kafkajs).  SIGTERM/SIGINT drain and exit 0.",
                   flags, sizeof(flags) / sizeof(flags[0]), 0, 0, NULL, 0};
     int rc = cn_cli_parse(&cli, argc, argv);
-    if (rc == CN_DONE)
-        return CN_EXIT_OK;
-    if (rc)
-        return CN_EXIT_USAGE;
+    if (rc) {
+        cn_cli_free(&cli);
+        return rc == CN_DONE ? CN_EXIT_OK : CN_EXIT_USAGE;
+    }
     int64_t parts, node;
     uint64_t maxreq;
     int64_t idle;
@@ -141,17 +141,20 @@ int cmd_logd(int argc, char **argv)
         return CN_EXIT_USAGE;
     }
     if (maxreq < 1024 || maxreq > INT32_MAX) {
+        rc = cn_cli_usage_error(&cli, "--max-request-bytes must be between 1KiB and 2GiB");
         cn_cli_free(&cli);
-        return cn_cli_usage_error(&cli, "--max-request-bytes must be between 1KiB and 2GiB");
+        return rc;
     }
     if (logd_parse_durability(cn_cli_str(&cli, "durability"), &lo)) {
+        rc = cn_cli_usage_error(&cli, "--durability must be fsync, interval=DURATION or none");
         cn_cli_free(&cli);
-        return cn_cli_usage_error(&cli, "--durability must be fsync, interval=DURATION or none");
+        return rc;
     }
     const char *adv = cn_cli_str(&cli, "advertise");
     if (adv && logd_split_hostport(adv, adv_host, sizeof(adv_host), &adv_port)) {
+        rc = cn_cli_usage_error(&cli, "--advertise wants HOST:PORT, got '%s'", adv);
         cn_cli_free(&cli);
-        return cn_cli_usage_error(&cli, "--advertise wants HOST:PORT, got '%s'", adv);
+        return rc;
     }
     lo.dir = cn_cli_str(&cli, "data");
     ko.listen = cn_cli_str(&cli, "kafka-listen");
