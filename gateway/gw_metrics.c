@@ -113,6 +113,10 @@ int gw__metrics_render(gw_server *s, cn_buf *out)
       (unsigned long long)s->inflight_pings);
     P("# HELP cairn_gateway_conn_struct_bytes Bytes of one connection slot (preallocated).\n"
       "# TYPE cairn_gateway_conn_struct_bytes gauge\ncairn_gateway_conn_struct_bytes %zu\n", sizeof(gw_conn));
+    gw_server_mem mem;
+    gw_server_mem_get(s, &mem);
+    P("# HELP cairn_gateway_slot_bytes Preallocated bytes per connection slot (struct, parked entry, per-IP share).\n"
+      "# TYPE cairn_gateway_slot_bytes gauge\ncairn_gateway_slot_bytes %zu\n", mem.table_bytes / s->nconns);
     P("# HELP cairn_gateway_conn_buffer_bytes Heap bytes connections hold now (partial input, unsent output).\n"
       "# TYPE cairn_gateway_conn_buffer_bytes gauge\ncairn_gateway_conn_buffer_bytes %llu\n",
       (unsigned long long)m->buffer_bytes);
