@@ -1,0 +1,614 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_kf_server.c — the Kafka server in-process (a real lg_log and
+ * kf_server on an event-loop thread, loopback TCP), driven with cairn's own
+ * codec as the client, over EVERY advertised version of every API — the
+ * real clients in tests/integration/ only exercise the versions they pick:
+ *  - ApiVersions v0-3 lists exactly the generated table;
+ *  - Metadata v0-9: v0 empty list = all topics, v1+ empty = none and
+ *    null = all, unknown topics, v4+ AllowAutoTopicCreation honoured;
+ *  - Produce v3-7 then Fetch v4-11: the batch comes back byte for byte
+ *    (but for the offset the log stamped), high watermark and log start
+ *    right; out-of-range offsets, unknown partitions, bad CRC;
+ *  - ListOffsets v0-5 (old-style offsets in v0), earliest/latest/by time;
+ *  - CreateTopics v0-4 (validateOnly, configs, bad partitions, replication,
+ *    names), DeleteTopics v0-3, DescribeConfigs v0-3 (key filters, broker,
+ *    unknown resource types);
+ *  - InitProducerId v0-4 (transactional ids refused), FindCoordinator v0-3;
+ *  - OffsetCommit v0-7 / OffsetFetch v0-7 (null topics = all from v2),
+ *    ListGroups v0-4, DescribeGroups v0-4 for unknown and offset-only groups.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "cn_buf.h"
+#include "cn_bytes.h"
+#include "cn_err.h"
+#include "cn_testutil.h"
+#include "cn_time.h"
+#include "kf_errors.h"
+#include "kf_frame.h"
+#include "kf_msgs.h"
+#include "kf_server.h"
+#include "lg.h"
+#include "lg_batch.h"
+
+#include <arpa/inet.h>
+#include <event2/event.h>
+#include <event2/thread.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+typedef struct env {
+    char *dir;
+    lg_log *log;
+    struct event_base *base;
+    kf_server *srv;
+    pthread_t loop;
+    int fd;
+    int32_t corr;
+    kf_arena *a;
+} env;
+
+static env E;
+
+static void *loop_main(void *ud)
+{
+    (void)ud;
+    event_base_loop(E.base, EVLOOP_NO_EXIT_ON_EMPTY);
+    return NULL;
+}
+
+static int setup(void **st)
+{
+    (void)st;
+    memset(&E, 0, sizeof(E));
+    E.dir = cn_test_tmpdir("kf-server");
+    lg_opts lo;
+    lg_opts_init(&lo);
+    lo.dir = E.dir;
+    assert_int_equal(lg_open(&E.log, &lo), 0);
+    lg_topic_config cfg = {2, 0, 0, 0};
+    assert_int_equal(lg_topic_create(E.log, "t1", &cfg), 0);
+    evthread_use_pthreads();
+    E.base = event_base_new();
+    kf_server_opts ko;
+    kf_server_opts_init(&ko);
+    ko.listen = "127.0.0.1:0";
+    ko.auto_create = 1;
+    ko.default_partitions = 3;
+    assert_int_equal(kf_server_new(&E.srv, E.base, E.log, &ko), 0);
+    pthread_create(&E.loop, NULL, loop_main, NULL);
+    E.fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sin = {0};
+    sin.sin_family = AF_INET;
+    sin.sin_port = htons((uint16_t)kf_server_port(E.srv));
+    inet_pton(AF_INET, "127.0.0.1", &sin.sin_addr);
+    assert_int_equal(connect(E.fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+    struct timeval tv = {10, 0};
+    setsockopt(E.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    assert_int_equal(kf_arena_new(&E.a, 64u << 20), 0);
+    return 0;
+}
+
+static int teardown(void **st)
+{
+    (void)st;
+    close(E.fd);
+    event_base_loopexit(E.base, NULL);
+    pthread_join(E.loop, NULL);
+    kf_server_free(E.srv);
+    event_base_free(E.base);
+    lg_close(E.log);
+    kf_arena_free(E.a);
+    cn_test_rmrf(E.dir);
+    free(E.dir);
+    return 0;
+}
+
+static void read_exact(void *buf, size_t n)
+{
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = recv(E.fd, (char *)buf + got, n - got, 0);
+        assert_true(r > 0);
+        got += (size_t)r;
+    }
+}
+
+/* Send one request and decode its reply (in E.a). */
+static void *rpc(int16_t key, int16_t ver, const void *body)
+{
+    cn_buf out = CN_BUF_INIT;
+    int32_t corr = ++E.corr;
+    assert_int_equal(kf_request_encode(&out, key, ver, corr, "unit", body), 0);
+    assert_int_equal(send(E.fd, out.data, out.len, 0), (ssize_t)out.len);
+    cn_buf_free(&out);
+    unsigned char szb[4];
+    read_exact(szb, 4);
+    size_t n = cn_rd_be32(szb);
+    unsigned char *p = malloc(n);
+    read_exact(p, n);
+    assert_int_equal((int32_t)cn_rd_be32(p), corr);
+    size_t off = 4;
+    if (kf_resp_hdr_version(key, ver) >= 1) {
+        assert_int_equal(p[4], 0); /* no header tags */
+        off = 5;
+    }
+    /* The body must outlive this call: keep a copy in the arena. */
+    unsigned char *keep = kf_arena_alloc(E.a, n - off + 1);
+    memcpy(keep, p + off, n - off);
+    free(p);
+    void *resp = NULL;
+    int rc = kf_decode_response(key, ver, keep, n - off, E.a, &resp);
+    if (rc)
+        fprintf(stderr, "decode api %d v%d: %s\n", key, ver, cn_errname(rc));
+    assert_int_equal(rc, 0);
+    return resp;
+}
+
+static const kf_api_info *api(int16_t key)
+{
+    const kf_api_info *a = kf_api_find(key);
+    assert_non_null(a);
+    return a;
+}
+
+/* ---------------------------------------------------------------------- */
+
+static void test_api_versions_all(void **st)
+{
+    (void)st;
+    size_t n;
+    const kf_api_info *t = kf_api_table(&n);
+    for (int16_t v = 0; v <= api(18)->max_version; v++) {
+        kf_ApiVersionsRequest q;
+        kf_ApiVersionsRequest_init(&q);
+        q.ClientSoftwareName = kf_str_c("unit");
+        q.ClientSoftwareVersion = kf_str_c("1");
+        kf_ApiVersionsResponse *r = rpc(18, v, &q);
+        assert_int_equal(r->ErrorCode, 0);
+        assert_int_equal(r->ApiKeys.n, (int32_t)n);
+        for (size_t i = 0; i < n; i++) {
+            assert_int_equal(r->ApiKeys.v[i].ApiKey, t[i].api_key);
+            assert_int_equal(r->ApiKeys.v[i].MinVersion, t[i].min_version);
+            assert_int_equal(r->ApiKeys.v[i].MaxVersion, t[i].max_version);
+        }
+    }
+}
+
+static int has_topic(const kf_MetadataResponse *r, const char *name, int16_t *err, int32_t *np)
+{
+    for (int32_t i = 0; i < r->Topics.n; i++)
+        if (kf_str_eq(&r->Topics.v[i].Name, name)) {
+            *err = r->Topics.v[i].ErrorCode;
+            *np = r->Topics.v[i].Partitions.n;
+            return 1;
+        }
+    return 0;
+}
+
+static void test_metadata_all_versions(void **st)
+{
+    (void)st;
+    int16_t err;
+    int32_t np;
+    for (int16_t v = 0; v <= api(3)->max_version; v++) {
+        kf_MetadataRequest q;
+        kf_MetadataRequest_init(&q);
+        /* Empty list: all topics in v0, none from v1. */
+        kf_MetadataResponse *r = rpc(3, v, &q);
+        assert_int_equal(r->Brokers.n, 1);
+        assert_int_equal(r->Brokers.v[0].Port, kf_server_port(E.srv));
+        assert_true(kf_str_eq(&r->Brokers.v[0].Host, "127.0.0.1"));
+        if (v == 0) {
+            assert_true(has_topic(r, "t1", &err, &np) && err == 0 && np == 2);
+        } else {
+            assert_int_equal(r->Topics.n, 0);
+            q.Topics.n = -1; /* null: all */
+            r = rpc(3, v, &q);
+            assert_true(has_topic(r, "t1", &err, &np) && err == 0 && np == 2);
+            assert_int_equal(r->ControllerId, 0);
+        }
+        /* An unknown topic with auto-creation forbidden (v4+) stays unknown. */
+        if (v >= 4) {
+            kf_MetadataRequestTopic t = {kf_str_c("never-made")};
+            kf_MetadataRequest q2;
+            kf_MetadataRequest_init(&q2);
+            q2.Topics.v = &t;
+            q2.Topics.n = 1;
+            q2.AllowAutoTopicCreation = 0;
+            r = rpc(3, v, &q2);
+            assert_true(has_topic(r, "never-made", &err, &np));
+            assert_int_equal(err, KF_ERR_UNKNOWN_TOPIC_OR_PARTITION);
+            assert_true(lg_topic_partitions(E.log, "never-made") < 0);
+        }
+    }
+    /* With auto-create on (this server), a Metadata for a new name makes it. */
+    kf_MetadataRequestTopic t = {kf_str_c("made-by-metadata")};
+    kf_MetadataRequest q;
+    kf_MetadataRequest_init(&q);
+    q.Topics.v = &t;
+    q.Topics.n = 1;
+    kf_MetadataResponse *r = rpc(3, 1, &q);
+    assert_true(has_topic(r, "made-by-metadata", &err, &np) && err == 0 && np == 3);
+}
+
+static void build_batch(cn_buf *out, int n, const char *tag)
+{
+    lg_batch_builder *b;
+    assert_int_equal(lg_batch_builder_new(&b, LG_COMP_NONE), 0);
+    for (int i = 0; i < n; i++) {
+        char v[32];
+        int vl = snprintf(v, sizeof(v), "%s-%d", tag, i);
+        lg_header h = {(const unsigned char *)"h", 1, (const unsigned char *)"x", 1};
+        lg_batch_builder_add(b, cn_now_ms(), "k", 1, v, (size_t)vl, &h, 1);
+    }
+    assert_int_equal(lg_batch_builder_finish(b, out), 0);
+    lg_batch_builder_free(b);
+}
+
+static int16_t produce(int16_t v, const char *topic, int32_t part, const cn_buf *batch, int64_t *base)
+{
+    kf_PartitionProduceData pd = {part, {batch->data, (int32_t)batch->len}};
+    kf_TopicProduceData td = {kf_str_c(topic), {&pd, 1}};
+    kf_ProduceRequest q;
+    kf_ProduceRequest_init(&q);
+    q.Acks = -1;
+    q.TimeoutMs = 10000;
+    q.TopicData.v = &td;
+    q.TopicData.n = 1;
+    kf_ProduceResponse *r = rpc(0, v, &q);
+    assert_int_equal(r->Responses.n, 1);
+    assert_int_equal(r->Responses.v[0].PartitionResponses.n, 1);
+    *base = r->Responses.v[0].PartitionResponses.v[0].BaseOffset;
+    return r->Responses.v[0].PartitionResponses.v[0].ErrorCode;
+}
+
+static kf_PartitionData *fetch(int16_t v, const char *topic, int32_t part, int64_t off, int32_t maxwait)
+{
+    kf_FetchPartition fp;
+    kf_FetchPartition_init(&fp);
+    fp.Partition = part;
+    fp.FetchOffset = off;
+    fp.PartitionMaxBytes = 1 << 20;
+    kf_FetchTopic ft = {kf_str_c(topic), {&fp, 1}};
+    kf_FetchRequest q;
+    kf_FetchRequest_init(&q);
+    q.MaxWaitMs = maxwait;
+    q.MinBytes = 1;
+    q.Topics.v = &ft;
+    q.Topics.n = 1;
+    kf_FetchResponse *r = rpc(1, v, &q);
+    assert_int_equal(r->Responses.n, 1);
+    assert_int_equal(r->Responses.v[0].Partitions.n, 1);
+    return &r->Responses.v[0].Partitions.v[0];
+}
+
+static void test_produce_fetch_all_versions(void **st)
+{
+    (void)st;
+    int64_t expect = 0;
+    for (int16_t pv = api(0)->min_version; pv <= api(0)->max_version; pv++) {
+        cn_buf b = CN_BUF_INIT;
+        char tag[16];
+        snprintf(tag, sizeof(tag), "p%d", pv);
+        build_batch(&b, 3, tag);
+        int64_t base;
+        assert_int_equal(produce(pv, "t1", 1, &b, &base), 0);
+        assert_int_equal(base, expect);
+        for (int16_t fv = api(1)->min_version; fv <= api(1)->max_version; fv++) {
+            kf_PartitionData *d = fetch(fv, "t1", 1, expect, 0);
+            assert_int_equal(d->ErrorCode, 0);
+            assert_int_equal(d->HighWatermark, expect + 3);
+            if (fv >= 5)
+                assert_int_equal(d->LogStartOffset, 0);
+            /* The first batch returned is ours, byte for byte past the
+             * two fields the log stamps (baseOffset, leader epoch). */
+            assert_true(d->Records.len >= (int32_t)b.len);
+            assert_int_equal(cn_rd_be64(d->Records.ptr), expect);
+            assert_memory_equal(d->Records.ptr + 8, b.data + 8, 4);
+            assert_memory_equal(d->Records.ptr + 16, b.data + 16, b.len - 16);
+        }
+        expect += 3;
+        cn_buf_free(&b);
+    }
+    /* Offset past the end; unknown partition; unknown topic. */
+    kf_PartitionData *d = fetch(4, "t1", 1, expect + 100, 0);
+    assert_int_equal(d->ErrorCode, KF_ERR_OFFSET_OUT_OF_RANGE);
+    assert_int_equal(d->HighWatermark, expect);
+    d = fetch(11, "t1", 7, 0, 0);
+    assert_int_equal(d->ErrorCode, KF_ERR_UNKNOWN_TOPIC_OR_PARTITION);
+    d = fetch(11, "nope", 0, 0, 0);
+    assert_int_equal(d->ErrorCode, KF_ERR_UNKNOWN_TOPIC_OR_PARTITION);
+    /* At the end with a short wait: an empty, successful reply. */
+    d = fetch(11, "t1", 1, expect, 50);
+    assert_int_equal(d->ErrorCode, 0);
+    assert_int_equal(d->Records.len, 0);
+    /* A corrupted batch is refused and not appended. */
+    cn_buf b = CN_BUF_INIT;
+    build_batch(&b, 2, "bad");
+    b.data[b.len - 1] ^= 0x55;
+    int64_t base;
+    assert_int_equal(produce(7, "t1", 1, &b, &base), KF_ERR_CORRUPT_MESSAGE);
+    d = fetch(11, "t1", 1, 0, 0);
+    assert_int_equal(d->HighWatermark, expect);
+    cn_buf_free(&b);
+}
+
+static void test_list_offsets_all_versions(void **st)
+{
+    (void)st;
+    cn_buf b = CN_BUF_INIT;
+    build_batch(&b, 4, "lo");
+    lg_append_result ar;
+    assert_int_equal(lg_append(E.log, "t1", 0, b.data, b.len, &ar), 0);
+    cn_buf_free(&b);
+    lg_partition_info info;
+    assert_int_equal(lg_partition_info_get(E.log, "t1", 0, &info), 0);
+    for (int16_t v = 0; v <= api(2)->max_version; v++) {
+        for (int k = 0; k < 2; k++) {
+            int64_t ts = k == 0 ? -1 : -2;
+            kf_ListOffsetsPartition p;
+            kf_ListOffsetsPartition_init(&p);
+            p.PartitionIndex = 0;
+            p.Timestamp = ts;
+            kf_ListOffsetsTopic t = {kf_str_c("t1"), {&p, 1}};
+            kf_ListOffsetsRequest q;
+            kf_ListOffsetsRequest_init(&q);
+            q.ReplicaId = -1;
+            q.Topics.v = &t;
+            q.Topics.n = 1;
+            kf_ListOffsetsResponse *r = rpc(2, v, &q);
+            kf_ListOffsetsPartitionResponse *o = &r->Topics.v[0].Partitions.v[0];
+            assert_int_equal(o->ErrorCode, 0);
+            int64_t want = ts == -1 ? info.log_end_offset : info.log_start_offset;
+            if (v == 0) {
+                assert_int_equal(o->OldStyleOffsets.n, 1);
+                assert_int_equal(o->OldStyleOffsets.v[0], want);
+            } else {
+                assert_int_equal(o->Offset, want);
+            }
+        }
+    }
+    /* By time: a timestamp far in the future has no offset (-1). */
+    kf_ListOffsetsPartition p;
+    kf_ListOffsetsPartition_init(&p);
+    p.Timestamp = cn_now_ms() + 86400000;
+    kf_ListOffsetsTopic t = {kf_str_c("t1"), {&p, 1}};
+    kf_ListOffsetsRequest q;
+    kf_ListOffsetsRequest_init(&q);
+    q.Topics.v = &t;
+    q.Topics.n = 1;
+    kf_ListOffsetsResponse *r = rpc(2, 1, &q);
+    assert_int_equal(r->Topics.v[0].Partitions.v[0].Offset, -1);
+    p.Timestamp = 0; /* before everything: the first offset */
+    r = rpc(2, 1, &q);
+    assert_int_equal(r->Topics.v[0].Partitions.v[0].Offset, info.log_start_offset);
+    assert_true(r->Topics.v[0].Partitions.v[0].Timestamp > 0);
+}
+
+static int16_t create_topic(int16_t v, const char *name, int32_t parts, int16_t rf, const char *cfgname,
+                            const char *cfgval, int validate)
+{
+    kf_CreatableTopicConfig c = {kf_str_c(cfgname), kf_str_c(cfgval)};
+    kf_CreatableTopic t;
+    kf_CreatableTopic_init(&t);
+    t.Name = kf_str_c(name);
+    t.NumPartitions = parts;
+    t.ReplicationFactor = rf;
+    if (cfgname) {
+        t.Configs.v = &c;
+        t.Configs.n = 1;
+    }
+    kf_CreateTopicsRequest q;
+    kf_CreateTopicsRequest_init(&q);
+    q.Topics.v = &t;
+    q.Topics.n = 1;
+    q.validateOnly = validate;
+    kf_CreateTopicsResponse *r = rpc(19, v, &q);
+    assert_int_equal(r->Topics.n, 1);
+    assert_true(kf_str_eq(&r->Topics.v[0].Name, name));
+    return r->Topics.v[0].ErrorCode;
+}
+
+static void test_topic_admin_all_versions(void **st)
+{
+    (void)st;
+    for (int16_t v = 0; v <= api(19)->max_version; v++) {
+        char name[32];
+        snprintf(name, sizeof(name), "adm-%d", v);
+        if (v >= 1) {
+            assert_int_equal(create_topic(v, name, 2, 1, NULL, NULL, 1), 0);
+            assert_true(lg_topic_partitions(E.log, name) < 0); /* validateOnly */
+        }
+        assert_int_equal(create_topic(v, name, 2, 1, "retention.ms", "60000", 0), 0);
+        assert_int_equal(lg_topic_partitions(E.log, name), 2);
+        assert_int_equal(create_topic(v, name, 2, 1, NULL, NULL, 0), KF_ERR_TOPIC_ALREADY_EXISTS);
+        assert_int_equal(create_topic(v, "x-bad-rf", 2, 3, NULL, NULL, 0), KF_ERR_INVALID_REPLICATION_FACTOR);
+        assert_int_equal(create_topic(v, "x-bad-parts", 0, 1, NULL, NULL, 0), KF_ERR_INVALID_PARTITIONS);
+        assert_int_equal(create_topic(v, "x-bad-cfg", 1, 1, "min.insync.replicas", "2", 0), KF_ERR_INVALID_CONFIG);
+        assert_int_equal(create_topic(v, "bad name!", 1, 1, NULL, NULL, 0), KF_ERR_INVALID_TOPIC_EXCEPTION);
+        assert_int_equal(create_topic(v, "x-default-parts", -1, -1, NULL, NULL, 0), 0);
+        assert_int_equal(lg_topic_partitions(E.log, "x-default-parts"), 3);
+        lg_topic_delete(E.log, "x-default-parts");
+    }
+    /* DescribeConfigs: the topic's retention.ms as created, filtered keys. */
+    for (int16_t v = 0; v <= api(32)->max_version; v++) {
+        kf_str keys[1] = {kf_str_c("retention.ms")};
+        kf_DescribeConfigsResource res[4];
+        for (int i = 0; i < 4; i++)
+            kf_DescribeConfigsResource_init(&res[i]);
+        res[0].ResourceType = 2;
+        res[0].ResourceName = kf_str_c("adm-0");
+        res[0].ConfigurationKeys.v = keys;
+        res[0].ConfigurationKeys.n = 1;
+        res[1].ResourceType = 2;
+        res[1].ResourceName = kf_str_c("no-such-topic");
+        res[1].ConfigurationKeys.n = -1;
+        res[2].ResourceType = 4;
+        res[2].ResourceName = kf_str_c("0");
+        res[2].ConfigurationKeys.n = -1;
+        res[3].ResourceType = 1;
+        res[3].ResourceName = kf_str_c("x");
+        res[3].ConfigurationKeys.n = -1;
+        kf_DescribeConfigsRequest q;
+        kf_DescribeConfigsRequest_init(&q);
+        q.Resources.v = res;
+        q.Resources.n = 4;
+        kf_DescribeConfigsResponse *r = rpc(32, v, &q);
+        assert_int_equal(r->Results.n, 4);
+        assert_int_equal(r->Results.v[0].ErrorCode, 0);
+        assert_int_equal(r->Results.v[0].Configs.n, 1);
+        assert_true(kf_str_eq(&r->Results.v[0].Configs.v[0].Name, "retention.ms"));
+        assert_true(kf_str_eq(&r->Results.v[0].Configs.v[0].Value, "60000"));
+        assert_int_equal(r->Results.v[1].ErrorCode, KF_ERR_UNKNOWN_TOPIC_OR_PARTITION);
+        assert_int_equal(r->Results.v[2].ErrorCode, 0);
+        assert_true(r->Results.v[2].Configs.n >= 3);
+        assert_int_equal(r->Results.v[3].ErrorCode, KF_ERR_INVALID_REQUEST);
+    }
+    /* DeleteTopics: each version deletes one; unknown names are reported. */
+    for (int16_t v = 0; v <= api(20)->max_version; v++) {
+        char name[32];
+        snprintf(name, sizeof(name), "adm-%d", v);
+        kf_str names[2] = {kf_str_c(name), kf_str_c("no-such-topic")};
+        kf_DeleteTopicsRequest q;
+        kf_DeleteTopicsRequest_init(&q);
+        q.TopicNames.v = names;
+        q.TopicNames.n = 2;
+        q.TimeoutMs = 1000;
+        kf_DeleteTopicsResponse *r = rpc(20, v, &q);
+        assert_int_equal(r->Responses.n, 2);
+        assert_int_equal(r->Responses.v[0].ErrorCode, 0);
+        assert_int_equal(r->Responses.v[1].ErrorCode, KF_ERR_UNKNOWN_TOPIC_OR_PARTITION);
+        assert_true(lg_topic_partitions(E.log, name) < 0);
+    }
+}
+
+static void test_producer_ids_and_coordinator(void **st)
+{
+    (void)st;
+    int64_t last = -1;
+    for (int16_t v = 0; v <= api(22)->max_version; v++) {
+        kf_InitProducerIdRequest q;
+        kf_InitProducerIdRequest_init(&q);
+        q.TransactionTimeoutMs = 60000;
+        q.TransactionalId.len = -1;
+        kf_InitProducerIdResponse *r = rpc(22, v, &q);
+        assert_int_equal(r->ErrorCode, 0);
+        assert_true(r->ProducerId > last);
+        assert_int_equal(r->ProducerEpoch, 0);
+        last = r->ProducerId;
+        q.TransactionalId = kf_str_c("txn");
+        r = rpc(22, v, &q);
+        assert_int_equal(r->ErrorCode, KF_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
+    }
+    for (int16_t v = 0; v <= api(10)->max_version; v++) {
+        kf_FindCoordinatorRequest q = {kf_str_c("g"), 0};
+        kf_FindCoordinatorResponse *r = rpc(10, v, &q);
+        assert_int_equal(r->ErrorCode, 0);
+        assert_int_equal(r->NodeId, 0);
+        assert_int_equal(r->Port, kf_server_port(E.srv));
+        if (v >= 1) {
+            q.KeyType = 1;
+            r = rpc(10, v, &q);
+            assert_int_equal(r->ErrorCode, KF_ERR_COORDINATOR_NOT_AVAILABLE);
+        }
+    }
+}
+
+static void test_offsets_and_groups_all_versions(void **st)
+{
+    (void)st;
+    for (int16_t v = 0; v <= api(8)->max_version; v++) {
+        char group[16];
+        snprintf(group, sizeof(group), "og-%d", v);
+        kf_OffsetCommitRequestPartition p[2];
+        for (int i = 0; i < 2; i++) {
+            kf_OffsetCommitRequestPartition_init(&p[i]);
+            p[i].PartitionIndex = i;
+            p[i].CommittedOffset = 100 * v + i;
+            p[i].CommittedMetadata = kf_str_c(i ? "meta" : "");
+        }
+        kf_OffsetCommitRequestTopic t = {kf_str_c("t1"), {p, 2}};
+        kf_OffsetCommitRequest q;
+        kf_OffsetCommitRequest_init(&q);
+        q.GroupId = kf_str_c(group);
+        q.MemberId = kf_str_c("");
+        q.Topics.v = &t;
+        q.Topics.n = 1;
+        kf_OffsetCommitResponse *r = rpc(8, v, &q);
+        assert_int_equal(r->Topics.v[0].Partitions.v[0].ErrorCode, 0);
+        assert_int_equal(r->Topics.v[0].Partitions.v[1].ErrorCode, 0);
+        /* Unknown partition. */
+        p[1].PartitionIndex = 9;
+        r = rpc(8, v, &q);
+        assert_int_equal(r->Topics.v[0].Partitions.v[1].ErrorCode, KF_ERR_UNKNOWN_TOPIC_OR_PARTITION);
+    }
+    for (int16_t v = 0; v <= api(9)->max_version; v++) {
+        int32_t parts[3] = {0, 1, 5};
+        kf_OffsetFetchRequestTopic t = {kf_str_c("t1"), {parts, 3}};
+        kf_OffsetFetchRequest q;
+        kf_OffsetFetchRequest_init(&q);
+        q.GroupId = kf_str_c("og-3");
+        q.Topics.v = &t;
+        q.Topics.n = 1;
+        kf_OffsetFetchResponse *r = rpc(9, v, &q);
+        kf_OffsetFetchResponsePartition *o = r->Topics.v[0].Partitions.v;
+        assert_int_equal(o[0].CommittedOffset, 300);
+        assert_int_equal(o[1].CommittedOffset, 301);
+        assert_true(kf_str_eq(&o[1].Metadata, "meta"));
+        assert_int_equal(o[2].CommittedOffset, -1); /* never committed */
+        if (v >= 2) {
+            q.Topics.n = -1; /* everything the group committed */
+            r = rpc(9, v, &q);
+            assert_int_equal(r->Topics.n, 1);
+            assert_int_equal(r->Topics.v[0].Partitions.n, 2);
+        }
+    }
+    for (int16_t v = 0; v <= api(16)->max_version; v++) {
+        kf_ListGroupsRequest q;
+        kf_ListGroupsRequest_init(&q);
+        kf_ListGroupsResponse *r = rpc(16, v, &q);
+        int found = 0;
+        for (int32_t i = 0; i < r->Groups.n; i++)
+            if (kf_str_eq(&r->Groups.v[i].GroupId, "og-5"))
+                found = 1;
+        assert_true(found);
+    }
+    for (int16_t v = 0; v <= api(15)->max_version; v++) {
+        kf_str ids[2] = {kf_str_c("og-1"), kf_str_c("never")};
+        kf_DescribeGroupsRequest q;
+        kf_DescribeGroupsRequest_init(&q);
+        q.Groups.v = ids;
+        q.Groups.n = 2;
+        kf_DescribeGroupsResponse *r = rpc(15, v, &q);
+        assert_int_equal(r->Groups.n, 2);
+        assert_true(kf_str_eq(&r->Groups.v[0].GroupState, "Empty"));
+        assert_true(kf_str_eq(&r->Groups.v[1].GroupState, "Dead"));
+        assert_int_equal(r->Groups.v[1].ErrorCode, 0);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_api_versions_all),
+        cmocka_unit_test(test_metadata_all_versions),
+        cmocka_unit_test(test_produce_fetch_all_versions),
+        cmocka_unit_test(test_list_offsets_all_versions),
+        cmocka_unit_test(test_topic_admin_all_versions),
+        cmocka_unit_test(test_producer_ids_and_coordinator),
+        cmocka_unit_test(test_offsets_and_groups_all_versions),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
