@@ -17,7 +17,9 @@ connection (or gets the error a client expects) and the node keeps serving:
   - idempotent producer (InitProducerId): a duplicate batch is acknowledged
     with its original offset and not appended twice; a sequence gap gets
     OUT_OF_ORDER_SEQUENCE_NUMBER;
-  - after all that kcat still produces and consumes, and SIGTERM exits 0.
+  - a Fetch long poll is woken by an append on another connection;
+  - after all that kcat still produces and consumes, and SIGTERM exits 0;
+  - with --idle-timeout, a silent client is closed.
 """
 import os
 import struct
@@ -182,6 +184,26 @@ def main():
         assert err == 0 and b2 == 2, (err, b2)
         s.close()
 
+        # A long poll (MaxWaitMs 20 s) at the end of partition 1 is woken by
+        # an append from another connection, and carries the new batch.
+        lp = kfutil.connect(port, timeout=15)
+        end = end_offset(port, 1)
+        fetch = struct.pack(">iiiib", -1, 20000, 1, 1 << 20, 0) + struct.pack(">i", 1) + kstr(TOPIC)
+        fetch += struct.pack(">i", 1) + struct.pack(">iqi", 1, end, 1 << 20)
+        lp.sendall(kfutil.frame(1, 4, 50, fetch))
+        time.sleep(0.3)
+        w = kfutil.connect(port)
+        t0 = time.time()
+        err, woke_base = produce_v3(w, 51, 1, batch(values=(b"wake-up",)))
+        assert err == 0 and woke_base == end, (err, woke_base, end)
+        r = kfutil.recv_frame(lp)
+        waited = time.time() - t0
+        assert struct.unpack(">i", r[:4])[0] == 50
+        assert b"wake-up" in r, "the long poll did not carry the new record"
+        assert waited < 10, "long poll was not woken by the append (%.1f s)" % waited
+        lp.close()
+        w.close()
+
         # Everyone else is still served.
         r = subprocess.run(["kcat", "-b", node.bootstrap, "-P", "-t", "ble-raw", "-p", "0"],
                            input=b"after-1\nafter-2\n", capture_output=True, timeout=30)
@@ -194,6 +216,13 @@ def main():
         assert node.alive()
         log = node.log()
         assert "frame size" in log and "does not serve" in log and "malformed" in log, log[-2000:]
+        # --idle-timeout: a silent client is closed by a node told to.
+        short = kfutil.Logd(args=["--idle-timeout", "300ms"]).start()
+        try:
+            q = kfutil.connect(short.port)
+            assert kfutil.closed_by_peer(q, timeout=5), "idle client not closed after --idle-timeout"
+        finally:
+            short.stop()
         print("0305-kafka-hostile: ok")
     except Exception:
         sys.stderr.write(node.log()[-4000:])
