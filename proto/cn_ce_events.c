@@ -16,7 +16,6 @@
 #include "cn_alloc.h"
 #include "cn_err.h"
 
-#include <stdio.h>
 #include <string.h>
 
 /* Sources, types and type URLs beyond this are built on the heap. */
@@ -24,17 +23,20 @@
 /* Packed BlePing/HuntEvent data up to this size stays on the stack. */
 #define CN__SMALL_DATA 512
 
-/* snprintf into buf if it fits, else into a cn_malloc'd string (*heap). */
+/* a then b into buf if it fits, else into a cn_malloc'd string (*heap).
+ * memcpy, not snprintf: this is on the gateway's per-ping path, where
+ * printf's format parsing cost an eighth of the encode time. */
 static const char *cn__join(char *buf, size_t cap, char **heap, const char *a, const char *b)
 {
-    size_t n = strlen(a) + strlen(b) + 1;
+    size_t la = strlen(a), lb = strlen(b);
     char *dst = buf;
-    if (n > cap) {
-        dst = *heap = cn_malloc(n);
+    if (la + lb + 1 > cap) {
+        dst = *heap = cn_malloc(la + lb + 1);
         if (!dst)
             return NULL;
     }
-    snprintf(dst, n, "%s%s", a, b);
+    memcpy(dst, a, la);
+    memcpy(dst + la, b, lb + 1);
     return dst;
 }
 
