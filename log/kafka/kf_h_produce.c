@@ -77,6 +77,12 @@ static int16_t kf_produce_partition(kf_server *s, kf_produce *p, kf_prod_part *p
         int rc = lg_batch_size(b + off, left - off, left - off, &total);
         if (rc || total > left - off)
             return KF_ERR_CORRUPT_MESSAGE;
+        /* Validate every batch (CRC included) before queueing any, so a
+         * bad batch late in the set leaves the partition untouched, as
+         * Kafka's all-or-nothing append does. */
+        rc = lg_batch_validate(b + off, total, NULL);
+        if (rc)
+            return rc == LG_EMAGIC ? KF_ERR_UNSUPPORTED_FOR_MESSAGE_FORMAT : KF_ERR_CORRUPT_MESSAGE;
         off += total;
         nbatches++;
     }

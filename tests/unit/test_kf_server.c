@@ -9,7 +9,8 @@
  *    null = all, unknown topics, v4+ AllowAutoTopicCreation honoured;
  *  - Produce v3-7 then Fetch v4-11: the batch comes back byte for byte
  *    (but for the offset the log stamped), high watermark and log start
- *    right; out-of-range offsets, unknown partitions, bad CRC;
+ *    right; out-of-range offsets, unknown partitions, bad CRC; a Records
+ *    field of two batches lands whole or not at all;
  *  - ListOffsets v0-5 (old-style offsets in v0), earliest/latest/by time;
  *  - CreateTopics v0-4 (validateOnly, configs, bad partitions, replication,
  *    names), DeleteTopics v0-3, DescribeConfigs v0-3 (key filters, broker,
@@ -342,6 +343,22 @@ static void test_produce_fetch_all_versions(void **st)
     assert_int_equal(produce(7, "t1", 1, &b, &base), KF_ERR_CORRUPT_MESSAGE);
     d = fetch(11, "t1", 1, 0, 0);
     assert_int_equal(d->HighWatermark, expect);
+    /* Two batches in one Records field, the second corrupt: neither lands. */
+    cn_buf two = CN_BUF_INIT;
+    build_batch(&two, 2, "good");
+    size_t first = two.len;
+    build_batch(&two, 2, "bad2");
+    two.data[first + 30] ^= 0x01;
+    assert_int_equal(produce(7, "t1", 1, &two, &base), KF_ERR_CORRUPT_MESSAGE);
+    d = fetch(11, "t1", 1, 0, 0);
+    assert_int_equal(d->HighWatermark, expect);
+    /* Both good: both land, the base offset is the first one's. */
+    two.data[first + 30] ^= 0x01;
+    assert_int_equal(produce(7, "t1", 1, &two, &base), 0);
+    assert_int_equal(base, expect);
+    d = fetch(11, "t1", 1, 0, 0);
+    assert_int_equal(d->HighWatermark, expect + 4);
+    cn_buf_free(&two);
     cn_buf_free(&b);
 }
 
