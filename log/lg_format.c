@@ -252,10 +252,24 @@ static int lg__text_bytes(cn_buf *b, const char *name, const unsigned char *p, s
     return lg__text_b64(b, name, p, n);
 }
 
+/* A CloudEvent type is shown bare when it is a plain dotted token (the
+ * usual case: cairn.ble.ping), quoted and escaped otherwise. */
+static int lg__text_token(cn_buf *b, const char *s)
+{
+    size_t n = strlen(s);
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-'))
+            return lg__json_cstr(b, s);
+    }
+    return n ? cn_buf_append(b, s, n) : lg__json_cstr(b, s);
+}
+
 static int lg__text_ce(cn_buf *b, cn_ce_msg *msg, const cn_ce *ev)
 {
     int rc = cn_buf_append(b, " ", 1);
-    rc = rc ? rc : lg__json_cstr(b, ev->type);
+    rc = rc ? rc : lg__text_token(b, ev->type);
     rc = rc ? rc : cn_buf_append(b, " id=", 4);
     rc = rc ? rc : lg__json_cstr(b, ev->id);
     rc = rc ? rc : cn_buf_append(b, " source=", 8);

@@ -394,6 +394,42 @@ static void test_log_append_time(void **st)
     cn_buf_free(&b);
 }
 
+/* A transaction marker as a broker writes it: a control batch whose one
+ * record has key (version 0, type 1 = COMMIT) and value (version 0,
+ * coordinator epoch 5).  The iterator hands it out like any record; the
+ * batch attributes tell the caller what it is. */
+static void test_control_batch(void **st)
+{
+    (void)st;
+    rw recs = {.n = 0}, body = {.n = 0};
+    body.b[body.n++] = 0;
+    rw_var(&body, 0);
+    rw_var(&body, 0);
+    rw_var(&body, 4);
+    rw_raw(&body, "\0\0\0\1", 4);
+    rw_var(&body, 6);
+    rw_raw(&body, "\0\0\0\0\0\5", 6);
+    rw_var(&body, 0);
+    rw_record(&recs, &body);
+    cn_buf b = CN_BUF_INIT;
+    wrap_batch(&b, LG_COMP_NONE, recs.b, recs.n, 1, 0, LG_ATTR_CONTROL | LG_ATTR_TRANSACTIONAL);
+    lg_batch_hdr h;
+    assert_int_equal(lg_batch_validate(b.data, b.len, &h), 0);
+    assert_true(h.attributes & LG_ATTR_CONTROL);
+    lg_batch_iter *it;
+    assert_int_equal(lg_batch_iter_open(&it, b.data, b.len, 0), 0);
+    lg_record r;
+    assert_int_equal(lg_batch_iter_next(it, &r), 0);
+    assert_int_equal(r.offset, 1000);
+    assert_int_equal(r.key_len, 4);
+    assert_int_equal(cn_rd_be16(r.key + 2), 1);
+    assert_int_equal(r.value_len, 6);
+    assert_int_equal(cn_rd_be32(r.value + 2), 5);
+    assert_int_equal(lg_batch_iter_next(it, &r), CN_DONE);
+    lg_batch_iter_close(it);
+    cn_buf_free(&b);
+}
+
 /* ---- hostile records --------------------------------------------------------- */
 
 /* One malformed record after a good one, in every codec. */
@@ -721,6 +757,7 @@ int main(void)
         cmocka_unit_test(test_builder_roundtrip_all_codecs),
         cmocka_unit_test(test_empty_batches),
         cmocka_unit_test(test_log_append_time),
+        cmocka_unit_test(test_control_batch),
         cmocka_unit_test(test_hostile_lengths),
         cmocka_unit_test(test_hostile_headers),
         cmocka_unit_test(test_hostile_structure),

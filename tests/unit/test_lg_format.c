@@ -148,7 +148,7 @@ static void test_json_ping(void **st)
     assert_int_equal(cn_buf_append(&t, "", 1), 0);
     const char *line = (const char *)t.data;
     assert_non_null(strstr(line, "ble-raw/3@41 2025-11-28T08:53:20.500Z key=\"p-0042\""));
-    assert_non_null(strstr(line, "\"cairn.ble.ping\" id=\"ce-77\" source=\"/gateway/gw1\""));
+    assert_non_null(strstr(line, " cairn.ble.ping id=\"ce-77\" source=\"/gateway/gw1\""));
     assert_non_null(strstr(line, "data={\"id\":\"c-1\",\"beacon\":\"b-07\",\"rssi\":-61"));
     cn_buf_free(&t);
 
@@ -186,6 +186,18 @@ static void test_json_hunt(void **st)
     assert_int_equal(jint(j, "value.data.score"), 30);
     assert_true(jint(j, "value.data.input_offset") == 9000000000LL);
     json_decref(j);
+    one_free(&o);
+
+    /* a type that is not a plain token is quoted in text */
+    cn_ce odd = {.id = "i", .source = "s", .type = "odd type \"x\""};
+    cn_buf_reset(&v);
+    assert_int_equal(cn_ce_encode(&odd, &v), 0);
+    one_make(&o, 1, "k", 1, v.data, v.len, &ce_hdr, 1);
+    cn_buf t = CN_BUF_INIT;
+    assert_int_equal(lg_format_record(&t, LG_FMT_TEXT, NULL, 0, &o.rec), 0);
+    assert_int_equal(cn_buf_append(&t, "", 1), 0);
+    assert_non_null(strstr((const char *)t.data, " \"odd type \\\"x\\\"\" id=\"i\""));
+    cn_buf_free(&t);
     one_free(&o);
     cn_buf_free(&v);
 }
