@@ -322,6 +322,29 @@ int hunt_store_get_offset(hunt_store *s, const char *topic, int32_t partition, i
     return rc;
 }
 
+/* ---- hunt binding ------------------------------------------------------------ */
+
+int hunt_store_bind(hunt_store *s, const char *hunt_id, char *other, size_t otherlen)
+{
+    static const char key[] = "hunt_id";
+    size_t idlen = strlen(hunt_id), vlen = 0;
+    char *e = NULL;
+    if (idlen == 0)
+        return CN_EINVAL;
+    char *v = rocksdb_get_cf(s->db, s->ropts, s->cf_default, key, sizeof(key) - 1, &vlen, &e);
+    if (e)
+        return hunt__err(s, e, "get hunt_id");
+    if (v) {
+        int same = vlen == idlen && memcmp(v, hunt_id, idlen) == 0;
+        if (!same && other && otherlen)
+            snprintf(other, otherlen, "%.*s", (int)vlen, v);
+        rocksdb_free(v);
+        return same ? 0 : CN_EEXIST;
+    }
+    rocksdb_put_cf(s->db, s->wopts, s->cf_default, key, sizeof(key) - 1, hunt_id, idlen, &e);
+    return e ? hunt__err(s, e, "put hunt_id") : 0;
+}
+
 /* ---- batches ----------------------------------------------------------------- */
 
 int hunt_batch_new(hunt_store *s, hunt_batch **out)

@@ -76,6 +76,18 @@ int hunt_store_open(const char *dir, const hunt_store_opts *o, hunt_store **out,
 /** Close: memtables are flushed first so the next open replays no WAL
  *  (every write was durable in the WAL already).  NULL ok. */
 void hunt_store_close(hunt_store *s);
+/**
+ * Bind the store to one hunt: the first call records hunt_id (synced) in
+ * the default column family; later calls, also after reopening, must pass
+ * the same id.  A state directory holds one hunt's state: a worker started
+ * on it with another hunt file would read sessions and progress that mean
+ * something else.
+ * @param[out] other  if non-NULL, the recorded id on CN_EEXIST
+ * @return 0; CN_EEXIST if the store belongs to another hunt; CN_EINVAL
+ *         for an empty id; a mapped RocksDB error.
+ */
+int hunt_store_bind(hunt_store *s, const char *hunt_id, char *other, size_t otherlen);
+
 /** RocksDB's text for the latest failure on this handle ("" if none). */
 const char *hunt_store_errmsg(const hunt_store *s);
 /** The store's clock, now. */

@@ -264,6 +264,29 @@ static void test_atomic_batch_reopen(void **st)
     free(dir);
 }
 
+static void test_bind(void **st)
+{
+    (void)st;
+    char *dir = cn_test_tmpdir("huntstore");
+    atomic_store(&fake_now, T0);
+    hunt_store *s = open_store(dir);
+    char other[64] = "";
+    assert_int_equal(hunt_store_bind(s, "", other, sizeof(other)), CN_EINVAL);
+    assert_int_equal(hunt_store_bind(s, "museum-night", other, sizeof(other)), 0);
+    assert_int_equal(hunt_store_bind(s, "museum-night", other, sizeof(other)), 0);
+    hunt_store_close(s);
+    s = open_store(dir);
+    assert_int_equal(hunt_store_bind(s, "museum-nigh", other, sizeof(other)), CN_EEXIST);
+    assert_string_equal(other, "museum-night");
+    assert_int_equal(hunt_store_bind(s, "museum-night", NULL, 0), 0);
+    /* The binding is not a player: no column family sees it. */
+    for (int cf = 0; cf < HUNT_CF_COUNT; cf++)
+        assert_int_equal(count(s, (enum hunt_cf)cf, 1), 0);
+    hunt_store_close(s);
+    cn_test_rmrf(dir);
+    free(dir);
+}
+
 static void test_errors(void **st)
 {
     (void)st;
@@ -364,6 +387,7 @@ int main(void)
         cmocka_unit_test(test_ttl_and_compaction),
         cmocka_unit_test(test_cold_audit_range),
         cmocka_unit_test(test_atomic_batch_reopen),
+        cmocka_unit_test(test_bind),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_oom),
     };
