@@ -61,7 +61,7 @@ typedef struct lg_opts {
     int64_t retention_ms;         /* default topic retention by time; -1 none; default 7 d */
     int64_t retention_bytes;      /* default per-partition retention by size; -1 none */
     uint64_t max_batch_bytes;     /* largest batch accepted; default 8 MiB */
-    uint64_t lmdb_map_bytes;      /* LMDB map size; default 16 GiB (sparse) */
+    uint64_t lmdb_map_bytes;      /* LMDB map size; default 1 TiB (address space, not disk) */
     const lg_vfs *vfs;            /* NULL: lg_vfs_posix() */
     int64_t (*clock_ms)(void *ud);/* NULL: wall clock; tests inject time */
     void *clock_ud;

@@ -38,7 +38,9 @@ void lg_opts_init(lg_opts *o)
     o->retention_ms = 7LL * 24 * 3600 * 1000;
     o->retention_bytes = -1;
     o->max_batch_bytes = 8ull << 20;
-    o->lmdb_map_bytes = 16ull << 30;
+    /* Address space only: the file grows as used.  The sparse index costs
+     * about 2% of segment bytes, so this covers tens of TiB of segments. */
+    o->lmdb_map_bytes = 1ull << 40;
 }
 
 int64_t lg__now(const lg_log *log)
