@@ -11,7 +11,12 @@
  * Details never quote the client's bytes (a byte position at most), so an
  * error frame is always valid UTF-8.  Allocation: jansson's own (it has
  * only a process-wide allocator hook, which a library file must not
- * flip); jansson's out-of-memory is reported as CN_ENOMEM.
+ * flip).  jansson 2.14 does not reliably tell an allocation failure from
+ * bad input: most failures come back as syntax errors, so under memory
+ * pressure a good frame may be answered with bad_json (as protobuf-c does
+ * for binary frames): nothing is accepted half-way and the connection
+ * stays usable.  When jansson's error says out-of-memory, or carries no
+ * text at all (it failed before reading a byte), we return CN_ENOMEM.
  * Common frames are first offered to the fast path (gw_ping_fast.c), which
  * either handles them exactly as this code would or declines.
  * Threads: any; the batch is the caller's.
@@ -85,7 +90,7 @@ int gw__ping_parse_json_slow(const char *text, size_t len, const gw_ping_limits 
     json_error_t jerr;
     json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!root) {
-        if (json_error_code(&jerr) == json_error_out_of_memory)
+        if (json_error_code(&jerr) == json_error_out_of_memory || jerr.text[0] == '\0')
             return CN_ENOMEM;
         char d[96];
         snprintf(d, sizeof(d), "text frame is not one valid JSON value (error at byte %d)", jerr.position);

@@ -316,6 +316,64 @@ static void test_json_fast_path(void **st)
     gw_ping_batch_free(&ref);
 }
 
+/* jansson's allocator hook is process-wide, so only a test may flip it:
+ * it fails from allocation number jn_fail_at on and counts live blocks. */
+static long jn_left, jn_live;
+
+static void *fail_malloc(size_t n)
+{
+    if (jn_left-- <= 0)
+        return NULL;
+    size_t *p = malloc(n + sizeof(size_t));
+    if (!p)
+        return NULL;
+    jn_live++;
+    return p + 1;
+}
+
+static void count_free(void *p)
+{
+    if (!p)
+        return;
+    jn_live--;
+    free((size_t *)p - 1);
+}
+
+static void test_json_out_of_memory(void **st)
+{
+    (void)st;
+    jn_left = 0;
+    jn_live = 0;
+    json_set_alloc_funcs(fail_malloc, count_free);
+    /* A frame the fast path declines needs jansson: failing its very first
+     * allocation is CN_ENOMEM, not bad_json. */
+    const char *other = "{\"id\":\"c\",\"beacon\":\"b\",\"rssi\":-61,\"ts\":1764320000123,\"extra\":true}";
+    int rc1 = gw_ping_parse_json(other, strlen(other), &LIM, NOW, &B);
+    /* The common frame takes the fast path, which allocates nothing. */
+    const char *common = "{\"id\":\"c\",\"beacon\":\"b\",\"rssi\":-61,\"ts\":1764320000123}";
+    int rc2 = gw_ping_parse_json(common, strlen(common), &LIM, NOW, &B);
+    size_t n2 = B.n;
+    assert_int_equal(rc1, CN_ENOMEM);
+    assert_int_equal(rc2, 0);
+    assert_int_equal(n2, 1);
+    /* Failing at every later point: never a crash, never a leak, never a
+     * partial accept; the answer is the ping, bad_json or CN_ENOMEM. */
+    int saw_ok = 0;
+    for (long k = 0; k < 40; k++) {
+        jn_left = k;
+        int rc = gw_ping_parse_json(other, strlen(other), &LIM, NOW, &B);
+        assert_int_equal(jn_live, 0);
+        if (rc == 0 && B.n == 1)
+            saw_ok = 1;
+        else if (rc == 0)
+            assert_true(B.n == 0 && B.nerr == 1 && strcmp(B.errs[0].code, "bad_json") == 0);
+        else
+            assert_int_equal(rc, CN_ENOMEM);
+    }
+    json_set_alloc_funcs(malloc, free);
+    assert_true(saw_ok); /* enough allocations: the frame parses */
+}
+
 /* ---- protobuf ---- */
 
 static size_t pack_batch(Cairn__V1__BlePing *pings, size_t n, uint8_t **out)
@@ -510,6 +568,7 @@ int main(void)
         cmocka_unit_test(test_json_frame_errors),
         cmocka_unit_test(test_json_batch_limit),
         cmocka_unit_test(test_json_fast_path),
+        cmocka_unit_test(test_json_out_of_memory),
         cmocka_unit_test(test_pb_rules),
         cmocka_unit_test(test_json_pb_agree),
         cmocka_unit_test(test_ack_and_error_payloads),
