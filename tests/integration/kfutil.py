@@ -35,7 +35,9 @@ class Logd:
         self.proc = subprocess.Popen(
             [BIN, "logd", "--data", self.data, "--kafka-listen", "127.0.0.1:0",
              "--port-file", pf] + self.args,
-            stdout=self.logf, stderr=subprocess.STDOUT)
+            stdout=self.logf, stderr=subprocess.STDOUT,
+            # Tests read the node's info lines (why a connection closed).
+            env=dict(os.environ, CAIRN_LOG="info"))
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:
