@@ -3,8 +3,9 @@
  * test_lg_batch_iter.c — the RecordBatch record iterator:
  *   - interop: batches written by kafka-python (tests/vectors/<name>.bin, made by
  *     tests/vectors/gen_batches.py) in every codec, including raw and
- *     xerial snappy and zstd with and without a content size, decode to
- *     exactly the records listed in tests/vectors/batches.json;
+ *     xerial snappy and zstd with and without a content size, and by
+ *     librdkafka (rdkafka-*.bin, gen_rdkafka.py) decode to exactly the
+ *     records listed in tests/vectors/batches.json;
  *   - our builder round-trips in every codec, with null/empty keys, values
  *     and headers; LOG_APPEND_TIME batches report maxTimestamp;
  *   - hostile records inside CRC-valid batches (re-CRC'd on purpose, also
@@ -183,10 +184,12 @@ static void rw_good_body(rw *w, int64_t off_delta)
 
 /* ---- interop vectors ------------------------------------------------------- */
 
-static void check_vector(const char *dir, json_t *vec, json_t *records)
+/* Check the batch file vec names: it must hold records[first, first+count). */
+static void check_vector(const char *dir, json_t *vec, json_t *records, size_t first, size_t count)
 {
     char path[8192];
-    snprintf(path, sizeof(path), "%.4000s/%.4000s", dir, json_string_value(json_object_get(vec, "file")));
+    snprintf(path, sizeof(path), "%.4000s/%.4000s", dir,
+             json_string_value(json_object_get(vec, "file")));
     cn_buf b = CN_BUF_INIT;
     read_file(path, &b);
     lg_batch_hdr h;
@@ -198,21 +201,25 @@ static void check_vector(const char *dir, json_t *vec, json_t *records)
     assert_true(h.producer_id == json_integer_value(json_object_get(vec, "producer_id")));
     assert_int_equal(h.producer_epoch, json_integer_value(json_object_get(vec, "producer_epoch")));
     assert_int_equal(h.base_sequence, json_integer_value(json_object_get(vec, "base_sequence")));
-    assert_true(h.base_timestamp == json_integer_value(json_object_get(vec, "base_timestamp")));
-    assert_true(h.max_timestamp == json_integer_value(json_object_get(vec, "max_timestamp")));
-    assert_int_equal(h.record_count, json_array_size(records));
+    json_int_t base_ts = json_integer_value(json_object_get(json_array_get(records, first), "timestamp"));
+    json_int_t max_ts = base_ts;
+    for (size_t i = first; i < first + count; i++) {
+        json_int_t t = json_integer_value(json_object_get(json_array_get(records, i), "timestamp"));
+        max_ts = t > max_ts ? t : max_ts;
+    }
+    assert_true(h.base_timestamp == base_ts);
+    assert_true(h.max_timestamp == max_ts);
+    assert_int_equal(h.record_count, count);
 
     /* The log stamps a base offset: offsets must follow it. */
     lg_batch_stamp(b.data, 5000000000LL, 9);
     lg_batch_iter *it;
     assert_int_equal(lg_batch_iter_open(&it, b.data, b.len, 16 * MiB), 0);
-    size_t i;
-    json_t *want;
-    json_array_foreach(records, i, want)
-    {
+    for (size_t i = first; i < first + count; i++) {
+        json_t *want = json_array_get(records, i);
         lg_record r;
         assert_int_equal(lg_batch_iter_next(it, &r), 0);
-        assert_true(r.offset == 5000000000LL + json_integer_value(json_object_get(want, "offset")));
+        assert_true(r.offset == 5000000000LL + (int64_t)(i - first));
         assert_true(r.timestamp == json_integer_value(json_object_get(want, "timestamp")));
         check_bytes(r.key, r.key_len, json_object_get(want, "key"));
         check_bytes(r.value, r.value_len, json_object_get(want, "value"));
@@ -239,16 +246,24 @@ static void check_vector(const char *dir, json_t *vec, json_t *records)
     cn_buf_free(&b);
 }
 
-static void test_kafka_python_vectors(void **st)
+static json_t *load_json(const char *dir, const char *name)
 {
-    (void)st;
-    char dir[4096], path[4200];
-    vectors_dir(dir, sizeof(dir));
-    snprintf(path, sizeof(path), "%.4000s/batches.json", dir);
+    char path[4200];
+    snprintf(path, sizeof(path), "%.4000s/%s", dir, name);
     json_error_t jerr;
     json_t *root = json_load_file(path, 0, &jerr);
     if (!root)
         fail_msg("%s: %s", path, jerr.text);
+    return root;
+}
+
+/* kafka-python's batches: every file holds all the records. */
+static void test_kafka_python_vectors(void **st)
+{
+    (void)st;
+    char dir[4096];
+    vectors_dir(dir, sizeof(dir));
+    json_t *root = load_json(dir, "batches.json");
     json_t *vecs = json_object_get(root, "vectors");
     json_t *records = json_object_get(root, "records");
     assert_true(json_array_size(vecs) >= 8); /* none gzip snappy lz4 zstd txn + variants */
@@ -258,11 +273,42 @@ static void test_kafka_python_vectors(void **st)
     json_t *vec;
     json_array_foreach(vecs, i, vec)
     {
-        check_vector(dir, vec, records);
+        check_vector(dir, vec, records, 0, json_array_size(records));
+        assert_int_equal(json_integer_value(json_object_get(vec, "record_count")),
+                         json_array_size(records));
         seen[json_integer_value(json_object_get(vec, "codec"))]++;
     }
     for (int c = 0; c < 5; c++)
         assert_true(seen[c] > 0); /* every codec was exercised */
+    json_decref(root);
+}
+
+/* librdkafka's batches (raw snappy, lz4 frames, zstd without a content
+ * size, an idempotent producer): each file holds a slice of the records. */
+static void test_librdkafka_vectors(void **st)
+{
+    (void)st;
+    char dir[4096];
+    vectors_dir(dir, sizeof(dir));
+    json_t *root = load_json(dir, "batches.json");
+    json_t *rdk = load_json(dir, "rdkafka.json");
+    json_t *records = json_object_get(root, "records");
+    json_t *vecs = json_object_get(rdk, "vectors");
+    assert_true(json_array_size(vecs) >= 5);
+    int seen[5] = {0};
+    size_t i;
+    json_t *vec;
+    json_array_foreach(vecs, i, vec)
+    {
+        size_t first = (size_t)json_integer_value(json_object_get(vec, "first"));
+        size_t count = (size_t)json_integer_value(json_object_get(vec, "count"));
+        assert_true(count > 0 && first + count <= json_array_size(records));
+        check_vector(dir, vec, records, first, count);
+        seen[json_integer_value(json_object_get(vec, "codec"))]++;
+    }
+    for (int c = 0; c < 5; c++)
+        assert_true(seen[c] > 0);
+    json_decref(rdk);
     json_decref(root);
 }
 
@@ -754,6 +800,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_kafka_python_vectors),
+        cmocka_unit_test(test_librdkafka_vectors),
         cmocka_unit_test(test_builder_roundtrip_all_codecs),
         cmocka_unit_test(test_empty_batches),
         cmocka_unit_test(test_log_append_time),
