@@ -284,9 +284,6 @@ int gw_server_new(gw_server **out, struct event_base *base, gw_sink *sink, const
         s->conns[i].next = i + 1 < o->max_conns ? i + 1 : GW_NONE;
     }
     s->free_head = 0;
-    /* Two priorities: connection events at 0, the coalesced flush at 1, so
-     * the flush runs after all reads that were ready in this iteration. */
-    event_base_priority_init(base, 2);
     rc = server_listen(s);
     if (rc)
         goto fail;
@@ -297,7 +294,6 @@ int gw_server_new(gw_server **out, struct event_base *base, gw_sink *sink, const
     s->tick_ev = event_new(base, -1, EV_PERSIST, server_tick, s);
     if (!s->lev || !s->resume_lev || !s->flush_ev || !s->tick_ev)
         goto fail;
-    event_priority_set(s->flush_ev, 1);
     struct timeval sec = {1, 0};
     if (event_add(s->lev, NULL) || event_add(s->tick_ev, &sec))
         goto fail;

@@ -153,7 +153,7 @@ struct gw_server {
     int lfd, port;
     struct event *lev;      /* listener */
     struct event *resume_lev; /* re-enables accept after EMFILE */
-    struct event *flush_ev; /* low priority: coalesced appends after this iteration's reads */
+    struct event *flush_ev; /* coalesced appends, queued behind this iteration's reads */
     struct event *tick_ev;  /* 1 s housekeeping */
     gw_conn *conns;
     uint32_t nconns, free_head, nopen;

@@ -2,8 +2,8 @@
 /*
  * gw_stage.c — from accepted pings to durable acks.  Pings of every
  * connection read in one loop iteration are staged into one ticket per
- * partition (records keyed by player id, value = the CloudEvent); a
- * low-priority event flushes the tickets after the iteration's reads, one
+ * partition (records keyed by player id, value = the CloudEvent); an
+ * event queued behind the iteration's reads flushes the tickets, one
  * sink append each, and the sink's completion (on the loop thread) sends
  * each client frame its ack — or, if the append failed, closes the
  * frame's connection with 1013 and sends nothing.
@@ -91,7 +91,11 @@ static gw_ticket *ticket_get(gw_server *s, int32_t p)
     t->srv = s;
     t->partition = p;
     s->open[p] = t;
-    /* Runs after this iteration's reads (lower priority). */
+    /* event_active appends the flush to the tail of the loop's active
+     * queue, behind every read that epoll reported in this iteration: one
+     * append per partition carries all of them.  (Not a lower priority:
+     * libevent serves only the first non-empty priority queue per pass,
+     * so under steady load a low-priority flush would starve.) */
     event_active(s->flush_ev, EV_TIMEOUT, 0);
     return t;
 }

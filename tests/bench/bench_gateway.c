@@ -509,6 +509,26 @@ typedef struct gw_proc {
 } gw_proc;
 
 static const char *bin_path;
+static int attach_port; /* --port: measure a gateway started by hand instead */
+
+static int gw_start(gw_proc *gp, int workers, const char *const *extra);
+static void gw_stop(gw_proc *gp);
+
+static int gw_start_or_attach(gw_proc *gp, int workers, const char *const *extra)
+{
+    if (!attach_port)
+        return gw_start(gp, workers, extra);
+    gp->pid = 0;
+    gp->port = attach_port;
+    gp->dir[0] = 0;
+    return 0;
+}
+
+static void gw_stop_or_detach(gw_proc *gp)
+{
+    if (gp->pid)
+        gw_stop(gp);
+}
 
 static int gw_start(gw_proc *gp, int workers, const char *const *extra)
 {
@@ -755,7 +775,7 @@ static double phase_pings(const opts *o, int workers)
     gen_result last;
     for (int r = 0; r < o->runs; r++) {
         gw_proc gp;
-        if (gw_start(&gp, workers, NULL))
+        if (gw_start_or_attach(&gp, workers, NULL))
             exit(1);
         sleep(1);
         long rss, tk0, tk1;
@@ -764,19 +784,26 @@ static double phase_pings(const opts *o, int workers)
         gen_args a = {.mode = GEN_CLOSED, .nips = o->ips, .port = gp.port, .seconds = o->seconds,
                       .window = o->window};
         gens_start(&gs, a, o->procs, o->tput_conns, 0);
+        usleep((useconds_t)(o->seconds * 0.8e6));
+        double infl = gw_metric(gp.port, "cairn_gateway_inflight_pings");
+        double parked = gw_metric(gp.port, "cairn_gateway_connections_parked");
+        double open_c = gw_metric(gp.port, "cairn_gateway_connections");
+        fprintf(stderr, "# during the run: %.0f pings in flight, %.0f connections open, %.0f parked\n", infl, open_c,
+                parked);
         gen_result sum;
         gens_collect(&gs, &sum);
         proc_stats(gp.pid, &rss, &tk1);
         double apc = gw_metric(gp.port, "cairn_gateway_append_seconds_count");
         double aps = gw_metric(gp.port, "cairn_gateway_append_seconds_sum");
         double acks = gw_metric(gp.port, "cairn_gateway_acks_total");
-        gw_stop(&gp);
+        gw_stop_or_detach(&gp);
         fprintf(stderr, "# appends %.0f, mean append→durable %.2f ms, %.1f pings per append\n", apc,
                 apc > 0 ? aps / apc * 1000 : -1, apc > 0 ? acks / apc : -1);
         v[r] = (double)sum.acks / sum.wall_s;
         cpu[r] = cpu_share(sum.cpu_us, sum.wall_s);
         gwcpu[r] = (double)(tk1 - tk0) / (double)sysconf(_SC_CLK_TCK) / sum.wall_s;
         last = sum;
+        fprintf(stderr, "# established %lld, generator wall %.2f s\n", (long long)sum.established, sum.wall_s);
         fprintf(stderr, "# pings run %d (workers %d): %.0f acked/s (failed %lld, closed %lld)\n", r, workers, v[r],
                 (long long)sum.failed, (long long)sum.closed_by_server);
     }
@@ -799,7 +826,7 @@ static void phase_latency(const opts *o, double rate, int workers)
     double p50[16], p99[16], got[16];
     for (int r = 0; r < o->runs; r++) {
         gw_proc gp;
-        if (gw_start(&gp, workers, NULL))
+        if (gw_start_or_attach(&gp, workers, NULL))
             exit(1);
         sleep(1);
         gens gs;
@@ -807,7 +834,7 @@ static void phase_latency(const opts *o, double rate, int workers)
         gens_start(&gs, a, o->procs, o->tput_conns, rate);
         gen_result sum;
         gens_collect(&gs, &sum);
-        gw_stop(&gp);
+        gw_stop_or_detach(&gp);
         p50[r] = hist_pct(&sum, 0.5);
         p99[r] = hist_pct(&sum, 0.99);
         got[r] = (double)sum.acks / sum.wall_s;
@@ -855,6 +882,8 @@ int main(int argc, char **argv)
         }
         if (!strcmp(a, "--bin"))
             bin_path = v;
+        else if (!strcmp(a, "--port"))
+            attach_port = atoi(v);
         else if (!strcmp(a, "--only"))
             o.only = v;
         else if (!strcmp(a, "--conns"))
