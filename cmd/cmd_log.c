@@ -8,6 +8,7 @@
  * Output goes to stdout; errors are one line on stderr; exit 0/1/2.
  */
 #include "commands.h"
+#include "cmd_log_live.h"
 
 #include "cn_buf.h"
 #include "cn_cli.h"
@@ -338,6 +339,8 @@ int cmd_log(int argc, char **argv)
         {"count", "N", NULL, "dump/tail: at most N records (tail default: 10)"},
         {"format", "FMT", "json", "dump/tail: json, text or raw"},
         {"follow", NULL, NULL, "tail: keep printing new records until interrupted"},
+        {"brokers", "HOST:PORT", NULL,
+         "read a running node over the Kafka protocol instead (topics, describe, groups with members)"},
     };
     cn_cli cli = {"cairn log", log_usage,
                   "Inspect a cairn data directory, also while a node is writing to it.", flags,
@@ -352,6 +355,12 @@ int cmd_log(int argc, char **argv)
         return rc == CN_DONE ? CN_EXIT_OK : CN_EXIT_USAGE;
     }
     int status = log_argc_ok(&cli);
+    if (!status && cn_cli_str(&cli, "brokers")) {
+        status = cmd_log_live(cli.prog, cli.pos[0], cli.npos > 1 ? cli.pos[1] : NULL,
+                              cn_cli_str(&cli, "brokers"));
+        cn_cli_free(&cli);
+        return status;
+    }
     lg_log *log = NULL;
     if (!status)
         status = log_open_ro(&cli, &log);
