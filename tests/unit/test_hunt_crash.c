@@ -6,7 +6,7 @@
  * that commits batch after batch — session, progress, three audit entries
  * and the input offset N, all saying N — and reports each N on a pipe
  * once hunt_store_write() returned.  The parent kills the writer with
- * SIGKILL at random points (30 times, continuing the same database), and
+ * SIGKILL at random points (20 times, continuing the same database), and
  * after each kill reopens the store and checks: the stored offset is the
  * last acknowledged N or the one after it (a batch in flight may land,
  * never half of it); session and progress both say that N; the audit
@@ -30,7 +30,7 @@
 #include "cn_testutil.h"
 #include "hunt_store.h"
 
-#define KILLS 30
+#define KILLS 20
 
 static char self_exe[4096];
 
@@ -134,7 +134,7 @@ static void test_sigkill(void **st)
     for (int k = 0; k < KILLS; k++) {
         int rfd;
         pid_t pid = spawn_writer(dir, &rfd);
-        int target = 1 + rand() % 25;
+        int target = 1 + rand() % 15;
         for (int i = 0; i < target; i++) {
             int64_t n;
             if (read(rfd, &n, sizeof(n)) != (ssize_t)sizeof(n))
