@@ -10,6 +10,8 @@ int cmd_log(int argc, char **argv);
 int cmd_token(int argc, char **argv);
 int cmd_logd(int argc, char **argv);
 int cmd_gateway(int argc, char **argv);
+int cmd_hunt(int argc, char **argv);
+int cmd_sim(int argc, char **argv);
 
 
 

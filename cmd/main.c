@@ -31,6 +31,8 @@ static const struct cairn_cmd cairn_cmds[] = {
     {"token", cmd_token, "issue and check player tokens"},
     {"logd", cmd_logd, "run a log node: storage + Kafka wire-protocol listener"},
     {"gateway", cmd_gateway, "run the WebSocket tier: pings in, CloudEvents to the log, durable acks out"},
+    {"hunt", cmd_hunt, "run a hunt worker: pings to game state in RocksDB, hunt-events exactly once, leaderboard API"},
+    {"sim", cmd_sim, "simulate players walking a venue and sending pings; check every ack"},
 };
 
 static void cairn_usage(FILE *out);
