@@ -1,0 +1,716 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * hunt_worker.c — the consume loop of a hunt worker (contract in
+ * hunt_worker.h; mechanism and crash points in docs/architecture.md, "The
+ * hunt workers").  For each assigned partition and turn: read up to
+ * `batch` ble-raw records, step each ping through the game on the
+ * player's states (loaded once per batch), append the derived events to
+ * hunt-events (durably), then commit states + audit + input offset +
+ * output bookkeeping in one synced RocksDB WriteBatch.
+ *
+ * Guarantees: a batch's effects are committed all together or not at all;
+ * derived events are appended at most once per identity (input partition,
+ * input offset, index) thanks to the output tail scan at start; bad
+ * records are audited and skipped, never fatal.
+ * Threads: one (the caller's).  Ownership: the worker owns its partition
+ * table, the batch player cache, the output buffer, the store batch and
+ * the leaderboard; it borrows the rules, store and io.
+ */
+#include "hunt_worker.h"
+
+#include "cn_alloc.h"
+#include "cn_bytes.h"
+#include "cn_ce.h"
+#include "cn_err.h"
+#include "cn_log.h"
+#include "hunt_board.h"
+#include "hunt_player.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Sessions expire on the store's clock; RocksDB's filter only drops them
+ * when it compacts, so force it this often (docs/hunts.md, Expiry). */
+#define HW_COMPACT_EVERY_MS INT64_C(60000)
+#define HW_OUT_KEY_LEN 9u /* "~out" NUL be32 partition: not a topic name, no clash */
+
+typedef struct hw_part {
+    int32_t p;
+    int64_t next;     /* next input offset */
+    int64_t out_next; /* hunt-events offset after our last output */
+    int64_t out_seq;  /* records emitted so far = next producer sequence */
+    int64_t pid;      /* producer id, -1 until allocated */
+    int64_t skip_off; /* suppress derived events with (offset, k) <= (skip_off, skip_k) */
+    int skip_k;
+    int at_end;
+} hw_part;
+
+typedef struct hw_player {
+    uint32_t len;
+    int bad, dirty;
+    char id[HUNT_PLAYER_MAX + 1];
+    hunt_session s;
+    hunt_progress p;
+} hw_player;
+
+typedef struct hw_out {
+    size_t koff, klen, voff, vlen;
+    int64_t ts;
+} hw_out;
+
+struct hunt_worker {
+    const hunt_rules *rules;
+    hunt_store *st;
+    hunt_io *io;
+    char *node;
+    char *source; /* "/hunt/<node>" */
+    uint32_t batch;
+    int rebuild;
+    hw_part *parts;
+    size_t nparts;
+    /* one batch's player cache: open addressing over pl[0..npl) */
+    hw_player *pl;
+    size_t npl;
+    uint32_t *slots;
+    size_t nslots;
+    /* one batch's outputs */
+    cn_buf out_data;
+    hw_out *outs;
+    size_t nouts, capouts;
+    hunt_out_rec *recs;
+    cn_buf scratch, audit, ce;
+    hunt_batch *hb;
+    hunt_board *board;
+    hunt_worker_stats stats;
+};
+
+/* ---- output bookkeeping ------------------------------------------------- */
+
+static void hw_out_key(int32_t p, unsigned char k[HW_OUT_KEY_LEN])
+{
+    memcpy(k, "~out", 5);
+    cn_wr_be32(k + 5, (uint32_t)p);
+}
+
+static int hw_load_part(hunt_worker *w, hw_part *pt)
+{
+    unsigned char k[HW_OUT_KEY_LEN];
+    int rc = hunt_store_get_offset(w->st, HUNT_TOPIC_IN, pt->p, &pt->next);
+    if (rc == CN_ENOENT)
+        pt->next = 0;
+    else if (rc)
+        return rc;
+    pt->pid = -1;
+    pt->out_seq = 0;
+    pt->out_next = 0;
+    hw_out_key(pt->p, k);
+    rc = hunt_store_get(w->st, HUNT_CF_OFFSETS, k, sizeof(k), &w->scratch, NULL);
+    if (rc == 0 && w->scratch.len == 24) {
+        pt->pid = (int64_t)cn_rd_be64(w->scratch.data);
+        pt->out_seq = (int64_t)cn_rd_be64(w->scratch.data + 8);
+        pt->out_next = (int64_t)cn_rd_be64(w->scratch.data + 16);
+    } else if (rc == 0) {
+        return CN_ECORRUPT;
+    } else if (rc != CN_ENOENT) {
+        return rc;
+    }
+    return 0;
+}
+
+/* ---- the output tail scan ------------------------------------------------- */
+
+typedef struct hw_scan {
+    hunt_worker *w;
+    hw_part *pt;
+    const char *prefix; /* "<hunt>/<p>/" */
+    size_t plen;
+    int64_t found, last_offset;
+} hw_scan;
+
+/* One record of hunt-events partition p at or past our last committed
+ * output: is it one of ours, and which input event made it? */
+static int hw_scan_one(void *ud, const lg_record *rec)
+{
+    hw_scan *sc = ud;
+    cn_ce_msg *m = NULL;
+    cn_ce ev;
+    sc->last_offset = rec->offset;
+    if (!rec->value || cn_ce_decode(rec->value, rec->value_len, &m, &ev))
+        return 0;
+    if (strcmp(ev.source, sc->w->source) == 0 && strncmp(ev.id, sc->prefix, sc->plen) == 0) {
+        char *end;
+        long long off = strtoll(ev.id + sc->plen, &end, 10);
+        long k = *end == '/' ? strtol(end + 1, NULL, 10) : -1;
+        if (k >= 0 && (off > sc->pt->skip_off || (off == sc->pt->skip_off && k > sc->pt->skip_k))) {
+            sc->pt->skip_off = off;
+            sc->pt->skip_k = (int)k;
+        }
+        sc->found++;
+    }
+    cn_ce_msg_free(m);
+    return 0;
+}
+
+static int hw_scan_tail(hunt_worker *w, hw_part *pt)
+{
+    char prefix[HUNT_ID_MAX + 32];
+    snprintf(prefix, sizeof(prefix), "%s/%d/", hunt_rules_def(w->rules)->id, (int)pt->p);
+    hw_scan sc = {w, pt, prefix, strlen(prefix), 0, -1};
+    pt->skip_off = -1;
+    pt->skip_k = -1;
+    int rc = w->io->scan_out(w->io, pt->p, pt->out_next, hw_scan_one, &sc);
+    if (rc)
+        return rc;
+    if (w->rebuild) {
+        /* The log already holds every event: derive, emit nothing, and let
+         * a later live worker start its scan after what exists now. */
+        pt->skip_off = INT64_MAX;
+        if (sc.last_offset >= 0)
+            pt->out_next = sc.last_offset + 1;
+        return 0;
+    }
+    pt->out_seq += sc.found;
+    if (sc.found)
+        cn_log_info("hunt", "partition %d: %" PRId64 " derived events already in %s past the last commit "
+                            "(up to input offset %" PRId64 "): not emitted again",
+                    (int)pt->p, sc.found, HUNT_TOPIC_OUT, pt->skip_off);
+    return 0;
+}
+
+/* ---- create / free ------------------------------------------------------ */
+
+static int hw_setup_parts(hunt_worker *w, const hunt_worker_opts *o, char *err, size_t errlen)
+{
+    int nin = w->io->partitions(w->io, HUNT_TOPIC_IN);
+    int nout = w->io->partitions(w->io, HUNT_TOPIC_OUT);
+    if (nin < 0 || nout < 0) {
+        snprintf(err, errlen, "topic %s missing: %s", nin < 0 ? HUNT_TOPIC_IN : HUNT_TOPIC_OUT,
+                 cn_strerror(nin < 0 ? nin : nout));
+        return nin < 0 ? nin : nout;
+    }
+    if (nout < nin) {
+        snprintf(err, errlen, "%s has %d partitions, fewer than %s's %d: give it at least as many",
+                 HUNT_TOPIC_OUT, nout, HUNT_TOPIC_IN, nin);
+        return CN_EINVAL;
+    }
+    size_t n = o->parts ? o->nparts : (size_t)nin;
+    w->parts = cn_calloc(n ? n : 1, sizeof(*w->parts));
+    if (!w->parts)
+        return CN_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        int32_t p = o->parts ? o->parts[i] : (int32_t)i;
+        if (p < 0 || p >= nin) {
+            snprintf(err, errlen, "partition %d does not exist: %s has %d (0..%d)", (int)p, HUNT_TOPIC_IN,
+                     nin, nin - 1);
+            return CN_EINVAL;
+        }
+        w->parts[i].p = p;
+    }
+    w->nparts = n;
+    return 0;
+}
+
+static int hw_alloc_batch(hunt_worker *w)
+{
+    w->nslots = 1;
+    while (w->nslots < 2u * w->batch)
+        w->nslots <<= 1;
+    w->slots = cn_calloc(w->nslots, sizeof(*w->slots));
+    /* Players are allocated as the batch meets them (sessions are ~4 KiB). */
+    return w->slots ? hunt_batch_new(w->st, &w->hb) : CN_ENOMEM;
+}
+
+int hunt_worker_new(hunt_worker **out, const hunt_rules *r, hunt_store *st, hunt_io *io,
+                    const hunt_worker_opts *o, char *err, size_t errlen)
+{
+    char other[HUNT_ID_MAX + 1] = "";
+    hunt_worker *w = cn_calloc(1, sizeof(*w));
+    if (!w)
+        return CN_ENOMEM;
+    w->rules = r;
+    w->st = st;
+    w->io = io;
+    w->batch = o->batch ? o->batch : HUNT_BATCH_DEFAULT;
+    w->rebuild = o->rebuild;
+    const char *node = o->node ? o->node : "hunt";
+    w->node = cn_strdup(node);
+    w->source = cn_malloc(strlen(node) + 7);
+    int rc = w->node && w->source ? 0 : CN_ENOMEM;
+    if (!rc)
+        snprintf(w->source, strlen(node) + 7, "/hunt/%s", node);
+    if (!rc && (rc = hunt_store_bind(st, hunt_rules_def(r)->id, other, sizeof(other))) != 0)
+        snprintf(err, errlen, "the state directory belongs to hunt '%s', not '%s': use another --state",
+                 other, hunt_rules_def(r)->id);
+    if (!rc)
+        rc = hw_setup_parts(w, o, err, errlen);
+    if (!rc)
+        rc = hw_alloc_batch(w);
+    for (size_t i = 0; !rc && i < w->nparts; i++) {
+        hw_part *pt = &w->parts[i];
+        if ((rc = hw_load_part(w, pt)) != 0)
+            snprintf(err, errlen, "cannot read the stored offsets of partition %d: %s", (int)pt->p,
+                     cn_strerror(rc));
+        else if ((rc = hw_scan_tail(w, pt)) != 0)
+            snprintf(err, errlen, "cannot read %s partition %d: %s", HUNT_TOPIC_OUT, (int)pt->p,
+                     cn_strerror(rc));
+        else if ((rc = io->seek(io, pt->p, pt->next)) != 0)
+            snprintf(err, errlen, "cannot read %s partition %d at offset %" PRId64 ": %s", HUNT_TOPIC_IN,
+                     (int)pt->p, pt->next, cn_strerror(rc));
+    }
+    if (rc) {
+        if (rc == CN_ENOMEM && !err[0])
+            snprintf(err, errlen, "out of memory");
+        hunt_worker_free(w);
+        return rc;
+    }
+    *out = w;
+    return 0;
+}
+
+void hunt_worker_free(hunt_worker *w)
+{
+    if (!w)
+        return;
+    hunt_board_free(w->board);
+    hunt_batch_free(w->hb);
+    cn_free(w->pl);
+    cn_free(w->slots);
+    cn_free(w->outs);
+    cn_free(w->recs);
+    cn_buf_free(&w->out_data);
+    cn_buf_free(&w->scratch);
+    cn_buf_free(&w->audit);
+    cn_buf_free(&w->ce);
+    cn_free(w->parts);
+    cn_free(w->node);
+    cn_free(w->source);
+    cn_free(w);
+}
+
+/* ---- the batch's player cache ------------------------------------------ */
+
+static uint64_t hw_hash(const char *s, size_t n)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
+    return h;
+}
+
+/* The player's states for this batch: loaded from RocksDB on the first
+ * ping of the batch, then the copy in hand (the batch is not readable
+ * before it is written).  NULL only on CN_ENOMEM or a store error (*rc). */
+static hw_player *hw_player_get(hunt_worker *w, const char *id, size_t len, int *rc)
+{
+    size_t j = hw_hash(id, len) & (w->nslots - 1);
+    for (; w->slots[j]; j = (j + 1) & (w->nslots - 1)) {
+        hw_player *p = &w->pl[w->slots[j] - 1];
+        if (p->len == len && memcmp(p->id, id, len) == 0)
+            return p;
+    }
+    if (!w->pl) {
+        w->pl = cn_malloc((size_t)w->batch * sizeof(*w->pl));
+        if (!w->pl) {
+            *rc = CN_ENOMEM;
+            return NULL;
+        }
+    }
+    hw_player *p = &w->pl[w->npl];
+    unsigned flags = 0;
+    p->len = (uint32_t)len;
+    memcpy(p->id, id, len);
+    p->id[len] = 0;
+    p->dirty = 0;
+    p->bad = 0;
+    int lr = hunt_player_load(w->st, w->rules, id, len, &p->s, &p->p, &w->scratch, &flags);
+    if (lr == CN_ECORRUPT || lr == CN_EUNSUPPORTED) {
+        p->bad = 1; /* progress we cannot read: never written over */
+    } else if (lr) {
+        *rc = lr;
+        return NULL;
+    }
+    if ((flags & HUNT_PLAYER_FRESH) && (p->p.flags & HUNT_PROGRESS_JOINED))
+        w->stats.sessions_expired++;
+    w->slots[j] = (uint32_t)++w->npl;
+    return p;
+}
+
+static void hw_batch_reset(hunt_worker *w)
+{
+    if (w->npl)
+        memset(w->slots, 0, w->nslots * sizeof(*w->slots));
+    w->npl = 0;
+    w->nouts = 0;
+    cn_buf_reset(&w->out_data);
+    hunt_batch_clear(w->hb);
+}
+
+/* ---- audit and outputs ----------------------------------------------------- */
+
+static int hw_audit(hunt_worker *w, const hw_part *pt, const lg_record *rec, uint16_t seq,
+                    const char *what, const char *player, size_t plen, const Cairn__V1__BlePing *ping,
+                    const hunt_event *e)
+{
+    cn_buf *a = &w->audit;
+    cn_buf_reset(a);
+    int rc = cn_buf_printf(a, "{\"%s\":\"%s\",\"partition\":%d,\"offset\":%" PRId64, e ? "event" : "rejected",
+                           what, (int)pt->p, rec->offset);
+    if (!rc && player) {
+        rc = cn_buf_append(a, ",\"player\":", 10);
+        rc = rc ? rc : cn_buf_json_str(a, player, plen);
+    }
+    if (!rc && ping) {
+        rc = cn_buf_append(a, ",\"ping\":", 8);
+        rc = rc ? rc : cn_buf_json_str(a, ping->id ? ping->id : "", ping->id ? strlen(ping->id) : 0);
+        rc = rc ? rc : cn_buf_append(a, ",\"beacon\":", 10);
+        rc = rc ? rc : cn_buf_json_str(a, ping->beacon ? ping->beacon : "", ping->beacon ? strlen(ping->beacon) : 0);
+        rc = rc ? rc : cn_buf_printf(a, ",\"rssi\":%d,\"ts\":%" PRId64, (int)ping->rssi, (int64_t)ping->ts);
+    }
+    if (!rc && e)
+        rc = cn_buf_printf(a, ",\"score\":%" PRId64 ",\"found\":%u", e->score, e->found);
+    rc = rc ? rc : cn_buf_append(a, "}", 1);
+    return rc ? rc : hunt_batch_put_audit(w->hb, pt->p, rec->offset, seq, a->data, a->len, NULL);
+}
+
+static int hw_reject(hunt_worker *w, const hw_part *pt, const lg_record *rec, int reason,
+                     const char *player, size_t plen, const Cairn__V1__BlePing *ping)
+{
+    w->stats.rejected[reason - HUNT_REJ_BAD_PLAYER]++;
+    const char *name = reason == HUNT_REJ_BAD_RECORD  ? "bad_record"
+                       : reason == HUNT_REJ_BAD_STATE ? "bad_state"
+                                                      : hunt_reason_name(reason);
+    /* A player id that failed its check is still shown (escaped), cut to
+     * the id limit so a hostile record cannot bloat the audit store. */
+    return hw_audit(w, pt, rec, 0, name, player, plen > HUNT_PLAYER_MAX ? HUNT_PLAYER_MAX : plen, ping, NULL);
+}
+
+static int hw_emit(hunt_worker *w, const hw_part *pt, const lg_record *rec, unsigned k, const hw_player *pl,
+                   const Cairn__V1__BlePing *ping, const hunt_event *e)
+{
+    const hunt_def *d = hunt_rules_def(w->rules);
+    char ce_id[HUNT_ID_MAX + 64];
+    Cairn__V1__HuntEvent he = CAIRN__V1__HUNT_EVENT__INIT;
+    he.hunt = (char *)d->id;
+    he.player = (char *)pl->id;
+    he.kind = (char *)hunt_event_name(e->type);
+    he.beacon = e->type == HUNT_EV_BEACON_FOUND ? (char *)d->beacons[e->beacon].id : (char *)"";
+    he.score = e->score;
+    he.found = (int32_t)e->found;
+    he.ts = e->ts_ms;
+    he.cause_ping_id = ping->id ? ping->id : (char *)"";
+    he.input_partition = pt->p;
+    he.input_offset = rec->offset;
+    snprintf(ce_id, sizeof(ce_id), "%s/%d/%" PRId64 "/%u", d->id, (int)pt->p, rec->offset, k);
+    if (w->nouts == w->capouts) {
+        size_t nc = w->capouts ? w->capouts * 2 : 256;
+        hw_out *no = cn_realloc(w->outs, nc * sizeof(*no));
+        if (!no)
+            return CN_ENOMEM;
+        w->outs = no;
+        w->capouts = nc;
+    }
+    hw_out *o = &w->outs[w->nouts];
+    o->koff = w->out_data.len;
+    o->klen = pl->len;
+    o->ts = e->ts_ms;
+    int rc = cn_buf_append(&w->out_data, pl->id, pl->len);
+    o->voff = w->out_data.len;
+    rc = rc ? rc : cn_ce_encode_hunt(&w->out_data, w->node, ce_id, e->ts_ms, &he);
+    if (rc)
+        return rc;
+    o->vlen = w->out_data.len - o->voff;
+    w->nouts++;
+    return 0;
+}
+
+/* ---- one record ---------------------------------------------------------- */
+
+static const char *hw_player_of(const cn_ce *ev, const Cairn__V1__BlePing *ping, const lg_record *rec,
+                                size_t *len)
+{
+    /* The gateway sets all three to the same id; other producers may set
+     * only some: the ping's own field first, then the event subject, then
+     * the record key. */
+    if (ping->player && ping->player[0]) {
+        *len = strlen(ping->player);
+        return ping->player;
+    }
+    if (ev->subject && ev->subject[0]) {
+        *len = strlen(ev->subject);
+        return ev->subject;
+    }
+    *len = rec->key ? rec->key_len : 0;
+    return (const char *)rec->key;
+}
+
+static int hw_step(hunt_worker *w, hw_part *pt, const lg_record *rec, const Cairn__V1__BlePing *ping,
+                   const char *player, size_t plen)
+{
+    hunt_ping g = {player, plen, ping->beacon, ping->beacon ? strlen(ping->beacon) : 0,
+                   ping->rssi, ping->ts, rec->timestamp > 0 ? rec->timestamp : 0};
+    hunt_step out;
+    int rc = 0;
+    if (plen == 0 || plen > HUNT_PLAYER_MAX || memchr(player, 0, plen))
+        return hw_reject(w, pt, rec, HUNT_REJ_BAD_PLAYER, player, plen, ping);
+    hw_player *pl = hw_player_get(w, player, plen, &rc);
+    if (!pl)
+        return rc;
+    if (pl->bad)
+        return hw_reject(w, pt, rec, HUNT_REJ_BAD_STATE, player, plen, ping);
+    /* A state the engine refuses (written for another version of the
+     * hunt file) is left unchanged and the ping audited. */
+    if (hunt_game_step(w->rules, &pl->s, &pl->p, &g, &out))
+        return hw_reject(w, pt, rec, HUNT_REJ_BAD_STATE, player, plen, ping);
+    if (hunt_reason_is_rejection((int)out.reason))
+        return hw_reject(w, pt, rec, (int)out.reason, player, plen, ping);
+    if (out.reason != HUNT_ACCEPTED) {
+        w->stats.ignored[out.reason]++;
+        return 0;
+    }
+    w->stats.accepted++;
+    pl->dirty = 1;
+    for (unsigned k = 0; k < out.nevents && !rc; k++) {
+        const hunt_event *e = &out.events[k];
+        w->stats.events[e->type]++;
+        rc = hw_audit(w, pt, rec, (uint16_t)k, hunt_event_name(e->type), pl->id, pl->len, ping, e);
+        if (rc)
+            break;
+        if (rec->offset < pt->skip_off || (rec->offset == pt->skip_off && (int)k <= pt->skip_k)) {
+            w->stats.suppressed++;
+            continue;
+        }
+        rc = hw_emit(w, pt, rec, k, pl, ping, e);
+    }
+    return rc;
+}
+
+static int hw_record(hunt_worker *w, hw_part *pt, const lg_record *rec)
+{
+    cn_ce_msg *m = NULL;
+    cn_ce ev;
+    const ProtobufCMessage *pm = NULL;
+    w->stats.records++;
+    if (!rec->value || cn_ce_decode(rec->value, rec->value_len, &m, &ev) ||
+        strcmp(ev.type, CN_CE_TYPE_PING) != 0 ||
+        cn_ce_msg_data(m, &ev, &cairn__v1__ble_ping__descriptor, &pm)) {
+        cn_ce_msg_free(m);
+        return hw_reject(w, pt, rec, HUNT_REJ_BAD_RECORD, (const char *)rec->key, rec->key ? rec->key_len : 0,
+                         NULL);
+    }
+    const Cairn__V1__BlePing *ping = (const Cairn__V1__BlePing *)pm;
+    size_t plen;
+    const char *player = hw_player_of(&ev, ping, rec, &plen);
+    int rc = hw_step(w, pt, rec, ping, player, plen);
+    cn_ce_msg_free(m);
+    return rc;
+}
+
+/* ---- commit ----------------------------------------------------------------- */
+
+static int hw_append(hunt_worker *w, hw_part *pt)
+{
+    if (!w->nouts || w->rebuild)
+        return 0;
+    if (pt->pid < 0 && w->io->alloc_pid) {
+        int rc = w->io->alloc_pid(w->io, &pt->pid);
+        if (rc)
+            return rc;
+    }
+    hunt_out_rec *nr = cn_realloc(w->recs, w->nouts * sizeof(*nr));
+    if (!nr)
+        return CN_ENOMEM;
+    w->recs = nr;
+    for (size_t i = 0; i < w->nouts; i++) {
+        const hw_out *o = &w->outs[i];
+        nr[i] = (hunt_out_rec){w->out_data.data + o->koff, o->klen, w->out_data.data + o->voff, o->vlen, o->ts};
+    }
+    int64_t next_off;
+    int32_t seq = (int32_t)(pt->out_seq % ((int64_t)INT32_MAX + 1)); /* wraps like Kafka's */
+    int rc = w->io->append(w->io, pt->p, nr, w->nouts, pt->pid, seq, &next_off);
+    if (rc)
+        return rc;
+    pt->out_seq += (int64_t)w->nouts;
+    pt->out_next = next_off;
+    w->stats.emitted += w->nouts;
+    return 0;
+}
+
+static int hw_commit(hunt_worker *w, hw_part *pt, int64_t next)
+{
+    unsigned char k[HW_OUT_KEY_LEN], v[24];
+    int rc = hw_append(w, pt);
+    for (size_t i = 0; !rc && i < w->npl; i++) {
+        const hw_player *pl = &w->pl[i];
+        if (pl->dirty)
+            rc = hunt_player_save(w->hb, w->rules, pl->id, pl->len, &pl->s, &pl->p);
+    }
+    rc = rc ? rc : hunt_batch_put_offset(w->hb, HUNT_TOPIC_IN, pt->p, next);
+    hw_out_key(pt->p, k);
+    cn_wr_be64(v, (uint64_t)pt->pid);
+    cn_wr_be64(v + 8, (uint64_t)pt->out_seq);
+    cn_wr_be64(v + 16, (uint64_t)pt->out_next);
+    rc = rc ? rc : hunt_batch_put(w->hb, HUNT_CF_OFFSETS, k, sizeof(k), v, sizeof(v));
+    rc = rc ? rc : hunt_store_write(w->st, w->hb);
+    if (rc)
+        return rc;
+    pt->next = next;
+    w->stats.batches++;
+    for (size_t i = 0; w->board && i < w->npl; i++) {
+        const hw_player *pl = &w->pl[i];
+        if (pl->dirty && hunt_board_update(w->board, pl->id, pl->len, &pl->p)) {
+            /* Out of memory: drop the board; the next query rebuilds it. */
+            hunt_board_free(w->board);
+            w->board = NULL;
+        }
+    }
+    return 0;
+}
+
+static int hw_batch(hunt_worker *w, hw_part *pt)
+{
+    lg_record rec;
+    int64_t next = pt->next;
+    uint32_t n = 0;
+    int rc = 0;
+    hw_batch_reset(w);
+    pt->at_end = 0;
+    while (n < w->batch) {
+        rc = w->io->next(w->io, pt->p, &rec);
+        if (rc == CN_DONE) {
+            pt->at_end = 1;
+            rc = 0;
+            break;
+        }
+        if (rc)
+            return rc;
+        /* A log start moved by retention skips offsets: resume after rec. */
+        if ((rc = hw_record(w, pt, &rec)) != 0)
+            return rc;
+        next = rec.offset + 1;
+        n++;
+    }
+    if (!n)
+        return 0;
+    rc = hw_commit(w, pt, next);
+    return rc ? rc : (int)n;
+}
+
+int hunt_worker_poll(hunt_worker *w)
+{
+    int total = 0;
+    for (size_t i = 0; i < w->nparts; i++) {
+        int n = hw_batch(w, &w->parts[i]);
+        if (n < 0) {
+            cn_log_error("hunt", "partition %d: batch at offset %" PRId64 " failed: %s%s%s", (int)w->parts[i].p,
+                         w->parts[i].next, cn_strerror(n), n == HUNT_ESTORE ? ": " : "",
+                         n == HUNT_ESTORE ? hunt_store_errmsg(w->st) : "");
+            return n;
+        }
+        total += n;
+    }
+    int c = hunt_store_maybe_compact(w->st, HW_COMPACT_EVERY_MS);
+    if (c > 0)
+        w->stats.compactions++;
+    return total;
+}
+
+int hunt_worker_caught_up(const hunt_worker *w)
+{
+    for (size_t i = 0; i < w->nparts; i++)
+        if (!w->parts[i].at_end)
+            return 0;
+    return 1;
+}
+
+/* ---- accessors and metrics --------------------------------------------------- */
+
+const hunt_worker_stats *hunt_worker_get_stats(const hunt_worker *w)
+{
+    return &w->stats;
+}
+
+const hunt_rules *hunt_worker_rules(const hunt_worker *w)
+{
+    return w->rules;
+}
+
+hunt_store *hunt_worker_store(const hunt_worker *w)
+{
+    return w->st;
+}
+
+hunt_board *hunt_worker_board(hunt_worker *w)
+{
+    if (!w->board && hunt_board_load(&w->board, w->st, w->rules))
+        w->board = NULL;
+    return w->board;
+}
+
+int64_t hunt_worker_lag(hunt_worker *w)
+{
+    int64_t lag = 0;
+    for (size_t i = 0; i < w->nparts; i++) {
+        int64_t end = w->io->end_offset(w->io, w->parts[i].p);
+        if (end > w->parts[i].next)
+            lag += end - w->parts[i].next;
+    }
+    return lag;
+}
+
+static const int hw_rej_codes[] = {HUNT_REJ_BAD_PLAYER, HUNT_REJ_UNKNOWN_BEACON, HUNT_REJ_BAD_RSSI,
+                                   HUNT_REJ_BAD_TIME, HUNT_REJ_BAD_RECORD, HUNT_REJ_BAD_STATE};
+
+int hunt_worker_metrics(hunt_worker *w, cn_buf *b)
+{
+    const hunt_worker_stats *s = &w->stats;
+    int rc = cn_buf_printf(b,
+                           "# TYPE cairn_hunt_records_total counter\ncairn_hunt_records_total %" PRIu64 "\n"
+                           "# TYPE cairn_hunt_accepted_total counter\ncairn_hunt_accepted_total %" PRIu64 "\n"
+                           "# TYPE cairn_hunt_batches_total counter\ncairn_hunt_batches_total %" PRIu64 "\n"
+                           "# TYPE cairn_hunt_emitted_total counter\ncairn_hunt_emitted_total %" PRIu64 "\n"
+                           "# TYPE cairn_hunt_suppressed_total counter\ncairn_hunt_suppressed_total %" PRIu64 "\n"
+                           "# TYPE cairn_hunt_sessions_expired_total counter\n"
+                           "cairn_hunt_sessions_expired_total %" PRIu64 "\n"
+                           "# TYPE cairn_hunt_ttl_compactions_total counter\n"
+                           "cairn_hunt_ttl_compactions_total %" PRIu64 "\n"
+                           "# TYPE cairn_hunt_ignored_total counter\n",
+                           s->records, s->accepted, s->batches, s->emitted, s->suppressed, s->sessions_expired,
+                           s->compactions);
+    for (int r = HUNT_IGN_OUTSIDE_HUNT; !rc && r <= HUNT_IGN_DUPLICATE; r++)
+        rc = cn_buf_printf(b, "cairn_hunt_ignored_total{reason=\"%s\"} %" PRIu64 "\n", hunt_reason_name(r),
+                           s->ignored[r]);
+    rc = rc ? rc : cn_buf_printf(b, "# TYPE cairn_hunt_rejected_total counter\n");
+    for (size_t i = 0; !rc && i < sizeof(hw_rej_codes) / sizeof(hw_rej_codes[0]); i++) {
+        int r = hw_rej_codes[i];
+        const char *name = r == HUNT_REJ_BAD_RECORD ? "bad_record"
+                           : r == HUNT_REJ_BAD_STATE ? "bad_state"
+                                                     : hunt_reason_name(r);
+        rc = cn_buf_printf(b, "cairn_hunt_rejected_total{reason=\"%s\"} %" PRIu64 "\n", name,
+                           s->rejected[r - HUNT_REJ_BAD_PLAYER]);
+    }
+    rc = rc ? rc : cn_buf_printf(b, "# TYPE cairn_hunt_events_total counter\n");
+    for (int t = HUNT_EV_PLAYER_JOINED; !rc && t <= HUNT_EV_HUNT_COMPLETED; t++)
+        rc = cn_buf_printf(b, "cairn_hunt_events_total{type=\"%s\"} %" PRIu64 "\n", hunt_event_name(t),
+                           s->events[t]);
+    rc = rc ? rc : cn_buf_printf(b, "# TYPE cairn_hunt_lag_records gauge\n");
+    for (size_t i = 0; !rc && i < w->nparts; i++) {
+        int64_t end = w->io->end_offset(w->io, w->parts[i].p);
+        int64_t lag = end > w->parts[i].next ? end - w->parts[i].next : 0;
+        rc = cn_buf_printf(b, "cairn_hunt_lag_records{partition=\"%d\"} %" PRId64 "\n", (int)w->parts[i].p, lag);
+    }
+    static const char *const props[][2] = {{"rocksdb.estimate-num-keys", "cairn_hunt_rocksdb_keys"},
+                                           {"rocksdb.total-sst-files-size", "cairn_hunt_rocksdb_sst_bytes"},
+                                           {"rocksdb.cur-size-all-mem-tables", "cairn_hunt_rocksdb_memtable_bytes"}};
+    for (size_t j = 0; !rc && j < sizeof(props) / sizeof(props[0]); j++) {
+        rc = cn_buf_printf(b, "# TYPE %s gauge\n", props[j][1]);
+        for (int cf = 0; !rc && cf < HUNT_CF_COUNT; cf++) {
+            uint64_t v;
+            if (hunt_store_property(w->st, (enum hunt_cf)cf, props[j][0], &v) == 0)
+                rc = cn_buf_printf(b, "%s{cf=\"%s\"} %" PRIu64 "\n", props[j][1],
+                                   hunt_store_cf_name((enum hunt_cf)cf), v);
+        }
+    }
+    return rc;
+}
