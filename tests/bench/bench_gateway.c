@@ -44,7 +44,7 @@
 #define MAX_PROCS 16
 #define WINDOW_MAX 16
 #define HIST_US 10        /* latency histogram bucket width */
-#define HIST_N 20000      /* 10 µs × 20,000 = 200 ms, then overflow */
+#define HIST_N 300000     /* 10 µs × 300,000 = 3 s, then overflow */
 
 enum gen_mode { GEN_HOLD, GEN_HANDSHAKE, GEN_CLOSED, GEN_OPEN };
 
@@ -460,7 +460,7 @@ static void gens_collect(gens *gs, gen_result *sum)
 {
     memset(sum, 0, sizeof(*sum));
     for (int i = 0; i < gs->n; i++) {
-        gen_result r;
+        static gen_result r;
         char *p = (char *)&r;
         size_t got = 0;
         while (got < sizeof(r)) {
@@ -711,7 +711,7 @@ static void phase_idle(const opts *o)
     double open1 = gw_metric(gp.port, "cairn_gateway_connections");
     for (int i = 0; i < gs.n; i++)
         kill(gs.pid[i], SIGTERM);
-    gen_result sum;
+    static gen_result sum;
     gens_collect(&gs, &sum);
     gw_stop(&gp);
     double per = held > 0 ? (double)(rss1 - rss0) * 1024.0 / (double)held : -1;
@@ -748,7 +748,7 @@ static void phase_handshakes(const opts *o)
         gen_args a = {.mode = GEN_HANDSHAKE, .nips = o->ips, .port = gp.port, .seconds = o->seconds,
                       .parallel = o->hs_parallel / o->procs};
         gens_start(&gs, a, o->procs, 0, 0);
-        gen_result sum;
+        static gen_result sum;
         gens_collect(&gs, &sum);
         proc_stats(gp.pid, &rss, &tk1);
         gw_stop(&gp);
@@ -772,7 +772,7 @@ static void phase_handshakes(const opts *o)
 static double phase_pings(const opts *o, int workers)
 {
     double v[16], cpu[16], gwcpu[16];
-    gen_result last;
+    static gen_result last;
     for (int r = 0; r < o->runs; r++) {
         gw_proc gp;
         if (gw_start_or_attach(&gp, workers, NULL))
@@ -790,7 +790,7 @@ static double phase_pings(const opts *o, int workers)
         double open_c = gw_metric(gp.port, "cairn_gateway_connections");
         fprintf(stderr, "# during the run: %.0f pings in flight, %.0f connections open, %.0f parked\n", infl, open_c,
                 parked);
-        gen_result sum;
+        static gen_result sum;
         gens_collect(&gs, &sum);
         proc_stats(gp.pid, &rss, &tk1);
         double apc = gw_metric(gp.port, "cairn_gateway_append_seconds_count");
@@ -832,7 +832,7 @@ static void phase_latency(const opts *o, double rate, int workers)
         gens gs;
         gen_args a = {.mode = GEN_OPEN, .nips = o->ips, .port = gp.port, .seconds = o->seconds};
         gens_start(&gs, a, o->procs, o->tput_conns, rate);
-        gen_result sum;
+        static gen_result sum;
         gens_collect(&gs, &sum);
         gw_stop_or_detach(&gp);
         p50[r] = hist_pct(&sum, 0.5);
@@ -847,6 +847,39 @@ static void phase_latency(const opts *o, double rate, int workers)
            "\"acked_per_s\":%.0f,\"p50_ms\":%.2f,\"p50_min\":%.2f,\"p50_max\":%.2f,\"p99_ms\":%.2f,\"p99_min\":%.2f,"
            "\"p99_max\":%.2f,\"runs\":%d,\"target_p99_ms\":10}\n",
            workers, rate, mg, m50, l50, h50, m99, l99, h99, o->runs);
+    fflush(stdout);
+}
+
+/* Reference figures of this run: how busy the machine is and how fast it
+ * fsyncs (durable acks cannot beat the disk's group-commit cadence). */
+static void phase_context(void)
+{
+    double la[3] = {0, 0, 0};
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (f) {
+        if (fscanf(f, "%lf %lf %lf", &la[0], &la[1], &la[2]) != 3)
+            la[0] = -1;
+        fclose(f);
+    }
+    char path[] = "/tmp/cairn-bench-fsync-XXXXXX";
+    int fd = mkstemp(path);
+    char blk[4096];
+    memset(blk, 'x', sizeof(blk));
+    int n = 0;
+    uint64_t t0 = mono_ns();
+    while (fd >= 0 && mono_ns() - t0 < 1000000000u) {
+        if (write(fd, blk, sizeof(blk)) != (ssize_t)sizeof(blk) || fdatasync(fd))
+            break;
+        n++;
+    }
+    double secs = (double)(mono_ns() - t0) / 1e9;
+    if (fd >= 0) {
+        close(fd);
+        unlink(path);
+    }
+    printf("{\"bench\":\"gateway\",\"figure\":\"context\",\"loadavg_1m\":%.2f,\"cores\":%ld,"
+           "\"reference_fdatasync_per_s\":%.0f}\n",
+           la[0], sysconf(_SC_NPROCESSORS_ONLN), n / secs);
     fflush(stdout);
 }
 
@@ -918,6 +951,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_gateway: no cairn binary at %s (give --bin)\n", bin_path);
         return 1;
     }
+    phase_context();
     if (!o.only || !strcmp(o.only, "idle"))
         phase_idle(&o);
     if (!o.only || !strcmp(o.only, "handshakes"))
