@@ -358,6 +358,24 @@ static void test_produce_fetch_all_versions(void **st)
     assert_int_equal(base, expect);
     d = fetch(11, "t1", 1, 0, 0);
     assert_int_equal(d->HighWatermark, expect + 4);
+    /* acks outside {0, 1, -1}, and a transactional producer: refused. */
+    kf_PartitionProduceData pd = {1, {two.data, (int32_t)two.len}};
+    kf_TopicProduceData td = {kf_str_c("t1"), {&pd, 1}};
+    kf_ProduceRequest q;
+    kf_ProduceRequest_init(&q);
+    q.Acks = 2;
+    q.TimeoutMs = 1000;
+    q.TopicData.v = &td;
+    q.TopicData.n = 1;
+    kf_ProduceResponse *r = rpc(0, 7, &q);
+    assert_int_equal(r->Responses.v[0].PartitionResponses.v[0].ErrorCode, KF_ERR_INVALID_REQUIRED_ACKS);
+    q.Acks = -1;
+    q.TransactionalId = kf_str_c("txn-1");
+    r = rpc(0, 7, &q);
+    assert_int_equal(r->Responses.v[0].PartitionResponses.v[0].ErrorCode,
+                     KF_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
+    d = fetch(11, "t1", 1, 0, 0);
+    assert_int_equal(d->HighWatermark, expect + 4);
     cn_buf_free(&two);
     cn_buf_free(&b);
 }
