@@ -172,6 +172,10 @@ static int hw_scan_tail(hunt_worker *w, hw_part *pt)
         return 0;
     }
     pt->out_seq += sc.found;
+    /* What was scanned is accounted for now: the next commit records it,
+     * so the next start neither scans nor counts it again. */
+    if (sc.last_offset >= pt->out_next)
+        pt->out_next = sc.last_offset + 1;
     if (sc.found)
         cn_log_info("hunt", "partition %d: %" PRId64 " derived events already in %s past the last commit "
                             "(up to input offset %" PRId64 "): not emitted again",

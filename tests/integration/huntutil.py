@@ -203,3 +203,221 @@ def dump(data, topic):
     out = subprocess.run([BIN, "log", "dump", topic, "--data", data, "--format", "json"],
                          check=True, capture_output=True, timeout=120).stdout.decode()
     return [json.loads(l) for l in out.splitlines() if l.strip()]
+
+
+# ---- the reference model (docs/hunts.md, "The rules") --------------------------
+
+TS_MIN = 946684800000   # 2000-01-01
+TS_MAX = 4102444800000  # 2100-01-01
+_ID = re.compile(r"^[A-Za-z0-9._:@-]{1,64}$")
+
+
+class Model:
+    """Applies pings in log order and records the expected state and events.
+    Written from docs/hunts.md; shares no code with the worker."""
+
+    def __init__(self, hunt):
+        self.h = hunt
+        self.ids = [b["id"] for b in hunt["beacons"]]
+        self.index = {b: i for i, b in enumerate(self.ids)}
+        self.points = [b["points"] for b in hunt["beacons"]]
+        f = hunt["found"]
+        self.rssi_min, self.hits, self.window = f["rssi_min"], f["hits"], f["window_s"] * 1000
+        self.start = _rfc3339_ms(hunt["starts_at"]) if "starts_at" in hunt else None
+        self.end = _rfc3339_ms(hunt["ends_at"]) if "ends_at" in hunt else None
+        self.players = {}   # id -> dict(progress + session)
+        self.events = {}    # partition -> [event dict]
+        self.counts = {}    # reason -> n
+
+    def _count(self, reason):
+        self.counts[reason] = self.counts.get(reason, 0) + 1
+
+    def bad_record(self, partition, offset):
+        self._count("bad_record")
+
+    def ping(self, partition, offset, recv_ms, cid, player, beacon, rssi, ts):
+        if not isinstance(player, str) or not _ID.match(player):
+            return self._count("bad_player")
+        if beacon not in self.index:
+            return self._count("unknown_beacon")
+        b = self.index[beacon]
+        if rssi < -127 or rssi > 20:
+            return self._count("bad_rssi")
+        if ts < TS_MIN or ts >= TS_MAX or (recv_ms > 0 and not (ts - 300000 <= recv_ms <= ts + 86400000)):
+            return self._count("bad_time")
+        if (self.start is not None and ts < self.start) or (self.end is not None and ts >= self.end):
+            return self._count("outside_hunt")
+        p = self.players.get(player)
+        if p is not None:
+            if ts < p["last_seen"]:
+                return self._count("out_of_order")
+            if ts == p["last_seen"] and b == p["at"]:
+                return self._count("duplicate")
+        self._count("accepted")
+        evs = []
+        if p is None:
+            p = self.players[player] = dict(player=player, score=0, found=[], joined=ts, last_seen=ts,
+                                            last_found=0, at=None, pending=[], completed=False)
+            evs.append(("player_joined", "", p["score"], 0))
+        p["last_seen"], p["at"] = ts, b
+        p["pending"] = [(hb, ht) for hb, ht in p["pending"] if ht >= ts - self.window]
+        nxt = next((i for i in range(len(self.ids)) if i not in p["found"]), None)
+        hit = (rssi >= self.rssi_min and b not in p["found"] and not p["completed"]
+               and (self.h.get("order", "any") != "sequence" or b == nxt))
+        if hit:
+            n = 1 + sum(1 for hb, _ in p["pending"] if hb == b)
+            if n >= self.hits:
+                p["found"].append(b)
+                p["score"] += self.points[b]
+                p["last_found"] = ts
+                p["pending"] = [(hb, ht) for hb, ht in p["pending"] if hb != b]
+                evs.append(("beacon_found", self.ids[b], p["score"], len(p["found"])))
+                if self.points[b]:
+                    evs.append(("score_changed", "", p["score"], len(p["found"])))
+                if len(p["found"]) == len(self.ids):
+                    p["completed"] = True
+                    evs.append(("hunt_completed", "", p["score"], len(p["found"])))
+            else:
+                p["pending"].append((b, ts))
+        out = self.events.setdefault(partition, [])
+        for k, (kind, bid, score, found) in enumerate(evs):
+            out.append({"id": "%s/%d/%d/%d" % (self.h["id"], partition, offset, k),
+                        "type": "cairn.hunt." + kind, "subject": player,
+                        "data": {"hunt": self.h["id"], "player": player, "kind": kind, "beacon": bid,
+                                 "score": score, "found": found, "ts": ts, "cause_ping_id": cid,
+                                 "input_partition": partition, "input_offset": offset}})
+
+    def leaderboard(self):
+        rows = sorted(self.players.values(), key=lambda p: (-p["score"], p["last_found"], p["player"].encode()))
+        return [{"player": p["player"], "score": p["score"], "found": len(p["found"]),
+                 "last_seen": p["last_seen"], "last_found": p["last_found"]} for p in rows]
+
+    def player(self, pid):
+        p = self.players[pid]
+        return {"player": pid, "score": p["score"], "found": len(p["found"]), "completed": p["completed"],
+                "joined": p["joined"], "last_seen": p["last_seen"], "last_found": p["last_found"],
+                "beacons": [self.ids[i] for i in sorted(p["found"])]}
+
+
+def _rfc3339_ms(s):
+    import datetime
+    return int(datetime.datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp() * 1000)
+
+
+def run_model(hunt, data, pings_by_ce_id):
+    """Feed the model ble-raw in log order (positions from `cairn log dump`,
+    contents from the test's own ping table keyed by CloudEvent id)."""
+    m = Model(hunt)
+    recs = dump(data, "ble-raw")
+    recs.sort(key=lambda r: (r["partition"], r["offset"]))
+    for r in recs:
+        v = r.get("value")
+        ce_id = v.get("id") if isinstance(v, dict) and "value_error" not in r else None
+        if ce_id not in pings_by_ce_id:
+            m.bad_record(r["partition"], r["offset"])
+            continue
+        cid, player, beacon, rssi, ts = pings_by_ce_id[ce_id]
+        m.ping(r["partition"], r["offset"], r["timestamp_ms"], cid, player, beacon, rssi, ts)
+    return m
+
+
+def actual_events(data):
+    """hunt-events per partition, in offset order, as the model writes them."""
+    out = {}
+    for r in sorted(dump(data, "hunt-events"), key=lambda r: (r["partition"], r["offset"])):
+        v = r["value"]
+        out.setdefault(r["partition"], []).append(
+            {"id": v["id"], "type": v["type"], "subject": v["subject"], "data": v["data"]})
+    return out
+
+
+def check_state(h, model):
+    """The worker's HTTP view equals the model: leaderboard and every player."""
+    want = model.leaderboard()
+    got = h.json("/api/leaderboard?limit=1000")
+    for row in got:
+        row.pop("rank", None)
+    assert got == want[:1000], "leaderboard differs:\n got %s\nwant %s" % (got[:5], want[:5])
+    for pid in model.players:
+        g = h.json("/api/players/" + urllib.request.quote(pid, safe=""))
+        g.pop("session", None)
+        assert g == model.player(pid), "player %s differs:\n got %s\nwant %s" % (pid, g, model.player(pid))
+
+
+# ---- a seeded workload ------------------------------------------------------------
+
+T0 = 1764352800000  # 2025-11-28T18:00:00Z: ping times are fixed; records carry their own receive time
+
+
+def test_hunt(order="any"):
+    return {"id": "kill-night", "name": "Kill test night", "order": order,
+            "starts_at": "2025-11-28T18:00:00Z", "ends_at": "2025-11-28T22:00:00Z",
+            "found": {"rssi_min": -70, "hits": 2, "window_s": 10},
+            "session_ttl_s": 604800, "audit_ttl_s": 7776000,
+            "beacons": [{"id": "b-%02d" % i, "name": "Beacon %d" % i, "x": float(i), "y": 2.0 * i,
+                         "points": [5, 10, 0, 15, 20, 10][i % 6], "clue": "clue %d" % i} for i in range(6)]}
+
+
+def workload(rng, hunt, players, pings_per_player, partitions, hostile=False):
+    """Pings of `players` walkers (seeded): mostly near beacons in time order,
+    with resends (duplicates), late pings, weak signals, pings before the
+    doors open; with hostile=True also unknown beacons, absurd RSSI and
+    times, bad player ids and records that are not pings at all.
+    Returns (records for produce(), {ce_id: (cid, player, beacon, rssi, ts)})."""
+    beacons = [b["id"] for b in hunt["beacons"]]
+    streams = []
+    for n in range(players):
+        player = "p%04d" % n
+        ts = T0 - rng.randint(0, 60000) if rng.random() < 0.1 else T0 + rng.randint(0, 600000)
+        seq = []
+        at = rng.choice(beacons)
+        for i in range(pings_per_player):
+            r = rng.random()
+            if r < 0.2:
+                at = rng.choice(beacons)
+            ts += rng.randint(500, 6000)
+            rssi = rng.randint(-85, -45)
+            pts, b, pl = ts, at, player
+            k = rng.random()
+            if k < 0.03 and seq:
+                pts, b = seq[-1][3], seq[-1][1]        # a resend of the last ping
+            elif k < 0.05:
+                pts = ts - rng.randint(1000, 20000)    # a late ping
+            recv = pts + rng.randint(0, 2000)
+            if hostile:
+                h = rng.random()
+                if h < 0.02:
+                    b = "nope-%d" % rng.randint(0, 9)
+                elif h < 0.04:
+                    rssi = rng.choice([-128, 21, 127, -1000])
+                elif h < 0.06:
+                    pts = rng.choice([0, -5, 5000000000000, 946684799999])
+                elif h < 0.07:
+                    recv = pts + rng.choice([86400001, -300001])
+                elif h < 0.08:
+                    pl = rng.choice(["bad player", "x" * 65, "semi;colon", "ünï"])
+            seq.append((pl, b, rssi, pts, recv))
+        streams.append(seq)
+    recs, table, n = [], {}, 0
+    # Interleave the players' streams as a venue would (each stream in order).
+    idx = [0] * players
+    live = list(range(players))
+    while live:
+        j = rng.randrange(len(live))
+        s = live[j]
+        pl, b, rssi, ts, recv = streams[s][idx[s]]
+        idx[s] += 1
+        if idx[s] == len(streams[s]):
+            live[j] = live[-1]
+            live.pop()
+        ce_id = "ce-%d" % n
+        cid = "c-%d" % n
+        n += 1
+        table[ce_id] = (cid, pl, b, rssi, ts)
+        part = partition_of("p%04d" % s, partitions)
+        recs.append((part, pl.encode(), ce_ping(ce_id, cid, pl, b, rssi, ts), recv))
+        if hostile and rng.random() < 0.01:
+            junk = rng.choice([b"\x00\x01garbage", b"", ce_ping("x", "y", "p", "b-00", -50, ts)[:-3],
+                               _ld(1, "id") + _ld(2, "/s") + _ld(3, "1.0") + _ld(4, "not.a.ping")])
+            recs.append((part, b"junk", junk, recv))
+    return recs, table
