@@ -91,6 +91,8 @@ static int simc_run(sim_opts *o, const char *report_path, const char *pings_path
     int rc = sim_run(o, &r);
     if (rc) {
         fprintf(stderr, "cairn sim: %s\n", r.first_error[0] ? r.first_error : cn_strerror(rc));
+        if (rc == CN_EINVAL) /* a URL it cannot use, more players than fds */
+            status = CN_EXIT_USAGE;
         goto out;
     }
     sim_result_print(stdout, o, &r);
