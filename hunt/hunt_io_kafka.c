@@ -32,6 +32,7 @@
 typedef struct io_kafka {
     hunt_io io;
     char *brokers;
+    char group[160]; /* "cairn-hunt.<node>": required by librdkafka, never committed to */
     rd_kafka_t *cons, *prod;
     rd_kafka_topic_partition_list_t *assigned;
     rd_kafka_queue_t *q[HUNT_MAX_PARTITIONS];
@@ -51,12 +52,13 @@ static int iok_set(rd_kafka_conf_t *c, const char *k, const char *v, char *err, 
     return 0;
 }
 
-static rd_kafka_t *iok_consumer(const char *brokers, char *err, size_t errlen)
+static rd_kafka_t *iok_consumer(const char *brokers, const char *group, char *err, size_t errlen)
 {
     rd_kafka_conf_t *c = rd_kafka_conf_new();
     char e[512];
-    /* No group.id: assign() needs none, and no offset may reach a group. */
-    if (iok_set(c, "bootstrap.servers", brokers, err, errlen) ||
+    /* librdkafka wants a group.id even for assign(); no offset is ever
+     * committed to it (auto commit and offset store are off). */
+    if (iok_set(c, "bootstrap.servers", brokers, err, errlen) || iok_set(c, "group.id", group, err, errlen) ||
         iok_set(c, "enable.auto.commit", "false", err, errlen) ||
         iok_set(c, "enable.auto.offset.store", "false", err, errlen) ||
         iok_set(c, "enable.partition.eof", "true", err, errlen) ||
@@ -198,7 +200,7 @@ static int iok_scan_out(hunt_io *io, int32_t p, int64_t from, int (*fn)(void *, 
         from = lo;
     if (from >= hi)
         return 0;
-    rd_kafka_t *sc = iok_consumer(k->brokers, err, sizeof(err));
+    rd_kafka_t *sc = iok_consumer(k->brokers, k->group, err, sizeof(err));
     if (!sc)
         return CN_ENOMEM;
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
@@ -273,15 +275,15 @@ static int64_t iok_end_offset(hunt_io *io, int32_t p)
 
 int hunt_io_kafka_new(hunt_io **out, const char *brokers, const char *node, char *err, size_t errlen)
 {
-    (void)node;
     io_kafka *k = cn_calloc(1, sizeof(*k));
     if (!k || !(k->brokers = cn_strdup(brokers)) || !(k->assigned = rd_kafka_topic_partition_list_new(8))) {
         snprintf(err, errlen, "out of memory");
         hunt_io_kafka_free(k ? &k->io : NULL);
         return CN_ENOMEM;
     }
+    snprintf(k->group, sizeof(k->group), "cairn-hunt.%s", node ? node : "hunt");
     k->io = (hunt_io){iok_partitions, iok_seek, iok_next, iok_scan_out, iok_append, NULL, iok_end_offset, k};
-    k->cons = iok_consumer(brokers, err, errlen);
+    k->cons = iok_consumer(brokers, k->group, err, errlen);
     k->prod = k->cons ? iok_producer(k, brokers, err, errlen) : NULL;
     if (!k->prod) {
         hunt_io_kafka_free(&k->io);

@@ -698,6 +698,10 @@ int hunt_worker_metrics(hunt_worker *w, cn_buf *b)
     for (int t = HUNT_EV_PLAYER_JOINED; !rc && t <= HUNT_EV_HUNT_COMPLETED; t++)
         rc = cn_buf_printf(b, "cairn_hunt_events_total{type=\"%s\"} %" PRIu64 "\n", hunt_event_name(t),
                            s->events[t]);
+    rc = rc ? rc : cn_buf_printf(b, "# TYPE cairn_hunt_next_offset gauge\n");
+    for (size_t i = 0; !rc && i < w->nparts; i++)
+        rc = cn_buf_printf(b, "cairn_hunt_next_offset{partition=\"%d\"} %" PRId64 "\n", (int)w->parts[i].p,
+                           w->parts[i].next);
     rc = rc ? rc : cn_buf_printf(b, "# TYPE cairn_hunt_lag_records gauge\n");
     for (size_t i = 0; !rc && i < w->nparts; i++) {
         int64_t end = w->io->end_offset(w->io, w->parts[i].p);

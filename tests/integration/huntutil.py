@@ -186,6 +186,11 @@ class Hunt:
         body = self.get("/metrics")[1].decode()
         return sum(float(l.split()[-1]) for l in body.splitlines() if l.startswith("cairn_hunt_lag_records{"))
 
+    def committed(self):
+        """Input records committed (sum of the stored next offsets)."""
+        body = self.get("/metrics")[1].decode()
+        return sum(int(l.split()[-1]) for l in body.splitlines() if l.startswith("cairn_hunt_next_offset{"))
+
     def stop(self, timeout=60):
         self.proc.send_signal(signal.SIGTERM)
         rc = self.proc.wait(timeout=timeout)
