@@ -9,6 +9,9 @@
  *   - a completion for a connection that closed, whose slot was reused by
  *     a new connection (table of 1), is not delivered to the newcomer
  *     (generation check);
+ *   - backpressure: at --max-inflight the connection is parked, after
+ *     --stall-close it gets 1013 and never an ack; a failed append (fdatasync
+ *     EIO) closes with 1013 and acks nothing;
  *   - allocation failure at every allocation of setup + handshake + ping
  *     (fail once): no crash, no leak, and never an ack without the ping
  *     in the log;
@@ -50,6 +53,8 @@ typedef struct gate {
     lg_vfs vfs;
 } gate;
 
+static int gate_fail_sync; /* fdatasync fails with EIO (for the append-failure test) */
+
 static int gate_fdatasync(void *ud, int fd)
 {
     gate *g = ud;
@@ -58,6 +63,10 @@ static int gate_fdatasync(void *ud, int fd)
         pthread_cond_wait(&g->cv, &g->mu);
     pthread_mutex_unlock(&g->mu);
     const lg_vfs *p = lg_vfs_posix();
+    if (gate_fail_sync) {
+        errno = EIO;
+        return -1;
+    }
     int rc = p->fdatasync(p->ud, fd);
     pthread_mutex_lock(&g->mu);
     g->syncs++;
@@ -99,7 +108,14 @@ typedef struct fx {
     gw_server *srv;
 } fx;
 
+static int fx_open_opts(fx *f, uint32_t max_conns, uint32_t max_inflight, int64_t stall_ms);
+
 static int fx_open(fx *f, uint32_t max_conns)
+{
+    return fx_open_opts(f, max_conns, 100000, 10000);
+}
+
+static int fx_open_opts(fx *f, uint32_t max_conns, uint32_t max_inflight, int64_t stall_ms)
 {
     memset(f, 0, sizeof(*f));
     f->dir = cn_test_tmpdir("gwsrv");
@@ -127,6 +143,8 @@ static int fx_open(fx *f, uint32_t max_conns)
     gw_server_opts_init(&o);
     o.listen = "127.0.0.1:0";
     o.max_conns = max_conns;
+    o.max_inflight = max_inflight;
+    o.stall_close_ms = stall_ms;
     o.node = "unit";
     return gw_server_new(&f->srv, f->base, f->sink, &o);
 }
@@ -283,6 +301,90 @@ static void test_stale_completion_not_delivered(void **st)
     fx_close(&f);
 }
 
+/* The close frame's code in what a client received after the 101, or -1. */
+static int close_code_in(const char *buf, size_t len)
+{
+    const char *p = memmem(buf, len, "\r\n\r\n", 4);
+    if (!p)
+        return -1;
+    const unsigned char *u = (const unsigned char *)p + 4, *end = (const unsigned char *)buf + len;
+    while (end - u >= 2) {
+        size_t n = u[1] & 0x7f;
+        if ((size_t)(end - u) < 2 + n)
+            return -1;
+        if ((u[0] & 0x0f) == 8 && n >= 2)
+            return u[2] << 8 | u[3];
+        u += 2 + n;
+    }
+    return -1;
+}
+
+/* Backpressure: with the disk held, the process stops reading at
+ * --max-inflight; a connection held back past --stall-close gets 1013,
+ * and no ack is ever sent for the pings that never became durable. */
+static void test_stall_close_1013(void **st)
+{
+    (void)st;
+    fx f;
+    assert_int_equal(fx_open_opts(&f, 4, 3, 300), 0);
+    int fd = client_connect(&f);
+    char buf[8192];
+    size_t len = 0;
+    assert_int_equal(write(fd, hs, sizeof(hs) - 1), (ssize_t)(sizeof(hs) - 1));
+    assert_true(wait_for(&f, fd, buf, sizeof(buf), &len, "\r\n\r\n", 5000));
+    gate_set(&f.g, 0);
+    char id[16];
+    for (int i = 0; i < 3; i++) {
+        snprintf(id, sizeof(id), "s-%d", i);
+        send_ping(fd, id);
+        pump(&f, 30);
+    }
+    assert_int_equal(f.srv->inflight_pings, 3);
+    send_ping(fd, "s-over"); /* not read: the process is at --max-inflight */
+    pump(&f, 100);
+    assert_int_equal(f.srv->nparked, 1);
+    assert_int_equal(f.srv->inflight_pings, 3);
+    assert_true(wait_for(&f, fd, buf, sizeof(buf), &len, "retry later", 3000));
+    assert_int_equal(close_code_in(buf, len), 1013);
+    assert_null(memmem(buf, len, "ack", 3));
+    gate_set(&f.g, 1);
+    uint64_t end = cn_mono_ns() + 3000000000u;
+    while (f.srv->tickets_out && cn_mono_ns() < end)
+        pump(&f, 5);
+    client_read(fd, buf, sizeof(buf), &len);
+    assert_null(memmem(buf, len, "ack", 3)); /* closing: nothing follows the close frame */
+    assert_int_equal(f.srv->m.pings_acked, 0);
+    close(fd); /* the gateway lingers for our EOF, then counts the disconnect */
+    pump(&f, 100);
+    assert_int_equal(f.srv->m.disc[GW_DISC_OVERLOAD], 1);
+    assert_int_equal(f.srv->nopen, 0);
+    fx_close(&f);
+}
+
+/* A failed append (fdatasync EIO → the log goes sticky-failed) is never
+ * acked: the connection gets 1013 and the failure is counted. */
+static void test_append_failure_1013(void **st)
+{
+    (void)st;
+    fx f;
+    assert_int_equal(fx_open(&f, 4), 0);
+    int fd = client_connect(&f);
+    char buf[8192];
+    size_t len = 0;
+    assert_int_equal(write(fd, hs, sizeof(hs) - 1), (ssize_t)(sizeof(hs) - 1));
+    assert_true(wait_for(&f, fd, buf, sizeof(buf), &len, "\r\n\r\n", 5000));
+    gate_fail_sync = 1;
+    send_ping(fd, "doomed-1");
+    assert_true(wait_for(&f, fd, buf, sizeof(buf), &len, "log unavailable", 5000));
+    gate_fail_sync = 0;
+    assert_int_equal(close_code_in(buf, len), 1013);
+    assert_null(memmem(buf, len, "doomed-1", 8));
+    assert_int_equal(f.srv->m.pings_acked, 0);
+    assert_int_equal(f.srv->m.append_failed, 1);
+    close(fd);
+    fx_close(&f);
+}
+
 /* Is the client ping id in the log (any partition)? */
 static int log_has(lg_log *log, const char *id)
 {
@@ -404,6 +506,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ack_only_after_fdatasync),
         cmocka_unit_test(test_stale_completion_not_delivered),
+        cmocka_unit_test(test_stall_close_1013),
+        cmocka_unit_test(test_append_failure_1013),
         cmocka_unit_test(test_alloc_failures),
         cmocka_unit_test(test_iptab),
         cmocka_unit_test(test_partition_hash),
