@@ -35,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -56,6 +57,7 @@ typedef struct gwc {
     int port;
     struct event *sigchld, *pf_timer;
     int status;
+    pid_t self;
 } gwc;
 
 static cn_flag gw_flags[] = {
@@ -162,7 +164,12 @@ static pid_t gwc_spawn(gwc *g, int i)
     pid_t pid = fork();
     if (pid != 0)
         return pid;
-    /* child: fill in its own node name and port file, then exec */
+    /* child: if the supervisor dies (even by SIGKILL), drain and exit
+     * rather than serve on as an orphan nobody will stop */
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != g->self)
+        _exit(1); /* the supervisor died before prctl took effect */
+    /* fill in its own node name and port file, then exec */
     for (int k = 0; g->wargv[k]; k++) {
         if (strcmp(g->wargv[k], "--node") == 0) {
             snprintf(node_arg, sizeof(node_arg), "%s-w%d", g->wargv[k + 1], i);
@@ -346,6 +353,7 @@ static int gwc_supervise(gwc *g, cn_cli *cli, int64_t workers, const char *broke
     if (!g->wargv)
         goto out;
     g->nworkers = (int)workers;
+    g->self = getpid();
     g->port_file = cn_cli_str(cli, "port-file");
     sigterm = evsignal_new(g->base, SIGTERM, gwc_signal, g);
     sigint = evsignal_new(g->base, SIGINT, gwc_signal, g);
