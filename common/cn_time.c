@@ -78,9 +78,19 @@ int cn_parse_duration_ms(const char *s, int64_t *out_ms)
 int cn_parse_size(const char *s, uint64_t *out)
 {
     static const cn__unit units[] = {
-        {"", 1}, {"B", 1}, {"KiB", 1024.0}, {"MiB", 1048576.0}, {"GiB", 1073741824.0},
-        {"k", 1e3}, {"kB", 1e3}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"K", 1024.0},
-        {"M", 1048576.0}, {"G", 1073741824.0},
+        {"", 1},
+        {"B", 1},
+        {"KiB", 1024.0},
+        {"MiB", 1048576.0},
+        {"GiB", 1073741824.0},
+        {"k", 1e3},
+        {"kB", 1e3},
+        {"KB", 1e3},
+        {"MB", 1e6},
+        {"GB", 1e9},
+        {"K", 1024.0},
+        {"M", 1048576.0},
+        {"G", 1073741824.0},
     };
     double b;
     int rc = cn__parse_scaled(s, units, sizeof(units) / sizeof(units[0]), 1.8e19, &b);
@@ -92,9 +102,22 @@ int cn_parse_size(const char *s, uint64_t *out)
 int cn_parse_rfc3339_ms(const char *s, int64_t *out_ms)
 {
     int y, mo, d, h, mi, sec, n = 0;
+    /* Exact widths: sscanf alone would take "2026-1-5T1:2:3Z". */
+    static const char shape[] = "dddd-dd-ddTdd:dd:dd";
+    for (size_t i = 0; s && i < sizeof(shape) - 1; i++) {
+        char c = s[i];
+        int ok = shape[i] == 'd'   ? isdigit((unsigned char)c)
+                 : shape[i] == 'T' ? (c == 'T' || c == 't' || c == ' ')
+                                   : c == shape[i];
+        if (!ok)
+            return CN_EINVAL;
+    }
     if (!s || sscanf(s, "%4d-%2d-%2d%*1[Tt ]%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6)
         return CN_EINVAL;
-    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
+    static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] + (mo == 2 && leap) || h > 23 || mi > 59 ||
+        sec > 60)
         return CN_EINVAL;
     const char *p = s + n;
     int64_t frac_ms = 0;

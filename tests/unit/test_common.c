@@ -117,6 +117,11 @@ static void test_parse_time(void **st)
     assert_int_equal(cn_parse_rfc3339_ms("2026-11-28T19:00:00.5+01:00", &ms), 0);
     assert_true(ms == 1795888800500LL);
     assert_int_equal(cn_parse_rfc3339_ms("2026-13-28T18:00:00Z", &ms), CN_EINVAL);
+    assert_int_equal(cn_parse_rfc3339_ms("2026-02-31T18:00:00Z", &ms), CN_EINVAL);
+    assert_int_equal(cn_parse_rfc3339_ms("2026-02-29T00:00:00Z", &ms), CN_EINVAL);
+    assert_int_equal(cn_parse_rfc3339_ms("2028-02-29T00:00:00Z", &ms), 0);
+    assert_int_equal(cn_parse_rfc3339_ms("2026-1-5T1:02:03Z", &ms), CN_EINVAL);
+    assert_int_equal(cn_parse_rfc3339_ms("2026-11-28", &ms), CN_EINVAL);
     assert_int_equal(cn_parse_rfc3339_ms("2026-11-28T18:00:00", &ms), CN_EINVAL);
     assert_int_equal(cn_parse_rfc3339_ms("2026-11-28T18:00:00Zjunk", &ms), CN_EINVAL);
     char out[32];
