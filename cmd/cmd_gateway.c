@@ -456,9 +456,9 @@ out:
         event_free(sigterm);
     if (sigint)
         event_free(sigint);
+    gw_sink_free(sink); /* completes outstanding appends into the server */
     gw_server_free(g->srv);
     g->srv = NULL;
-    gw_sink_free(sink);
     lg_close(log);
     return status;
 }

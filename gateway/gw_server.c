@@ -261,6 +261,7 @@ int gw_server_new(gw_server **out, struct event_base *base, gw_sink *sink, const
         return CN_ENOMEM;
     s->base = base;
     s->sink = sink;
+    s->nparts = sink->partitions;
     s->o = *o;
     s->lfd = -1;
     snprintf(s->node, sizeof(s->node), "%s", o->node);
@@ -372,8 +373,6 @@ void gw_server_free(gw_server *s)
         event_free(s->tick_ev);
     if (s->lfd >= 0)
         close(s->lfd);
-    if (s->sink && s->sink->done_ud == s)
-        s->sink->done = NULL;
     gw__tickets_free(s);
     gw_ping_batch_free(&s->batch);
     gw__iptab_free(&s->ips);

@@ -7,7 +7,8 @@
  * See docs/architecture.md "The gateway" and docs/protocol.md.
  *
  * Threads: every call runs on the thread running the event_base.
- * Ownership: the server borrows base and sink (both outlive it) and owns
+ * Ownership: the server borrows base and sink (the sink is freed just
+ * before the server, see gw_server_free) and owns
  * its listener, connection table and staging buffers.
  */
 #ifndef GW_SERVER_H
@@ -69,7 +70,12 @@ typedef struct gw_server_mem {
 } gw_server_mem;
 void gw_server_mem_get(const gw_server *s, gw_server_mem *m);
 
-/** Close everything now (no drain).  NULL-safe. */
+/**
+ * Close everything now (no drain).  NULL-safe.  Free the sink FIRST: its
+ * destroy completes every outstanding append into this server (acks go to
+ * connections still open, tickets are released); the server never touches
+ * the sink while being freed.
+ */
 void gw_server_free(gw_server *s);
 
 #endif

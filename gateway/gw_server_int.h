@@ -170,6 +170,7 @@ struct gw_server {
     gw_rec *recs;           /* records of one append */
     size_t caprecs;
     gw_ping_limits plim;
+    int32_t nparts;         /* partitions of the topic (the sink's, copied) */
     gw_ticket **open;       /* per partition: the ticket being filled */
     gw_ticket *free_tickets;
     uint32_t tickets_out;   /* appended, waiting for done */

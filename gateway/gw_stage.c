@@ -71,7 +71,7 @@ void gw__tickets_free(gw_server *s)
         s->free_tickets = t->next;
         ticket_free(t);
     }
-    for (int32_t p = 0; s->open && p < s->sink->partitions; p++)
+    for (int32_t p = 0; s->open && p < s->nparts; p++)
         if (s->open[p]) {
             ticket_free(s->open[p]);
             s->open[p] = NULL;
@@ -149,7 +149,7 @@ static void stage_flush_partition(gw_server *s, int32_t p);
 
 int gw__stage_frame(gw_server *s, gw_conn *c, const gw_ping *pings, size_t n, int binary)
 {
-    int32_t p = (int32_t)gw__partition_of(c->player, s->sink->partitions);
+    int32_t p = (int32_t)gw__partition_of(c->player, s->nparts);
     gw_ticket *t = ticket_get(s, p);
     if (!t)
         return CN_ENOMEM;
@@ -276,7 +276,7 @@ void gw__stage_flush(evutil_socket_t fd, short what, void *arg)
     gw_server *s = arg;
     (void)fd;
     (void)what;
-    for (int32_t p = 0; p < s->sink->partitions; p++)
+    for (int32_t p = 0; p < s->nparts; p++)
         if (s->open[p])
             stage_flush_partition(s, p);
 }

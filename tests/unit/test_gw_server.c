@@ -152,8 +152,8 @@ static int fx_open_opts(fx *f, uint32_t max_conns, uint32_t max_inflight, int64_
 static void fx_close(fx *f)
 {
     gate_set(&f->g, 1);
-    gw_server_free(f->srv);
     gw_sink_free(f->sink);
+    gw_server_free(f->srv);
     if (f->base)
         event_base_free(f->base);
     lg_close(f->log);
