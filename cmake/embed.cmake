@@ -17,8 +17,6 @@ foreach(_f ${FILES})
   file(READ ${_f} _hex HEX)
   file(SIZE ${_f} _len)
   string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," _arr "${_hex}")
-  # Break lines every 24 bytes so compilers and diffs stay happy.
-  string(REGEX REPLACE "((0x..,){24})" "\\1\n" _arr "${_arr}")
   file(RELATIVE_PATH _rel ${ROOT} ${_f})
   string(APPEND _body "static const unsigned char ${NAME}_${_i}[] = {\n${_arr}0x00};\n")
   string(APPEND _table "    {\"/${_rel}\", ${NAME}_${_i}, ${_len}},\n")

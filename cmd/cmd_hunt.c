@@ -21,6 +21,8 @@
 #include "cn_err.h"
 #include "cn_log.h"
 #include "cn_time.h"
+#include "dash_http.h"
+#include "dash_hunt.h"
 #include "hunt_http.h"
 #include "hunt_io_kafka.h"
 #include "hunt_io_log.h"
@@ -176,6 +178,8 @@ typedef struct huntc_res {
     hunt_io *io;
     int io_kafka;
     hunt_http *http;
+    dash_hunt *dh;    /* the dashboard's numbers, from the worker */
+    dash_http *dash;  /* the dashboard, mounted on http */
     struct event *sigterm, *sigint;
 } huntc_res;
 
@@ -187,6 +191,8 @@ static void huntc_res_free(huntc *h, huntc_res *r)
         event_free(r->sigint);
     if (h->tick)
         event_free(h->tick);
+    dash_http_free(r->dash);
+    dash_hunt_free(r->dh);
     hunt_http_free(r->http);
     hunt_worker_free(h->w);
     if (r->io_kafka)
@@ -260,6 +266,11 @@ static int huntc_run(huntc *h, cn_cli *cli, const hunt_worker_opts *wo, int64_t 
     if (addr && *addr && (rc = hunt_http_new(&r.http, h->base, addr, h->w)) != 0) {
         snprintf(err, sizeof(err), "cannot listen on --http %s: %s; pick a free HOST:PORT", addr,
                  rc == CN_ESYS ? strerror(errno) : cn_strerror(rc));
+        goto fail;
+    }
+    if (r.http && ((rc = dash_hunt_new(&r.dh, h->w, r.io)) != 0 ||
+                   (rc = dash_http_mount(&r.dash, h->base, hunt_http_evhttp(r.http), dash_hunt_snapshot, r.dh)) != 0)) {
+        snprintf(err, sizeof(err), "cannot mount the dashboard on --http: %s", cn_strerror(rc));
         goto fail;
     }
     const char *pf = cn_cli_str(cli, "port-file");

@@ -283,6 +283,11 @@ int hunt_http_port(const hunt_http *h)
     return h->port;
 }
 
+struct evhttp *hunt_http_evhttp(hunt_http *h)
+{
+    return h->http;
+}
+
 void hunt_http_free(hunt_http *h)
 {
     if (!h)

@@ -13,6 +13,7 @@
 #include "hunt_worker.h"
 
 struct event_base;
+struct evhttp;
 typedef struct hunt_http hunt_http;
 
 /** Listen on "HOST:PORT" (port 0 picks one).  @return 0, CN_EINVAL (bad
@@ -20,6 +21,9 @@ typedef struct hunt_http hunt_http;
 int hunt_http_new(hunt_http **out, struct event_base *base, const char *addr, hunt_worker *w);
 /** The bound port. */
 int hunt_http_port(const hunt_http *h);
+/** The evhttp server, so other routes can be mounted on it (the dashboard,
+ *  dash_http_mount); borrowed, valid until hunt_http_free. */
+struct evhttp *hunt_http_evhttp(hunt_http *h);
 void hunt_http_free(hunt_http *h); /* NULL ok */
 
 #endif
