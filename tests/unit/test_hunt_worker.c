@@ -1,0 +1,350 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_hunt_worker.c — the worker loop over an in-process log, with the
+ * crash points of docs/architecture.md forced deterministically by an io
+ * that wraps hunt_io_log and fails on purpose:
+ *   - before the append: nothing reaches hunt-events or RocksDB; a new
+ *     worker derives the same events once;
+ *   - after the append, before the commit: the events are in hunt-events,
+ *     RocksDB has the previous batch; a new worker finds them by its tail
+ *     scan and does not append them again (and the log's idempotence check
+ *     would have refused a wrong sequence);
+ * plus hostile records: bad protobuf, a CloudEvent that is not a ping, an
+ * unknown beacon, an absurd RSSI, an invalid player id — each audited as
+ * rejected with its reason at its offset, counted, and skipped, while the
+ * good pings around them are processed and the offset moves past all.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cn_buf.h"
+#include "cn_ce.h"
+#include "cn_err.h"
+#include "cn_testutil.h"
+#include "hunt_io_log.h"
+#include "hunt_rules.h"
+#include "hunt_store.h"
+#include "hunt_worker.h"
+#include "lg.h"
+
+#define T0 INT64_C(1764352800000)
+
+static const char *hunt_json =
+    "{\"id\":\"t\",\"name\":\"T\",\"found\":{\"rssi_min\":-70,\"hits\":1,\"window_s\":10},"
+    "\"beacons\":[{\"id\":\"b0\",\"name\":\"n\",\"x\":0,\"y\":0,\"points\":5},"
+    "{\"id\":\"b1\",\"name\":\"n\",\"x\":1,\"y\":0,\"points\":7}]}";
+
+typedef struct env {
+    char *dir;
+    hunt_rules *rules;
+    hunt_store *st;
+    lg_log *log;
+    hunt_io *inner;
+    hunt_io wrap;
+    int fail_before_append, fail_after_append; /* one-shot crash points */
+    hunt_worker *w;
+} env;
+
+/* ---- the failing io ---------------------------------------------------------- */
+
+static int w_partitions(hunt_io *io, const char *t)
+{
+    env *e = io->ud;
+    return e->inner->partitions(e->inner, t);
+}
+static int w_seek(hunt_io *io, int32_t p, int64_t o)
+{
+    env *e = io->ud;
+    return e->inner->seek(e->inner, p, o);
+}
+static int w_next(hunt_io *io, int32_t p, lg_record *r)
+{
+    env *e = io->ud;
+    return e->inner->next(e->inner, p, r);
+}
+static int w_scan(hunt_io *io, int32_t p, int64_t f, int (*fn)(void *, const lg_record *), void *ud)
+{
+    env *e = io->ud;
+    return e->inner->scan_out(e->inner, p, f, fn, ud);
+}
+static int w_append(hunt_io *io, int32_t p, const hunt_out_rec *r, size_t n, int64_t pid, int32_t seq,
+                    int64_t *next)
+{
+    env *e = io->ud;
+    if (e->fail_before_append) {
+        e->fail_before_append = 0;
+        return CN_EIO;
+    }
+    int rc = e->inner->append(e->inner, p, r, n, pid, seq, next);
+    if (!rc && e->fail_after_append) {
+        e->fail_after_append = 0;
+        return CN_EIO; /* durable in the log, but the worker dies before its commit */
+    }
+    return rc;
+}
+static int w_pid(hunt_io *io, int64_t *pid)
+{
+    env *e = io->ud;
+    return e->inner->alloc_pid(e->inner, pid);
+}
+static int64_t w_end(hunt_io *io, int32_t p)
+{
+    env *e = io->ud;
+    return e->inner->end_offset(e->inner, p);
+}
+
+/* ---- setup ------------------------------------------------------------------- */
+
+static void env_open_worker(env *e)
+{
+    char err[512] = "";
+    hunt_worker_opts wo;
+    memset(&wo, 0, sizeof(wo));
+    wo.node = "t";
+    wo.batch = 4;
+    assert_int_equal(hunt_worker_new(&e->w, e->rules, e->st, &e->wrap, &wo, err, sizeof(err)), 0);
+}
+
+static void env_open(env *e)
+{
+    char err[512] = "", sdir[4096], ldir[4096];
+    memset(e, 0, sizeof(*e));
+    e->dir = cn_test_tmpdir("hunt-worker");
+    snprintf(sdir, sizeof(sdir), "%s/state", e->dir);
+    snprintf(ldir, sizeof(ldir), "%s/log", e->dir);
+    assert_int_equal(hunt_rules_parse(hunt_json, strlen(hunt_json), &e->rules, err, sizeof(err)), 0);
+    assert_int_equal(hunt_store_open(sdir, NULL, &e->st, err, sizeof(err)), 0);
+    lg_opts o;
+    lg_opts_init(&o);
+    o.dir = ldir;
+    assert_int_equal(lg_open(&e->log, &o), 0);
+    lg_topic_config c = {1, -1, -1, 0};
+    assert_int_equal(lg_topic_create(e->log, HUNT_TOPIC_IN, &c), 0);
+    assert_int_equal(lg_topic_create(e->log, HUNT_TOPIC_OUT, &c), 0);
+    assert_int_equal(hunt_io_log_new(&e->inner, e->log), 0);
+    e->wrap = (hunt_io){w_partitions, w_seek, w_next, w_scan, w_append, w_pid, w_end, e};
+    env_open_worker(e);
+}
+
+static void env_close(env *e)
+{
+    hunt_worker_free(e->w);
+    hunt_io_log_free(e->inner);
+    lg_close(e->log);
+    hunt_store_close(e->st);
+    hunt_rules_free(e->rules);
+    cn_test_rmrf(e->dir);
+    free(e->dir);
+}
+
+static void append_value(env *e, const char *key, const void *v, size_t n)
+{
+    lg_batch_builder *bb;
+    cn_buf b = CN_BUF_INIT;
+    assert_int_equal(lg_batch_builder_new(&bb, LG_COMP_NONE), 0);
+    assert_int_equal(lg_batch_builder_add(bb, T0, key, strlen(key), v, n, NULL, 0), 0);
+    assert_int_equal(lg_batch_builder_finish(bb, &b), 0);
+    assert_int_equal(lg_append(e->log, HUNT_TOPIC_IN, 0, b.data, b.len, NULL), 0);
+    lg_batch_builder_free(bb);
+    cn_buf_free(&b);
+}
+
+static void append_ping(env *e, const char *player, const char *beacon, int rssi, int64_t ts)
+{
+    static int n;
+    char id[32], cid[32];
+    cn_buf ce = CN_BUF_INIT;
+    snprintf(id, sizeof(id), "e%d", n);
+    snprintf(cid, sizeof(cid), "c%d", n++);
+    Cairn__V1__BlePing p = CAIRN__V1__BLE_PING__INIT;
+    p.id = cid;
+    p.beacon = (char *)beacon;
+    p.rssi = rssi;
+    p.ts = ts;
+    p.player = (char *)player;
+    assert_int_equal(cn_ce_encode_ping(&ce, "g", id, ts, &p), 0);
+    append_value(e, player, ce.data, ce.len);
+    cn_buf_free(&ce);
+}
+
+static int64_t out_count(env *e)
+{
+    lg_partition_info pi;
+    assert_int_equal(lg_partition_info_get(e->log, HUNT_TOPIC_OUT, 0, &pi), 0);
+    return pi.log_end_offset;
+}
+
+static int drain(env *e)
+{
+    int n, total = 0;
+    while ((n = hunt_worker_poll(e->w)) > 0)
+        total += n;
+    return n < 0 ? n : total;
+}
+
+/* Every hunt-events record's CloudEvent id, in order, joined by spaces. */
+static int collect_id(void *ud, const lg_record *rec)
+{
+    cn_buf *b = ud;
+    cn_ce_msg *m;
+    cn_ce ev;
+    assert_int_equal(cn_ce_decode(rec->value, rec->value_len, &m, &ev), 0);
+    cn_buf_printf(b, "%s ", ev.id);
+    cn_ce_msg_free(m);
+    return 0;
+}
+
+static void out_ids(env *e, cn_buf *b)
+{
+    cn_buf_reset(b);
+    assert_int_equal(e->inner->scan_out(e->inner, 0, 0, collect_id, b), 0);
+    cn_buf_append(b, "", 1);
+}
+
+/* ---- tests -------------------------------------------------------------------- */
+
+/* p1 joins and finds b0 (joined, found, score: 3 events) at offset 0,
+ * then finds b1 at offset 1 (found, score, completed: 3 events). */
+static const char *want_ids = "t/0/0/0 t/0/0/1 t/0/0/2 t/0/1/0 t/0/1/1 t/0/1/2 ";
+
+static void test_crash_before_append(void **state)
+{
+    (void)state;
+    env e;
+    cn_buf ids = CN_BUF_INIT;
+    env_open(&e);
+    append_ping(&e, "p1", "b0", -50, T0);
+    append_ping(&e, "p1", "b1", -50, T0 + 1000);
+    e.fail_before_append = 1;
+    assert_int_equal(hunt_worker_poll(e.w), CN_EIO);
+    assert_int_equal(out_count(&e), 0);
+    int64_t next;
+    assert_int_equal(hunt_store_get_offset(e.st, HUNT_TOPIC_IN, 0, &next), CN_ENOENT);
+    hunt_worker_free(e.w); /* the "crash": the worker's memory is gone */
+    env_open_worker(&e);
+    assert_int_equal(drain(&e), 2);
+    out_ids(&e, &ids);
+    assert_string_equal((char *)ids.data, want_ids);
+    cn_buf_free(&ids);
+    env_close(&e);
+}
+
+static void test_crash_after_append(void **state)
+{
+    (void)state;
+    env e;
+    cn_buf ids = CN_BUF_INIT;
+    env_open(&e);
+    append_ping(&e, "p1", "b0", -50, T0);
+    append_ping(&e, "p1", "b1", -50, T0 + 1000);
+    e.fail_after_append = 1;
+    assert_int_equal(hunt_worker_poll(e.w), CN_EIO);
+    assert_int_equal(out_count(&e), 6); /* the events are durable ... */
+    int64_t next;
+    assert_int_equal(hunt_store_get_offset(e.st, HUNT_TOPIC_IN, 0, &next), CN_ENOENT); /* ... the state is not */
+    hunt_worker_free(e.w);
+    env_open_worker(&e);
+    assert_int_equal(drain(&e), 2);
+    assert_int_equal(hunt_worker_get_stats(e.w)->suppressed, 6);
+    assert_int_equal(hunt_worker_get_stats(e.w)->emitted, 0);
+    out_ids(&e, &ids);
+    assert_string_equal((char *)ids.data, want_ids);
+    /* Later events continue the producer's sequence: the log accepts them. */
+    append_ping(&e, "p2", "b0", -50, T0 + 2000);
+    assert_int_equal(drain(&e), 1);
+    assert_int_equal(out_count(&e), 9);
+    assert_int_equal(hunt_store_get_offset(e.st, HUNT_TOPIC_IN, 0, &next), 0);
+    assert_int_equal(next, 3);
+    /* And a restart now scans nothing new and emits nothing. */
+    hunt_worker_free(e.w);
+    env_open_worker(&e);
+    assert_int_equal(drain(&e), 0);
+    assert_int_equal(out_count(&e), 9);
+    cn_buf_free(&ids);
+    env_close(&e);
+}
+
+typedef struct audit_seen {
+    char text[16][256];
+    int n;
+} audit_seen;
+
+static int collect_audit(void *ud, const void *k, size_t kl, const void *v, size_t vl, int64_t w)
+{
+    audit_seen *a = ud;
+    (void)k;
+    (void)kl;
+    (void)w;
+    if (a->n < 16)
+        snprintf(a->text[a->n++], 256, "%.*s", (int)vl, (const char *)v);
+    return 0;
+}
+
+static int audit_has(const audit_seen *a, const char *needle1, const char *needle2)
+{
+    for (int i = 0; i < a->n; i++)
+        if (strstr(a->text[i], needle1) && strstr(a->text[i], needle2))
+            return 1;
+    return 0;
+}
+
+static void test_hostile_records(void **state)
+{
+    (void)state;
+    env e;
+    env_open(&e);
+    static const unsigned char junk[] = {0xff, 0xff, 0xff, 0x01, 0x02};
+    append_value(&e, "x", junk, sizeof(junk));                            /* 0: not protobuf */
+    append_value(&e, "x", "", 0);                                         /* 1: empty value */
+    cn_ce notping = {.id = "i", .source = "/s", .type = "other.type"};
+    cn_buf nb = CN_BUF_INIT;
+    assert_int_equal(cn_ce_encode(&notping, &nb), 0);
+    append_value(&e, "x", nb.data, nb.len);                               /* 2: not a ping */
+    append_ping(&e, "p1", "nope", -50, T0);                               /* 3: unknown beacon */
+    append_ping(&e, "p1", "b0", 300, T0);                                 /* 4: absurd RSSI */
+    append_ping(&e, "bad player", "b0", -50, T0);                         /* 5: invalid id */
+    append_ping(&e, "p1", "b0", -50, INT64_C(5000000000000));             /* 6: year 2128 */
+    append_ping(&e, "p1", "b0", -50, T0);                                 /* 7: good: 3 events */
+    assert_int_equal(drain(&e), 8);
+    const hunt_worker_stats *s = hunt_worker_get_stats(e.w);
+    assert_int_equal(s->rejected[HUNT_REJ_BAD_RECORD - HUNT_REJ_BAD_PLAYER], 3);
+    assert_int_equal(s->rejected[HUNT_REJ_UNKNOWN_BEACON - HUNT_REJ_BAD_PLAYER], 1);
+    assert_int_equal(s->rejected[HUNT_REJ_BAD_RSSI - HUNT_REJ_BAD_PLAYER], 1);
+    assert_int_equal(s->rejected[HUNT_REJ_BAD_PLAYER - HUNT_REJ_BAD_PLAYER], 1);
+    assert_int_equal(s->rejected[HUNT_REJ_BAD_TIME - HUNT_REJ_BAD_PLAYER], 1);
+    assert_int_equal(s->accepted, 1);
+    assert_int_equal(out_count(&e), 3);
+    audit_seen a;
+    memset(&a, 0, sizeof(a));
+    assert_int_equal(hunt_store_scan(e.st, HUNT_CF_AUDIT, 0, collect_audit, &a), 0);
+    assert_int_equal(a.n, 7 + 3);
+    assert_true(audit_has(&a, "\"rejected\":\"bad_record\"", "\"offset\":0,"));
+    assert_true(audit_has(&a, "\"rejected\":\"bad_record\"", "\"offset\":1,"));
+    assert_true(audit_has(&a, "\"rejected\":\"bad_record\"", "\"offset\":2,"));
+    assert_true(audit_has(&a, "\"rejected\":\"unknown_beacon\"", "\"offset\":3,"));
+    assert_true(audit_has(&a, "\"rejected\":\"bad_rssi\"", "\"offset\":4,"));
+    assert_true(audit_has(&a, "\"rejected\":\"bad_player\"", "\"player\":\"bad player\""));
+    assert_true(audit_has(&a, "\"rejected\":\"bad_time\"", "\"offset\":6,"));
+    assert_true(audit_has(&a, "\"event\":\"beacon_found\"", "\"offset\":7,"));
+    int64_t next;
+    assert_int_equal(hunt_store_get_offset(e.st, HUNT_TOPIC_IN, 0, &next), 0);
+    assert_int_equal(next, 8);
+    cn_buf_free(&nb);
+    env_close(&e);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_crash_before_append),
+        cmocka_unit_test(test_crash_after_append),
+        cmocka_unit_test(test_hostile_records),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
