@@ -24,6 +24,7 @@
 #include "cn_err.h"
 #include "cn_log.h"
 #include "hunt_board.h"
+#include "hunt_cache.h"
 #include "hunt_player.h"
 
 #include <inttypes.h>
@@ -82,6 +83,8 @@ struct hunt_worker {
     hunt_out_rec *recs;
     cn_buf scratch, audit, ce;
     hunt_batch *hb;
+    hunt_cache *cache; /* write-through: players committed recently */
+    int64_t session_ttl_ms;
     hunt_board *board;
     hunt_worker_stats stats;
 };
@@ -237,6 +240,7 @@ int hunt_worker_new(hunt_worker **out, const hunt_rules *r, hunt_store *st, hunt
     w->st = st;
     w->io = io;
     w->batch = o->batch ? o->batch : HUNT_BATCH_DEFAULT;
+    w->session_ttl_ms = hunt_rules_def(r)->session_ttl_s * 1000;
     w->rebuild = o->rebuild;
     const char *node = o->node ? o->node : "hunt";
     w->node = cn_strdup(node);
@@ -251,6 +255,8 @@ int hunt_worker_new(hunt_worker **out, const hunt_rules *r, hunt_store *st, hunt
         rc = hw_setup_parts(w, o, err, errlen);
     if (!rc)
         rc = hw_alloc_batch(w);
+    if (!rc)
+        rc = hunt_cache_new(&w->cache, o->cache_players ? o->cache_players : HUNT_CACHE_DEFAULT);
     for (size_t i = 0; !rc && i < w->nparts; i++) {
         hw_part *pt = &w->parts[i];
         if ((rc = hw_load_part(w, pt)) != 0)
@@ -278,6 +284,7 @@ void hunt_worker_free(hunt_worker *w)
     if (!w)
         return;
     hunt_board_free(w->board);
+    hunt_cache_free(w->cache);
     hunt_batch_free(w->hb);
     cn_free(w->pl);
     cn_free(w->slots);
@@ -301,6 +308,47 @@ static uint64_t hw_hash(const char *s, size_t n)
     for (size_t i = 0; i < n; i++)
         h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
     return h;
+}
+
+/* A player committed recently, from the write-through cache, with the
+ * store's read rules: an expired session (same TTL test as hunt_store.c,
+ * on the commit time) reads as a new one, progress never expires.
+ * CN_ENOENT: not cached (or, defensively, not decodable): read RocksDB. */
+static int hw_from_cache(hunt_worker *w, hw_player *p, unsigned *flags)
+{
+    const unsigned char *sb, *pb;
+    size_t sn, pn;
+    int64_t written;
+    uint32_t nb = hunt_rules_def(w->rules)->nbeacons;
+    if (hunt_cache_get(w->cache, p->id, p->len, &sb, &sn, &pb, &pn, &written) ||
+        hunt_progress_decode(pb, pn, nb, &p->p))
+        return CN_ENOENT;
+    int64_t now = hunt_store_now(w->st);
+    int expired = w->session_ttl_ms > 0 && now >= written && now - written >= w->session_ttl_ms;
+    *flags = HUNT_PLAYER_FRESH;
+    if (!expired && hunt_session_decode(sb, sn, nb, &p->s) == 0)
+        *flags = 0;
+    else
+        hunt_session_init(&p->s);
+    return 0;
+}
+
+/* After a successful commit: the committed states become the cached ones.
+ * Stamped after the write, so the cache never expires a session before the
+ * store does (it may keep one a few milliseconds longer). */
+static void hw_cache_batch(hunt_worker *w)
+{
+    unsigned char sb[HUNT_SESSION_ENC_MAX], pb[HUNT_PROGRESS_ENC_MAX];
+    uint32_t nb = hunt_rules_def(w->rules)->nbeacons;
+    int64_t now = hunt_store_now(w->st);
+    for (size_t i = 0; i < w->npl; i++) {
+        const hw_player *pl = &w->pl[i];
+        if (!pl->dirty)
+            continue;
+        size_t sn = hunt_session_encode(&pl->s, sb), pn = hunt_progress_encode(&pl->p, nb, pb);
+        /* CN_ENOMEM leaves the player uncached: it is read from RocksDB. */
+        (void)hunt_cache_put(w->cache, pl->id, pl->len, sb, sn, pb, pn, now);
+    }
 }
 
 /* The player's states for this batch: loaded from RocksDB on the first
@@ -328,7 +376,9 @@ static hw_player *hw_player_get(hunt_worker *w, const char *id, size_t len, int 
     p->id[len] = 0;
     p->dirty = 0;
     p->bad = 0;
-    int lr = hunt_player_load(w->st, w->rules, id, len, &p->s, &p->p, &w->scratch, &flags);
+    int lr = hw_from_cache(w, p, &flags);
+    if (lr == CN_ENOENT)
+        lr = hunt_player_load(w->st, w->rules, id, len, &p->s, &p->p, &w->scratch, &flags);
     if (lr == CN_ECORRUPT || lr == CN_EUNSUPPORTED) {
         p->bad = 1; /* progress we cannot read: never written over */
     } else if (lr) {
@@ -561,6 +611,7 @@ static int hw_commit(hunt_worker *w, hw_part *pt, int64_t next)
         return rc;
     pt->next = next;
     w->stats.batches++;
+    hw_cache_batch(w);
     for (size_t i = 0; w->board && i < w->npl; i++) {
         const hw_player *pl = &w->pl[i];
         if (pl->dirty && hunt_board_update(w->board, pl->id, pl->len, &pl->p)) {

@@ -32,6 +32,7 @@
 #define HUNT_MAX_PARTITIONS 1024
 #define HUNT_BATCH_DEFAULT 4096
 #define HUNT_BATCH_MAX 65536
+#define HUNT_CACHE_DEFAULT 100000 /* players in the write-through cache (~200 B each) */
 /* Worker-level rejection (not a game reason): the record is not a
  * cairn.ble.ping CloudEvent at all.  Beside HUNT_REJ_* in audit. */
 #define HUNT_REJ_BAD_RECORD 32
@@ -81,6 +82,7 @@ typedef struct hunt_worker_opts {
     const int32_t *parts;   /* input partitions; NULL: all */
     size_t nparts;
     int rebuild;            /* derive state only: emit nothing, record outputs as done */
+    size_t cache_players;   /* write-through player cache; 0: HUNT_CACHE_DEFAULT */
 } hunt_worker_opts;
 
 typedef struct hunt_worker hunt_worker;
