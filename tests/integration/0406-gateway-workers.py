@@ -7,7 +7,9 @@ which owns the log and serves it on a private loopback Kafka port.
     (CloudEvent source /gateway/<node>-w0 and -w1);
   - a worker killed with SIGKILL is replaced and the port keeps serving;
   - SIGTERM to the parent: an open client gets 1001, everything exits 0,
-    and every acked ping is in the log.
+    and every acked ping is in the log;
+  - `--workers 2 --brokers` to a real `cairn logd`: each worker has its own
+    producer; acks, both workers' pings in logd's data, exit 0.
 """
 import asyncio
 import collections
@@ -19,6 +21,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
+import kfutil  # noqa: E402
 from gwutil import BIN, Gateway, now_ms  # noqa: E402
 
 import websockets  # noqa: E402
@@ -95,10 +98,32 @@ def main():
     print("sources:", dict(srcs))
     check(acked <= ids, "every acked ping is in the log; missing %r" % sorted(acked - ids)[:5])
     check("/gateway/mw-w0" in srcs and "/gateway/mw-w1" in srcs, "both workers served: %r" % srcs)
+    brokers()
     if fails:
         print("%d failures" % len(fails))
         sys.exit(1)
     print("ok")
+
+
+def brokers():
+    logd = kfutil.Logd().start()
+    gw = Gateway(["--workers", "2", "--node", "bw"], tmp=logd.tmp)
+    try:
+        gw.start(backend=["--brokers", logd.bootstrap])
+        acked = asyncio.run(many(gw, "k", 40))
+        check(len(acked) == 40, "--brokers workers: all 40 clients acked (%d)" % len(acked))
+        gw.stop()
+    finally:
+        if gw.proc and gw.proc.poll() is None:
+            gw.kill()
+    logd.stop()
+    out = subprocess.run([BIN, "log", "dump", "ble-raw", "--data", logd.data, "--format", "json"],
+                         capture_output=True, check=True).stdout.decode().splitlines()
+    recs = [json.loads(line) for line in out]
+    ids = {r["value"]["data"]["id"] for r in recs}
+    srcs = collections.Counter(r["value"]["source"] for r in recs)
+    check(acked <= ids, "--brokers workers: every acked ping is in logd's log")
+    check("/gateway/bw-w0" in srcs and "/gateway/bw-w1" in srcs, "--brokers: both workers produced: %r" % srcs)
 
 
 main()
