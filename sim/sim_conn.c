@@ -17,6 +17,7 @@
  * Loop thread only.  The player owns its bufferevent and buffers.
  */
 #include "sim_int.h"
+#include "sim_proto.h"
 
 #include "cn_err.h"
 #include "cn_time.h"
@@ -32,11 +33,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <unistd.h>
 
-/* A response head longer than this is not a gateway's 101. */
-#define SIM_MAX_HEAD 8192
 /* Reconnect backoff after a failure: 100 ms doubling to 2 s, so a gateway
  * that is down or full is not hammered, and a restarted one is found soon. */
 #define SIM_BACKOFF_MIN_MS 100
@@ -218,53 +216,24 @@ static int sim__send_upgrade(sim *s, sim_player *p)
     return n < 0 ? -1 : 0;
 }
 
-/* Find "\r\nName:" (case-insensitive) in a head and return its trimmed value. */
-static int sim__header(const char *head, size_t len, const char *name, const char **v, size_t *vlen)
-{
-    size_t nl = strlen(name);
-    for (size_t i = 0; i + 2 + nl < len; i++) {
-        if (head[i] != '\r' || head[i + 1] != '\n' || strncasecmp(head + i + 2, name, nl) || head[i + 2 + nl] != ':')
-            continue;
-        size_t a = i + 3 + nl, b = a;
-        while (a < len && (head[a] == ' ' || head[a] == '\t'))
-            a++;
-        b = a;
-        while (b < len && head[b] != '\r')
-            b++;
-        while (b > a && (head[b - 1] == ' ' || head[b - 1] == '\t'))
-            b--;
-        *v = head + a;
-        *vlen = b - a;
-        return 0;
-    }
-    return -1;
-}
-
 /* Check the gateway's answer.  @return bytes of head used; 0 incomplete; -1 refused. */
 static long sim__check_head(sim *s, sim_player *p)
 {
+    int status;
+    size_t hl;
+    int rc = sim_parse_head((const char *)p->in.data, p->in.len, p->accept, &status, &hl);
+    if (rc == CN_WANT_MORE)
+        return 0;
+    if (rc == 0)
+        return (long)hl;
     const char *h = (const char *)p->in.data;
     const char *end = memmem(h, p->in.len, "\r\n\r\n", 4);
-    if (!end)
-        return p->in.len > SIM_MAX_HEAD ? -1 : 0;
-    size_t hl = (size_t)(end - h) + 4;
-    int status = 0;
-    if (hl > 12 && memcmp(h, "HTTP/1.1 ", 9) == 0)
-        status = atoi(h + 9);
-    const char *v;
-    size_t vl;
-    if (status != 101) {
-        const char *body = end + 4;
-        size_t bl = p->in.len - hl;
-        sim__fail(s, "handshake refused: HTTP %d %.*s", status, (int)(bl > 120 ? 120 : bl), body);
-        return -1;
-    }
-    if (sim__header(h, hl, "Sec-WebSocket-Accept", &v, &vl) || vl != WS_ACCEPT_LEN ||
-        memcmp(v, p->accept, WS_ACCEPT_LEN)) {
-        sim__fail(s, "handshake: missing or wrong Sec-WebSocket-Accept");
-        return -1;
-    }
-    return (long)hl;
+    size_t bl = end ? p->in.len - (size_t)(end + 4 - h) : 0;
+    if (status && status != 101)
+        sim__fail(s, "handshake refused: HTTP %d %.*s", status, (int)(bl > 120 ? 120 : bl), end ? end + 4 : "");
+    else
+        sim__fail(s, "handshake: not a WebSocket upgrade (malformed answer or wrong Sec-WebSocket-Accept)");
+    return -1;
 }
 
 /* ---- sending ------------------------------------------------------------- */
@@ -385,33 +354,21 @@ static void sim__on_error_frame(sim *s, sim_player *p, json_t *j)
     }
 }
 
-/* {"ack":["a","b"]} without escapes is what the gateway sends: read it
- * directly (jansson per ack would cost as much as the rest of the loop at
- * load-generator rates); anything else goes to jansson. */
-static int sim__fast_ack(sim *s, sim_player *p, const char *m, size_t n)
+typedef struct sim_ackctx {
+    sim *s;
+    sim_player *p;
+} sim_ackctx;
+
+static void sim__ack_cb(void *ud, const char *id, size_t len)
 {
-    static const char pre[] = "{\"ack\":[";
-    size_t i = sizeof(pre) - 1;
-    if (n < i + 2 || memcmp(m, pre, i) || m[n - 1] != '}' || m[n - 2] != ']' || memchr(m, '\\', n))
-        return -1;
-    size_t end = n - 2;
-    while (i < end) {
-        if (m[i] != '"')
-            return -1;
-        const char *q = memchr(m + i + 1, '"', end - i - 1);
-        if (!q)
-            return -1;
-        sim__ack_one(s, p, m + i + 1, (size_t)(q - (m + i + 1)));
-        i = (size_t)(q - m) + 1;
-        if (i < end && m[i++] != ',')
-            return -1;
-    }
-    return 0;
+    sim_ackctx *c = ud;
+    sim__ack_one(c->s, c->p, id, len);
 }
 
 static void sim__on_text(sim *s, sim_player *p, const char *m, size_t n)
 {
-    if (sim__fast_ack(s, p, m, n) == 0)
+    sim_ackctx c = {s, p};
+    if (sim_parse_acks(m, n, sim__ack_cb, &c) == 0)
         return;
     json_error_t e;
     json_t *j = json_loadb(m, n, 0, &e);

@@ -6,7 +6,8 @@
  * distances, clamping), the walkers (deterministic per seed and player,
  * strictly increasing times, rests longer than the idle close, and enough
  * strong readings near beacons that the bundled hunt's found rule is met),
- * and the latency histogram's quantiles against a sorted reference.
+ * the latency histogram's quantiles against a sorted reference, and the
+ * parsers of what a gateway answers (upgrade head, ack frames).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,9 +19,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cn_err.h"
 #include "hunt_rules.h"
 #include "sim.h"
 #include "sim_hist.h"
+#include "sim_proto.h"
 #include "sim_rng.h"
 #include "sim_venue.h"
 
@@ -237,12 +240,81 @@ static void test_hist_quantiles(void **st)
     assert_true(h2.n == N && sim_hist_quantile(&h2, 0.5) == sim_hist_quantile(&h, 0.5));
 }
 
+
+static void test_parse_head(void **st)
+{
+    (void)st;
+    const char *acc = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
+    int status;
+    size_t hl = 0;
+    const char ok[] = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                      "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n\x81\x01x";
+    size_t n = sizeof(ok) - 1;
+    assert_int_equal(sim_parse_head(ok, n, acc, &status, &hl), 0);
+    assert_int_equal(status, 101);
+    assert_int_equal(hl, n - 3); /* the frame after the head is not part of it */
+    for (size_t k = 0; k < n - 3; k++)
+        assert_int_equal(sim_parse_head(ok, k, acc, &status, &hl), CN_WANT_MORE);
+    assert_int_equal(sim_parse_head(ok, n, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo!", &status, &hl), WS_EHANDSHAKE);
+    const char lower[] = "HTTP/1.1 101 x\r\nsec-websocket-accept:\t s3pPLMBiTxaQ9kYGzzhZRbK+xOo= \r\n\r\n";
+    assert_int_equal(sim_parse_head(lower, sizeof(lower) - 1, acc, &status, &hl), 0);
+    const char refused[] = "HTTP/1.1 401 Unauthorized\r\nContent-Length: 14\r\n\r\ntoken expired\n";
+    assert_int_equal(sim_parse_head(refused, sizeof(refused) - 1, acc, &status, &hl), WS_EHANDSHAKE);
+    assert_int_equal(status, 401);
+    const char *bad[] = {"HTTP/1.0 101 x\r\n\r\n", "HTTP/1.1 1O1 x\r\n\r\n", "garbage\r\n\r\n",
+                         "HTTP/1.1 101 x\r\nSec-WebSocket-Accept-Not: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_int_equal(sim_parse_head(bad[i], strlen(bad[i]), acc, &status, &hl), WS_EHANDSHAKE);
+    static char big[SIM_MAX_HEAD + 10];
+    memset(big, 'a', sizeof(big));
+    assert_int_equal(sim_parse_head(big, sizeof(big), acc, &status, &hl), WS_EHANDSHAKE);
+}
+
+typedef struct ack_seen {
+    char ids[8][32];
+    size_t n;
+} ack_seen;
+
+static void ack_cb(void *ud, const char *p, size_t len)
+{
+    ack_seen *a = ud;
+    if (a->n < 8 && len < 32) {
+        memcpy(a->ids[a->n], p, len);
+        a->ids[a->n][len] = 0;
+    }
+    a->n++;
+}
+
+static void test_parse_acks(void **st)
+{
+    (void)st;
+    ack_seen a = {{{0}}, 0};
+    const char *m = "{\"ack\":[\"p-00001.0\",\"p-00001.1\"]}";
+    assert_int_equal(sim_parse_acks(m, strlen(m), ack_cb, &a), 0);
+    assert_int_equal(a.n, 2);
+    assert_string_equal(a.ids[0], "p-00001.0");
+    assert_string_equal(a.ids[1], "p-00001.1");
+    a.n = 0;
+    assert_int_equal(sim_parse_acks("{\"ack\":[]}", 10, ack_cb, &a), 0);
+    assert_int_equal(a.n, 0);
+    /* Other shapes are declined whole: no id is reported from them. */
+    const char *other[] = {"{\"ack\":[\"a\\u0041\"]}", "{\"ack\":[\"a\",]}", "{\"ack\":[\"a\"\"b\"]}",
+                           "{\"ack\": [\"a\"]}", "{\"ack\":[\"a]}", "{\"error\":\"bad_rssi\"}",
+                           "{\"ack\":[\"a\",\"b\"]} ", "{\"ack\":[1]}", ""};
+    for (size_t i = 0; i < sizeof(other) / sizeof(other[0]); i++) {
+        a.n = 0;
+        assert_int_equal(sim_parse_acks(other[i], strlen(other[i]), ack_cb, &a), CN_DECLINED);
+        assert_int_equal(a.n, 0);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rng_deterministic), cmocka_unit_test(test_rng_gauss_moments),
         cmocka_unit_test(test_radio_model),       cmocka_unit_test(test_walker_deterministic),
         cmocka_unit_test(test_walker_realistic),  cmocka_unit_test(test_hist_quantiles),
+        cmocka_unit_test(test_parse_head),        cmocka_unit_test(test_parse_acks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
