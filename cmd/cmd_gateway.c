@@ -238,8 +238,9 @@ static void gwc_pf_check(evutil_socket_t fd, short what, void *ud)
 }
 
 /* The port all workers bind: port 0 is resolved here once, by binding a
- * SO_REUSEPORT socket that never listens (so it takes no connections) and
- * is closed once the workers are up. */
+ * SO_REUSEPORT socket that never listens (so it takes no connections).  It
+ * is kept for the supervisor's life: the port stays reserved for this
+ * gateway even while every worker is being restarted. */
 static int gwc_resolve_listen(const char *listen, char *out, size_t cap, int *port, int *holdfd)
 {
     const char *colon = strrchr(listen, ':');
