@@ -432,8 +432,12 @@ static int gwc_serve(gwc *g, cn_cli *cli, gw_server_opts *so, const char *broker
     }
     rc = gw_server_new(&g->srv, g->base, sink, so);
     if (rc) {
-        fprintf(stderr, "cairn gateway: cannot listen on %s: %s; is the port in use? pick another with --listen\n",
-                so->listen, cn_strerror(rc));
+        if (rc == CN_ESYS)
+            fprintf(stderr, "cairn gateway: cannot listen on %s: %s; pick another address or port with --listen\n",
+                    so->listen, strerror(errno));
+        else
+            fprintf(stderr, "cairn gateway: cannot listen on %s: %s; --listen wants HOST:PORT\n", so->listen,
+                    cn_strerror(rc));
         goto out;
     }
     sigterm = evsignal_new(g->base, SIGTERM, gwc_signal, g);
@@ -517,6 +521,13 @@ int cmd_gateway(int argc, char **argv)
         goto out;
     }
     so.listen = cn_cli_str(&cli, "listen");
+    const char *lc = strrchr(so.listen, ':');
+    char *pend = NULL;
+    long lport = lc ? strtol(lc + 1, &pend, 10) : -1;
+    if (!lc || lc == so.listen || !lc[1] || *pend || lport < 0 || lport > 65535) {
+        status = cn_cli_usage_error(&cli, "--listen wants HOST:PORT (port 0 picks one), got '%s'", so.listen);
+        goto out;
+    }
     so.reuseport = cn_cli_bool(&cli, "reuseport");
     so.node = node;
     so.idle_close_ms = idle;

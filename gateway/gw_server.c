@@ -86,10 +86,11 @@ static int server_listen(gw_server *s)
     if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
         (s->o.reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one))) ||
         bind(fd, ai->ai_addr, ai->ai_addrlen) || listen(fd, 4096)) {
-        cn_log_error("gw", "cannot listen on %s: %s", s->o.listen, strerror(errno));
+        int e = errno; /* the caller reports it (one line on stderr) */
         if (fd >= 0)
             close(fd);
         freeaddrinfo(ai);
+        errno = e;
         return CN_ESYS;
     }
     freeaddrinfo(ai);
@@ -302,8 +303,10 @@ int gw_server_new(gw_server **out, struct event_base *base, gw_sink *sink, const
     sink->done_ud = s;
     *out = s;
     return 0;
-fail:
+fail:;
+    int e = errno; /* keep bind/listen's errno for the caller's message */
     gw_server_free(s);
+    errno = e;
     return rc;
 }
 

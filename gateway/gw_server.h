@@ -47,7 +47,8 @@ void gw_server_opts_init(gw_server_opts *o);
 /**
  * Bind, listen and start serving on base.
  * @return 0; CN_EINVAL (bad address or options); CN_ESYS (bind/listen
- *         failed, errno logged); CN_ENOMEM.  On failure *out is NULL.
+ *         failed; errno says why, for the caller's message); CN_ENOMEM.
+ *         On failure *out is NULL.
  */
 int gw_server_new(gw_server **out, struct event_base *base, gw_sink *sink, const gw_server_opts *o);
 
