@@ -147,7 +147,13 @@ static void dash__stream_closed(struct evhttp_connection *conn, void *ud)
     for (uint32_t i = 0; i < d->nstreams; i++) {
         if (d->streams[i].conn != conn)
             continue;
+        struct evhttp_request *req = d->streams[i].req;
         d->streams[i] = d->streams[--d->nstreams];
+        /* A stream whose peer went away is detached from its connection
+         * by evhttp (the reply was never finished) and left to us: ending
+         * it frees it.  One still attached is freed with the connection. */
+        if (!evhttp_request_get_connection(req))
+            evhttp_send_reply_end(req);
         return;
     }
 }
