@@ -907,7 +907,7 @@ int main(int argc, char **argv)
     else
         strcpy(defbin, "../cairn");
     bin_path = defbin;
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc; i += 2) { /* every flag takes one value */
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!v) {
             usage();
@@ -939,7 +939,6 @@ int main(int argc, char **argv)
             usage();
             return 2;
         }
-        i++;
     }
     if (o.procs < 1 || o.procs > MAX_PROCS || o.runs < 1 || o.runs > 16 || o.ips < 1 || o.ips > 250 ||
         o.window < 1 || o.window > WINDOW_MAX || o.conns / o.procs > 19000 || o.seconds <= 0 || o.seconds > 60) {
