@@ -122,10 +122,10 @@ int cmd_sim(int argc, char **argv)
                   "not.",
                   sim_flags, sizeof(sim_flags) / sizeof(sim_flags[0]), 0, 0, NULL, 0};
     int rc = cn_cli_parse(&cli, argc, argv);
-    if (rc == CN_DONE)
-        return CN_EXIT_OK;
-    if (rc)
-        return CN_EXIT_USAGE;
+    if (rc) {
+        cn_cli_free(&cli); /* the parsed flags are allocated even on --help */
+        return rc == CN_DONE ? CN_EXIT_OK : CN_EXIT_USAGE;
+    }
     int status = CN_EXIT_USAGE;
     hunt_rules *hunt = NULL;
     sim_beacon_pos *pos = NULL;
