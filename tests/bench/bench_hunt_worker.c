@@ -266,27 +266,42 @@ static void bench_throughput(int runs)
 
 /* ---- restart ------------------------------------------------------------------ */
 
+static char self_exe[4096];
+
 /* A worker that processes one ping from each of `players` players and
  * then stops cleanly (crash = 0: memtables flushed) or dies by SIGKILL
- * (crash = 1: the store's WAL is replayed on the next open). */
-static void build_state(const char *dir, const hunt_rules *hr, uint32_t players, int crash)
+ * (crash = 1: the store's WAL is replayed on the next open).  Run in a
+ * freshly exec'ed process: a fork of this one would inherit RocksDB's
+ * background thread pool as bookkeeping without the threads, and stall. */
+static int state_builder(const char *dir, uint32_t players, int crash)
 {
+    hunt_rules *hr = rules();
+    run r;
+    if (players) {
+        char ldir[4096];
+        snprintf(ldir, sizeof(ldir), "%s/log", dir);
+        lg_log *log = open_log(ldir, 0);
+        fill(log, 0, players, players);
+        lg_close(log);
+    }
+    run_open(&r, dir, hr, 1);
+    drain(&r);
+    if (crash)
+        kill(getpid(), SIGKILL);
+    run_close(&r);
+    hunt_rules_free(hr);
+    return 0;
+}
+
+static void build_state(const char *dir, uint32_t players, int crash)
+{
+    char np[16], cr[4];
+    snprintf(np, sizeof(np), "%u", players);
+    snprintf(cr, sizeof(cr), "%d", crash);
     pid_t pid = fork();
     if (pid == 0) {
-        run r;
-        if (players) {
-            char ldir[4096];
-            snprintf(ldir, sizeof(ldir), "%s/log", dir);
-            lg_log *log = open_log(ldir, 0);
-            fill(log, 0, players, players);
-            lg_close(log);
-        }
-        run_open(&r, dir, hr, 1);
-        drain(&r);
-        if (crash)
-            kill(getpid(), SIGKILL);
-        run_close(&r);
-        _exit(0);
+        execl(self_exe, self_exe, "--state-builder", dir, np, cr, (char *)NULL);
+        _exit(127);
     }
     int st;
     waitpid(pid, &st, 0);
@@ -304,7 +319,7 @@ static void bench_restart(int runs, int crash)
             char *dir = cn_test_tmpdir("bench-hw-restart");
             char ldir[4096];
             uint32_t n = withstate ? SESSIONS : 0;
-            build_state(dir, hr, n, crash);
+            build_state(dir, n, crash);
             snprintf(ldir, sizeof(ldir), "%s/log", dir);
             lg_log *log = open_log(ldir, 0);
             fill(log, n, 1, SESSIONS + 1); /* one ping of a new player */
@@ -340,6 +355,12 @@ static void bench_restart(int runs, int crash)
 int main(int argc, char **argv)
 {
     int runs = 3;
+    if (argc == 5 && strcmp(argv[1], "--state-builder") == 0)
+        return state_builder(argv[2], (uint32_t)strtoul(argv[3], NULL, 10), atoi(argv[4]));
+    ssize_t sl = readlink("/proc/self/exe", self_exe, sizeof(self_exe) - 1);
+    if (sl <= 0)
+        die("readlink /proc/self/exe", CN_EIO);
+    self_exe[sl] = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--runs") == 0 && i + 1 < argc) {
             runs = atoi(argv[++i]);
