@@ -99,6 +99,7 @@ typedef struct gen {
     gconn *c;
     int nc;
     gen_result *r;
+    int measuring;            /* pings/latency: counting started (all connected) */
     unsigned char frame[256]; /* one masked ping frame, built once */
     size_t flen;
     int next_ip;
@@ -200,9 +201,11 @@ static void gen_ack(gen *g, gconn *c)
     uint64_t us = (mono_ns() - c->sent_ns[c->qh]) / 1000;
     c->qh = (uint8_t)((c->qh + 1) % WINDOW_MAX);
     c->nin--;
-    g->r->acks++;
-    uint64_t b = us / HIST_US;
-    g->r->hist[b < HIST_N ? b : HIST_N]++;
+    if (g->measuring) {
+        g->r->acks++;
+        uint64_t b = us / HIST_US;
+        g->r->hist[b < HIST_N ? b : HIST_N]++;
+    }
     if (g->a.mode == GEN_CLOSED)
         gen_send_ping(g, c);
 }
@@ -322,7 +325,14 @@ static void gen_run(const gen_args *a, int out_fd)
     gen_build_frame(&g);
     for (int i = 0; i < g.nc; i++)
         g.c[i].fd = -1;
+    /* Pings and latency are measured for --seconds from the moment every
+     * connection is up (connecting thousands takes seconds on a busy box
+     * and is what the handshake phase measures); connecting may take up
+     * to 30 s.  Hold and handshake phases count from the start. */
     uint64_t t0 = mono_ns(), end = t0 + (uint64_t)(a->seconds * 1e9);
+    int timed_after_connect = a->mode == GEN_CLOSED || a->mode == GEN_OPEN;
+    if (timed_after_connect)
+        end = t0 + 30000000000u;
     /* Connect in waves so the listen backlog (4096) is not overrun. */
     int started = 0, retries = 0, reported = 0;
     const int wave = 500;
@@ -331,6 +341,13 @@ static void gen_run(const gen_args *a, int out_fd)
     int rr = 0;
     while (!gen_stop) {
         uint64_t now = mono_ns();
+        if (timed_after_connect && !g.measuring && started == g.nc &&
+            g.r->established + g.r->failed >= g.nc) {
+            g.measuring = 1;
+            t0 = now;
+            end = now + (uint64_t)(a->seconds * 1e9);
+            next_send = now;
+        }
         if (a->mode != GEN_HOLD && now >= end)
             break;
         if (a->mode == GEN_HOLD && now >= end && !reported)
@@ -370,7 +387,7 @@ static void gen_run(const gen_args *a, int out_fd)
                 reported = 1;
             }
         }
-        if (a->mode == GEN_OPEN && g.r->established) {
+        if (a->mode == GEN_OPEN && g.measuring) {
             /* Paced sends, round-robin over open connections. */
             double per_ns = 1e9 / a->rate;
             while (next_send <= now) {
