@@ -673,9 +673,14 @@ int hunt_worker_poll(hunt_worker *w)
 
 int hunt_worker_caught_up(const hunt_worker *w)
 {
-    for (size_t i = 0; i < w->nparts; i++)
-        if (!w->parts[i].at_end)
+    /* "Nothing now" is not "at the end" for a Kafka consumer that has not
+     * fetched yet: also require the partition's end offset to be known
+     * and reached. */
+    for (size_t i = 0; i < w->nparts; i++) {
+        int64_t end = w->io->end_offset(w->io, w->parts[i].p);
+        if (!w->parts[i].at_end || end < 0 || w->parts[i].next < end)
             return 0;
+    }
     return 1;
 }
 

@@ -122,8 +122,8 @@ void hunt_worker_free(hunt_worker *w); /* NULL ok */
  */
 int hunt_worker_poll(hunt_worker *w);
 
-/** 1 when every assigned partition has been consumed to the end its io
- *  reported at the last poll. */
+/** 1 when every assigned partition has been consumed to its current end
+ *  (the io's end offset, which must be known). */
 int hunt_worker_caught_up(const hunt_worker *w);
 
 const hunt_worker_stats *hunt_worker_get_stats(const hunt_worker *w);

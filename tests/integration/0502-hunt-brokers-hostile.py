@@ -69,6 +69,13 @@ def main():
     for p in set(got) | set(want):
         assert got.get(p, []) == want.get(p, []), "partition %d: %d hunt-events, expected %d" % (
             p, len(got.get(p, [])), len(want.get(p, [])))
+    # --rebuild over the Kafka protocol: reads to the high watermark, emits nothing.
+    rk = hu.Hunt(backend + ["--rebuild"], os.path.join(tmp, "rebuilt-k"), hunt_file, tmp).start(wait_port=False)
+    assert rk.proc.wait(timeout=60) == 0, rk.log()
+    rk.logf.close()
+    hk = hu.Hunt(backend, os.path.join(tmp, "rebuilt-k"), hunt_file, tmp).start()
+    hu.check_state(hk, model)
+    hk.stop()
     logd.stop()
 
     # --rebuild from the same log (in-process now that logd is stopped).
