@@ -41,6 +41,8 @@ const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'cairn-dash-'));
 const procs = [];
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const fails = [];
+const T0 = Date.now();
+const phase = (what) => console.log(((Date.now() - T0) / 1000).toFixed(1) + 's ' + what);
 function check(cond, what) {
   if (!cond) {
     fails.push(what);
@@ -91,12 +93,14 @@ async function main() {
   const hunt = await start('hunt', ['hunt', '--brokers', brokers, '--state', path.join(tmp, 'state'),
     '--hunt', path.join(SRC, 'hunt', 'sample-hunt.json'), '--http', '127.0.0.1:0']);
   const base = 'http://127.0.0.1:' + hunt.port;
+  phase('servers up');
 
   const browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
       '--disable-component-update', '--disable-sync', '--no-first-run'],
   });
+  phase('chromium up');
   try {
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     const foreign = [], errors = [];
@@ -109,8 +113,9 @@ async function main() {
     await until('the event stream to go live', async () => (await page.textContent('#status')) === 'live', 15000);
     check(await page.isVisible('#leaderboard-empty'), 'empty leaderboard says so before the simulation');
 
+    phase('page live');
     const sim = spawn(BIN, ['sim', '--url', 'ws://127.0.0.1:' + gw.port + '/ws', '--players', '60',
-      '--duration', '14s', '--seed', '6'], { stdio: ['ignore', 'pipe', 'ignore'] });
+      '--duration', '10s', '--seed', '6'], { stdio: ['ignore', 'pipe', 'ignore'] });
     let simOut = '';
     sim.stdout.on('data', (d) => { simOut += d; });
     const simExit = new Promise((r) => sim.on('exit', (code) => r(code)));
@@ -136,6 +141,7 @@ async function main() {
     await until('a found beacon lit on the map', async () => (await page.locator('#map .beacon.hot').count()) > 0,
       15000);
     await page.screenshot({ path: path.join(OUT, 'dashboard.png'), fullPage: true });
+    phase('desktop checks done');
 
     const phone = await browser.newPage({ viewport: { width: 390, height: 844 }, isMobile: true });
     await phone.goto(base + '/', { waitUntil: 'load' });
@@ -145,6 +151,7 @@ async function main() {
     check(overflow <= 0, 'nothing overflows a 390 px phone screen (overflow ' + overflow + ' px)');
     await phone.screenshot({ path: path.join(OUT, 'dashboard-phone.png'), fullPage: true });
 
+    phase('phone checks done');
     const code = await Promise.race([simExit, sleep(45000).then(() => 'timeout')]);
     check(code === 0, 'cairn sim exits 0: ' + simOut);
     check(foreign.length === 0, 'no request leaves the server: ' + foreign.join(' '));
@@ -153,9 +160,11 @@ async function main() {
   } finally {
     await browser.close();
   }
+  phase('sim done, browser closed');
   await stop(hunt);
   await stop(gw);
   await stop(logd);
+  phase('servers stopped');
 }
 
 main().then(() => {
@@ -164,6 +173,7 @@ main().then(() => {
     process.exit(1);
   }
   console.log('ok');
+  process.exit(0); // the timeout timers of Promise.race would keep node alive
 }, (e) => {
   console.log('FAIL: ' + (e && e.stack ? e.stack : e));
   for (const p of procs) if (p.proc.exitCode === null) p.proc.kill('SIGKILL');
