@@ -25,18 +25,42 @@
  * ApiVersions
  * ====================================================================== */
 
+/* librdkafka derives its "features" from the advertised ranges, and some
+ * of them (gzip, snappy and lz4 compression among them) require Produce
+ * and Fetch to include version 0 — a broker advertising Produce 3+ gets
+ * uncompressed batches even when the client is configured to compress.
+ * So we advertise 0 as the floor of both; a request older than what we
+ * serve (no client that uses RecordBatch v2 sends one) is still refused
+ * by the dispatcher. */
+static int16_t kf_advertised_min(const kf_api_info *a)
+{
+    if (a->api_key == KF_API_PRODUCE || a->api_key == KF_API_FETCH)
+        return 0;
+    return a->min_version;
+}
+
+int kf__api_keys(kf_conn *c, kf_ApiVersion **out, size_t *n)
+{
+    const kf_api_info *t = kf_api_table(n);
+    kf_ApiVersion *keys = kf_arena_alloc(c->arena, *n * sizeof(*keys));
+    if (!keys)
+        return CN_ENOMEM;
+    for (size_t i = 0; i < *n; i++) {
+        keys[i].ApiKey = t[i].api_key;
+        keys[i].MinVersion = kf_advertised_min(&t[i]);
+        keys[i].MaxVersion = t[i].max_version;
+    }
+    *out = keys;
+    return 0;
+}
+
 int kf_h_api_versions(kf_conn *c)
 {
     size_t n;
-    const kf_api_info *t = kf_api_table(&n);
-    kf_ApiVersion *keys = kf_arena_alloc(c->arena, n * sizeof(*keys));
-    if (!keys)
-        return CN_ENOMEM;
-    for (size_t i = 0; i < n; i++) {
-        keys[i].ApiKey = t[i].api_key;
-        keys[i].MinVersion = t[i].min_version;
-        keys[i].MaxVersion = t[i].max_version;
-    }
+    kf_ApiVersion *keys;
+    int rc = kf__api_keys(c, &keys, &n);
+    if (rc)
+        return rc;
     kf_ApiVersionsResponse r;
     memset(&r, 0, sizeof(r));
     r.ApiKeys.v = keys;

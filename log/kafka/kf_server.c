@@ -261,15 +261,10 @@ static void kf_conn_event_cb(struct bufferevent *bev, short what, void *ud)
 static int kf_reply_apiversions_unsupported(kf_conn *c)
 {
     size_t n;
-    const kf_api_info *t = kf_api_table(&n);
-    kf_ApiVersion *keys = kf_arena_alloc(c->arena, n * sizeof(*keys));
-    if (!keys)
-        return CN_ENOMEM;
-    for (size_t i = 0; i < n; i++) {
-        keys[i].ApiKey = t[i].api_key;
-        keys[i].MinVersion = t[i].min_version;
-        keys[i].MaxVersion = t[i].max_version;
-    }
+    kf_ApiVersion *keys;
+    int rc = kf__api_keys(c, &keys, &n);
+    if (rc)
+        return rc;
     kf_ApiVersionsResponse r;
     memset(&r, 0, sizeof(r));
     r.ErrorCode = KF_ERR_UNSUPPORTED_VERSION;

@@ -128,6 +128,8 @@ static inline const char *kf__name(const kf_str *s)
 
 /* ---- handlers (one table row each) ---- */
 int kf_h_api_versions(kf_conn *c);
+/** The ApiVersions key list we advertise, allocated in c's arena. */
+int kf__api_keys(kf_conn *c, kf_ApiVersion **out, size_t *n);
 int kf_h_metadata(kf_conn *c);
 int kf_h_create_topics(kf_conn *c);
 int kf_h_delete_topics(kf_conn *c);

@@ -181,7 +181,9 @@ static void test_api_versions_all(void **st)
         assert_int_equal(r->ApiKeys.n, (int32_t)n);
         for (size_t i = 0; i < n; i++) {
             assert_int_equal(r->ApiKeys.v[i].ApiKey, t[i].api_key);
-            assert_int_equal(r->ApiKeys.v[i].MinVersion, t[i].min_version);
+            /* Produce and Fetch advertise 0 so librdkafka enables compression. */
+            int16_t want_min = (t[i].api_key == 0 || t[i].api_key == 1) ? 0 : t[i].min_version;
+            assert_int_equal(r->ApiKeys.v[i].MinVersion, want_min);
             assert_int_equal(r->ApiKeys.v[i].MaxVersion, t[i].max_version);
         }
     }
