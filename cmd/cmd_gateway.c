@@ -476,10 +476,10 @@ int cmd_gateway(int argc, char **argv)
                   "Also serves GET /healthz and /metrics.  SIGTERM/SIGINT drain and exit 0.",
                   gw_flags, sizeof(gw_flags) / sizeof(gw_flags[0]), 0, 0, NULL, 0};
     int rc = cn_cli_parse(&cli, argc, argv);
-    if (rc == CN_DONE)
-        return CN_EXIT_OK;
-    if (rc)
-        return CN_EXIT_USAGE;
+    if (rc) {
+        cn_cli_free(&cli); /* parse allocates even when it prints help or an error */
+        return rc == CN_DONE ? CN_EXIT_OK : CN_EXIT_USAGE;
+    }
     int status = CN_EXIT_USAGE;
     int64_t workers, parts, maxc, maxip, inflight, idle, hs, stall, ptmo;
     uint64_t maxmsg, sockbuf;
