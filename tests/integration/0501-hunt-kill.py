@@ -34,7 +34,7 @@ def main():
     hunt = hu.test_hunt()
     hunt_file = os.path.join(tmp, "hunt.json")
     json.dump(hunt, open(hunt_file, "w"))
-    recs, table = hu.workload(rng, hunt, players=120, pings_per_player=250, partitions=4)
+    recs, table = hu.workload(rng, hunt, players=100, pings_per_player=200, partitions=4)
     logd = hu.Logd(data, partitions=4).start()
     hu.produce(logd.bootstrap, recs)
     logd.stop()
@@ -45,7 +45,7 @@ def main():
     backend = ["--log", data]
     while during < KILLS:
         assert time.time() - t_start < 45, "only %d kills during processing in 45 s" % during
-        h = hu.Hunt(backend, state, hunt_file, tmp, extra=["--batch", "8"])
+        h = hu.Hunt(backend, state, hunt_file, tmp, extra=["--batch", "4"])
         if rng.random() < 0.2:
             # Kill during start-up: recovery, tail scan, first batches.
             h.start(wait_port=False)
