@@ -82,7 +82,18 @@ static int server_listen(gw_server *s)
     if (getaddrinfo(host, port, &hints, &ai) || !ai)
         return CN_EINVAL;
     int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    int one = 1;
+    int one = 1, b = s->o.sock_buf;
+    /* Set on the listener, inherited by every accepted socket (Linux
+     * clones these options at accept): no per-connection syscalls.  Small
+     * kernel buffers because pings and acks are a few hundred bytes and
+     * the kernel's defaults (~128 KiB+) per socket would dwarf our slot. */
+    if (fd >= 0) {
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        if (b > 0) {
+            setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &b, sizeof(b));
+            setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &b, sizeof(b));
+        }
+    }
     if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
         (s->o.reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one))) ||
         bind(fd, ai->ai_addr, ai->ai_addrlen) || listen(fd, 4096)) {
@@ -141,14 +152,6 @@ static void server_accept_one(gw_server *s, int fd, const struct sockaddr_storag
         s->m.refused_ip++;
         refuse(fd, 429);
         return;
-    }
-    /* Small kernel buffers: pings and acks are a few hundred bytes, and
-     * the kernel's default (~128 KiB+) per socket would dwarf our slot. */
-    int one = 1, b = s->o.sock_buf;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    if (b > 0) {
-        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &b, sizeof(b));
-        setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &b, sizeof(b));
     }
     uint32_t slot = s->free_head;
     gw_conn *c = &s->conns[slot];
@@ -357,6 +360,18 @@ void gw_server_mem_get(const gw_server *s, gw_server_mem *m)
                      ((size_t)s->ips.mask + 1) * sizeof(*s->ips.ents);
     m->conn_buffer_bytes = s->m.buffer_bytes;
     m->conns_open = s->nopen;
+}
+
+void gw_server_set_http_other(gw_server *s, gw_http_other_fn fn, void *ud)
+{
+    s->http_other = fn;
+    s->http_other_ud = ud;
+}
+
+void gw_server_set_metrics_extra(gw_server *s, gw_metrics_extra_fn fn, void *ud)
+{
+    s->metrics_extra = fn;
+    s->metrics_extra_ud = ud;
 }
 
 void gw_server_free(gw_server *s)

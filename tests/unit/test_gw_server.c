@@ -28,6 +28,7 @@
 #include <event2/thread.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -248,6 +249,19 @@ static void test_ack_only_after_fdatasync(void **st)
     assert_int_equal(write(fd, hs, sizeof(hs) - 1), (ssize_t)(sizeof(hs) - 1));
     assert_true(wait_for(&f, fd, buf, sizeof(buf), &len, "\r\n\r\n", 5000));
     assert_non_null(strstr(buf, "101 Switching Protocols"));
+    /* The accepted socket inherited the listener's small buffers and
+     * TCP_NODELAY (set once on the listener, not per connection). */
+    int sfd = -1, v = 0;
+    for (uint32_t i = 0; i < f.srv->nconns; i++)
+        if (f.srv->conns[i].state == GW_ST_OPEN)
+            sfd = f.srv->conns[i].fd;
+    socklen_t vl = sizeof(v);
+    assert_int_equal(getsockopt(sfd, SOL_SOCKET, SO_RCVBUF, &v, &vl), 0);
+    assert_true(v <= 4 * 4096); /* Linux reports twice what was set */
+    assert_int_equal(getsockopt(sfd, SOL_SOCKET, SO_SNDBUF, &v, &vl), 0);
+    assert_true(v <= 4 * 4096);
+    assert_int_equal(getsockopt(sfd, IPPROTO_TCP, TCP_NODELAY, &v, &vl), 0);
+    assert_int_equal(v, 1);
     gate_set(&f.g, 0); /* the disk "hangs" */
     send_ping(fd, "held-1");
     assert_false(wait_for(&f, fd, buf, sizeof(buf), &len, "held-1", 400));
