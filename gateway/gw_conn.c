@@ -70,7 +70,8 @@ void gw__conn_abort(gw_server *s, gw_conn *c, enum gw_disc why)
     s->m.disc[why]++;
     if (c->evflags)
         event_del(&c->ev);
-    close(c->fd);
+    if (c->fd >= 0) /* -1: handed over to another owner (gw_server_set_http_other) */
+        close(c->fd);
     gw__buf_free(s, &c->in);
     gw__buf_free(s, &c->ctl);
     gw__buf_free(s, &c->out);

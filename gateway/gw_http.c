@@ -31,12 +31,31 @@ static void http_reply_error(gw_server *s, gw_conn *c, int status, const char *w
     gw__conn_finish(s, c, s->frame.data, s->frame.len, disc);
 }
 
-static void http_plain(gw_server *s, gw_conn *c, const ws_http_req *req)
+/* Give the connection and the bytes read so far to the composing process's
+ * HTTP service: our event goes first (it must never fire on an fd we no
+ * longer own), then the owner gets the fd, then the slot is freed with
+ * fd = -1 so nothing closes it. */
+static void http_hand_over(gw_server *s, gw_conn *c, const unsigned char *buf, size_t len)
+{
+    int fd = c->fd;
+    if (c->evflags)
+        event_del(&c->ev);
+    c->evflags = 0;
+    s->http_other(s->http_other_ud, fd, buf, len);
+    c->fd = -1;
+    gw__conn_abort(s, c, GW_DISC_HTTP_DONE);
+}
+
+static void http_plain(gw_server *s, gw_conn *c, const ws_http_req *req, const unsigned char *buf, size_t len)
 {
     s->m.http_requests++;
     int is_get = req->method.len == 3 && memcmp(req->method.ptr, "GET", 3) == 0;
     int healthz = req->path.len == 8 && memcmp(req->path.ptr, "/healthz", 8) == 0;
     int metrics = req->path.len == 8 && memcmp(req->path.ptr, "/metrics", 8) == 0;
+    if (!healthz && !metrics && s->http_other) {
+        http_hand_over(s, c, buf, len);
+        return;
+    }
     if (!healthz && !metrics) {
         http_reply_error(s, c, 404, "no such path: the WebSocket endpoint is /ws", GW_DISC_HTTP_DONE);
         return;
@@ -53,6 +72,8 @@ static void http_plain(gw_server *s, gw_conn *c, const ws_http_req *req)
         rc = ws_http_write_response(&s->frame, s->draining ? 503 : 200, "text/plain", body, strlen(body), 0);
     } else {
         rc = gw__metrics_render(s, &s->tmp);
+        if (!rc && s->metrics_extra)
+            rc = s->metrics_extra(s->metrics_extra_ud, &s->tmp);
         if (!rc)
             rc = ws_http_write_response(&s->frame, 200, "text/plain; version=0.0.4", s->tmp.data, s->tmp.len, 0);
     }
@@ -183,5 +204,5 @@ void gw__http_input(gw_server *s, gw_conn *c, unsigned char *p, size_t n)
     if (req.path.len == 3 && memcmp(req.path.ptr, "/ws", 3) == 0)
         http_upgrade(s, c, &req, rest, nrest);
     else
-        http_plain(s, c, &req);
+        http_plain(s, c, &req, (const unsigned char *)buf, len);
 }

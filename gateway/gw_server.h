@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cn_buf.h"
 #include "gw_sink.h"
 #include "gw_token.h"
 
@@ -78,5 +79,24 @@ void gw_server_mem_get(const gw_server *s, gw_server_mem *m);
  * the sink while being freed.
  */
 void gw_server_free(gw_server *s);
+
+/* ---- composing the gateway with other HTTP services (cairn up) ---------- */
+
+/**
+ * Called with a connection whose request head asks for a path the gateway
+ * does not serve (anything but /ws, /healthz and /metrics).  It takes
+ * ownership of fd (it must close it, also on failure) and gets every byte
+ * read from it so far (the head and whatever followed), borrowed for the
+ * call.  The slot is freed right after; the gateway never touches fd again.
+ * Loop thread.
+ */
+typedef void (*gw_http_other_fn)(void *ud, int fd, const unsigned char *bytes, size_t len);
+/** Without it (the default) such paths get 404. */
+void gw_server_set_http_other(gw_server *s, gw_http_other_fn fn, void *ud);
+
+/** Appends more Prometheus text to the gateway's /metrics answer (other
+ *  parts of the same process).  @return 0 or CN_ENOMEM.  Loop thread. */
+typedef int (*gw_metrics_extra_fn)(void *ud, cn_buf *out);
+void gw_server_set_metrics_extra(gw_server *s, gw_metrics_extra_fn fn, void *ud);
 
 #endif

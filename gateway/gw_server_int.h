@@ -181,6 +181,10 @@ struct gw_server {
     int draining;
     void (*drain_done)(void *);
     void *drain_ud;
+    gw_http_other_fn http_other; /* other paths: handed over (cairn up) */
+    void *http_other_ud;
+    gw_metrics_extra_fn metrics_extra; /* more /metrics text (cairn up) */
+    void *metrics_extra_ud;
     gw_metrics m;
 };
 
