@@ -277,7 +277,7 @@ static void sim__progress_cb(evutil_socket_t fd, short what, void *ud)
             (double)(now - s->t0_ns) / 1e9, s->o->players - s->players_done, s->o->players, s->open,
             (double)(s->r->pings_sent - s->last_sent) / dt, (double)(s->r->pings_acked - s->last_acked) / dt,
             (unsigned long long)s->r->pings_acked, (unsigned long long)s->r->pings_sent, p50, p99,
-            s->ending ? " (waiting for acks)" : "");
+            s->finished ? " (closing)" : s->ending ? " (waiting for acks)" : "");
     fflush(s->o->progress);
     s->last_sent = s->r->pings_sent;
     s->last_acked = s->r->pings_acked;
