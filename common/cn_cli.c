@@ -85,7 +85,20 @@ static int cn__cli_take_flag(cn_cli *cli, int argc, char **argv, int *i)
     return 0;
 }
 
+static int cn__cli_parse(cn_cli *cli, int argc, char **argv);
+
 int cn_cli_parse(cn_cli *cli, int argc, char **argv)
+{
+    int rc = cn__cli_parse(cli, argc, argv);
+    /* On --help or a usage error the caller exits at once: release the
+     * positionals here so no command has to remember to (and a later
+     * cn_cli_free stays harmless). */
+    if (rc)
+        cn_cli_free(cli);
+    return rc;
+}
+
+static int cn__cli_parse(cn_cli *cli, int argc, char **argv)
 {
     for (size_t k = 0; k < cli->nflags; k++) {
         cli->flags[k].val = cli->flags[k].arg ? cli->flags[k].def : NULL;

@@ -42,7 +42,8 @@ typedef struct cn_cli {
  * Parse argv (argv[0] is the subcommand name and is skipped).
  * @return 0 to run; CN_DONE when --help was printed (exit 0);
  *         CN_EINVAL after printing a usage error (exit 2).
- * cli->pos points into an array the caller frees with cn_cli_free.
+ * On 0, cli->pos is an array the caller frees with cn_cli_free; on any
+ * other return it is already freed (cn_cli_free is then a no-op).
  */
 int cn_cli_parse(cn_cli *cli, int argc, char **argv);
 void cn_cli_free(cn_cli *cli);
