@@ -903,7 +903,7 @@ static void phase_context(void)
 static void usage(void)
 {
     fprintf(stderr,
-            "usage: bench_gateway [--bin CAIRN] [--only idle|handshakes|pings] [--conns N (38000)] [--procs N (4)]\n"
+            "usage: bench_gateway [--bin CAIRN] [--only idle|handshakes|pings|pings-workers] [--conns N (38000)] [--procs N (4)]\n"
             "                     [--ips N (8)] [--runs N (3)] [--seconds S (5)] [--tput-conns N (2000)]\n"
             "                     [--window N (4)] [--hs-parallel N (512)]\n");
 }
@@ -976,5 +976,9 @@ int main(int argc, char **argv)
         double rate = phase_pings(&o, 1);
         phase_latency(&o, rate / 2, 1);
     }
+    /* Opt-in: --workers 2 --log, the workers appending through the
+     * parent's loopback Kafka listener (librdkafka, acks=all). */
+    if (o.only && !strcmp(o.only, "pings-workers"))
+        phase_pings(&o, 2);
     return 0;
 }
