@@ -178,8 +178,10 @@
       onStats(JSON.parse(e.data));
     };
     es.onerror = () => {
-      // EventSource retries by itself; if it never worked, poll instead.
-      if (++failures >= 3 && !state.gotEvent) {
+      // EventSource retries by itself, except after an answer that is not
+      // a stream (a server without /api/events says 404): then, or if it
+      // never worked after three tries, poll instead.
+      if (es.readyState === EventSource.CLOSED || (++failures >= 3 && !state.gotEvent)) {
         es.close();
         startPolling();
       } else {
@@ -189,6 +191,8 @@
   }
 
   getJSON('/api/beacons').then(drawMap).catch((e) => console.warn(e));
-  startEvents();
+  // ?transport=poll forces polling (for tests, and for proxies that buffer streams).
+  if (new URLSearchParams(location.search).get('transport') === 'poll') startPolling();
+  else startEvents();
   refreshLeaderboard();
 })();

@@ -10,6 +10,9 @@
  * snapshot (leaderboard scan, offsets) is computed once a second whatever
  * the number of viewers, and pings/s needs two samples a known time apart.
  *
+ * For servers with their own router, dash_http_respond answers the same
+ * paths but /api/events as one complete response each.
+ *
  * Guarantees: at most DASH_MAX_STREAMS streams (more get 503 and the page
  * falls back to polling /api/stats); a stream whose connection closes is
  * forgotten in its close callback, before its request is freed, so no
@@ -21,6 +24,7 @@
 #include "cn_alloc.h"
 #include "cn_err.h"
 #include "cn_time.h"
+#include "ws_http.h"
 
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -209,7 +213,7 @@ int dash_http_mount(dash_http **out, struct event_base *base, struct evhttp *htt
         dash_http_free(d);
         return CN_ENOMEM;
     }
-    for (size_t i = 0; i < DASH_NPATHS; i++) {
+    for (size_t i = 0; http && i < DASH_NPATHS; i++) {
         void (*cb)(struct evhttp_request *, void *) = dash__asset;
         if (strcmp(dash_paths[i], "/api/stats") == 0)
             cb = dash__stats;
@@ -226,6 +230,26 @@ int dash_http_mount(dash_http **out, struct event_base *base, struct evhttp *htt
     event_add(d->tick, &sec);
     *out = d;
     return 0;
+}
+
+int dash_http_respond(dash_http *d, const char *path, size_t plen, cn_buf *out)
+{
+    char p[32];
+    if (plen >= sizeof(p))
+        return CN_ENOENT;
+    memcpy(p, path, plen);
+    p[plen] = 0;
+    if (strcmp(p, "/api/stats") == 0) {
+        if (!d->have_snap && dash__sample(d))
+            return ws_http_write_error(out, 503, "no statistics available yet; retry");
+        return ws_http_write_response(out, 200, "application/json", d->json.data, d->json.len, 0);
+    }
+    const unsigned char *body;
+    size_t len;
+    const char *ctype;
+    if (dash_serve_asset(p, &body, &len, &ctype))
+        return CN_ENOENT;
+    return ws_http_write_response(out, 200, ctype, body, len, 0);
 }
 
 uint32_t dash_http_streams(const dash_http *d)

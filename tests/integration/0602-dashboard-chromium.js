@@ -9,9 +9,10 @@
  * server, draws the hunt's 12 beacons, goes live over Server-Sent Events;
  * once the simulation runs, pings/s becomes positive and the pings counter
  * keeps growing between two reads, the leaderboard fills (its first row is
- * the API's first row at that moment or a close rival), recent finds
- * appear and light beacons on the map; on a phone-sized viewport nothing
- * overflows horizontally.  Screenshots: $CAIRN_BUILD/dashboard.png and
+ * in the API's top 10 at that moment), recent finds appear and light
+ * beacons on the map; a page forced to poll /api/stats (?transport=poll,
+ * the fallback when no stream can be opened) updates too; on a phone-sized
+ * viewport nothing overflows horizontally.  Screenshots: $CAIRN_BUILD/dashboard.png and
  * dashboard-phone.png.  The sim exits 0 (every ping acked); every server
  * drains on SIGTERM with exit 0.
  * Needs `npm ci --prefix tests/node` and `chromium` (scripts/setup).
@@ -115,7 +116,7 @@ async function main() {
 
     phase('page live');
     const sim = spawn(BIN, ['sim', '--url', 'ws://127.0.0.1:' + gw.port + '/ws', '--players', '60',
-      '--duration', '10s', '--seed', '6'], { stdio: ['ignore', 'pipe', 'ignore'] });
+      '--duration', '14s', '--seed', '6'], { stdio: ['ignore', 'pipe', 'ignore'] });
     let simOut = '';
     sim.stdout.on('data', (d) => { simOut += d; });
     const simExit = new Promise((r) => sim.on('exit', (code) => r(code)));
@@ -142,6 +143,19 @@ async function main() {
       15000);
     await page.screenshot({ path: path.join(OUT, 'dashboard.png'), fullPage: true });
     phase('desktop checks done');
+
+    // The polling fallback (what the page does when no event stream can be opened).
+    const poll = await browser.newPage({ viewport: { width: 1024, height: 768 } });
+    poll.on('pageerror', (e) => errors.push(String(e)));
+    await poll.goto(base + '/?transport=poll', { waitUntil: 'load' });
+    await until('the polling page to show numbers', async () =>
+      (await poll.getAttribute('#pings-total', 'data-value')) !== null, 15000);
+    check((await poll.textContent('#status')) === 'polling', 'the ?transport=poll page says polling');
+    const p1 = parseInt(await poll.getAttribute('#pings-total', 'data-value'), 10);
+    await until('the polling page to update', async () =>
+      parseInt(await poll.getAttribute('#pings-total', 'data-value'), 10) > p1, 10000);
+    await poll.close();
+    phase('polling checks done');
 
     const phone = await browser.newPage({ viewport: { width: 390, height: 844 }, isMobile: true });
     await phone.goto(base + '/', { waitUntil: 'load' });

@@ -269,6 +269,40 @@ static void test_stream_cap(void **st)
     fx_teardown(&f); /* ends live streams without touching freed requests (ASan) */
 }
 
+/* No evhttp: the sampler alone, answering through dash_http_respond as a
+ * server with its own router (the gateway's) would. */
+static void test_respond_router(void **st)
+{
+    (void)st;
+    static fixture f;
+    memset(&f, 0, sizeof(f));
+    f.base = event_base_new();
+    assert_int_equal(dash_http_mount(&f.d, f.base, NULL, fake_snapshot, &f), 0);
+    cn_buf b = CN_BUF_INIT;
+    assert_int_equal(dash_http_respond(f.d, "/", 1, &b), 0);
+    assert_true(b.len > 100 && memcmp(b.data, "HTTP/1.1 200", 12) == 0);
+    assert_non_null(memmem(b.data, b.len, "text/html", 9));
+    assert_non_null(memmem(b.data, b.len, "<!DOCTYPE html>", 15));
+    cn_buf_reset(&b);
+    assert_int_equal(dash_http_respond(f.d, "/api/stats", 10, &b), 0);
+    assert_non_null(memmem(b.data, b.len, "application/json", 16));
+    assert_non_null(memmem(b.data, b.len, "\"pings_total\":100", 17));
+    cn_buf_reset(&b);
+    /* the stream needs a streaming server; unknown and over-long paths go elsewhere */
+    assert_int_equal(dash_http_respond(f.d, "/api/events", 11, &b), CN_ENOENT);
+    assert_int_equal(dash_http_respond(f.d, "/ws", 3, &b), CN_ENOENT);
+    assert_int_equal(dash_http_respond(f.d, "/app.jsX", 7, &b), 0); /* the length counts, not the NUL */
+    cn_buf_reset(&b);
+    static char longp[4096];
+    memset(longp, 'a', sizeof(longp));
+    longp[0] = '/';
+    assert_int_equal(dash_http_respond(f.d, longp, sizeof(longp), &b), CN_ENOENT);
+    assert_int_equal(b.len, 0);
+    cn_buf_free(&b);
+    dash_http_free(f.d);
+    event_base_free(f.base);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -276,6 +310,7 @@ int main(void)
         cmocka_unit_test(test_stats_json),
         cmocka_unit_test(test_http_mounted),
         cmocka_unit_test(test_stream_cap),
+        cmocka_unit_test(test_respond_router),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
