@@ -455,7 +455,7 @@ static int gwc_serve(gwc *g, cn_cli *cli, gw_server_opts *so, const char *broker
                 gw_server_port(g->srv), so->node, sink->kind, topic, sink->partitions,
                 so->has_auth_key ? "" : ", DEVELOPMENT MODE: no --auth-key");
     event_base_dispatch(g->base);
-    status = CN_EXIT_OK;
+    status = sink->failed ? CN_EXIT_FAIL : CN_EXIT_OK;
 out:
     if (sigterm)
         event_free(sigterm);

@@ -43,6 +43,8 @@ struct gw_sink {
     void *done_ud;
     int32_t partitions;   /* of the topic, known once the sink is made */
     const char *kind;     /* "log" or "kafka", for logs and metrics */
+    int failed;           /* unrecoverable (a fatal producer error): the sink
+                           * stopped its loop; the process should exit 1 */
 };
 
 /**

@@ -39,6 +39,7 @@ typedef struct kafka_ticket {
 
 typedef struct kafka_sink {
     gw_sink base;
+    struct event_base *evbase;
     rd_kafka_t *rk;
     rd_kafka_topic_t *rkt;
     rd_kafka_queue_t *mainq;
@@ -70,6 +71,26 @@ static void kafka_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
         kafka_finish(kt);
 }
 
+/* Runs inside rd_kafka_poll (loop thread).  Transient errors (a broker
+ * down) are retried by librdkafka; a fatal one (the idempotent producer's
+ * state is lost, e.g. its sequence was refused) means this producer can
+ * never deliver again: stop the loop so the process exits 1 and is
+ * restarted (a --workers supervisor restarts its worker).  Nothing it had
+ * not acked is acked. */
+static void kafka_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+    kafka_sink *ks = opaque;
+    if (err != RD_KAFKA_RESP_ERR__FATAL) {
+        cn_log_warn("gw", "kafka: %s: %s", rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
+        return;
+    }
+    char why[512];
+    rd_kafka_fatal_error(rk, why, sizeof(why));
+    cn_log_error("gw", "kafka producer failed for good: %s; exiting so that a fresh producer takes over", why);
+    ks->base.failed = 1;
+    event_base_loopexit(ks->evbase, NULL);
+}
+
 static void kafka_poll(kafka_sink *ks)
 {
     char drain[256];
@@ -89,6 +110,8 @@ static void kafka_wake(evutil_socket_t fd, short what, void *arg)
 static int kafka_append(gw_sink *s, int32_t partition, const gw_rec *recs, size_t n, int64_t ts_ms, void *ticket)
 {
     kafka_sink *ks = (kafka_sink *)s;
+    if (ks->base.failed)
+        return CN_EIO;
     kafka_ticket *kt = cn_calloc(1, sizeof(*kt));
     if (!kt)
         return CN_ENOMEM;
@@ -183,6 +206,9 @@ int gw_sink_kafka_new(gw_sink **out, struct event_base *base, const char *broker
         goto fail;
     }
     rd_kafka_conf_set_dr_msg_cb(conf, kafka_dr);
+    rd_kafka_conf_set_error_cb(conf, kafka_error);
+    rd_kafka_conf_set_opaque(conf, ks);
+    ks->evbase = base;
     char e[512];
     ks->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, e, sizeof(e));
     if (!ks->rk) {
