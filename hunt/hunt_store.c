@@ -159,6 +159,19 @@ static void hunt__setup_options(hunt_store *s, const hunt_store_opts *o)
      * flushes the oldest memtables, so even after kill -9 at most this
      * much is replayed on open. */
     rocksdb_options_set_max_total_wal_size(s->dbopts, HUNT__MAX_WAL_BYTES);
+    /* After kill -9, replay the WAL into memtables without first writing
+     * it all out as L0 files (the default): restart time.  The 7.8 C API
+     * has no setter, the options string does. */
+    rocksdb_options_t *ro = rocksdb_options_create();
+    char *re = NULL;
+    rocksdb_get_options_from_string(s->dbopts, "avoid_flush_during_recovery=true", ro, &re);
+    if (re) {
+        rocksdb_free(re);
+        rocksdb_options_destroy(ro);
+    } else {
+        rocksdb_options_destroy(s->dbopts);
+        s->dbopts = ro;
+    }
     s->ttl[HUNT_CF_SESSIONS] =
         (struct hunt__ttl){s, o && o->session_ttl_ms ? o->session_ttl_ms : 1800 * INT64_C(1000),
                            "cairn.hunt.ttl.sessions"};
@@ -225,6 +238,14 @@ static void hunt__flush_all(hunt_store *s)
         if (e)
             hunt__err(s, e, "flush at close");
     }
+    /* The default family too: its memtable holds the hunt binding, and a
+     * WAL stays alive (and is replayed at every open: 28 MB, ~200 ms with
+     * 100,000 players) while any family still has data only in it. */
+    char *e = NULL;
+    if (s->cf_default)
+        rocksdb_flush_cf(s->db, fo, s->cf_default, &e);
+    if (e)
+        hunt__err(s, e, "flush at close");
     rocksdb_flushoptions_destroy(fo);
 }
 
