@@ -8,7 +8,8 @@
   - malformed pings get error frames with stable codes and the connection
     stays usable;
   - idle close: code 1000 reason "idle" within --idle-close of the last ping
-    (generous bounds, never an absolute time);
+    (generous bounds, never an absolute time), also while the client sends
+    WebSocket pings, and not while it keeps sending player pings;
   - auth: a valid token is accepted; a bad, expired or missing token gets
     HTTP 401 and no upgrade; ?player= is refused when a key is configured;
   - /healthz and /metrics answer on the same port with the counters moving;
@@ -91,6 +92,25 @@ async def idle_close(gw):
         # within the configured time of the last ping, with jitter: not much
         # before it, and not more than a generous margin after it
         check(IDLE * 0.8 <= dt <= IDLE + 3.0, "idle close after %.2f s (configured %.1f s)" % (dt, IDLE))
+    # WebSocket-level pings are not player pings: they do not keep a
+    # connection open (idle counts from the last data ping)
+    ws = await websockets.connect(gw.url("player=carol"))
+    await ws.send(json.dumps({"id": "c-2", "beacon": "b-07", "rssi": -61, "ts": now_ms()}))
+    await ws.recv()
+    t0 = time.monotonic()
+    code = None
+    while time.monotonic() - t0 < IDLE + 10:
+        try:
+            await asyncio.wait_for(ws.ping(b"keep?"), timeout=1)
+            await asyncio.sleep(0.3)
+        except websockets.ConnectionClosed as e:
+            code = (e.rcvd.code, e.rcvd.reason) if e.rcvd else None
+            break
+        except asyncio.TimeoutError:
+            continue
+    dt = time.monotonic() - t0
+    check(code == (1000, "idle") and IDLE * 0.8 <= dt <= IDLE + 3.0,
+          "WebSocket pings do not defer the idle close: %r after %.2f s" % (code, dt))
     # pings keep it open: 3 pings spaced 0.6*IDLE apart outlive IDLE
     async with websockets.connect(gw.url("player=carol")) as ws:
         t0 = time.monotonic()
@@ -155,7 +175,7 @@ def main():
         if gw.proc.poll() is None:
             gw.kill()
     ids = gwutil.log_dump_ping_ids(gw.data)
-    want = ["a-1"] + ["a-%d" % i for i in range(2, 12)] + ["a-20", "a-30", "p-1", "p-2", "p-4", "c-1",
+    want = ["a-1"] + ["a-%d" % i for i in range(2, 12)] + ["a-20", "a-30", "p-1", "p-2", "p-4", "c-1", "c-2",
                                                            "k-0", "k-1", "k-2", "e-1"]
     check(sorted(ids) == sorted(want), "log holds exactly the acked pings: %r" % sorted(ids))
     out = subprocess.run([BIN, "log", "dump", "ble-raw", "--data", gw.data, "--format", "json"],
