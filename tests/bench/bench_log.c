@@ -223,7 +223,7 @@ static void bench_read(const bench_cfg *c)
 {
     char *dir = cn_test_tmpdir("bench-read");
     lg_log *log = open_log(dir, LG_DUR_NONE);
-    const long records = 2000000;
+    const long records = 2000000 / 256 * 256; /* whole batches of 256 */
     fill(log, records, 256);
     double it_r[64], rd_r[64];
     for (int i = 0; i < c->runs; i++) {
