@@ -19,7 +19,8 @@
  *               an empty state.  The steps' times go to stderr.
  *
  * Median of --runs runs (default 3), min and max beside it.  Scratch data
- * under $TMPDIR.  Usage: bench_hunt_worker [--runs N] [--only NAME].
+ * under $TMPDIR.  Usage: bench_hunt_worker [--runs N] [--only NAME]
+ * [--batch N] (the worker's largest input batch; default its own, 4096).
  */
 #include <signal.h>
 #include <stdio.h>
@@ -45,6 +46,7 @@
 #define MAXRUNS 21
 
 static const char *only;
+static uint32_t batch_size; /* --batch: the worker's max input batch (0: its default) */
 static uint64_t rng = 88172645463325252ull;
 
 static uint32_t rnd(uint32_t n)
@@ -185,6 +187,7 @@ static void run_open(run *r, const char *dir, const hunt_rules *hr, int synced)
     hunt_worker_opts wo;
     memset(&wo, 0, sizeof(wo));
     wo.node = "bench";
+    wo.batch = batch_size;
     if ((rc = hunt_worker_new(&r->w, hr, r->st, r->io, &wo, err, sizeof(err))) != 0)
         die(err, rc);
     open_ms[0] = (double)(t1 - t0) / 1e6;
@@ -366,8 +369,10 @@ int main(int argc, char **argv)
             runs = atoi(argv[++i]);
         } else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
             only = argv[++i];
+        } else if (strcmp(argv[i], "--batch") == 0 && i + 1 < argc) {
+            batch_size = (uint32_t)strtoul(argv[++i], NULL, 10);
         } else {
-            fprintf(stderr, "usage: bench_hunt_worker [--runs N] [--only throughput|restart]\n");
+            fprintf(stderr, "usage: bench_hunt_worker [--runs N] [--only throughput|restart] [--batch N]\n");
             return 2;
         }
     }
