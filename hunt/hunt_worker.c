@@ -191,10 +191,13 @@ static int hw_scan_tail(hunt_worker *w, hw_part *pt)
 static int hw_setup_parts(hunt_worker *w, const hunt_worker_opts *o, char *err, size_t errlen)
 {
     int nin = w->io->partitions(w->io, HUNT_TOPIC_IN);
-    int nout = w->io->partitions(w->io, HUNT_TOPIC_OUT);
+    int nout = nin < 0 ? nin : w->io->partitions(w->io, HUNT_TOPIC_OUT); /* one timeout, not two */
     if (nin < 0 || nout < 0) {
-        snprintf(err, errlen, "topic %s missing: %s", nin < 0 ? HUNT_TOPIC_IN : HUNT_TOPIC_OUT,
-                 cn_strerror(nin < 0 ? nin : nout));
+        int e = nin < 0 ? nin : nout;
+        snprintf(err, errlen, "topic %s: %s%s", nin < 0 ? HUNT_TOPIC_IN : HUNT_TOPIC_OUT, cn_strerror(e),
+                 e == LG_ENOTOPIC    ? " (cairn logd creates ble-raw and hunt-events)"
+                 : e == CN_ETIMEDOUT ? " (no metadata from the brokers: is the node up?)"
+                                     : "");
         return nin < 0 ? nin : nout;
     }
     if (nout < nin) {
