@@ -18,6 +18,7 @@
 """
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -27,6 +28,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 from gwutil import BIN, Gateway  # noqa: E402
 
 fails = []
+scratch = []  # removed at the end when every check passed
 
 
 def check(cond, what):
@@ -37,6 +39,7 @@ def check(cond, what):
 
 def sim(gw, *args, timeout=120):
     tmp = tempfile.mkdtemp(prefix="cairn-sim-")
+    scratch.extend([tmp, gw.tmp])
     rep, pings = os.path.join(tmp, "report.json"), os.path.join(tmp, "pings.jsonl")
     cmd = [BIN, "sim", "--url", gw.url("x=1").split("?")[0], "--report", rep, "--pings-out", pings] + list(args)
     p = subprocess.run(cmd, capture_output=True, timeout=timeout)
@@ -163,4 +166,6 @@ for part in (part1, part2, part3, part4, part5, part6):
 if fails:
     print("%d failures" % len(fails))
     sys.exit(1)
+for d in set(scratch):
+    shutil.rmtree(d, ignore_errors=True)
 print("ok")

@@ -186,6 +186,7 @@ main().then(() => {
     console.log(fails.length + ' failures');
     process.exit(1);
   }
+  fs.rmSync(tmp, { recursive: true, force: true });
   console.log('ok');
   process.exit(0); // the timeout timers of Promise.race would keep node alive
 }, (e) => {

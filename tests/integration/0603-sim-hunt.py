@@ -12,6 +12,7 @@ trivial (players found beacons, scores differ).
 """
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -76,6 +77,7 @@ def main():
         if hunt:
             hunt.stop()
         logd.stop()
+    shutil.rmtree(tmp, ignore_errors=True)  # only reached when every check passed
 
 
 main()
