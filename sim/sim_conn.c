@@ -70,10 +70,14 @@ void sim__conn_want(sim *s, sim_player *p)
     p->queued = 1;
 }
 
-/* A handshake finished (either way): let the next waiting player in. */
-static void sim__connect_slot_free(sim *s)
+/* Start waiting players while handshake slots are free.  Runs from its
+ * own event, never inside sim__start's failure path: a burst of failures
+ * (no fds, no ports) would otherwise recurse once per queued player. */
+void sim__drain_cb(evutil_socket_t fd, short what, void *ud)
 {
-    s->connecting--;
+    sim *s = ud;
+    (void)fd;
+    (void)what;
     while (s->cq_len && s->connecting < s->o->max_connecting) {
         sim_player *p = &s->pl[s->cq[s->cq_head]];
         s->cq_head = (s->cq_head + 1) % s->o->players;
@@ -82,6 +86,14 @@ static void sim__connect_slot_free(sim *s)
         if (p->cstate == SIM_C_NONE && !s->finished)
             sim__start(s, p);
     }
+}
+
+/* A handshake finished (either way): let the next waiting player in. */
+static void sim__connect_slot_free(sim *s)
+{
+    s->connecting--;
+    if (s->cq_len)
+        event_active(s->drain_ev, 0, 0);
 }
 
 /* ---- losing a connection ------------------------------------------------ */
@@ -490,10 +502,12 @@ static void sim__read_cb(struct bufferevent *bev, void *ud)
             }
             if (hl == 0)
                 continue;
-            /* Open: bytes after the head are frames already. */
-            size_t rest = p->in.len - (size_t)hl;
-            memmove(s->scratch, p->in.data + hl, rest);
-            cn_buf_reset(&p->in);
+            /* Open: bytes after the head are frames already.  They may
+             * be more than the scratch buffer holds (head + a whole read),
+             * so the head buffer itself is fed, after taking it out of
+             * p->in, which the decoder may use to assemble a message. */
+            cn_buf head = p->in;
+            p->in = (cn_buf)CN_BUF_INIT;
             sim__connect_slot_free(s);
             p->cstate = SIM_C_OPEN;
             p->failures = 0;
@@ -503,7 +517,9 @@ static void sim__read_cb(struct bufferevent *bev, void *ud)
                 s->r->max_open = s->open;
             ws_decoder_init(&p->dec, WS_ROLE_CLIENT, 1u << 20);
             sim__conn_flush(s, p);
-            if (sim__feed(s, p, s->scratch, rest))
+            int gone = sim__feed(s, p, head.data + hl, head.len - (size_t)hl);
+            cn_buf_free(&head);
+            if (gone)
                 return;
             continue;
         }

@@ -94,6 +94,7 @@ struct sim {
     int finished;
     uint64_t t0_ns;
     struct event *progress_ev, *deadline_ev, *end_ev;
+    struct event *drain_ev;  /* starts queued players when handshake slots free up */
     sim_hist win;            /* latency since the last progress line */
     uint64_t last_sent, last_acked, last_ns;
     cn_buf frame, tmp;
@@ -107,6 +108,7 @@ void sim__conn_flush(sim *s, sim_player *p);  /* send pings not sent on this con
 void sim__conn_close(sim *s, sim_player *p);  /* end of run: close 1000 or free */
 void sim__conn_free(sim *s, sim_player *p);   /* drop the socket, no frames */
 void sim__retry_cb(evutil_socket_t fd, short what, void *ud); /* a player's backoff ended */
+void sim__drain_cb(evutil_socket_t fd, short what, void *ud); /* the connect queue */
 void sim__fail(sim *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* sim_run.c */

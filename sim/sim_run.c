@@ -336,6 +336,8 @@ static void sim__teardown(sim *s)
         event_free(s->deadline_ev);
     if (s->end_ev)
         event_free(s->end_ev);
+    if (s->drain_ev)
+        event_free(s->drain_ev);
     cn_buf_free(&s->frame);
     cn_buf_free(&s->tmp);
     if (s->base)
@@ -376,7 +378,8 @@ int sim_run(const sim_opts *o, sim_result *res)
     s->progress_ev = event_new(s->base, -1, EV_PERSIST, sim__progress_cb, s);
     s->deadline_ev = evtimer_new(s->base, sim__deadline_cb, s);
     s->end_ev = evtimer_new(s->base, sim__end_cb, s);
-    if (!s->progress_ev || !s->deadline_ev || !s->end_ev)
+    s->drain_ev = event_new(s->base, -1, 0, sim__drain_cb, s);
+    if (!s->progress_ev || !s->deadline_ev || !s->end_ev || !s->drain_ev)
         goto out;
     rc = 0;
     s->t0_ns = s->last_ns = cn_mono_ns();

@@ -10,8 +10,9 @@
      tag aside), another seed other pings;
   3. several source addresses: --sources 3 under --max-conns-per-ip 12 with
      30 players connects without a refusal (one address would get 429s);
-  4. tokens: --token-key signs tokens the gateway's --auth-key accepts; a
-     wrong key gets 401 and exit 1;
+  4. tokens: --token-key signs tokens the gateway's --auth-key accepts (with
+     --max-connecting 2, so players wait in the connect queue); a wrong key
+     gets 401 and exit 1;
   5. failure is reported: the gateway is SIGKILLed mid-run, so pings go
      unacked: exit 1 and unacked > 0 in the report;
   6. usage errors exit 2.
@@ -123,8 +124,10 @@ def part4():
         subprocess.run([BIN, "token", "keygen", "--out", k], check=True, capture_output=True)
     gw = Gateway(["--auth-key", key + ".pub"]).start()
     try:
-        rc, rep, lines, out, err = sim(gw, "--players", "10", "--duration", "2s", "--token-key", key)
-        check(rc == 0 and rep["ok"], "signed tokens accepted: %r" % rep)
+        rc, rep, lines, out, err = sim(gw, "--players", "10", "--duration", "2s", "--token-key", key,
+                                       "--max-connecting", "2")
+        check(rc == 0 and rep["ok"] and rep["connects"] >= 10,
+              "signed tokens accepted (2 handshakes at a time, the rest queued): %r" % rep)
         rc, rep, lines, out, err = sim(gw, "--players", "3", "--duration", "1s", "--token-key", other,
                                        "--ack-timeout", "1s")
         check(rc == 1 and "401" in rep["first_error"] and rep["unacked"] > 0, "wrong key: 401, exit 1: %r" % rep)
