@@ -12,6 +12,7 @@ int cmd_logd(int argc, char **argv);
 int cmd_gateway(int argc, char **argv);
 int cmd_hunt(int argc, char **argv);
 int cmd_sim(int argc, char **argv);
+int cmd_up(int argc, char **argv);
 
 
 

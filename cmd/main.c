@@ -32,6 +32,7 @@ static const struct cairn_cmd cairn_cmds[] = {
     {"logd", cmd_logd, "run a log node: storage + Kafka wire-protocol listener"},
     {"gateway", cmd_gateway, "run the WebSocket tier: pings in, CloudEvents to the log, durable acks out"},
     {"hunt", cmd_hunt, "run a hunt worker: pings to game state in RocksDB, hunt-events exactly once, leaderboard API"},
+    {"up", cmd_up, "run a venue in one process: log + Kafka listener + gateway + hunt worker + dashboard"},
     {"sim", cmd_sim, "simulate players walking a venue and sending pings; check every ack"},
 };
 

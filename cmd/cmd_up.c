@@ -1,0 +1,407 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * cmd_up.c — `cairn up`: a venue in one process.  The log (lg_open on
+ * --data), its Kafka listener (kf_server, as `cairn logd`), the gateway
+ * (gw_server over the in-process log sink, as `cairn gateway --log`), the
+ * hunt worker with its HTTP API and the dashboard (up_hunt.c, as `cairn
+ * hunt --log --http`), and up_proxy.c, which serves the worker's HTTP on
+ * the gateway's port.  One process because a data directory has one
+ * writer (docs/architecture.md, "The data directory and --log").
+ *
+ * Shutdown (SIGTERM/SIGINT): the gateway drains (no new connections, acks
+ * for what is durable, close 1001) while the Kafka listener finishes its
+ * in-flight requests; then the worker stops after its committed batch,
+ * the store is closed, and lg_close syncs.  Exit 0.  A second signal stops
+ * at once (still closing the log).  A restart resumes from the committed
+ * offsets: the log recovers to its last synced batch, the worker to its
+ * last RocksDB commit (docs/operations.md).
+ *
+ * Threads: main runs the gateway's loop (gateway, Kafka listener, proxy,
+ * signals); the hunt thread runs the worker's loop (up_hunt.c); the log
+ * has its writer thread.  Ownership: this file owns everything for the
+ * life of the command.
+ */
+#include "commands.h"
+
+#include "cmd_shared.h"
+#include "cn_cli.h"
+#include "cn_err.h"
+#include "cn_log.h"
+#include "gw_id.h"
+#include "gw_server.h"
+#include "gw_token.h"
+#include "hunt_worker.h"
+#include "kf_server.h"
+#include "lg.h"
+#include "up_hunt.h"
+#include "up_proxy.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <event2/thread.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* HTTP connections piped to the worker at once (dashboards, API clients,
+ * scrapers); two fds each, far below the gateway's share. */
+#define UP_MAX_HTTP_PIPES 256
+
+static const char *const up_topics[] = {HUNT_TOPIC_IN, HUNT_TOPIC_OUT};
+
+typedef struct up {
+    struct event_base *base;
+    lg_log *log;
+    gw_sink *sink;
+    gw_server *gw;
+    kf_server *kf;
+    up_proxy *proxy;
+    up_hunt *hunt;
+    struct event *sigterm, *sigint, *hunt_failed;
+    gw_sink_done_fn gw_done; /* the gateway's completion, which up_sink_done wraps */
+    void *gw_done_ud;
+    int draining, pending;
+    int status;
+} up;
+
+static cn_flag up_flags[] = {
+    {"data", "DIR", "./cairn-data", "data directory: the log, and the hunt state under it"},
+    {"hunt", "FILE", NULL, "hunt definition (docs/hunts.md); default: the bundled sample hunt"},
+    {"http", "HOST:PORT", "127.0.0.1:8080", "WebSocket /ws, dashboard /, /api/*, /metrics, /healthz; port 0 picks one"},
+    {"kafka", "HOST:PORT", "127.0.0.1:9092", "Kafka wire-protocol listener; port 0 picks one"},
+    {"partitions", "N", "4", "partitions of ble-raw and hunt-events when they are created"},
+    {"node", "NAME", "up", "CloudEvent sources /gateway/NAME and /hunt/NAME (keep it across restarts)"},
+    {"state", "DIR", "DATA/hunt-state", "the worker's RocksDB state (one hunt per directory)"},
+    {"durability", "MODE", "fsync", "fsync | interval=DURATION | none: when pings are acknowledged"},
+    {"idle-close", "DURATION", "5s", "close a player's WebSocket this long after its last ping"},
+    {"handshake-timeout", "DURATION", "10s", "drop connections whose request head is not complete by then"},
+    {"auth-key", "FILE", NULL, "Ed25519 public key (cairn token keygen); none: development mode (?player=ID)"},
+    {"max-conns", "N", "18000", "player connections at once (the table is allocated at start)"},
+    {"batch", "N", "4096", "worker: input records per RocksDB commit and hunt-events append"},
+    {"port-file", "PATH", NULL, "write the bound HTTP port here once serving (for tests)"},
+};
+
+/* ---- wiring ---------------------------------------------------------------- */
+
+/* Pings the gateway appended are durable: parked Kafka long-poll Fetches
+ * must look again (in-process appends do not pass through kf_server). */
+static void up_sink_done(void *ud, void *ticket, int err)
+{
+    up *u = ud;
+    if (!err)
+        kf_server_notify_append(u->kf);
+    u->gw_done(u->gw_done_ud, ticket, err);
+}
+
+static void up_hunt_appended(void *ud)
+{
+    up *u = ud;
+    kf_server_notify_append(u->kf);
+}
+
+/* Hunt thread: the worker stopped; wake the main loop to shut down. */
+static void up_hunt_fail(void *ud)
+{
+    up *u = ud;
+    event_active(u->hunt_failed, 0, 0);
+}
+
+/* Log end offsets, for /metrics beside the gateway's and the worker's. */
+static int up_log_metrics(up *u, cn_buf *out)
+{
+    int rc = cn_buf_printf(out, "# HELP cairn_log_end_offset Next offset of each partition.\n"
+                                "# TYPE cairn_log_end_offset gauge\n");
+    for (size_t t = 0; !rc && t < sizeof(up_topics) / sizeof(up_topics[0]); t++) {
+        int n = lg_topic_partitions(u->log, up_topics[t]);
+        for (int p = 0; !rc && p < n; p++) {
+            lg_partition_info pi;
+            if (lg_partition_info_get(u->log, up_topics[t], p, &pi) == 0)
+                rc = cn_buf_printf(out, "cairn_log_end_offset{topic=\"%s\",partition=\"%d\"} %" PRId64 "\n",
+                                   up_topics[t], p, pi.log_end_offset);
+        }
+    }
+    if (!rc)
+        rc = cn_buf_printf(out, "# HELP cairn_up_http_pipes HTTP connections served through to the worker.\n"
+                                "# TYPE cairn_up_http_pipes gauge\ncairn_up_http_pipes %u\n"
+                                "# TYPE cairn_up_http_pipes_total counter\ncairn_up_http_pipes_total %" PRIu64 "\n",
+                           up_proxy_open(u->proxy), up_proxy_total(u->proxy));
+    return rc;
+}
+
+static int up_metrics(void *ud, cn_buf *out)
+{
+    up *u = ud;
+    int rc = up_log_metrics(u, out);
+    return rc ? rc : up_hunt_metrics(u->hunt, out);
+}
+
+/* ---- shutdown --------------------------------------------------------------- */
+
+static void up_part_drained(void *ud)
+{
+    up *u = ud;
+    if (--u->pending == 0)
+        event_base_loopexit(u->base, NULL);
+}
+
+static void up_drain(up *u, const char *why)
+{
+    if (u->draining) {
+        cn_log_warn("up", "%s again: stopping without waiting", why);
+        event_base_loopexit(u->base, NULL);
+        return;
+    }
+    u->draining = 1;
+    cn_log_info("up", "%s: draining (no new connections, acking what is durable)", why);
+    u->pending = 2;
+    gw_server_drain(u->gw, up_part_drained, u);
+    kf_server_drain(u->kf, up_part_drained, u);
+}
+
+static void up_signal(evutil_socket_t sig, short what, void *ud)
+{
+    (void)what;
+    char why[32];
+    snprintf(why, sizeof(why), "signal %d", (int)sig);
+    up_drain(ud, why);
+}
+
+static void up_on_hunt_failed(evutil_socket_t fd, short what, void *ud)
+{
+    up *u = ud;
+    (void)fd;
+    (void)what;
+    u->status = CN_EXIT_FAIL;
+    up_drain(u, "hunt worker failed");
+}
+
+/* ---- setup ------------------------------------------------------------------ */
+
+typedef struct up_cfg {
+    lg_opts lo;
+    kf_server_opts ko;
+    gw_server_opts so;
+    up_hunt_opts ho;
+    int32_t parts;
+    char state[4096];
+} up_cfg;
+
+static int up_parse(cn_cli *cli, up_cfg *c)
+{
+    int64_t parts, maxc, batch, idle, hs;
+    if (cn_cli_i64(cli, "partitions", 1, HUNT_MAX_PARTITIONS, &parts) ||
+        cn_cli_i64(cli, "max-conns", 1, 1000000, &maxc) || cn_cli_i64(cli, "batch", 1, HUNT_BATCH_MAX, &batch) ||
+        cn_cli_duration_ms(cli, "idle-close", &idle) || cn_cli_duration_ms(cli, "handshake-timeout", &hs))
+        return CN_EXIT_USAGE;
+    if (idle < 100 || hs < 100)
+        return cn_cli_usage_error(cli, "--idle-close and --handshake-timeout must be at least 100ms");
+    lg_opts_init(&c->lo);
+    if (cmd_parse_durability(cn_cli_str(cli, "durability"), &c->lo))
+        return cn_cli_usage_error(cli, "--durability must be fsync, interval=DURATION or none");
+    const char *node = cn_cli_str(cli, "node");
+    if (!gw_id_valid(node, strlen(node)) || strlen(node) > 40)
+        return cn_cli_usage_error(cli, "--node must be 1-40 of A-Za-z0-9._:@-");
+    c->lo.dir = cn_cli_str(cli, "data");
+    const char *st = cn_cli_str(cli, "state");
+    /* the default names a place under --data, wherever that is */
+    int n = strcmp(st, "DATA/hunt-state") != 0
+                ? snprintf(c->state, sizeof(c->state), "%s", st)
+                : snprintf(c->state, sizeof(c->state), "%s/hunt-state", c->lo.dir);
+    if (n >= (int)sizeof(c->state))
+        return cn_cli_usage_error(cli, "--state or --data is too long");
+    kf_server_opts_init(&c->ko);
+    c->ko.listen = cn_cli_str(cli, "kafka");
+    c->ko.default_partitions = c->parts = (int32_t)parts;
+    gw_server_opts_init(&c->so);
+    c->so.listen = cn_cli_str(cli, "http");
+    c->so.node = node;
+    c->so.idle_close_ms = idle;
+    c->so.handshake_timeout_ms = hs;
+    c->so.max_conns = (uint32_t)maxc;
+    memset(&c->ho, 0, sizeof(c->ho));
+    c->ho.hunt_file = cn_cli_str(cli, "hunt");
+    c->ho.state = c->state;
+    c->ho.node = node;
+    c->ho.batch = (uint32_t)batch;
+    return 0;
+}
+
+static int up_open_log(up *u, up_cfg *c)
+{
+    int rc = lg_open(&u->log, &c->lo);
+    if (rc) {
+        fprintf(stderr, "cairn up: cannot open the log in %s: %s%s\n", c->lo.dir, cn_strerror(rc),
+                rc == CN_EBUSY ? " (another cairn process owns it: stop it, or give another --data)" : "");
+        return rc;
+    }
+    size_t bad = 0;
+    rc = cmd_ensure_topics(u->log, up_topics, sizeof(up_topics) / sizeof(up_topics[0]), c->parts, &bad);
+    if (rc)
+        fprintf(stderr, "cairn up: cannot create topic %s in %s: %s\n", up_topics[bad], c->lo.dir, cn_strerror(rc));
+    return rc;
+}
+
+static int up_listen(up *u, up_cfg *c)
+{
+    int rc = kf_server_new(&u->kf, u->base, u->log, &c->ko);
+    if (rc) {
+        fprintf(stderr, "cairn up: cannot listen on --kafka %s: %s; pick a free HOST:PORT\n", c->ko.listen,
+                rc == CN_ESYS ? strerror(errno) : cn_strerror(rc));
+        return rc;
+    }
+    if ((rc = gw_sink_log_new(&u->sink, u->base, u->log, HUNT_TOPIC_IN)) != 0) {
+        fprintf(stderr, "cairn up: topic %s: %s\n", HUNT_TOPIC_IN, cn_strerror(rc));
+        return rc;
+    }
+    rc = gw_server_new(&u->gw, u->base, u->sink, &c->so);
+    if (rc) {
+        fprintf(stderr, "cairn up: cannot listen on --http %s: %s; pick a free HOST:PORT\n", c->so.listen,
+                rc == CN_ESYS ? strerror(errno) : cn_strerror(rc));
+        return rc;
+    }
+    u->gw_done = u->sink->done;
+    u->gw_done_ud = u->sink->done_ud;
+    u->sink->done = up_sink_done;
+    u->sink->done_ud = u;
+    if ((rc = up_proxy_new(&u->proxy, u->base, up_hunt_http_port(u->hunt), UP_MAX_HTTP_PIPES)) != 0)
+        return rc;
+    gw_server_set_http_other(u->gw, up_proxy_take, u->proxy);
+    gw_server_set_metrics_extra(u->gw, up_metrics, u);
+    return 0;
+}
+
+static int up_events(up *u)
+{
+    u->sigterm = evsignal_new(u->base, SIGTERM, up_signal, u);
+    u->sigint = evsignal_new(u->base, SIGINT, up_signal, u);
+    u->hunt_failed = event_new(u->base, -1, 0, up_on_hunt_failed, u);
+    if (!u->sigterm || !u->sigint || !u->hunt_failed || evsignal_add(u->sigterm, NULL) ||
+        evsignal_add(u->sigint, NULL)) {
+        fprintf(stderr, "cairn up: cannot install signal handlers\n");
+        return CN_ENOMEM;
+    }
+    return 0;
+}
+
+/* The one block that says where everything is (stdout). */
+static void up_print(up *u, cn_cli *cli, up_cfg *c)
+{
+    const char *http = c->so.listen, *kafka = c->ko.listen;
+    int hh = (int)(strrchr(http, ':') - http), kh = (int)(strrchr(kafka, ':') - kafka);
+    const char *id, *name;
+    uint32_t nb;
+    up_hunt_describe(u->hunt, &id, &name, &nb);
+    int port = gw_server_port(u->gw);
+    printf("cairn up: the venue is running\n"
+           "  dashboard  http://%.*s:%d/\n"
+           "  websocket  ws://%.*s:%d/ws?%s\n"
+           "  api        http://%.*s:%d/api/leaderboard  /api/players/ID  /api/beacons  /metrics  /healthz\n"
+           "  kafka      %.*s:%d  (topics %s, %s: %d partitions)\n"
+           "  data       %s  (hunt state %s)\n"
+           "  hunt       %s \"%s\", %u beacons (%s)\n"
+           "SIGTERM or Ctrl-C drains and stops.\n",
+           hh, http, port, hh, http, port, c->so.has_auth_key ? "token=TOKEN" : "player=ID (development mode: no --auth-key)",
+           hh, http, port, kh, kafka, kf_server_port(u->kf), HUNT_TOPIC_IN, HUNT_TOPIC_OUT,
+           lg_topic_partitions(u->log, HUNT_TOPIC_IN), c->lo.dir, c->state, id, name, nb,
+           c->ho.hunt_file ? c->ho.hunt_file : "the bundled sample hunt");
+    fflush(stdout);
+    (void)cli;
+}
+
+static void up_free(up *u)
+{
+    if (u->sigterm)
+        event_free(u->sigterm);
+    if (u->sigint)
+        event_free(u->sigint);
+    if (u->hunt_failed)
+        event_free(u->hunt_failed);
+    up_proxy_free(u->proxy);
+    gw_sink_free(u->sink); /* completes outstanding appends into the server */
+    gw_server_free(u->gw);
+    kf_server_free(u->kf);
+    /* Fetch replies not yet freed by libevent hold segment references
+     * that go back to the log: the base goes before the log (as logd). */
+    if (u->base)
+        event_base_free(u->base);
+    up_hunt_close(u->hunt);
+    lg_close(u->log); /* syncs */
+}
+
+static int up_run(cn_cli *cli, up_cfg *c)
+{
+    up u;
+    memset(&u, 0, sizeof(u));
+    char err[512] = "";
+    int rc;
+    c->ho.on_append = up_hunt_appended;
+    c->ho.on_fail = up_hunt_fail;
+    c->ho.ud = &u;
+    if ((rc = up_open_log(&u, c)) != 0)
+        goto out;
+    if ((rc = up_hunt_open(&u.hunt, u.log, &c->ho, err, sizeof(err))) != 0) {
+        fprintf(stderr, "cairn up: %s\n", err);
+        goto out;
+    }
+    if (!(u.base = event_base_new()) || (rc = up_listen(&u, c)) != 0 || (rc = up_events(&u)) != 0)
+        goto out;
+    const char *pf = cn_cli_str(cli, "port-file");
+    if (pf && cmd_write_port_file(pf, gw_server_port(u.gw))) {
+        fprintf(stderr, "cairn up: cannot write --port-file %s\n", pf);
+        goto out;
+    }
+    if (up_hunt_start(u.hunt)) {
+        fprintf(stderr, "cairn up: cannot start the hunt worker's thread\n");
+        goto out;
+    }
+    up_print(&u, cli, c);
+    u.status = CN_EXIT_OK;
+    event_base_dispatch(u.base);
+    if (up_hunt_stop(u.hunt))
+        u.status = CN_EXIT_FAIL;
+    cn_log_info("up", "drained; closing the worker's state and the log");
+    up_free(&u);
+    return u.status;
+out:
+    up_hunt_stop(u.hunt);
+    up_free(&u);
+    return CN_EXIT_FAIL;
+}
+
+int cmd_up(int argc, char **argv)
+{
+    cn_cli cli = {"cairn up", "[flags]",
+                  "Run a venue in one process: the log and its Kafka listener, the WebSocket gateway, the hunt "
+                  "worker, its API and the dashboard, with the bundled sample hunt unless --hunt is given.  "
+                  "SIGTERM/SIGINT drain and exit 0; a restart resumes where it stopped.",
+                  up_flags, sizeof(up_flags) / sizeof(up_flags[0]), 0, 0, NULL, 0};
+    int rc = cn_cli_parse(&cli, argc, argv);
+    if (rc) {
+        cn_cli_free(&cli);
+        return rc == CN_DONE ? CN_EXIT_OK : CN_EXIT_USAGE;
+    }
+    up_cfg c;
+    memset(&c, 0, sizeof(c));
+    int status = up_parse(&cli, &c);
+    const char *keyf = cn_cli_str(&cli, "auth-key");
+    if (!status && keyf) {
+        rc = gw_token_read_public(keyf, c.so.auth_pk);
+        if (rc) {
+            fprintf(stderr, "cairn up: cannot read public key %s: %s%s\n", keyf, cn_strerror(rc),
+                    rc == GW_EKEYFILE ? " (give the .pub file written by cairn token keygen)" : "");
+            status = CN_EXIT_FAIL;
+        }
+        c.so.has_auth_key = 1;
+    }
+    if (!status) {
+        /* The log's writer thread wakes the gateway's loop, and the hunt
+         * thread wakes the main loop: libevent must be thread-aware before
+         * any base exists. */
+        evthread_use_pthreads();
+        status = up_run(&cli, &c);
+    }
+    cn_cli_free(&cli);
+    return status;
+}

@@ -1,0 +1,202 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * up_proxy.c — byte pipes from connections the gateway handed over to the
+ * worker's evhttp on a private loopback port (why: up_proxy.h).
+ *
+ * Guarantees: the bytes the gateway had already read reach the service
+ * first and in order; when the service closes (end of an answer that is
+ * not kept alive, or of an event stream) what it sent is flushed to the
+ * client before the client socket is closed; a client that closes ends the
+ * pipe at once; each direction buffers at most UP_PIPE_MAX_BUF before its
+ * reading side is paused (a browser that stops reading an event stream
+ * cannot grow our memory); at most max_pipes pipes exist (two fds each).
+ * Threads: the gateway's loop only.  Ownership: every pipe is on the
+ * proxy's list and owns its two bufferevents (and so both sockets).
+ */
+#include "up_proxy.h"
+
+#include "cn_alloc.h"
+#include "cn_err.h"
+#include "cn_log.h"
+
+#include <arpa/inet.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* Per direction: a dashboard asset or a leaderboard of 1,000 rows is far
+ * below this; only a reader that stopped reading reaches it. */
+#define UP_PIPE_MAX_BUF (256u * 1024)
+
+typedef struct up_pipe {
+    struct up_proxy *px;
+    struct bufferevent *cl; /* the browser / HTTP client (handed over by the gateway) */
+    struct bufferevent *sv; /* our connection to the worker's evhttp */
+    int closing;            /* service closed: flush cl, then free */
+    struct up_pipe *prev, *next;
+} up_pipe;
+
+struct up_proxy {
+    struct event_base *base;
+    struct sockaddr_in to;
+    uint32_t max_pipes, open;
+    uint64_t total;
+    up_pipe *head;
+};
+
+static void pipe_free(up_pipe *pp)
+{
+    up_proxy *px = pp->px;
+    if (pp->prev)
+        pp->prev->next = pp->next;
+    else
+        px->head = pp->next;
+    if (pp->next)
+        pp->next->prev = pp->prev;
+    if (pp->cl)
+        bufferevent_free(pp->cl);
+    if (pp->sv)
+        bufferevent_free(pp->sv);
+    px->open--;
+    cn_free(pp);
+}
+
+static struct bufferevent *pipe_other(up_pipe *pp, struct bufferevent *bev)
+{
+    return bev == pp->cl ? pp->sv : pp->cl;
+}
+
+/* Move what src read to the other side; pause src while the other side's
+ * output is over the bound (its write callback resumes it). */
+static void pipe_read(struct bufferevent *src, void *ud)
+{
+    up_pipe *pp = ud;
+    struct bufferevent *dst = pipe_other(pp, src);
+    struct evbuffer *out = bufferevent_get_output(dst);
+    evbuffer_add_buffer(out, bufferevent_get_input(src));
+    if (evbuffer_get_length(out) >= UP_PIPE_MAX_BUF)
+        bufferevent_disable(src, EV_READ);
+}
+
+/* Runs when dst's output drained below its low watermark (0 or half the
+ * bound, see pipe_new). */
+static void pipe_written(struct bufferevent *dst, void *ud)
+{
+    up_pipe *pp = ud;
+    if (pp->closing) {
+        if (dst == pp->cl && evbuffer_get_length(bufferevent_get_output(pp->cl)) == 0)
+            pipe_free(pp);
+        return;
+    }
+    bufferevent_enable(pipe_other(pp, dst), EV_READ);
+}
+
+static void pipe_event(struct bufferevent *bev, short what, void *ud)
+{
+    up_pipe *pp = ud;
+    if (!(what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)))
+        return; /* BEV_EVENT_CONNECTED */
+    if (bev == pp->cl || pp->closing) {
+        pipe_free(pp); /* the client is gone: nothing left to deliver */
+        return;
+    }
+    /* The service ended (answer done, or it failed): deliver what it
+     * said, then close the client. */
+    pipe_read(pp->sv, pp);
+    bufferevent_free(pp->sv);
+    pp->sv = NULL;
+    pp->closing = 1;
+    bufferevent_disable(pp->cl, EV_READ);
+    if (evbuffer_get_length(bufferevent_get_output(pp->cl)) == 0)
+        pipe_free(pp);
+    else
+        bufferevent_setwatermark(pp->cl, EV_WRITE, 0, 0);
+}
+
+static void refuse(int fd)
+{
+    static const char r503[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
+                               "Content-Length: 24\r\nConnection: close\r\n\r\ntoo many HTTP requests\r\n";
+    ssize_t w = write(fd, r503, sizeof(r503) - 1);
+    (void)w;
+    close(fd);
+}
+
+void up_proxy_take(void *ud, int fd, const unsigned char *bytes, size_t len)
+{
+    up_proxy *px = ud;
+    if (px->open >= px->max_pipes) {
+        refuse(fd);
+        return;
+    }
+    up_pipe *pp = cn_calloc(1, sizeof(*pp));
+    if (!pp) {
+        close(fd);
+        return;
+    }
+    pp->px = px;
+    pp->next = px->head;
+    if (px->head)
+        px->head->prev = pp;
+    px->head = pp;
+    px->open++;
+    px->total++;
+    evutil_make_socket_nonblocking(fd);
+    pp->cl = bufferevent_socket_new(px->base, fd, BEV_OPT_CLOSE_ON_FREE);
+    if (!pp->cl) {
+        close(fd);
+        pipe_free(pp);
+        return;
+    }
+    pp->sv = bufferevent_socket_new(px->base, -1, BEV_OPT_CLOSE_ON_FREE);
+    /* Queued now, written once connected: the request head comes first. */
+    if (!pp->sv || evbuffer_add(bufferevent_get_output(pp->sv), bytes, len) ||
+        bufferevent_socket_connect(pp->sv, (struct sockaddr *)&px->to, sizeof(px->to))) {
+        cn_log_warn("up", "cannot reach the HTTP service on 127.0.0.1:%d", ntohs(px->to.sin_port));
+        pipe_free(pp);
+        return;
+    }
+    bufferevent_setcb(pp->cl, pipe_read, pipe_written, pipe_event, pp);
+    bufferevent_setcb(pp->sv, pipe_read, pipe_written, pipe_event, pp);
+    bufferevent_setwatermark(pp->cl, EV_WRITE, UP_PIPE_MAX_BUF / 2, 0);
+    bufferevent_setwatermark(pp->sv, EV_WRITE, UP_PIPE_MAX_BUF / 2, 0);
+    bufferevent_enable(pp->cl, EV_READ | EV_WRITE);
+    bufferevent_enable(pp->sv, EV_READ | EV_WRITE);
+}
+
+int up_proxy_new(up_proxy **out, struct event_base *base, int port, uint32_t max_pipes)
+{
+    up_proxy *px = cn_calloc(1, sizeof(*px));
+    if (!px)
+        return CN_ENOMEM;
+    px->base = base;
+    px->max_pipes = max_pipes;
+    px->to.sin_family = AF_INET;
+    px->to.sin_port = htons((uint16_t)port);
+    px->to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    *out = px;
+    return 0;
+}
+
+uint32_t up_proxy_open(const up_proxy *p)
+{
+    return p->open;
+}
+
+uint64_t up_proxy_total(const up_proxy *p)
+{
+    return p->total;
+}
+
+void up_proxy_free(up_proxy *p)
+{
+    if (!p)
+        return;
+    while (p->head)
+        pipe_free(p->head);
+    cn_free(p);
+}
