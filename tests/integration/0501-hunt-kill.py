@@ -53,7 +53,7 @@ def main():
             busy = True
         else:
             h.start()
-            time.sleep(rng.uniform(0.0, 0.12))
+            time.sleep(rng.uniform(0.0, 0.08))
             busy = h.lag() > 0
         h.kill()
         kills += 1
