@@ -502,10 +502,10 @@ static void sim__read_cb(struct bufferevent *bev, void *ud)
             }
             if (hl == 0)
                 continue;
-            /* Open: bytes after the head are frames already.  They may
-             * be more than the scratch buffer holds (head + a whole read),
-             * so the head buffer itself is fed, after taking it out of
-             * p->in, which the decoder may use to assemble a message. */
+            /* Open: bytes after the head are frames already.  They are
+             * fed in place from the head buffer (no copy), taken out of
+             * p->in first because the decoder may assemble a message
+             * there. */
             cn_buf head = p->in;
             p->in = (cn_buf)CN_BUF_INIT;
             sim__connect_slot_free(s);

@@ -8,6 +8,9 @@ run must make the simulator exit 1 and count exactly that misbehaviour:
   silent   no acks at all                       → unacked == pings
   refuse   an error frame for every third ping  → ping_errors > 0
   accept   a 101 with a wrong Sec-WebSocket-Accept → handshake failures, nothing acked
+  burst    a right 101 split across reads, its end followed in the same write
+           by 7,000 ack frames (~150 KB) for ids never sent → all read (none
+           lost at the seam between the head and the frames)
 and a well-behaved fake that acks in batches, as fragmented messages,
 after a WebSocket ping, must pass (exit 0) — so the checks are not
 failing everything.
@@ -22,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 from gwutil import BIN  # noqa: E402
@@ -91,7 +95,9 @@ def serve(mode, port, ready, stop):
     asyncio.run(main())
 
 
-def bad_accept_server(port, ready, stop):
+def raw_server(port, ready, stop, burst=False):
+    """accept: a 101 with a wrong accept key.  burst: a right 101 followed in
+    the same write by ~150 KB of ack frames for ids never sent."""
     ls = socket.socket()
     ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     ls.bind(("127.0.0.1", port))
@@ -114,8 +120,18 @@ def bad_accept_server(port, ready, stop):
             key = [l.split(b":", 1)[1].strip() for l in head.split(b"\r\n") if l.lower().startswith(b"sec-websocket-key:")]
             good = base64.b64encode(hashlib.sha1(key[0] + b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest())
             wrong = good[:-2] + (b"A=" if good[-2:] != b"A=" else b"B=")
-            c.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                      b"Sec-WebSocket-Accept: " + wrong + b"\r\n\r\n")
+            frame = b'{"ack":["nobody.1"]}'
+            frames = (bytes([0x81, len(frame)]) + frame) * 7000 if burst else b""
+            answer = (b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                      b"Sec-WebSocket-Accept: " + (good if burst else wrong) + b"\r\n\r\n" + frames)
+            if burst:
+                # a head split across reads, its second part sharing a read with 64 KiB of frames
+                c.sendall(answer[:20])
+                time.sleep(0.2)
+                answer = answer[20:]
+            c.sendall(answer)
+            if burst:
+                time.sleep(0.5)
         except (OSError, IndexError):
             pass
         c.close()
@@ -125,7 +141,10 @@ def bad_accept_server(port, ready, stop):
 def run(mode):
     port = free_port()
     ready, stop = threading.Event(), threading.Event()
-    target = bad_accept_server if mode == "accept" else (lambda p, r, s: serve(mode, p, r, s))
+    if mode in ("accept", "burst"):
+        target = lambda p, r, s: raw_server(p, r, s, burst=(mode == "burst"))  # noqa: E731
+    else:
+        target = lambda p, r, s: serve(mode, p, r, s)  # noqa: E731
     t = threading.Thread(target=target, args=(port, ready, stop), daemon=True)
     t.start()
     ready.wait(10)
@@ -152,6 +171,9 @@ check(rc == 1 and r["ping_errors"] > 0 and r["acked"] + r["ping_errors"] == r["p
 rc, r, out = run("accept")
 check(rc == 1 and r["connects"] == 0 and r["connect_failures"] > 0 and "Accept" in r["first_error"],
       "wrong accept key refused: %r" % r)
+rc, r, out = run("burst")
+check(rc == 1 and r["unknown_acks"] >= 7000 and r["connects"] > 0,
+      "150 KB of frames right behind the 101 are all read, as unknown acks: %r" % {k: r[k] for k in ("unknown_acks", "connects")})
 rc, r, out = run("good")
 check(rc == 0 and r["ok"] and r["acked"] == r["pings"] > 0, "a correct fake gateway passes: %r %s" % (r, out))
 
