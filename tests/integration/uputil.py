@@ -32,6 +32,7 @@ class Up:
     def __init__(self, tmp, data, extra=()):
         self.tmp, self.data, self.extra = tmp, data, list(extra)
         self.proc, self.port, self.runs = None, None, 0
+        self.http = "127.0.0.1:0"  # a restart may ask for the port it had
 
     def start(self, timeout=30):
         self.runs += 1
@@ -41,7 +42,7 @@ class Up:
         self.out = open(os.path.join(self.tmp, "up-%d.out" % self.runs), "w")
         self.err = open(os.path.join(self.tmp, "up-%d.err" % self.runs), "w")
         self.proc = subprocess.Popen(
-            [BIN, "up", "--data", self.data, "--http", "127.0.0.1:0", "--kafka", "127.0.0.1:0",
+            [BIN, "up", "--data", self.data, "--http", self.http, "--kafka", "127.0.0.1:0",
              "--port-file", pf] + self.extra, stdout=self.out, stderr=self.err)
         t0 = time.monotonic()
         while not os.path.exists(pf):
