@@ -2,10 +2,11 @@
 # SPDX-License-Identifier: MIT
 """
 0604-up-restart — SIGTERM `cairn up` in the middle of a simulation, start
-it again on the same data directory, and let the simulation carry on (its
-players reconnect).  With a hunt file of its own (--hunt: a window that is
+it again on the same data directory, later SIGKILL it and start it again,
+and let the simulation carry on throughout (its players reconnect and
+resend what was not acknowledged).  With a hunt file of its own (--hunt: a window that is
 open, hits 3 within 8 s at -68 dBm), this checks:
-  1. the drain exits 0 while players are sending, and the restart serves
+  1. the drain exits 0 while players are sending, and each restart serves
      the same port's clients again (the sim reconnects, exit 0: every ping
      acknowledged exactly once from its point of view);
   2. nothing acknowledged is lost: every ping the sim generated (all acked)
@@ -51,7 +52,7 @@ def main():
     hunt, hpath = hunt_file(tmp)
     up = uu.Up(tmp, data, extra=["--hunt", hpath, "--idle-close", "2s"]).start()
     rep, pings = os.path.join(tmp, "sim.json"), os.path.join(tmp, "sim.pings")
-    simp = subprocess.Popen([uu.BIN, "sim", "--url", up.ws(), "--players", "40", "--duration", "16s", "--seed",
+    simp = subprocess.Popen([uu.BIN, "sim", "--url", up.ws(), "--players", "40", "--duration", "22s", "--seed",
                              str(SEED), "--hunt", hpath, "--ack-timeout", "30s", "--report", rep,
                              "--pings-out", pings], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     time.sleep(6)
@@ -66,6 +67,14 @@ def main():
     up.http = "127.0.0.1:%d" % port
     up.start()
     check(up.port == port, "restart bound %d, not %d" % (up.port, port))
+    # Then the hard way: SIGKILL mid-simulation (no drain), start again.
+    time.sleep(5)
+    up.proc.send_signal(signal.SIGKILL)
+    up.proc.wait(timeout=30)
+    up.out.close()
+    up.err.close()
+    up.start()
+    check(up.port == port, "restart after SIGKILL bound %d, not %d" % (up.port, port))
     out, err = simp.communicate(timeout=90)
     report = json.load(open(rep))
     check(simp.returncode == 0 and report["unacked"] == 0 and report["acked_twice"] == 0,
@@ -93,7 +102,7 @@ def main():
           "hunt-events: %d beacon_found (%d distinct), model %d" % (len(found), len(set(found)), finds))
     rc = up.stop()
     check(rc == 0, "second run exited %d: %s" % (rc, up.stderr()[-2000:]))
-    print("ok: drain %.2f s mid-simulation, %d pings (%d resends), %d players, %d finds once each; "
+    print("ok: drain %.2f s mid-simulation, then a SIGKILL, %d pings (%d resends), %d players, %d finds once each; "
           "leaderboard equals the model" % (drain_s, len(recs), report["resends"], len(want), finds))
     shutil.rmtree(tmp)
 
