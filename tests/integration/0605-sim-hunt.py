@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: MIT
 """
-0603-sim-hunt — end to end without `cairn up`: a seeded `cairn sim` plays
+0605-sim-hunt — end to end without `cairn up`: a seeded `cairn sim` plays
 the bundled sample hunt through `cairn gateway --brokers` into a
 `cairn logd`, a `cairn hunt --brokers` worker derives the game, and the
 worker's leaderboard and every player's state equal what an independent

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: MIT
 """
-0604-sim-hostile-gateway — `cairn sim` checks every ack: a fake gateway
+0606-sim-hostile-gateway — `cairn sim` checks every ack: a fake gateway
 (python3-websockets server, or raw sockets) that misbehaves in one way per
 run must make the simulator exit 1 and count exactly that misbehaviour:
   double   every ping acked twice               → acked_twice > 0
