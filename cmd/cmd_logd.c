@@ -12,6 +12,7 @@
  */
 #include "commands.h"
 
+#include "cmd_shared.h"
 #include "cn_cli.h"
 #include "cn_err.h"
 #include "cn_log.h"
@@ -54,36 +55,6 @@ static void logd_signal(evutil_socket_t sig, short what, void *ud)
     d->draining = 1;
     cn_log_info("logd", "signal %d: draining (no new connections; finishing in-flight requests)", (int)sig);
     kf_server_drain(d->srv, logd_drained, d);
-}
-
-static int logd_ensure_topics(lg_log *log, int32_t partitions)
-{
-    for (size_t i = 0; i < sizeof(logd_topics) / sizeof(logd_topics[0]); i++) {
-        if (lg_topic_partitions(log, logd_topics[i]) > 0)
-            continue;
-        lg_topic_config cfg;
-        memset(&cfg, 0, sizeof(cfg));
-        cfg.partitions = partitions;
-        int rc = lg_topic_create(log, logd_topics[i], &cfg);
-        if (rc && rc != CN_EEXIST) {
-            fprintf(stderr, "cairn logd: cannot create topic %s: %s\n", logd_topics[i], cn_strerror(rc));
-            return rc;
-        }
-    }
-    return 0;
-}
-
-static int logd_parse_durability(const char *s, lg_opts *o)
-{
-    if (strcmp(s, "fsync") == 0)
-        o->durability = LG_DUR_FSYNC;
-    else if (strcmp(s, "none") == 0)
-        o->durability = LG_DUR_NONE;
-    else if (strncmp(s, "interval=", 9) == 0 && cn_parse_duration_ms(s + 9, &o->interval_ms) == 0)
-        o->durability = LG_DUR_INTERVAL;
-    else
-        return CN_EINVAL;
-    return 0;
 }
 
 /* Split "HOST:PORT" for --advertise. */
@@ -145,7 +116,7 @@ int cmd_logd(int argc, char **argv)
         cn_cli_free(&cli);
         return rc;
     }
-    if (logd_parse_durability(cn_cli_str(&cli, "durability"), &lo)) {
+    if (cmd_parse_durability(cn_cli_str(&cli, "durability"), &lo)) {
         rc = cn_cli_usage_error(&cli, "--durability must be fsync, interval=DURATION or none");
         cn_cli_free(&cli);
         return rc;
@@ -181,8 +152,12 @@ int cmd_logd(int argc, char **argv)
                 rc == CN_EBUSY ? " (is another cairn process using it?)" : "");
         goto out;
     }
-    if (logd_ensure_topics(log, (int32_t)parts))
+    size_t bad = 0;
+    rc = cmd_ensure_topics(log, logd_topics, sizeof(logd_topics) / sizeof(logd_topics[0]), (int32_t)parts, &bad);
+    if (rc) {
+        fprintf(stderr, "cairn logd: cannot create topic %s: %s\n", logd_topics[bad], cn_strerror(rc));
         goto out;
+    }
     d.base = event_base_new();
     if (!d.base) {
         fprintf(stderr, "cairn logd: cannot create the event loop\n");
@@ -201,14 +176,9 @@ int cmd_logd(int argc, char **argv)
         goto out;
     }
     const char *pf = cn_cli_str(&cli, "port-file");
-    if (pf) {
-        char tmp[4096];
-        snprintf(tmp, sizeof(tmp), "%s.tmp", pf);
-        FILE *f = fopen(tmp, "w");
-        if (!f || fprintf(f, "%d\n", kf_server_port(d.srv)) < 0 || fclose(f) || rename(tmp, pf)) {
-            fprintf(stderr, "cairn logd: cannot write --port-file %s\n", pf);
-            goto out;
-        }
+    if (pf && cmd_write_port_file(pf, kf_server_port(d.srv))) {
+        fprintf(stderr, "cairn logd: cannot write --port-file %s\n", pf);
+        goto out;
     }
     cn_log_info("logd", "serving Kafka on port %d (data %s, %lld partitions per topic)", kf_server_port(d.srv),
                 lo.dir, (long long)parts);
