@@ -12,6 +12,7 @@
 #include "cn_time.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 int cmd_parse_durability(const char *s, lg_opts *o)
@@ -43,6 +44,16 @@ int cmd_ensure_topics(lg_log *log, const char *const *names, size_t n, int32_t p
         }
     }
     return 0;
+}
+
+int cmd_is_hostport(const char *s)
+{
+    const char *colon = strrchr(s, ':');
+    if (!colon || colon == s || !colon[1])
+        return 0;
+    char *end;
+    long port = strtol(colon + 1, &end, 10);
+    return !*end && port >= 0 && port <= 65535;
 }
 
 int cmd_write_port_file(const char *path, int port)

@@ -21,6 +21,9 @@ int cmd_parse_durability(const char *s, lg_opts *o);
  *  lg_topic_create error (names[*bad] is the topic it failed on). */
 int cmd_ensure_topics(lg_log *log, const char *const *names, size_t n, int32_t partitions, size_t *bad);
 
+/** 1 if s is "HOST:PORT" with a non-empty host and a port 0..65535. */
+int cmd_is_hostport(const char *s);
+
 /** Write "PORT\n" to path atomically (a temporary file, then rename), so a
  *  test polling for it never reads half a number.  @return 0 or -1. */
 int cmd_write_port_file(const char *path, int port);

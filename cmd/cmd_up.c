@@ -203,6 +203,9 @@ static int up_parse(cn_cli *cli, up_cfg *c)
     const char *node = cn_cli_str(cli, "node");
     if (!gw_id_valid(node, strlen(node)) || strlen(node) > 40)
         return cn_cli_usage_error(cli, "--node must be 1-40 of A-Za-z0-9._:@-");
+    if (!cmd_is_hostport(cn_cli_str(cli, "http")) || !cmd_is_hostport(cn_cli_str(cli, "kafka")))
+        return cn_cli_usage_error(cli, "--http and --kafka want HOST:PORT (port 0 picks one), got '%s' and '%s'",
+                                  cn_cli_str(cli, "http"), cn_cli_str(cli, "kafka"));
     c->lo.dir = cn_cli_str(cli, "data");
     const char *st = cn_cli_str(cli, "state");
     /* the default names a place under --data, wherever that is */

@@ -214,6 +214,8 @@ int up_hunt_metrics(void *ud, cn_buf *out)
 
 int up_hunt_stop(up_hunt *h)
 {
+    if (!h)
+        return 0;
     if (h->started) {
         /* Thread-safe (evthread_use_pthreads): the loop ends between two
          * callbacks, i.e. between two committed batches. */

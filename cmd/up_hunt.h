@@ -48,7 +48,8 @@ int up_hunt_start(up_hunt *h);
 /** Append the worker's last metrics sample (taken once a second).  Any thread. */
 int up_hunt_metrics(void *h, cn_buf *out);
 /** Stop after the batch in progress (each batch is committed whole) and
- *  join the thread.  @return 0 if the worker never failed. */
+ *  join the thread (NULL or never started: nothing to do).
+ *  @return 0 if the worker never failed. */
 int up_hunt_stop(up_hunt *h);
 void up_hunt_close(up_hunt *h); /* NULL ok; after up_hunt_stop */
 
