@@ -4,7 +4,8 @@
 # exit 2 with one line on stderr naming the flag; runtime failures (a
 # missing or invalid hunt file, the HTTP port in use, a data directory
 # another process owns, a missing key) exit 1 with one line saying what to
-# do; a clean start then SIGTERM exits 0, and the start block is printed.
+# do; a clean start then SIGTERM exits 0, and the start block is printed;
+# bad HTTP requests on the one port get 400/405/431 and the service stays.
 set -u
 BIN=${CAIRN_BIN:?set CAIRN_BIN to the built cairn binary}
 T=$(mktemp -d "${TMPDIR:-/tmp}/cairn-0605.XXXXXX")
@@ -76,6 +77,17 @@ grep_in err "cannot listen on --http" "names --http"
 curl -sf "http://127.0.0.1:$port/healthz" >/dev/null || { echo "FAIL: /healthz"; fails=$((fails + 1)); }
 curl -s "http://127.0.0.1:$port/nope" -o "$T/nope" -w "%{http_code}" >"$T/code"
 grep_in code "404" "an unknown path is 404"
+# bad requests on the HTTP port get the HTTP error of whoever serves the path
+curl -s "http://127.0.0.1:$port/api/leaderboard?limit=abc" -o /dev/null -w "%{http_code}" >"$T/code"
+grep_in code "400" "a bad ?limit= is 400 (the worker's API, through the gateway's port)"
+curl -s -X POST "http://127.0.0.1:$port/api/leaderboard" -o /dev/null -w "%{http_code}" >"$T/code"
+grep_in code "405" "POST is 405 (the worker's API)"
+curl -s -X POST -d x "http://127.0.0.1:$port/api/leaderboard" -o /dev/null -w "%{http_code}" >"$T/code"
+grep_in code "400" "a request body is 400 (the gateway's head parser, before any hand-over)"
+curl -s -H "X-Big: $(head -c 20000 /dev/zero | tr '\0' a)" "http://127.0.0.1:$port/api/beacons" -o /dev/null \
+    -w "%{http_code}" >"$T/code"
+grep_in code "431" "an oversized head is refused by the gateway before any hand-over (431)"
+curl -sf "http://127.0.0.1:$port/api/beacons" | grep -q '"b-12"' || { echo "FAIL: /api/beacons after bad requests"; fails=$((fails + 1)); }
 kill -TERM "$PID"
 wait "$PID"
 rc=$?
