@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# 0605-up-cli.sh — `cairn up` flags and exit statuses through the real
+# 0607-up-cli.sh — `cairn up` flags and exit statuses through the real
 # binary: --help lists every flag with its default (exit 0); usage errors
 # exit 2 with one line on stderr naming the flag; runtime failures (a
 # missing or invalid hunt file, the HTTP port in use, a data directory
@@ -8,7 +8,7 @@
 # bad HTTP requests on the one port get 400/405/431 and the service stays.
 set -u
 BIN=${CAIRN_BIN:?set CAIRN_BIN to the built cairn binary}
-T=$(mktemp -d "${TMPDIR:-/tmp}/cairn-0605.XXXXXX")
+T=$(mktemp -d "${TMPDIR:-/tmp}/cairn-0607.XXXXXX")
 PID=""
 cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null; rm -rf "$T"; }
 trap cleanup EXIT
