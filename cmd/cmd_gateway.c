@@ -16,6 +16,7 @@
  * own threads.  This file owns the base, log, sink, server and workers.
  */
 #include "commands.h"
+#include "cmd_shared.h"
 
 #include "cn_cli.h"
 #include "cn_err.h"
@@ -82,32 +83,6 @@ static cn_flag gw_flags[] = {
     {"port-file", "PATH", NULL, "write the bound port here once listening (for tests)"},
     {"reuseport", NULL, NULL, "bind with SO_REUSEPORT (set by --workers for its workers)"},
 };
-
-static int gwc_parse_durability(const char *s, lg_opts *o)
-{
-    if (strcmp(s, "fsync") == 0)
-        o->durability = LG_DUR_FSYNC;
-    else if (strcmp(s, "none") == 0)
-        o->durability = LG_DUR_NONE;
-    else if (strncmp(s, "interval=", 9) == 0 && cn_parse_duration_ms(s + 9, &o->interval_ms) == 0)
-        o->durability = LG_DUR_INTERVAL;
-    else
-        return CN_EINVAL;
-    return 0;
-}
-
-static int gwc_write_port_file(const char *pf, int port)
-{
-    char tmp[4096];
-    snprintf(tmp, sizeof(tmp), "%s.tmp", pf);
-    FILE *f = fopen(tmp, "w");
-    if (!f)
-        return -1;
-    int bad = fprintf(f, "%d\n", port) < 0;
-    if (fclose(f) || bad || rename(tmp, pf))
-        return -1;
-    return 0;
-}
 
 /* ---- one serving process ------------------------------------------------ */
 
@@ -232,7 +207,7 @@ static void gwc_pf_check(evutil_socket_t fd, short what, void *ud)
         if (stat(p, &st))
             return;
     }
-    if (gwc_write_port_file(g->port_file, g->port))
+    if (cmd_write_port_file(g->port_file, g->port))
         cn_log_error("gw", "cannot write --port-file %s", g->port_file);
     event_del(g->pf_timer);
 }
@@ -447,7 +422,7 @@ static int gwc_serve(gwc *g, cn_cli *cli, gw_server_opts *so, const char *broker
         goto out;
     }
     const char *pf = cn_cli_str(cli, "port-file");
-    if (pf && gwc_write_port_file(pf, gw_server_port(g->srv))) {
+    if (pf && cmd_write_port_file(pf, gw_server_port(g->srv))) {
         fprintf(stderr, "cairn gateway: cannot write --port-file %s\n", pf);
         goto out;
     }
@@ -511,7 +486,7 @@ int cmd_gateway(int argc, char **argv)
         status = cn_cli_usage_error(&cli, "--sock-buf must be at most 16MiB");
         goto out;
     }
-    if (gwc_parse_durability(cn_cli_str(&cli, "durability"), &lo)) {
+    if (cmd_parse_durability(cn_cli_str(&cli, "durability"), &lo)) {
         status = cn_cli_usage_error(&cli, "--durability must be fsync, interval=DURATION or none");
         goto out;
     }

@@ -15,6 +15,7 @@
  * docs/cli.md and docs/architecture.md, "The hunt workers".
  */
 #include "commands.h"
+#include "cmd_shared.h"
 
 #include "cn_alloc.h"
 #include "cn_cli.h"
@@ -158,19 +159,6 @@ static int huntc_dir_is_fresh(const char *path)
     return fresh;
 }
 
-static int huntc_port_file(const char *pf, int port)
-{
-    char tmp[4096];
-    snprintf(tmp, sizeof(tmp), "%s.tmp", pf);
-    FILE *f = fopen(tmp, "w");
-    if (!f || fprintf(f, "%d\n", port) < 0) {
-        if (f)
-            fclose(f);
-        return -1;
-    }
-    return fclose(f) || rename(tmp, pf) ? -1 : 0;
-}
-
 typedef struct huntc_res {
     hunt_rules *rules;
     hunt_store *st;
@@ -274,7 +262,7 @@ static int huntc_run(huntc *h, cn_cli *cli, const hunt_worker_opts *wo, int64_t 
         goto fail;
     }
     const char *pf = cn_cli_str(cli, "port-file");
-    if (pf && r.http && huntc_port_file(pf, hunt_http_port(r.http))) {
+    if (pf && r.http && cmd_write_port_file(pf, hunt_http_port(r.http))) {
         snprintf(err, sizeof(err), "cannot write --port-file %s", pf);
         goto fail;
     }
