@@ -103,7 +103,12 @@ def main():
 
             t = threading.Thread(target=run, daemon=True)
             t.start()
-            time.sleep(0.5 + rng.random() * 1.5)
+            # Kill only once traffic flows: a loaded (or sanitized) run can take
+            # seconds to connect, and a kill before the first ack proves nothing.
+            deadline = time.time() + 30
+            while not acked and time.time() < deadline:
+                time.sleep(0.05)
+            time.sleep(0.2 + rng.random() * 1.3)
             node.kill()
             stop.set()
             t.join(30)
