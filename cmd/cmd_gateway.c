@@ -64,21 +64,27 @@ typedef struct gwc {
 static cn_flag gw_flags[] = {
     {"listen", "HOST:PORT", "127.0.0.1:8080", "WebSocket + HTTP listener; port 0 picks one"},
     {"workers", "N", "1", "processes sharing the port (SO_REUSEPORT); each has its own fd budget"},
-    {"log", "DIR", NULL, "append in-process to the log in DIR (with --workers > 1: through this process)"},
+    {"log", "DIR", NULL,
+     "append in-process to the log in DIR (with --workers > 1: through this process)"},
     {"brokers", "H:P,...", NULL, "append through librdkafka to a cairn logd or a Kafka cluster"},
     {"topic", "NAME", "ble-raw", "topic the pings go to"},
     {"partitions", "N", "4", "partitions of the topic when --log has to create it"},
     {"durability", "MODE", "fsync", "--log: fsync | interval=DURATION | none (acks wait for this)"},
     {"node", "NAME", "gw", "node name: CloudEvent source /gateway/NAME (workers add -wI)"},
     {"idle-close", "DURATION", "5s", "close with 1000 \"idle\" this long after the last ping"},
-    {"handshake-timeout", "DURATION", "10s", "drop connections whose request head is not complete by then"},
-    {"stall-close", "DURATION", "10s", "close with 1013 connections held back by a slow log this long"},
-    {"auth-key", "FILE", NULL, "Ed25519 public key (cairn token keygen → FILE.pub); none: development mode"},
+    {"handshake-timeout", "DURATION", "10s",
+     "drop connections whose request head is not complete by then"},
+    {"stall-close", "DURATION", "10s",
+     "close with 1013 connections held back by a slow log this long"},
+    {"auth-key", "FILE", NULL,
+     "Ed25519 public key (cairn token keygen → FILE.pub); none: development mode"},
     {"max-conns", "N", "19000", "connections held at once per process (table preallocated)"},
     {"max-conns-per-ip", "N", "0", "connections per source address; 0: no limit"},
     {"max-msg-bytes", "SIZE", "64KiB", "largest WebSocket message; larger closes with 1009"},
-    {"max-inflight", "N", "100000", "pings appended but not durable before reading stops (per process)"},
-    {"produce-timeout", "DURATION", "30s", "--brokers: give up on a message after this (never acked)"},
+    {"max-inflight", "N", "100000",
+     "pings appended but not durable before reading stops (per process)"},
+    {"produce-timeout", "DURATION", "30s",
+     "--brokers: give up on a message after this (never acked)"},
     {"sock-buf", "SIZE", "4KiB", "kernel socket send/receive buffer per connection"},
     {"port-file", "PATH", NULL, "write the bound port here once listening (for tests)"},
     {"reuseport", NULL, NULL, "bind with SO_REUSEPORT (set by --workers for its workers)"},
@@ -103,7 +109,8 @@ static void gwc_signal(evutil_socket_t sig, short what, void *ud)
     }
     g->draining = 1;
     if (g->srv) {
-        cn_log_info("gw", "signal %d: draining (no new connections, acking what is durable)", (int)sig);
+        cn_log_info("gw", "signal %d: draining (no new connections, acking what is durable)",
+                    (int)sig);
         gw_server_drain(g->srv, gwc_drained, g);
         return;
     }
@@ -179,7 +186,8 @@ static void gwc_sigchld(evutil_socket_t sig, short what, void *ud)
             if (!g->draining) {
                 /* A worker died: its clients reconnect to the others;
                  * start a new one so the port keeps its capacity. */
-                cn_log_error("gw", "worker %d (pid %d) ended (status %d); starting another", i, (int)pid, st);
+                cn_log_error("gw", "worker %d (pid %d) ended (status %d); starting another", i,
+                             (int)pid, st);
                 g->pids[i] = gwc_spawn(g, i);
                 if (g->pids[i] > 0)
                     g->alive++;
@@ -241,7 +249,8 @@ static int gwc_resolve_listen(const char *listen, char *out, size_t cap, int *po
     int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     int one = 1;
     if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
-        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) || bind(fd, ai->ai_addr, ai->ai_addrlen)) {
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) ||
+        bind(fd, ai->ai_addr, ai->ai_addrlen)) {
         if (fd >= 0)
             close(fd);
         freeaddrinfo(ai);
@@ -262,7 +271,8 @@ static int gwc_resolve_listen(const char *listen, char *out, size_t cap, int *po
  * supervisor decides, then those.  Static storage: lives until exec. */
 static char **gwc_worker_argv(cn_cli *cli, const char *listen, const char *brokers)
 {
-    static const char *skip[] = {"workers", "log", "brokers", "listen", "durability", "partitions", "reuseport"};
+    static const char *skip[] = {"workers",    "log",        "brokers",  "listen",
+                                 "durability", "partitions", "reuseport"};
     size_t cap = 2 * cli->nflags + 16, n = 0;
     char **av = calloc(cap, sizeof(char *));
     if (!av)
@@ -300,15 +310,15 @@ static int gwc_supervise(gwc *g, cn_cli *cli, int64_t workers, const char *broke
     struct event *sigterm = NULL, *sigint = NULL;
     g->status = CN_EXIT_FAIL;
     if (gwc_resolve_listen(cn_cli_str(cli, "listen"), listen, sizeof(listen), &g->port, &holdfd)) {
-        fprintf(stderr, "cairn gateway: cannot bind %s: %s; pick another --listen\n", cn_cli_str(cli, "listen"),
-                strerror(errno));
+        fprintf(stderr, "cairn gateway: cannot bind %s: %s; pick another --listen\n",
+                cn_cli_str(cli, "listen"), strerror(errno));
         return CN_EXIT_FAIL;
     }
     if (lo->dir) {
         rc = lg_open(&log, lo);
         if (rc || gwc_ensure_topic(log, cn_cli_str(cli, "topic"), parts)) {
-            fprintf(stderr, "cairn gateway: cannot open the log in %s: %s%s\n", lo->dir, cn_strerror(rc),
-                    rc == CN_EBUSY ? " (is another cairn process using it?)" : "");
+            fprintf(stderr, "cairn gateway: cannot open the log in %s: %s%s\n", lo->dir,
+                    cn_strerror(rc), rc == CN_EBUSY ? " (is another cairn process using it?)" : "");
             goto out;
         }
         kf_server_opts ko;
@@ -320,8 +330,8 @@ static int gwc_supervise(gwc *g, cn_cli *cli, int64_t workers, const char *broke
             goto out;
         }
         snprintf(brokers, sizeof(brokers), "127.0.0.1:%d", kf_server_port(g->kf));
-        cn_log_info("gw", "log %s served to %lld workers on 127.0.0.1:%d", lo->dir, (long long)workers,
-                    kf_server_port(g->kf));
+        cn_log_info("gw", "log %s served to %lld workers on 127.0.0.1:%d", lo->dir,
+                    (long long)workers, kf_server_port(g->kf));
     } else {
         snprintf(brokers, sizeof(brokers), "%s", brokers_in);
     }
@@ -378,8 +388,8 @@ out:
 
 /* ---- entry ----------------------------------------------------------------- */
 
-static int gwc_serve(gwc *g, cn_cli *cli, gw_server_opts *so, const char *brokers, lg_opts *lo, int32_t parts,
-                     int64_t produce_timeout)
+static int gwc_serve(gwc *g, cn_cli *cli, gw_server_opts *so, const char *brokers, lg_opts *lo,
+                     int32_t parts, int64_t produce_timeout)
 {
     lg_log *log = NULL;
     gw_sink *sink = NULL;
@@ -389,17 +399,20 @@ static int gwc_serve(gwc *g, cn_cli *cli, gw_server_opts *so, const char *broker
     if (lo->dir) {
         rc = lg_open(&log, lo);
         if (rc) {
-            fprintf(stderr, "cairn gateway: cannot open the log in %s: %s%s\n", lo->dir, cn_strerror(rc),
+            fprintf(stderr, "cairn gateway: cannot open the log in %s: %s%s\n", lo->dir,
+                    cn_strerror(rc),
                     rc == CN_EBUSY ? " (another process owns it: use --brokers to its logd)" : "");
             goto out;
         }
-        if ((rc = gwc_ensure_topic(log, topic, parts)) || (rc = gw_sink_log_new(&sink, g->base, log, topic))) {
+        if ((rc = gwc_ensure_topic(log, topic, parts)) ||
+            (rc = gw_sink_log_new(&sink, g->base, log, topic))) {
             fprintf(stderr, "cairn gateway: topic %s: %s\n", topic, cn_strerror(rc));
             goto out;
         }
     } else {
         char err[512] = "";
-        rc = gw_sink_kafka_new(&sink, g->base, brokers, topic, 15000, produce_timeout, err, sizeof(err));
+        rc = gw_sink_kafka_new(&sink, g->base, brokers, topic, 15000, produce_timeout, err,
+                               sizeof(err));
         if (rc) {
             fprintf(stderr, "cairn gateway: %s\n", err);
             goto out;
@@ -408,11 +421,13 @@ static int gwc_serve(gwc *g, cn_cli *cli, gw_server_opts *so, const char *broker
     rc = gw_server_new(&g->srv, g->base, sink, so);
     if (rc) {
         if (rc == CN_ESYS)
-            fprintf(stderr, "cairn gateway: cannot listen on %s: %s; pick another address or port with --listen\n",
+            fprintf(stderr,
+                    "cairn gateway: cannot listen on %s: %s; pick another address or port with "
+                    "--listen\n",
                     so->listen, strerror(errno));
         else
-            fprintf(stderr, "cairn gateway: cannot listen on %s: %s; --listen wants HOST:PORT\n", so->listen,
-                    cn_strerror(rc));
+            fprintf(stderr, "cairn gateway: cannot listen on %s: %s; --listen wants HOST:PORT\n",
+                    so->listen, cn_strerror(rc));
         goto out;
     }
     sigterm = evsignal_new(g->base, SIGTERM, gwc_signal, g);
@@ -445,11 +460,18 @@ out:
 
 int cmd_gateway(int argc, char **argv)
 {
-    cn_cli cli = {"cairn gateway", "(--log DIR | --brokers H:P,...) [flags]",
-                  "Run the WebSocket tier: players connect to ws://HOST:PORT/ws?token=TOKEN and send pings; "
-                  "each ping is appended to the topic as a CloudEvent and acknowledged once durable.  "
-                  "Also serves GET /healthz and /metrics.  SIGTERM/SIGINT drain and exit 0.",
-                  gw_flags, sizeof(gw_flags) / sizeof(gw_flags[0]), 0, 0, NULL, 0};
+    cn_cli cli = {
+        "cairn gateway",
+        "(--log DIR | --brokers H:P,...) [flags]",
+        "Run the WebSocket tier: players connect to ws://HOST:PORT/ws?token=TOKEN and send pings; "
+        "each ping is appended to the topic as a CloudEvent and acknowledged once durable.  "
+        "Also serves GET /healthz and /metrics.  SIGTERM/SIGINT drain and exit 0.",
+        gw_flags,
+        sizeof(gw_flags) / sizeof(gw_flags[0]),
+        0,
+        0,
+        NULL,
+        0};
     int rc = cn_cli_parse(&cli, argc, argv);
     if (rc) {
         cn_cli_free(&cli); /* parse allocates even when it prints help or an error */
@@ -462,12 +484,16 @@ int cmd_gateway(int argc, char **argv)
     gw_server_opts_init(&so);
     lg_opts lo;
     lg_opts_init(&lo);
-    if (cn_cli_i64(&cli, "workers", 1, GWC_MAX_WORKERS, &workers) || cn_cli_i64(&cli, "partitions", 1, 10000, &parts) ||
-        cn_cli_i64(&cli, "max-conns", 1, 1000000, &maxc) || cn_cli_i64(&cli, "max-conns-per-ip", 0, 1000000, &maxip) ||
-        cn_cli_i64(&cli, "max-inflight", 1, 100000000, &inflight) || cn_cli_duration_ms(&cli, "idle-close", &idle) ||
-        cn_cli_duration_ms(&cli, "handshake-timeout", &hs) || cn_cli_duration_ms(&cli, "stall-close", &stall) ||
-        cn_cli_duration_ms(&cli, "produce-timeout", &ptmo) || cn_cli_size(&cli, "max-msg-bytes", &maxmsg) ||
-        cn_cli_size(&cli, "sock-buf", &sockbuf))
+    if (cn_cli_i64(&cli, "workers", 1, GWC_MAX_WORKERS, &workers) ||
+        cn_cli_i64(&cli, "partitions", 1, 10000, &parts) ||
+        cn_cli_i64(&cli, "max-conns", 1, 1000000, &maxc) ||
+        cn_cli_i64(&cli, "max-conns-per-ip", 0, 1000000, &maxip) ||
+        cn_cli_i64(&cli, "max-inflight", 1, 100000000, &inflight) ||
+        cn_cli_duration_ms(&cli, "idle-close", &idle) ||
+        cn_cli_duration_ms(&cli, "handshake-timeout", &hs) ||
+        cn_cli_duration_ms(&cli, "stall-close", &stall) ||
+        cn_cli_duration_ms(&cli, "produce-timeout", &ptmo) ||
+        cn_cli_size(&cli, "max-msg-bytes", &maxmsg) || cn_cli_size(&cli, "sock-buf", &sockbuf))
         goto out;
     const char *logdir = cn_cli_str(&cli, "log"), *brokers = cn_cli_str(&cli, "brokers");
     if (!logdir == !brokers) {
@@ -500,7 +526,8 @@ int cmd_gateway(int argc, char **argv)
     char *pend = NULL;
     long lport = lc ? strtol(lc + 1, &pend, 10) : -1;
     if (!lc || lc == so.listen || !lc[1] || *pend || lport < 0 || lport > 65535) {
-        status = cn_cli_usage_error(&cli, "--listen wants HOST:PORT (port 0 picks one), got '%s'", so.listen);
+        status = cn_cli_usage_error(&cli, "--listen wants HOST:PORT (port 0 picks one), got '%s'",
+                                    so.listen);
         goto out;
     }
     so.reuseport = cn_cli_bool(&cli, "reuseport");
@@ -518,7 +545,8 @@ int cmd_gateway(int argc, char **argv)
     if (keyf) {
         rc = gw_token_read_public(keyf, so.auth_pk);
         if (rc) {
-            fprintf(stderr, "cairn gateway: cannot read public key %s: %s%s\n", keyf, cn_strerror(rc),
+            fprintf(stderr, "cairn gateway: cannot read public key %s: %s%s\n", keyf,
+                    cn_strerror(rc),
                     rc == GW_EKEYFILE ? " (give the .pub file written by cairn token keygen)" : "");
             goto out;
         }

@@ -79,7 +79,8 @@ static void huntc_tick(evutil_socket_t fd, short what, void *ud)
     }
     if (n > 0 && !h->first_done) {
         h->first_done = 1;
-        cn_log_info("hunt", "first batch committed %.1f ms after start", (double)(cn_mono_ns() - h->t0_ns) / 1e6);
+        cn_log_info("hunt", "first batch committed %.1f ms after start",
+                    (double)(cn_mono_ns() - h->t0_ns) / 1e6);
     }
     if (h->rebuild && hunt_worker_caught_up(h->w)) {
         event_base_loopexit(h->base, NULL);
@@ -166,8 +167,8 @@ typedef struct huntc_res {
     hunt_io *io;
     int io_kafka;
     hunt_http *http;
-    dash_hunt *dh;    /* the dashboard's numbers, from the worker */
-    dash_http *dash;  /* the dashboard, mounted on http */
+    dash_hunt *dh;   /* the dashboard's numbers, from the worker */
+    dash_http *dash; /* the dashboard, mounted on http */
     struct event *sigterm, *sigint;
 } huntc_res;
 
@@ -204,7 +205,9 @@ static int huntc_open_io(cn_cli *cli, huntc_res *r, int64_t parts, char *err, si
         lo.dir = dir;
         if ((rc = lg_open(&r->log, &lo)) != 0) {
             snprintf(err, errlen, "cannot open the log in %s: %s%s", dir, cn_strerror(rc),
-                     rc == CN_EBUSY ? " (another process owns it: run this worker with --brokers to its logd)" : "");
+                     rc == CN_EBUSY
+                         ? " (another process owns it: run this worker with --brokers to its logd)"
+                         : "");
             return rc;
         }
         if ((rc = huntc_ensure_topics(r->log, (int32_t)parts)) != 0) {
@@ -217,7 +220,8 @@ static int huntc_open_io(cn_cli *cli, huntc_res *r, int64_t parts, char *err, si
         return rc;
     }
     r->io_kafka = 1;
-    return hunt_io_kafka_new(&r->io, cn_cli_str(cli, "brokers"), cn_cli_str(cli, "node"), err, errlen);
+    return hunt_io_kafka_new(&r->io, cn_cli_str(cli, "brokers"), cn_cli_str(cli, "node"), err,
+                             errlen);
 }
 
 static int huntc_run(huntc *h, cn_cli *cli, const hunt_worker_opts *wo, int64_t create_parts)
@@ -230,7 +234,8 @@ static int huntc_run(huntc *h, cn_cli *cli, const hunt_worker_opts *wo, int64_t 
     if (rc)
         goto fail;
     if (h->rebuild && !huntc_dir_is_fresh(state)) {
-        snprintf(err, sizeof(err), "--rebuild needs a new or empty --state directory; %s has files", state);
+        snprintf(err, sizeof(err), "--rebuild needs a new or empty --state directory; %s has files",
+                 state);
         goto fail;
     }
     hunt_store_opts so;
@@ -246,7 +251,8 @@ static int huntc_run(huntc *h, cn_cli *cli, const hunt_worker_opts *wo, int64_t 
     h->tick = h->base ? event_new(h->base, -1, 0, huntc_tick, h) : NULL;
     r.sigterm = h->base ? evsignal_new(h->base, SIGTERM, huntc_signal, h) : NULL;
     r.sigint = h->base ? evsignal_new(h->base, SIGINT, huntc_signal, h) : NULL;
-    if (!h->tick || !r.sigterm || !r.sigint || evsignal_add(r.sigterm, NULL) || evsignal_add(r.sigint, NULL)) {
+    if (!h->tick || !r.sigterm || !r.sigint || evsignal_add(r.sigterm, NULL) ||
+        evsignal_add(r.sigint, NULL)) {
         snprintf(err, sizeof(err), "cannot set up the event loop");
         goto fail;
     }
@@ -257,7 +263,8 @@ static int huntc_run(huntc *h, cn_cli *cli, const hunt_worker_opts *wo, int64_t 
         goto fail;
     }
     if (r.http && ((rc = dash_hunt_new(&r.dh, h->w, r.io)) != 0 ||
-                   (rc = dash_http_mount(&r.dash, h->base, hunt_http_evhttp(r.http), dash_hunt_snapshot, r.dh)) != 0)) {
+                   (rc = dash_http_mount(&r.dash, h->base, hunt_http_evhttp(r.http),
+                                         dash_hunt_snapshot, r.dh)) != 0)) {
         snprintf(err, sizeof(err), "cannot mount the dashboard on --http: %s", cn_strerror(rc));
         goto fail;
     }
@@ -266,14 +273,16 @@ static int huntc_run(huntc *h, cn_cli *cli, const hunt_worker_opts *wo, int64_t 
         snprintf(err, sizeof(err), "cannot write --port-file %s", pf);
         goto fail;
     }
-    cn_log_info("hunt", "hunt %s, state %s, HTTP port %d", d->id, state, r.http ? hunt_http_port(r.http) : 0);
+    cn_log_info("hunt", "hunt %s, state %s, HTTP port %d", d->id, state,
+                r.http ? hunt_http_port(r.http) : 0);
     h->status = CN_EXIT_OK;
     event_active(h->tick, 0, 0);
     event_base_dispatch(h->base);
     if (h->rebuild && h->status == CN_EXIT_OK) {
         const hunt_worker_stats *s = hunt_worker_get_stats(h->w);
-        printf("rebuilt %s from %" PRIu64 " records: %" PRIu64 " accepted, %" PRIu64 " derived events\n", state,
-               s->records, s->accepted, s->suppressed);
+        printf("rebuilt %s from %" PRIu64 " records: %" PRIu64 " accepted, %" PRIu64
+               " derived events\n",
+               state, s->records, s->accepted, s->suppressed);
     }
     huntc_res_free(h, &r);
     return h->status;
@@ -286,22 +295,36 @@ fail:
 int cmd_hunt(int argc, char **argv)
 {
     cn_flag flags[] = {
-        {"log", "DIR", NULL, "read ble-raw and append hunt-events in-process (this process must be DIR's only writer)"},
-        {"brokers", "H:P,...", NULL, "read and write over the Kafka protocol (cairn logd or Kafka)"},
+        {"log", "DIR", NULL,
+         "read ble-raw and append hunt-events in-process (this process must be DIR's only writer)"},
+        {"brokers", "H:P,...", NULL,
+         "read and write over the Kafka protocol (cairn logd or Kafka)"},
         {"state", "DIR", "./cairn-hunt-state", "RocksDB state directory (created if missing)"},
         {"hunt", "FILE", "hunt/sample-hunt.json", "hunt definition (docs/hunts.md)"},
         {"partitions", "all|LIST", "all", "ble-raw partitions to consume, e.g. 0,2-3"},
-        {"http", "HOST:PORT", "127.0.0.1:8081", "HTTP API listener (port 0 picks one; empty: none)"},
-        {"node", "NAME", "hunt", "this worker's name: CloudEvent source /hunt/NAME (keep it across restarts)"},
+        {"http", "HOST:PORT", "127.0.0.1:8081",
+         "HTTP API listener (port 0 picks one; empty: none)"},
+        {"node", "NAME", "hunt",
+         "this worker's name: CloudEvent source /hunt/NAME (keep it across restarts)"},
         {"batch", "N", "4096", "input records per RocksDB commit (and per hunt-events append)"},
-        {"create-partitions", "N", "4", "--log: partitions of ble-raw / hunt-events if they do not exist"},
-        {"rebuild", NULL, NULL, "derive a new --state from the log up to its end (emits nothing) and exit"},
+        {"create-partitions", "N", "4",
+         "--log: partitions of ble-raw / hunt-events if they do not exist"},
+        {"rebuild", NULL, NULL,
+         "derive a new --state from the log up to its end (emits nothing) and exit"},
         {"port-file", "PATH", NULL, "write the bound HTTP port here once listening (for tests)"},
     };
-    cn_cli cli = {"cairn hunt", "(--log DIR | --brokers H:P,...) [flags]",
-                  "Run a hunt worker: ble-raw pings in, game state in RocksDB, hunt-events out exactly once, "
-                  "leaderboard and player API over HTTP.  SIGTERM/SIGINT finish the batch, commit and exit 0.",
-                  flags, sizeof(flags) / sizeof(flags[0]), 0, 0, NULL, 0};
+    cn_cli cli = {
+        "cairn hunt",
+        "(--log DIR | --brokers H:P,...) [flags]",
+        "Run a hunt worker: ble-raw pings in, game state in RocksDB, hunt-events out exactly once, "
+        "leaderboard and player API over HTTP.  SIGTERM/SIGINT finish the batch, commit and exit "
+        "0.",
+        flags,
+        sizeof(flags) / sizeof(flags[0]),
+        0,
+        0,
+        NULL,
+        0};
     int rc = cn_cli_parse(&cli, argc, argv);
     if (rc) {
         cn_cli_free(&cli);
@@ -322,8 +345,9 @@ int cmd_hunt(int argc, char **argv)
         return rc;
     }
     if (huntc_parse_parts(cn_cli_str(&cli, "partitions"), &parts, &wo.nparts)) {
-        rc = cn_cli_usage_error(&cli, "--partitions wants all or a list such as 0,2-3 (0..%d, no repeats); got '%s'",
-                                HUNT_MAX_PARTITIONS - 1, cn_cli_str(&cli, "partitions"));
+        rc = cn_cli_usage_error(
+            &cli, "--partitions wants all or a list such as 0,2-3 (0..%d, no repeats); got '%s'",
+            HUNT_MAX_PARTITIONS - 1, cn_cli_str(&cli, "partitions"));
         cn_cli_free(&cli);
         return rc;
     }

@@ -110,9 +110,9 @@ static void log_print_partition(lg_log *log, const char *topic, int32_t p)
     log_fmt_time(pi.last_timestamp, t1);
     printf("  %s:%d\tstart=%" PRId64 " end=%" PRId64 " records=%" PRId64 " bytes=%" PRIu64
            " segments=%u epoch=%d oldest=%s newest=%s%s%s\n",
-           topic, p, pi.log_start_offset, pi.log_end_offset, pi.log_end_offset - pi.log_start_offset,
-           pi.bytes, pi.segments, pi.leader_epoch, t0, t1, pi.failed ? " FAILED: " : "",
-           pi.failed ? pi.err_detail : "");
+           topic, p, pi.log_start_offset, pi.log_end_offset,
+           pi.log_end_offset - pi.log_start_offset, pi.bytes, pi.segments, pi.leader_epoch, t0, t1,
+           pi.failed ? " FAILED: " : "", pi.failed ? pi.err_detail : "");
 }
 
 static int log_describe_row(void *ud, const char *name, const lg_topic_config *cfg)
@@ -197,7 +197,8 @@ static int64_t log_dump_part(lg_log *log, const char *topic, int32_t p, const lo
     cn_buf_free(&out);
     lg_iter_close(it);
     if (rc && rc != CN_DONE) {
-        fprintf(stderr, "cairn log: %s:%d: stopped at a bad record: %s\n", topic, p, cn_strerror(rc));
+        fprintf(stderr, "cairn log: %s:%d: stopped at a bad record: %s\n", topic, p,
+                cn_strerror(rc));
         return rc;
     }
     return n;
@@ -224,7 +225,8 @@ static int log_cmd_dump(cn_cli *cli, lg_log *log, int tail, int follow)
     if (d.from_offset >= 0 && d.from_time >= 0)
         return cn_cli_usage_error(cli, "give --from-offset or --from-time, not both");
     if (tail && (d.from_offset >= 0 || d.from_time >= 0))
-        return cn_cli_usage_error(cli, "tail starts at the end; use dump with --from-offset/--from-time");
+        return cn_cli_usage_error(
+            cli, "tail starts at the end; use dump with --from-offset/--from-time");
     const char *fmt = cn_cli_str(cli, "format");
     if (fmt && lg_format_parse(fmt, &d.fmt))
         return cn_cli_usage_error(cli, "--format must be json, text or raw; got '%s'", fmt);
@@ -279,10 +281,12 @@ static const char *const log_usage =
     "subcommands:\n"
     "  topics                 list topics and partition counts\n"
     "  describe TOPIC         topic config and per-partition offsets, sizes, times\n"
-    "  dump TOPIC[:PART]      print records (CloudEvents decoded) [--from-offset N | --from-time T]\n"
+    "  dump TOPIC[:PART]      print records (CloudEvents decoded) [--from-offset N | --from-time "
+    "T]\n"
     "                         [--count N] [--format json|text|raw]\n"
     "  tail TOPIC[:PART]      like dump from the end; -f/--follow keeps printing new records\n"
-    "  verify                 check every CRC and index entry; exit 1 naming file and byte position\n"
+    "  verify                 check every CRC and index entry; exit 1 naming file and byte "
+    "position\n"
     "  groups                 consumer-group offsets and lag\n"
     "  stats                  records, bytes, segments, oldest and newest time per partition";
 
@@ -340,11 +344,16 @@ int cmd_log(int argc, char **argv)
         {"format", "FMT", "json", "dump/tail: json, text or raw"},
         {"follow", NULL, NULL, "tail: keep printing new records until interrupted"},
         {"brokers", "HOST:PORT", NULL,
-         "read a running node over the Kafka protocol instead (topics, describe, groups with members)"},
+         "read a running node over the Kafka protocol instead (topics, describe, groups with "
+         "members)"},
     };
-    cn_cli cli = {"cairn log", log_usage,
-                  "Inspect a cairn data directory, also while a node is writing to it.", flags,
-                  sizeof(flags) / sizeof(flags[0]), 1, 2};
+    cn_cli cli = {"cairn log",
+                  log_usage,
+                  "Inspect a cairn data directory, also while a node is writing to it.",
+                  flags,
+                  sizeof(flags) / sizeof(flags[0]),
+                  1,
+                  2};
     /* -f is the one short flag users expect from tail. */
     for (int i = 1; i < argc; i++)
         if (!strcmp(argv[i], "-f"))

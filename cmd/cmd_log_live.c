@@ -56,7 +56,8 @@ static int64_t live_end_offset(live *l, const kf_str *topic, int32_t part)
     kf_ListOffsetsResponse *r;
     if (live_call(l, KF_API_LISTOFFSETS, 1, &q, (void **)&r))
         return -1;
-    if (r->Topics.n != 1 || r->Topics.v[0].Partitions.n != 1 || r->Topics.v[0].Partitions.v[0].ErrorCode)
+    if (r->Topics.n != 1 || r->Topics.v[0].Partitions.n != 1 ||
+        r->Topics.v[0].Partitions.v[0].ErrorCode)
         return -1;
     return r->Topics.v[0].Partitions.v[0].Offset;
 }
@@ -132,8 +133,8 @@ static int live_group(live *l, const kf_str *gid)
     printf("%s\tstate=%s\tprotocol=%s\tmembers=%d\n", gid->s, g->GroupState.s,
            g->ProtocolData.len > 0 ? g->ProtocolData.s : "-", g->Members.n);
     for (int32_t m = 0; m < g->Members.n; m++)
-        printf("  member=%s\tclient=%s\thost=%s\n", g->Members.v[m].MemberId.s, g->Members.v[m].ClientId.s,
-               g->Members.v[m].ClientHost.s);
+        printf("  member=%s\tclient=%s\thost=%s\n", g->Members.v[m].MemberId.s,
+               g->Members.v[m].ClientId.s, g->Members.v[m].ClientHost.s);
     kf_OffsetFetchRequest oq;
     kf_OffsetFetchRequest_init(&oq);
     oq.GroupId = *gid;
@@ -145,8 +146,9 @@ static int live_group(live *l, const kf_str *gid)
         for (int32_t p = 0; p < orr->Topics.v[t].Partitions.n; p++) {
             const kf_OffsetFetchResponsePartition *op = &orr->Topics.v[t].Partitions.v[p];
             int64_t end = live_end_offset(l, &orr->Topics.v[t].Name, op->PartitionIndex);
-            printf("%s\t%s:%d\toffset=%" PRId64 "\tlag=%" PRId64 "\n", gid->s, orr->Topics.v[t].Name.s,
-                   op->PartitionIndex, op->CommittedOffset, end >= 0 ? end - op->CommittedOffset : -1);
+            printf("%s\t%s:%d\toffset=%" PRId64 "\tlag=%" PRId64 "\n", gid->s,
+                   orr->Topics.v[t].Name.s, op->PartitionIndex, op->CommittedOffset,
+                   end >= 0 ? end - op->CommittedOffset : -1);
         }
     return CN_EXIT_OK;
 }
@@ -159,7 +161,8 @@ static int live_groups(live *l)
     if (live_call(l, KF_API_LISTGROUPS, 1, &q, (void **)&r))
         return CN_EXIT_FAIL;
     if (r->ErrorCode) {
-        fprintf(stderr, "%s: the node refused ListGroups (Kafka error %d)\n", l->prog, r->ErrorCode);
+        fprintf(stderr, "%s: the node refused ListGroups (Kafka error %d)\n", l->prog,
+                r->ErrorCode);
         return CN_EXIT_FAIL;
     }
     for (int32_t i = 0; i < r->Groups.n; i++)
@@ -171,8 +174,9 @@ static int live_groups(live *l)
 int cmd_log_live(const char *prog, const char *sub, const char *arg, const char *brokers)
 {
     if (strcmp(sub, "topics") && strcmp(sub, "describe") && strcmp(sub, "groups")) {
-        fprintf(stderr, "%s: '%s' reads segment files: use --data DIR (--brokers serves topics, describe, "
-                        "groups); see '%s --help'\n",
+        fprintf(stderr,
+                "%s: '%s' reads segment files: use --data DIR (--brokers serves topics, describe, "
+                "groups); see '%s --help'\n",
                 prog, sub, prog);
         return CN_EXIT_USAGE;
     }
@@ -185,8 +189,8 @@ int cmd_log_live(const char *prog, const char *sub, const char *arg, const char 
     live l = {prog, NULL, NULL};
     int rc = kf_client_connect(&l.c, first, LIVE_TIMEOUT_MS);
     if (rc) {
-        fprintf(stderr, "%s: cannot reach a node at %s: %s; is `cairn logd` running there?\n", prog, first,
-                rc == CN_ESYS ? strerror(errno) : cn_strerror(rc));
+        fprintf(stderr, "%s: cannot reach a node at %s: %s; is `cairn logd` running there?\n", prog,
+                first, rc == CN_ESYS ? strerror(errno) : cn_strerror(rc));
         return CN_EXIT_FAIL;
     }
     int status = CN_EXIT_FAIL;

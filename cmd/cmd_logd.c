@@ -53,7 +53,8 @@ static void logd_signal(evutil_socket_t sig, short what, void *ud)
         return;
     }
     d->draining = 1;
-    cn_log_info("logd", "signal %d: draining (no new connections; finishing in-flight requests)", (int)sig);
+    cn_log_info("logd", "signal %d: draining (no new connections; finishing in-flight requests)",
+                (int)sig);
     kf_server_drain(d->srv, logd_drained, d);
 }
 
@@ -78,20 +79,30 @@ int cmd_logd(int argc, char **argv)
 {
     cn_flag flags[] = {
         {"data", "DIR", "./cairn-data", "data directory (created if missing)"},
-        {"kafka-listen", "HOST:PORT", "127.0.0.1:9092", "Kafka wire-protocol listener; port 0 picks one"},
-        {"advertise", "HOST:PORT", NULL, "address given to clients in Metadata (default: the listener's)"},
+        {"kafka-listen", "HOST:PORT", "127.0.0.1:9092",
+         "Kafka wire-protocol listener; port 0 picks one"},
+        {"advertise", "HOST:PORT", NULL,
+         "address given to clients in Metadata (default: the listener's)"},
         {"partitions", "N", "4", "partitions of ble-raw, hunt-events and auto-created topics"},
         {"max-request-bytes", "SIZE", "100MiB", "larger request frames close the connection"},
         {"auto-create", NULL, NULL, "create unknown topics on Metadata/Produce"},
-        {"durability", "MODE", "fsync", "fsync | interval=DURATION | none: when appends are acknowledged"},
+        {"durability", "MODE", "fsync",
+         "fsync | interval=DURATION | none: when appends are acknowledged"},
         {"node-id", "N", "0", "this broker's id in Metadata"},
         {"idle-timeout", "DURATION", "10m", "close client connections silent this long"},
         {"port-file", "PATH", NULL, "write the bound Kafka port here once listening (for tests)"},
     };
-    cn_cli cli = {"cairn logd", "[flags]",
-                  "Run a log node: partitioned, crash-safe storage served over the Kafka wire "
-                  "protocol (kcat, librdkafka, kafka-python, kafkajs).  SIGTERM/SIGINT drain and exit 0.",
-                  flags, sizeof(flags) / sizeof(flags[0]), 0, 0, NULL, 0};
+    cn_cli cli = {
+        "cairn logd",
+        "[flags]",
+        "Run a log node: partitioned, crash-safe storage served over the Kafka wire "
+        "protocol (kcat, librdkafka, kafka-python, kafkajs).  SIGTERM/SIGINT drain and exit 0.",
+        flags,
+        sizeof(flags) / sizeof(flags[0]),
+        0,
+        0,
+        NULL,
+        0};
     int rc = cn_cli_parse(&cli, argc, argv);
     if (rc) {
         cn_cli_free(&cli);
@@ -106,8 +117,10 @@ int cmd_logd(int argc, char **argv)
     kf_server_opts_init(&ko);
     char adv_host[256];
     int adv_port = 0;
-    if (cn_cli_i64(&cli, "partitions", 1, 10000, &parts) || cn_cli_i64(&cli, "node-id", 0, INT32_MAX, &node) ||
-        cn_cli_size(&cli, "max-request-bytes", &maxreq) || cn_cli_duration_ms(&cli, "idle-timeout", &idle)) {
+    if (cn_cli_i64(&cli, "partitions", 1, 10000, &parts) ||
+        cn_cli_i64(&cli, "node-id", 0, INT32_MAX, &node) ||
+        cn_cli_size(&cli, "max-request-bytes", &maxreq) ||
+        cn_cli_duration_ms(&cli, "idle-timeout", &idle)) {
         cn_cli_free(&cli);
         return CN_EXIT_USAGE;
     }
@@ -153,9 +166,11 @@ int cmd_logd(int argc, char **argv)
         goto out;
     }
     size_t bad = 0;
-    rc = cmd_ensure_topics(log, logd_topics, sizeof(logd_topics) / sizeof(logd_topics[0]), (int32_t)parts, &bad);
+    rc = cmd_ensure_topics(log, logd_topics, sizeof(logd_topics) / sizeof(logd_topics[0]),
+                           (int32_t)parts, &bad);
     if (rc) {
-        fprintf(stderr, "cairn logd: cannot create topic %s: %s\n", logd_topics[bad], cn_strerror(rc));
+        fprintf(stderr, "cairn logd: cannot create topic %s: %s\n", logd_topics[bad],
+                cn_strerror(rc));
         goto out;
     }
     d.base = event_base_new();
@@ -165,7 +180,8 @@ int cmd_logd(int argc, char **argv)
     }
     rc = kf_server_new(&d.srv, d.base, log, &ko);
     if (rc) {
-        fprintf(stderr, "cairn logd: cannot listen on %s: %s; pick a free HOST:PORT with --kafka-listen\n",
+        fprintf(stderr,
+                "cairn logd: cannot listen on %s: %s; pick a free HOST:PORT with --kafka-listen\n",
                 ko.listen, rc == CN_ESYS ? strerror(errno) : cn_strerror(rc));
         goto out;
     }
@@ -180,8 +196,8 @@ int cmd_logd(int argc, char **argv)
         fprintf(stderr, "cairn logd: cannot write --port-file %s\n", pf);
         goto out;
     }
-    cn_log_info("logd", "serving Kafka on port %d (data %s, %lld partitions per topic)", kf_server_port(d.srv),
-                lo.dir, (long long)parts);
+    cn_log_info("logd", "serving Kafka on port %d (data %s, %lld partitions per topic)",
+                kf_server_port(d.srv), lo.dir, (long long)parts);
     event_base_dispatch(d.base);
     cn_log_info("logd", "drained; closing the log");
     status = CN_EXIT_OK;

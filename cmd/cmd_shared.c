@@ -28,7 +28,8 @@ int cmd_parse_durability(const char *s, lg_opts *o)
     return 0;
 }
 
-int cmd_ensure_topics(lg_log *log, const char *const *names, size_t n, int32_t partitions, size_t *bad)
+int cmd_ensure_topics(lg_log *log, const char *const *names, size_t n, int32_t partitions,
+                      size_t *bad)
 {
     for (size_t i = 0; i < n; i++) {
         if (lg_topic_partitions(log, names[i]) > 0)

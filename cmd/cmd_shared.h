@@ -19,7 +19,8 @@ int cmd_parse_durability(const char *s, lg_opts *o);
 /** Create each of the n topics that does not exist yet with `partitions`
  *  partitions (existing ones keep theirs).  @return 0 or the first
  *  lg_topic_create error (names[*bad] is the topic it failed on). */
-int cmd_ensure_topics(lg_log *log, const char *const *names, size_t n, int32_t partitions, size_t *bad);
+int cmd_ensure_topics(lg_log *log, const char *const *names, size_t n, int32_t partitions,
+                      size_t *bad);
 
 /** 1 if s is "HOST:PORT" with a non-empty host and a port 0..65535. */
 int cmd_is_hostport(const char *s);

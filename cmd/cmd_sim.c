@@ -25,18 +25,26 @@
 static cn_flag sim_flags[] = {
     {"url", "URL", "ws://127.0.0.1:8080/ws", "the gateway's WebSocket endpoint"},
     {"players", "N", "100", "simulated players, one WebSocket connection each"},
-    {"duration", "DURATION", "60s", "how long players send pings (then up to --ack-timeout for the last acks)"},
+    {"duration", "DURATION", "60s",
+     "how long players send pings (then up to --ack-timeout for the last acks)"},
     {"seed", "N", "1", "seed of the walks and RSSI noise: the same seed sends the same pings"},
     {"rate", "R", "1", "pings per second per player (0.01 .. 1000)"},
-    {"hunt", "FILE", NULL, "hunt file whose beacons (x, y) the players walk between; default: the bundled sample hunt"},
-    {"token-key", "FILE", NULL, "secret key (cairn token keygen) to sign each player's token; none: ?player=ID"},
+    {"hunt", "FILE", NULL,
+     "hunt file whose beacons (x, y) the players walk between; default: the bundled sample hunt"},
+    {"token-key", "FILE", NULL,
+     "secret key (cairn token keygen) to sign each player's token; none: ?player=ID"},
     {"report", "FILE", NULL, "write the final report as JSON here"},
-    {"pings-out", "FILE", NULL, "write every ping generated (id, player, beacon, rssi, ts) as JSON lines"},
-    {"start-ms", "MS", "0", "wall time of t=0 in ms since the epoch (ping ts = start + offset); 0: now"},
+    {"pings-out", "FILE", NULL,
+     "write every ping generated (id, player, beacon, rssi, ts) as JSON lines"},
+    {"start-ms", "MS", "0",
+     "wall time of t=0 in ms since the epoch (ping ts = start + offset); 0: now"},
     {"player-prefix", "STR", "p-", "player i is STR followed by i in 5 digits"},
-    {"id-prefix", "STR", "", "prefix of ping ids (<STR><player>.<seq>), to tell runs apart in one log"},
-    {"ack-timeout", "DURATION", "10s", "after the last ping, how long to wait for outstanding acks"},
-    {"sources", "N", "0", "127.0.0.x source addresses for a loopback gateway; 0: one per 10,000 players"},
+    {"id-prefix", "STR", "",
+     "prefix of ping ids (<STR><player>.<seq>), to tell runs apart in one log"},
+    {"ack-timeout", "DURATION", "10s",
+     "after the last ping, how long to wait for outstanding acks"},
+    {"sources", "N", "0",
+     "127.0.0.x source addresses for a loopback gateway; 0: one per 10,000 players"},
     {"max-connecting", "N", "512", "WebSocket handshakes in progress at once"},
 };
 
@@ -47,7 +55,8 @@ static int simc_rate(cn_cli *cli, double *out)
     errno = 0;
     double v = strtod(s, &end);
     if (errno || end == s || *end || !isfinite(v) || v < 0.01 || v > 1000) {
-        cn_cli_usage_error(cli, "--rate must be a number of pings per second per player in 0.01..1000");
+        cn_cli_usage_error(cli,
+                           "--rate must be a number of pings per second per player in 0.01..1000");
         return CN_EINVAL;
     }
     *out = v;
@@ -115,12 +124,21 @@ out:
 
 int cmd_sim(int argc, char **argv)
 {
-    cn_cli cli = {"cairn sim", "[flags]",
-                  "Simulate players walking a venue between the hunt's beacons and sending pings over the real "
-                  "WebSocket protocol; check that every ping is acknowledged exactly once.  A progress line goes "
-                  "to stderr every second, a summary to stdout at the end.  Exit 0 if every ping was acked, 1 if "
+    cn_cli cli = {"cairn sim",
+                  "[flags]",
+                  "Simulate players walking a venue between the hunt's beacons and sending pings "
+                  "over the real "
+                  "WebSocket protocol; check that every ping is acknowledged exactly once.  A "
+                  "progress line goes "
+                  "to stderr every second, a summary to stdout at the end.  Exit 0 if every ping "
+                  "was acked, 1 if "
                   "not.",
-                  sim_flags, sizeof(sim_flags) / sizeof(sim_flags[0]), 0, 0, NULL, 0};
+                  sim_flags,
+                  sizeof(sim_flags) / sizeof(sim_flags[0]),
+                  0,
+                  0,
+                  NULL,
+                  0};
     int rc = cn_cli_parse(&cli, argc, argv);
     if (rc) {
         cn_cli_free(&cli); /* the parsed flags are allocated even on --help */
@@ -134,8 +152,10 @@ int cmd_sim(int argc, char **argv)
     int64_t players, seed, start, sources, maxconn;
     sim_opts o;
     sim_opts_init(&o);
-    if (cn_cli_i64(&cli, "players", 1, 1000000, &players) || cn_cli_i64(&cli, "seed", 0, INT64_MAX, &seed) ||
-        cn_cli_i64(&cli, "start-ms", 0, INT64_MAX, &start) || cn_cli_i64(&cli, "sources", 0, 250, &sources) ||
+    if (cn_cli_i64(&cli, "players", 1, 1000000, &players) ||
+        cn_cli_i64(&cli, "seed", 0, INT64_MAX, &seed) ||
+        cn_cli_i64(&cli, "start-ms", 0, INT64_MAX, &start) ||
+        cn_cli_i64(&cli, "sources", 0, 250, &sources) ||
         cn_cli_i64(&cli, "max-connecting", 1, 100000, &maxconn) ||
         cn_cli_duration_ms(&cli, "duration", &o.duration_ms) ||
         cn_cli_duration_ms(&cli, "ack-timeout", &o.ack_timeout_ms) || simc_rate(&cli, &o.rate))
@@ -149,8 +169,10 @@ int cmd_sim(int argc, char **argv)
     size_t ppl = strlen(o.player_prefix), ipl = strlen(o.id_prefix);
     /* Player ids are the prefix and up to 7 digits; ping ids add the id
      * prefix, a dot and up to 20 digits of sequence: both must be ids. */
-    if (ppl > 20 || (ppl && !gw_id_valid(o.player_prefix, ppl)) || ipl > 20 || (ipl && !gw_id_valid(o.id_prefix, ipl))) {
-        status = cn_cli_usage_error(&cli, "--player-prefix and --id-prefix must be 0-20 of A-Za-z0-9._:@-");
+    if (ppl > 20 || (ppl && !gw_id_valid(o.player_prefix, ppl)) || ipl > 20 ||
+        (ipl && !gw_id_valid(o.id_prefix, ipl))) {
+        status = cn_cli_usage_error(
+            &cli, "--player-prefix and --id-prefix must be 0-20 of A-Za-z0-9._:@-");
         goto out;
     }
     o.url = cn_cli_str(&cli, "url");

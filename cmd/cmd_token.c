@@ -28,11 +28,11 @@
 static int token_usage(void)
 {
     printf("usage: cairn token keygen|issue|check [flags]\n\n"
-                 "Player auth tokens (Ed25519).  The gateway checks ?token= with the public key.\n\n"
-                 "  keygen   make a key pair: --out FILE writes FILE (secret, 0600) and FILE.pub\n"
-                 "  issue    print a token for a player, signed with the secret key\n"
-                 "  check    verify a token with the public key and print its claims\n\n"
-                 "Run 'cairn token SUBCOMMAND --help' for its flags and defaults.\n");
+           "Player auth tokens (Ed25519).  The gateway checks ?token= with the public key.\n\n"
+           "  keygen   make a key pair: --out FILE writes FILE (secret, 0600) and FILE.pub\n"
+           "  issue    print a token for a player, signed with the secret key\n"
+           "  check    verify a token with the public key and print its claims\n\n"
+           "Run 'cairn token SUBCOMMAND --help' for its flags and defaults.\n");
     return CN_EXIT_OK;
 }
 
@@ -50,9 +50,16 @@ static const char *key_err_hint(int rc)
 static int token_keygen(int argc, char **argv)
 {
     cn_flag flags[] = {
-        {"out", "FILE", NULL, "secret key file to create (mode 0600); the public key goes to FILE.pub"},
+        {"out", "FILE", NULL,
+         "secret key file to create (mode 0600); the public key goes to FILE.pub"},
     };
-    cn_cli cli = {"cairn token keygen", "--out FILE", "Create an Ed25519 key pair for player tokens.", flags, 1, 0, 0};
+    cn_cli cli = {"cairn token keygen",
+                  "--out FILE",
+                  "Create an Ed25519 key pair for player tokens.",
+                  flags,
+                  1,
+                  0,
+                  0};
     int rc = cn_cli_parse(&cli, argc, argv);
     cn_cli_free(&cli);
     if (rc)
@@ -66,16 +73,21 @@ static int token_keygen(int argc, char **argv)
         rc = gw_token_write_keys(out, pk, sk);
     sodium_memzero(sk, sizeof(sk));
     if (rc == CN_EEXIST) {
-        fprintf(stderr, "cairn token keygen: %s or %s.pub already exists; choose another --out or remove the old key\n",
+        fprintf(stderr,
+                "cairn token keygen: %s or %s.pub already exists; choose another --out or remove "
+                "the old key\n",
                 out, out);
         return CN_EXIT_FAIL;
     }
     if (rc) {
-        fprintf(stderr, "cairn token keygen: cannot write %s: %s; check the directory exists and is writable\n", out,
-                cn_strerror(rc));
+        fprintf(
+            stderr,
+            "cairn token keygen: cannot write %s: %s; check the directory exists and is writable\n",
+            out, cn_strerror(rc));
         return CN_EXIT_FAIL;
     }
-    printf("wrote %s (secret, keep private) and %s.pub (give to the gateway: --auth-key %s.pub)\n", out, out, out);
+    printf("wrote %s (secret, keep private) and %s.pub (give to the gateway: --auth-key %s.pub)\n",
+           out, out, out);
     return CN_EXIT_OK;
 }
 
@@ -88,11 +100,14 @@ static int issue_claims(cn_cli *cli, gw_token_claims *c)
     const char *player = cn_cli_str(cli, "player"), *hunt = cn_cli_str(cli, "hunt");
     int64_t ttl = 0;
     if (!cn_cli_str(cli, "key"))
-        return cn_cli_usage_error(cli, "--key FILE is required (the secret key from 'cairn token keygen')");
+        return cn_cli_usage_error(
+            cli, "--key FILE is required (the secret key from 'cairn token keygen')");
     if (!player || !gw_id_valid(player, strlen(player)))
-        return cn_cli_usage_error(cli, "--player must be 1-%d characters of A-Z a-z 0-9 . _ : @ -", GW_ID_MAX);
+        return cn_cli_usage_error(cli, "--player must be 1-%d characters of A-Z a-z 0-9 . _ : @ -",
+                                  GW_ID_MAX);
     if (hunt && *hunt && !gw_id_valid(hunt, strlen(hunt)))
-        return cn_cli_usage_error(cli, "--hunt must be 1-%d characters of A-Z a-z 0-9 . _ : @ -", GW_ID_MAX);
+        return cn_cli_usage_error(cli, "--hunt must be 1-%d characters of A-Z a-z 0-9 . _ : @ -",
+                                  GW_ID_MAX);
     if (cn_cli_duration_ms(cli, "ttl", &ttl))
         return CN_EXIT_USAGE;
     if (ttl <= 0 || ttl > TOKEN_TTL_MAX_MS)
@@ -114,8 +129,13 @@ static int token_issue(int argc, char **argv)
         {"hunt", "ID", NULL, "restrict the token to one hunt (default: any hunt)"},
         {"ttl", "DURATION", "12h", "how long the token is valid (e.g. 90m, 12h, 7d)"},
     };
-    cn_cli cli = {"cairn token issue", "--key FILE --player ID [--hunt ID] [--ttl 12h]",
-                  "Print a signed player token (url-safe base64) on stdout.", flags, 4, 0, 0};
+    cn_cli cli = {"cairn token issue",
+                  "--key FILE --player ID [--hunt ID] [--ttl 12h]",
+                  "Print a signed player token (url-safe base64) on stdout.",
+                  flags,
+                  4,
+                  0,
+                  0};
     int rc = cn_cli_parse(&cli, argc, argv);
     cn_cli_free(&cli);
     if (rc)
@@ -127,12 +147,16 @@ static int token_issue(int argc, char **argv)
     unsigned char sk[GW_TOKEN_SK_LEN];
     rc = gw_token_read_secret(key, sk);
     if (rc == GW_EKEYFILE) {
-        fprintf(stderr, "cairn token issue: %s is not a cairn secret key (the .pub file is for checking); "
-                        "pass the file written by 'cairn token keygen --out'\n", key);
+        fprintf(stderr,
+                "cairn token issue: %s is not a cairn secret key (the .pub file is for checking); "
+                "pass the file written by 'cairn token keygen --out'\n",
+                key);
         return CN_EXIT_FAIL;
     }
     if (rc) {
-        fprintf(stderr, "cairn token issue: cannot read secret key %s: %s; create one with 'cairn token keygen --out %s'\n",
+        fprintf(stderr,
+                "cairn token issue: cannot read secret key %s: %s; create one with 'cairn token "
+                "keygen --out %s'\n",
                 key, key_err_hint(rc), key);
         return CN_EXIT_FAIL;
     }
@@ -160,16 +184,21 @@ static int check_report(int rc, const gw_token_claims *c, const char *key)
     }
     switch (rc) {
     case 0:
-        printf("valid player=%s%s%s issued=%s expires=%s\n", c->player, c->hunt[0] ? " hunt=" : "", c->hunt, iss, exp);
+        printf("valid player=%s%s%s issued=%s expires=%s\n", c->player, c->hunt[0] ? " hunt=" : "",
+               c->hunt, iss, exp);
         return CN_EXIT_OK;
     case GW_ETOKENEXP:
-        fprintf(stderr, "cairn token check: expired at %s (player=%s); issue a new token\n", exp, c->player);
+        fprintf(stderr, "cairn token check: expired at %s (player=%s); issue a new token\n", exp,
+                c->player);
         return CN_EXIT_FAIL;
     case GW_ETOKENSIG:
-        fprintf(stderr, "cairn token check: bad signature: not issued with the secret key matching %s\n", key);
+        fprintf(stderr,
+                "cairn token check: bad signature: not issued with the secret key matching %s\n",
+                key);
         return CN_EXIT_FAIL;
     case GW_ETOKEN:
-        fprintf(stderr, "cairn token check: malformed token; pass the whole line printed by 'cairn token issue'\n");
+        fprintf(stderr, "cairn token check: malformed token; pass the whole line printed by 'cairn "
+                        "token issue'\n");
         return CN_EXIT_FAIL;
     default:
         fprintf(stderr, "cairn token check: %s\n", cn_strerror(rc));
@@ -182,8 +211,13 @@ static int token_check(int argc, char **argv)
     cn_flag flags[] = {
         {"key", "FILE", NULL, "public key file (FILE.pub from 'cairn token keygen')"},
     };
-    cn_cli cli = {"cairn token check", "--key FILE.pub TOKEN",
-                  "Verify a token; print its claims (exit 0) or why it is refused (exit 1).", flags, 1, 1, 1};
+    cn_cli cli = {"cairn token check",
+                  "--key FILE.pub TOKEN",
+                  "Verify a token; print its claims (exit 0) or why it is refused (exit 1).",
+                  flags,
+                  1,
+                  1,
+                  1};
     int rc = cn_cli_parse(&cli, argc, argv);
     if (rc) {
         cn_cli_free(&cli);
@@ -197,12 +231,15 @@ static int token_check(int argc, char **argv)
     unsigned char pk[GW_TOKEN_PK_LEN];
     rc = gw_token_read_public(key, pk);
     if (rc == GW_EKEYFILE) {
-        fprintf(stderr, "cairn token check: %s is not a cairn public key; pass the .pub file written by "
-                        "'cairn token keygen'\n", key);
+        fprintf(stderr,
+                "cairn token check: %s is not a cairn public key; pass the .pub file written by "
+                "'cairn token keygen'\n",
+                key);
         return CN_EXIT_FAIL;
     }
     if (rc) {
-        fprintf(stderr, "cairn token check: cannot read public key %s: %s\n", key, key_err_hint(rc));
+        fprintf(stderr, "cairn token check: cannot read public key %s: %s\n", key,
+                key_err_hint(rc));
         return CN_EXIT_FAIL;
     }
     gw_token_claims c;
@@ -213,7 +250,9 @@ static int token_check(int argc, char **argv)
 int cmd_token(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "cairn token: missing subcommand (keygen, issue or check); see 'cairn token --help'\n");
+        fprintf(
+            stderr,
+            "cairn token: missing subcommand (keygen, issue or check); see 'cairn token --help'\n");
         return CN_EXIT_USAGE;
     }
     const char *sub = argv[1];

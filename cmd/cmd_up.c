@@ -69,15 +69,20 @@ typedef struct up {
 static cn_flag up_flags[] = {
     {"data", "DIR", "./cairn-data", "data directory: the log, and the hunt state under it"},
     {"hunt", "FILE", NULL, "hunt definition (docs/hunts.md); default: the bundled sample hunt"},
-    {"http", "HOST:PORT", "127.0.0.1:8080", "WebSocket /ws, dashboard /, /api/*, /metrics, /healthz; port 0 picks one"},
+    {"http", "HOST:PORT", "127.0.0.1:8080",
+     "WebSocket /ws, dashboard /, /api/*, /metrics, /healthz; port 0 picks one"},
     {"kafka", "HOST:PORT", "127.0.0.1:9092", "Kafka wire-protocol listener; port 0 picks one"},
     {"partitions", "N", "4", "partitions of ble-raw and hunt-events when they are created"},
-    {"node", "NAME", "up", "CloudEvent sources /gateway/NAME and /hunt/NAME (keep it across restarts)"},
+    {"node", "NAME", "up",
+     "CloudEvent sources /gateway/NAME and /hunt/NAME (keep it across restarts)"},
     {"state", "DIR", "DATA/hunt-state", "the worker's RocksDB state (one hunt per directory)"},
-    {"durability", "MODE", "fsync", "fsync | interval=DURATION | none: when pings are acknowledged"},
+    {"durability", "MODE", "fsync",
+     "fsync | interval=DURATION | none: when pings are acknowledged"},
     {"idle-close", "DURATION", "5s", "close a player's WebSocket this long after its last ping"},
-    {"handshake-timeout", "DURATION", "10s", "drop connections whose request head is not complete by then"},
-    {"auth-key", "FILE", NULL, "Ed25519 public key (cairn token keygen); none: development mode (?player=ID)"},
+    {"handshake-timeout", "DURATION", "10s",
+     "drop connections whose request head is not complete by then"},
+    {"auth-key", "FILE", NULL,
+     "Ed25519 public key (cairn token keygen); none: development mode (?player=ID)"},
     {"max-conns", "N", "18000", "player connections at once (the table is allocated at start)"},
     {"batch", "N", "4096", "worker: input records per RocksDB commit and hunt-events append"},
     {"port-file", "PATH", NULL, "write the bound HTTP port here once serving (for tests)"},
@@ -118,15 +123,18 @@ static int up_log_metrics(up *u, cn_buf *out)
         for (int p = 0; !rc && p < n; p++) {
             lg_partition_info pi;
             if (lg_partition_info_get(u->log, up_topics[t], p, &pi) == 0)
-                rc = cn_buf_printf(out, "cairn_log_end_offset{topic=\"%s\",partition=\"%d\"} %" PRId64 "\n",
-                                   up_topics[t], p, pi.log_end_offset);
+                rc = cn_buf_printf(
+                    out, "cairn_log_end_offset{topic=\"%s\",partition=\"%d\"} %" PRId64 "\n",
+                    up_topics[t], p, pi.log_end_offset);
         }
     }
     if (!rc)
-        rc = cn_buf_printf(out, "# HELP cairn_up_http_pipes HTTP connections served through to the worker.\n"
-                                "# TYPE cairn_up_http_pipes gauge\ncairn_up_http_pipes %u\n"
-                                "# TYPE cairn_up_http_pipes_total counter\ncairn_up_http_pipes_total %" PRIu64 "\n",
-                           up_proxy_open(u->proxy), up_proxy_total(u->proxy));
+        rc = cn_buf_printf(
+            out,
+            "# HELP cairn_up_http_pipes HTTP connections served through to the worker.\n"
+            "# TYPE cairn_up_http_pipes gauge\ncairn_up_http_pipes %u\n"
+            "# TYPE cairn_up_http_pipes_total counter\ncairn_up_http_pipes_total %" PRIu64 "\n",
+            up_proxy_open(u->proxy), up_proxy_total(u->proxy));
     return rc;
 }
 
@@ -192,11 +200,14 @@ static int up_parse(cn_cli *cli, up_cfg *c)
 {
     int64_t parts, maxc, batch, idle, hs;
     if (cn_cli_i64(cli, "partitions", 1, HUNT_MAX_PARTITIONS, &parts) ||
-        cn_cli_i64(cli, "max-conns", 1, 1000000, &maxc) || cn_cli_i64(cli, "batch", 1, HUNT_BATCH_MAX, &batch) ||
-        cn_cli_duration_ms(cli, "idle-close", &idle) || cn_cli_duration_ms(cli, "handshake-timeout", &hs))
+        cn_cli_i64(cli, "max-conns", 1, 1000000, &maxc) ||
+        cn_cli_i64(cli, "batch", 1, HUNT_BATCH_MAX, &batch) ||
+        cn_cli_duration_ms(cli, "idle-close", &idle) ||
+        cn_cli_duration_ms(cli, "handshake-timeout", &hs))
         return CN_EXIT_USAGE;
     if (idle < 100 || hs < 100)
-        return cn_cli_usage_error(cli, "--idle-close and --handshake-timeout must be at least 100ms");
+        return cn_cli_usage_error(cli,
+                                  "--idle-close and --handshake-timeout must be at least 100ms");
     lg_opts_init(&c->lo);
     if (cmd_parse_durability(cn_cli_str(cli, "durability"), &c->lo))
         return cn_cli_usage_error(cli, "--durability must be fsync, interval=DURATION or none");
@@ -204,8 +215,9 @@ static int up_parse(cn_cli *cli, up_cfg *c)
     if (!gw_id_valid(node, strlen(node)) || strlen(node) > 40)
         return cn_cli_usage_error(cli, "--node must be 1-40 of A-Za-z0-9._:@-");
     if (!cmd_is_hostport(cn_cli_str(cli, "http")) || !cmd_is_hostport(cn_cli_str(cli, "kafka")))
-        return cn_cli_usage_error(cli, "--http and --kafka want HOST:PORT (port 0 picks one), got '%s' and '%s'",
-                                  cn_cli_str(cli, "http"), cn_cli_str(cli, "kafka"));
+        return cn_cli_usage_error(
+            cli, "--http and --kafka want HOST:PORT (port 0 picks one), got '%s' and '%s'",
+            cn_cli_str(cli, "http"), cn_cli_str(cli, "kafka"));
     c->lo.dir = cn_cli_str(cli, "data");
     const char *st = cn_cli_str(cli, "state");
     /* the default names a place under --data, wherever that is */
@@ -236,13 +248,16 @@ static int up_open_log(up *u, up_cfg *c)
     int rc = lg_open(&u->log, &c->lo);
     if (rc) {
         fprintf(stderr, "cairn up: cannot open the log in %s: %s%s\n", c->lo.dir, cn_strerror(rc),
-                rc == CN_EBUSY ? " (another cairn process owns it: stop it, or give another --data)" : "");
+                rc == CN_EBUSY ? " (another cairn process owns it: stop it, or give another --data)"
+                               : "");
         return rc;
     }
     size_t bad = 0;
-    rc = cmd_ensure_topics(u->log, up_topics, sizeof(up_topics) / sizeof(up_topics[0]), c->parts, &bad);
+    rc = cmd_ensure_topics(u->log, up_topics, sizeof(up_topics) / sizeof(up_topics[0]), c->parts,
+                           &bad);
     if (rc)
-        fprintf(stderr, "cairn up: cannot create topic %s in %s: %s\n", up_topics[bad], c->lo.dir, cn_strerror(rc));
+        fprintf(stderr, "cairn up: cannot create topic %s in %s: %s\n", up_topics[bad], c->lo.dir,
+                cn_strerror(rc));
     return rc;
 }
 
@@ -250,8 +265,8 @@ static int up_listen(up *u, up_cfg *c)
 {
     int rc = kf_server_new(&u->kf, u->base, u->log, &c->ko);
     if (rc) {
-        fprintf(stderr, "cairn up: cannot listen on --kafka %s: %s; pick a free HOST:PORT\n", c->ko.listen,
-                rc == CN_ESYS ? strerror(errno) : cn_strerror(rc));
+        fprintf(stderr, "cairn up: cannot listen on --kafka %s: %s; pick a free HOST:PORT\n",
+                c->ko.listen, rc == CN_ESYS ? strerror(errno) : cn_strerror(rc));
         return rc;
     }
     if ((rc = gw_sink_log_new(&u->sink, u->base, u->log, HUNT_TOPIC_IN)) != 0) {
@@ -260,8 +275,8 @@ static int up_listen(up *u, up_cfg *c)
     }
     rc = gw_server_new(&u->gw, u->base, u->sink, &c->so);
     if (rc) {
-        fprintf(stderr, "cairn up: cannot listen on --http %s: %s; pick a free HOST:PORT\n", c->so.listen,
-                rc == CN_ESYS ? strerror(errno) : cn_strerror(rc));
+        fprintf(stderr, "cairn up: cannot listen on --http %s: %s; pick a free HOST:PORT\n",
+                c->so.listen, rc == CN_ESYS ? strerror(errno) : cn_strerror(rc));
         return rc;
     }
     u->gw_done = u->sink->done;
@@ -300,13 +315,15 @@ static void up_print(up *u, cn_cli *cli, up_cfg *c)
     printf("cairn up: the venue is running\n"
            "  dashboard  http://%.*s:%d/\n"
            "  websocket  ws://%.*s:%d/ws?%s\n"
-           "  api        http://%.*s:%d/api/leaderboard  /api/players/ID  /api/beacons  /metrics  /healthz\n"
+           "  api        http://%.*s:%d/api/leaderboard  /api/players/ID  /api/beacons  /metrics  "
+           "/healthz\n"
            "  kafka      %.*s:%d  (topics %s, %s: %d partitions)\n"
            "  data       %s  (hunt state %s)\n"
            "  hunt       %s \"%s\", %u beacons (%s)\n"
            "SIGTERM or Ctrl-C drains and stops.\n",
-           hh, http, port, hh, http, port, c->so.has_auth_key ? "token=TOKEN" : "player=ID (development mode: no --auth-key)",
-           hh, http, port, kh, kafka, kf_server_port(u->kf), HUNT_TOPIC_IN, HUNT_TOPIC_OUT,
+           hh, http, port, hh, http, port,
+           c->so.has_auth_key ? "token=TOKEN" : "player=ID (development mode: no --auth-key)", hh,
+           http, port, kh, kafka, kf_server_port(u->kf), HUNT_TOPIC_IN, HUNT_TOPIC_OUT,
            lg_topic_partitions(u->log, HUNT_TOPIC_IN), c->lo.dir, c->state, id, name, nb,
            c->ho.hunt_file ? c->ho.hunt_file : "the bundled sample hunt");
     fflush(stdout);
@@ -375,11 +392,19 @@ out:
 
 int cmd_up(int argc, char **argv)
 {
-    cn_cli cli = {"cairn up", "[flags]",
-                  "Run a venue in one process: the log and its Kafka listener, the WebSocket gateway, the hunt "
-                  "worker, its API and the dashboard, with the bundled sample hunt unless --hunt is given.  "
-                  "SIGTERM/SIGINT drain and exit 0; a restart resumes where it stopped.",
-                  up_flags, sizeof(up_flags) / sizeof(up_flags[0]), 0, 0, NULL, 0};
+    cn_cli cli = {
+        "cairn up",
+        "[flags]",
+        "Run a venue in one process: the log and its Kafka listener, the WebSocket gateway, the "
+        "hunt "
+        "worker, its API and the dashboard, with the bundled sample hunt unless --hunt is given.  "
+        "SIGTERM/SIGINT drain and exit 0; a restart resumes where it stopped.",
+        up_flags,
+        sizeof(up_flags) / sizeof(up_flags[0]),
+        0,
+        0,
+        NULL,
+        0};
     int rc = cn_cli_parse(&cli, argc, argv);
     if (rc) {
         cn_cli_free(&cli);

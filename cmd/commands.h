@@ -14,6 +14,4 @@ int cmd_hunt(int argc, char **argv);
 int cmd_sim(int argc, char **argv);
 int cmd_up(int argc, char **argv);
 
-
-
 #endif

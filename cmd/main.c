@@ -27,12 +27,17 @@ struct cairn_cmd {
 static int cairn_cmd_help(int argc, char **argv);
 static const struct cairn_cmd cairn_cmds[] = {
     {"help", cairn_cmd_help, "show this list"},
-    {"log", cmd_log, "inspect a data directory: topics, describe, dump, tail, verify, groups, stats"},
+    {"log", cmd_log,
+     "inspect a data directory: topics, describe, dump, tail, verify, groups, stats"},
     {"token", cmd_token, "issue and check player tokens"},
     {"logd", cmd_logd, "run a log node: storage + Kafka wire-protocol listener"},
-    {"gateway", cmd_gateway, "run the WebSocket tier: pings in, CloudEvents to the log, durable acks out"},
-    {"hunt", cmd_hunt, "run a hunt worker: pings to game state in RocksDB, hunt-events exactly once, leaderboard API"},
-    {"up", cmd_up, "run a venue in one process: log + Kafka listener + gateway + hunt worker + dashboard"},
+    {"gateway", cmd_gateway,
+     "run the WebSocket tier: pings in, CloudEvents to the log, durable acks out"},
+    {"hunt", cmd_hunt,
+     "run a hunt worker: pings to game state in RocksDB, hunt-events exactly once, leaderboard "
+     "API"},
+    {"up", cmd_up,
+     "run a venue in one process: log + Kafka listener + gateway + hunt worker + dashboard"},
     {"sim", cmd_sim, "simulate players walking a venue and sending pings; check every ack"},
 };
 
@@ -45,8 +50,10 @@ static void cairn_usage(FILE *out)
                  "commands:\n");
     for (size_t i = 0; i < sizeof(cairn_cmds) / sizeof(cairn_cmds[0]); i++)
         fprintf(out, "  %-10s %s\n", cairn_cmds[i].name, cairn_cmds[i].summary);
-    fprintf(out, "\nRun 'cairn COMMAND --help' for a command's flags and defaults.\n"
-                 "Environment: CAIRN_LOG=debug|info|warn|error|off sets the log level (default info).\n");
+    fprintf(
+        out,
+        "\nRun 'cairn COMMAND --help' for a command's flags and defaults.\n"
+        "Environment: CAIRN_LOG=debug|info|warn|error|off sets the log level (default info).\n");
 }
 
 static int cairn_cmd_help(int argc, char **argv)
@@ -65,7 +72,8 @@ int main(int argc, char **argv)
     enum cn_log_level l;
     if (lvl && *lvl) {
         if (cn_log_parse_level(lvl, &l)) {
-            fprintf(stderr, "cairn: CAIRN_LOG='%s' is not one of debug, info, warn, error, off\n", lvl);
+            fprintf(stderr, "cairn: CAIRN_LOG='%s' is not one of debug, info, warn, error, off\n",
+                    lvl);
             return CN_EXIT_USAGE;
         }
         cn_log_set_level(l);
@@ -74,7 +82,8 @@ int main(int argc, char **argv)
         cairn_usage(stderr);
         return CN_EXIT_USAGE;
     }
-    if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0) {
+    if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
+        strcmp(argv[1], "help") == 0) {
         cairn_usage(stdout);
         return CN_EXIT_OK;
     }

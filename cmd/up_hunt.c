@@ -84,7 +84,8 @@ static void hunt_tick(evutil_socket_t fd, short what, void *ud)
     (void)what;
     int n = hunt_worker_poll(h->w);
     if (n < 0) {
-        cn_log_error("up", "hunt worker stopped: %s (nothing of the failed batch was committed)", cn_strerror(n));
+        cn_log_error("up", "hunt worker stopped: %s (nothing of the failed batch was committed)",
+                     cn_strerror(n));
         h->failed = 1;
         event_base_loopexit(h->base, NULL);
         if (h->o.on_fail)
@@ -143,7 +144,8 @@ static int hunt_open_http(up_hunt *h, char *err, size_t errlen)
         return rc;
     }
     if ((rc = dash_hunt_new(&h->dh, h->w, h->io)) != 0 ||
-        (rc = dash_http_mount(&h->dash, h->base, hunt_http_evhttp(h->http), dash_hunt_snapshot, h->dh)) != 0)
+        (rc = dash_http_mount(&h->dash, h->base, hunt_http_evhttp(h->http), dash_hunt_snapshot,
+                              h->dh)) != 0)
         snprintf(err, errlen, "cannot mount the dashboard: %s", cn_strerror(rc));
     return rc;
 }

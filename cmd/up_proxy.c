@@ -119,8 +119,9 @@ static void pipe_event(struct bufferevent *bev, short what, void *ud)
 
 static void refuse(int fd)
 {
-    static const char r503[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
-                               "Content-Length: 24\r\nConnection: close\r\n\r\ntoo many HTTP requests\r\n";
+    static const char r503[] =
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
+        "Content-Length: 24\r\nConnection: close\r\n\r\ntoo many HTTP requests\r\n";
     ssize_t w = write(fd, r503, sizeof(r503) - 1);
     (void)w;
     close(fd);
