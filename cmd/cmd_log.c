@@ -14,8 +14,8 @@
 #include "cn_cli.h"
 #include "cn_err.h"
 #include "cn_time.h"
+#include "insp.h"
 #include "lg.h"
-#include "lg_format.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -147,7 +147,7 @@ typedef struct log_dump_opts {
     int64_t from_offset; /* -1: earliest */
     int64_t from_time;   /* -1: unused */
     int64_t count;       /* -1: all */
-    enum lg_format fmt;
+    enum insp_format fmt;
     int tail;   /* start count records before the end */
     int follow; /* keep waiting for new records */
 } log_dump_opts;
@@ -190,7 +190,7 @@ static int64_t log_dump_part(lg_log *log, const char *topic, int32_t p, const lo
         if (rc)
             break;
         cn_buf_reset(&out);
-        if (lg_format_record(&out, d->fmt, topic, p, &rec) == 0)
+        if (insp_format_record(&out, d->fmt, topic, p, &rec) == 0)
             fwrite(out.data, 1, out.len, stdout);
         n++;
     }
@@ -211,7 +211,7 @@ static int log_cmd_dump(cn_cli *cli, lg_log *log, int tail, int follow)
     int rc = log_parse_target(cli, cli->pos[1], topic, sizeof(topic), &part);
     if (rc)
         return rc;
-    log_dump_opts d = {-1, -1, tail ? 10 : -1, LG_FMT_JSON, tail, follow};
+    log_dump_opts d = {-1, -1, tail ? 10 : -1, INSP_FMT_JSON, tail, follow};
     if (cn_cli_flag(cli, "from-offset") && cn_cli_flag(cli, "from-offset")->set &&
         cn_cli_i64(cli, "from-offset", 0, INT64_MAX, &d.from_offset))
         return CN_EXIT_USAGE;
@@ -228,7 +228,7 @@ static int log_cmd_dump(cn_cli *cli, lg_log *log, int tail, int follow)
         return cn_cli_usage_error(
             cli, "tail starts at the end; use dump with --from-offset/--from-time");
     const char *fmt = cn_cli_str(cli, "format");
-    if (fmt && lg_format_parse(fmt, &d.fmt))
+    if (fmt && insp_format_parse(fmt, &d.fmt))
         return cn_cli_usage_error(cli, "--format must be json, text or raw; got '%s'", fmt);
     int nparts = lg_topic_partitions(log, topic);
     if (nparts < 0) {

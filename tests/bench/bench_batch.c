@@ -19,7 +19,7 @@
 #include "cn_err.h"
 #include "cn_time.h"
 #include "lg_batch.h"
-#include "lg_format.h"
+#include "insp.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -185,7 +185,7 @@ static long ce_decode_one(void *ud)
     return 100;
 }
 
-static long format_one(void *ud, enum lg_format fmt)
+static long format_one(void *ud, enum insp_format fmt)
 {
     fixture *f = ud;
     lg_batch_iter *it;
@@ -195,7 +195,7 @@ static long format_one(void *ud, enum lg_format fmt)
     long n = 0;
     cn_buf_reset(&f->scratch);
     while (lg_batch_iter_next(it, &r) == 0 && n < 200) {
-        if (lg_format_record(&f->scratch, fmt, "ble-raw", 0, &r))
+        if (insp_format_record(&f->scratch, fmt, "ble-raw", 0, &r))
             return -1;
         n++;
     }
@@ -205,12 +205,12 @@ static long format_one(void *ud, enum lg_format fmt)
 
 static long format_json_one(void *ud)
 {
-    return format_one(ud, LG_FMT_JSON);
+    return format_one(ud, INSP_FMT_JSON);
 }
 
 static long format_text_one(void *ud)
 {
-    return format_one(ud, LG_FMT_TEXT);
+    return format_one(ud, INSP_FMT_TEXT);
 }
 
 int main(int argc, char **argv)

@@ -2,7 +2,7 @@
 /*
  * fuzz_lg_batch.c — libFuzzer target for the RecordBatch reader: arbitrary
  * bytes go through lg_batch_validate and, whatever it says, through
- * lg_batch_iter (open, every record, every header) and lg_format (json and
+ * lg_batch_iter (open, every record, every header) and insp_format (json and
  * text; each json line must parse).  A second pass repairs the input's
  * batchLength, magic and CRC-32C first, so the fuzzer reaches the record
  * decoder and the decompressors instead of stopping at the CRC.
@@ -20,22 +20,22 @@
 #include "cn_crc32c.h"
 #include "cn_err.h"
 #include "lg_batch.h"
-#include "lg_format.h"
+#include "insp.h"
 
 #define FUZZ_MAX_DECOMPRESSED (1u << 20)
 
 static void render(const lg_record *r)
 {
     cn_buf out = CN_BUF_INIT;
-    if (lg_format_record(&out, LG_FMT_JSON, "t", 0, r) == 0) {
+    if (insp_format_record(&out, INSP_FMT_JSON, "t", 0, r) == 0) {
         json_error_t err;
         json_t *j = json_loadb((const char *)out.data, out.len, JSON_ALLOW_NUL, &err);
         if (!j)
-            abort(); /* lg_format promised valid JSON */
+            abort(); /* insp_format_record promised valid JSON */
         json_decref(j);
     }
     cn_buf_reset(&out);
-    (void)lg_format_record(&out, LG_FMT_TEXT, NULL, 0, r);
+    (void)insp_format_record(&out, INSP_FMT_TEXT, NULL, 0, r);
     cn_buf_free(&out);
 }
 

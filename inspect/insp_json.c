@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * lg_json.c — JSON text building blocks for `cairn log dump` (lg_json.h).
+ * insp_json.c — JSON text building blocks for `cairn log dump` (insp_json.h).
  * Guarantee: whatever bytes come in (record keys, header values, decoded
  * protobuf strings, which protobuf-c does not check for UTF-8), what goes
  * out is valid JSON: strings are escaped and invalid UTF-8 is replaced by
@@ -9,7 +9,7 @@
  * records stays memcpy-bound.  Pure; any thread; no globals (the tables
  * are constants).
  */
-#include "lg_json.h"
+#include "insp_json.h"
 
 #include "cn_err.h"
 
@@ -18,12 +18,12 @@
 #include <string.h>
 #include <time.h>
 
-#define LG__PB_MAX_DEPTH 32
+#define INSP__PB_MAX_DEPTH 32
 
 /* ---- UTF-8 ------------------------------------------------------------------ */
 
 /* Length of the well-formed UTF-8 sequence at s (1..4), or 0 if none. */
-static size_t lg__utf8_seq(const unsigned char *s, size_t n)
+static size_t insp__utf8_seq(const unsigned char *s, size_t n)
 {
     unsigned c = s[0];
     if (c < 0x80)
@@ -50,11 +50,11 @@ static size_t lg__utf8_seq(const unsigned char *s, size_t n)
     return len;
 }
 
-int lg__utf8_valid(const unsigned char *s, size_t n)
+int insp__utf8_valid(const unsigned char *s, size_t n)
 {
     size_t i = 0;
     while (i < n) {
-        size_t l = lg__utf8_seq(s + i, n - i);
+        size_t l = insp__utf8_seq(s + i, n - i);
         if (!l)
             return 0;
         i += l;
@@ -64,7 +64,7 @@ int lg__utf8_valid(const unsigned char *s, size_t n)
 
 /* ---- strings ---------------------------------------------------------------- */
 
-static int lg__escape_byte(cn_buf *b, unsigned char c)
+static int insp__escape_byte(cn_buf *b, unsigned char c)
 {
     static const char hex[] = "0123456789abcdef";
     char e[6] = {'\\', 0, 0, 0, 0, 0};
@@ -88,7 +88,7 @@ static int lg__escape_byte(cn_buf *b, unsigned char c)
     }
 }
 
-int lg__json_str(cn_buf *b, const unsigned char *s, size_t n)
+int insp__json_str(cn_buf *b, const unsigned char *s, size_t n)
 {
     int rc = cn_buf_append(b, "\"", 1);
     size_t i = 0;
@@ -97,14 +97,14 @@ int lg__json_str(cn_buf *b, const unsigned char *s, size_t n)
         size_t j = i;
         size_t l = 0;
         while (j < n && s[j] >= 0x20 && s[j] != '"' && s[j] != '\\' && s[j] != 0x7f &&
-               (l = lg__utf8_seq(s + j, n - j)) > 0)
+               (l = insp__utf8_seq(s + j, n - j)) > 0)
             j += l;
         if (j > i)
             rc = cn_buf_append(b, s + i, j - i);
         if (rc || j >= n)
             break;
         if (s[j] < 0x20 || s[j] == '"' || s[j] == '\\' || s[j] == 0x7f)
-            rc = lg__escape_byte(b, s[j]);
+            rc = insp__escape_byte(b, s[j]);
         else
             rc = cn_buf_append(b, "\\ufffd", 6); /* one invalid byte */
         i = j + 1;
@@ -112,14 +112,14 @@ int lg__json_str(cn_buf *b, const unsigned char *s, size_t n)
     return rc ? rc : cn_buf_append(b, "\"", 1);
 }
 
-int lg__json_cstr(cn_buf *b, const char *s)
+int insp__json_cstr(cn_buf *b, const char *s)
 {
     if (!s)
         s = "";
-    return lg__json_str(b, (const unsigned char *)s, strlen(s));
+    return insp__json_str(b, (const unsigned char *)s, strlen(s));
 }
 
-int lg__base64(cn_buf *b, const unsigned char *s, size_t n)
+int insp__base64(cn_buf *b, const unsigned char *s, size_t n)
 {
     static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     if (n == 0)
@@ -133,7 +133,8 @@ int lg__base64(cn_buf *b, const unsigned char *s, size_t n)
     size_t i = 0;
     for (; i + 3 <= n; i += 3) {
         uint32_t v = (uint32_t)s[i] << 16 | (uint32_t)s[i + 1] << 8 | s[i + 2];
-        *o++ = tab[v >> 18], *o++ = tab[(v >> 12) & 63], *o++ = tab[(v >> 6) & 63], *o++ = tab[v & 63];
+        *o++ = tab[v >> 18], *o++ = tab[(v >> 12) & 63], *o++ = tab[(v >> 6) & 63],
+        *o++ = tab[v & 63];
     }
     if (n - i == 1) {
         uint32_t v = (uint32_t)s[i] << 16;
@@ -146,25 +147,26 @@ int lg__base64(cn_buf *b, const unsigned char *s, size_t n)
     return 0;
 }
 
-int lg__json_bytes_member(cn_buf *b, int comma, const char *name, const unsigned char *p, size_t n)
+int insp__json_bytes_member(cn_buf *b, int comma, const char *name, const unsigned char *p,
+                            size_t n)
 {
     int rc = comma ? cn_buf_append(b, ",", 1) : 0;
     if (rc)
         return rc;
     if (!p)
         return cn_buf_printf(b, "\"%s\":null", name);
-    if (lg__utf8_valid(p, n)) {
+    if (insp__utf8_valid(p, n)) {
         rc = cn_buf_printf(b, "\"%s\":", name);
-        return rc ? rc : lg__json_str(b, p, n);
+        return rc ? rc : insp__json_str(b, p, n);
     }
     rc = cn_buf_printf(b, "\"%s_b64\":\"", name);
-    rc = rc ? rc : lg__base64(b, p, n);
+    rc = rc ? rc : insp__base64(b, p, n);
     return rc ? rc : cn_buf_append(b, "\"", 1);
 }
 
 /* ---- time ------------------------------------------------------------------- */
 
-int lg__rfc3339(cn_buf *b, int64_t sec, int32_t nsec)
+int insp__rfc3339(cn_buf *b, int64_t sec, int32_t nsec)
 {
     /* 0001-01-01T00:00:00Z .. 9999-12-31T23:59:59Z, as RFC 3339 requires
      * four-digit years (and protobuf's Timestamp range). */
@@ -185,9 +187,9 @@ int lg__rfc3339(cn_buf *b, int64_t sec, int32_t nsec)
 
 /* ---- protobuf messages -------------------------------------------------------- */
 
-static int lg__json_pb_depth(cn_buf *b, const ProtobufCMessage *m, int depth);
+static int insp__json_pb_depth(cn_buf *b, const ProtobufCMessage *m, int depth);
 
-static int lg__json_double(cn_buf *b, double v, int digits)
+static int insp__json_double(cn_buf *b, double v, int digits)
 {
     /* proto3 JSON spells the non-finite values as strings */
     if (isnan(v))
@@ -198,7 +200,8 @@ static int lg__json_double(cn_buf *b, double v, int digits)
 }
 
 /* One value of field f stored at p. */
-static int lg__json_pb_value(cn_buf *b, const ProtobufCFieldDescriptor *f, const void *p, int depth)
+static int insp__json_pb_value(cn_buf *b, const ProtobufCFieldDescriptor *f, const void *p,
+                               int depth)
 {
     switch (f->type) {
     case PROTOBUF_C_TYPE_INT32:
@@ -216,34 +219,34 @@ static int lg__json_pb_value(cn_buf *b, const ProtobufCFieldDescriptor *f, const
     case PROTOBUF_C_TYPE_FIXED64:
         return cn_buf_printf(b, "%" PRIu64, *(const uint64_t *)p);
     case PROTOBUF_C_TYPE_FLOAT:
-        return lg__json_double(b, *(const float *)p, 9);
+        return insp__json_double(b, *(const float *)p, 9);
     case PROTOBUF_C_TYPE_DOUBLE:
-        return lg__json_double(b, *(const double *)p, 17);
+        return insp__json_double(b, *(const double *)p, 17);
     case PROTOBUF_C_TYPE_BOOL:
         return *(const protobuf_c_boolean *)p ? cn_buf_append(b, "true", 4)
-                                               : cn_buf_append(b, "false", 5);
+                                              : cn_buf_append(b, "false", 5);
     case PROTOBUF_C_TYPE_ENUM: {
         int v = *(const int *)p;
         const ProtobufCEnumValue *ev = protobuf_c_enum_descriptor_get_value(f->descriptor, v);
-        return ev ? lg__json_cstr(b, ev->name) : cn_buf_printf(b, "%d", v);
+        return ev ? insp__json_cstr(b, ev->name) : cn_buf_printf(b, "%d", v);
     }
     case PROTOBUF_C_TYPE_STRING:
-        return lg__json_cstr(b, *(char *const *)p);
+        return insp__json_cstr(b, *(char *const *)p);
     case PROTOBUF_C_TYPE_BYTES: {
         const ProtobufCBinaryData *d = p;
         int rc = cn_buf_append(b, "\"", 1);
-        rc = rc ? rc : lg__base64(b, d->data, d->data ? d->len : 0);
+        rc = rc ? rc : insp__base64(b, d->data, d->data ? d->len : 0);
         return rc ? rc : cn_buf_append(b, "\"", 1);
     }
     case PROTOBUF_C_TYPE_MESSAGE: {
         const ProtobufCMessage *sub = *(const ProtobufCMessage *const *)p;
-        return sub ? lg__json_pb_depth(b, sub, depth + 1) : cn_buf_append(b, "null", 4);
+        return sub ? insp__json_pb_depth(b, sub, depth + 1) : cn_buf_append(b, "null", 4);
     }
     }
     return cn_buf_append(b, "null", 4);
 }
 
-static size_t lg__pb_elt_size(ProtobufCType t)
+static size_t insp__pb_elt_size(ProtobufCType t)
 {
     switch (t) {
     case PROTOBUF_C_TYPE_INT32:
@@ -274,7 +277,7 @@ static size_t lg__pb_elt_size(ProtobufCType t)
 }
 
 /* Whether a non-repeated field has a value to show. */
-static int lg__pb_present(const ProtobufCFieldDescriptor *f, const char *base)
+static int insp__pb_present(const ProtobufCFieldDescriptor *f, const char *base)
 {
     if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF)
         return *(const uint32_t *)(base + f->quantifier_offset) == f->id;
@@ -286,27 +289,28 @@ static int lg__pb_present(const ProtobufCFieldDescriptor *f, const char *base)
     return *(const protobuf_c_boolean *)(base + f->quantifier_offset) != 0;
 }
 
-static int lg__json_pb_field(cn_buf *b, const ProtobufCFieldDescriptor *f, const char *base, int depth)
+static int insp__json_pb_field(cn_buf *b, const ProtobufCFieldDescriptor *f, const char *base,
+                               int depth)
 {
-    int rc = lg__json_cstr(b, f->name);
+    int rc = insp__json_cstr(b, f->name);
     rc = rc ? rc : cn_buf_append(b, ":", 1);
     if (rc || f->label != PROTOBUF_C_LABEL_REPEATED)
-        return rc ? rc : lg__json_pb_value(b, f, base + f->offset, depth);
+        return rc ? rc : insp__json_pb_value(b, f, base + f->offset, depth);
     size_t n = *(const size_t *)(base + f->quantifier_offset);
     const char *arr = *(const char *const *)(base + f->offset);
-    size_t sz = lg__pb_elt_size(f->type);
+    size_t sz = insp__pb_elt_size(f->type);
     rc = cn_buf_append(b, "[", 1);
     for (size_t i = 0; i < n && !rc; i++) {
         if (i)
             rc = cn_buf_append(b, ",", 1);
-        rc = rc ? rc : lg__json_pb_value(b, f, arr + i * sz, depth);
+        rc = rc ? rc : insp__json_pb_value(b, f, arr + i * sz, depth);
     }
     return rc ? rc : cn_buf_append(b, "]", 1);
 }
 
-static int lg__json_pb_depth(cn_buf *b, const ProtobufCMessage *m, int depth)
+static int insp__json_pb_depth(cn_buf *b, const ProtobufCMessage *m, int depth)
 {
-    if (depth > LG__PB_MAX_DEPTH)
+    if (depth > INSP__PB_MAX_DEPTH)
         return cn_buf_append(b, "null", 4);
     const ProtobufCMessageDescriptor *d = m->descriptor;
     const char *base = (const char *)m;
@@ -314,17 +318,17 @@ static int lg__json_pb_depth(cn_buf *b, const ProtobufCMessage *m, int depth)
     int first = 1;
     for (unsigned i = 0; i < d->n_fields && !rc; i++) {
         const ProtobufCFieldDescriptor *f = &d->fields[i];
-        if (f->label != PROTOBUF_C_LABEL_REPEATED && !lg__pb_present(f, base))
+        if (f->label != PROTOBUF_C_LABEL_REPEATED && !insp__pb_present(f, base))
             continue;
         if (!first)
             rc = cn_buf_append(b, ",", 1);
         first = 0;
-        rc = rc ? rc : lg__json_pb_field(b, f, base, depth);
+        rc = rc ? rc : insp__json_pb_field(b, f, base, depth);
     }
     return rc ? rc : cn_buf_append(b, "}", 1);
 }
 
-int lg__json_pb(cn_buf *b, const ProtobufCMessage *m)
+int insp__json_pb(cn_buf *b, const ProtobufCMessage *m)
 {
-    return lg__json_pb_depth(b, m, 0);
+    return insp__json_pb_depth(b, m, 0);
 }

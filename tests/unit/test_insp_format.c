@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * test_lg_format.c — record rendering for `cairn log dump`:
+ * test_insp_format.c — record rendering for `cairn log dump`:
  *   - json: a ping CloudEvent shows its attributes and its BlePing data
  *     (the client's ping id), a hunt event its HuntEvent; text, binary,
  *     unknown-type and undecodable data; plain UTF-8 and binary values;
@@ -26,8 +26,8 @@
 #include "cn_err.h"
 #include "cn_testutil.h"
 #include "lg_batch.h"
-#include "lg_format.h"
-#include "lg_json.h"
+#include "insp.h"
+#include "insp_json.h"
 
 #define CT_KEY "content-type"
 
@@ -65,7 +65,7 @@ static const lg_header ce_hdr = {(const unsigned char *)CT_KEY, 12,
 static json_t *as_json(const lg_record *rec, const char *topic)
 {
     cn_buf out = CN_BUF_INIT;
-    assert_int_equal(lg_format_record(&out, LG_FMT_JSON, topic, 3, rec), 0);
+    assert_int_equal(insp_format_record(&out, INSP_FMT_JSON, topic, 3, rec), 0);
     assert_true(out.len > 0);
     assert_int_equal(out.data[out.len - 1], '\n');
     assert_null(memchr(out.data, '\n', out.len - 1));
@@ -143,7 +143,7 @@ static void test_json_ping(void **st)
 
     /* text: one line with the type, ids and the data */
     cn_buf t = CN_BUF_INIT;
-    assert_int_equal(lg_format_record(&t, LG_FMT_TEXT, "ble-raw", 3, &o.rec), 0);
+    assert_int_equal(insp_format_record(&t, INSP_FMT_TEXT, "ble-raw", 3, &o.rec), 0);
     assert_int_equal(t.data[t.len - 1], '\n');
     assert_int_equal(cn_buf_append(&t, "", 1), 0);
     const char *line = (const char *)t.data;
@@ -154,7 +154,7 @@ static void test_json_ping(void **st)
 
     /* raw: the value bytes, nothing else */
     cn_buf r = CN_BUF_INIT;
-    assert_int_equal(lg_format_record(&r, LG_FMT_RAW, NULL, 3, &o.rec), 0);
+    assert_int_equal(insp_format_record(&r, INSP_FMT_RAW, NULL, 3, &o.rec), 0);
     assert_int_equal(r.len, v.len);
     assert_memory_equal(r.data, v.data, v.len);
     cn_buf_free(&r);
@@ -194,7 +194,7 @@ static void test_json_hunt(void **st)
     assert_int_equal(cn_ce_encode(&odd, &v), 0);
     one_make(&o, 1, "k", 1, v.data, v.len, &ce_hdr, 1);
     cn_buf t = CN_BUF_INIT;
-    assert_int_equal(lg_format_record(&t, LG_FMT_TEXT, NULL, 0, &o.rec), 0);
+    assert_int_equal(insp_format_record(&t, INSP_FMT_TEXT, NULL, 0, &o.rec), 0);
     assert_int_equal(cn_buf_append(&t, "", 1), 0);
     assert_non_null(strstr((const char *)t.data, " \"odd type \\\"x\\\"\" id=\"i\""));
     cn_buf_free(&t);
@@ -206,7 +206,10 @@ static void test_json_ce_variants(void **st)
 {
     (void)st;
     cn_ce_attr ext[3] = {{.name = "flag", .kind = CN_CE_BOOL, .b = 1},
-                         {.name = "raw", .kind = CN_CE_BYTES, .bytes = (const unsigned char *)"\xff\x00\xfe", .bytes_len = 3},
+                         {.name = "raw",
+                          .kind = CN_CE_BYTES,
+                          .bytes = (const unsigned char *)"\xff\x00\xfe",
+                          .bytes_len = 3},
                          {.name = "seen", .kind = CN_CE_TIMESTAMP, .t = {1, 5}}};
     struct {
         enum cn_ce_data_kind kind;
@@ -221,9 +224,15 @@ static void test_json_ce_variants(void **st)
         {CN_CE_DATA_NONE, NULL, NULL, 0},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        cn_ce ev = {.id = "e", .source = "s", .type = "t", .ext = ext, .n_ext = 3,
-                    .data_kind = cases[i].kind, .type_url = cases[i].type_url,
-                    .data = (const unsigned char *)cases[i].data, .data_len = cases[i].len};
+        cn_ce ev = {.id = "e",
+                    .source = "s",
+                    .type = "t",
+                    .ext = ext,
+                    .n_ext = 3,
+                    .data_kind = cases[i].kind,
+                    .type_url = cases[i].type_url,
+                    .data = (const unsigned char *)cases[i].data,
+                    .data_len = cases[i].len};
         cn_buf v = CN_BUF_INIT;
         assert_int_equal(cn_ce_encode(&ev, &v), 0);
         one o;
@@ -254,7 +263,7 @@ static void test_json_ce_variants(void **st)
         json_decref(j);
         /* text stays on one line even with newlines in the data */
         cn_buf t = CN_BUF_INIT;
-        assert_int_equal(lg_format_record(&t, LG_FMT_TEXT, NULL, 0, &o.rec), 0);
+        assert_int_equal(insp_format_record(&t, INSP_FMT_TEXT, NULL, 0, &o.rec), 0);
         assert_null(memchr(t.data, '\n', t.len - 1));
         cn_buf_free(&t);
         one_free(&o);
@@ -288,7 +297,7 @@ static void test_json_plain_values(void **st)
     assert_true(json_is_null(json_object_get(j, "timestamp")));
     json_decref(j);
     cn_buf r = CN_BUF_INIT;
-    assert_int_equal(lg_format_record(&r, LG_FMT_RAW, NULL, 0, &o.rec), 0);
+    assert_int_equal(insp_format_record(&r, INSP_FMT_RAW, NULL, 0, &o.rec), 0);
     assert_int_equal(r.len, 0);
     cn_buf_free(&r);
     one_free(&o);
@@ -300,7 +309,7 @@ static void test_json_plain_values(void **st)
     assert_non_null(jstr(j, "value_b64"));
     json_decref(j);
     cn_buf t = CN_BUF_INIT;
-    assert_int_equal(lg_format_record(&t, LG_FMT_TEXT, "x", 0, &o.rec), 0);
+    assert_int_equal(insp_format_record(&t, INSP_FMT_TEXT, "x", 0, &o.rec), 0);
     assert_int_equal(cn_buf_append(&t, "", 1), 0);
     assert_non_null(strstr((const char *)t.data, "value_error="));
     assert_non_null(strstr((const char *)t.data, "value_b64="));
@@ -367,24 +376,25 @@ static void test_utf8_and_base64(void **st)
         {"\xc3\xa9", 2, 1},
         {"\xe2\x82\xac", 3, 1},
         {"\xf0\x9f\x98\x80", 4, 1},
-        {"\xf4\x8f\xbf\xbf", 4, 1},     /* U+10FFFF */
-        {"\xc0\x80", 2, 0},             /* overlong NUL */
-        {"\xe0\x80\xaf", 3, 0},         /* overlong '/' */
-        {"\xed\xa0\x80", 3, 0},         /* surrogate */
-        {"\xf4\x90\x80\x80", 4, 0},     /* above U+10FFFF */
-        {"\xe2\x82", 2, 0},             /* truncated */
-        {"\x80", 1, 0},                 /* lone continuation */
+        {"\xf4\x8f\xbf\xbf", 4, 1}, /* U+10FFFF */
+        {"\xc0\x80", 2, 0},         /* overlong NUL */
+        {"\xe0\x80\xaf", 3, 0},     /* overlong '/' */
+        {"\xed\xa0\x80", 3, 0},     /* surrogate */
+        {"\xf4\x90\x80\x80", 4, 0}, /* above U+10FFFF */
+        {"\xe2\x82", 2, 0},         /* truncated */
+        {"\x80", 1, 0},             /* lone continuation */
         {"\xff", 1, 0},
-        {"a\0b", 3, 1},                 /* NUL is valid UTF-8 (escaped in JSON) */
+        {"a\0b", 3, 1}, /* NUL is valid UTF-8 (escaped in JSON) */
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-        assert_int_equal(lg__utf8_valid((const unsigned char *)cases[i].s, cases[i].n), cases[i].ok);
+        assert_int_equal(insp__utf8_valid((const unsigned char *)cases[i].s, cases[i].n),
+                         cases[i].ok);
     /* RFC 4648 test vectors */
     const char *in[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
     const char *want[] = {"", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy"};
     for (int i = 0; i < 7; i++) {
         cn_buf b = CN_BUF_INIT;
-        assert_int_equal(lg__base64(&b, (const unsigned char *)in[i], strlen(in[i])), 0);
+        assert_int_equal(insp__base64(&b, (const unsigned char *)in[i], strlen(in[i])), 0);
         assert_int_equal(b.len, strlen(want[i]));
         if (b.len)
             assert_memory_equal(b.data, want[i], b.len);
@@ -392,29 +402,29 @@ static void test_utf8_and_base64(void **st)
     }
     /* RFC 3339 edges */
     cn_buf b = CN_BUF_INIT;
-    assert_int_equal(lg__rfc3339(&b, -62135596800LL, 0), 0);
+    assert_int_equal(insp__rfc3339(&b, -62135596800LL, 0), 0);
     assert_int_equal(cn_buf_append(&b, "", 1), 0);
     assert_string_equal((const char *)b.data, "0001-01-01T00:00:00.000Z");
     cn_buf_reset(&b);
-    assert_int_equal(lg__rfc3339(&b, 253402300799LL, 999999999), 0);
+    assert_int_equal(insp__rfc3339(&b, 253402300799LL, 999999999), 0);
     assert_int_equal(cn_buf_append(&b, "", 1), 0);
     assert_string_equal((const char *)b.data, "9999-12-31T23:59:59.999999999Z");
     cn_buf_reset(&b);
-    assert_int_equal(lg__rfc3339(&b, 253402300800LL, 0), CN_ERANGE);
-    assert_int_equal(lg__rfc3339(&b, 0, -1), CN_ERANGE);
+    assert_int_equal(insp__rfc3339(&b, 253402300800LL, 0), CN_ERANGE);
+    assert_int_equal(insp__rfc3339(&b, 0, -1), CN_ERANGE);
     assert_int_equal(b.len, 0);
     cn_buf_free(&b);
 
-    enum lg_format f;
-    assert_int_equal(lg_format_parse("json", &f), 0);
-    assert_int_equal(f, LG_FMT_JSON);
-    assert_int_equal(lg_format_parse("raw", &f), 0);
-    assert_int_equal(f, LG_FMT_RAW);
-    assert_int_equal(lg_format_parse("JSON", &f), CN_EINVAL);
-    assert_int_equal(lg_format_parse(NULL, &f), CN_EINVAL);
+    enum insp_format f;
+    assert_int_equal(insp_format_parse("json", &f), 0);
+    assert_int_equal(f, INSP_FMT_JSON);
+    assert_int_equal(insp_format_parse("raw", &f), 0);
+    assert_int_equal(f, INSP_FMT_RAW);
+    assert_int_equal(insp_format_parse("JSON", &f), CN_EINVAL);
+    assert_int_equal(insp_format_parse(NULL, &f), CN_EINVAL);
     cn_buf o = CN_BUF_INIT;
     lg_record rec = {0};
-    assert_int_equal(lg_format_record(&o, (enum lg_format)7, NULL, 0, &rec), CN_EINVAL);
+    assert_int_equal(insp_format_record(&o, (enum insp_format)7, NULL, 0, &rec), CN_EINVAL);
     cn_buf_free(&o);
 }
 
@@ -429,12 +439,12 @@ static void test_oom(void **st)
     assert_int_equal(cn_ce_encode_ping(&v, "gw", "ce", 1, &ping), 0);
     one o;
     one_make(&o, 1, "p-1", 3, v.data, v.len, &ce_hdr, 1);
-    for (int fmt = LG_FMT_JSON; fmt <= LG_FMT_TEXT; fmt++) {
+    for (int fmt = INSP_FMT_JSON; fmt <= INSP_FMT_TEXT; fmt++) {
         int ok = 0;
         for (long n = 1; n < 200 && !ok; n++) {
             cn_buf out = CN_BUF_INIT;
             cn_test_alloc_fail_at(n, 1);
-            int rc = lg_format_record(&out, (enum lg_format)fmt, "ble-raw", 0, &o.rec);
+            int rc = insp_format_record(&out, (enum insp_format)fmt, "ble-raw", 0, &o.rec);
             if (rc) {
                 assert_int_equal(rc, CN_ENOMEM);
                 assert_int_equal(out.len, 0);

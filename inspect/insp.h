@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * lg_format.h — renders one log record for `cairn log dump --format
+ * insp.h — renders one log record for `cairn log dump --format
  * json|text|raw` (and `tail`).
  *
  * json: one object per line:
@@ -36,25 +36,25 @@
  * Pure; any thread; appends to a caller-owned cn_buf; allocation via
  * cn_alloc.  Errors: CN_ENOMEM, CN_EINVAL (unknown format).
  */
-#ifndef LG_FORMAT_H
-#define LG_FORMAT_H
+#ifndef INSP_H
+#define INSP_H
 
 #include <stdint.h>
 
 #include "cn_buf.h"
 #include "lg_batch.h"
 
-enum lg_format { LG_FMT_JSON = 0, LG_FMT_TEXT = 1, LG_FMT_RAW = 2 };
+enum insp_format { INSP_FMT_JSON = 0, INSP_FMT_TEXT = 1, INSP_FMT_RAW = 2 };
 
 /** "json", "text" or "raw".  @return 0 or CN_EINVAL. */
-int lg_format_parse(const char *s, enum lg_format *out);
+int insp_format_parse(const char *s, enum insp_format *out);
 
 /**
  * Append the rendering of rec (from topic/partition; topic may be NULL)
  * to out.  json and text end with '\n'.  On error out is unchanged.
  * @return 0; CN_ENOMEM; CN_EINVAL.
  */
-int lg_format_record(cn_buf *out, enum lg_format fmt, const char *topic, int32_t partition,
-                     const lg_record *rec);
+int insp_format_record(cn_buf *out, enum insp_format fmt, const char *topic, int32_t partition,
+                       const lg_record *rec);
 
 #endif

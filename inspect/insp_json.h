@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * lg_json.h — internal to log/: JSON text building blocks for record
- * rendering (lg_format.c): UTF-8 validation, always-valid string escaping,
+ * insp_json.h — internal to inspect/: JSON text building blocks for record
+ * rendering (insp_format.c): UTF-8 validation, always-valid string escaping,
  * base64, RFC 3339 times, and any protobuf-c message as a JSON object.
  * All append to a caller-owned cn_buf and return 0 or CN_ENOMEM.
  */
-#ifndef LG_JSON_H
-#define LG_JSON_H
+#ifndef INSP_JSON_H
+#define INSP_JSON_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -17,28 +17,28 @@
 
 /** 1 if the n bytes are well-formed UTF-8 (RFC 3629: no overlongs, no
  *  surrogates, nothing above U+10FFFF). */
-int lg__utf8_valid(const unsigned char *s, size_t n);
+int insp__utf8_valid(const unsigned char *s, size_t n);
 /** A JSON string literal; invalid UTF-8 bytes become U+FFFD. */
-int lg__json_str(cn_buf *b, const unsigned char *s, size_t n);
-/** lg__json_str of a NUL-terminated string (NULL renders as ""). */
-int lg__json_cstr(cn_buf *b, const char *s);
+int insp__json_str(cn_buf *b, const unsigned char *s, size_t n);
+/** insp__json_str of a NUL-terminated string (NULL renders as ""). */
+int insp__json_cstr(cn_buf *b, const char *s);
 /** Standard base64 with padding, no quotes. */
-int lg__base64(cn_buf *b, const unsigned char *s, size_t n);
+int insp__base64(cn_buf *b, const unsigned char *s, size_t n);
 /**
  * A member for a byte string: "name":null when p is NULL, "name":"text"
  * when valid UTF-8, else "name_b64":"base64".  Preceded by a comma when
  * comma is set.
  */
-int lg__json_bytes_member(cn_buf *b, int comma, const char *name, const unsigned char *p,
-                          size_t n);
+int insp__json_bytes_member(cn_buf *b, int comma, const char *name, const unsigned char *p,
+                            size_t n);
 /** RFC 3339 UTC text (no quotes) for sec/nsec: milliseconds when nsec is
  *  a whole number of them, else nanoseconds.  Returns 0, or CN_ERANGE
  *  (nothing written) outside years 0001..9999. */
-int lg__rfc3339(cn_buf *b, int64_t sec, int32_t nsec);
+int insp__rfc3339(cn_buf *b, int64_t sec, int32_t nsec);
 /** A protobuf-c message as a JSON object: original field names, every
  *  singular field (set oneof members and present optionals only),
  *  repeated fields as arrays, 64-bit integers as numbers, bytes as base64,
  *  enums by name, nesting beyond 32 levels as null. */
-int lg__json_pb(cn_buf *b, const ProtobufCMessage *m);
+int insp__json_pb(cn_buf *b, const ProtobufCMessage *m);
 
 #endif
