@@ -5,13 +5,15 @@
  * protobuf strings, which protobuf-c does not check for UTF-8), what goes
  * out is valid JSON: strings are escaped and invalid UTF-8 is replaced by
  * U+FFFD; callers that must not lose bytes use base64 instead.
- * Safe runs of bytes are appended in one call, so dumping millions of
- * records stays memcpy-bound.  Pure; any thread; no globals (the tables
- * are constants).
+ * Base64 is libsodium's.  Safe runs of bytes are appended in one call,
+ * so dumping millions of records stays memcpy-bound.  Pure; any thread; no
+ * globals (the tables are constants).
  */
 #include "insp_json.h"
 
 #include "cn_err.h"
+
+#include <sodium.h>
 
 #include <inttypes.h>
 #include <math.h>
@@ -121,29 +123,19 @@ int insp__json_cstr(cn_buf *b, const char *s)
 
 int insp__base64(cn_buf *b, const unsigned char *s, size_t n)
 {
-    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     if (n == 0)
         return 0; /* (b->data may still be NULL) */
     if (n > (SIZE_MAX / 4) * 3 - 3)
         return CN_ENOMEM;
-    int rc = cn_buf_reserve(b, (n + 2) / 3 * 4);
+    /* libsodium's ORIGINAL variant is RFC 4648 section 4: the standard
+     * alphabet with '=' padding.  It writes a NUL after the text, which is
+     * reserved here but not counted in b->len. */
+    size_t enc = sodium_base64_ENCODED_LEN(n, sodium_base64_VARIANT_ORIGINAL);
+    int rc = cn_buf_reserve(b, enc);
     if (rc)
         return rc;
-    char *o = (char *)b->data + b->len;
-    size_t i = 0;
-    for (; i + 3 <= n; i += 3) {
-        uint32_t v = (uint32_t)s[i] << 16 | (uint32_t)s[i + 1] << 8 | s[i + 2];
-        *o++ = tab[v >> 18], *o++ = tab[(v >> 12) & 63], *o++ = tab[(v >> 6) & 63],
-        *o++ = tab[v & 63];
-    }
-    if (n - i == 1) {
-        uint32_t v = (uint32_t)s[i] << 16;
-        *o++ = tab[v >> 18], *o++ = tab[(v >> 12) & 63], *o++ = '=', *o++ = '=';
-    } else if (n - i == 2) {
-        uint32_t v = (uint32_t)s[i] << 16 | (uint32_t)s[i + 1] << 8;
-        *o++ = tab[v >> 18], *o++ = tab[(v >> 12) & 63], *o++ = tab[(v >> 6) & 63], *o++ = '=';
-    }
-    b->len = (size_t)((unsigned char *)o - b->data);
+    sodium_bin2base64((char *)b->data + b->len, enc, s, n, sodium_base64_VARIANT_ORIGINAL);
+    b->len += enc - 1;
     return 0;
 }
 

@@ -22,7 +22,8 @@ int insp__utf8_valid(const unsigned char *s, size_t n);
 int insp__json_str(cn_buf *b, const unsigned char *s, size_t n);
 /** insp__json_str of a NUL-terminated string (NULL renders as ""). */
 int insp__json_cstr(cn_buf *b, const char *s);
-/** Standard base64 with padding, no quotes. */
+/** Standard base64 with padding (RFC 4648 section 4, libsodium's
+ *  ORIGINAL variant), no quotes. */
 int insp__base64(cn_buf *b, const unsigned char *s, size_t n);
 /**
  * A member for a byte string: "name":null when p is NULL, "name":"text"

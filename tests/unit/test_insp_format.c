@@ -8,7 +8,8 @@
  *   - every json line parses (jansson) whatever bytes the record holds,
  *     including invalid UTF-8 and control characters (random records);
  *   - text is one line per record; raw is the value bytes exactly;
- *   - the UTF-8 validator follows RFC 3629; base64 matches RFC 4648;
+ *   - the UTF-8 validator follows RFC 3629; base64 matches RFC 4648 and,
+ *     byte for byte, the hand-written encoder libsodium's replaced;
  *   - allocation failure at every step: CN_ENOMEM, nothing appended,
  *     no leak.
  */
@@ -332,6 +333,79 @@ static void test_json_plain_values(void **st)
     one_free(&o);
 }
 
+/* The base64 cairn log dump printed before it used libsodium's: a plain
+ * RFC 4648 table encoder, kept here as the oracle for the one in
+ * insp_json.c (NUL-terminated into o). */
+static void ref_base64(char *o, const unsigned char *s, size_t n)
+{
+    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t i = 0;
+    for (; i + 3 <= n; i += 3) {
+        uint32_t v = (uint32_t)s[i] << 16 | (uint32_t)s[i + 1] << 8 | s[i + 2];
+        *o++ = tab[v >> 18], *o++ = tab[(v >> 12) & 63], *o++ = tab[(v >> 6) & 63];
+        *o++ = tab[v & 63];
+    }
+    if (n - i >= 1) {
+        uint32_t v = (uint32_t)s[i] << 16 | (n - i == 2 ? (uint32_t)s[i + 1] << 8 : 0);
+        *o++ = tab[v >> 18], *o++ = tab[(v >> 12) & 63];
+        *o++ = n - i == 2 ? tab[(v >> 6) & 63] : '=';
+        *o++ = '=';
+    }
+    *o = 0;
+}
+
+/* libsodium's ORIGINAL variant gives byte for byte what the hand-written
+ * encoder gave: every length 0..600 of pseudo-random bytes, every byte value
+ * in every position of a 3-byte group (so all 64 symbols, '+' and '/'
+ * included, and both paddings), appended after existing text without a
+ * NUL counted; allocation failure leaves the buffer as it was. */
+static void test_base64_same_as_before(void **st)
+{
+    (void)st;
+    unsigned char in[600];
+    char want[801];
+    uint32_t x = 0x9e3779b9u;
+    for (size_t i = 0; i < sizeof(in); i++) {
+        x = x * 1664525u + 1013904223u;
+        in[i] = (unsigned char)(x >> 24);
+    }
+    for (size_t n = 0; n <= sizeof(in); n++) {
+        cn_buf b = CN_BUF_INIT;
+        assert_int_equal(cn_buf_append(&b, "pre:", 4), 0);
+        assert_int_equal(insp__base64(&b, in, n), 0);
+        ref_base64(want, in, n);
+        assert_int_equal(b.len, 4 + strlen(want));
+        assert_memory_equal(b.data, "pre:", 4);
+        assert_memory_equal(b.data + 4, want, b.len - 4);
+        cn_buf_free(&b);
+    }
+    for (int v = 0; v < 256; v++)
+        for (size_t pos = 0; pos < 3; pos++)
+            for (size_t n = pos + 1; n <= 3; n++) {
+                unsigned char g[3] = {0xa5, 0x5a, 0xff};
+                g[pos] = (unsigned char)v;
+                cn_buf b = CN_BUF_INIT;
+                assert_int_equal(insp__base64(&b, g, n), 0);
+                ref_base64(want, g, n);
+                assert_int_equal(b.len, strlen(want));
+                assert_memory_equal(b.data, want, b.len);
+                cn_buf_free(&b);
+            }
+    cn_buf b = CN_BUF_INIT;
+    assert_int_equal(insp__base64(&b, (const unsigned char *)"\xfb\xff\xbf", 3), 0);
+    assert_int_equal(b.len, 4);
+    assert_memory_equal(b.data, "+/+/", 4);
+    cn_buf_free(&b);
+    assert_int_equal(cn_buf_append(&b, "keep", 4), 0);
+    assert_true(b.cap < 4 + 800 + 1); /* so the 800 characters need a new allocation */
+    cn_test_alloc_fail_at(1, 0);
+    assert_int_equal(insp__base64(&b, in, sizeof(in)), CN_ENOMEM);
+    cn_test_alloc_reset();
+    assert_int_equal(b.len, 4);
+    assert_memory_equal(b.data, "keep", 4);
+    cn_buf_free(&b);
+}
+
 /* Random keys, values and headers (and random CloudEvent-flagged values):
  * every line must be valid JSON. */
 static void test_json_always_valid(void **st)
@@ -472,6 +546,7 @@ int main(void)
         cmocka_unit_test(test_json_plain_values),
         cmocka_unit_test(test_json_always_valid),
         cmocka_unit_test(test_utf8_and_base64),
+        cmocka_unit_test(test_base64_same_as_before),
         cmocka_unit_test(test_oom),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
