@@ -154,6 +154,8 @@ int lg_producer_id_alloc(lg_log *log, int64_t *pid)
     rc = lg__ix_get_u64(txn, log->ix.meta, "next_producer_id", &next);
     if (rc == CN_ENOENT)
         next = LG__FIRST_PRODUCER_ID, rc = 0;
+    if (!rc && next + 1 >= (uint64_t)LG__PRODUCER_ID_LIMIT)
+        rc = CN_ENOSPC;
     if (!rc)
         rc = lg__ix_put_u64(txn, log->ix.meta, "next_producer_id", next + 1);
     if (rc) {
@@ -163,8 +165,10 @@ int lg_producer_id_alloc(lg_log *log, int64_t *pid)
     rc = lg__ix_err(mdb_txn_commit(txn));
     if (!rc)
         rc = lg__ix_sync(log);
-    if (!rc)
+    if (!rc) {
         *pid = (int64_t)next;
+        atomic_store(&log->next_pid, (int64_t)next + 1);
+    }
     return rc;
 }
 
@@ -176,7 +180,7 @@ int lg__producer_ids_fixup(lg_log *log)
         for (int32_t j = 0; j < t->cfg.partitions; j++) {
             lg_ptable *pt = &t->parts[j].prod;
             for (size_t s = 0; s < pt->cap; s++)
-                if (pt->slots[s].pid > max)
+                if (pt->slots[s].pid > max && pt->slots[s].pid < LG__PRODUCER_ID_LIMIT)
                     max = pt->slots[s].pid;
         }
     }
@@ -186,13 +190,19 @@ int lg__producer_ids_fixup(lg_log *log)
         return rc;
     uint64_t next = LG__FIRST_PRODUCER_ID;
     int g = lg__ix_get_u64(txn, log->ix.meta, "next_producer_id", &next);
+    int fix = 0;
     if (g == CN_ENOENT)
         next = LG__FIRST_PRODUCER_ID;
+    else if (next >= (uint64_t)LG__PRODUCER_ID_LIMIT)
+        next = LG__FIRST_PRODUCER_ID, fix = 1; /* an older build overflowed it */
     if (max >= 0 && (uint64_t)max >= next)
-        rc = lg__ix_put_u64(txn, log->ix.meta, "next_producer_id", (uint64_t)max + 1);
+        next = (uint64_t)max + 1, fix = 1;
+    if (fix)
+        rc = lg__ix_put_u64(txn, log->ix.meta, "next_producer_id", next);
     if (rc) {
         mdb_txn_abort(txn);
         return rc;
     }
+    atomic_store(&log->next_pid, (int64_t)next);
     return lg__ix_err(mdb_txn_commit(txn));
 }

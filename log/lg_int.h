@@ -29,6 +29,9 @@
 #define LG__INDEX_INTERVAL 4096 /* bytes of batches between sparse index entries */
 #define LG__PRODUCER_BATCHES 5  /* recent batches remembered per producer id (Kafka's 5) */
 #define LG__INDEX_VERSION 1
+/* Producer ids are allocated below this bound (ids in segments at or above
+ * it, written by older builds, are ignored when ids are restored). */
+#define LG__PRODUCER_ID_LIMIT (INT64_C(1) << 62)
 
 /* ---- segments (lg_segment.c) -------------------------------------------- */
 
@@ -186,6 +189,7 @@ struct lg_log {
     pthread_t writer;
 
     atomic_int panic; /* sticky CN_EPANIC (I5) */
+    _Atomic int64_t next_pid; /* producer ids below this were handed out */
     void *wctx;       /* writer-thread scratch (lg_writer.c) */
     int64_t last_checkpoint_ms;
 };

@@ -100,6 +100,15 @@ int lg_append_async(lg_log *log, const char *topic, int32_t partition, const voi
     int rc = lg_batch_validate(batch, len, &h);
     if (rc)
         return rc;
+    /* What a producer may send, stricter than what a log may hold: Kafka
+     * requires recordCount >= 1 and lastOffsetDelta == recordCount - 1, else
+     * a 61-byte empty batch could claim 2^31 offsets. */
+    if (h.record_count < 1 || h.last_offset_delta != h.record_count - 1)
+        return LG_EBADBATCH;
+    /* Only ids this log handed out (lg_producer_id_alloc): producer state
+     * is kept per id, so made-up ids would grow it without bound. */
+    if (h.producer_id >= 0 && h.producer_id >= atomic_load(&log->next_pid))
+        return LG_EUNKNOWNPID;
 
     /* Backpressure before any other lock: a topic delete holds wmu and
      * waits for tmu, so waiting here with tmu held could deadlock. */
