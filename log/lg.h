@@ -51,12 +51,18 @@ typedef struct lg_vfs {
 /** The default POSIX implementation. */
 const lg_vfs *lg_vfs_posix(void);
 
+/** Largest segment.bytes accepted (log default and per topic): positions
+ *  inside a segment are 32-bit, and a segment may exceed its roll size by
+ *  one batch (max_batch_bytes <= 1 GiB), so 1 GiB keeps every position
+ *  below 2^31.  Kafka's own limit is 2^31 - 1. */
+#define LG_SEGMENT_BYTES_MAX (1ull << 30)
+
 typedef struct lg_opts {
     const char *dir;              /* data directory (created if missing unless read_only) */
     int read_only;                /* inspect a directory a node may be writing; no recovery */
     enum lg_durability durability;
     int64_t interval_ms;          /* for LG_DUR_INTERVAL */
-    uint64_t segment_bytes;       /* roll size; default 128 MiB */
+    uint64_t segment_bytes;       /* roll size; default 128 MiB, at most LG_SEGMENT_BYTES_MAX */
     int64_t segment_ms;           /* roll age; default 7 days */
     int64_t retention_ms;         /* default topic retention by time; -1 none; default 7 d */
     int64_t retention_bytes;      /* default per-partition retention by size; -1 none */
@@ -93,7 +99,8 @@ typedef struct lg_topic_config {
     uint64_t segment_bytes;  /* 0: log default */
 } lg_topic_config;
 
-/** @return 0; CN_EEXIST; CN_EINVAL (name not [A-Za-z0-9._-]{1,249}, partitions < 1). */
+/** @return 0; CN_EEXIST; CN_EINVAL (name not [A-Za-z0-9._-]{1,249}, partitions < 1,
+ *  segment_bytes not 0 or within [LG_BATCH_HEADER_LEN, LG_SEGMENT_BYTES_MAX]). */
 int lg_topic_create(lg_log *log, const char *name, const lg_topic_config *cfg);
 /** Remove a topic and its files; appends still queued for it fail with
  *  LG_ENOTOPIC.  @return 0 or LG_ENOTOPIC (CN_EPERM when read_only). */

@@ -337,7 +337,9 @@ int lg__topic_meta_read(const char *path, lg_topic *t)
         else if (!strcmp(line, "retention_bytes"))
             t->cfg.retention_bytes = v;
         else if (!strcmp(line, "segment_bytes") && v >= 0)
-            t->cfg.segment_bytes = (uint64_t)v;
+            /* Older builds accepted any size; positions are 32-bit. */
+            t->cfg.segment_bytes = (uint64_t)v > LG_SEGMENT_BYTES_MAX ? LG_SEGMENT_BYTES_MAX
+                                                                       : (uint64_t)v;
         else if (!strcmp(line, "created_ms"))
             t->created_ms = v;
     }
@@ -431,7 +433,9 @@ int lg__topic_lookup_part(lg_log *log, const char *topic, int32_t partition, lg_
 int lg_topic_create(lg_log *log, const char *name, const lg_topic_config *cfg)
 {
     if (!log || !cfg || !lg__topic_name_ok(name) || cfg->partitions < 1 ||
-        cfg->partitions > 100000 || cfg->retention_ms < -1 || cfg->retention_bytes < -1)
+        cfg->partitions > 100000 || cfg->retention_ms < -1 || cfg->retention_bytes < -1 ||
+        (cfg->segment_bytes != 0 && (cfg->segment_bytes < LG_BATCH_HEADER_LEN ||
+                                     cfg->segment_bytes > LG_SEGMENT_BYTES_MAX)))
         return CN_EINVAL;
     if (log->o.read_only)
         return CN_EPERM;
@@ -745,6 +749,7 @@ int lg_open(lg_log **out, const lg_opts *o)
         return CN_EINVAL;
     *out = NULL;
     if (!o || !o->dir || !*o->dir || o->segment_bytes < LG_BATCH_HEADER_LEN ||
+        o->segment_bytes > LG_SEGMENT_BYTES_MAX ||
         o->max_batch_bytes < LG_BATCH_HEADER_LEN || o->max_batch_bytes > (1u << 30) ||
         o->durability < LG_DUR_FSYNC || o->durability > LG_DUR_NONE ||
         (o->durability == LG_DUR_INTERVAL && o->interval_ms <= 0))

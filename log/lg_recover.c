@@ -234,6 +234,14 @@ static int lg__scan(lg__rctx *r, size_t si, uint64_t pos, int rebuild)
                 rc = bad;
                 break;
             }
+            if (!bad && pos + total > UINT32_MAX) {
+                /* Index positions are 32-bit (segments are bounded by
+                 * LG_SEGMENT_BYTES_MAX); an older build's oversized segment
+                 * is kept untouched, not cut, and not served. */
+                lg__part_mark_failed(p, s->path, pos, "segment larger than 4 GiB");
+                cn_buf_free(&w.buf);
+                return 0;
+            }
             if (!bad) {
                 rc = lg__apply(r, s, pos, total, &h, rebuild);
                 pos += total;

@@ -233,7 +233,8 @@ static int16_t kf_apply_config(lg_topic_config *cfg, const char *name, const cha
         cfg->retention_ms = x;
     else if (strcmp(name, "retention.bytes") == 0 && x >= -1)
         cfg->retention_bytes = x;
-    else if (strcmp(name, "segment.bytes") == 0 && x >= 14)
+    else if (strcmp(name, "segment.bytes") == 0 && x >= LG_BATCH_HEADER_LEN &&
+             (unsigned long long)x <= LG_SEGMENT_BYTES_MAX)
         cfg->segment_bytes = (uint64_t)x;
     else
         return KF_ERR_INVALID_CONFIG;

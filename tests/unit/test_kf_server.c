@@ -458,6 +458,20 @@ static int16_t create_topic(int16_t v, const char *name, int32_t parts, int16_t 
     return r->Topics.v[0].ErrorCode;
 }
 
+/* Positions inside a segment are 32-bit: segment.bytes past 1 GiB (or
+ * below one batch header) is refused, not stored. */
+static void test_create_topics_refuses_segment_bytes_over_one_gib(void **st)
+{
+    (void)st;
+    assert_int_equal(create_topic(4, "seg-huge", 1, 1, "segment.bytes", "5368709120", 0),
+                     KF_ERR_INVALID_CONFIG);
+    assert_int_equal(create_topic(4, "seg-huge", 1, 1, "segment.bytes", "1073741825", 0),
+                     KF_ERR_INVALID_CONFIG);
+    assert_true(lg_topic_partitions(E.log, "seg-huge") < 0);
+    assert_int_equal(create_topic(4, "seg-huge", 1, 1, "segment.bytes", "1073741824", 0), 0);
+    lg_topic_delete(E.log, "seg-huge");
+}
+
 static void test_topic_admin_all_versions(void **st)
 {
     (void)st;
@@ -644,6 +658,7 @@ int main(void)
         cmocka_unit_test(test_produce_fetch_all_versions),
         cmocka_unit_test(test_list_offsets_all_versions),
         cmocka_unit_test(test_topic_admin_all_versions),
+        cmocka_unit_test(test_create_topics_refuses_segment_bytes_over_one_gib),
         cmocka_unit_test(test_producer_ids_and_coordinator),
         cmocka_unit_test(test_offsets_and_groups_all_versions),
     };
