@@ -132,10 +132,13 @@ typedef void (*lg_append_cb)(void *ud, const lg_append_result *res);
  * are checked: a duplicate of one of the last 5 batches completes with
  * duplicate=1 and its original offset; a sequence gap fails LG_ESEQ; an
  * old epoch LG_EFENCED.  cb runs on the writer thread once the batch is
- * durable per the durability mode (or failed); it must not block and must
- * not call back into lg_append*, lg_truncate, lg_retention_run or
- * lg_topic_delete (they wait for the writer's round; reads are fine).  When 256 MiB are already queued this
- * call waits for room (backpressure).
+ * durable per the durability mode (or failed), while the writer holds its
+ * round lock: it must not block.  From a callback, lg_append_async queues
+ * (never waiting for room), reads work, and the calls that would wait for
+ * the writer's round (lg_append, lg_truncate, lg_retention_run,
+ * lg_maintenance_run, lg_topic_delete, lg_topic_config_set) return
+ * CN_EBUSY instead of deadlocking.  When 256 MiB are already queued this
+ * call waits for room (backpressure), except on the writer thread.
  * @return 0 (cb will run exactly once) or an error (cb never runs):
  *         LG_ECRC / LG_EMAGIC / LG_EBADBATCH / CN_ETRUNC for a bad batch,
  *         CN_ETOOBIG (> max_batch_bytes), LG_ENOTOPIC, LG_ENOPART,

@@ -270,6 +270,9 @@ int lg__ix_del_topic(MDB_txn *txn, MDB_dbi dbi, uint32_t tid);
 void lg__ix_key_tp(unsigned char *k, uint32_t tid, int32_t part);
 
 /* lg_writer.c */
+/** Is the caller the writer thread (an append callback)?  Calls that wait
+ *  for the writer's round return CN_EBUSY there instead of deadlocking. */
+int lg__on_writer(const lg_log *log);
 int lg__writer_start(lg_log *log);
 void lg__writer_stop(lg_log *log);
 /** Fail and remove the pending appends of a partition (qmu held). */

@@ -509,6 +509,8 @@ int lg_topic_delete(lg_log *log, const char *name)
 {
     if (!log || !name)
         return CN_EINVAL;
+    if (lg__on_writer(log))
+        return CN_EBUSY;
     if (log->o.read_only)
         return CN_EPERM;
     /* wmu first: no writer round runs while the topic goes away. */

@@ -141,6 +141,8 @@ int lg_retention_run(lg_log *log)
 {
     if (!log)
         return CN_EINVAL;
+    if (lg__on_writer(log))
+        return CN_EBUSY;
     if (log->o.read_only)
         return CN_EPERM;
     if (atomic_load(&log->panic))
@@ -303,6 +305,8 @@ int lg_truncate(lg_log *log, const char *topic, int32_t partition, int64_t offse
 {
     if (!log || !topic)
         return CN_EINVAL;
+    if (lg__on_writer(log))
+        return CN_EBUSY;
     if (log->o.read_only)
         return CN_EPERM;
     if (atomic_load(&log->panic))

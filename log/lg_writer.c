@@ -111,9 +111,13 @@ int lg_append_async(lg_log *log, const char *topic, int32_t partition, const voi
         return LG_EUNKNOWNPID;
 
     /* Backpressure before any other lock: a topic delete holds wmu and
-     * waits for tmu, so waiting here with tmu held could deadlock. */
+     * waits for tmu, so waiting here with tmu held could deadlock.  An
+     * append callback (the writer thread) never waits: only the writer
+     * itself makes room. */
+    int on_writer = lg__on_writer(log);
     pthread_mutex_lock(&log->qmu);
-    while (!log->stop && log->queued_bytes > 0 && log->queued_bytes + len > LG__QUEUE_MAX_BYTES)
+    while (!on_writer && !log->stop && log->queued_bytes > 0 &&
+           log->queued_bytes + len > LG__QUEUE_MAX_BYTES)
         pthread_cond_wait(&log->spacecond, &log->qmu);
     pthread_mutex_unlock(&log->qmu);
 
@@ -168,9 +172,23 @@ static void lg__waiter_cb(void *ud, const lg_append_result *res)
     pthread_mutex_unlock(&w->mu);
 }
 
+int lg__on_writer(const lg_log *log)
+{
+    return log->writer_started && pthread_equal(pthread_self(), log->writer);
+}
+
 int lg_append(lg_log *log, const char *topic, int32_t partition, const void *batch, size_t len,
               lg_append_result *res)
 {
+    if (log && lg__on_writer(log)) {
+        /* From an append callback: waiting for the writer would wait forever. */
+        if (res) {
+            memset(res, 0, sizeof(*res));
+            res->err = CN_EBUSY;
+            res->base_offset = -1;
+        }
+        return CN_EBUSY;
+    }
     lg__waiter w;
     memset(&w, 0, sizeof(w));
     pthread_mutex_init(&w.mu, NULL);
@@ -735,6 +753,17 @@ static void *lg__writer_main(void *arg)
         }
         if (log->ndirty == 0 && log->stop)
             break;
+        /* The round lock before the queues: a topic delete (which holds
+         * wmu) must never free partitions whose queues the writer already
+         * took.  Lock order is wmu, then qmu; the work may be gone (failed
+         * by a delete) once both are held. */
+        pthread_mutex_unlock(&log->qmu);
+        pthread_mutex_lock(&log->wmu);
+        pthread_mutex_lock(&log->qmu);
+        if (log->ndirty == 0) {
+            pthread_mutex_unlock(&log->wmu);
+            continue;
+        }
         /* Take the round: swap each partition's queue with its spare. */
         if (w->partcap < log->ndirty) {
             lg_part **np = cn_realloc(w->parts, log->ndirty * sizeof(*np));
@@ -747,6 +776,7 @@ static void *lg__writer_main(void *arg)
                 }
                 log->ndirty = 0;
                 pthread_cond_broadcast(&log->spacecond);
+                pthread_mutex_unlock(&log->wmu);
                 continue;
             }
             w->parts = np;
@@ -766,7 +796,6 @@ static void *lg__writer_main(void *arg)
         pthread_cond_broadcast(&log->spacecond);
         pthread_mutex_unlock(&log->qmu);
 
-        pthread_mutex_lock(&log->wmu);
         lg__round(log, w);
         if (w->rolled) {
             lg__checkpoint(log, 0);
