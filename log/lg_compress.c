@@ -4,8 +4,9 @@
  * builder (lg_batch_build.c): gzip, snappy (xerial-framed, as the Java
  * client writes it), lz4 (frame format, independent 64 KiB blocks, as
  * Kafka's KafkaLZ4BlockOutputStream writes) and zstd (one frame with its
- * content size).  Every output decodes with real clients: 0201 checks
- * kafka-python's reader, 0202 librdkafka and kafka-python consumers, 0203
+ * content size).  Every output decodes with real clients (integration tests
+ * in tests/integration/batch/): kafka_python_decode checks kafka-python's
+ * reader, consumers librdkafka and kafka-python consumers, kafkajs_consumer
  * kafkajs (none, gzip).  The inverse lives in lg_decompress.c.
  * Guarantees: on any error out->len is unchanged (bytes past it may have
  * been scribbled).  Pure; any thread; the caller owns out.

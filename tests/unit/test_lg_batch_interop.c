@@ -9,7 +9,7 @@
  *                                    codec, and DIR/manifest.json listing
  *                                    every record (bytes as hex, null as
  *                                    null).  tests/integration/
- *                                    0201-batch-interop.py runs this and
+ *                                    batch/kafka_python_decode.py runs this and
  *                                    decodes each file with kafka-python's
  *                                    DefaultRecordBatch.
  * The records cover null and empty keys, values and header values, binary
