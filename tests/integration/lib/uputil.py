@@ -52,6 +52,15 @@ class Up:
                 raise SystemExit("cairn up did not write its port file within %d s" % timeout)
             time.sleep(0.05)
         self.port = int(open(pf).read())
+        # The port file is written before the hunt thread starts and the
+        # start block is printed: wait for the block too, so callers that
+        # read stdout right away see it.
+        while "cairn up: the venue is running" not in self.stdout():
+            if self.proc.poll() is not None:
+                raise SystemExit("cairn up exited %d at start: %s" % (self.proc.returncode, self.stderr()))
+            if time.monotonic() - t0 > timeout:
+                raise SystemExit("cairn up did not print its start block within %d s" % timeout)
+            time.sleep(0.05)
         return self
 
     def stderr(self):
