@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * fuzz_kf_response.c — libFuzzer target over the generated response
- * decoders, which `cairn log --brokers` (kf_client) runs on bytes from the
+ * decoders, which `cairn log groups --brokers` (kf_client) runs on bytes from the
  * network.  Input: api key (2 bytes, big-endian), version (1 byte), then
  * the response body.  Properties: no crash/UB/leak; the arena stays within
  * its cap; a decoded response re-encodes, and decode∘encode of that is
