@@ -30,8 +30,8 @@
  * and Fetch to include version 0 — a broker advertising Produce 3+ gets
  * uncompressed batches even when the client is configured to compress.
  * So we advertise 0 as the floor of both; a request older than what we
- * serve (no client that uses RecordBatch v2 sends one) is still refused
- * by the dispatcher. */
+ * decode (no client that uses RecordBatch v2 sends one) is answered with
+ * UNSUPPORTED_VERSION per partition (kf_h_oldver.c), never a close. */
 static int16_t kf_advertised_min(const kf_api_info *a)
 {
     if (a->api_key == KF_API_PRODUCE || a->api_key == KF_API_FETCH)

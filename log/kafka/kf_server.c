@@ -11,10 +11,12 @@
  *    rule); later frames wait in the input buffer, which is bounded by
  *    --max-request-bytes through the read watermark;
  *  - a frame over the limit, a malformed or truncated request, or an API
- *    or version we do not serve closes that connection with one log
+ *    or version we do not advertise closes that connection with one log
  *    line; every other connection is unaffected.  ApiVersions of any
  *    version is always answered (KIP-511: UNSUPPORTED_VERSION plus our
- *    ranges), so clients can negotiate down;
+ *    ranges), so clients can negotiate down; the Produce and Fetch
+ *    versions advertised but not served get UNSUPPORTED_VERSION per
+ *    partition (kf_h_oldver.c), never a close;
  *  - append completions from the log's writer thread are handed to the
  *    loop through a mutex-protected list and one event (never touching a
  *    connection off the loop thread).
@@ -284,6 +286,11 @@ static int kf_conn_serve(kf_conn *c)
     if (rc == KF_EVERSION) {
         if (h->api_key == KF_API_APIVERSIONS)
             return kf_reply_apiversions_unsupported(c);
+        if (kf__old_version_served(h->api_key, h->api_version)) {
+            /* Advertised (so never a reason to close), not stored. */
+            c->requests++;
+            return kf__answer_old_version(c);
+        }
         cn_log_info("kf", "client %s (%s) sent %s v%d (api key %d), which cairn does not serve; "
                           "closing the connection as Kafka does",
                     c->peer, h->client_id.len > 0 ? h->client_id.s : "-",

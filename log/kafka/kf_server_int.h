@@ -148,6 +148,13 @@ int kf_h_offset_fetch(kf_conn *c);
 int kf_h_list_groups(kf_conn *c);
 int kf_h_describe_groups(kf_conn *c);
 
+/** Is api_key/api_version advertised but below what the codec decodes
+ *  (Produce v0-2, Fetch v0-3)?  Then kf__answer_old_version answers it
+ *  with UNSUPPORTED_VERSION per partition: KF_DONE, or an error (a
+ *  malformed body) that closes the connection. */
+int kf__old_version_served(int16_t api_key, int16_t api_version);
+int kf__answer_old_version(kf_conn *c);
+
 /** Produce completions (called on the loop when the wake event fires). */
 void kf__produce_complete(kf_produce *p);
 /** Re-examine parked Fetches (new data, or their deadline). */

@@ -650,6 +650,149 @@ static void test_offsets_and_groups_all_versions(void **st)
     }
 }
 
+/* ---- Produce v0-2 and Fetch v0-3: advertised, never served --------------
+ * ApiVersions advertises both from v0 (librdkafka derives its compression
+ * features from that floor), but those versions carry message sets v0/v1,
+ * which the log cannot store.  A client told a version is supported must
+ * get an answer in that version's layout, with UNSUPPORTED_VERSION per
+ * partition, and keep its connection. */
+
+static size_t raw_put16(unsigned char *p, int16_t v)
+{
+    cn_wr_be16(p, (uint16_t)v);
+    return 2;
+}
+
+static size_t raw_put32(unsigned char *p, int32_t v)
+{
+    cn_wr_be32(p, (uint32_t)v);
+    return 4;
+}
+
+static size_t raw_put64(unsigned char *p, int64_t v)
+{
+    cn_wr_be64(p, (uint64_t)v);
+    return 8;
+}
+
+static size_t raw_putstr(unsigned char *p, const char *s)
+{
+    size_t n = strlen(s);
+    raw_put16(p, (int16_t)n);
+    memcpy(p + 2, s, n);
+    return 2 + n;
+}
+
+/* Send a hand-built request (header v1) with body b. */
+static void raw_send(int16_t key, int16_t ver, int32_t corr, const unsigned char *b, size_t bn)
+{
+    unsigned char f[512];
+    size_t n = 4;
+    n += raw_put16(f + n, key);
+    n += raw_put16(f + n, ver);
+    n += raw_put32(f + n, corr);
+    n += raw_putstr(f + n, "raw");
+    assert_true(n + bn <= sizeof(f));
+    memcpy(f + n, b, bn);
+    n += bn;
+    raw_put32(f, (int32_t)(n - 4));
+    assert_int_equal(send(E.fd, f, n, 0), (ssize_t)n);
+}
+
+/* Receive one reply frame (malloc'd, size in *n) and check its correlation id. */
+static unsigned char *raw_recv(int32_t corr, size_t *n)
+{
+    unsigned char szb[4];
+    read_exact(szb, 4);
+    *n = cn_rd_be32(szb);
+    unsigned char *p = malloc(*n);
+    read_exact(p, *n);
+    assert_int_equal((int32_t)cn_rd_be32(p), corr);
+    return p;
+}
+
+static void test_old_produce_fetch_versions_get_unsupported_version(void **st)
+{
+    (void)st;
+    int32_t corr = 5000;
+    for (int16_t v = 0; v <= 2; v++) {
+        /* acks -1, timeout, [t1: [partition 1: a message set v0 of 26 bytes]] */
+        unsigned char b[128];
+        size_t n = 0;
+        n += raw_put16(b + n, -1);
+        n += raw_put32(b + n, 10000);
+        n += raw_put32(b + n, 1);
+        n += raw_putstr(b + n, "t1");
+        n += raw_put32(b + n, 1);
+        n += raw_put32(b + n, 1);
+        n += raw_put32(b + n, 26);
+        memset(b + n, 0, 26);
+        n += 26;
+        raw_send(0, v, ++corr, b, n);
+        size_t rn;
+        unsigned char *r = raw_recv(corr, &rn);
+        /* v0 [name [index error base_offset]]; v1 + throttle at the end;
+         * v2 + log_append_time per partition. */
+        size_t want = 4 + 4 + 2 + 2 + 4 + 4 + 2 + 8 + (v >= 2 ? 8 : 0) + (v >= 1 ? 4 : 0);
+        assert_int_equal(rn, want);
+        assert_int_equal((int32_t)cn_rd_be32(r + 4), 1);
+        assert_memory_equal(r + 8, "\0\2t1", 4);
+        assert_int_equal((int32_t)cn_rd_be32(r + 12), 1);
+        assert_int_equal((int32_t)cn_rd_be32(r + 16), 1);
+        assert_int_equal((int16_t)cn_rd_be16(r + 20), KF_ERR_UNSUPPORTED_VERSION);
+        assert_int_equal((int64_t)cn_rd_be64(r + 22), -1);
+        free(r);
+        /* acks=0: no answer, as Kafka; the next request is still served. */
+        raw_put16(b, 0);
+        raw_send(0, v, ++corr, b, n);
+    }
+    for (int16_t v = 0; v <= 3; v++) {
+        /* replica -1, max_wait, min_bytes, [v3 max_bytes], [t1: [0 @ 0, 1 MiB], [9 @ 5]] */
+        unsigned char b[128];
+        size_t n = 0;
+        n += raw_put32(b + n, -1);
+        n += raw_put32(b + n, 100);
+        n += raw_put32(b + n, 1);
+        if (v >= 3)
+            n += raw_put32(b + n, 1 << 20);
+        n += raw_put32(b + n, 1);
+        n += raw_putstr(b + n, "t1");
+        n += raw_put32(b + n, 2);
+        n += raw_put32(b + n, 0);
+        n += raw_put64(b + n, 0);
+        n += raw_put32(b + n, 1 << 20);
+        n += raw_put32(b + n, 9);
+        n += raw_put64(b + n, 5);
+        n += raw_put32(b + n, 1 << 20);
+        raw_send(1, v, ++corr, b, n);
+        size_t rn;
+        unsigned char *r = raw_recv(corr, &rn);
+        /* v1+ start with throttle; [name [partition error hw records(empty)]] */
+        size_t o = 4 + (v >= 1 ? 4 : 0);
+        assert_int_equal(rn, o + 4 + 4 + 4 + 2 * (4 + 2 + 8 + 4));
+        if (v >= 1)
+            assert_int_equal((int32_t)cn_rd_be32(r + 4), 0);
+        assert_int_equal((int32_t)cn_rd_be32(r + o), 1);
+        assert_memory_equal(r + o + 4, "\0\2t1", 4);
+        assert_int_equal((int32_t)cn_rd_be32(r + o + 8), 2);
+        for (int i = 0; i < 2; i++) {
+            const unsigned char *pp = r + o + 12 + (size_t)i * 18;
+            assert_int_equal((int32_t)cn_rd_be32(pp), i ? 9 : 0);
+            assert_int_equal((int16_t)cn_rd_be16(pp + 4), KF_ERR_UNSUPPORTED_VERSION);
+            assert_int_equal((int64_t)cn_rd_be64(pp + 6), -1);
+            assert_int_equal((int32_t)cn_rd_be32(pp + 14), 0);
+        }
+        free(r);
+    }
+    /* The connection still serves current versions. */
+    kf_ApiVersionsRequest q;
+    kf_ApiVersionsRequest_init(&q);
+    kf_ApiVersionsResponse *av = rpc(18, 0, &q);
+    assert_int_equal(av->ErrorCode, 0);
+    /* A malformed old-version body (truncated) still closes, as any
+     * malformed request does: the stream cannot be trusted after it. */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -661,6 +804,7 @@ int main(void)
         cmocka_unit_test(test_create_topics_refuses_segment_bytes_over_one_gib),
         cmocka_unit_test(test_producer_ids_and_coordinator),
         cmocka_unit_test(test_offsets_and_groups_all_versions),
+        cmocka_unit_test(test_old_produce_fetch_versions_get_unsupported_version),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

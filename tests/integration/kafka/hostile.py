@@ -8,7 +8,11 @@ connection (or gets the error a client expects) and the node keeps serving:
   - HTTP garbage, a negative size, a size over --max-request-bytes: closed;
   - a truncated frame then EOF; a frame whose body is truncated
     (Metadata v1 promising 5 topics): closed;
-  - an unknown API key, Produce v2 (below our range): closed;
+  - an unknown API key, a Produce v2 whose topic count overruns the frame:
+    closed;
+  - Produce v0-2 and Fetch v0-3 (advertised, message sets v0/v1 not
+    stored): answered with UNSUPPORTED_VERSION per partition in that
+    version's layout, and the connection keeps working;
   - ApiVersions v99: answered with UNSUPPORTED_VERSION and our ranges
     (KIP-511), and the connection keeps working;
   - pipelined requests (300 in one write) are answered in order; a request
@@ -118,7 +122,7 @@ def main():
             "too small": struct.pack(">i", 3) + b"abc",
             "oversized": struct.pack(">i", 64 * 1024 + 1) + b"\0" * 100,
             "unknown api": kfutil.frame(999, 0, 1),
-            "produce v2": kfutil.frame(0, 2, 1, b"\xff\xff\0\x01\0\0\0\x10\0\0\0\0"),
+            "produce v2 overrun": kfutil.frame(0, 2, 1, b"\xff\xff\0\x01\0\0\0\x10\0\0\0\0"),
             "truncated body": kfutil.frame(3, 1, 1, struct.pack(">i", 5) + kstr(b"ab")),
             "string past end": kfutil.frame(3, 1, 1, struct.pack(">i", 1) + struct.pack(">h", 500)),
         }
@@ -139,11 +143,34 @@ def main():
         corr, err, apis = parse_api_versions_v0(r)
         assert corr == 42 and err == 35, (corr, err)
         # Produce/Fetch are advertised from 0 (librdkafka needs that to compress,
-        # see docs/kafka.md) while Produce v2 itself is refused above.
+        # see docs/kafka.md); versions below what the log stores are answered
+        # with UNSUPPORTED_VERSION, never by closing the connection.
         assert apis[18] == (0, 3) and apis[0] == (0, 7) and apis[1][0] == 0, apis
         s, r = api_versions(port, 0, 43, s)
         corr, err, apis2 = parse_api_versions_v0(r)
         assert corr == 43 and err == 0 and apis2 == apis
+        for v in range(0, 3):
+            mset = b"\0" * 26
+            body = struct.pack(">hii", -1, 1000, 1) + kstr(TOPIC) + struct.pack(">iii", 1, 0, len(mset))
+            s.sendall(kfutil.frame(0, v, 50 + v, body + mset))
+            r = kfutil.recv_frame(s)
+            corr, nt = struct.unpack(">ii", r[:8])
+            off = 8 + 2 + len(TOPIC)
+            npart, idx, err, base = struct.unpack(">iihq", r[off:off + 18])
+            assert (corr, nt, npart, idx, err, base) == (50 + v, 1, 1, 0, 35, -1), (v, r)
+            assert len(r) == off + 18 + (8 if v >= 2 else 0) + (4 if v >= 1 else 0), (v, r)
+        for v in range(0, 4):
+            body = struct.pack(">iii", -1, 10, 1) + (struct.pack(">i", 1 << 20) if v >= 3 else b"")
+            body += struct.pack(">i", 1) + kstr(TOPIC) + struct.pack(">iiqi", 1, 0, 0, 1 << 20)
+            s.sendall(kfutil.frame(1, v, 60 + v, body))
+            r = kfutil.recv_frame(s)
+            off = 4 + (4 if v >= 1 else 0)
+            assert struct.unpack(">i", r[:4])[0] == 60 + v
+            off += 4 + 2 + len(TOPIC)
+            npart, idx, err, hw, rl = struct.unpack(">iihqi", r[off:off + 22])
+            assert (npart, idx, err, hw, rl) == (1, 0, 35, -1, 0), (v, r)
+        s, r = api_versions(port, 0, 44, s)
+        assert parse_api_versions_v0(r)[:2] == (44, 0)
 
         # Pipelining: three requests in one write, answers in order.
         s.sendall(b"".join(kfutil.frame(18, 1, c) for c in (100, 101, 102)))
