@@ -9,6 +9,10 @@ python3-confluent-kafka) against a real `cairn logd`:
   - a consumer group of 3 members where members join and leave
     mid-stream: A starts, B and C join while records flow, B leaves
     (LeaveGroup) half way, C is closed later; A and a late D finish;
+  - the members' assignments (what librdkafka's rebalance callbacks hand
+    each of them) never overlap at any sample, and once A, B and C are
+    all in, the three split the 6 partitions disjointly, 2 each, covering
+    every partition;
   - every produced record is consumed at least once (none lost), every
     delivery report was a success, and the group's committed offsets end
     at each partition's high watermark (committed after processing, so a
@@ -66,13 +70,22 @@ class Member(threading.Thread):
         self.stop = threading.Event()
         self.count = 0
         self.errors = []
+        self.assigned = set()  # partitions this member owns now (lock held)
+
+    def on_assign(self, consumer, parts):
+        with self.lock:
+            self.assigned = {p.partition for p in parts}
+
+    def on_revoke(self, consumer, parts):
+        with self.lock:
+            self.assigned = set()
 
     def run(self):
         c = Consumer({"bootstrap.servers": self.bs, "group.id": GROUP,
                       "auto.offset.reset": "earliest", "enable.auto.commit": False,
                       "session.timeout.ms": 6000, "heartbeat.interval.ms": 500,
                       "client.id": self.name_})
-        c.subscribe([TOPIC])
+        c.subscribe([TOPIC], on_assign=self.on_assign, on_revoke=self.on_revoke)
         while not self.stop.is_set():
             msgs = c.consume(num_messages=500, timeout=0.5)
             if not msgs:
@@ -95,6 +108,36 @@ class Member(threading.Thread):
                         "UNKNOWN_MEMBER" not in str(e) and "No offset stored" not in str(e):
                     self.errors.append("commit: %s" % e)
         c.close()  # LeaveGroup
+        with self.lock:
+            self.assigned = set()
+
+
+def check_disjoint(members, lock, overlaps):
+    """Sample every member's assignment; record any partition two hold."""
+    with lock:
+        owned = {k: set(m.assigned) for k, m in members.items()}
+    ks = sorted(owned)
+    for i, a in enumerate(ks):
+        for b in ks[i + 1:]:
+            if owned[a] & owned[b]:
+                overlaps.append((a, b, sorted(owned[a] & owned[b])))
+    return owned
+
+
+class Sampler(threading.Thread):
+    """Samples the assignments every 20 ms for the whole run."""
+
+    def __init__(self, members, lock):
+        super().__init__(daemon=True)
+        self.members, self.lock = members, lock
+        self.overlaps, self.samples = [], 0
+        self.stop = threading.Event()
+
+    def run(self):
+        while not self.stop.is_set():
+            check_disjoint(self.members, self.lock, self.overlaps)
+            self.samples += 1
+            time.sleep(0.02)
 
 
 def main():
@@ -104,6 +147,8 @@ def main():
         seen, lock = {}, threading.Lock()
         perrs, pdone = [], threading.Event()
         members = {k: Member(k, bs, seen, lock) for k in "ABCD"}
+        sampler = Sampler(members, lock)
+        sampler.start()
         members["A"].start()
         prod = threading.Thread(target=produce, args=(bs, perrs, pdone), daemon=True)
         prod.start()
@@ -111,7 +156,17 @@ def main():
         members["B"].start()
         time.sleep(1.0)
         members["C"].start()
-        time.sleep(2.0)
+        # A, B and C must settle on a disjoint 2/2/2 split of all 6.
+        split, deadline = None, time.time() + 20
+        while time.time() < deadline:
+            owned = check_disjoint({k: members[k] for k in "ABC"}, lock, sampler.overlaps)
+            if all(len(owned[k]) == 2 for k in "ABC") and \
+                    set().union(*owned.values()) == set(range(PARTS)):
+                split = owned
+                break
+            time.sleep(0.05)
+        assert split, "A, B, C never split the partitions 2/2/2: %r" % owned
+        time.sleep(1.0)
         members["B"].stop.set()          # leaves mid-stream
         members["B"].join(30)
         time.sleep(1.0)
@@ -132,6 +187,10 @@ def main():
         for m in members.values():
             if m.is_alive():
                 m.join(30)
+        sampler.stop.set()
+        sampler.join(5)
+        assert sampler.samples > 100, sampler.samples
+        assert not sampler.overlaps, "members held a partition at once: %r" % sampler.overlaps[:5]
         with lock:
             missing = [i for i in range(N) if b"rec-%08d" % i not in seen]
             dups = sum(v - 1 for v in seen.values())
@@ -153,7 +212,8 @@ def main():
         groups = a.list_groups(timeout=10)
         assert any(g.id == GROUP for g in groups), [g.id for g in groups]
         print("kafka/librdkafka_group: ok (%d records, %d redelivered after rebalances; "
-              "per member %s)" % (N, dups, {k: m.count for k, m in members.items()}))
+              "per member %s; A/B/C split %s)" % (N, dups, {k: m.count for k, m in members.items()},
+                                              {k: sorted(v) for k, v in split.items()}))
     except Exception:
         sys.stderr.write(n.log()[-4000:])
         raise
