@@ -13,7 +13,15 @@
  *    exactly once (or dropped by kf_group_cancel_waiter / _free);
  *  - generation only grows; a reply carries the generation it belongs to;
  *  - callbacks never re-enter the coordinator (the server only encodes a
- *    reply in them), so state is consistent whenever one runs.
+ *    reply in them), so state is consistent whenever one runs;
+ *  - static membership (group.instance.id, Kafka's KIP-345): one member
+ *    per instance id.  A JoinGroup with a known instance id and no member
+ *    id replaces the old member: it gets a new member id, the old id is
+ *    fenced (FENCED_INSTANCE_ID on every call that names the instance
+ *    with another member id) and, if the group is Stable and the
+ *    protocols are unchanged, it keeps its assignment with no rebalance;
+ *  - a group left with no member forgets its protocol type and is freed
+ *    at the next tick (its committed offsets live in the log, not here).
  * Threads: one owner.  Ownership: the coordinator owns copies of every
  * string and byte string it keeps.  FUTURE: groups and members are linked
  * lists (O(n) lookups); venues run a handful of groups of a few members.
@@ -188,6 +196,24 @@ static kf_member *kf_member_find(kf_group *g, const char *id)
     return NULL;
 }
 
+static kf_member *kf_member_find_instance(kf_group *g, const char *instance_id)
+{
+    if (!instance_id || !*instance_id)
+        return NULL;
+    for (kf_member *m = g->members; m; m = m->next)
+        if (m->instance_id && strcmp(m->instance_id, instance_id) == 0)
+            return m;
+    return NULL;
+}
+
+/* A call naming a static instance with a member id that is not the
+ * instance's current one comes from a replaced (fenced) member. */
+static int kf_fenced(kf_group *g, const char *instance_id, const char *member_id)
+{
+    kf_member *s = kf_member_find_instance(g, instance_id);
+    return s && (!member_id || strcmp(s->id, member_id) != 0);
+}
+
 static int kf_member_supports(const kf_member *m, const char *proto)
 {
     for (size_t i = 0; i < m->nprotos; i++)
@@ -273,6 +299,16 @@ static void kf_prepare_rebalance(kf_group_coord *c, kf_group *g, int64_t now)
         g->initial_until = g->rebalance_deadline;
 }
 
+/* The last member is gone: the group keeps no protocol (the next member
+ * may use another protocol type) and is freed by the next tick. */
+static void kf_group_emptied(kf_group *g)
+{
+    g->state = KF_GROUP_EMPTY;
+    kf_set_str(&g->leader, NULL);
+    kf_set_str(&g->protocol, NULL);
+    kf_set_str(&g->protocol_type, NULL);
+}
+
 static void kf_remove_member(kf_group_coord *c, kf_group *g, kf_member *m, int16_t err)
 {
     kf_member **pp = &g->members;
@@ -297,9 +333,7 @@ static void kf_complete_join(kf_group_coord *c, kf_group *g, int64_t now)
     }
     g->generation++;
     if (g->nmembers == 0) {
-        g->state = KF_GROUP_EMPTY;
-        kf_set_str(&g->protocol, NULL);
-        kf_set_str(&g->leader, NULL);
+        kf_group_emptied(g);
         return;
     }
     if (!g->leader || !kf_member_find(g, g->leader))
@@ -448,13 +482,87 @@ static int kf_take_pending(kf_group *g, const char *id)
     return 0;
 }
 
+/* Answer a join with the group's current generation (no rebalance). */
+static void kf_join_current(kf_group_coord *c, kf_group *g, void *waiter, const char *member_id,
+                            const char *leader)
+{
+    kf_join_result res;
+    memset(&res, 0, sizeof(res));
+    res.generation = g->generation;
+    res.protocol_type = g->protocol_type;
+    res.protocol_name = g->protocol;
+    res.leader = leader;
+    res.member_id = member_id;
+    c->cbs.join_done(c->cbs.ud, waiter, &res);
+}
+
+/* Copy what a join carries about its member (protocols unless same). */
+static int kf_member_update(kf_member *m, const kf_join_req *r, int same)
+{
+    if ((!same && kf_member_set_protos(m, r)) || kf_set_str(&m->client_id, r->client_id) ||
+        kf_set_str(&m->host, r->client_host) || kf_set_str(&m->instance_id, r->group_instance_id))
+        return CN_ENOMEM;
+    m->session_ms = r->session_timeout_ms;
+    m->rebalance_ms = r->rebalance_timeout_ms > 0 ? r->rebalance_timeout_ms : r->session_timeout_ms;
+    return 0;
+}
+
+/* A known static instance joins without a member id (it restarted): it
+ * takes over the old member under a new id; the old id's waiting calls
+ * are answered FENCED_INSTANCE_ID.  In a Stable group with unchanged
+ * protocols nothing else moves: the reply names the old leader id, so a
+ * replaced leader does not run a (never broadcast) assignment, and its
+ * SyncGroup returns the assignment it had.  Otherwise it rebalances. */
+static int kf_static_replace(kf_group_coord *c, kf_group *g, kf_member *m, const kf_join_req *r,
+                             int64_t now)
+{
+    char idbuf[512];
+    snprintf(idbuf, sizeof(idbuf), "%.200s-%llu", r->group_instance_id,
+             (unsigned long long)++c->next_member);
+    char *nid = cn_strdup(idbuf);
+    if (!nid)
+        return CN_ENOMEM;
+    int same = kf_protos_equal(m, r);
+    if (kf_member_update(m, r, same)) {
+        cn_free(nid);
+        return CN_ENOMEM;
+    }
+    if (m->join_waiter) {
+        void *w = m->join_waiter;
+        m->join_waiter = NULL;
+        kf_join_fail(c, w, KF_ERR_FENCED_INSTANCE_ID, m->id);
+    }
+    kf_sync_answer(c, m, KF_ERR_FENCED_INSTANCE_ID);
+    char *old = m->id;
+    m->id = nid;
+    m->last_seen = now;
+    int was_leader = g->leader && strcmp(g->leader, old) == 0;
+    if (was_leader && kf_set_str(&g->leader, nid)) {
+        m->id = old; /* keep the group consistent: the old id stays */
+        cn_free(nid);
+        return CN_ENOMEM;
+    }
+    if (g->state == KF_GROUP_STABLE && same) {
+        kf_join_current(c, g, r->waiter, m->id, was_leader ? old : g->leader);
+        cn_free(old);
+        return 0;
+    }
+    cn_free(old);
+    m->join_waiter = r->waiter;
+    if (g->state != KF_GROUP_PREPARING_REBALANCE)
+        kf_prepare_rebalance(c, g, now);
+    kf_maybe_complete(c, g, now);
+    return 0;
+}
+
 int kf_group_join(kf_group_coord *c, const kf_join_req *r, int64_t now)
 {
     if (!r->group_id || !*r->group_id) {
         kf_join_fail(c, r->waiter, KF_ERR_INVALID_GROUP_ID, r->member_id);
         return 0;
     }
-    if (r->session_timeout_ms < c->lim.min_session_ms || r->session_timeout_ms > c->lim.max_session_ms) {
+    if (r->session_timeout_ms < c->lim.min_session_ms ||
+        r->session_timeout_ms > c->lim.max_session_ms) {
         kf_join_fail(c, r->waiter, KF_ERR_INVALID_SESSION_TIMEOUT, r->member_id);
         return 0;
     }
@@ -473,17 +581,28 @@ int kf_group_join(kf_group_coord *c, const kf_join_req *r, int64_t now)
         c->groups = g;
     }
     const char *mid = r->member_id ? r->member_id : "";
-    if (!kf_join_compatible(g, r, *mid ? mid : NULL)) {
+    kf_member *sm = kf_member_find_instance(g, r->group_instance_id);
+    if (sm && *mid && strcmp(sm->id, mid) != 0) {
+        kf_join_fail(c, r->waiter, KF_ERR_FENCED_INSTANCE_ID, mid);
+        return 0;
+    }
+    if (!kf_join_compatible(g, r, *mid ? mid : sm ? sm->id : NULL)) {
         kf_join_fail(c, r->waiter, KF_ERR_INCONSISTENT_GROUP_PROTOCOL, mid);
         return 0;
     }
+    if (sm && !*mid)
+        return kf_static_replace(c, g, sm, r, now);
     char idbuf[512];
     kf_member *m = NULL;
     int existed = 0;
     if (!*mid) {
-        snprintf(idbuf, sizeof(idbuf), "%.200s-%llu", r->client_id && *r->client_id ? r->client_id : "member",
-                 (unsigned long long)++c->next_member);
-        if (r->require_known_member) {
+        const char *prefix = r->group_instance_id && *r->group_instance_id ? r->group_instance_id
+                             : r->client_id && *r->client_id               ? r->client_id
+                                                                           : "member";
+        snprintf(idbuf, sizeof(idbuf), "%.200s-%llu", prefix, (unsigned long long)++c->next_member);
+        /* Static members skip KIP-394's two-step join (as in Kafka):
+         * their instance id already identifies them. */
+        if (r->require_known_member && !(r->group_instance_id && *r->group_instance_id)) {
             kf_pending_id *p = cn_calloc(1, sizeof(*p));
             if (!p || !(p->id = cn_strdup(idbuf))) {
                 cn_free(p);
@@ -507,15 +626,12 @@ int kf_group_join(kf_group_coord *c, const kf_join_req *r, int64_t now)
     int same = existed && kf_protos_equal(m, r);
     if (!m && !(m = kf_member_add(g, mid)))
         return CN_ENOMEM;
-    if ((!same && kf_member_set_protos(m, r)) || kf_set_str(&m->client_id, r->client_id) ||
-        kf_set_str(&m->host, r->client_host) || kf_set_str(&m->instance_id, r->group_instance_id) ||
+    if (kf_member_update(m, r, same) ||
         (!g->protocol_type && kf_set_str(&g->protocol_type, r->protocol_type))) {
         if (!existed)
             kf_remove_member(c, g, m, 0);
         return CN_ENOMEM;
     }
-    m->session_ms = r->session_timeout_ms;
-    m->rebalance_ms = r->rebalance_timeout_ms > 0 ? r->rebalance_timeout_ms : r->session_timeout_ms;
     m->last_seen = now;
     if (m->join_waiter && m->join_waiter != r->waiter)
         kf_join_fail(c, m->join_waiter, KF_ERR_REBALANCE_IN_PROGRESS, m->id);
@@ -524,14 +640,7 @@ int kf_group_join(kf_group_coord *c, const kf_join_req *r, int64_t now)
      * just gets the current generation back: no rebalance for everyone. */
     if (g->state == KF_GROUP_STABLE && same && g->leader && strcmp(g->leader, m->id) != 0) {
         m->join_waiter = NULL;
-        kf_join_result res;
-        memset(&res, 0, sizeof(res));
-        res.generation = g->generation;
-        res.protocol_type = g->protocol_type;
-        res.protocol_name = g->protocol;
-        res.leader = g->leader;
-        res.member_id = m->id;
-        c->cbs.join_done(c->cbs.ud, r->waiter, &res);
+        kf_join_current(c, g, r->waiter, m->id, g->leader);
         return 0;
     }
     if (g->state != KF_GROUP_PREPARING_REBALANCE)
@@ -545,10 +654,14 @@ int kf_group_join(kf_group_coord *c, const kf_join_req *r, int64_t now)
  * ====================================================================== */
 
 int kf_group_sync(kf_group_coord *c, const char *group_id, const char *member_id,
-                  int32_t generation, const kf_sync_assignment *as, size_t nas, void *waiter,
-                  int64_t now)
+                  const char *instance_id, int32_t generation, const kf_sync_assignment *as,
+                  size_t nas, void *waiter, int64_t now)
 {
     kf_group *g = kf_group_find(c, group_id);
+    if (g && kf_fenced(g, instance_id, member_id)) {
+        c->cbs.sync_done(c->cbs.ud, waiter, KF_ERR_FENCED_INSTANCE_ID, NULL, 0);
+        return 0;
+    }
     kf_member *m = g ? kf_member_find(g, member_id) : NULL;
     if (!m) {
         c->cbs.sync_done(c->cbs.ud, waiter, KF_ERR_UNKNOWN_MEMBER_ID, NULL, 0);
@@ -595,9 +708,11 @@ int kf_group_sync(kf_group_coord *c, const char *group_id, const char *member_id
 }
 
 int16_t kf_group_heartbeat(kf_group_coord *c, const char *group_id, const char *member_id,
-                           int32_t generation, int64_t now)
+                           const char *instance_id, int32_t generation, int64_t now)
 {
     kf_group *g = kf_group_find(c, group_id);
+    if (g && kf_fenced(g, instance_id, member_id))
+        return KF_ERR_FENCED_INSTANCE_ID;
     kf_member *m = g ? kf_member_find(g, member_id) : NULL;
     if (!m)
         return KF_ERR_UNKNOWN_MEMBER_ID;
@@ -609,18 +724,23 @@ int16_t kf_group_heartbeat(kf_group_coord *c, const char *group_id, const char *
     return 0;
 }
 
-int16_t kf_group_leave(kf_group_coord *c, const char *group_id, const char *member_id, int64_t now)
+int16_t kf_group_leave(kf_group_coord *c, const char *group_id, const char *member_id,
+                       const char *instance_id, int64_t now)
 {
     kf_group *g = kf_group_find(c, group_id);
-    kf_member *m = g ? kf_member_find(g, member_id) : NULL;
+    /* A static member may leave by its instance id alone (no member id). */
+    int by_instance = instance_id && *instance_id && (!member_id || !*member_id);
+    if (g && !by_instance && kf_fenced(g, instance_id, member_id))
+        return KF_ERR_FENCED_INSTANCE_ID;
+    kf_member *m = !g            ? NULL
+                   : by_instance ? kf_member_find_instance(g, instance_id)
+                                 : kf_member_find(g, member_id);
     if (!m)
         return KF_ERR_UNKNOWN_MEMBER_ID;
     kf_remove_member(c, g, m, KF_ERR_UNKNOWN_MEMBER_ID);
     if (g->nmembers == 0 && g->state != KF_GROUP_PREPARING_REBALANCE) {
-        g->state = KF_GROUP_EMPTY;
         g->generation++;
-        kf_set_str(&g->leader, NULL);
-        kf_set_str(&g->protocol, NULL);
+        kf_group_emptied(g);
         return 0;
     }
     if (g->state == KF_GROUP_STABLE || g->state == KF_GROUP_COMPLETING_REBALANCE)
@@ -630,9 +750,11 @@ int16_t kf_group_leave(kf_group_coord *c, const char *group_id, const char *memb
 }
 
 int16_t kf_group_commit_check(kf_group_coord *c, const char *group_id, const char *member_id,
-                              int32_t generation, int64_t now)
+                              const char *instance_id, int32_t generation, int64_t now)
 {
     kf_group *g = kf_group_find(c, group_id);
+    if (g && kf_fenced(g, instance_id, member_id))
+        return KF_ERR_FENCED_INSTANCE_ID;
     if (generation < 0 && (!g || g->nmembers == 0))
         return 0; /* a client managing its own partitions */
     if (!g)
@@ -652,46 +774,58 @@ int16_t kf_group_commit_check(kf_group_coord *c, const char *group_id, const cha
  * time
  * ====================================================================== */
 
+static void kf_group_tick_one(kf_group_coord *c, kf_group *g, int64_t now);
+
 void kf_group_tick(kf_group_coord *c, int64_t now)
 {
-    for (kf_group *g = c->groups; g; g = g->next) {
-        int removed = 0;
-        for (kf_member *m = g->members, *next; m; m = next) {
-            next = m->next;
-            /* A member waiting in JoinGroup is bounded by the rebalance
-             * timeout instead of its session. */
-            if (!m->join_waiter && now - m->last_seen > m->session_ms) {
-                kf_remove_member(c, g, m, KF_ERR_UNKNOWN_MEMBER_ID);
-                removed = 1;
-            }
+    for (kf_group **gp = &c->groups; *gp;) {
+        kf_group *g = *gp;
+        kf_group_tick_one(c, g, now);
+        if (g->state == KF_GROUP_EMPTY && !g->members && !g->pending) {
+            *gp = g->next; /* nothing left in memory worth keeping */
+            kf_group_free_one(g);
+        } else {
+            gp = &g->next;
         }
-        for (kf_pending_id **pp = &g->pending; *pp;) {
-            if ((*pp)->expires < now) {
-                kf_pending_id *p = *pp;
-                *pp = p->next;
-                cn_free(p->id);
-                cn_free(p);
-            } else {
-                pp = &(*pp)->next;
-            }
-        }
-        if (removed) {
-            if (g->nmembers == 0 && g->state != KF_GROUP_PREPARING_REBALANCE) {
-                g->state = KF_GROUP_EMPTY;
-                g->generation++;
-                kf_set_str(&g->leader, NULL);
-                kf_set_str(&g->protocol, NULL);
-            } else if (g->state == KF_GROUP_STABLE || g->state == KF_GROUP_COMPLETING_REBALANCE) {
-                kf_prepare_rebalance(c, g, now);
-            }
-        }
-        if (g->state == KF_GROUP_PREPARING_REBALANCE && now >= g->rebalance_deadline)
-            kf_complete_join(c, g, now);
-        else
-            kf_maybe_complete(c, g, now);
-        if (g->state == KF_GROUP_COMPLETING_REBALANCE && now >= g->sync_deadline)
-            kf_prepare_rebalance(c, g, now); /* the leader never synced */
     }
+}
+
+static void kf_group_tick_one(kf_group_coord *c, kf_group *g, int64_t now)
+{
+    int removed = 0;
+    for (kf_member *m = g->members, *next; m; m = next) {
+        next = m->next;
+        /* A member waiting in JoinGroup is bounded by the rebalance
+         * timeout instead of its session. */
+        if (!m->join_waiter && now - m->last_seen > m->session_ms) {
+            kf_remove_member(c, g, m, KF_ERR_UNKNOWN_MEMBER_ID);
+            removed = 1;
+        }
+    }
+    for (kf_pending_id **pp = &g->pending; *pp;) {
+        if ((*pp)->expires < now) {
+            kf_pending_id *p = *pp;
+            *pp = p->next;
+            cn_free(p->id);
+            cn_free(p);
+        } else {
+            pp = &(*pp)->next;
+        }
+    }
+    if (removed) {
+        if (g->nmembers == 0 && g->state != KF_GROUP_PREPARING_REBALANCE) {
+            g->generation++;
+            kf_group_emptied(g);
+        } else if (g->state == KF_GROUP_STABLE || g->state == KF_GROUP_COMPLETING_REBALANCE) {
+            kf_prepare_rebalance(c, g, now);
+        }
+    }
+    if (g->state == KF_GROUP_PREPARING_REBALANCE && now >= g->rebalance_deadline)
+        kf_complete_join(c, g, now);
+    else
+        kf_maybe_complete(c, g, now);
+    if (g->state == KF_GROUP_COMPLETING_REBALANCE && now >= g->sync_deadline)
+        kf_prepare_rebalance(c, g, now); /* the leader never synced */
 }
 
 void kf_group_cancel_waiter(kf_group_coord *c, void *waiter)

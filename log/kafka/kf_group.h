@@ -11,6 +11,9 @@
  * call (another member's join, a tick).  Committed offsets are not kept
  * here (the server stores them in the log's LMDB); kf_group_commit_check
  * says whether a commit is allowed.
+ * Static membership (group.instance.id) follows Kafka's KIP-345: a
+ * restarted static member replaces its old self without a rebalance when
+ * its protocols are unchanged; the replaced member id is fenced.
  * Threads: one owner (the server's loop).  See docs/kafka.md.
  */
 #ifndef KF_GROUP_H
@@ -97,19 +100,24 @@ typedef struct kf_sync_assignment {
 /** SyncGroup: the leader passes the assignments.  Answer via sync_done.
  *  @return 0 or CN_ENOMEM (no callback then). */
 int kf_group_sync(kf_group_coord *g, const char *group_id, const char *member_id,
-                  int32_t generation, const kf_sync_assignment *as, size_t nas, void *waiter,
-                  int64_t now_ms);
+                  const char *instance_id, int32_t generation, const kf_sync_assignment *as,
+                  size_t nas, void *waiter, int64_t now_ms);
+/* instance_id below: the caller's group.instance.id, NULL for a dynamic
+ * member; naming a static instance with another member id than its
+ * current one gives FENCED_INSTANCE_ID. */
 /** @return a Kafka error code (0 ok). */
 int16_t kf_group_heartbeat(kf_group_coord *g, const char *group_id, const char *member_id,
-                           int32_t generation, int64_t now_ms);
-/** @return a Kafka error code (0 ok). */
+                           const char *instance_id, int32_t generation, int64_t now_ms);
+/** member_id "" with an instance_id: the static member leaves by instance.
+ *  @return a Kafka error code (0 ok). */
 int16_t kf_group_leave(kf_group_coord *g, const char *group_id, const char *member_id,
-                       int64_t now_ms);
+                       const char *instance_id, int64_t now_ms);
 /** May a member commit offsets for generation (-1: a client outside the
  *  group protocol)?  @return a Kafka error code (0 ok). */
 int16_t kf_group_commit_check(kf_group_coord *g, const char *group_id, const char *member_id,
-                              int32_t generation, int64_t now_ms);
-/** Expire sessions, finish rebalances whose timeout passed. */
+                              const char *instance_id, int32_t generation, int64_t now_ms);
+/** Expire sessions, finish rebalances whose timeout passed, free groups
+ *  left with no member (and no pending KIP-394 member id). */
 void kf_group_tick(kf_group_coord *g, int64_t now_ms);
 /** A connection went away: forget waiter (the member stays until its
  *  session expires or it leaves, as in Kafka). */

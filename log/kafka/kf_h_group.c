@@ -141,6 +141,13 @@ int kf_h_find_coordinator(kf_conn *c)
     return kf__reply(c, &r, NULL, 0);
 }
 
+/* A nullable GroupInstanceId: NULL when absent (null, or a version
+ * without the field, decoded as its null default). */
+static const char *kf_instance_id(const kf_str *s)
+{
+    return s->len > 0 && s->s ? s->s : NULL;
+}
+
 static void kf_peer_host(const kf_conn *c, char *out, size_t cap)
 {
     /* Kafka reports "/ip" as the client host. */
@@ -169,7 +176,7 @@ int kf_h_join_group(kf_conn *c)
     memset(&jr, 0, sizeof(jr));
     jr.group_id = kf__name(&q->GroupId);
     jr.member_id = kf__name(&q->MemberId);
-    jr.group_instance_id = q->GroupInstanceId.len >= 0 ? q->GroupInstanceId.s : NULL;
+    jr.group_instance_id = kf_instance_id(&q->GroupInstanceId);
     jr.client_id = c->req.hdr.client_id.len >= 0 ? c->req.hdr.client_id.s : "";
     jr.client_host = host;
     jr.protocol_type = kf__name(&q->ProtocolType);
@@ -197,8 +204,8 @@ int kf_h_sync_group(kf_conn *c)
         as[i].data = q->Assignments.v[i].Assignment.ptr;
         as[i].len = q->Assignments.v[i].Assignment.len > 0 ? (size_t)q->Assignments.v[i].Assignment.len : 0;
     }
-    int rc = kf_group_sync(s->groups, kf__name(&q->GroupId), kf__name(&q->MemberId), q->GenerationId,
-                           as, n, c, cn_now_ms());
+    int rc = kf_group_sync(s->groups, kf__name(&q->GroupId), kf__name(&q->MemberId),
+                           kf_instance_id(&q->GroupInstanceId), q->GenerationId, as, n, c, cn_now_ms());
     return rc ? rc : KF_ASYNC;
 }
 
@@ -208,7 +215,7 @@ int kf_h_heartbeat(kf_conn *c)
     kf_HeartbeatResponse r;
     kf_HeartbeatResponse_init(&r);
     r.ErrorCode = kf_group_heartbeat(c->s->groups, kf__name(&q->GroupId), kf__name(&q->MemberId),
-                                     q->GenerationId, cn_now_ms());
+                                     kf_instance_id(&q->GroupInstanceId), q->GenerationId, cn_now_ms());
     return kf__reply(c, &r, NULL, 0);
 }
 
@@ -220,7 +227,7 @@ int kf_h_leave_group(kf_conn *c)
     kf_LeaveGroupResponse r;
     kf_LeaveGroupResponse_init(&r);
     if (v < 3) {
-        r.ErrorCode = kf_group_leave(c->s->groups, group, kf__name(&q->MemberId), cn_now_ms());
+        r.ErrorCode = kf_group_leave(c->s->groups, group, kf__name(&q->MemberId), NULL, cn_now_ms());
     } else {
         int32_t n = q->Members.n > 0 ? q->Members.n : 0;
         r.Members.v = kf_arena_alloc(c->arena, (size_t)(n ? n : 1) * sizeof(*r.Members.v));
@@ -231,7 +238,8 @@ int kf_h_leave_group(kf_conn *c)
             r.Members.v[i].MemberId = q->Members.v[i].MemberId;
             r.Members.v[i].GroupInstanceId = q->Members.v[i].GroupInstanceId;
             r.Members.v[i].ErrorCode =
-                kf_group_leave(c->s->groups, group, kf__name(&q->Members.v[i].MemberId), cn_now_ms());
+                kf_group_leave(c->s->groups, group, kf__name(&q->Members.v[i].MemberId),
+                               kf_instance_id(&q->Members.v[i].GroupInstanceId), cn_now_ms());
         }
     }
     return kf__reply(c, &r, NULL, 0);
@@ -253,6 +261,7 @@ int kf_h_offset_commit(kf_conn *c)
         gerr = KF_ERR_INVALID_GROUP_ID;
     else if (v >= 1)
         gerr = kf_group_commit_check(s->groups, group, kf__name(&q->MemberId),
+                                     kf_instance_id(&q->GroupInstanceId),
                                      q->GenerationIdOrMemberEpoch, cn_now_ms());
     kf_OffsetCommitResponse r;
     kf_OffsetCommitResponse_init(&r);
