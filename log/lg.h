@@ -220,7 +220,11 @@ int lg_retention_run(lg_log *log);
 /** Remove every batch with base offset >= offset (offset must be a batch
  *  boundary or the log end: else CN_EINVAL; LG_EOFFSET outside the log):
  *  for replication.  Bumps the leader epoch; producer state of the removed
- *  batches is forgotten. */
+ *  batches is forgotten.  Crash-atomic: after a crash the log reopens
+ *  either as before the call or as after it (a redo record written first
+ *  lets recovery finish a truncate that had begun).  On 0 the truncate is
+ *  durable.  CN_EPANIC if a step failed after the redo record was written
+ *  (reopen: recovery completes it). */
 int lg_truncate(lg_log *log, const char *topic, int32_t partition, int64_t offset);
 /** Check every CRC and index entry; fn is called for each problem found
  *  (file, byte position, text).  Reads everything committed; works in

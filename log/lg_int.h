@@ -141,6 +141,7 @@ typedef struct lg_part {
     int64_t run_max_ts;     /* running max timestamp (time index) */
     uint32_t since_idx;     /* bytes since the last sparse index entry */
     int64_t unsynced_since; /* interval mode: first unsynced write, -1 clean */
+    int trunc_redone;       /* recovery redid a truncate: clear its intent once synced */
     lg_ptable prod;
 
     /* Pending appends, under log->qmu. */
@@ -201,6 +202,10 @@ lg_topic *lg__topic_find(lg_log *log, const char *name); /* tmu held */
 int lg__topic_lookup_part(lg_log *log, const char *topic, int32_t partition, lg_part **out);
 void lg__topic_free(lg_topic *t);
 int lg__topic_meta_write(lg_log *log, const lg_topic *t);
+/** Write dir/name durably and atomically through the VFS: a temp file,
+ *  fdatasync, rename, directory fsync.  0 or an error (temp removed). */
+int lg__file_write_atomic(const lg_vfs *v, const char *dir, const char *name, const void *body,
+                          size_t n);
 int lg__topic_meta_read(const char *path, lg_topic *t);
 int lg__topic_alloc(lg_topic **out, lg_log *log, const char *name, uint32_t id,
                     const lg_topic_config *cfg, int64_t created_ms);
@@ -278,6 +283,22 @@ void lg__writer_stop(lg_log *log);
 /** Fail and remove the pending appends of a partition (qmu held). */
 void lg__queue_fail(lg_queue *q, const unsigned char *unused, int err);
 void lg__queue_free(lg_queue *q);
+
+/* lg_retention.c: the truncate intent (a redo record, see lg_retention.c). */
+typedef struct lg_trunc_intent {
+    int64_t offset;   /* the new log end */
+    int32_t epoch;    /* the leader epoch that starts at offset */
+    int64_t cut_base; /* segment cut inside (-1: none) ... */
+    uint64_t cut_pos; /* ... at this byte (a batch boundary) */
+} lg_trunc_intent;
+#define LG__TRUNC_INTENT "truncate.intent"
+/** Read p's intent: 0, CN_ENOENT if none, CN_ECORRUPT if unreadable. */
+int lg__trunc_intent_read(const lg_part *p, lg_trunc_intent *ti);
+/** Apply the intent's file changes (idempotent): segments at or past its
+ *  offset removed, the cut segment cut; synced. */
+int lg__trunc_redo_files(lg_log *log, const lg_part *p, const lg_trunc_intent *ti);
+/** Remove the intent durably (after the index records the truncate). */
+int lg__trunc_intent_clear(lg_log *log, const lg_part *p);
 
 /* lg_recover.c */
 /** Bring partition p to a consistent state at open (writer mode). */

@@ -279,25 +279,18 @@ static void lg__topic_remove(lg_log *log, lg_topic *t)
     }
 }
 
-/* topic.meta: "key=value" lines; written to a temp name, synced, renamed. */
-int lg__topic_meta_write(lg_log *log, const lg_topic *t)
+int lg__file_write_atomic(const lg_vfs *v, const char *dir, const char *name, const void *body,
+                          size_t n)
 {
-    char path[4096], tmp[4200], body[512];
-    snprintf(path, sizeof(path), "%s/topic.meta", t->dir);
+    char path[4200], tmp[4300];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
     snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    int n = snprintf(body, sizeof(body),
-                     "id=%" PRIu32 "\npartitions=%" PRId32 "\nretention_ms=%" PRId64
-                     "\nretention_bytes=%" PRId64 "\nsegment_bytes=%" PRIu64
-                     "\ncreated_ms=%" PRId64 "\n",
-                     t->id, t->cfg.partitions, t->cfg.retention_ms, t->cfg.retention_bytes,
-                     t->cfg.segment_bytes, t->created_ms);
-    const lg_vfs *v = log->vfs;
     int fd = v->open(v->ud, tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (fd < 0)
         return cn_err_from_errno(errno);
     int rc = 0;
-    ssize_t w = v->pwrite(v->ud, fd, body, (size_t)n, 0);
-    if (w != n)
+    ssize_t w = v->pwrite(v->ud, fd, body, n, 0);
+    if (w < 0 || (size_t)w != n)
         rc = w < 0 ? cn_err_from_errno(errno) : CN_EIO;
     if (!rc && v->fdatasync(v->ud, fd))
         rc = cn_err_from_errno(errno);
@@ -305,10 +298,23 @@ int lg__topic_meta_write(lg_log *log, const lg_topic *t)
     if (!rc && v->rename(v->ud, tmp, path))
         rc = cn_err_from_errno(errno);
     if (!rc)
-        rc = lg__dir_sync(v, t->dir);
+        rc = lg__dir_sync(v, dir);
     if (rc)
         v->unlink(v->ud, tmp);
     return rc;
+}
+
+/* topic.meta: "key=value" lines; written to a temp name, synced, renamed. */
+int lg__topic_meta_write(lg_log *log, const lg_topic *t)
+{
+    char body[512];
+    int n = snprintf(body, sizeof(body),
+                     "id=%" PRIu32 "\npartitions=%" PRId32 "\nretention_ms=%" PRId64
+                     "\nretention_bytes=%" PRId64 "\nsegment_bytes=%" PRIu64
+                     "\ncreated_ms=%" PRId64 "\n",
+                     t->id, t->cfg.partitions, t->cfg.retention_ms, t->cfg.retention_bytes,
+                     t->cfg.segment_bytes, t->created_ms);
+    return lg__file_write_atomic(log->vfs, t->dir, "topic.meta", body, (size_t)n);
 }
 
 int lg__topic_meta_read(const char *path, lg_topic *t)
@@ -798,6 +804,13 @@ int lg_open(lg_log **out, const lg_opts *o)
             rc = lg__producer_ids_fixup(log);
         if (!rc)
             rc = lg__ix_sync(log);
+        /* Truncates finished by recovery are recorded durably now. */
+        for (size_t i = 0; !rc && i < log->ntopics; i++)
+            for (int32_t p = 0; !rc && p < log->topics[i]->cfg.partitions; p++)
+                if (log->topics[i]->parts[p].trunc_redone) {
+                    rc = lg__trunc_intent_clear(log, &log->topics[i]->parts[p]);
+                    log->topics[i]->parts[p].trunc_redone = 0;
+                }
         log->last_checkpoint_ms = lg__now(log);
         if (!rc)
             rc = lg__writer_start(log);

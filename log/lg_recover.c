@@ -394,10 +394,39 @@ static int lg__commit_part(lg__rctx *r)
     return rc;
 }
 
+/* A truncate that wrote its intent completes here: its file changes are
+ * redone before the files are looked at (see lg_retention.c). */
+static int lg__trunc_redo(lg_log *log, lg_part *p, lg_trunc_intent *ti, int *have)
+{
+    char tmp[4300];
+    snprintf(tmp, sizeof(tmp), "%s/%s.tmp", p->dir, LG__TRUNC_INTENT);
+    log->vfs->unlink(log->vfs->ud, tmp); /* an intent never made durable */
+    *have = 0;
+    int rc = lg__trunc_intent_read(p, ti);
+    if (rc == CN_ENOENT)
+        return 0;
+    if (rc == CN_ECORRUPT) {
+        lg__part_mark_failed(p, LG__TRUNC_INTENT, 0, "unreadable truncate intent");
+        return 0;
+    }
+    if (rc)
+        return rc;
+    cn_log_warn("lg", "%s: finishing an interrupted truncate to offset %lld", p->dir,
+                (long long)ti->offset);
+    rc = lg__trunc_redo_files(log, p, ti);
+    *have = !rc;
+    return rc;
+}
+
 int lg__recover_part(lg_log *log, lg_part *p, int rebuild)
 {
+    lg_trunc_intent ti;
+    int have_ti = 0;
+    int rc = lg__trunc_redo(log, p, &ti, &have_ti);
+    if (rc || p->failed)
+        return rc;
     lg__rctx r = {log, p, NULL};
-    int rc = lg__ix_err(mdb_txn_begin(log->ix.env, NULL, 0, &r.txn));
+    rc = lg__ix_err(mdb_txn_begin(log->ix.env, NULL, 0, &r.txn));
     if (rc)
         return rc;
     lg_partrec pr;
@@ -441,6 +470,13 @@ int lg__recover_part(lg_log *log, lg_part *p, int rebuild)
     }
     if (!rc)
         rc = lg__scan(&r, si, pos, rebuild);
+    if (!rc && have_ti && p->epoch < ti.epoch && p->log_end == ti.offset) {
+        /* The index was rebuilt from the cut files: the truncate's epoch
+         * starts at its offset. */
+        p->epoch = ti.epoch;
+        rc = lg__ix_epoch_put(log, r.txn, p->tp->id, p->idx, p->epoch, ti.offset);
+    }
+    p->trunc_redone = have_ti;
     if (!rc)
         rc = lg__commit_part(&r);
     if (rc) {

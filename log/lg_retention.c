@@ -5,12 +5,24 @@
  * truncate-to-offset (for replication: cut the log back to a batch boundary
  * and start a new leader epoch).
  *
- * Order for crash safety: the index is committed and synced first (log
- * start advanced / log end cut), then files are removed or cut.  A crash in
- * between leaves files the index no longer covers; recovery removes
- * leftovers below the log start and rebuilds a partition whose files and
- * index disagree.  Readers holding a segment keep its descriptor (the
- * segment is refcounted), so a concurrent fetch finishes on unlinked bytes.
+ * Retention, for crash safety: the index is committed and synced first (log
+ * start advanced), then files are removed.  A crash in between leaves files
+ * below the log start, which recovery removes (they were already deleted
+ * from the log's point of view).
+ *
+ * Truncate is crash-atomic through a redo record: before anything changes,
+ * DATA/topics/<t>/<p>/truncate.intent (new log end, new epoch, segment and
+ * byte of the cut) is written and synced; then the index is committed and
+ * synced, the files are cut and removed, and the intent is removed.  A crash
+ * before the intent is durable leaves the log as it was; after it, the
+ * recovery of that partition redoes the file changes (idempotent), rebuilds
+ * the partition's index if it still described the old files, records the
+ * new epoch, and removes the intent once the index is synced.  So a
+ * truncate, once it began to change anything, completes; a cut tail is
+ * never re-adopted.  Every file step goes through the VFS; the test crashes
+ * the process before each of them (test_lg_truncate_crash.c).
+ * Readers holding a segment keep its descriptor (the segment is
+ * refcounted), so a concurrent fetch finishes on unlinked bytes.
  * Threads: any; both take wmu so they never interleave with a writer round.
  */
 #include "lg_int.h"
@@ -21,7 +33,12 @@
 #include "cn_log.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static int lg__keep_from(void *ud, const unsigned char *k, size_t kn)
 {
@@ -53,9 +70,12 @@ static int lg__put_partrec(lg_log *log, MDB_txn *txn, lg_part *p)
     return lg__ix_part_put(log, txn, p->tp->id, p->idx, &r);
 }
 
-/* Remove segments [from, to) of p's table and unlink their files. */
-static void lg__drop_segs(lg_log *log, lg_part *p, size_t from, size_t to)
+/* Remove segments [from, to) of p's table and unlink their files; the
+ * first error of an unlink or of the directory sync is returned (the
+ * table entries go either way). */
+static int lg__drop_segs(lg_log *log, lg_part *p, size_t from, size_t to)
 {
+    int rc = 0;
     lg_seg *gone[64];
     while (from < to) {
         size_t n = to - from < 64 ? to - from : 64;
@@ -65,13 +85,17 @@ static void lg__drop_segs(lg_log *log, lg_part *p, size_t from, size_t to)
         p->nsegs -= n;
         pthread_mutex_unlock(&p->mu);
         for (size_t i = 0; i < n; i++) {
-            if (log->vfs->unlink(log->vfs->ud, gone[i]->path) != 0 && errno != ENOENT)
+            if (log->vfs->unlink(log->vfs->ud, gone[i]->path) != 0 && errno != ENOENT) {
                 cn_log_warn("lg", "%s: cannot remove: %s", gone[i]->path, strerror(errno));
+                if (!rc)
+                    rc = cn_err_from_errno(errno);
+            }
             lg__seg_unref(gone[i]);
         }
         to -= n;
     }
-    lg__dir_sync(log->vfs, p->dir);
+    int r2 = lg__dir_sync(log->vfs, p->dir);
+    return rc ? rc : r2;
 }
 
 static int lg__retain_part(lg_log *log, lg_part *p, int64_t now)
@@ -133,7 +157,7 @@ static int lg__retain_part(lg_log *log, lg_part *p, int64_t now)
     }
     cn_log_info("lg", "%s: retention removed %zu segment(s), %llu bytes; log start now %lld",
                 p->dir, k, (unsigned long long)freed, (long long)new_start);
-    lg__drop_segs(log, p, 0, k);
+    lg__drop_segs(log, p, 0, k); /* leftovers are removed at the next open */
     return (int)k;
 }
 
@@ -164,7 +188,7 @@ int lg_retention_run(lg_log *log)
     return rc < 0 ? rc : total;
 }
 
-/* ---- truncate ------------------------------------------------------------ */
+/* ---- truncate: helpers -------------------------------------------------- */
 
 /* Largest batch max timestamp in seg below end (walks its headers). */
 static int lg__seg_max_ts(lg_seg *s, uint64_t end, int64_t *first_ts, int64_t *max_ts)
@@ -189,6 +213,88 @@ static int lg__seg_max_ts(lg_seg *s, uint64_t end, int64_t *first_ts, int64_t *m
     }
     return 0;
 }
+
+/* ---- the truncate intent ----------------------------------------------- */
+
+int lg__trunc_intent_read(const lg_part *p, lg_trunc_intent *ti)
+{
+    char path[4200];
+    snprintf(path, sizeof(path), "%s/%s", p->dir, LG__TRUNC_INTENT);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return errno == ENOENT ? CN_ENOENT : cn_err_from_errno(errno);
+    long long off = -1, cb = -2;
+    unsigned long long cp = 0;
+    int ep = -1;
+    int n = fscanf(f, "offset=%lld\nepoch=%d\ncut_base=%lld\ncut_pos=%llu\n", &off, &ep, &cb, &cp);
+    fclose(f);
+    if (n != 4 || off < 0 || ep < 0 || cb < -1 || (cb >= 0 && cb >= off))
+        return CN_ECORRUPT;
+    ti->offset = off;
+    ti->epoch = ep;
+    ti->cut_base = cb;
+    ti->cut_pos = cp;
+    return 0;
+}
+
+static int lg__trunc_intent_write(lg_log *log, const lg_part *p, const lg_trunc_intent *ti)
+{
+    char body[256];
+    int n = snprintf(body, sizeof(body), "offset=%" PRId64 "\nepoch=%" PRId32
+                                         "\ncut_base=%" PRId64 "\ncut_pos=%" PRIu64 "\n",
+                     ti->offset, ti->epoch, ti->cut_base, ti->cut_pos);
+    return lg__file_write_atomic(log->vfs, p->dir, LG__TRUNC_INTENT, body, (size_t)n);
+}
+
+int lg__trunc_intent_clear(lg_log *log, const lg_part *p)
+{
+    char path[4200];
+    snprintf(path, sizeof(path), "%s/%s", p->dir, LG__TRUNC_INTENT);
+    if (log->vfs->unlink(log->vfs->ud, path) != 0 && errno != ENOENT)
+        return cn_err_from_errno(errno);
+    return lg__dir_sync(log->vfs, p->dir);
+}
+
+int lg__trunc_redo_files(lg_log *log, const lg_part *p, const lg_trunc_intent *ti)
+{
+    const lg_vfs *v = log->vfs;
+    int64_t *bases;
+    size_t n;
+    int rc = lg__seg_list(p->dir, &bases, &n);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < n && !rc; i++) {
+        char *path = lg__seg_path(p->dir, bases[i]);
+        if (!path) {
+            rc = CN_ENOMEM;
+            break;
+        }
+        if (bases[i] >= ti->offset) {
+            if (v->unlink(v->ud, path) != 0 && errno != ENOENT)
+                rc = cn_err_from_errno(errno);
+        } else if (bases[i] == ti->cut_base) {
+            struct stat st;
+            if (stat(path, &st) == 0 && (uint64_t)st.st_size > ti->cut_pos) {
+                int fd = v->open(v->ud, path, O_RDWR, 0);
+                if (fd < 0)
+                    rc = cn_err_from_errno(errno);
+                else {
+                    if (v->ftruncate(v->ud, fd, (off_t)ti->cut_pos) != 0 ||
+                        v->fdatasync(v->ud, fd) != 0)
+                        rc = cn_err_from_errno(errno);
+                    v->close(v->ud, fd);
+                }
+            }
+        }
+        cn_free(path);
+    }
+    cn_free(bases);
+    if (!rc)
+        rc = lg__dir_sync(v, p->dir);
+    return rc;
+}
+
+/* ---- truncate ------------------------------------------------------------- */
 
 static int lg__truncate_part(lg_log *log, lg_part *p, int64_t offset)
 {
@@ -220,10 +326,21 @@ static int lg__truncate_part(lg_log *log, lg_part *p, int64_t offset)
     int partial = k < p->nsegs && p->segs[k]->base < offset;
     size_t keep = k == p->nsegs ? p->nsegs : (partial ? k + 1 : k); /* segments kept */
 
-    MDB_txn *txn;
-    int rc = lg__ix_err(mdb_txn_begin(log->ix.env, NULL, 0, &txn));
+    /* The redo record first: from here on the truncate completes, if not
+     * now then at the next open. */
+    lg_trunc_intent ti = {offset, p->epoch + 1, partial ? p->segs[k]->base : -1, partial ? cut : 0};
+    int rc = lg__trunc_intent_write(log, p, &ti);
     if (rc)
-        return rc;
+        return rc; /* nothing changed (the temp file is removed) */
+
+    MDB_txn *txn;
+    rc = lg__ix_err(mdb_txn_begin(log->ix.env, NULL, 0, &txn));
+    if (rc) {
+        /* The intent is durable: the truncate must finish, so stop here
+         * and let recovery finish it. */
+        atomic_store(&log->panic, 1);
+        return CN_EPANIC;
+    }
     uint32_t tid = p->tp->id;
     rc = lg__ix_del_prefix(txn, log->ix.oidx, tid, p->idx, lg__keep_below, &offset);
     if (!rc)
@@ -297,7 +414,12 @@ static int lg__truncate_part(lg_log *log, lg_part *p, int64_t offset)
             return CN_EPANIC;
         }
     }
-    lg__drop_segs(log, p, keep, p->nsegs);
+    /* The intent may go only once every file change is durable: a stale
+     * intent would cut appends made after it at the next open. */
+    if (lg__drop_segs(log, p, keep, p->nsegs) != 0 || lg__trunc_intent_clear(log, p) != 0) {
+        atomic_store(&log->panic, 1);
+        return CN_EPANIC;
+    }
     return 0;
 }
 

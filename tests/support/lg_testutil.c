@@ -47,6 +47,9 @@ void lgt_batch(cn_buf *out, uint32_t seed, int nrec, size_t vlen, int64_t ts, in
 static int t_fail_op(lgt_vfs *v, int err)
 {
     long n = atomic_fetch_add(&v->n_ops, 1) + 1;
+    long crash = atomic_load(&v->crash_op_at);
+    if (crash && n >= crash)
+        _exit(LGT_CRASH_EXIT);
     long at = atomic_load(&v->fail_op_at);
     if (at && (atomic_load(&v->fail_op_forever) ? n >= at : n == at)) {
         errno = err;

@@ -34,7 +34,13 @@ typedef struct lgt_vfs {
      * after it too if fail_op_forever.  n_ops counts operations. */
     atomic_long n_ops, fail_op_at;
     atomic_int fail_op_forever;
+    /* crash-at-N (in a forked child): operation number crash_op_at
+     * (1-based over the same count; 0 off) is not done: the process exits
+     * with LGT_CRASH_EXIT at once, as if killed just before it. */
+    atomic_long crash_op_at;
 } lgt_vfs;
+
+#define LGT_CRASH_EXIT 77
 
 void lgt_vfs_init(lgt_vfs *v);
 
