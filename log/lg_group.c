@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * lg_group.c — state kept only in the index: consumer-group committed
- * offsets and producer-id allocation.  Both are synced (mdb_env_sync)
- * before returning, because neither can be derived from the segments.
- * (A lost index loses group offsets; producer ids restart above the
- * largest id found in the segments, see lg__producer_ids_fixup.)
+ * lg_group.c — state that the segments cannot give back: consumer-group
+ * committed offsets and producer-id allocation, kept in the DATA/state LMDB
+ * environment, whose commits are synced before returning and which is
+ * never deleted or rebuilt (lg_index.c).  A lost or rebuilt index costs
+ * neither.  Producer ids also restart above the largest id found in the
+ * segments (lg__producer_ids_fixup), so a lost state directory cannot hand
+ * out an id that is still in the log.
  * Threads: any; each call is one LMDB transaction.
  */
 #include "lg_int.h"
@@ -53,19 +55,16 @@ int lg_group_offset_commit(lg_log *log, const char *group, const char *topic, in
     if (ml)
         memcpy(vb + 8, metadata, ml);
     MDB_txn *txn;
-    rc = lg__ix_err(mdb_txn_begin(log->ix.env, NULL, 0, &txn));
+    rc = lg__ix_err(mdb_txn_begin(log->ix.senv, NULL, 0, &txn));
     if (rc)
         return rc;
     MDB_val k = {kn, kb}, d = {8 + ml, vb};
-    rc = lg__ix_err(mdb_put(txn, log->ix.groups, &k, &d, 0));
+    rc = lg__ix_err(mdb_put(txn, log->ix.sgroups, &k, &d, 0));
     if (rc) {
         mdb_txn_abort(txn);
         return rc;
     }
-    rc = lg__ix_err(mdb_txn_commit(txn));
-    if (!rc)
-        rc = lg__ix_sync(log);
-    return rc;
+    return lg__ix_err(mdb_txn_commit(txn)); /* synced: DATA/state is not MDB_NOSYNC */
 }
 
 int lg_group_offset_fetch(lg_log *log, const char *group, const char *topic, int32_t partition,
@@ -78,12 +77,14 @@ int lg_group_offset_fetch(lg_log *log, const char *group, const char *topic, int
     int rc = lg__group_key(kb, sizeof(kb), group, topic, partition, &kn);
     if (rc)
         return rc;
+    if (!log->ix.senv)
+        return CN_ENOENT; /* read-only opener, nothing ever committed */
     MDB_txn *txn;
-    rc = lg__ix_err(mdb_txn_begin(log->ix.env, NULL, MDB_RDONLY, &txn));
+    rc = lg__ix_err(mdb_txn_begin(log->ix.senv, NULL, MDB_RDONLY, &txn));
     if (rc)
         return rc;
     MDB_val k = {kn, kb}, d;
-    rc = lg__ix_err(mdb_get(txn, log->ix.groups, &k, &d));
+    rc = lg__ix_err(mdb_get(txn, log->ix.sgroups, &k, &d));
     if (!rc && d.mv_size < 8)
         rc = LG_EINDEX;
     if (!rc) {
@@ -105,12 +106,14 @@ int lg_group_offsets_each(lg_log *log,
 {
     if (!log || !fn)
         return CN_EINVAL;
+    if (!log->ix.senv)
+        return 0; /* read-only opener, nothing ever committed */
     MDB_txn *txn;
-    int rc = lg__ix_err(mdb_txn_begin(log->ix.env, NULL, MDB_RDONLY, &txn));
+    int rc = lg__ix_err(mdb_txn_begin(log->ix.senv, NULL, MDB_RDONLY, &txn));
     if (rc)
         return rc;
     MDB_cursor *c = NULL;
-    rc = lg__ix_err(mdb_cursor_open(txn, log->ix.groups, &c));
+    rc = lg__ix_err(mdb_cursor_open(txn, log->ix.sgroups, &c));
     MDB_val k, d;
     int op = MDB_FIRST;
     while (!rc && mdb_cursor_get(c, &k, &d, op) == 0) {
@@ -147,24 +150,22 @@ int lg_producer_id_alloc(lg_log *log, int64_t *pid)
     if (log->o.read_only)
         return CN_EPERM;
     MDB_txn *txn;
-    int rc = lg__ix_err(mdb_txn_begin(log->ix.env, NULL, 0, &txn));
+    int rc = lg__ix_err(mdb_txn_begin(log->ix.senv, NULL, 0, &txn));
     if (rc)
         return rc;
     uint64_t next;
-    rc = lg__ix_get_u64(txn, log->ix.meta, "next_producer_id", &next);
+    rc = lg__ix_get_u64(txn, log->ix.smeta, "next_producer_id", &next);
     if (rc == CN_ENOENT)
         next = LG__FIRST_PRODUCER_ID, rc = 0;
     if (!rc && next + 1 >= (uint64_t)LG__PRODUCER_ID_LIMIT)
         rc = CN_ENOSPC;
     if (!rc)
-        rc = lg__ix_put_u64(txn, log->ix.meta, "next_producer_id", next + 1);
+        rc = lg__ix_put_u64(txn, log->ix.smeta, "next_producer_id", next + 1);
     if (rc) {
         mdb_txn_abort(txn);
         return rc;
     }
-    rc = lg__ix_err(mdb_txn_commit(txn));
-    if (!rc)
-        rc = lg__ix_sync(log);
+    rc = lg__ix_err(mdb_txn_commit(txn)); /* synced */
     if (!rc) {
         *pid = (int64_t)next;
         atomic_store(&log->next_pid, (int64_t)next + 1);
@@ -185,11 +186,11 @@ int lg__producer_ids_fixup(lg_log *log)
         }
     }
     MDB_txn *txn;
-    int rc = lg__ix_err(mdb_txn_begin(log->ix.env, NULL, 0, &txn));
+    int rc = lg__ix_err(mdb_txn_begin(log->ix.senv, NULL, 0, &txn));
     if (rc)
         return rc;
     uint64_t next = LG__FIRST_PRODUCER_ID;
-    int g = lg__ix_get_u64(txn, log->ix.meta, "next_producer_id", &next);
+    int g = lg__ix_get_u64(txn, log->ix.smeta, "next_producer_id", &next);
     int fix = 0;
     if (g == CN_ENOENT)
         next = LG__FIRST_PRODUCER_ID;
@@ -198,7 +199,7 @@ int lg__producer_ids_fixup(lg_log *log)
     if (max >= 0 && (uint64_t)max >= next)
         next = (uint64_t)max + 1, fix = 1;
     if (fix)
-        rc = lg__ix_put_u64(txn, log->ix.meta, "next_producer_id", next);
+        rc = lg__ix_put_u64(txn, log->ix.smeta, "next_producer_id", next);
     if (rc) {
         mdb_txn_abort(txn);
         return rc;

@@ -1,14 +1,22 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * lg_index.c — the log's LMDB environment (DATA/index/): opening it (and
- * deleting and recreating it when it is missing, unopenable or of another
- * version: it is derivable from the segments), the named databases, the
- * big-endian key/value codecs that make LMDB's byte order numeric order,
- * and small get/put helpers.  The schema is in docs/architecture.md.
+ * lg_index.c — the log's two LMDB environments.
  *
- * Durability: the environment is opened MDB_NOSYNC; commits reach the page
- * cache only and lg__ix_sync() (checkpoints, group offsets, producer ids,
- * retention) makes them durable.  The segments are the source of truth.
+ * DATA/index/ holds only what the segments determine: it is rebuilt from
+ * them when it is missing, damaged (LMDB reports corruption or "not an LMDB
+ * file") or of another index version.  Any other open error (EIO, EMFILE,
+ * EACCES, ENOMEM, ...) is returned: a transient failure is never a reason
+ * to delete.  It is opened MDB_NOSYNC: commits reach the page cache only
+ * and lg__ix_sync() (checkpoints, retention, truncate) makes them durable.
+ *
+ * DATA/state/ holds what cannot be rebuilt: consumer-group offsets and the
+ * producer-id counter.  Every commit is synced (no MDB_NOSYNC) and nothing
+ * ever deletes it; an error opening it is an error.  When it is created,
+ * it takes over the groups and counter an older layout kept in the index.
+ *
+ * Also here: the named databases, the big-endian key/value codecs that
+ * make LMDB's byte order numeric order, and small get/put helpers.  The
+ * schema is in docs/architecture.md.
  * Threads: helpers take the caller's transaction; any thread.
  */
 #include "lg_int.h"
@@ -149,9 +157,10 @@ static int lg__ix_prepare(lg_log *log, int *fresh)
         return mdb_txn_commit(txn);
     }
     if (g != 0 || ver != LG__INDEX_VERSION) {
-        MDB_dbi all[] = {log->ix.meta,   log->ix.topics,    log->ix.parts,
-                         log->ix.epochs, log->ix.oidx,      log->ix.tidx,
-                         log->ix.producers, log->ix.groups, log->ix.segs};
+        /* Not `groups`: an older layout kept committed offsets there, and
+         * lg__state_open still takes them over from it. */
+        MDB_dbi all[] = {log->ix.meta,   log->ix.topics, log->ix.parts,     log->ix.epochs,
+                         log->ix.oidx,   log->ix.tidx,   log->ix.producers, log->ix.segs};
         for (size_t i = 0; i < sizeof(all) / sizeof(all[0]) && !rc; i++)
             rc = mdb_drop(txn, all[i], 0);
         if (!rc)
@@ -163,6 +172,15 @@ static int lg__ix_prepare(lg_log *log, int *fresh)
         return rc;
     }
     return mdb_txn_commit(txn);
+}
+
+/* LMDB's verdicts on the file itself, as opposed to errors of the system
+ * (errno values), which may pass and must not cost the index. */
+static int lg__ix_damaged(int rc)
+{
+    return rc == MDB_CORRUPTED || rc == MDB_INVALID || rc == MDB_VERSION_MISMATCH ||
+           rc == MDB_PAGE_NOTFOUND || rc == MDB_PANIC || rc == MDB_BAD_TXN ||
+           rc == MDB_INCOMPATIBLE;
 }
 
 int lg__ix_open(lg_log *log, int *fresh)
@@ -189,8 +207,8 @@ int lg__ix_open(lg_log *log, int *fresh)
             log->ix.env = NULL;
         }
     }
-    if (rc && !log->o.read_only && rc != ENOMEM && rc != ENOSPC) {
-        /* Unopenable or inconsistent: the index is derivable, so start over. */
+    if (rc && !log->o.read_only && lg__ix_damaged(rc)) {
+        /* Damaged: the index is derivable, so start over. */
         cn_log_warn("lg", "index %s unusable (%s); rebuilding it from the segments", idir,
                     mdb_strerror(rc));
         int r2 = lg__ix_remove_files(idir);
@@ -216,6 +234,100 @@ int lg__ix_open(lg_log *log, int *fresh)
             cn_log_info("lg", "cleared %d stale index reader slot(s)", dead);
     }
     return 0;
+}
+
+/* ---- the state environment ------------------------------------------------ */
+
+#define LG__STATE_VERSION 1
+#define LG__STATE_MAP_BYTES (1ull << 32) /* address space; groups are small */
+
+/* Copy what an older layout kept in the index (groups, producer-id
+ * counter) into a new state environment, in the same transaction that
+ * stamps its version. */
+static int lg__state_adopt(lg_log *log, MDB_txn *stxn)
+{
+    if (!log->ix.env)
+        return 0;
+    MDB_txn *itxn;
+    int rc = mdb_txn_begin(log->ix.env, NULL, MDB_RDONLY, &itxn);
+    if (rc)
+        return rc;
+    uint64_t next;
+    if (lg__ix_get_u64(itxn, log->ix.meta, "next_producer_id", &next) == 0)
+        rc = lg__ix_put_u64(stxn, log->ix.smeta, "next_producer_id", next) ? MDB_PANIC : 0;
+    MDB_cursor *c = NULL;
+    if (!rc)
+        rc = mdb_cursor_open(itxn, log->ix.groups, &c);
+    MDB_val k, d;
+    int op = MDB_FIRST, n = 0;
+    while (!rc && mdb_cursor_get(c, &k, &d, op) == 0) {
+        op = MDB_NEXT;
+        rc = mdb_put(stxn, log->ix.sgroups, &k, &d, 0);
+        n++;
+    }
+    if (c)
+        mdb_cursor_close(c);
+    mdb_txn_abort(itxn);
+    if (!rc && n)
+        cn_log_info("lg", "moved %d committed group offset(s) from the index to %s/state", n,
+                    log->dir);
+    return rc;
+}
+
+int lg__state_open(lg_log *log)
+{
+    char sdir[4096];
+    snprintf(sdir, sizeof(sdir), "%s/state", log->dir);
+    int ro = log->o.read_only;
+    struct stat st;
+    if (stat(sdir, &st) != 0) {
+        if (ro)
+            return 0; /* nothing committed yet */
+        int rc = lg__mkdirs(sdir);
+        if (rc)
+            return rc;
+    }
+    int rc = mdb_env_create(&log->ix.senv);
+    if (rc)
+        return lg__ix_err(rc);
+    mdb_env_set_maxdbs(log->ix.senv, 4);
+    mdb_env_set_maxreaders(log->ix.senv, 510);
+    rc = mdb_env_set_mapsize(log->ix.senv, (size_t)LG__STATE_MAP_BYTES);
+    if (!rc)
+        rc = mdb_env_open(log->ix.senv, sdir, MDB_NOTLS | (ro ? MDB_RDONLY : 0), 0644);
+    MDB_txn *txn = NULL;
+    if (!rc)
+        rc = mdb_txn_begin(log->ix.senv, NULL, ro ? MDB_RDONLY : 0, &txn);
+    unsigned f = ro ? 0 : MDB_CREATE;
+    if (!rc)
+        rc = mdb_dbi_open(txn, "meta", f, &log->ix.smeta);
+    if (!rc)
+        rc = mdb_dbi_open(txn, "groups", f, &log->ix.sgroups);
+    uint64_t ver = 0;
+    if (!rc && !ro && lg__ix_get_u64(txn, log->ix.smeta, "version", &ver) == CN_ENOENT) {
+        rc = lg__state_adopt(log, txn);
+        if (!rc)
+            rc = lg__ix_put_u64(txn, log->ix.smeta, "version", LG__STATE_VERSION) ? MDB_PANIC : 0;
+    }
+    if (txn)
+        rc = rc ? (mdb_txn_abort(txn), rc) : mdb_txn_commit(txn); /* keeps the handles */
+    if (rc) {
+        cn_log_error("lg", "cannot open %s: %s (it holds committed group offsets and is never "
+                           "rebuilt: fix the cause and reopen)",
+                     sdir, mdb_strerror(rc));
+        mdb_env_close(log->ix.senv);
+        log->ix.senv = NULL;
+        return lg__ix_err(rc);
+    }
+    return 0;
+}
+
+void lg__state_close(lg_log *log)
+{
+    if (!log->ix.senv)
+        return;
+    mdb_env_close(log->ix.senv);
+    log->ix.senv = NULL;
 }
 
 void lg__ix_close(lg_log *log)

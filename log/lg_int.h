@@ -163,8 +163,13 @@ typedef struct lg_topic {
 /* ---- the log ------------------------------------------------------------- */
 
 typedef struct lg_index {
-    MDB_env *env;
+    MDB_env *env; /* DATA/index: derivable from the segments, MDB_NOSYNC */
     MDB_dbi meta, topics, parts, epochs, oidx, tidx, producers, groups, segs;
+    /* DATA/state: what cannot be derived (consumer-group offsets, the
+     * producer-id counter).  Every commit is synced; never deleted.  NULL
+     * in a read-only opener when the directory does not exist. */
+    MDB_env *senv;
+    MDB_dbi smeta, sgroups;
 } lg_index;
 
 struct lg_log {
@@ -244,6 +249,10 @@ typedef struct lg_oidxval {
 
 int lg__ix_open(lg_log *log, int *fresh);
 void lg__ix_close(lg_log *log);
+/** Open DATA/state (after lg__ix_open: a new one takes over group offsets
+ *  and the producer-id counter an older index held). */
+int lg__state_open(lg_log *log);
+void lg__state_close(lg_log *log);
 int lg__ix_err(int mdb_rc); /* map an LMDB error */
 int lg__ix_sync(lg_log *log);
 uint64_t lg__ts_bias(int64_t ts);

@@ -739,6 +739,7 @@ static void lg__free(lg_log *log)
         lg__topic_free(log->topics[i]);
     cn_free(log->topics);
     cn_free(log->dirty);
+    lg__state_close(log);
     lg__ix_close(log);
     if (log->lock_fd >= 0)
         close(log->lock_fd); /* releases the flock */
@@ -789,6 +790,8 @@ int lg_open(lg_log **out, const lg_opts *o)
     }
     if (!rc)
         rc = lg__ix_open(log, &fresh);
+    if (!rc)
+        rc = lg__state_open(log);
     if (!rc && o->read_only)
         rc = lg__topics_load_index(log);
     if (!rc && !o->read_only) {
