@@ -1,0 +1,243 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * rp.h — the public API of cairn's replication core: the wire codec of the
+ * replication protocol and the consensus state machine of one partition
+ * replica (Raft over the partition log, with KRaft-style pull replication).
+ * See docs/replication.md.
+ *
+ * Both parts are pure: no sockets, no threads, no clock, no files, no
+ * globals.  The codec turns bytes into an rp_msg and back.  An rp_node takes
+ * inputs (a received message, a logical tick, a storage completion, a client
+ * proposal) and queues outputs (messages to send, storage requests, high
+ * watermark and role changes) that the caller drains with rp_node_next().
+ * The caller owns transport, storage and time; one rp_node is driven by one
+ * thread at a time.
+ * Errors: 0 or a negative cn_err code (cn_err.h).
+ */
+#ifndef RP_H
+#define RP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cn_buf.h"
+
+/* ---- wire messages -------------------------------------------------- */
+
+#define RP_WIRE_VERSION 1
+#define RP_HDR_BYTES 28          /* length prefix + fixed header */
+#define RP_MAX_FRAME (16u << 20) /* largest frame accepted (length field) */
+#define RP_BATCH_HDR_BYTES 61    /* RecordBatch v2 header */
+
+/* Kafka error codes carried by FetchResponse. */
+#define RP_ERR_NONE 0
+#define RP_ERR_NOT_LEADER 6     /* NOT_LEADER_OR_FOLLOWER */
+#define RP_ERR_FENCED_EPOCH 74  /* FENCED_LEADER_EPOCH */
+#define RP_ERR_UNKNOWN_EPOCH 75 /* UNKNOWN_LEADER_EPOCH */
+
+enum rp_msg_type {
+    RP_PREVOTE_REQ = 1,
+    RP_PREVOTE_RESP = 2,
+    RP_VOTE_REQ = 3,
+    RP_VOTE_RESP = 4,
+    RP_BEGIN_EPOCH = 5,
+    RP_FETCH_REQ = 6,
+    RP_FETCH_RESP = 7,
+};
+
+/** One decoded (or to-be-encoded) message.  Fields not used by a type
+ *  are ignored by the encoder and zeroed by the decoder (the diverging_*
+ *  fields: -1). */
+typedef struct rp_msg {
+    uint8_t type;
+    uint32_t topic_id, partition;
+    int32_t from, to, term;
+    /* votes and pre-votes */
+    int32_t last_epoch;
+    int64_t log_end;
+    uint8_t granted;
+    /* fetch */
+    uint32_t seq;
+    int64_t fetch_offset;
+    int32_t last_fetched_epoch;
+    int64_t synced_offset;
+    int32_t max_bytes;
+    int16_t error;
+    int32_t leader;
+    int64_t high_watermark;
+    int32_t diverging_epoch;      /* -1: no divergence */
+    int64_t diverging_end;        /* -1: no divergence */
+    const unsigned char *records; /* whole v2 batches; borrowed */
+    uint32_t records_len;
+} rp_msg;
+
+/**
+ * Append one frame for m to out.
+ * @return 0; CN_EINVAL if m would not decode (bad type, field out of range,
+ *         records that are not whole contiguous batches); CN_ETOOBIG;
+ *         CN_ENOMEM.  On error out is unchanged.
+ */
+int rp_msg_encode(const rp_msg *m, cn_buf *out);
+
+/**
+ * Decode the frame at the start of p[0..n).  Strict: see
+ * docs/replication.md ("Messages and wire form").
+ * @param[out] m     the message; m->records points into p.
+ * @param[out] used  bytes of the frame (on 0 only).
+ * @return 0; CN_WANT_MORE (p holds only part of a frame); CN_ETOOBIG
+ *         (length over RP_MAX_FRAME: close the connection); CN_EDECODE
+ *         (malformed: close the connection).
+ */
+int rp_msg_decode(const unsigned char *p, size_t n, rp_msg *m, size_t *used);
+
+/** Identity of one batch: offsets [base, last] written in epoch. */
+typedef struct rp_entry {
+    int64_t base, last;
+    int32_t epoch;
+} rp_entry;
+
+/**
+ * Read the header of the batch at the start of p[0..n) (a record run that
+ * rp_msg_decode accepted, or storage bytes).
+ * @return its total size (> 0) with *e filled; CN_EDECODE if malformed or
+ *         truncated.
+ */
+int64_t rp_batch_peek(const unsigned char *p, size_t n, rp_entry *e);
+
+/* ---- the replica state machine --------------------------------------- */
+
+#define RP_MAX_VOTERS 7
+
+typedef struct rp_node rp_node;
+
+typedef struct rp_config {
+    uint32_t topic_id, partition;  /* the group, stamped into messages */
+    int32_t self;                  /* this node's id (>= 0) */
+    int32_t voters[RP_MAX_VOTERS]; /* all voters, self included */
+    int nvoters;
+    uint32_t election_ticks;  /* min election timeout; drawn from [e, 2e) */
+    uint32_t heartbeat_ticks; /* leader: BeginEpoch re-send; follower: fetch retry is 2x */
+    int32_t max_fetch_bytes;  /* asked for in each FetchRequest */
+    uint64_t seed;            /* seeds this node's election-timeout draws */
+} rp_config;
+
+/** An epoch and the offset of its first batch. */
+typedef struct rp_epoch_start {
+    int32_t epoch;
+    int64_t start;
+} rp_epoch_start;
+
+/** What storage recovered at open: the term/vote file and the log, all
+ *  of it durable (recovery drops an unsynced tail it cannot vouch for). */
+typedef struct rp_recovered {
+    int32_t term;      /* 0 if none yet */
+    int32_t voted_for; /* -1 if none */
+    int64_t log_end;
+    const rp_epoch_start *epochs; /* epoch history, increasing; borrowed */
+    size_t nepochs;
+} rp_recovered;
+
+enum rp_role { RP_FOLLOWER = 0, RP_PRECANDIDATE, RP_CANDIDATE, RP_LEADER };
+
+/** The kinds of output, in the order the node queued them; storage
+ *  requests must be carried out in that order. */
+enum rp_out_kind {
+    RP_OUT_SEND = 1, /* send msg to msg.to; for a FetchResponse with read_max > 0, first
+                        fill msg.records with whole batches of the log from msg.fetch_offset,
+                        at most read_max bytes (at least one batch), ending at or before
+                        read_end */
+    RP_OUT_APPEND,   /* append batches [entry.base, entry.last] (entry.epoch: the epoch of
+                        the last one) from data/len, verbatim; data NULL: the leader-change
+                        control batch of one record and epoch entry.epoch, which the caller
+                        builds; a proposal's bytes: the caller stamps base and epoch */
+    RP_OUT_TRUNCATE, /* remove every batch at or after offset; durable and crash-atomic
+                        before the next input call (the core already counts it done) */
+    RP_OUT_PERSIST,  /* write (term, vote) atomically and durably; report with
+                        rp_node_persisted() */
+    RP_OUT_HW,       /* high watermark advanced to hw */
+    RP_OUT_ROLE,     /* role/term/leader changed; leaving RP_LEADER fails pending acks */
+};
+
+/** One output; pointers are borrowed until the next call into the node. */
+typedef struct rp_out {
+    enum rp_out_kind kind;
+    rp_msg msg;
+    int32_t read_max;
+    int64_t read_end;
+    rp_entry entry;
+    const unsigned char *data;
+    size_t len;
+    int64_t offset;
+    int32_t term, vote;
+    int64_t hw;
+    enum rp_role role;
+    int32_t leader;
+} rp_out;
+
+/**
+ * Create a replica in follower role from what storage recovered.  Its term
+ * is max(recovered term, last epoch in the log).
+ * @return 0; CN_EINVAL (bad config or history); CN_ENOMEM.
+ */
+int rp_node_create(rp_node **out, const rp_config *cfg, const rp_recovered *rec);
+void rp_node_destroy(rp_node *n); /* NULL-safe */
+
+/*
+ * Inputs.  After each input call the caller drains every output with
+ * rp_node_next() before the next input call.  Each returns 0, or CN_ENOMEM
+ * when the node could not queue an output: that failure is sticky (every
+ * later call returns it and does nothing), and the caller recreates the
+ * node from storage, which holds everything the node may not forget.
+ */
+
+/** One unit of logical time. */
+int rp_node_tick(rp_node *n);
+
+/**
+ * A decoded message addressed to this node and group.
+ * m->records must stay valid until the outputs of this call are drained
+ * (an RP_OUT_APPEND points into them).
+ * @return 0 (also for stale or ignored messages); CN_EINVAL (wrong group,
+ *         addressee or sender); CN_EPROTO (a FetchResponse that contradicts
+ *         this replica's log: ignored, the follower fetches again).
+ */
+int rp_node_receive(rp_node *n, const rp_msg *m);
+
+/**
+ * A client batch of record_count records at the leader.  The core assigns
+ * its offsets and epoch (*assigned) and queues RP_OUT_APPEND with data/len;
+ * the caller stamps base offset and epoch into the bytes.  It is
+ * acknowledged once the HW passes assigned->last while the node is still
+ * leader of assigned->epoch.
+ * @return 0; CN_EPERM if not leader; CN_EINVAL (record_count < 1).
+ */
+int rp_node_propose(rp_node *n, int32_t record_count, const void *data, size_t len,
+                    rp_entry *assigned);
+
+/** Storage: everything in the log below offset (as it is now) is fdatasync'd. */
+int rp_node_durable(rp_node *n, int64_t offset);
+/** Storage: (term, vote) of an RP_OUT_PERSIST is durable (reported in the
+ *  order the requests were queued). */
+int rp_node_persisted(rp_node *n, int32_t term, int32_t vote);
+
+/** Next queued output.  @return 0 with *out filled, or CN_DONE. */
+int rp_node_next(rp_node *n, rp_out *out);
+
+enum rp_role rp_node_role(const rp_node *n);
+int32_t rp_node_term(const rp_node *n);
+int32_t rp_node_leader(const rp_node *n); /* -1 if unknown */
+int64_t rp_node_hw(const rp_node *n);
+/** The HW consumers may read below, or -1 if this node must not serve
+ *  reads (not leader, or its own-term marker not committed yet). */
+int64_t rp_node_read_hw(const rp_node *n);
+int64_t rp_node_log_end(const rp_node *n);
+int64_t rp_node_durable_end(const rp_node *n);
+/** Epoch of the last batch (-1 if the log is empty). */
+int32_t rp_node_last_epoch(const rp_node *n);
+/**
+ * OffsetForLeaderEpoch: the largest epoch <= epoch in the history and its
+ * end offset (start of the next epoch, or the log end); (-1, 0) if none.
+ */
+void rp_node_epoch_end(const rp_node *n, int32_t epoch, int32_t *found, int64_t *end);
+
+#endif
