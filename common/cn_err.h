@@ -70,6 +70,7 @@
     /* Kafka adapter -5xx */                                                   \
     X(KF_EFRAME, -500, "malformed Kafka frame")                                \
     X(KF_EVERSION, -501, "unsupported Kafka API version")                      \
+    X(KF_ETRAILING, -502, "bytes after the end of a Kafka message")            \
     /* WebSocket / HTTP codec -6xx */                                          \
     X(WS_EHANDSHAKE, -600, "malformed HTTP/WebSocket handshake")               \
     X(WS_EFRAME, -601, "malformed WebSocket frame")                            \

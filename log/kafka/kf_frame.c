@@ -102,6 +102,12 @@ int kf_request_decode(const unsigned char *p, size_t n, kf_arena *a, kf_request 
                                &req->body);
     if (rc == KF_EVERSION) /* cannot happen: checked above; keep it an error */
         rc = KF_EFRAME;
+    if (rc == KF_ETRAILING) {
+        /* The body is complete; what follows it is not ours to judge (see
+         * kf_frame.h).  Real clients send it, and Kafka answers them. */
+        req->trailing = 1;
+        rc = 0;
+    }
     return rc;
 }
 

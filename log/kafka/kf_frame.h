@@ -52,6 +52,7 @@ typedef struct kf_request {
     kf_req_hdr hdr;
     const kf_api_info *api; /* NULL if the key is not implemented */
     void *body;             /* kf_<Name>Request in the arena, or NULL */
+    int trailing;           /* 1 if bytes followed the complete body (ignored) */
 } kf_request;
 
 /**
@@ -61,6 +62,10 @@ typedef struct kf_request {
  *         key or version is not served (so the caller can answer an
  *         ApiVersions or log what was asked); KF_EFRAME if the header or
  *         body is malformed or truncated, or the arena cap is hit;
+ *         bytes after a completely decoded body are ignored (req->trailing
+ *         set): Apache Kafka's broker reads a request and never checks for
+ *         leftovers, and librdkafka 2.0.2 relies on that (its ListGroups v4
+ *         and OffsetFetch v7 carry extra zero bytes);
  *         CN_ENOMEM.  Strings live in a; bytes borrow p.
  */
 int kf_request_decode(const unsigned char *p, size_t n, kf_arena *a, kf_request *req);

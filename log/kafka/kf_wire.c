@@ -183,7 +183,7 @@ int kf_rd_finish(const kf_rd *r)
 {
     if (r->err)
         return r->err;
-    return r->off == r->n ? 0 : KF_EFRAME;
+    return r->off == r->n ? 0 : KF_ETRAILING;
 }
 
 /* The bytes at the cursor if n are left (advancing past them), else NULL

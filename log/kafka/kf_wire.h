@@ -84,8 +84,10 @@ typedef struct kf_rd {
 } kf_rd;
 
 void kf_rd_init(kf_rd *r, const unsigned char *p, size_t n, kf_arena *a);
-/** 0 if the whole input was consumed without error; KF_EFRAME if bytes
- *  remain (a body must be exactly its frame); else the sticky error. */
+/** 0 if the whole input was consumed without error; KF_ETRAILING if the
+ *  message decoded completely but bytes remain after it (the caller decides:
+ *  kf_request_decode accepts them, as Apache Kafka's broker does); else the
+ *  sticky error. */
 int kf_rd_finish(const kf_rd *r);
 /** Mark the reader failed (first error wins). */
 void kf_rd_fail(kf_rd *r, int err);

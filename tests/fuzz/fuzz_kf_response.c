@@ -54,7 +54,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             }
             cn_buf_free(&b1);
             cn_buf_free(&b2);
-        } else if (rc != KF_EFRAME && rc != KF_EVERSION && rc != CN_ENOMEM) {
+        } else if (rc != KF_EFRAME && rc != KF_ETRAILING && rc != KF_EVERSION && rc != CN_ENOMEM) {
             abort();
         }
         if (kf_arena_used(a) > cap)
