@@ -2,8 +2,8 @@
 /*
  * cn_log.h — structured log lines (logfmt) with levels, to stderr.
  *   ts=2026-11-28T18:00:00.123Z level=warn mod=lg msg="..." 
- * The level threshold is process-wide (set once by the CLI from
- * --log-level or CAIRN_LOG); writes are single write(2) calls so lines
+ * The level threshold is process-wide (set once by main() from the
+ * CAIRN_LOG environment variable); writes are single write(2) calls so lines
  * from several threads never interleave.
  */
 #ifndef CN_LOG_H

@@ -21,7 +21,8 @@
  *    loop through a mutex-protected list and one event (never touching a
  *    connection off the loop thread).
  * Threads: everything runs on the event loop, except kf_wake_from_writer
- * paths (kf_server_notify_append, the lg append callback in kf_h_data.c)
+ * paths (kf_server_notify_append, the lg append callback kf_produce_cb in
+ * kf_h_produce.c)
  * which only take the mutex and activate the wake event.
  * Ownership: the server owns connections; a connection owns its frame
  * copy, arena, and at most one in-flight call.  See docs/kafka.md.
