@@ -28,7 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The topics every node serves from the start (BRIEF §3). */
+/* The topics every node serves from the start: pings in, derived hunt events out. */
 static const char *const logd_topics[] = {"ble-raw", "hunt-events"};
 
 typedef struct logd {

@@ -4,7 +4,7 @@
  * pair, mint a player token with the secret key, check a token with the
  * public key.  The gateway verifies tokens the same way (gw_token.h).
  *
- * Exit status (BRIEF §3): 0 ok; 1 runtime failure (unreadable key, key
+ * Exit status (every command's, cn_cli.h): 0 ok; 1 runtime failure (unreadable key, key
  * exists, token refused) with one line on stderr naming what is wrong and
  * what to do; 2 usage error.  Secret key bytes are wiped from memory after
  * use.  Runs on the main thread of a short-lived process; owns nothing

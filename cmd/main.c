@@ -3,7 +3,7 @@
  * main.c — entry point of the one `cairn` binary: dispatches to a
  * subcommand, prints the command list for --help, and applies the
  * process-wide settings (log level from CAIRN_LOG).  Exit status: 0 ok,
- * 1 runtime failure, 2 usage error (BRIEF §3).
+ * 1 runtime failure, 2 usage error, for every subcommand (cn_cli.h).
  */
 #include "commands.h"
 

@@ -4,7 +4,8 @@
  * A command declares a table of cn_flag (name, metavar, default, help);
  * cn_cli_parse fills in the values and positionals, prints --help with
  * every default, and reports usage errors as one line on stderr.
- * Exit-code convention (BRIEF §3): 0 ok, 1 runtime failure, 2 usage error.
+ * Exit codes, the same for every command: 0 ok, 1 runtime failure, 2 usage
+ * error (docs/cli.md).
  */
 #ifndef CN_CLI_H
 #define CN_CLI_H

@@ -90,7 +90,8 @@ static void msg_complete(gw_server *s, gw_conn *c, uint8_t opcode, const unsigne
         return;
     }
     s->m.pings_in += s->batch.n;
-    /* The idle clock counts from the last ping (BRIEF §3). */
+    /* The idle clock counts from the last ping, not the last frame or
+     * ack (docs/protocol.md: idle close). */
     c->deadline_ms = gw__now_ms() + s->o.idle_close_ms;
 }
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * gw_ping.h — player protocol v1 payloads (BRIEF §3, docs/protocol.md):
+ * gw_ping.h — player protocol v1 payloads (docs/protocol.md):
  * pings in (a text frame with one JSON ping or a JSON array of them, or a
  * binary frame with protobuf cairn.v1.PingBatch), validated one by one;
  * acks and errors out (JSON frames, or protobuf cairn.v1.Ack).

@@ -4,8 +4,8 @@
  * ping object, or an array of them, exactly as apps send it.
  *
  * Why: jansson builds a DOM per frame; at one ping per frame that costs
- * ~3-4 µs here (docs/benchmarks.md), most of a core at the brief's
- * 200,000 pings/s.  This scanner handles the narrow subset real clients
+ * ~3-4 µs here (docs/benchmarks.md), most of a core at the
+ * 200,000 pings/s the gateway is built for.  This scanner handles the narrow subset real clients
  * send and *declines* everything else, which then goes through jansson
  * unchanged; so the language accepted and every answer are jansson's by
  * construction.  fuzz_gw_ping checks that both paths give identical

@@ -41,7 +41,8 @@ enum gw_conn_state {
     GW_ST_CLOSING, /* last bytes (close frame, HTTP answer) sent or queued; discarding input until EOF */
 };
 
-/* Why connections end: one counter each (STYLE §8 "Stats"). */
+/* Why connections end: one counter each, so an operator can tell idle
+ * closes from overload, abuse and protocol errors. */
 enum gw_disc {
     GW_DISC_IDLE = 0,
     GW_DISC_PEER_CLOSE,

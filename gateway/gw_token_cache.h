@@ -4,7 +4,7 @@
  * gw_token_verify.  Players reconnect with the same token after every
  * idle close, and an Ed25519 verification costs ~125 µs here (docs/
  * benchmarks.md), so re-verifying each handshake would cap authenticated
- * handshakes far below the brief's 20,000/s.  One cache per worker thread.
+ * handshakes far below the 20,000/s the gateway is built for.  One cache per worker thread.
  */
 #ifndef GW_TOKEN_CACHE_H
 #define GW_TOKEN_CACHE_H

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * cn_ce.h — the CloudEvent envelope every cairn record carries (BRIEF §3):
+ * cn_ce.h — the CloudEvent envelope every cairn record carries:
  * protobuf io.cloudevents.v1.CloudEvent (field numbers of the spec's
  * cloudevents.proto), stored as a Kafka record value in structured mode
  * with header content-type: application/cloudevents+protobuf.

@@ -26,7 +26,7 @@ import os
 import sys
 
 # The APIs cairn serves and the version ranges it advertises.  Why these
-# ranges (see docs/kafka.md and issue 3's client quirks):
+# ranges (see docs/kafka.md, "Why these ranges"):
 #  - librdkafka 2.0.2 opens with ApiVersions v3 (flexible); it enables its
 #    high-level consumer only if the group APIs include v0, OffsetFetch
 #    includes v1 and OffsetCommit overlaps 1-2; RecordBatch v2 needs

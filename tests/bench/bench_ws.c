@@ -12,7 +12,7 @@
  *     on text with 2-4 byte code points (bytes/s);
  *   - ws.encode.ack: server text frames of an ack payload (frames/s);
  *   - http.handshake: parse an upgrade head, check it, compute the accept
- *     key and write the 101 (handshakes/s; the brief's target is 20,000/s
+ *     key and write the 101 (handshakes/s; the target is 20,000/s
  *     for the whole server);
  *   - token.verify: Ed25519 token verification (tokens/s: each
  *     authenticated handshake pays it once); token.verify.cached: the

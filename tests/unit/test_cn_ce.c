@@ -2,7 +2,8 @@
 /*
  * test_cn_ce.c — the CloudEvent envelope (proto/cn_ce.h):
  *   - the wire bytes use the spec's field numbers (checked against bytes
- *     assembled by hand from shared/cloudevents-spec/cloudevents.proto);
+ *     assembled by hand from the CloudEvents protobuf format's
+ *     cloudevents.proto);
  *   - every attribute kind and data kind round-trips; ping and hunt events
  *     carry the documented type, source, subject, time, content type and
  *     data (the client's ping id survives);

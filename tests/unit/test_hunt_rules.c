@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * test_hunt_rules.c — the hunt file parser: the bundled sample and the
- * brief's example load with the right values; every rejection names its
+ * museum-night example of docs/hunts.md load with the right values; every rejection names its
  * field by path with a clear message; hostile JSON (truncation at every
  * length, invalid UTF-8, NULs, deep nesting, huge numbers, oversized
  * files, control characters in keys) fails cleanly; allocation failure at
@@ -87,7 +87,7 @@ static void test_sample(void **st)
     hunt_rules_free(r);
 }
 
-static void test_brief_example_and_times(void **st)
+static void test_documented_example_and_times(void **st)
 {
     (void)st;
     hunt_rules *r;
@@ -434,7 +434,7 @@ static void test_oom(void **st)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_sample),     cmocka_unit_test(test_brief_example_and_times),
+        cmocka_unit_test(test_sample),     cmocka_unit_test(test_documented_example_and_times),
         cmocka_unit_test(test_rejections), cmocka_unit_test(test_limits),
         cmocka_unit_test(test_hostile),    cmocka_unit_test(test_load_errors),
         cmocka_unit_test(test_oom),

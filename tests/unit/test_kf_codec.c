@@ -441,7 +441,7 @@ static void test_api_table(void **st)
         assert_true(t[i - 1].api_key < t[i].api_key);
     /* librdkafka's high-level consumer needs v0 of the group APIs,
      * OffsetFetch >= 1, OffsetCommit overlapping 1-2; RecordBatch v2 needs
-     * Produce >= 3 and Fetch >= 4 (issue 3's client quirks). */
+     * Produce >= 3 and Fetch >= 4 (librdkafka's rule, docs/kafka.md). */
     static const int16_t group_keys[] = {10, 11, 12, 13, 14};
     for (size_t i = 0; i < 5; i++)
         assert_int_equal(kf_api_find(group_keys[i])->min_version, 0);

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
 """
-hunt/kill — exactly-once under kill -9 (issue 5).  A seeded workload of
+hunt/kill — exactly-once under kill -9.  A seeded workload of
 pings (resends, late pings, weak signals, pings before the doors open) is
 written to ble-raw through a real `cairn logd` (kafka-python); then
 `cairn hunt --log` is SIGKILLed at 30+ random points while it processes

@@ -5,7 +5,7 @@ process on free ports in a scratch directory, run `cairn sim` against it,
 read ble-raw back with `cairn log dump`, and compute the expected
 leaderboard from the stored pings and the hunt file.
 
-The leaderboard model is written from BRIEF §3 and docs/hunts.md ("The
+The leaderboard model is written from docs/hunts.md ("The
 rules") and shares no code with the worker: checks in order (bad player,
 unknown beacon, bad rssi, bad time against the log's record time, outside
 the hunt window [starts_at, ends_at), out of order, duplicate), then a hit

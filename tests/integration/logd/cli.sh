@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# logd/cli — the `cairn logd` command line contract (BRIEF §3):
+# logd/cli — the `cairn logd` command line contract (docs/cli.md):
 # --help lists every flag with its default (exit 0); usage errors exit 2
 # with one line on stderr; a port already in use and a data directory held
 # by another node exit 1 with one line saying what to do; --advertise is
