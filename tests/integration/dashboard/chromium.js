@@ -107,8 +107,11 @@ async function exercise(browser, base, wsPort, tag) {
   check(await page.isVisible('#leaderboard-empty'), 'empty leaderboard says so before the simulation');
 
   phase('page live');
+  // The simulation must outlast the desktop and polling checks, which wait
+  // for the numbers to move: 14 s ran out before the polling page was
+  // checked when the machine was loaded.
   const sim = spawn(BIN, ['sim', '--url', 'ws://127.0.0.1:' + wsPort + '/ws', '--players', '60',
-    '--duration', '14s', '--seed', '6'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    '--duration', '30s', '--seed', '6'], { stdio: ['ignore', 'pipe', 'ignore'] });
   let simOut = '';
   sim.stdout.on('data', (d) => { simOut += d; });
   const simExit = new Promise((r) => sim.on('exit', (code) => r(code)));
