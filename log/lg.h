@@ -67,6 +67,12 @@ typedef struct lg_opts {
     int64_t retention_ms;         /* default topic retention by time; -1 none; default 7 d */
     int64_t retention_bytes;      /* default per-partition retention by size; -1 none */
     uint64_t max_batch_bytes;     /* largest batch accepted; default 8 MiB */
+    int64_t maintenance_ms;       /* the writer thread runs retention and producer expiry this
+                                     often; default 5 min (Kafka's
+                                     log.retention.check.interval.ms); <= 0 never */
+    int64_t producer_expiry_ms;   /* idle producer state is forgotten after this long (by batch
+                                     timestamps); default 1 day (Kafka's
+                                     producer.id.expiration.ms); -1 never */
     uint64_t lmdb_map_bytes;      /* LMDB map size; default 1 TiB (address space, not disk) */
     const lg_vfs *vfs;            /* NULL: lg_vfs_posix() */
     int64_t (*clock_ms)(void *ud);/* NULL: wall clock; tests inject time */
@@ -105,6 +111,14 @@ int lg_topic_create(lg_log *log, const char *name, const lg_topic_config *cfg);
 /** Remove a topic and its files; appends still queued for it fail with
  *  LG_ENOTOPIC.  @return 0 or LG_ENOTOPIC (CN_EPERM when read_only). */
 int lg_topic_delete(lg_log *log, const char *name);
+/** Change a topic's retention_ms, retention_bytes and segment_bytes (same
+ *  meanings and bounds as at creation; 0 = the log default).  partitions
+ *  must be 0 or the current count.  Durable on return (topic.meta and the
+ *  index); retention applies from the next maintenance run, a new segment
+ *  size from the next roll.
+ *  @return 0, LG_ENOTOPIC, CN_EINVAL, CN_EPERM (read_only), CN_EBUSY (from
+ *  an append callback), or an I/O error (the old settings stay). */
+int lg_topic_config_set(lg_log *log, const char *name, const lg_topic_config *cfg);
 /** Partition count of a topic (> 0), or LG_ENOTOPIC. */
 int lg_topic_partitions(lg_log *log, const char *name);
 /** Calls fn for each topic in name order (cfg with the log defaults filled
@@ -149,6 +163,27 @@ typedef void (*lg_append_cb)(void *ud, const lg_append_result *res);
  */
 int lg_append_async(lg_log *log, const char *topic, int32_t partition, const void *batch,
                     size_t len, lg_append_cb cb, void *ud);
+/** One batch of a set for lg_append_batches. */
+typedef struct lg_batchv {
+    const void *batch;
+    size_t len;
+} lg_batchv;
+
+/**
+ * Queue n batches for one partition as one unit: all of them are stored
+ * or none is (Kafka appends a partition's batches of one Produce request
+ * all or nothing).  Each batch is checked as lg_append_async checks it;
+ * any bad one fails the call and nothing is queued.  In the writer the
+ * set goes into one segment (a roll, if due, happens before it), and if
+ * any batch is refused (LG_ESEQ, LG_EFENCED, a write error) every batch of
+ * the set completes with that error and nothing of it is in the log; a
+ * duplicate of an idempotent producer counts as stored.  cb runs once per
+ * batch, in order, with the same ud.
+ * @return 0 (cb will run n times) or an error as lg_append_async (cb never
+ *         runs).  n == 0 is CN_EINVAL.
+ */
+int lg_append_batches(lg_log *log, const char *topic, int32_t partition, const lg_batchv *v,
+                      size_t n, lg_append_cb cb, void *ud);
 /** Blocking form: waits for durability; fills *res (may be NULL). */
 int lg_append(lg_log *log, const char *topic, int32_t partition, const void *batch, size_t len,
               lg_append_result *res);
@@ -162,6 +197,7 @@ typedef struct lg_partition_info {
     int64_t last_timestamp;  /* -1 if empty */
     uint64_t bytes;
     uint32_t segments;
+    uint32_t producers;      /* idempotent producer ids with state kept */
     int32_t leader_epoch;
     int failed;              /* corruption found; err_detail says where */
     char err_detail[256];
@@ -217,6 +253,12 @@ void lg_iter_close(lg_iter *it); /* NULL-safe */
  *  retention_bytes without it); never the active segment; advance the log
  *  start.  @return the number of segments deleted (>= 0) or an error. */
 int lg_retention_run(lg_log *log);
+/** What the writer thread runs every maintenance_ms: retention as
+ *  lg_retention_run, then producer expiry (state of producer ids whose
+ *  newest batch's timestamp is older than producer_expiry_ms is dropped;
+ *  a retry of one of their batches is then no longer recognised as a
+ *  duplicate, as in Kafka).  @return segments deleted (>= 0) or an error. */
+int lg_maintenance_run(lg_log *log);
 /** Remove every batch with base offset >= offset (offset must be a batch
  *  boundary or the log end: else CN_EINVAL; LG_EOFFSET outside the log):
  *  for replication.  Bumps the leader epoch; producer state of the removed

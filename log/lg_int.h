@@ -77,6 +77,7 @@ typedef struct lg_pstate {
     int16_t epoch;
     uint8_t n;     /* batches remembered (<= 5), newest last */
     uint8_t dirty; /* changed since the last index commit */
+    int64_t last_ts; /* max timestamp of its newest batch: expiry, as Kafka's lastTimestamp */
     lg_pbatch b[LG__PRODUCER_BATCHES];
 } lg_pstate;
 
@@ -93,7 +94,9 @@ int lg__prod_check(const lg_ptable *t, int64_t pid, int16_t epoch, int32_t first
                    int32_t last_seq, int64_t *dup_base);
 /** Record an accepted batch.  0 or CN_ENOMEM. */
 int lg__prod_record(lg_ptable *t, int64_t pid, int16_t epoch, int32_t first_seq, int32_t last_seq,
-                    int64_t base_offset);
+                    int64_t base_offset, int64_t ts);
+/** Forget pid entirely (expiry).  No-op if unknown. */
+void lg__prod_remove(lg_ptable *t, int64_t pid);
 lg_pstate *lg__prod_find(lg_ptable *t, int64_t pid);
 /** Insert or overwrite a whole state (loading from the index, undo). */
 int lg__prod_put(lg_ptable *t, const lg_pstate *st);
@@ -101,6 +104,7 @@ int lg__prod_put(lg_ptable *t, const lg_pstate *st);
 void lg__prod_truncate(lg_ptable *t, int64_t offset);
 void lg__prod_free(lg_ptable *t);
 size_t lg__prod_encode(const lg_pstate *st, unsigned char *out); /* out >= 96 bytes */
+/* (decode accepts records without last_ts, from older builds: last_ts -1) */
 int lg__prod_decode(const unsigned char *p, size_t n, int64_t pid, lg_pstate *st);
 
 /* ---- partitions and topics ------------------------------------------------ */
@@ -112,6 +116,7 @@ typedef struct lg_pend {
     void *ud;
     lg_batch_hdr h;
     lg_append_result res; /* filled by the writer */
+    uint32_t grp; /* on the first entry of an all-or-none group: its size (> 1); else 0 */
 } lg_pend;
 
 typedef struct lg_queue {
@@ -282,6 +287,9 @@ int lg__ix_del_prefix(MDB_txn *txn, MDB_dbi dbi, uint32_t tid, int32_t part,
 /** Delete every key of db with the 4-byte topic-id prefix. */
 int lg__ix_del_topic(MDB_txn *txn, MDB_dbi dbi, uint32_t tid);
 void lg__ix_key_tp(unsigned char *k, uint32_t tid, int32_t part);
+
+/* lg_retention.c: maintenance (retention, producer expiry); wmu held. */
+int lg__maintenance_locked(lg_log *log);
 
 /* lg_writer.c */
 /** Is the caller the writer thread (an append callback)?  Calls that wait

@@ -2,9 +2,9 @@
 /*
  * lg_log.c — opening and closing a log directory (LOCK, index, recovery,
  * writer thread), options, and the topic table: create, delete, lookup,
- * enumerate.  A topic's existence and configuration are recorded twice: in
- * DATA/topics/<name>/topic.meta (written once, atomically, at creation; the
- * source of truth that lets a lost index be rebuilt with the same topic ids)
+ * enumerate, settings.  A topic's existence and configuration are recorded
+ * twice: in DATA/topics/<name>/topic.meta (written atomically at creation
+ * and by lg_topic_config_set; the source of truth that lets a lost index be rebuilt with the same topic ids)
  * and in the LMDB `topics` db (what read-only openers see).
  * Threads: any; the topic table is under log->tmu.  lg_log owns every topic,
  * partition and segment it lists.
@@ -38,6 +38,8 @@ void lg_opts_init(lg_opts *o)
     o->retention_ms = 7LL * 24 * 3600 * 1000;
     o->retention_bytes = -1;
     o->max_batch_bytes = 8ull << 20;
+    o->maintenance_ms = 5LL * 60 * 1000;
+    o->producer_expiry_ms = 24LL * 3600 * 1000;
     /* Address space only: the file grows as used.  The sparse index costs
      * about 2% of segment bytes, so this covers tens of TiB of segments. */
     o->lmdb_map_bytes = 1ull << 40;
@@ -575,6 +577,64 @@ int lg_topic_delete(lg_log *log, const char *name)
     }
     pthread_rwlock_unlock(&log->tmu);
     pthread_mutex_unlock(&log->wmu);
+    return rc;
+}
+
+int lg_topic_config_set(lg_log *log, const char *name, const lg_topic_config *cfg)
+{
+    if (!log || !name || !cfg || cfg->partitions < 0 || cfg->retention_ms < -1 ||
+        cfg->retention_bytes < -1 ||
+        (cfg->segment_bytes != 0 && (cfg->segment_bytes < LG_BATCH_HEADER_LEN ||
+                                     cfg->segment_bytes > LG_SEGMENT_BYTES_MAX)))
+        return CN_EINVAL;
+    if (lg__on_writer(log))
+        return CN_EBUSY;
+    if (log->o.read_only)
+        return CN_EPERM;
+    if (atomic_load(&log->panic))
+        return CN_EPANIC;
+    /* wmu: the writer reads a topic's segment size during its rounds. */
+    pthread_mutex_lock(&log->wmu);
+    pthread_rwlock_wrlock(&log->tmu);
+    lg_topic *t = lg__topic_find(log, name);
+    int rc = t ? 0 : LG_ENOTOPIC;
+    if (!rc && cfg->partitions != 0 && cfg->partitions != t->cfg.partitions)
+        rc = CN_EINVAL; /* adding partitions would remap keys: not here */
+    lg_topic_config old = t ? t->cfg : *cfg;
+    if (!rc) {
+        t->cfg.retention_ms = cfg->retention_ms;
+        t->cfg.retention_bytes = cfg->retention_bytes;
+        t->cfg.segment_bytes = cfg->segment_bytes;
+        /* topic.meta first: it is what a rebuilt index reads back. */
+        rc = lg__topic_meta_write(log, t);
+    }
+    MDB_txn *txn = NULL;
+    if (!rc)
+        rc = lg__ix_err(mdb_txn_begin(log->ix.env, NULL, 0, &txn));
+    if (!rc)
+        rc = lg__topic_rec_put(log, txn, t);
+    if (txn) {
+        if (rc)
+            mdb_txn_abort(txn);
+        else
+            rc = lg__ix_err(mdb_txn_commit(txn));
+    }
+    if (!rc)
+        rc = lg__ix_sync(log);
+    if (rc && t) {
+        t->cfg = old;
+        /* best effort: the old settings back on disk too */
+        if (lg__topic_meta_write(log, t) != 0)
+            cn_log_error("lg", "topic %s: settings change failed half-way (%s); reopen reads "
+                               "topic.meta",
+                         name, cn_strerror(rc));
+    }
+    pthread_rwlock_unlock(&log->tmu);
+    pthread_mutex_unlock(&log->wmu);
+    if (!rc)
+        cn_log_info("lg", "topic %s: retention_ms=%lld retention_bytes=%lld segment_bytes=%llu",
+                    name, (long long)cfg->retention_ms, (long long)cfg->retention_bytes,
+                    (unsigned long long)cfg->segment_bytes);
     return rc;
 }
 

@@ -5,8 +5,10 @@
  * offset), as Kafka keeps them.  Decides, for an incoming batch, whether it
  * is new, a duplicate of a remembered batch (acknowledged again with its
  * original offset, not written), out of sequence (LG_ESEQ) or from a fenced
- * epoch (LG_EFENCED).  The table is an open-addressing hash map; entries
- * are never removed (a producer with no batches left keeps its epoch).
+ * epoch (LG_EFENCED).  The table is an open-addressing hash map.  An
+ * entry goes only when it expires: no batch from that producer for
+ * producer_expiry_ms by its batches' timestamps (Kafka's
+ * producer.id.expiration.ms), checked by the log's maintenance.
  * Threads: the writer thread (and maintenance under wmu) only.
  */
 #include "lg_int.h"
@@ -72,6 +74,7 @@ static lg_pstate *lg__prod_slot(lg_ptable *t, int64_t pid)
     memset(st, 0, sizeof(*st));
     st->pid = pid;
     st->epoch = -1;
+    st->last_ts = -1;
     t->count++;
     return st;
 }
@@ -102,7 +105,7 @@ int lg__prod_check(const lg_ptable *t, int64_t pid, int16_t epoch, int32_t first
 }
 
 int lg__prod_record(lg_ptable *t, int64_t pid, int16_t epoch, int32_t first_seq, int32_t last_seq,
-                    int64_t base_offset)
+                    int64_t base_offset, int64_t ts)
 {
     if (pid < 0)
         return 0;
@@ -118,8 +121,34 @@ int lg__prod_record(lg_ptable *t, int64_t pid, int16_t epoch, int32_t first_seq,
         st->n--;
     }
     st->b[st->n++] = (lg_pbatch){first_seq, last_seq, base_offset};
+    if (ts > st->last_ts)
+        st->last_ts = ts;
     st->dirty = 1;
     return 0;
+}
+
+void lg__prod_remove(lg_ptable *t, int64_t pid)
+{
+    lg_pstate *st = lg__prod_find(t, pid);
+    if (!st)
+        return;
+    /* Backward-shift deletion keeps every probe chain unbroken. */
+    size_t mask = t->cap - 1, i = (size_t)(st - t->slots), j = i;
+    t->slots[i].pid = -1;
+    t->count--;
+    for (;;) {
+        j = (j + 1) & mask;
+        if (t->slots[j].pid < 0)
+            return;
+        size_t k = lg__phash(t->slots[j].pid, t->cap);
+        /* Move j into the hole at i unless its home k lies cyclically in (i, j]. */
+        int stays = i <= j ? (i < k && k <= j) : (i < k || k <= j);
+        if (!stays) {
+            t->slots[i] = t->slots[j];
+            t->slots[j].pid = -1;
+            i = j;
+        }
+    }
 }
 
 int lg__prod_put(lg_ptable *t, const lg_pstate *src)
@@ -165,12 +194,14 @@ size_t lg__prod_encode(const lg_pstate *st, unsigned char *out)
         cn_wr_be64(out + o + 8, (uint64_t)st->b[i].base_offset);
         o += 16;
     }
-    return o;
+    cn_wr_be64(out + o, (uint64_t)st->last_ts);
+    return o + 8;
 }
 
 int lg__prod_decode(const unsigned char *p, size_t n, int64_t pid, lg_pstate *st)
 {
-    if (n < 3 || p[2] > LG__PRODUCER_BATCHES || n != 3 + (size_t)p[2] * 16)
+    size_t body = n >= 3 && p[2] <= LG__PRODUCER_BATCHES ? 3 + (size_t)p[2] * 16 : 0;
+    if (!body || (n != body && n != body + 8)) /* older builds: no last_ts */
         return LG_EINDEX;
     memset(st, 0, sizeof(*st));
     st->pid = pid;
@@ -182,5 +213,6 @@ int lg__prod_decode(const unsigned char *p, size_t n, int64_t pid, lg_pstate *st
         st->b[i].last_seq = (int32_t)cn_rd_be32(q + 4);
         st->b[i].base_offset = (int64_t)cn_rd_be64(q + 8);
     }
+    st->last_ts = n == body + 8 ? (int64_t)cn_rd_be64(p + body) : -1;
     return 0;
 }

@@ -226,6 +226,17 @@ int lg_partition_info_get(lg_log *log, const char *topic, int32_t partition, lg_
             }
             mdb_cursor_close(c);
         }
+        if (mdb_cursor_open(txn, log->ix.producers, &c) == 0) {
+            unsigned char pre[8];
+            lg__ix_key_tp(pre, p->tp->id, p->idx);
+            MDB_val k = {8, pre}, d;
+            int m = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE);
+            while (m == 0 && k.mv_size >= 8 && memcmp(k.mv_data, pre, 8) == 0) {
+                out->producers++;
+                m = mdb_cursor_get(c, &k, &d, MDB_NEXT);
+            }
+            mdb_cursor_close(c);
+        }
         pthread_mutex_lock(&p->mu);
         out->failed = p->failed;
         memcpy(out->err_detail, p->err_detail, sizeof(out->err_detail));

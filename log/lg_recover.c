@@ -171,7 +171,7 @@ static int lg__apply(lg__rctx *r, lg_seg *s, uint64_t pos, size_t total, const l
         int32_t first = h->base_sequence;
         int32_t last = (int32_t)(((int64_t)first + h->last_offset_delta) % ((int64_t)INT32_MAX + 1));
         rc = lg__prod_record(&p->prod, h->producer_id, h->producer_epoch, first, last,
-                             h->base_offset);
+                             h->base_offset, h->max_timestamp);
     }
     p->log_end = h->base_offset + h->last_offset_delta + 1;
     s->next_off = p->log_end;
@@ -318,6 +318,8 @@ static int lg__load_producers(lg__rctx *r)
         int64_t pid = (int64_t)cn_rd_be64((const unsigned char *)k.mv_data + 8);
         if (lg__prod_decode(d.mv_data, d.mv_size, pid, &st) == 0) {
             st.dirty = 0;
+            if (st.last_ts < 0) /* written by an older build: expiry counts from now */
+                st.last_ts = lg__now(r->log);
             rc = lg__prod_put(&r->p->prod, &st);
         }
         m = mdb_cursor_get(c, &k, &d, MDB_NEXT);

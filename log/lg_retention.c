@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * lg_retention.c — deleting data on purpose: retention by time and by size
- * (whole segments from the front, never the active one, as Kafka does) and
+ * (whole segments from the front, never the active one, as Kafka does),
+ * producer-state expiry (both run by the writer thread every
+ * maintenance_ms, and by lg_maintenance_run), and
  * truncate-to-offset (for replication: cut the log back to a batch boundary
  * and start a new leader epoch).
  *
@@ -161,7 +163,76 @@ static int lg__retain_part(lg_log *log, lg_part *p, int64_t now)
     return (int)k;
 }
 
-int lg_retention_run(lg_log *log)
+/* Forget producers whose newest batch is older than cutoff (by batch
+ * timestamps, as Kafka's producer.id.expiration.ms), in memory and in the
+ * index.  wmu held. */
+static int lg__expire_part(lg_log *log, lg_part *p, int64_t cutoff)
+{
+    int64_t gone[64];
+    size_t n;
+    do {
+        n = 0;
+        for (size_t i = 0; i < p->prod.cap && n < 64; i++)
+            if (p->prod.slots[i].pid >= 0 && p->prod.slots[i].last_ts < cutoff)
+                gone[n++] = p->prod.slots[i].pid;
+        if (!n)
+            return 0;
+        MDB_txn *txn;
+        int rc = lg__ix_err(mdb_txn_begin(log->ix.env, NULL, 0, &txn));
+        for (size_t i = 0; !rc && i < n; i++) {
+            unsigned char kb[16];
+            lg__ix_key_tp(kb, p->tp->id, p->idx);
+            cn_wr_be64(kb + 8, (uint64_t)gone[i]);
+            MDB_val k = {16, kb};
+            int m = mdb_del(txn, log->ix.producers, &k, NULL);
+            rc = m == MDB_NOTFOUND ? 0 : lg__ix_err(m);
+        }
+        if (rc) {
+            if (txn)
+                mdb_txn_abort(txn);
+            return rc;
+        }
+        if ((rc = lg__ix_err(mdb_txn_commit(txn))) != 0)
+            return rc;
+        /* The next checkpoint syncs it; a crash before brings the entries
+         * back from the index, to expire again. */
+        for (size_t i = 0; i < n; i++)
+            lg__prod_remove(&p->prod, gone[i]);
+        cn_log_info("lg", "%s: %zu idle producer id(s) expired", p->dir, n);
+    } while (n == 64);
+    return 0;
+}
+
+/* Retention over every partition, and producer expiry when expire is set;
+ * wmu held.  Returns segments deleted or the first error. */
+static int lg__maint(lg_log *log, int expire)
+{
+    int64_t now = lg__now(log);
+    int total = 0, rc = 0;
+    pthread_rwlock_rdlock(&log->tmu);
+    for (size_t i = 0; i < log->ntopics && rc >= 0; i++) {
+        lg_topic *t = log->topics[i];
+        for (int32_t j = 0; j < t->cfg.partitions && rc >= 0; j++) {
+            rc = lg__retain_part(log, &t->parts[j], now);
+            if (rc > 0)
+                total += rc;
+            if (rc >= 0 && expire && log->o.producer_expiry_ms >= 0 && !t->parts[j].failed) {
+                int r2 = lg__expire_part(log, &t->parts[j], now - log->o.producer_expiry_ms);
+                if (r2)
+                    rc = r2;
+            }
+        }
+    }
+    pthread_rwlock_unlock(&log->tmu);
+    return rc < 0 ? rc : total;
+}
+
+int lg__maintenance_locked(lg_log *log)
+{
+    return lg__maint(log, 1);
+}
+
+static int lg__maint_call(lg_log *log, int expire)
 {
     if (!log)
         return CN_EINVAL;
@@ -171,21 +242,20 @@ int lg_retention_run(lg_log *log)
         return CN_EPERM;
     if (atomic_load(&log->panic))
         return CN_EPANIC;
-    int64_t now = lg__now(log);
-    int total = 0, rc = 0;
     pthread_mutex_lock(&log->wmu);
-    pthread_rwlock_rdlock(&log->tmu);
-    for (size_t i = 0; i < log->ntopics && rc >= 0; i++) {
-        lg_topic *t = log->topics[i];
-        for (int32_t j = 0; j < t->cfg.partitions && rc >= 0; j++) {
-            rc = lg__retain_part(log, &t->parts[j], now);
-            if (rc > 0)
-                total += rc;
-        }
-    }
-    pthread_rwlock_unlock(&log->tmu);
+    int rc = lg__maint(log, expire);
     pthread_mutex_unlock(&log->wmu);
-    return rc < 0 ? rc : total;
+    return rc;
+}
+
+int lg_retention_run(lg_log *log)
+{
+    return lg__maint_call(log, 0);
+}
+
+int lg_maintenance_run(lg_log *log)
+{
+    return lg__maint_call(log, 1);
 }
 
 /* ---- truncate: helpers -------------------------------------------------- */

@@ -80,35 +80,51 @@ static int lg__queue_push(lg_queue *q, const void *batch, size_t len, const lg_b
     e->cb = cb;
     e->ud = ud;
     e->h = *h;
+    e->grp = 0;
     return 0;
 }
 
 /* ---- append (callers' threads) ---------------------------------------------- */
 
-int lg_append_async(lg_log *log, const char *topic, int32_t partition, const void *batch,
-                    size_t len, lg_append_cb cb, void *ud)
+/* The checks an append makes before anything is queued. */
+static int lg__append_check(const lg_log *log, const void *batch, size_t len, lg_batch_hdr *h)
 {
-    if (!log || !topic || !batch || !cb)
+    if (!batch)
         return CN_EINVAL;
-    if (log->o.read_only)
-        return CN_EPERM;
-    if (atomic_load_explicit(&log->panic, memory_order_relaxed))
-        return CN_EPANIC;
     if (len > log->o.max_batch_bytes)
         return CN_ETOOBIG;
-    lg_batch_hdr h;
-    int rc = lg_batch_validate(batch, len, &h);
+    int rc = lg_batch_validate(batch, len, h);
     if (rc)
         return rc;
     /* What a producer may send, stricter than what a log may hold: Kafka
      * requires recordCount >= 1 and lastOffsetDelta == recordCount - 1, else
      * a 61-byte empty batch could claim 2^31 offsets. */
-    if (h.record_count < 1 || h.last_offset_delta != h.record_count - 1)
+    if (h->record_count < 1 || h->last_offset_delta != h->record_count - 1)
         return LG_EBADBATCH;
     /* Only ids this log handed out (lg_producer_id_alloc): producer state
      * is kept per id, so made-up ids would grow it without bound. */
-    if (h.producer_id >= 0 && h.producer_id >= atomic_load(&log->next_pid))
+    if (h->producer_id >= 0 && h->producer_id >= atomic_load(&log->next_pid))
         return LG_EUNKNOWNPID;
+    return 0;
+}
+
+int lg_append_batches(lg_log *log, const char *topic, int32_t partition, const lg_batchv *v,
+                      size_t n, lg_append_cb cb, void *ud)
+{
+    if (!log || !topic || !v || !n || !cb || n > UINT32_MAX)
+        return CN_EINVAL;
+    if (log->o.read_only)
+        return CN_EPERM;
+    if (atomic_load_explicit(&log->panic, memory_order_relaxed))
+        return CN_EPANIC;
+    lg_batch_hdr h1;
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++) {
+        int rc = lg__append_check(log, v[i].batch, v[i].len, &h1);
+        if (rc)
+            return rc;
+        total += v[i].len;
+    }
 
     /* Backpressure before any other lock: a topic delete holds wmu and
      * waits for tmu, so waiting here with tmu held could deadlock.  An
@@ -117,13 +133,13 @@ int lg_append_async(lg_log *log, const char *topic, int32_t partition, const voi
     int on_writer = lg__on_writer(log);
     pthread_mutex_lock(&log->qmu);
     while (!on_writer && !log->stop && log->queued_bytes > 0 &&
-           log->queued_bytes + len > LG__QUEUE_MAX_BYTES)
+           log->queued_bytes + total > LG__QUEUE_MAX_BYTES)
         pthread_cond_wait(&log->spacecond, &log->qmu);
     pthread_mutex_unlock(&log->qmu);
 
     pthread_rwlock_rdlock(&log->tmu);
     lg_part *p;
-    rc = lg__topic_lookup_part(log, topic, partition, &p);
+    int rc = lg__topic_lookup_part(log, topic, partition, &p);
     if (!rc && p->failed)
         rc = CN_ECORRUPT;
     if (!rc) {
@@ -138,10 +154,20 @@ int lg_append_async(lg_log *log, const char *topic, int32_t partition, const voi
             else
                 log->dirty = nd, log->dirtycap = nc;
         }
-        if (!rc)
-            rc = lg__queue_push(&p->q, batch, len, &h, cb, ud);
-        if (!rc) {
-            log->queued_bytes += len;
+        /* One hold of qmu: the set is contiguous in the queue and so in
+         * one round.  On failure what was pushed is taken back. */
+        size_t n0 = p->q.n, len0 = p->q.bytes.len;
+        for (size_t i = 0; !rc && i < n; i++) {
+            lg_batch_hdr h;
+            lg_batch_parse_hdr(v[i].batch, v[i].len, &h); /* validated above */
+            rc = lg__queue_push(&p->q, v[i].batch, v[i].len, &h, cb, ud);
+        }
+        if (rc) {
+            p->q.n = n0;
+            p->q.bytes.len = len0;
+        } else {
+            p->q.v[n0].grp = n > 1 ? (uint32_t)n : 0;
+            log->queued_bytes += total;
             if (!p->queued) {
                 p->queued = 1;
                 log->dirty[log->ndirty++] = p;
@@ -153,6 +179,13 @@ int lg_append_async(lg_log *log, const char *topic, int32_t partition, const voi
     }
     pthread_rwlock_unlock(&log->tmu);
     return rc;
+}
+
+int lg_append_async(lg_log *log, const char *topic, int32_t partition, const void *batch,
+                    size_t len, lg_append_cb cb, void *ud)
+{
+    lg_batchv v = {batch, len};
+    return lg_append_batches(log, topic, partition, &v, 1, cb, ud);
 }
 
 typedef struct lg__waiter {
@@ -244,6 +277,7 @@ typedef struct lg__wctx {
     size_t ntouched, touchcap;
     int rolled;
     int ix_dirty; /* LMDB commits since the last checkpoint */
+    uint64_t last_maint; /* monotonic ns of the last maintenance run */
 } lg__wctx;
 
 #define LG__GROW(arr, n, cap)                                                   \
@@ -437,6 +471,57 @@ static void lg__fail_from(lg_queue *q, size_t i, int err)
         q->v[i].res = (lg_append_result){err, -1, -1, -1, 0};
 }
 
+/* An all-or-none group being processed (lg_append_batches). */
+typedef struct lg__grp {
+    size_t start, end; /* entries [start, end); end == 0: none */
+    lg__snap snap;     /* state at the group's start */
+    uint64_t seg_size, bytes;
+} lg__grp;
+
+/* Undo everything the group did: state, index entries, producer state and
+ * bytes already written to the segment (cut back).  0 or CN_EPANIC. */
+static int lg__grp_undo(lg_log *log, lg__wctx *w, lg_part *p, lg_seg *seg, const lg__grp *g)
+{
+    lg__snap_restore(&g->snap, p, seg, w);
+    if (seg->size > g->seg_size) {
+        const lg_vfs *v = log->vfs;
+        if (v->ftruncate(v->ud, seg->fd, (off_t)g->seg_size) != 0) {
+            cn_log_error("lg", "%s: cannot cut back a refused batch set at %llu: %s", seg->path,
+                         (unsigned long long)g->seg_size, strerror(errno));
+            atomic_store(&log->panic, 1);
+            return CN_EPANIC;
+        }
+        seg->size = g->seg_size;
+    }
+    p->bytes = g->bytes;
+    return 0;
+}
+
+/* Start a group at entry i: the pending run is written first (the group
+ * must be undoable on its own), and a roll due for the group's total
+ * happens before it, so the whole group lands in one segment. */
+static int lg__grp_begin(lg_log *log, lg__wctx *w, lg_part *p, lg_seg **seg, lg__grp *g, size_t i,
+                         int64_t now)
+{
+    lg_queue *q = &p->wq;
+    size_t gb = 0, end = i + q->v[i].grp;
+    if (end > q->n)
+        end = q->n; /* cannot happen: a group is queued whole */
+    for (size_t j = i; j < end; j++)
+        gb += q->v[j].len;
+    if (lg__need_roll(log, p, *seg, 0, gb, now)) {
+        int rc = lg__roll(log, w, p, seg);
+        if (rc)
+            return rc;
+    }
+    g->start = i;
+    g->end = end;
+    lg__snap_take(&g->snap, p, *seg, w);
+    g->seg_size = (*seg)->size;
+    g->bytes = p->bytes;
+    return 0;
+}
+
 /* Step 1 for one partition. */
 static void lg__part_round(lg_log *log, lg__wctx *w, lg_part *p, int64_t now)
 {
@@ -445,40 +530,68 @@ static void lg__part_round(lg_log *log, lg__wctx *w, lg_part *p, int64_t now)
     size_t run_first = 0, run_len = 0;
     lg__snap snap;
     memset(&snap, 0, sizeof(snap));
+    lg__grp g = {0, 0, {0}, 0, 0};
     for (size_t i = 0; i < q->n; i++) {
         lg_pend *e = &q->v[i];
         unsigned char *b = q->bytes.data + e->off;
         const lg_batch_hdr *h = &e->h;
-        e->res = (lg_append_result){0, -1, -1, p->log_start, 0};
-        int32_t first_seq = h->base_sequence;
-        int32_t last_seq = (int32_t)(((int64_t)first_seq + h->last_offset_delta) % ((int64_t)INT32_MAX + 1));
-        int64_t dup_base = -1;
-        int chk = lg__prod_check(&p->prod, h->producer_id, h->producer_epoch, first_seq, last_seq,
-                                 &dup_base);
-        int roll = chk == LG__PCHK_NEW && lg__need_roll(log, p, seg, run_len, e->len, now);
-        if (chk != LG__PCHK_NEW || roll) {
-            /* The run ends here: write what it holds. */
-            int rc = run_len ? lg__flush_run(log, w, p, seg, q->bytes.data + q->v[run_first].off,
-                                             run_len)
-                             : 0;
+        int rc = 0;
+        if (i >= g.end && e->grp > 1) {
+            rc = run_len ? lg__flush_run(log, w, p, seg, q->bytes.data + q->v[run_first].off,
+                                         run_len)
+                         : 0;
             if (rc) {
                 lg__snap_restore(&snap, p, seg, w);
                 lg__fail_from(q, run_first, rc);
                 return;
             }
             run_len = 0;
+            if ((rc = lg__grp_begin(log, w, p, &seg, &g, i, now)) != 0) {
+                lg__fail_from(q, i, rc);
+                return;
+            }
+        }
+        int in_grp = i < g.end;
+        e->res = (lg_append_result){0, -1, -1, p->log_start, 0};
+        int32_t first_seq = h->base_sequence;
+        int32_t last_seq = (int32_t)(((int64_t)first_seq + h->last_offset_delta) % ((int64_t)INT32_MAX + 1));
+        int64_t dup_base = -1;
+        int chk = lg__prod_check(&p->prod, h->producer_id, h->producer_epoch, first_seq, last_seq,
+                                 &dup_base);
+        int roll = chk == LG__PCHK_NEW && !in_grp && lg__need_roll(log, p, seg, run_len, e->len, now);
+        if (chk != LG__PCHK_NEW || roll) {
+            /* The run ends here: write what it holds. */
+            rc = run_len ? lg__flush_run(log, w, p, seg, q->bytes.data + q->v[run_first].off,
+                                         run_len)
+                         : 0;
+            if (rc)
+                goto fail;
+            run_len = 0;
         }
         if (chk == LG__PCHK_DUP) {
             e->res.base_offset = dup_base;
             e->res.duplicate = 1;
-            continue;
+            goto next;
         }
         if (chk < 0) {
-            e->res.err = chk;
+            if (!in_grp) {
+                e->res.err = chk;
+                continue;
+            }
+            /* One refused batch refuses its whole set; later entries go on. */
+            if (lg__grp_undo(log, w, p, seg, &g)) {
+                lg__fail_from(q, g.start, CN_EPANIC);
+                return;
+            }
+            for (size_t j = g.start; j < g.end; j++)
+                q->v[j].res = (lg_append_result){chk, -1, -1, -1, 0};
+            i = g.end - 1;
+            run_len = 0;
+            g.end = 0;
             continue;
         }
         if (roll) {
-            int rc = lg__roll(log, w, p, &seg);
+            rc = lg__roll(log, w, p, &seg);
             if (rc) {
                 lg__fail_from(q, i, rc);
                 return;
@@ -489,23 +602,19 @@ static void lg__part_round(lg_log *log, lg__wctx *w, lg_part *p, int64_t now)
             lg__snap_take(&snap, p, seg, w);
         }
         if (h->producer_id >= 0) {
-            int rc = lg__undo_save(w, p, h->producer_id, snap.nundo);
+            rc = lg__undo_save(w, p, h->producer_id, in_grp ? g.snap.nundo : snap.nundo);
             if (!rc)
                 rc = lg__prod_record(&p->prod, h->producer_id, h->producer_epoch, first_seq,
-                                     last_seq, p->log_end);
-            if (rc) {
-                lg__snap_restore(&snap, p, seg, w);
-                lg__fail_from(q, run_first, rc);
-                return;
-            }
+                                     last_seq, p->log_end, h->max_timestamp);
+            if (rc)
+                goto fail;
         }
         lg_batch_stamp(b, p->log_end, p->epoch);
         uint64_t pos = seg->size + run_len;
         if (pos == 0 || p->since_idx >= LG__INDEX_INTERVAL) {
             if (LG__GROW(w->ix, w->nix, w->ixcap)) {
-                lg__snap_restore(&snap, p, seg, w);
-                lg__fail_from(q, run_first, CN_ENOMEM);
-                return;
+                rc = CN_ENOMEM;
+                goto fail;
             }
             w->ix[w->nix++] = (lg__ixent){
                 p, p->log_end,
@@ -528,6 +637,28 @@ static void lg__part_round(lg_log *log, lg__wctx *w, lg_part *p, int64_t now)
         p->log_end += (int64_t)h->last_offset_delta + 1;
         seg->next_off = p->log_end;
         run_len += e->len;
+    next:
+        if (in_grp && i + 1 == g.end) {
+            /* The set is complete: write it now, so that nothing after it
+             * can fail it half-way. */
+            rc = run_len ? lg__flush_run(log, w, p, seg, q->bytes.data + q->v[run_first].off,
+                                         run_len)
+                         : 0;
+            run_len = 0;
+            if (rc)
+                goto fail;
+            g.end = 0;
+        }
+        continue;
+    fail:
+        if (in_grp) {
+            int u = lg__grp_undo(log, w, p, seg, &g);
+            lg__fail_from(q, g.start, u ? u : rc);
+        } else {
+            lg__snap_restore(&snap, p, seg, w);
+            lg__fail_from(q, run_first, rc);
+        }
+        return;
     }
     if (run_len) {
         int rc = lg__flush_run(log, w, p, seg, q->bytes.data + q->v[run_first].off, run_len);
@@ -712,9 +843,25 @@ static void lg__checkpoint(lg_log *log, int all)
     (void)all;
 }
 
+/* Retention and producer expiry every maintenance_ms (wmu held): every
+ * process that opens a log for writing bounds its disk this way. */
+static void lg__maintenance_timer(lg_log *log, uint64_t now)
+{
+    lg__wctx *w = log->wctx;
+    if (log->o.maintenance_ms <= 0 || atomic_load(&log->panic) ||
+        now - w->last_maint < (uint64_t)log->o.maintenance_ms * 1000000u)
+        return;
+    w->last_maint = now;
+    int rc = lg__maintenance_locked(log);
+    if (rc < 0)
+        cn_log_warn("lg", "retention / producer expiry failed: %s; retried in %lld ms",
+                    cn_strerror(rc), (long long)log->o.maintenance_ms);
+}
+
 static void lg__timers(lg_log *log, uint64_t *last_ckpt)
 {
     uint64_t now = cn_mono_ns();
+    lg__maintenance_timer(log, now);
     if (now - *last_ckpt >= LG__CHECKPOINT_NS) {
         lg__checkpoint(log, 0);
         *last_ckpt = now;
@@ -819,6 +966,7 @@ int lg__writer_start(lg_log *log)
     lg__wctx *w = cn_calloc(1, sizeof(*w));
     if (!w)
         return CN_ENOMEM;
+    w->last_maint = cn_mono_ns();
     log->wctx = w;
     int r = pthread_create(&log->writer, NULL, lg__writer_main, log);
     if (r) {

@@ -2,10 +2,11 @@
 /*
  * kf_h_produce.c — the Produce handler (v3-v7, RecordBatch v2 only).
  *
- * Each partition's Records may hold several batches; each is handed to
- * lg_append_async, which validates (length, magic, CRC), checks the
- * idempotent-producer sequence and queues it for the writer thread's group
- * commit.  Replies go out only after every batch's callback, i.e. after
+ * Each partition's Records may hold several batches; they are handed to
+ * lg_append_batches as one set, stored all or none (as Kafka appends
+ * them), which validates (length, magic, CRC), checks the
+ * idempotent-producer sequences and queues them for the writer thread's
+ * group commit.  Replies go out only after every batch's callback, i.e. after
  * the fdatasync of its segment (acks 1 and -1 alike: one node is the whole
  * ISR).  acks=0 gets no reply, as in Kafka, but the connection still waits
  * for the appends before serving its next request so ordering holds.
@@ -86,31 +87,32 @@ static int16_t kf_produce_partition(kf_server *s, kf_produce *p, kf_prod_part *p
         off += total;
         nbatches++;
     }
-    int16_t first_err = 0;
-    for (size_t off = 0; off < left;) {
+    /* All or none: the partition's batches go to the log as one set, so a
+     * refused one (sequence, fencing, I/O) leaves none of them stored and
+     * the client's retry cannot duplicate the others. */
+    lg_batchv *v = kf_arena_alloc(p->conn->arena, nbatches * sizeof(*v));
+    if (!v)
+        return KF_ERR_UNKNOWN_SERVER_ERROR;
+    size_t k = 0;
+    for (size_t off = 0; off < left; k++) {
         size_t total;
         lg_batch_size(b + off, left - off, left - off, &total);
-        pthread_mutex_lock(&s->mu);
-        p->outstanding++;
-        pp->batches_left++;
-        pthread_mutex_unlock(&s->mu);
-        int rc = lg_append_async(s->log, topic, part, b + off, total, kf_produce_cb, pp);
-        if (rc) {
-            pthread_mutex_lock(&s->mu);
-            p->outstanding--;
-            pp->batches_left--;
-            pthread_mutex_unlock(&s->mu);
-            /* The first refused batch decides the partition's error; later
-             * batches of the same request are not queued behind a gap. */
-            first_err = kf__kafka_error(rc);
-            if (rc == CN_ETOOBIG)
-                first_err = KF_ERR_MESSAGE_TOO_LARGE;
-            break;
-        }
+        v[k] = (lg_batchv){b + off, total};
         off += total;
     }
-    (void)nbatches;
-    return first_err;
+    pthread_mutex_lock(&s->mu);
+    p->outstanding += (int)nbatches;
+    pp->batches_left += (int)nbatches;
+    pthread_mutex_unlock(&s->mu);
+    int rc = lg_append_batches(s->log, topic, part, v, nbatches, kf_produce_cb, pp);
+    if (rc) {
+        pthread_mutex_lock(&s->mu);
+        p->outstanding -= (int)nbatches;
+        pp->batches_left -= (int)nbatches;
+        pthread_mutex_unlock(&s->mu);
+        return rc == CN_ETOOBIG ? KF_ERR_MESSAGE_TOO_LARGE : kf__kafka_error(rc);
+    }
+    return 0;
 }
 
 static int kf_produce_reply(kf_produce *p);

@@ -297,6 +297,38 @@ static kf_PartitionData *fetch(int16_t v, const char *topic, int32_t part, int64
     return &r->Responses.v[0].Partitions.v[0];
 }
 
+/* Two batches for one partition in one Produce, the second out of
+ * sequence: the partition gets the error and neither batch is stored, so
+ * the client's retry cannot duplicate the first. */
+static void test_produce_partition_batches_stored_all_or_none(void **st)
+{
+    (void)st;
+    lg_topic_config c = {1, 0, 0, 0};
+    assert_int_equal(lg_topic_create(E.log, "all-or-none", &c), 0);
+    int64_t pid;
+    assert_int_equal(lg_producer_id_alloc(E.log, &pid), 0);
+    cn_buf recs = CN_BUF_INIT;
+    const int32_t seqs[2] = {0, 5}; /* 2 records each: the second should start at 2 */
+    for (int i = 0; i < 2; i++) {
+        lg_batch_builder *b;
+        assert_int_equal(lg_batch_builder_new(&b, LG_COMP_NONE), 0);
+        lg_batch_builder_producer(b, pid, 0, seqs[i]);
+        for (int r = 0; r < 2; r++)
+            assert_int_equal(lg_batch_builder_add(b, cn_now_ms(), "k", 1, "v", 1, NULL, 0), 0);
+        assert_int_equal(lg_batch_builder_finish(b, &recs), 0);
+        lg_batch_builder_free(b);
+    }
+    int64_t base = 0;
+    assert_int_equal(produce(api(0)->max_version, "all-or-none", 0, &recs, &base),
+                     KF_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER);
+    assert_int_equal(base, -1);
+    lg_partition_info pi;
+    assert_int_equal(lg_partition_info_get(E.log, "all-or-none", 0, &pi), 0);
+    assert_int_equal(pi.log_end_offset, 0);
+    cn_buf_free(&recs);
+    lg_topic_delete(E.log, "all-or-none");
+}
+
 static void test_produce_fetch_all_versions(void **st)
 {
     (void)st;
@@ -799,6 +831,7 @@ int main(void)
         cmocka_unit_test(test_api_versions_all),
         cmocka_unit_test(test_metadata_all_versions),
         cmocka_unit_test(test_produce_fetch_all_versions),
+        cmocka_unit_test(test_produce_partition_batches_stored_all_or_none),
         cmocka_unit_test(test_list_offsets_all_versions),
         cmocka_unit_test(test_topic_admin_all_versions),
         cmocka_unit_test(test_create_topics_refuses_segment_bytes_over_one_gib),

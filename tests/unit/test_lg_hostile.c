@@ -167,6 +167,47 @@ static void test_producer_id_near_int64_max_in_segment_never_overflows(void **st
     }
 }
 
+static uint32_t producers(fx *f)
+{
+    lg_partition_info info;
+    assert_int_equal(lg_partition_info_get(f->log, "t", 0, &info), 0);
+    return info.producers;
+}
+
+static void test_idle_producer_state_expires(void **st)
+{
+    fx *f = *st;
+    lg_close(f->log);
+    f->log = NULL;
+    f->o.producer_expiry_ms = 60000;
+    assert_int_equal(lg_open(&f->log, &f->o), 0);
+    int64_t a, b;
+    assert_int_equal(lg_producer_id_alloc(f->log, &a), 0);
+    assert_int_equal(lg_producer_id_alloc(f->log, &b), 0);
+    assert_int_equal(app(f, a, 0, 0, f->now), 0);
+    assert_int_equal(app(f, b, 0, 0, f->now), 0);
+    assert_int_equal(producers(f), 2);
+    /* b keeps producing; a goes quiet for longer than the expiry. */
+    f->now += 50000;
+    assert_int_equal(app(f, b, 0, 2, f->now), 0);
+    f->now += 20000;
+    assert_int_equal(lg_maintenance_run(f->log), 0);
+    assert_int_equal(producers(f), 1);
+    /* Forgotten for good: not back after reopen; b's retry is still
+     * recognised as a duplicate. */
+    reopen(f);
+    assert_int_equal(producers(f), 1);
+    lg_append_result r;
+    cn_buf x = CN_BUF_INIT;
+    lgt_batch(&x, 9, 2, 8, f->now - 20000, b, 0, 2);
+    assert_int_equal(lg_append(f->log, "t", 0, x.data, x.len, &r), 0);
+    assert_true(r.duplicate);
+    cn_buf_free(&x);
+    /* a starts afresh at any sequence, as a new producer would. */
+    assert_int_equal(app(f, a, 0, 40, f->now), 0);
+    assert_int_equal(producers(f), 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -176,6 +217,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_producer_id_near_int64_max_in_segment_never_overflows,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(test_idle_producer_state_expires, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
