@@ -874,10 +874,13 @@ static void test_sim_seeds(void **st)
 }
 
 /* The checker must catch a broken rule within a seed budget. */
-static void expect_caught(enum sim_bug bug, const char *name, const char *what, uint64_t budget)
+static void expect_caught(enum sim_bug bug, const char *name, const char *what, uint64_t budget,
+                          int storm_only)
 {
     g_trace = 0;
     for (uint64_t seed = 1; seed <= budget; seed++) {
+        if (storm_only && seed % 4 < 2)
+            continue; /* the profile that produces the interleaving: save the time */
         char err[512];
         int64_t e, a;
         if (sim_run(seed, bug, err, sizeof(err), &e, &a)) {
@@ -894,13 +897,13 @@ static void expect_caught(enum sim_bug bug, const char *name, const char *what, 
 static void test_sim_catches_lying_fsync(void **st)
 {
     (void)st;
-    expect_caught(BUG_LYING_FSYNC, "lying-fsync", "a disk reports fsyncs it did not do", 200);
+    expect_caught(BUG_LYING_FSYNC, "lying-fsync", "a disk reports fsyncs it did not do", 200, 0);
 }
 
 static void test_sim_catches_forgotten_vote(void **st)
 {
     (void)st;
-    expect_caught(BUG_FORGET_VOTE, "forget-vote", "a crash forgets the vote", 20000);
+    expect_caught(BUG_FORGET_VOTE, "forget-vote", "a crash forgets the vote", 5000, 1);
 }
 
 int main(void)
