@@ -73,6 +73,7 @@ static void huntc_tick(evutil_socket_t fd, short what, void *ud)
     (void)what;
     int n = hunt_worker_poll(h->w);
     if (n < 0) {
+        fprintf(stderr, "cairn hunt: %s\n", hunt_worker_error(h->w));
         h->status = CN_EXIT_FAIL;
         event_base_loopexit(h->base, NULL);
         return;

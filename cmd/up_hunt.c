@@ -85,7 +85,7 @@ static void hunt_tick(evutil_socket_t fd, short what, void *ud)
     int n = hunt_worker_poll(h->w);
     if (n < 0) {
         cn_log_error("up", "hunt worker stopped: %s (nothing of the failed batch was committed)",
-                     cn_strerror(n));
+                     hunt_worker_error(h->w));
         h->failed = 1;
         event_base_loopexit(h->base, NULL);
         if (h->o.on_fail)

@@ -23,6 +23,7 @@
 #include "cn_ce.h"
 #include "cn_err.h"
 #include "cn_log.h"
+#include "cn_time.h"
 #include "hunt_board.h"
 #include "hunt_cache.h"
 #include "hunt_player.h"
@@ -36,6 +37,9 @@
  * when it compacts, so force it this often (docs/hunts.md, Expiry). */
 #define HW_COMPACT_EVERY_MS INT64_C(60000)
 #define HW_OUT_KEY_LEN 9u /* "~out" NUL be32 partition: not a topic name, no clash */
+/* At most one log line per this many ms about pings for another hunt: a
+ * misconfigured client would otherwise write one line per ping. */
+#define HW_WRONG_HUNT_LOG_NS UINT64_C(10000000000)
 
 typedef struct hw_part {
     int32_t p;
@@ -87,6 +91,9 @@ struct hunt_worker {
     int64_t session_ttl_ms;
     hunt_board *board;
     hunt_worker_stats stats;
+    uint64_t wrong_hunt_logged_ns; /* last log line about another hunt's pings */
+    uint64_t wrong_hunt_unlogged;  /* refused since that line */
+    char errmsg[256];              /* why the last poll failed */
 };
 
 /* ---- output bookkeeping ------------------------------------------------- */
@@ -431,13 +438,19 @@ static int hw_audit(hunt_worker *w, const hw_part *pt, const lg_record *rec, uin
     return rc ? rc : hunt_batch_put_audit(w->hb, pt->p, rec->offset, seq, a->data, a->len, NULL);
 }
 
+static const char *hw_rej_name(int reason)
+{
+    return reason == HUNT_REJ_BAD_RECORD   ? "bad_record"
+           : reason == HUNT_REJ_BAD_STATE  ? "bad_state"
+           : reason == HUNT_REJ_WRONG_HUNT ? "wrong_hunt"
+                                           : hunt_reason_name(reason);
+}
+
 static int hw_reject(hunt_worker *w, const hw_part *pt, const lg_record *rec, int reason,
                      const char *player, size_t plen, const Cairn__V1__BlePing *ping)
 {
     w->stats.rejected[reason - HUNT_REJ_BAD_PLAYER]++;
-    const char *name = reason == HUNT_REJ_BAD_RECORD  ? "bad_record"
-                       : reason == HUNT_REJ_BAD_STATE ? "bad_state"
-                                                      : hunt_reason_name(reason);
+    const char *name = hw_rej_name(reason);
     /* A player id that failed its check is still shown (escaped), cut to
      * the id limit so a hostile record cannot bloat the audit store. */
     return hw_audit(w, pt, rec, 0, name, player, plen > HUNT_PLAYER_MAX ? HUNT_PLAYER_MAX : plen, ping, NULL);
@@ -543,6 +556,32 @@ static int hw_step(hunt_worker *w, hw_part *pt, const lg_record *rec, const Cair
     return rc;
 }
 
+/* A ping with a hunt claim plays that hunt only; no claim (a node without
+ * an auth key, other producers) plays any.  A refused ping is logged at
+ * most once per HW_WRONG_HUNT_LOG_NS, with the count since the last line. */
+static int hw_hunt_ok(hunt_worker *w, const hw_part *pt, const lg_record *rec, const Cairn__V1__BlePing *ping)
+{
+    const char *mine = hunt_rules_def(w->rules)->id;
+    if (!ping->hunt || !ping->hunt[0] || strcmp(ping->hunt, mine) == 0)
+        return 1;
+    w->wrong_hunt_unlogged++;
+    uint64_t now = cn_mono_ns();
+    if (w->wrong_hunt_logged_ns == 0 || now - w->wrong_hunt_logged_ns >= HW_WRONG_HUNT_LOG_NS) {
+        char claim[HUNT_ID_MAX + 1];
+        size_t i = 0;
+        for (; ping->hunt[i] && i < HUNT_ID_MAX; i++) /* the claim is outside input: printable only */
+            claim[i] = ping->hunt[i] > 0x20 && ping->hunt[i] < 0x7f && ping->hunt[i] != '"' ? ping->hunt[i] : '?';
+        claim[i] = 0;
+        cn_log_warn("hunt",
+                    "partition %d offset %" PRId64 ": ping for hunt '%s' refused, this worker runs '%s' "
+                    "(%" PRIu64 " such pings since the last line; a token plays the hunt it was issued for)",
+                    (int)pt->p, rec->offset, claim, mine, w->wrong_hunt_unlogged);
+        w->wrong_hunt_logged_ns = now;
+        w->wrong_hunt_unlogged = 0;
+    }
+    return 0;
+}
+
 static int hw_record(hunt_worker *w, hw_part *pt, const lg_record *rec)
 {
     cn_ce_msg *m = NULL;
@@ -559,7 +598,8 @@ static int hw_record(hunt_worker *w, hw_part *pt, const lg_record *rec)
     const Cairn__V1__BlePing *ping = (const Cairn__V1__BlePing *)pm;
     size_t plen;
     const char *player = hw_player_of(&ev, ping, rec, &plen);
-    int rc = hw_step(w, pt, rec, ping, player, plen);
+    int rc = hw_hunt_ok(w, pt, rec, ping) ? hw_step(w, pt, rec, ping, player, plen)
+                                          : hw_reject(w, pt, rec, HUNT_REJ_WRONG_HUNT, player, plen, ping);
     cn_ce_msg_free(m);
     return rc;
 }
@@ -643,6 +683,14 @@ static int hw_batch(hunt_worker *w, hw_part *pt)
         }
         if (rc)
             return rc;
+        if (rec.offset < next) {
+            snprintf(w->errmsg, sizeof(w->errmsg),
+                     "%s partition %d: input offset went back from %" PRId64 " to %" PRId64
+                     " (topic recreated or truncated?): refusing to apply history twice; "
+                     "start on a new --state (or --rebuild one) if the log was really replaced",
+                     HUNT_TOPIC_IN, (int)pt->p, next, rec.offset);
+            return CN_ERANGE;
+        }
         /* A log start moved by retention skips offsets: resume after rec. */
         if ((rc = hw_record(w, pt, &rec)) != 0)
             return rc;
@@ -658,12 +706,15 @@ static int hw_batch(hunt_worker *w, hw_part *pt)
 int hunt_worker_poll(hunt_worker *w)
 {
     int total = 0;
+    w->errmsg[0] = 0;
     for (size_t i = 0; i < w->nparts; i++) {
         int n = hw_batch(w, &w->parts[i]);
         if (n < 0) {
-            cn_log_error("hunt", "partition %d: batch at offset %" PRId64 " failed: %s%s%s", (int)w->parts[i].p,
-                         w->parts[i].next, cn_strerror(n), n == HUNT_ESTORE ? ": " : "",
+            if (!w->errmsg[0])
+                snprintf(w->errmsg, sizeof(w->errmsg), "partition %d: batch at offset %" PRId64 " failed: %s%s%s",
+                         (int)w->parts[i].p, w->parts[i].next, cn_strerror(n), n == HUNT_ESTORE ? ": " : "",
                          n == HUNT_ESTORE ? hunt_store_errmsg(w->st) : "");
+            cn_log_error("hunt", "%s", w->errmsg);
             return n;
         }
         total += n;
@@ -672,6 +723,11 @@ int hunt_worker_poll(hunt_worker *w)
     if (c > 0)
         w->stats.compactions++;
     return total;
+}
+
+const char *hunt_worker_error(const hunt_worker *w)
+{
+    return w->errmsg;
 }
 
 int hunt_worker_caught_up(const hunt_worker *w)
@@ -723,7 +779,8 @@ int64_t hunt_worker_lag(hunt_worker *w)
 }
 
 static const int hw_rej_codes[] = {HUNT_REJ_BAD_PLAYER, HUNT_REJ_UNKNOWN_BEACON, HUNT_REJ_BAD_RSSI,
-                                   HUNT_REJ_BAD_TIME, HUNT_REJ_BAD_RECORD, HUNT_REJ_BAD_STATE};
+                                   HUNT_REJ_BAD_TIME, HUNT_REJ_BAD_RECORD, HUNT_REJ_BAD_STATE,
+                                   HUNT_REJ_WRONG_HUNT};
 
 int hunt_worker_metrics(hunt_worker *w, cn_buf *b)
 {
@@ -747,9 +804,7 @@ int hunt_worker_metrics(hunt_worker *w, cn_buf *b)
     rc = rc ? rc : cn_buf_printf(b, "# TYPE cairn_hunt_rejected_total counter\n");
     for (size_t i = 0; !rc && i < sizeof(hw_rej_codes) / sizeof(hw_rej_codes[0]); i++) {
         int r = hw_rej_codes[i];
-        const char *name = r == HUNT_REJ_BAD_RECORD ? "bad_record"
-                           : r == HUNT_REJ_BAD_STATE ? "bad_state"
-                                                     : hunt_reason_name(r);
+        const char *name = hw_rej_name(r);
         rc = cn_buf_printf(b, "cairn_hunt_rejected_total{reason=\"%s\"} %" PRIu64 "\n", name,
                            s->rejected[r - HUNT_REJ_BAD_PLAYER]);
     }

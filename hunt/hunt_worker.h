@@ -38,6 +38,9 @@
 #define HUNT_REJ_BAD_RECORD 32
 /* The player's stored progress does not decode for this hunt. */
 #define HUNT_REJ_BAD_STATE 33
+/* The ping carries a hunt claim (BlePing.hunt, copied by the gateway from
+ * the player's token) naming another hunt: a token plays one hunt. */
+#define HUNT_REJ_WRONG_HUNT 34
 
 /** One derived record for the output partition.  Borrowed by the io for
  *  the duration of append(). */
@@ -92,7 +95,7 @@ typedef struct hunt_worker_stats {
     uint64_t records;     /* input records consumed */
     uint64_t accepted;
     uint64_t ignored[4];  /* by hunt_reason 1..3 */
-    uint64_t rejected[HUNT_REJ_BAD_STATE - HUNT_REJ_BAD_PLAYER + 1]; /* by reason - 16 */
+    uint64_t rejected[HUNT_REJ_WRONG_HUNT - HUNT_REJ_BAD_PLAYER + 1]; /* by reason - 16 */
     uint64_t events[5];   /* derived, by hunt_event_type 1..4 */
     uint64_t emitted;     /* records appended to hunt-events */
     uint64_t suppressed;  /* derived events already in hunt-events (after a crash) */
@@ -119,8 +122,14 @@ void hunt_worker_free(hunt_worker *w); /* NULL ok */
  * @return the number of input records processed (0: nothing available), or
  *         a negative error (the worker must stop: a store, log or
  *         sequence failure; nothing of the failed batch was committed).
+ *         CN_ERANGE: an input partition handed out an offset below the
+ *         next one to consume (the topic was recreated or truncated):
+ *         replaying it would apply history twice, so the worker refuses.
  */
 int hunt_worker_poll(hunt_worker *w);
+/** One line saying why the last hunt_worker_poll() failed ("" if none);
+ *  valid until the next poll. */
+const char *hunt_worker_error(const hunt_worker *w);
 
 /** 1 when every assigned partition has been consumed to its current end
  *  (the io's end offset, which must be known). */

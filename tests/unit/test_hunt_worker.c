@@ -48,6 +48,7 @@ typedef struct env {
     hunt_io *inner;
     hunt_io wrap;
     int fail_before_append, fail_after_append; /* one-shot crash points */
+    int rewind_to; /* >= 0: the next read first seeks the input back here (one shot) */
     hunt_worker *w;
 } env;
 
@@ -66,6 +67,12 @@ static int w_seek(hunt_io *io, int32_t p, int64_t o)
 static int w_next(hunt_io *io, int32_t p, lg_record *r)
 {
     env *e = io->ud;
+    if (e->rewind_to >= 0) {
+        /* What a consumer does when its topic was recreated or truncated
+         * and auto.offset.reset sent it back to the start. */
+        assert_int_equal(e->inner->seek(e->inner, p, e->rewind_to), 0);
+        e->rewind_to = -1;
+    }
     return e->inner->next(e->inner, p, r);
 }
 static int w_scan(hunt_io *io, int32_t p, int64_t f, int (*fn)(void *, const lg_record *), void *ud)
@@ -129,6 +136,7 @@ static void env_open(env *e)
     assert_int_equal(lg_topic_create(e->log, HUNT_TOPIC_OUT, &c), 0);
     assert_int_equal(hunt_io_log_new(&e->inner, e->log), 0);
     e->wrap = (hunt_io){w_partitions, w_seek, w_next, w_scan, w_append, w_pid, w_end, e};
+    e->rewind_to = -1;
     env_open_worker(e);
 }
 
@@ -155,7 +163,8 @@ static void append_value(env *e, const char *key, const void *v, size_t n)
     cn_buf_free(&b);
 }
 
-static void append_ping(env *e, const char *player, const char *beacon, int rssi, int64_t ts)
+static void append_ping_hunt(env *e, const char *hunt, const char *player, const char *beacon, int rssi,
+                             int64_t ts)
 {
     static int n;
     char id[32], cid[32];
@@ -168,6 +177,7 @@ static void append_ping(env *e, const char *player, const char *beacon, int rssi
     p.rssi = rssi;
     p.ts = ts;
     p.player = (char *)player;
+    p.hunt = (char *)hunt;
     assert_int_equal(cn_ce_encode_ping(&ce, "g", id, ts, &p), 0);
     append_value(e, player, ce.data, ce.len);
     cn_buf_free(&ce);
@@ -186,6 +196,11 @@ static int drain(env *e)
     while ((n = hunt_worker_poll(e->w)) > 0)
         total += n;
     return n < 0 ? n : total;
+}
+
+static void append_ping(env *e, const char *player, const char *beacon, int rssi, int64_t ts)
+{
+    append_ping_hunt(e, "", player, beacon, rssi, ts);
 }
 
 /* Every hunt-events record's CloudEvent id, in order, joined by spaces. */
@@ -339,12 +354,74 @@ static void test_hostile_records(void **state)
     env_close(&e);
 }
 
+/* A token names the hunt it plays (the gateway copies the claim into
+ * BlePing.hunt); a worker applies only pings for its own hunt or with no
+ * claim (development mode, other producers).  The refused ping changes
+ * nothing, is counted and audited, and the good pings around it count. */
+static void test_ping_for_another_hunt_not_applied(void **state)
+{
+    (void)state;
+    env e;
+    env_open(&e);
+    append_ping_hunt(&e, "other", "p1", "b0", -50, T0); /* 0: token for hunt "other" */
+    append_ping_hunt(&e, "t", "p2", "b0", -50, T0);     /* 1: this hunt: 3 events */
+    append_ping_hunt(&e, "", "p3", "b0", -50, T0);      /* 2: no claim: 3 events */
+    append_ping_hunt(&e, "T", "p1", "b1", -50, T0);     /* 3: ids are case-sensitive */
+    assert_int_equal(drain(&e), 4);
+    const hunt_worker_stats *s = hunt_worker_get_stats(e.w);
+    assert_int_equal(s->rejected[HUNT_REJ_WRONG_HUNT - HUNT_REJ_BAD_PLAYER], 2);
+    assert_int_equal(s->accepted, 2);
+    assert_int_equal(out_count(&e), 6);
+    cn_buf v = CN_BUF_INIT;
+    assert_int_equal(hunt_store_get(e.st, HUNT_CF_PROGRESS, "p1", 2, &v, NULL), CN_ENOENT);
+    audit_seen a;
+    memset(&a, 0, sizeof(a));
+    assert_int_equal(hunt_store_scan(e.st, HUNT_CF_AUDIT, 0, collect_audit, &a), 0);
+    assert_true(audit_has(&a, "\"rejected\":\"wrong_hunt\"", "\"offset\":0,"));
+    assert_true(audit_has(&a, "\"rejected\":\"wrong_hunt\"", "\"offset\":3,"));
+    cn_buf m = CN_BUF_INIT;
+    assert_int_equal(hunt_worker_metrics(e.w, &m), 0);
+    cn_buf_append(&m, "", 1);
+    assert_non_null(strstr((char *)m.data, "cairn_hunt_rejected_total{reason=\"wrong_hunt\"} 2\n"));
+    cn_buf_free(&m);
+    cn_buf_free(&v);
+    env_close(&e);
+}
+
+/* Input offsets never go backwards: a consumer sent back to an earlier
+ * offset (topic recreated or truncated, auto.offset.reset=earliest) would
+ * replay history onto state that already holds it.  The worker refuses,
+ * commits nothing, and says why in one line. */
+static void test_input_offset_going_back_is_refused(void **state)
+{
+    (void)state;
+    env e;
+    env_open(&e);
+    append_ping(&e, "p1", "b0", -50, T0);
+    append_ping(&e, "p2", "b0", -50, T0);
+    assert_int_equal(drain(&e), 2);
+    append_ping(&e, "p3", "b0", -50, T0);
+    e.rewind_to = 0;
+    assert_int_equal(hunt_worker_poll(e.w), CN_ERANGE);
+    const char *why = hunt_worker_error(e.w);
+    assert_non_null(strstr(why, "went back from 2 to 0"));
+    assert_null(strchr(why, '\n'));
+    int64_t next;
+    assert_int_equal(hunt_store_get_offset(e.st, HUNT_TOPIC_IN, 0, &next), 0);
+    assert_int_equal(next, 2);
+    assert_int_equal(out_count(&e), 6);
+    assert_int_equal(hunt_worker_get_stats(e.w)->accepted, 2);
+    env_close(&e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_crash_before_append),
         cmocka_unit_test(test_crash_after_append),
         cmocka_unit_test(test_hostile_records),
+        cmocka_unit_test(test_ping_for_another_hunt_not_applied),
+        cmocka_unit_test(test_input_offset_going_back_is_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
