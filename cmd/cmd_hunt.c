@@ -242,7 +242,6 @@ static int huntc_run(huntc *h, cn_cli *cli, const hunt_worker_opts *wo, int64_t 
     hunt_store_opts so;
     memset(&so, 0, sizeof(so));
     const hunt_def *d = hunt_rules_def(r.rules);
-    so.session_ttl_ms = d->session_ttl_s * 1000;
     so.audit_ttl_ms = d->audit_ttl_s * 1000;
     if ((rc = hunt_store_open(state, &so, &r.st, err, sizeof(err))) != 0 ||
         (rc = huntc_open_io(cli, &r, create_parts, err, sizeof(err))) != 0 ||

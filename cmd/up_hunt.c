@@ -112,7 +112,6 @@ static int hunt_open_worker(up_hunt *h, lg_log *log, char *err, size_t errlen)
     const hunt_def *d = hunt_rules_def(h->rules);
     hunt_store_opts so;
     memset(&so, 0, sizeof(so));
-    so.session_ttl_ms = d->session_ttl_s * 1000;
     so.audit_ttl_ms = d->audit_ttl_s * 1000;
     int rc = hunt_store_open(h->o.state, &so, &h->st, err, errlen);
     if (rc)

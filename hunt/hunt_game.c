@@ -41,10 +41,13 @@ static int hunt__time_ok(const hunt_ping *g)
 {
     if (g->ts_ms < HUNT_TS_MIN_MS || g->ts_ms >= HUNT_TS_MAX_MS)
         return 0;
-    if (g->recv_ms == 0)
-        return 1;
     /* Written so that no sum can overflow: ts is bounded, recv_ms is not. */
-    return g->recv_ms >= g->ts_ms - HUNT_MAX_FUTURE_MS && g->recv_ms <= g->ts_ms + HUNT_MAX_AGE_MS;
+    if (g->recv_ms && g->recv_ms < g->ts_ms - HUNT_MAX_FUTURE_MS)
+        return 0;
+    /* The age bound also holds against the floor, so a worker knows the
+     * oldest ping it can still accept (its session horizon relies on it). */
+    int64_t ref = g->recv_ms > g->floor_ms ? g->recv_ms : g->floor_ms;
+    return ref == 0 || ref <= g->ts_ms + HUNT_MAX_AGE_MS;
 }
 
 /* Stateless checks: what is wrong with the record itself. */
@@ -95,9 +98,8 @@ static int hunt__states_ok(const hunt_def *d, const hunt_session *s, const hunt_
  * the session expired is still recognised, and progress times never run
  * backwards (joined <= last_found <= last_seen holds). */
 static enum hunt_reason hunt__check_order(const hunt_session *s, const hunt_progress *p, int32_t b,
-                                          int64_t ts)
+                                          int64_t ts, int live)
 {
-    int live = s->current != HUNT_NONE;
     if ((p->flags & HUNT_PROGRESS_JOINED) && ts < p->last_seen_ms)
         return HUNT_IGN_OUT_OF_ORDER;
     if (live && ts < s->last_ts_ms)
@@ -212,9 +214,20 @@ int hunt_game_step(const hunt_rules *r, hunt_session *s, hunt_progress *p, const
         return 0;
     if (!hunt__states_ok(d, s, p))
         return CN_EINVAL;
-    out->reason = hunt__check_order(s, p, b, ping->ts_ms);
-    if (out->reason == HUNT_ACCEPTED)
+    /* Expiry is decided here, on the ping's own time, never on a clock:
+     * a replay after any delay (a restart, lag, --rebuild) sees exactly
+     * what the live run saw.  The caller may drop a stored session only
+     * when no ping it can still accept could find it live. */
+    int live = s->current != HUNT_NONE;
+    if (live && d->session_ttl_s > 0 && ping->ts_ms - s->last_ts_ms >= d->session_ttl_s * INT64_C(1000))
+        live = 0;
+    out->reason = hunt__check_order(s, p, b, ping->ts_ms, live);
+    if (out->reason == HUNT_ACCEPTED) {
+        out->session_expired = !live && (p->flags & HUNT_PROGRESS_JOINED);
+        if (!live)
+            hunt_session_init(s);
         hunt__apply(d, s, p, b, ping, out);
+    }
     return 0;
 }
 

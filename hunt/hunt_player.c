@@ -52,6 +52,8 @@ int hunt_player_save(hunt_batch *b, const hunt_rules *r, const char *player, siz
         return CN_EINVAL;
     size_t sn = hunt_session_encode(s, sb);
     size_t pn = hunt_progress_encode(p, hunt_rules_def(r)->nbeacons, pb);
-    int rc = hunt_batch_put(b, HUNT_CF_SESSIONS, player, len, sb, sn);
+    /* The session's stamp is its latest ping time: the worker's garbage
+     * horizon is on ping time too (hunt_store_set_session_horizon). */
+    int rc = hunt_batch_put_stamped(b, HUNT_CF_SESSIONS, player, len, sb, sn, s->last_ts_ms);
     return rc ? rc : hunt_batch_put(b, HUNT_CF_PROGRESS, player, len, pb, pn);
 }

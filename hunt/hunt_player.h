@@ -26,9 +26,11 @@
 #define HUNT_PLAYER_SESSION_BAD 0x2u /* a stored session did not decode; replaced */
 
 /**
- * Read and decode a player's session and progress.  An absent or expired
- * session becomes a new one (hunt_session_init), an absent progress a new
- * one: expiry forgets where the player was, never what they found.
+ * Read and decode a player's session and progress.  An absent session
+ * becomes a new one (hunt_session_init), an absent progress a new one.
+ * A stored session is returned whatever its age: the game engine decides
+ * on ping time whether it is over (expiry forgets where the player was,
+ * never what they found).
  * A stored session that does not decode for this hunt is replaced by a new
  * one too (sessions are derived, short-lived data) and flagged so the
  * caller can audit it.  A progress record that does not decode is an
@@ -44,8 +46,8 @@ int hunt_player_load(hunt_store *st, const hunt_rules *r, const char *player, si
                      hunt_session *s, hunt_progress *p, cn_buf *scratch, unsigned *flags);
 
 /**
- * Add the player's session and progress to a batch (stamped now, so the
- * session TTL restarts with this write).
+ * Add the player's session and progress to a batch (the session stamped
+ * with its latest ping time, progress with the write time).
  * @return 0 or CN_EINVAL (bad cf / empty player).
  */
 int hunt_player_save(hunt_batch *b, const hunt_rules *r, const char *player, size_t len,

@@ -25,17 +25,20 @@
 #include "cn_time.h"
 
 #include <rocksdb/c.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
 #define HUNT__STAMP 8u
 #define HUNT__MAX_WAL_BYTES (32u << 20)
 
-/* State of one TTL compaction filter: immutable after open. */
+/* State of one TTL compaction filter: immutable after open.  gc: drop
+ * stamps at or before the store's session horizon instead of on a TTL. */
 struct hunt__ttl {
     const hunt_store *s;
     int64_t ttl_ms;
     const char *name;
+    int gc;
 };
 
 struct hunt_store {
@@ -51,6 +54,7 @@ struct hunt_store {
     hunt_clock_fn clock;
     void *clock_ud;
     int64_t last_compact_ms;
+    _Atomic int64_t session_horizon; /* read by the filter on RocksDB's threads */
     char errmsg[HUNT_STORE_ERR_MAX];
 };
 
@@ -135,6 +139,8 @@ static unsigned char hunt__filter(void *st, int level, const char *key, size_t k
      * goes when it reaches the bottommost level, where the forced
      * compaction of hunt_store_compact_expired() takes every file. */
     int64_t written = (int64_t)cn_rd_be64((const unsigned char *)val);
+    if (t->gc)
+        return (unsigned char)(written <= hunt_store_session_horizon(t->s));
     return (unsigned char)hunt__expired(hunt_store_now(t->s), written, t->ttl_ms);
 }
 
@@ -172,15 +178,14 @@ static void hunt__setup_options(hunt_store *s, const hunt_store_opts *o)
         rocksdb_options_destroy(s->dbopts);
         s->dbopts = ro;
     }
-    s->ttl[HUNT_CF_SESSIONS] =
-        (struct hunt__ttl){s, o && o->session_ttl_ms ? o->session_ttl_ms : 1800 * INT64_C(1000),
-                           "cairn.hunt.ttl.sessions"};
+    /* Sessions: no TTL for readers (ttl_ms 0), garbage collection only. */
+    s->ttl[HUNT_CF_SESSIONS] = (struct hunt__ttl){s, 0, "cairn.hunt.gc.sessions", 1};
     s->ttl[HUNT_CF_AUDIT] =
         (struct hunt__ttl){s, o && o->audit_ttl_ms ? o->audit_ttl_ms : 7776000 * INT64_C(1000),
-                           "cairn.hunt.ttl.audit"};
+                           "cairn.hunt.ttl.audit", 0};
     for (int i = 0; i < HUNT_CF_COUNT; i++) {
         s->cfopts[i] = rocksdb_options_create_copy(s->dbopts);
-        if (s->ttl[i].ttl_ms > 0) {
+        if (s->ttl[i].ttl_ms > 0 || s->ttl[i].gc) {
             s->filter[i] = rocksdb_compactionfilter_create(&s->ttl[i], hunt__filter_nop,
                                                            hunt__filter, hunt__filter_name);
             rocksdb_options_set_compaction_filter(s->cfopts[i], s->filter[i]);
@@ -200,6 +205,7 @@ int hunt_store_open(const char *dir, const hunt_store_opts *o, hunt_store **out,
         return CN_ENOMEM;
     s->clock = o && o->clock ? o->clock : hunt__wall;
     s->clock_ud = o && o->clock ? o->clock_ud : NULL;
+    atomic_init(&s->session_horizon, INT64_MIN);
     hunt__setup_options(s, o);
     const char *names[HUNT_CF_COUNT + 1] = {"default"};
     const rocksdb_options_t *opts[HUNT_CF_COUNT + 1] = {s->dbopts};
@@ -420,6 +426,12 @@ int hunt_batch_put(hunt_batch *b, enum hunt_cf cf, const void *key, size_t klen,
     return hunt__put_at(b, cf, key, klen, val, vlen, hunt_store_now(b->s));
 }
 
+int hunt_batch_put_stamped(hunt_batch *b, enum hunt_cf cf, const void *key, size_t klen,
+                           const void *val, size_t vlen, int64_t stamp_ms)
+{
+    return hunt__put_at(b, cf, key, klen, val, vlen, stamp_ms);
+}
+
 int hunt_batch_delete(hunt_batch *b, enum hunt_cf cf, const void *key, size_t klen)
 {
     if ((unsigned)cf >= HUNT_CF_COUNT)
@@ -462,6 +474,18 @@ int hunt_store_write(hunt_store *s, hunt_batch *b)
 }
 
 /* ---- compaction and inspection -------------------------------------------------- */
+
+void hunt_store_set_session_horizon(hunt_store *s, int64_t horizon_ms)
+{
+    int64_t cur = atomic_load(&s->session_horizon);
+    while (horizon_ms > cur && !atomic_compare_exchange_weak(&s->session_horizon, &cur, horizon_ms))
+        ;
+}
+
+int64_t hunt_store_session_horizon(const hunt_store *s)
+{
+    return atomic_load(&((hunt_store *)s)->session_horizon);
+}
 
 int hunt_store_compact_expired(hunt_store *s)
 {

@@ -3,18 +3,24 @@
  * hunt_store.h — a hunt worker's RocksDB state: one database, four column
  * families with their own lifetimes.
  *
- *   sessions  live session per player (hunt_state.h); TTL since its last
- *             write (default 30 min: the player's last ping)
+ *   sessions  live session per player (hunt_state.h); stamped with the
+ *             player's latest ping time; never expires for readers (the
+ *             game engine decides expiry on ping time); garbage collected
+ *             once stamped at or before the session horizon
+ *             (hunt_store_set_session_horizon)
  *   progress  found set and score per player; never expires
  *   audit     every derived event / rejected record; TTL (default 90 days)
  *   offsets   input (topic, partition) -> next offset to consume
  *
- * Every value is stored as 8 bytes of big-endian write time (ms, from the
- * store's clock) followed by the caller's payload.  TTL is enforced twice:
- * reads treat an expired entry as absent at once, and a compaction filter
- * drops expired entries physically whenever RocksDB compacts them — which
+ * Every value is stored as 8 bytes of big-endian time stamp (ms: the write
+ * time from the store's clock, or the caller's event time for sessions)
+ * followed by the caller's payload.  Audit TTL is enforced twice: reads
+ * treat an expired entry as absent at once, and a compaction filter drops
+ * expired entries physically whenever RocksDB compacts them — which
  * hunt_store_compact_expired() forces for the cold ranges, so expired data
- * leaves the disk even when nothing new is written.
+ * leaves the disk even when nothing new is written.  Sessions go through
+ * the same filter as garbage only: a stamp at or before the horizon the
+ * worker sets from its committed input.
  *
  * Exactly-once: a worker gathers the state changes, audit entries and new
  * input offsets of one input batch in a hunt_batch and commits it with
@@ -55,7 +61,6 @@ typedef int64_t (*hunt_clock_fn)(void *ud);
 #define HUNT_STORE_ERR_MAX 256u
 
 typedef struct hunt_store_opts {
-    int64_t session_ttl_ms; /* 0: 30 minutes */
     int64_t audit_ttl_ms;   /* 0: 90 days */
     hunt_clock_fn clock;    /* NULL: cn_now_ms */
     void *clock_ud;
@@ -118,6 +123,10 @@ int hunt_batch_count(const hunt_batch *b);
 /** Put key -> payload, stamped with the store's clock now.  0 or CN_ENOMEM. */
 int hunt_batch_put(hunt_batch *b, enum hunt_cf cf, const void *key, size_t klen, const void *val,
                    size_t vlen);
+/** Put key -> payload stamped with the caller's time (sessions: the
+ *  player's latest ping time, which the session horizon is compared to). */
+int hunt_batch_put_stamped(hunt_batch *b, enum hunt_cf cf, const void *key, size_t klen,
+                           const void *val, size_t vlen, int64_t stamp_ms);
 /** Delete key.  0 or CN_ENOMEM. */
 int hunt_batch_delete(hunt_batch *b, enum hunt_cf cf, const void *key, size_t klen);
 /**
@@ -141,10 +150,22 @@ int hunt_store_write(hunt_store *s, hunt_batch *b);
 /* ---- TTL compaction and inspection -------------------------------------------- */
 
 /**
+ * Sessions stamped at or before horizon_ms are garbage: the caller
+ * guarantees nothing it can still apply could find them live.  The
+ * compaction filter drops them; readers still see them until then (and
+ * must decide expiry themselves).  The horizon only moves forward; the
+ * initial one keeps everything.  Thread-safe.
+ */
+void hunt_store_set_session_horizon(hunt_store *s, int64_t horizon_ms);
+/** The current session horizon (INT64_MIN until one is set). */
+int64_t hunt_store_session_horizon(const hunt_store *s);
+
+/**
  * Compact the cold ranges of the TTL column families now, so the
  * compaction filter drops what has expired: all of `sessions` (keyed by
- * player, so no range is colder than another) and the part of `audit`
- * written before now - audit TTL.  Blocks until done.
+ * player, so no range is colder than another; dropped: stamps at or before
+ * the session horizon) and the part of `audit` written before now - audit
+ * TTL.  Blocks until done.
  * @return 0 or a mapped RocksDB error.
  */
 int hunt_store_compact_expired(hunt_store *s);

@@ -47,6 +47,7 @@ typedef struct hw_part {
     int64_t out_next; /* hunt-events offset after our last output */
     int64_t out_seq;  /* records emitted so far = next producer sequence */
     int64_t pid;      /* producer id, -1 until allocated */
+    int64_t wm;       /* committed receive-time floor: the highest record timestamp consumed */
     int64_t skip_off; /* suppress derived events with (offset, k) <= (skip_off, skip_k) */
     int skip_k;
     int at_end;
@@ -88,7 +89,9 @@ struct hunt_worker {
     cn_buf scratch, audit, ce;
     hunt_batch *hb;
     hunt_cache *cache; /* write-through: players committed recently */
-    int64_t session_ttl_ms;
+    int64_t recv_ms;   /* receive time of the record in hand (its timestamp; 0 unknown) */
+    int64_t batch_wm;  /* the partition's floor as this batch moves it */
+    int64_t other_wm;  /* lowest floor of stored partitions this worker is not assigned */
     hunt_board *board;
     hunt_worker_stats stats;
     uint64_t wrong_hunt_logged_ns; /* last log line about another hunt's pings */
@@ -116,17 +119,72 @@ static int hw_load_part(hunt_worker *w, hw_part *pt)
     pt->out_seq = 0;
     pt->out_next = 0;
     hw_out_key(pt->p, k);
+    pt->wm = 0;
     rc = hunt_store_get(w->st, HUNT_CF_OFFSETS, k, sizeof(k), &w->scratch, NULL);
-    if (rc == 0 && w->scratch.len == 24) {
+    if (rc == 0 && (w->scratch.len == 24 || w->scratch.len == 32)) {
         pt->pid = (int64_t)cn_rd_be64(w->scratch.data);
         pt->out_seq = (int64_t)cn_rd_be64(w->scratch.data + 8);
         pt->out_next = (int64_t)cn_rd_be64(w->scratch.data + 16);
+        if (w->scratch.len == 32) /* older states have no floor: 0 keeps every session */
+            pt->wm = (int64_t)cn_rd_be64(w->scratch.data + 24);
     } else if (rc == 0) {
         return CN_ECORRUPT;
     } else if (rc != CN_ENOENT) {
         return rc;
     }
     return 0;
+}
+
+/* ---- the session garbage horizon ---------------------------------------- */
+
+/* The engine expires sessions on ping time.  A ping it can still accept
+ * has ts >= recv - HUNT_MAX_AGE_MS (older is bad_time), and its recv is at
+ * least the committed floor of its partition (hw_batch never lets the
+ * receive time go below it).  So a session whose latest ping is at or
+ * before floor - HUNT_MAX_AGE_MS - ttl can never be live again: the lowest
+ * floor over every partition the store holds, minus both, is the horizon
+ * up to which RocksDB may drop sessions.  A partition with no floor yet
+ * (0) keeps everything. */
+static void hw_update_horizon(hunt_worker *w)
+{
+    int64_t lo = w->other_wm;
+    for (size_t i = 0; i < w->nparts; i++)
+        if (w->parts[i].wm < lo)
+            lo = w->parts[i].wm;
+    int64_t ttl = hunt_rules_def(w->rules)->session_ttl_s * 1000;
+    if (lo > HUNT_TS_MIN_MS && lo != INT64_MAX)
+        hunt_store_set_session_horizon(w->st, lo - HUNT_MAX_AGE_MS - ttl);
+}
+
+typedef struct hw_wm_scan {
+    hunt_worker *w;
+    int64_t lo;
+} hw_wm_scan;
+
+static int hw_wm_one(void *ud, const void *key, size_t klen, const void *val, size_t vlen, int64_t written)
+{
+    hw_wm_scan *ws = ud;
+    (void)written;
+    if (klen != HW_OUT_KEY_LEN || memcmp(key, "~out", 5) != 0)
+        return 0;
+    int32_t p = (int32_t)cn_rd_be32((const unsigned char *)key + 5);
+    for (size_t i = 0; i < ws->w->nparts; i++)
+        if (ws->w->parts[i].p == p)
+            return 0;
+    int64_t wm = vlen == 32 ? (int64_t)cn_rd_be64((const unsigned char *)val + 24) : 0;
+    if (wm < ws->lo)
+        ws->lo = wm;
+    return 0;
+}
+
+/* Partitions this store holds state for but this run does not consume:
+ * their players' sessions must outlive their own floor too. */
+static int hw_load_other_wm(hunt_worker *w)
+{
+    hw_wm_scan ws = {w, INT64_MAX};
+    int rc = hunt_store_scan(w->st, HUNT_CF_OFFSETS, 0, hw_wm_one, &ws);
+    w->other_wm = ws.lo;
+    return rc;
 }
 
 /* ---- the output tail scan ------------------------------------------------- */
@@ -171,6 +229,22 @@ static int hw_scan_tail(hunt_worker *w, hw_part *pt)
     pt->skip_off = -1;
     pt->skip_k = -1;
     int rc = w->io->scan_out(w->io, pt->p, pt->out_next, hw_scan_one, &sc);
+    if (rc == LG_EOFFSET) {
+        /* hunt-events ends before our last committed output: the log lost
+         * its tail in a power loss (flush mode interval or none).  Scan it
+         * all for what survived, and continue as a new producer: the log's
+         * record of our sequence went back with the data. */
+        cn_log_warn("hunt", "partition %d: %s ends before offset %" PRId64 ", the end of this worker's last "
+                            "committed output: the log lost its tail (power loss with --flush interval or "
+                            "none); derived events it lost are not emitted again",
+                    (int)pt->p, HUNT_TOPIC_OUT, pt->out_next);
+        pt->out_next = 0;
+        pt->out_seq = 0;
+        pt->pid = -1;
+        sc.found = 0;
+        sc.last_offset = -1;
+        rc = w->io->scan_out(w->io, pt->p, 0, hw_scan_one, &sc);
+    }
     if (rc)
         return rc;
     if (w->rebuild) {
@@ -190,6 +264,25 @@ static int hw_scan_tail(hunt_worker *w, hw_part *pt)
         cn_log_info("hunt", "partition %d: %" PRId64 " derived events already in %s past the last commit "
                             "(up to input offset %" PRId64 "): not emitted again",
                     (int)pt->p, sc.found, HUNT_TOPIC_OUT, pt->skip_off);
+    return 0;
+}
+
+/* After a power loss in flush mode interval or none, the log recovers only
+ * what was synced, while the offsets in RocksDB (synced per batch) may lie
+ * past it.  The records in between are gone from the log for good; their
+ * effects stay in the state.  The worker resumes at the recovered end, so
+ * the pings the log stores next at those offsets are played, and says so
+ * loudly (docs/operations.md, "Power loss"). */
+static int hw_check_input_end(hunt_worker *w, hw_part *pt)
+{
+    int64_t end = w->io->end_offset(w->io, pt->p);
+    if (end < 0 || pt->next <= end)
+        return 0; /* unknown (Kafka before its first fetch) or fine */
+    cn_log_warn("hunt", "partition %d: %s ends at offset %" PRId64 " but this state consumed up to %" PRId64
+                        ": the log lost its tail (power loss with --flush interval or none); those %" PRId64
+                        " records are gone, their effects stay in the state; resuming at %" PRId64,
+                (int)pt->p, HUNT_TOPIC_IN, end, pt->next, pt->next - end, end);
+    pt->next = end;
     return 0;
 }
 
@@ -250,7 +343,6 @@ int hunt_worker_new(hunt_worker **out, const hunt_rules *r, hunt_store *st, hunt
     w->st = st;
     w->io = io;
     w->batch = o->batch ? o->batch : HUNT_BATCH_DEFAULT;
-    w->session_ttl_ms = hunt_rules_def(r)->session_ttl_s * 1000;
     w->rebuild = o->rebuild;
     const char *node = o->node ? o->node : "hunt";
     w->node = cn_strdup(node);
@@ -275,10 +367,14 @@ int hunt_worker_new(hunt_worker **out, const hunt_rules *r, hunt_store *st, hunt
         else if ((rc = hw_scan_tail(w, pt)) != 0)
             snprintf(err, errlen, "cannot read %s partition %d: %s", HUNT_TOPIC_OUT, (int)pt->p,
                      cn_strerror(rc));
-        else if ((rc = io->seek(io, pt->p, pt->next)) != 0)
+        else if ((rc = hw_check_input_end(w, pt)) != 0 || (rc = io->seek(io, pt->p, pt->next)) != 0)
             snprintf(err, errlen, "cannot read %s partition %d at offset %" PRId64 ": %s", HUNT_TOPIC_IN,
                      (int)pt->p, pt->next, cn_strerror(rc));
     }
+    if (!rc && (rc = hw_load_other_wm(w)) != 0)
+        snprintf(err, errlen, "cannot read the stored offsets: %s", cn_strerror(rc));
+    if (!rc)
+        hw_update_horizon(w);
     if (rc) {
         if (rc == CN_ENOMEM && !err[0])
             snprintf(err, errlen, "out of memory");
@@ -320,10 +416,10 @@ static uint64_t hw_hash(const char *s, size_t n)
     return h;
 }
 
-/* A player committed recently, from the write-through cache, with the
- * store's read rules: an expired session (same TTL test as hunt_store.c,
- * on the commit time) reads as a new one, progress never expires.
- * CN_ENOENT: not cached (or, defensively, not decodable): read RocksDB. */
+/* A player committed recently, from the write-through cache: the states
+ * as committed (the engine decides on ping time whether the session is
+ * over).  CN_ENOENT: not cached (or, defensively, not decodable): read
+ * RocksDB. */
 static int hw_from_cache(hunt_worker *w, hw_player *p, unsigned *flags)
 {
     const unsigned char *sb, *pb;
@@ -333,19 +429,15 @@ static int hw_from_cache(hunt_worker *w, hw_player *p, unsigned *flags)
     if (hunt_cache_get(w->cache, p->id, p->len, &sb, &sn, &pb, &pn, &written) ||
         hunt_progress_decode(pb, pn, nb, &p->p))
         return CN_ENOENT;
-    int64_t now = hunt_store_now(w->st);
-    int expired = w->session_ttl_ms > 0 && now >= written && now - written >= w->session_ttl_ms;
     *flags = HUNT_PLAYER_FRESH;
-    if (!expired && hunt_session_decode(sb, sn, nb, &p->s) == 0)
+    if (hunt_session_decode(sb, sn, nb, &p->s) == 0)
         *flags = 0;
     else
         hunt_session_init(&p->s);
     return 0;
 }
 
-/* After a successful commit: the committed states become the cached ones.
- * Stamped after the write, so the cache never expires a session before the
- * store does (it may keep one a few milliseconds longer). */
+/* After a successful commit: the committed states become the cached ones. */
 static void hw_cache_batch(hunt_worker *w)
 {
     unsigned char sb[HUNT_SESSION_ENC_MAX], pb[HUNT_PROGRESS_ENC_MAX];
@@ -395,8 +487,6 @@ static hw_player *hw_player_get(hunt_worker *w, const char *id, size_t len, int 
         *rc = lr;
         return NULL;
     }
-    if ((flags & HUNT_PLAYER_FRESH) && (p->p.flags & HUNT_PROGRESS_JOINED))
-        w->stats.sessions_expired++;
     w->slots[j] = (uint32_t)++w->npl;
     return p;
 }
@@ -519,7 +609,7 @@ static int hw_step(hunt_worker *w, hw_part *pt, const lg_record *rec, const Cair
                    const char *player, size_t plen)
 {
     hunt_ping g = {player, plen, ping->beacon, ping->beacon ? strlen(ping->beacon) : 0,
-                   ping->rssi, ping->ts, rec->timestamp > 0 ? rec->timestamp : 0};
+                   ping->rssi, ping->ts, w->recv_ms, w->batch_wm};
     hunt_step out;
     int rc = 0;
     if (plen == 0 || plen > HUNT_PLAYER_MAX || memchr(player, 0, plen))
@@ -540,6 +630,9 @@ static int hw_step(hunt_worker *w, hw_part *pt, const lg_record *rec, const Cair
         return 0;
     }
     w->stats.accepted++;
+    if (w->recv_ms > w->batch_wm)
+        w->batch_wm = w->recv_ms; /* only an accepted ping moves the floor */
+    w->stats.sessions_expired += (uint64_t)out.session_expired;
     pl->dirty = 1;
     for (unsigned k = 0; k < out.nevents && !rc; k++) {
         const hunt_event *e = &out.events[k];
@@ -634,9 +727,9 @@ static int hw_append(hunt_worker *w, hw_part *pt)
     return 0;
 }
 
-static int hw_commit(hunt_worker *w, hw_part *pt, int64_t next)
+static int hw_commit(hunt_worker *w, hw_part *pt, int64_t next, int64_t wm)
 {
-    unsigned char k[HW_OUT_KEY_LEN], v[24];
+    unsigned char k[HW_OUT_KEY_LEN], v[32];
     int rc = hw_append(w, pt);
     for (size_t i = 0; !rc && i < w->npl; i++) {
         const hw_player *pl = &w->pl[i];
@@ -648,11 +741,16 @@ static int hw_commit(hunt_worker *w, hw_part *pt, int64_t next)
     cn_wr_be64(v, (uint64_t)pt->pid);
     cn_wr_be64(v + 8, (uint64_t)pt->out_seq);
     cn_wr_be64(v + 16, (uint64_t)pt->out_next);
+    cn_wr_be64(v + 24, (uint64_t)wm);
     rc = rc ? rc : hunt_batch_put(w->hb, HUNT_CF_OFFSETS, k, sizeof(k), v, sizeof(v));
     rc = rc ? rc : hunt_store_write(w->st, w->hb);
     if (rc)
         return rc;
     pt->next = next;
+    if (wm > pt->wm) {
+        pt->wm = wm;
+        hw_update_horizon(w);
+    }
     w->stats.batches++;
     hw_cache_batch(w);
     for (size_t i = 0; w->board && i < w->npl; i++) {
@@ -673,6 +771,7 @@ static int hw_batch(hunt_worker *w, hw_part *pt)
     uint32_t n = 0;
     int rc = 0;
     hw_batch_reset(w);
+    w->batch_wm = pt->wm;
     pt->at_end = 0;
     while (n < w->batch) {
         rc = w->io->next(w->io, pt->p, &rec);
@@ -691,6 +790,11 @@ static int hw_batch(hunt_worker *w, hw_part *pt)
                      HUNT_TOPIC_IN, (int)pt->p, next, rec.offset);
             return CN_ERANGE;
         }
+        /* The engine also holds the ping's age against the partition's
+         * floor (a record without a timestamp, a producer's clock behind
+         * another's): the session horizon relies on it, and the floor is
+         * committed with the offset, so a replay sees the same bound. */
+        w->recv_ms = rec.timestamp > 0 ? rec.timestamp : 0;
         /* A log start moved by retention skips offsets: resume after rec. */
         if ((rc = hw_record(w, pt, &rec)) != 0)
             return rc;
@@ -699,7 +803,7 @@ static int hw_batch(hunt_worker *w, hw_part *pt)
     }
     if (!n)
         return 0;
-    rc = hw_commit(w, pt, next);
+    rc = hw_commit(w, pt, next, w->batch_wm);
     return rc ? rc : (int)n;
 }
 

@@ -63,7 +63,8 @@ struct hunt_io {
      *  CN_DONE when nothing more is available now, or an error. */
     int (*next)(hunt_io *io, int32_t p, lg_record *rec);
     /** Call fn for every record of output partition p from offset `from` to
-     *  its current end (fn returning non-zero stops). */
+     *  its current end (fn returning non-zero stops); LG_EOFFSET when
+     *  `from` lies past the end (the log lost its tail). */
     int (*scan_out)(hunt_io *io, int32_t p, int64_t from,
                     int (*fn)(void *ud, const lg_record *rec), void *ud);
     /** Append n records to output partition p, durably, as producer
@@ -100,7 +101,7 @@ typedef struct hunt_worker_stats {
     uint64_t emitted;     /* records appended to hunt-events */
     uint64_t suppressed;  /* derived events already in hunt-events (after a crash) */
     uint64_t batches;
-    uint64_t sessions_expired; /* a joined player's session was gone at load (TTL) */
+    uint64_t sessions_expired; /* a joined player's ping met a session over on ping time */
     uint64_t compactions;
 } hunt_worker_stats;
 

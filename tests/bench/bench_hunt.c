@@ -317,7 +317,6 @@ static double day_bytes(const hunt_rules *r, int ttl_on, uint64_t *live_sessions
     hunt_store_opts o = {0};
     o.clock = sim_clock;
     o.no_sync = 1;
-    o.session_ttl_ms = ttl_on ? 1800 * INT64_C(1000) : INT64_C(315360000000);
     hunt_store *s;
     sim_set(T0);
     if (hunt_store_open(dir, &o, &s, NULL, 0))
@@ -337,10 +336,16 @@ static double day_bytes(const hunt_rules *r, int ttl_on, uint64_t *live_sessions
             for (int k = 0; k < 4; k++)
                 off +=
                     process_batch(s, b, r, first, last - first, T0 + t + k * 15000, &scratch, off);
+        /* A 30-minute garbage horizon on ping time (a worker sets its own
+         * from its committed input; here the clock stands for it). */
+        if (ttl_on)
+            hunt_store_set_session_horizon(s, T0 + t - 1800000);
         if (t % 3600000 == 0)
             hunt_store_compact_expired(s);
     }
     sim_set(T0 + day);
+    if (ttl_on)
+        hunt_store_set_session_horizon(s, T0 + day - 1800000);
     hunt_store_compact_expired(s);
     uint64_t total = 0, v;
     for (int cf = 0; cf < HUNT_CF_COUNT; cf++)

@@ -401,6 +401,38 @@ static hunt_step step(hunt_rules *r, hunt_session *s, hunt_progress *p, const ch
     return out;
 }
 
+/* A session is over when a ping comes session_ttl_s (default 1800) or more
+ * of ping time after the latest accepted one: decided here on ping times
+ * alone, so any replay decides the same.  Progress stays. */
+static void test_session_expires_on_ping_time(void **unused)
+{
+    (void)unused;
+    hunt_rules *r = parse(one_hunt("any", -70, 2, 60));
+    hunt_session s;
+    hunt_progress p;
+    hunt_session_init(&s);
+    hunt_progress_init(&p);
+    hunt_step o = step(r, &s, &p, "A", -50, T0);
+    assert_int_equal(o.nevents, 1); /* joined */
+    assert_int_equal(o.session_expired, 0);
+    o = step(r, &s, &p, "C", -50, T0 + 1800000 - 1); /* one ms before the TTL: live */
+    assert_int_equal(o.session_expired, 0);
+    assert_int_equal(s.nhits, 1); /* the hit at C (the one at A left the window) */
+    o = step(r, &s, &p, "C", -90, T0 + 2 * 1800000 - 1); /* a TTL after the last ping */
+    assert_int_equal(o.reason, HUNT_ACCEPTED);
+    assert_int_equal(o.session_expired, 1);
+    assert_int_equal(s.nhits, 0); /* a new session: no hit kept */
+    assert_int_equal(s.current, 2);
+    assert_int_equal(s.last_ts_ms, T0 + 2 * 1800000 - 1);
+    assert_true(p.flags & HUNT_PROGRESS_JOINED);
+    /* A first ping of a new player is no expiry. */
+    hunt_session_init(&s);
+    hunt_progress_init(&p);
+    o = step(r, &s, &p, "A", -50, T0);
+    assert_int_equal(o.session_expired, 0);
+    hunt_rules_free(r);
+}
+
 static void test_window_edges(void **unused)
 {
     (void)unused;
@@ -729,6 +761,7 @@ static void test_codecs(void **unused)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_session_expires_on_ping_time),
         cmocka_unit_test(test_window_edges),
         cmocka_unit_test(test_sequence_and_events),
         cmocka_unit_test(test_hunt_window_and_reasons),

@@ -3,8 +3,9 @@
  * test_hunt_player.c — the engine running on states kept in RocksDB:
  * a seeded workload stepped through load/step/save/write (with a reopen
  * in the middle) ends in exactly the states of the same workload kept in
- * memory; after the session TTL the player starts a new session but keeps
- * the found set, score and the ordering guard; undecodable stored values
+ * memory; the clock expires no session (the engine does, on ping time),
+ * and a ping a session TTL after the last one starts a new session that
+ * keeps the found set, score and the ordering guard; undecodable stored values
  * are reported and never half-used.
  */
 #include <setjmp.h>
@@ -139,7 +140,7 @@ static void test_store_matches_memory(void **st)
     hunt_rules_free(r);
 }
 
-static void test_expiry_keeps_progress(void **st)
+static void test_expiry_on_ping_time_keeps_progress(void **st)
 {
     (void)st;
     hunt_rules *r = sample();
@@ -167,20 +168,22 @@ static void test_expiry_keeps_progress(void **st)
     }
     assert_int_equal(pp.nfound, 1);
     assert_int_equal(ss.nhits, 1);
-    /* 30 minutes after the last write the session is gone, progress stays. */
-    atomic_store(&fake_now, T0 + 30 * 60000);
+    /* A day of clock later the stored session is still read back as it was. */
+    atomic_store(&fake_now, T0 + 1440 * 60000);
     assert_int_equal(hunt_player_load(s, r, "ann", 3, &ss, &pp, &scratch, &fresh), 0);
-    assert_int_equal(fresh, HUNT_PLAYER_FRESH);
-    assert_true(ss.current == HUNT_NONE && ss.nhits == 0);
+    assert_int_equal(fresh, 0);
+    assert_true(ss.current != HUNT_NONE && ss.nhits == 1);
     assert_true(pp.nfound == 1 && pp.score == 5 && pp.last_seen_ms == T0 + 2000);
-    /* A late ping is still recognised; a new one joins no second time and
-     * needs two fresh hits at b-02 (the old one was in the session). */
+    /* A late ping is still recognised; a ping 30 min of ping time after the
+     * last one meets a new session: it joins no second time and needs two
+     * fresh hits at b-02 (the old one was in the old session). */
     hunt_ping late = {"ann", 3, "b-02", 4, -60, T0 + 1500, 0};
     assert_int_equal(hunt_game_step(r, &ss, &pp, &late, &o), 0);
     assert_int_equal(o.reason, HUNT_IGN_OUT_OF_ORDER);
-    hunt_ping now = {"ann", 3, "b-02", 4, -60, T0 + 2500, 0};
+    hunt_ping now = {"ann", 3, "b-02", 4, -60, T0 + 2000 + 30 * 60000, 0};
     assert_int_equal(hunt_game_step(r, &ss, &pp, &now, &o), 0);
-    assert_true(o.reason == HUNT_ACCEPTED && o.nevents == 0 && o.hit);
+    assert_true(o.reason == HUNT_ACCEPTED && o.nevents == 0 && o.hit && o.session_expired);
+    assert_true(ss.nhits == 1 && pp.nfound == 1 && pp.score == 5);
     hunt_batch_free(b);
     hunt_store_close(s);
     cn_buf_free(&scratch);
@@ -236,7 +239,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_store_matches_memory),
-        cmocka_unit_test(test_expiry_keeps_progress),
+        cmocka_unit_test(test_expiry_on_ping_time_keeps_progress),
         cmocka_unit_test(test_undecodable),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * test_hunt_store.c — the RocksDB state store with an injected clock:
- * sessions vanish for readers the moment their TTL passes and leave the
- * disk at the next forced compaction (checked with a raw iterator), while
- * progress never expires and audit lives out its own TTL; an atomic batch
+ * sessions never expire for readers (the engine decides on ping time) and
+ * leave the disk at the next forced compaction once stamped at or before
+ * the session horizon, never on the clock (checked with a raw iterator),
+ * while progress never expires and audit lives out its own TTL; an atomic batch
  * of state + audit + offsets is all there after reopen, an unwritten one
  * leaves no trace; RocksDB errors (a second open of a locked DB, a file
  * where a directory should be) come back as cn_err codes with a message.
@@ -113,21 +114,25 @@ static void test_ttl_and_compaction(void **st)
 
     atomic_store(&fake_now, T0 + 20 * MIN);
     put_n(s, HUNT_CF_SESSIONS, "new-", 0, 50);
-    /* 30 minutes after the first writes: expired for readers at once ... */
-    atomic_store(&fake_now, T0 + 30 * MIN - 1);
+    /* The clock alone expires no session, for readers or compaction ... */
+    atomic_store(&fake_now, T0 + 3 * DAY);
+    assert_int_equal(hunt_store_compact_expired(s), 0);
     assert_int_equal(get_key(s, HUNT_CF_SESSIONS, "old-00007", &v), 0);
     assert_true(v.len == 18 && memcmp(v.data, "value of old-00007", 18) == 0);
-    atomic_store(&fake_now, T0 + 30 * MIN);
-    assert_int_equal(get_key(s, HUNT_CF_SESSIONS, "old-00007", &v), CN_ENOENT);
-    assert_int_equal(get_key(s, HUNT_CF_SESSIONS, "new-00007", &v), 0);
-    assert_int_equal(count(s, HUNT_CF_SESSIONS, 0), 50);
-    /* ... but still on disk until compaction. */
     assert_int_equal(count(s, HUNT_CF_SESSIONS, 1), 150);
+    /* ... the horizon does, at compaction: stamps at or before it go. */
+    hunt_store_set_session_horizon(s, T0);
+    hunt_store_set_session_horizon(s, T0 - MIN); /* never moves back */
+    assert_int_equal(hunt_store_session_horizon(s), T0);
+    assert_int_equal(get_key(s, HUNT_CF_SESSIONS, "old-00007", &v), 0);
+    assert_int_equal(count(s, HUNT_CF_SESSIONS, 0), 150);
     uint64_t sst_before = 0, sst_after = 0;
     assert_int_equal(
         hunt_store_property(s, HUNT_CF_SESSIONS, "rocksdb.total-sst-files-size", &sst_before), 0);
     assert_int_equal(hunt_store_compact_expired(s), 0);
     assert_int_equal(count(s, HUNT_CF_SESSIONS, 1), 50);
+    assert_int_equal(get_key(s, HUNT_CF_SESSIONS, "old-00007", &v), CN_ENOENT);
+    assert_int_equal(get_key(s, HUNT_CF_SESSIONS, "new-00007", &v), 0);
     assert_int_equal(
         hunt_store_property(s, HUNT_CF_SESSIONS, "rocksdb.total-sst-files-size", &sst_after), 0);
     assert_true(sst_after > 0);
@@ -136,12 +141,14 @@ static void test_ttl_and_compaction(void **st)
     assert_int_equal(get_key(s, HUNT_CF_PROGRESS, "player-00099", &v), 0);
     assert_int_equal(count(s, HUNT_CF_AUDIT, 1), 40);
     assert_int_equal(count(s, HUNT_CF_AUDIT, 0), 40);
-    /* An expired session is recreated by the next write. */
+    /* A dropped session is recreated by the next write. */
+    atomic_store(&fake_now, T0 + 30 * MIN);
     put_n(s, HUNT_CF_SESSIONS, "old-", 7, 8);
     assert_int_equal(get_key(s, HUNT_CF_SESSIONS, "old-00007", &v), 0);
 
     /* Ninety days on: audit expires too; progress stays. */
     atomic_store(&fake_now, T0 + 90 * DAY);
+    hunt_store_set_session_horizon(s, T0 + 30 * MIN);
     assert_int_equal(count(s, HUNT_CF_AUDIT, 0), 0);
     assert_int_equal(count(s, HUNT_CF_AUDIT, 1), 40);
     assert_int_equal(hunt_store_compact_expired(s), 0);

@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,15 @@
 #include "lg.h"
 
 #define T0 INT64_C(1764352800000)
+#define MIN INT64_C(60000)
+
+/* The stores' clock (RocksDB's compaction threads read it too). */
+static _Atomic int64_t fake_now = T0;
+static int64_t fake_clock(void *ud)
+{
+    (void)ud;
+    return atomic_load(&fake_now);
+}
 
 static const char *hunt_json =
     "{\"id\":\"t\",\"name\":\"T\",\"found\":{\"rssi_min\":-70,\"hits\":1,\"window_s\":10},"
@@ -118,15 +128,18 @@ static void env_open_worker(env *e)
     assert_int_equal(hunt_worker_new(&e->w, e->rules, e->st, &e->wrap, &wo, err, sizeof(err)), 0);
 }
 
-static void env_open(env *e)
+static void env_open_rules(env *e, const char *json)
 {
     char err[512] = "", sdir[4096], ldir[4096];
     memset(e, 0, sizeof(*e));
     e->dir = cn_test_tmpdir("hunt-worker");
     snprintf(sdir, sizeof(sdir), "%s/state", e->dir);
     snprintf(ldir, sizeof(ldir), "%s/log", e->dir);
-    assert_int_equal(hunt_rules_parse(hunt_json, strlen(hunt_json), &e->rules, err, sizeof(err)), 0);
-    assert_int_equal(hunt_store_open(sdir, NULL, &e->st, err, sizeof(err)), 0);
+    assert_int_equal(hunt_rules_parse(json, strlen(json), &e->rules, err, sizeof(err)), 0);
+    hunt_store_opts so = {0};
+    so.clock = fake_clock;
+    atomic_store(&fake_now, T0);
+    assert_int_equal(hunt_store_open(sdir, &so, &e->st, err, sizeof(err)), 0);
     lg_opts o;
     lg_opts_init(&o);
     o.dir = ldir;
@@ -140,6 +153,11 @@ static void env_open(env *e)
     env_open_worker(e);
 }
 
+static void env_open(env *e)
+{
+    env_open_rules(e, hunt_json);
+}
+
 static void env_close(env *e)
 {
     hunt_worker_free(e->w);
@@ -151,12 +169,20 @@ static void env_close(env *e)
     free(e->dir);
 }
 
+static void append_value_at(env *e, const char *key, const void *v, size_t n, int64_t ts);
+
 static void append_value(env *e, const char *key, const void *v, size_t n)
+{
+    append_value_at(e, key, v, n, T0);
+}
+
+/* ts: the record timestamp, the log's receive time of the ping. */
+static void append_value_at(env *e, const char *key, const void *v, size_t n, int64_t ts)
 {
     lg_batch_builder *bb;
     cn_buf b = CN_BUF_INIT;
     assert_int_equal(lg_batch_builder_new(&bb, LG_COMP_NONE), 0);
-    assert_int_equal(lg_batch_builder_add(bb, T0, key, strlen(key), v, n, NULL, 0), 0);
+    assert_int_equal(lg_batch_builder_add(bb, ts, key, strlen(key), v, n, NULL, 0), 0);
     assert_int_equal(lg_batch_builder_finish(bb, &b), 0);
     assert_int_equal(lg_append(e->log, HUNT_TOPIC_IN, 0, b.data, b.len, NULL), 0);
     lg_batch_builder_free(bb);
@@ -179,7 +205,7 @@ static void append_ping_hunt(env *e, const char *hunt, const char *player, const
     p.player = (char *)player;
     p.hunt = (char *)hunt;
     assert_int_equal(cn_ce_encode_ping(&ce, "g", id, ts, &p), 0);
-    append_value(e, player, ce.data, ce.len);
+    append_value_at(e, player, ce.data, ce.len, ts); /* received when sent */
     cn_buf_free(&ce);
 }
 
@@ -414,6 +440,171 @@ static void test_input_offset_going_back_is_refused(void **state)
     env_close(&e);
 }
 
+/* Two hits within 60 s find a beacon; sessions last the default 30 min. */
+static const char *hunt2_json =
+    "{\"id\":\"t\",\"name\":\"T\",\"found\":{\"rssi_min\":-70,\"hits\":2,\"window_s\":60},"
+    "\"beacons\":[{\"id\":\"b0\",\"name\":\"n\",\"x\":0,\"y\":0,\"points\":5},"
+    "{\"id\":\"b1\",\"name\":\"n\",\"x\":1,\"y\":0,\"points\":7}]}";
+
+static void state_of(hunt_store *st, enum hunt_cf cf, const char *player, cn_buf *v)
+{
+    assert_int_equal(hunt_store_get(st, cf, player, strlen(player), v, NULL), 0);
+}
+
+/* Session expiry is decided on ping time, so how long a worker lags (or
+ * how late it restarts after a crash) changes nothing: a worker that
+ * meets the second hit 31 minutes of wall clock after the first still
+ * finds the beacon (the hits are 10 s apart), and --rebuild of the same
+ * log, later still, derives byte for byte the same sessions and progress. */
+static void test_replay_after_lag_equals_live_run(void **state)
+{
+    (void)state;
+    env e;
+    char err[512] = "", sdir[4096];
+    cn_buf a = CN_BUF_INIT, b = CN_BUF_INIT;
+    env_open_rules(&e, hunt2_json);
+    append_ping(&e, "p1", "b0", -50, T0);
+    assert_int_equal(drain(&e), 1);
+    assert_int_equal(out_count(&e), 1); /* joined */
+    atomic_store(&fake_now, T0 + 31 * MIN); /* the worker lags (or restarts) 31 min */
+    append_ping(&e, "p1", "b0", -50, T0 + 10000);
+    hunt_worker_free(e.w);
+    env_open_worker(&e);
+    assert_int_equal(drain(&e), 1);
+    assert_int_equal(out_count(&e), 3); /* beacon_found, score_changed */
+    assert_int_equal(hunt_worker_get_stats(e.w)->sessions_expired, 0);
+    /* A ping 30 min of ping time after the last one meets a new session. */
+    append_ping(&e, "p1", "b1", -50, T0 + 10000 + 30 * MIN);
+    append_ping(&e, "p1", "b1", -50, T0 + 20000 + 30 * MIN);
+    assert_int_equal(drain(&e), 2);
+    assert_int_equal(hunt_worker_get_stats(e.w)->sessions_expired, 1);
+    assert_int_equal(out_count(&e), 6); /* found b1, score, completed */
+
+    /* --rebuild a day later into a new state directory. */
+    atomic_store(&fake_now, T0 + 1440 * MIN);
+    snprintf(sdir, sizeof(sdir), "%s/rebuilt", e.dir);
+    hunt_store_opts so = {0};
+    so.clock = fake_clock;
+    hunt_store *st2;
+    hunt_worker *w2;
+    assert_int_equal(hunt_store_open(sdir, &so, &st2, err, sizeof(err)), 0);
+    hunt_worker_opts wo;
+    memset(&wo, 0, sizeof(wo));
+    wo.node = "t";
+    wo.rebuild = 1;
+    assert_int_equal(hunt_worker_new(&w2, e.rules, st2, &e.wrap, &wo, err, sizeof(err)), 0);
+    while (hunt_worker_poll(w2) > 0)
+        ;
+    assert_true(hunt_worker_caught_up(w2));
+    state_of(e.st, HUNT_CF_PROGRESS, "p1", &a);
+    state_of(st2, HUNT_CF_PROGRESS, "p1", &b);
+    assert_int_equal(a.len, b.len);
+    assert_memory_equal(a.data, b.data, a.len);
+    state_of(e.st, HUNT_CF_SESSIONS, "p1", &a);
+    state_of(st2, HUNT_CF_SESSIONS, "p1", &b);
+    assert_int_equal(a.len, b.len);
+    assert_memory_equal(a.data, b.data, a.len);
+    assert_int_equal(hunt_worker_get_stats(w2)->events[HUNT_EV_BEACON_FOUND], 2);
+    hunt_worker_free(w2);
+    hunt_store_close(st2);
+    cn_buf_free(&a);
+    cn_buf_free(&b);
+    env_close(&e);
+}
+
+/* Sessions leave the disk only when no ping the worker can still accept
+ * could find them live: the horizon follows the committed receive times
+ * minus the oldest ping age accepted (24 h) and the session TTL, never the
+ * wall clock. */
+static void test_session_gc_bounded_by_committed_input(void **state)
+{
+    (void)state;
+    env e;
+    env_open_rules(&e, hunt2_json);
+    assert_int_equal(hunt_store_session_horizon(e.st), INT64_MIN);
+    append_ping(&e, "p1", "b0", -50, T0);
+    assert_int_equal(drain(&e), 1);
+    atomic_store(&fake_now, T0 + 3000 * MIN); /* two days of wall clock: nothing moves */
+    assert_int_equal(hunt_store_compact_expired(e.st), 0);
+    cn_buf v = CN_BUF_INIT;
+    state_of(e.st, HUNT_CF_SESSIONS, "p1", &v);
+    assert_int_equal(hunt_store_session_horizon(e.st), T0 - 1440 * MIN - 30 * MIN);
+    /* Input received 24.5 h later moves the horizon past p1's session. */
+    int64_t later = T0 + 1470 * MIN;
+    cn_buf ce = CN_BUF_INIT;
+    Cairn__V1__BlePing p = CAIRN__V1__BLE_PING__INIT;
+    p.id = (char *)"late";
+    p.beacon = (char *)"b1";
+    p.rssi = -50;
+    p.ts = later;
+    p.player = (char *)"p2";
+    assert_int_equal(cn_ce_encode_ping(&ce, "g", "late", later, &p), 0);
+    append_value_at(&e, "p2", ce.data, ce.len, later);
+    assert_int_equal(drain(&e), 1);
+    assert_int_equal(hunt_store_session_horizon(e.st), T0);
+    assert_int_equal(hunt_store_compact_expired(e.st), 0);
+    assert_int_equal(hunt_store_get(e.st, HUNT_CF_SESSIONS, "p1", 2, &v, NULL), CN_ENOENT);
+    state_of(e.st, HUNT_CF_SESSIONS, "p2", &v);
+    state_of(e.st, HUNT_CF_PROGRESS, "p1", &v); /* progress never goes */
+    cn_buf_free(&ce);
+    cn_buf_free(&v);
+    env_close(&e);
+}
+
+/* Power loss with --flush interval or none: the log recovers less than
+ * the worker had consumed and emitted (RocksDB is synced per batch).  The
+ * worker starts anyway, resumes at the recovered ends, plays the pings the
+ * log stores next at the lost offsets, and keeps what the state holds. */
+static void test_restart_after_log_lost_its_tail(void **state)
+{
+    (void)state;
+    env e;
+    char ldir[4096], err[512] = "";
+    env_open(&e);
+    append_ping(&e, "p1", "b0", -50, T0);
+    append_ping(&e, "p1", "b1", -50, T0 + 1000);
+    append_ping(&e, "p3", "b0", -50, T0 + 2000);
+    assert_int_equal(drain(&e), 3);
+    assert_int_equal(out_count(&e), 9);
+    /* The power loss: only the first record of each topic survived. */
+    hunt_worker_free(e.w);
+    hunt_io_log_free(e.inner);
+    lg_close(e.log);
+    snprintf(ldir, sizeof(ldir), "%s/log", e.dir);
+    cn_test_rmrf(ldir);
+    lg_opts o;
+    lg_opts_init(&o);
+    o.dir = ldir;
+    assert_int_equal(lg_open(&e.log, &o), 0);
+    lg_topic_config c = {1, -1, -1, 0};
+    assert_int_equal(lg_topic_create(e.log, HUNT_TOPIC_IN, &c), 0);
+    assert_int_equal(lg_topic_create(e.log, HUNT_TOPIC_OUT, &c), 0);
+    assert_int_equal(hunt_io_log_new(&e.inner, e.log), 0);
+    append_ping(&e, "p1", "b0", -50, T0);
+    hunt_worker_opts wo;
+    memset(&wo, 0, sizeof(wo));
+    wo.node = "t";
+    wo.batch = 4;
+    assert_int_equal(hunt_worker_new(&e.w, e.rules, e.st, &e.wrap, &wo, err, sizeof(err)), 0);
+    /* A new ping lands at offset 1, which the state had consumed before. */
+    append_ping(&e, "p2", "b0", -50, T0 + 3000);
+    assert_int_equal(drain(&e), 1);
+    assert_int_equal(out_count(&e), 3); /* p2: joined, found, score */
+    int64_t next;
+    assert_int_equal(hunt_store_get_offset(e.st, HUNT_TOPIC_IN, 0, &next), 0);
+    assert_int_equal(next, 2);
+    cn_buf v = CN_BUF_INIT;
+    state_of(e.st, HUNT_CF_PROGRESS, "p2", &v);
+    state_of(e.st, HUNT_CF_PROGRESS, "p3", &v); /* what the state held stays */
+    /* And the next restart is an ordinary one. */
+    hunt_worker_free(e.w);
+    env_open_worker(&e);
+    assert_int_equal(drain(&e), 0);
+    assert_int_equal(out_count(&e), 3);
+    cn_buf_free(&v);
+    env_close(&e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -422,6 +613,9 @@ int main(void)
         cmocka_unit_test(test_hostile_records),
         cmocka_unit_test(test_ping_for_another_hunt_not_applied),
         cmocka_unit_test(test_input_offset_going_back_is_refused),
+        cmocka_unit_test(test_replay_after_lag_equals_live_run),
+        cmocka_unit_test(test_session_gc_bounded_by_committed_input),
+        cmocka_unit_test(test_restart_after_log_lost_its_tail),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
