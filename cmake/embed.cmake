@@ -3,6 +3,7 @@
 #   cmake -DOUT=x.c -DNAME=sym -DROOT=dir -DFILES="a;b" -P embed.cmake
 # and it writes OUT defining
 #   const cairn_embedded_file NAME[];  const size_t NAME_count;
+# (common/cn_embed.h declares them for C: CN_EMBEDDED(NAME))
 # with each file's path relative to ROOT (with a leading '/'), bytes and
 # length (plus a NUL after the bytes, so text can be used as a C string).
 # Pure CMake: no xxd or python needed at build time.

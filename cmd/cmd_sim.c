@@ -66,14 +66,7 @@ static int simc_rate(cn_cli *cli, double *out)
 static int simc_load_hunt(const char *path, hunt_rules **out)
 {
     char err[HUNT_ERR_MAX];
-    int rc;
-    if (path) {
-        rc = hunt_rules_load(path, out, err, sizeof(err));
-    } else {
-        size_t len;
-        const char *j = sim_bundled_hunt(&len);
-        rc = hunt_rules_parse(j, len, out, err, sizeof(err));
-    }
+    int rc = hunt_rules_load_or_sample(path, out, err, sizeof(err));
     if (rc)
         fprintf(stderr, "cairn sim: %s\n", err[0] ? err : cn_strerror(rc));
     return rc;

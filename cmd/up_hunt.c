@@ -26,7 +26,6 @@
 #include "hunt_rules.h"
 #include "hunt_store.h"
 #include "hunt_worker.h"
-#include "sim.h"
 
 #include <errno.h>
 #include <event2/event.h>
@@ -100,11 +99,7 @@ static void hunt_tick(evutil_socket_t fd, short what, void *ud)
 
 static int hunt_load_rules(up_hunt *h, char *err, size_t errlen)
 {
-    if (h->o.hunt_file)
-        return hunt_rules_load(h->o.hunt_file, &h->rules, err, errlen);
-    size_t len;
-    const char *json = sim_bundled_hunt(&len);
-    return hunt_rules_parse(json, len, &h->rules, err, errlen);
+    return hunt_rules_load_or_sample(h->o.hunt_file, &h->rules, err, errlen);
 }
 
 static int hunt_open_worker(up_hunt *h, lg_log *log, char *err, size_t errlen)

@@ -8,18 +8,12 @@
  */
 #include "dash_http.h"
 
+#include "cn_embed.h"
 #include "cn_err.h"
 
 #include <string.h>
 
-typedef struct cairn_embedded_file {
-    const char *path;
-    const unsigned char *data;
-    size_t len;
-} cairn_embedded_file;
-
-extern const cairn_embedded_file dash_files[];
-extern const size_t dash_files_count;
+CN_EMBEDDED(dash_files);
 
 static const char *dash__ctype(const char *path)
 {

@@ -89,6 +89,16 @@ int hunt_rules_parse(const char *json, size_t len, hunt_rules **out, char *err, 
  */
 int hunt_rules_load(const char *path, hunt_rules **out, char *err, size_t errlen);
 
+/** The sample hunt compiled into the binary (hunt/sample-hunt.json, embedded
+ *  at build time): its JSON bytes, NUL-terminated, len without the NUL.
+ *  Read-only static data; any thread. */
+const char *hunt_sample_json(size_t *len);
+
+/** hunt_rules_load(path) when path is non-NULL, else hunt_rules_parse of
+ *  the sample hunt: what every command with an optional --hunt FILE does.
+ *  @return as hunt_rules_load. */
+int hunt_rules_load_or_sample(const char *path, hunt_rules **out, char *err, size_t errlen);
+
 /** Free a handle; NULL is fine. */
 void hunt_rules_free(hunt_rules *r);
 

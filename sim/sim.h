@@ -86,9 +86,6 @@ int sim_result_ok(const sim_result *r);
 /** Write the result as one JSON object (with the options that shaped it). */
 int sim_result_json(FILE *f, const sim_opts *o, const sim_result *r);
 
-/** The sample hunt compiled into the binary (hunt/sample-hunt.json). */
-const char *sim_bundled_hunt(size_t *len);
-
 /** Write the human summary (several lines). */
 void sim_result_print(FILE *f, const sim_opts *o, const sim_result *r);
 

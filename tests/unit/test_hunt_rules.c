@@ -431,13 +431,42 @@ static void test_oom(void **st)
     assert_true(ok); /* eventually every allocation succeeded */
 }
 
+/* The compiled-in sample is the file, byte for byte (so editing
+ * hunt/sample-hunt.json and rebuilding changes what `cairn up` runs), and
+ * hunt_rules_load_or_sample picks it exactly when no path is given. */
+static void test_sample_embedded(void **st)
+{
+    (void)st;
+    char *path = sample_path();
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    static char file[1 << 16];
+    size_t flen = fread(file, 1, sizeof(file), f);
+    fclose(f);
+    size_t len = 0;
+    const char *json = hunt_sample_json(&len);
+    assert_int_equal(len, flen);
+    assert_memory_equal(json, file, len);
+    assert_int_equal(json[len], 0);
+    char err[HUNT_ERR_MAX];
+    hunt_rules *r = NULL;
+    assert_int_equal(hunt_rules_load_or_sample(NULL, &r, err, sizeof(err)), 0);
+    assert_string_equal(hunt_rules_def(r)->id, "museum-night");
+    hunt_rules_free(r);
+    r = NULL;
+    assert_int_equal(hunt_rules_load_or_sample("/nonexistent/hunt.json", &r, err, sizeof(err)),
+                     CN_ENOENT);
+    assert_null(r);
+    free(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sample),     cmocka_unit_test(test_documented_example_and_times),
         cmocka_unit_test(test_rejections), cmocka_unit_test(test_limits),
         cmocka_unit_test(test_hostile),    cmocka_unit_test(test_load_errors),
-        cmocka_unit_test(test_oom),
+        cmocka_unit_test(test_oom),        cmocka_unit_test(test_sample_embedded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -102,7 +102,7 @@ static void test_radio_model(void **st)
 static hunt_rules *load_sample(sim_venue *v, sim_beacon_pos *pos)
 {
     size_t len;
-    const char *j = sim_bundled_hunt(&len);
+    const char *j = hunt_sample_json(&len);
     hunt_rules *h = NULL;
     char err[HUNT_ERR_MAX];
     assert_int_equal(hunt_rules_parse(j, len, &h, err, sizeof(err)), 0);
