@@ -27,6 +27,7 @@
 #include "cn_cli.h"
 #include "cn_err.h"
 #include "cn_log.h"
+#include "cn_prom.h"
 #include "gw_id.h"
 #include "gw_server.h"
 #include "gw_token.h"
@@ -39,7 +40,6 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <event2/thread.h>
-#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -116,26 +116,25 @@ static void up_hunt_fail(void *ud)
 /* Log end offsets, for /metrics beside the gateway's and the worker's. */
 static int up_log_metrics(up *u, cn_buf *out)
 {
-    int rc = cn_buf_printf(out, "# HELP cairn_log_end_offset Next offset of each partition.\n"
-                                "# TYPE cairn_log_end_offset gauge\n");
-    for (size_t t = 0; !rc && t < sizeof(up_topics) / sizeof(up_topics[0]); t++) {
+    cn_prom w;
+    cn_prom_init(&w, out);
+    cn_prom_family(&w, "cairn_log_end_offset", CN_PROM_GAUGE, "Next offset of each partition.");
+    for (size_t t = 0; t < sizeof(up_topics) / sizeof(up_topics[0]); t++) {
         int n = lg_topic_partitions(u->log, up_topics[t]);
-        for (int p = 0; !rc && p < n; p++) {
+        for (int p = 0; p < n; p++) {
             lg_partition_info pi;
+            char part[16];
+            snprintf(part, sizeof(part), "%d", p);
+            const char *l[] = {"topic", up_topics[t], "partition", part, NULL};
             if (lg_partition_info_get(u->log, up_topics[t], p, &pi) == 0)
-                rc = cn_buf_printf(
-                    out, "cairn_log_end_offset{topic=\"%s\",partition=\"%d\"} %" PRId64 "\n",
-                    up_topics[t], p, pi.log_end_offset);
+                cn_prom_i64(&w, "cairn_log_end_offset", l, pi.log_end_offset);
         }
     }
-    if (!rc)
-        rc = cn_buf_printf(
-            out,
-            "# HELP cairn_up_http_pipes HTTP connections served through to the worker.\n"
-            "# TYPE cairn_up_http_pipes gauge\ncairn_up_http_pipes %u\n"
-            "# TYPE cairn_up_http_pipes_total counter\ncairn_up_http_pipes_total %" PRIu64 "\n",
-            up_proxy_open(u->proxy), up_proxy_total(u->proxy));
-    return rc;
+    cn_prom_gauge(&w, "cairn_up_http_pipes", "HTTP connections served through to the worker.",
+                  up_proxy_open(u->proxy));
+    cn_prom_family(&w, "cairn_up_http_pipes_total", CN_PROM_COUNTER, NULL);
+    cn_prom_u64(&w, "cairn_up_http_pipes_total", NULL, up_proxy_total(u->proxy));
+    return w.err;
 }
 
 static int up_metrics(void *ud, cn_buf *out)

@@ -23,6 +23,7 @@
 #include "cn_ce.h"
 #include "cn_err.h"
 #include "cn_log.h"
+#include "cn_prom.h"
 #include "cn_time.h"
 #include "hunt_board.h"
 #include "hunt_cache.h"
@@ -886,57 +887,74 @@ static const int hw_rej_codes[] = {HUNT_REJ_BAD_PLAYER, HUNT_REJ_UNKNOWN_BEACON,
                                    HUNT_REJ_BAD_TIME, HUNT_REJ_BAD_RECORD, HUNT_REJ_BAD_STATE,
                                    HUNT_REJ_WRONG_HUNT};
 
+static void hw_metrics_totals(cn_prom *p, const hunt_worker_stats *s)
+{
+    cn_prom_counter(p, "cairn_hunt_records_total", NULL, s->records);
+    cn_prom_counter(p, "cairn_hunt_accepted_total", NULL, s->accepted);
+    cn_prom_counter(p, "cairn_hunt_batches_total", NULL, s->batches);
+    cn_prom_counter(p, "cairn_hunt_emitted_total", NULL, s->emitted);
+    cn_prom_counter(p, "cairn_hunt_suppressed_total", NULL, s->suppressed);
+    cn_prom_counter(p, "cairn_hunt_sessions_expired_total", NULL, s->sessions_expired);
+    cn_prom_counter(p, "cairn_hunt_ttl_compactions_total", NULL, s->compactions);
+}
+
+static void hw_metrics_reasons(cn_prom *p, const hunt_worker_stats *s)
+{
+    cn_prom_family(p, "cairn_hunt_ignored_total", CN_PROM_COUNTER, NULL);
+    for (int r = HUNT_IGN_OUTSIDE_HUNT; r <= HUNT_IGN_DUPLICATE; r++) {
+        const char *l[] = {"reason", hunt_reason_name(r), NULL};
+        cn_prom_u64(p, "cairn_hunt_ignored_total", l, s->ignored[r]);
+    }
+    cn_prom_family(p, "cairn_hunt_rejected_total", CN_PROM_COUNTER, NULL);
+    for (size_t i = 0; i < sizeof(hw_rej_codes) / sizeof(hw_rej_codes[0]); i++) {
+        int r = hw_rej_codes[i];
+        const char *l[] = {"reason", hw_rej_name(r), NULL};
+        cn_prom_u64(p, "cairn_hunt_rejected_total", l, s->rejected[r - HUNT_REJ_BAD_PLAYER]);
+    }
+    cn_prom_family(p, "cairn_hunt_events_total", CN_PROM_COUNTER, NULL);
+    for (int t = HUNT_EV_PLAYER_JOINED; t <= HUNT_EV_HUNT_COMPLETED; t++) {
+        const char *l[] = {"type", hunt_event_name(t), NULL};
+        cn_prom_u64(p, "cairn_hunt_events_total", l, s->events[t]);
+    }
+}
+
+static void hw_metrics_partitions(cn_prom *p, hunt_worker *w)
+{
+    char part[16];
+    const char *l[] = {"partition", part, NULL};
+    cn_prom_family(p, "cairn_hunt_next_offset", CN_PROM_GAUGE, NULL);
+    for (size_t i = 0; i < w->nparts; i++) {
+        snprintf(part, sizeof(part), "%d", (int)w->parts[i].p);
+        cn_prom_i64(p, "cairn_hunt_next_offset", l, w->parts[i].next);
+    }
+    cn_prom_family(p, "cairn_hunt_lag_records", CN_PROM_GAUGE, NULL);
+    for (size_t i = 0; i < w->nparts; i++) {
+        int64_t end = w->io->end_offset(w->io, w->parts[i].p);
+        snprintf(part, sizeof(part), "%d", (int)w->parts[i].p);
+        cn_prom_i64(p, "cairn_hunt_lag_records", l,
+                    end > w->parts[i].next ? end - w->parts[i].next : 0);
+    }
+}
+
 int hunt_worker_metrics(hunt_worker *w, cn_buf *b)
 {
-    const hunt_worker_stats *s = &w->stats;
-    int rc = cn_buf_printf(b,
-                           "# TYPE cairn_hunt_records_total counter\ncairn_hunt_records_total %" PRIu64 "\n"
-                           "# TYPE cairn_hunt_accepted_total counter\ncairn_hunt_accepted_total %" PRIu64 "\n"
-                           "# TYPE cairn_hunt_batches_total counter\ncairn_hunt_batches_total %" PRIu64 "\n"
-                           "# TYPE cairn_hunt_emitted_total counter\ncairn_hunt_emitted_total %" PRIu64 "\n"
-                           "# TYPE cairn_hunt_suppressed_total counter\ncairn_hunt_suppressed_total %" PRIu64 "\n"
-                           "# TYPE cairn_hunt_sessions_expired_total counter\n"
-                           "cairn_hunt_sessions_expired_total %" PRIu64 "\n"
-                           "# TYPE cairn_hunt_ttl_compactions_total counter\n"
-                           "cairn_hunt_ttl_compactions_total %" PRIu64 "\n"
-                           "# TYPE cairn_hunt_ignored_total counter\n",
-                           s->records, s->accepted, s->batches, s->emitted, s->suppressed, s->sessions_expired,
-                           s->compactions);
-    for (int r = HUNT_IGN_OUTSIDE_HUNT; !rc && r <= HUNT_IGN_DUPLICATE; r++)
-        rc = cn_buf_printf(b, "cairn_hunt_ignored_total{reason=\"%s\"} %" PRIu64 "\n", hunt_reason_name(r),
-                           s->ignored[r]);
-    rc = rc ? rc : cn_buf_printf(b, "# TYPE cairn_hunt_rejected_total counter\n");
-    for (size_t i = 0; !rc && i < sizeof(hw_rej_codes) / sizeof(hw_rej_codes[0]); i++) {
-        int r = hw_rej_codes[i];
-        const char *name = hw_rej_name(r);
-        rc = cn_buf_printf(b, "cairn_hunt_rejected_total{reason=\"%s\"} %" PRIu64 "\n", name,
-                           s->rejected[r - HUNT_REJ_BAD_PLAYER]);
-    }
-    rc = rc ? rc : cn_buf_printf(b, "# TYPE cairn_hunt_events_total counter\n");
-    for (int t = HUNT_EV_PLAYER_JOINED; !rc && t <= HUNT_EV_HUNT_COMPLETED; t++)
-        rc = cn_buf_printf(b, "cairn_hunt_events_total{type=\"%s\"} %" PRIu64 "\n", hunt_event_name(t),
-                           s->events[t]);
-    rc = rc ? rc : cn_buf_printf(b, "# TYPE cairn_hunt_next_offset gauge\n");
-    for (size_t i = 0; !rc && i < w->nparts; i++)
-        rc = cn_buf_printf(b, "cairn_hunt_next_offset{partition=\"%d\"} %" PRId64 "\n", (int)w->parts[i].p,
-                           w->parts[i].next);
-    rc = rc ? rc : cn_buf_printf(b, "# TYPE cairn_hunt_lag_records gauge\n");
-    for (size_t i = 0; !rc && i < w->nparts; i++) {
-        int64_t end = w->io->end_offset(w->io, w->parts[i].p);
-        int64_t lag = end > w->parts[i].next ? end - w->parts[i].next : 0;
-        rc = cn_buf_printf(b, "cairn_hunt_lag_records{partition=\"%d\"} %" PRId64 "\n", (int)w->parts[i].p, lag);
-    }
-    static const char *const props[][2] = {{"rocksdb.estimate-num-keys", "cairn_hunt_rocksdb_keys"},
-                                           {"rocksdb.total-sst-files-size", "cairn_hunt_rocksdb_sst_bytes"},
-                                           {"rocksdb.cur-size-all-mem-tables", "cairn_hunt_rocksdb_memtable_bytes"}};
-    for (size_t j = 0; !rc && j < sizeof(props) / sizeof(props[0]); j++) {
-        rc = cn_buf_printf(b, "# TYPE %s gauge\n", props[j][1]);
-        for (int cf = 0; !rc && cf < HUNT_CF_COUNT; cf++) {
+    cn_prom p;
+    cn_prom_init(&p, b);
+    hw_metrics_totals(&p, &w->stats);
+    hw_metrics_reasons(&p, &w->stats);
+    hw_metrics_partitions(&p, w);
+    static const char *const props[][2] = {
+        {"rocksdb.estimate-num-keys", "cairn_hunt_rocksdb_keys"},
+        {"rocksdb.total-sst-files-size", "cairn_hunt_rocksdb_sst_bytes"},
+        {"rocksdb.cur-size-all-mem-tables", "cairn_hunt_rocksdb_memtable_bytes"}};
+    for (size_t j = 0; j < sizeof(props) / sizeof(props[0]); j++) {
+        cn_prom_family(&p, props[j][1], CN_PROM_GAUGE, NULL);
+        for (int cf = 0; cf < HUNT_CF_COUNT; cf++) {
             uint64_t v;
+            const char *l[] = {"cf", hunt_store_cf_name((enum hunt_cf)cf), NULL};
             if (hunt_store_property(w->st, (enum hunt_cf)cf, props[j][0], &v) == 0)
-                rc = cn_buf_printf(b, "%s{cf=\"%s\"} %" PRIu64 "\n", props[j][1],
-                                   hunt_store_cf_name((enum hunt_cf)cf), v);
+                cn_prom_u64(&p, props[j][1], l, v);
         }
     }
-    return rc;
+    return p.err;
 }
