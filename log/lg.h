@@ -188,6 +188,40 @@ int lg_append_batches(lg_log *log, const char *topic, int32_t partition, const l
 int lg_append(lg_log *log, const char *topic, int32_t partition, const void *batch, size_t len,
               lg_append_result *res);
 
+/* ---- the acknowledged end, published --------------------------------- */
+
+/**
+ * A listener told that the log's acknowledged end moved: some partition
+ * took records that are now durable per the durability mode (on disk with
+ * fsync; as acks are given with interval and none), so lg_read returns
+ * more than before.  In-process readers that wait for new data (the Kafka
+ * listener's long-poll Fetches) subscribe here instead of every appender
+ * telling them.
+ * Runs on the writer thread, once per round in which at least one append
+ * succeeded, after that round's append callbacks, while the writer holds
+ * its round lock.  It may only do thread-safe work that does not block
+ * (set a flag, activate a libevent event, signal a condition); it must not
+ * call lg_ functions.  It carries no detail: a listener looks again.
+ */
+typedef void (*lg_end_fn)(void *ud);
+
+/** Most listeners at once (one Kafka listener per log today). */
+#define LG_END_LISTENERS_MAX 8
+
+/**
+ * Subscribe fn(ud) to the acknowledged end.  Any thread but the writer's
+ * (from an append callback it returns CN_EBUSY); waits for a round in
+ * progress.  @return 0; CN_ENOSPC (LG_END_LISTENERS_MAX reached);
+ * CN_EBUSY (called from an append callback).
+ */
+int lg_end_listen(lg_log *log, lg_end_fn fn, void *ud);
+/**
+ * Unsubscribe the pair fn, ud (absent: nothing happens).  When it returns,
+ * fn(ud) is not running and never runs again, so ud may be freed.  Same
+ * threads as lg_end_listen (CN_EBUSY from an append callback); NULL log ok.
+ */
+int lg_end_unlisten(lg_log *log, lg_end_fn fn, void *ud);
+
 /* ---- read ------------------------------------------------------------ */
 
 typedef struct lg_partition_info {

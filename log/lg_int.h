@@ -202,6 +202,12 @@ struct lg_log {
     atomic_int panic; /* sticky CN_EPANIC (I5) */
     _Atomic int64_t next_pid; /* producer ids below this were handed out */
     void *wctx;       /* writer-thread scratch (lg_writer.c) */
+    /* lg_end_listen subscribers; under wmu (lg_listen.c) */
+    struct {
+        lg_end_fn fn;
+        void *ud;
+    } end_listeners[LG_END_LISTENERS_MAX];
+    size_t nend_listeners;
     int64_t last_checkpoint_ms;
 };
 
@@ -316,6 +322,10 @@ int lg__trunc_intent_read(const lg_part *p, lg_trunc_intent *ti);
 int lg__trunc_redo_files(lg_log *log, const lg_part *p, const lg_trunc_intent *ti);
 /** Remove the intent durably (after the index records the truncate). */
 int lg__trunc_intent_clear(lg_log *log, const lg_part *p);
+
+/* lg_listen.c: tell lg_end_listen subscribers the acknowledged end moved.
+ *  Writer thread, wmu held, after a round's append callbacks. */
+void lg__end_publish(lg_log *log);
 
 /* lg_recover.c */
 /** Bring partition p to a consistent state at open (writer mode). */

@@ -769,12 +769,15 @@ static void lg__round(lg_log *log, lg__wctx *w)
         lg__seg_unref(w->segs[i].s);
     w->nsegs = 0;
     /* Step 4. */
+    int advanced = 0;
     for (size_t i = 0; i < w->nparts; i++) {
         lg_queue *q = &w->parts[i]->wq;
         for (size_t j = 0; j < q->n; j++) {
             lg_pend *e = &q->v[j];
             if (e->res.err)
                 e->res.base_offset = -1;
+            else
+                advanced = 1;
             e->res.log_start_offset = w->parts[i]->log_start;
             e->cb(e->ud, &e->res);
         }
@@ -793,6 +796,8 @@ static void lg__round(lg_log *log, lg__wctx *w)
         }
         q->n = 0;
     }
+    if (advanced)
+        lg__end_publish(log);
 }
 
 /* ---- timers: interval fsync and index checkpoints ---------------------------- */

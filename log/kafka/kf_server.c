@@ -20,9 +20,9 @@
  *  - append completions from the log's writer thread are handed to the
  *    loop through a mutex-protected list and one event (never touching a
  *    connection off the loop thread).
- * Threads: everything runs on the event loop, except kf_wake_from_writer
- * paths (kf_server_notify_append, the lg append callback kf_produce_cb in
- * kf_h_produce.c)
+ * Threads: everything runs on the event loop, except the paths the log's
+ * writer thread takes (kf_log_end_moved, the lg_end_listen subscriber that
+ * calls kf_server_notify_append; the lg append callback kf_produce_cb in kf_h_produce.c),
  * which only take the mutex and activate the wake event.
  * Ownership: the server owns connections; a connection owns its frame
  * copy, arena, and at most one in-flight call.  See docs/kafka.md.
@@ -533,6 +533,14 @@ static void kf_wake_cb(evutil_socket_t fd, short what, void *ud)
         kf__fetch_recheck(s, 0);
 }
 
+/* Writer thread (lg_end_listen): the log's acknowledged end moved, by
+ * whoever appended (this server's Produce, or in-process appenders such as
+ * `cairn up`'s gateway and hunt worker): parked Fetches look again. */
+static void kf_log_end_moved(void *ud)
+{
+    kf_server_notify_append(ud);
+}
+
 void kf_server_notify_append(kf_server *s)
 {
     pthread_mutex_lock(&s->mu);
@@ -585,6 +593,12 @@ int kf_server_new(kf_server **out, struct event_base *base, lg_log *log, const k
         kf_server_free(s);
         return CN_ENOMEM;
     }
+    int rc = lg_end_listen(log, kf_log_end_moved, s);
+    if (rc) {
+        kf_server_free(s);
+        return rc;
+    }
+    s->end_listening = 1;
     s->lst = evconnlistener_new_bind(base, kf_accept_cb, s,
                                      LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, 1024,
                                      (struct sockaddr *)&sin, sizeof(sin));
@@ -683,6 +697,10 @@ void kf_server_free(kf_server *s)
     if (s->lst)
         evconnlistener_free(s->lst);
     s->lst = NULL;
+    /* No wake-up from the writer after this: the wake event goes below. */
+    if (s->end_listening)
+        lg_end_unlisten(s->log, kf_log_end_moved, s);
+    s->end_listening = 0;
     /* Appends still in flight must call back into live memory: wait for
      * them by running the completion path until none is due. */
     for (;;) {

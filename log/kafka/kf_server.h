@@ -54,8 +54,9 @@ int kf_server_port(const kf_server *s);
  * no connection is left (possibly before this returns).
  */
 void kf_server_drain(kf_server *s, void (*done)(void *ud), void *ud);
-/** Any thread: new data was appended by someone else (in-process
- *  producers), so parked long-poll Fetches should look again. */
+/** Any thread: parked long-poll Fetches should look again.  Appends to
+ *  the log need no call: the server subscribes to the log's acknowledged
+ *  end (lg_end_listen) and wakes itself, whoever appended. */
 void kf_server_notify_append(kf_server *s);
 /** Close everything now.  NULL-safe.  Call on the loop thread with the
  *  log still open (in-flight appends are waited for).  Keep the log open

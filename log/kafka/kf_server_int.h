@@ -96,6 +96,7 @@ struct kf_server {
     kf_produce *done_head, *done_tail;
     struct event *wake;
     int wake_appended;          /* set under mu by kf_server_notify_append */
+    int end_listening;          /* subscribed with lg_end_listen */
     int draining;
     void (*drain_done)(void *ud);
     void *drain_ud;
