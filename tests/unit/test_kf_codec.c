@@ -460,7 +460,7 @@ static void test_generated_up_to_date(void **st)
 {
     (void)st;
     /* Re-run the generator against ../shared when it is present: the
-     * committed kf_msgs.* must be what the spec produces. */
+     * committed kf_msgs*, kf_errors.h must be what the spec produces. */
     const char *src = getenv("CAIRN_SRC");
     if (!src)
         skip();
