@@ -10,8 +10,8 @@
  * snapshot (leaderboard scan, offsets) is computed once a second whatever
  * the number of viewers, and pings/s needs two samples a known time apart.
  *
- * For servers with their own router, dash_http_respond answers the same
- * paths but /api/events as one complete response each.
+ * For servers with their own router, dash_serve_asset and dash_http_stats
+ * give the bytes of every path but /api/events; the router frames them.
  *
  * Guarantees: at most DASH_MAX_STREAMS streams (more get 503 and the page
  * falls back to polling /api/stats); a stream whose connection closes is
@@ -24,7 +24,6 @@
 #include "cn_alloc.h"
 #include "cn_err.h"
 #include "cn_time.h"
-#include "ws_http.h"
 
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -133,16 +132,13 @@ static void dash__asset(struct evhttp_request *req, void *ud)
 
 static void dash__stats(struct evhttp_request *req, void *ud)
 {
-    dash_http *d = ud;
-    /* Between ticks the last sample is at most a second old: serve it,
-     * so polling clients do not multiply the work.  Before the first
-     * tick, take one now. */
-    if (!d->have_snap && dash__sample(d)) {
+    cn_slice json;
+    if (dash_http_stats(ud, &json)) {
         const char *e = "{\"error\":\"no statistics available yet; retry\"}\n";
         dash__reply(req, 503, "Service Unavailable", "application/json", e, strlen(e));
         return;
     }
-    dash__reply(req, 200, "OK", "application/json", d->json.data, d->json.len);
+    dash__reply(req, 200, "OK", "application/json", json.ptr, json.len);
 }
 
 static void dash__stream_closed(struct evhttp_connection *conn, void *ud)
@@ -232,24 +228,19 @@ int dash_http_mount(dash_http **out, struct event_base *base, struct evhttp *htt
     return 0;
 }
 
-int dash_http_respond(dash_http *d, const char *path, size_t plen, cn_buf *out)
+int dash_http_stats(dash_http *d, cn_slice *json)
 {
-    char p[32];
-    if (plen >= sizeof(p))
-        return CN_ENOENT;
-    memcpy(p, path, plen);
-    p[plen] = 0;
-    if (strcmp(p, "/api/stats") == 0) {
-        if (!d->have_snap && dash__sample(d))
-            return ws_http_write_error(out, 503, "no statistics available yet; retry");
-        return ws_http_write_response(out, 200, "application/json", d->json.data, d->json.len, 0);
+    /* Between ticks the last sample is at most a second old: serve it,
+     * so polling clients do not multiply the work.  Before the first
+     * tick, take one now. */
+    if (!d->have_snap) {
+        int rc = dash__sample(d);
+        if (rc)
+            return rc;
     }
-    const unsigned char *body;
-    size_t len;
-    const char *ctype;
-    if (dash_serve_asset(p, &body, &len, &ctype))
-        return CN_ENOENT;
-    return ws_http_write_response(out, 200, ctype, body, len, 0);
+    json->ptr = d->json.data;
+    json->len = d->json.len;
+    return 0;
 }
 
 uint32_t dash_http_streams(const dash_http *d)

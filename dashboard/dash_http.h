@@ -89,7 +89,7 @@ typedef struct dash_http dash_http;
 /**
  * Serve the dashboard on http: "/", "/index.html", "/app.js", "/style.css",
  * "/api/stats" and "/api/events"; sample fn(ud) once a second.  With http
- * NULL only the sampling runs (for dash_http_respond).
+ * NULL only the sampling runs (for dash_http_stats).
  * Paths registered here take precedence over the evhttp's general
  * callback, so the mounting server's other routes are untouched.
  * @return 0; CN_EEXIST if a path is already taken; CN_ENOMEM
@@ -97,15 +97,15 @@ typedef struct dash_http dash_http;
 int dash_http_mount(dash_http **out, struct event_base *base, struct evhttp *http, dash_snapshot_fn fn, void *ud);
 
 /**
- * For a server with its own router (the gateway's): a complete HTTP/1.1
- * response (Connection: close) for a dashboard GET, into out.  Serves the
- * assets and /api/stats; /api/events needs a streaming server and is not
- * answered here (the page then polls /api/stats).  d may come from
- * dash_http_mount with http NULL (sampling only, no evhttp).
- * @return 0; CN_ENOENT when path is not the dashboard's (route it
- *         elsewhere); CN_ENOMEM
+ * For a server with its own router: the /api/stats object, the same bytes
+ * the mounted path serves.  The last sample (at most a second old), or one
+ * taken now before the first tick.  d may come from dash_http_mount with
+ * http NULL (sampling only, no evhttp).
+ * @param[out] json  borrowed from d, valid until its next sample or free
+ * @return 0; the snapshot callback's error when no sample could be taken
+ *         (answer 503 and let the client retry); CN_ENOMEM
  */
-int dash_http_respond(dash_http *d, const char *path, size_t plen, cn_buf *out);
+int dash_http_stats(dash_http *d, cn_slice *json);
 
 /** Open event streams (for tests and metrics). */
 uint32_t dash_http_streams(const dash_http *d);

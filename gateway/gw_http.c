@@ -17,7 +17,7 @@
 #include "cn_err.h"
 #include "cn_log.h"
 #include "cn_time.h"
-#include "ws_http.h"
+#include "ws.h"
 
 #include <string.h>
 

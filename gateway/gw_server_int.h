@@ -17,7 +17,7 @@
 #include "gw_id.h"
 #include "gw_ping.h"
 #include "gw_server.h"
-#include "ws_frame.h"
+#include "ws.h"
 
 #include <event2/event.h>
 #include <event2/event_struct.h>

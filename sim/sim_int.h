@@ -14,8 +14,7 @@
 #include "cn_buf.h"
 #include "gw_id.h"
 #include "sim.h"
-#include "ws_frame.h"
-#include "ws_http.h"
+#include "ws.h"
 
 #include <event2/util.h>
 #include <netinet/in.h>

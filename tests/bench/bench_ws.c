@@ -31,8 +31,7 @@
 #include "gw_ping_int.h"
 #include "gw_token.h"
 #include "gw_token_cache.h"
-#include "ws_frame.h"
-#include "ws_http.h"
+#include "ws.h"
 #include "ws_utf8.h"
 
 #include <stdio.h>

@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "cn_crc32c.h"
-#include "ws_frame.h"
+#include "ws.h"
 #include "ws_utf8.h"
 
 #define FUZZ_MAX_MSG 4096

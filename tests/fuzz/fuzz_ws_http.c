@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "cn_err.h"
-#include "ws_http.h"
+#include "ws.h"
 
 static void fz_in_head(cn_slice s, const char *buf, size_t head_len)
 {

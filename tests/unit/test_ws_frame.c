@@ -21,7 +21,7 @@
 #include "cn_crc32c.h"
 #include "cn_err.h"
 #include "cn_testutil.h"
-#include "ws_frame.h"
+#include "ws.h"
 
 /* ------------------------------------------------------------------ */
 /* transcript driver                                                   */

@@ -21,7 +21,7 @@
 
 #include "cn_err.h"
 #include "cn_testutil.h"
-#include "ws_http.h"
+#include "ws.h"
 #include "ws_sha1.h"
 
 static void hex(const unsigned char *h, size_t n, char *out)

@@ -20,8 +20,7 @@
 
 #include "cn_buf.h"
 #include "cn_testutil.h"
-#include "ws_frame.h"
-#include "ws_http.h"
+#include "ws.h"
 
 static char *tmp;
 static char peer[1024];

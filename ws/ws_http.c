@@ -18,7 +18,7 @@
  * Threads: called by the connection's event-loop thread; pure otherwise.
  * Docs: docs/protocol.md "HTTP and the handshake".
  */
-#include "ws_http.h"
+#include "ws.h"
 
 #include "cn_err.h"
 
@@ -50,8 +50,8 @@ static int name_is(const char *p, size_t n, const char *name)
 
 /* Scan bytes [*scan, len) for the blank line, refusing bytes a head may
  * not hold.  Returns 0 with *end set, CN_WANT_MORE, or an error. */
-static int head_find_end(const char *buf, size_t len, size_t *scan, const ws_http_limits *lim, ws_http_req *req,
-                         size_t *end)
+static int head_find_end(const char *buf, size_t len, size_t *scan, const ws_http_limits *lim,
+                         ws_http_req *req, size_t *end)
 {
     const unsigned char *b = (const unsigned char *)buf;
     for (size_t i = *scan; i < len; i++) {
@@ -105,7 +105,8 @@ static int parse_request_line(const char *p, size_t n, const ws_http_limits *lim
     const char *q = memchr(t, '?', tlen);
     size_t plen = q ? (size_t)(q - t) : tlen;
     req->path = (cn_slice){(const unsigned char *)t, plen};
-    req->query = q ? (cn_slice){(const unsigned char *)q + 1, tlen - plen - 1} : (cn_slice){NULL, 0};
+    req->query =
+        q ? (cn_slice){(const unsigned char *)q + 1, tlen - plen - 1} : (cn_slice){NULL, 0};
     i++;
     const char *v = p + i;
     size_t vlen = n - i;
@@ -113,8 +114,8 @@ static int parse_request_line(const char *p, size_t n, const ws_http_limits *lim
         req->minor = v[7] - '0';
         return 0;
     }
-    if (vlen == 8 && memcmp(v, "HTTP/", 5) == 0 && v[5] >= '0' && v[5] <= '9' && v[6] == '.' && v[7] >= '0' &&
-        v[7] <= '9')
+    if (vlen == 8 && memcmp(v, "HTTP/", 5) == 0 && v[5] >= '0' && v[5] <= '9' && v[6] == '.' &&
+        v[7] >= '0' && v[7] <= '9')
         return http_fail(req, 505, "HTTP version not supported (use HTTP/1.1)", WS_EHANDSHAKE);
     return http_fail(req, 400, "malformed request line (version)", WS_EHANDSHAKE);
 }
@@ -123,7 +124,8 @@ static int parse_request_line(const char *p, size_t n, const ws_http_limits *lim
 /* headers                                                             */
 /* ------------------------------------------------------------------ */
 
-static int set_once(cn_slice *dst, uint8_t *seen, const char *v, size_t n, ws_http_req *req, const char *why)
+static int set_once(cn_slice *dst, uint8_t *seen, const char *v, size_t n, ws_http_req *req,
+                    const char *why)
 {
     if (*seen)
         return http_fail(req, 400, why, WS_EHANDSHAKE);
@@ -136,7 +138,8 @@ typedef struct hdr_seen {
     uint8_t host, key, version, origin;
 } hdr_seen;
 
-static int apply_header(const char *name, size_t nl, const char *v, size_t vl, ws_http_req *req, hdr_seen *s)
+static int apply_header(const char *name, size_t nl, const char *v, size_t vl, ws_http_req *req,
+                        hdr_seen *s)
 {
     if (name_is(name, nl, "host")) {
         if (vl == 0 || vl > 255)
@@ -157,7 +160,8 @@ static int apply_header(const char *name, size_t nl, const char *v, size_t vl, w
         return set_once(&req->ws_key, &s->key, v, vl, req, "more than one Sec-WebSocket-Key");
     }
     if (name_is(name, nl, "sec-websocket-version"))
-        return set_once(&req->ws_version, &s->version, v, vl, req, "more than one Sec-WebSocket-Version");
+        return set_once(&req->ws_version, &s->version, v, vl, req,
+                        "more than one Sec-WebSocket-Version");
     if (name_is(name, nl, "origin"))
         return set_once(&req->origin, &s->origin, v, vl, req, "more than one Origin");
     if (name_is(name, nl, "content-length")) {
@@ -218,7 +222,8 @@ static int parse_head(const char *buf, size_t end, const ws_http_limits *lim, ws
 /* API                                                                 */
 /* ------------------------------------------------------------------ */
 
-int ws_http_parse(const char *buf, size_t len, size_t *scan, const ws_http_limits *lim, ws_http_req *req)
+int ws_http_parse(const char *buf, size_t len, size_t *scan, const ws_http_limits *lim,
+                  ws_http_req *req)
 {
     static const ws_http_limits def = WS_HTTP_LIMITS_DEFAULT;
     if (!lim)

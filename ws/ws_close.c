@@ -11,7 +11,7 @@
  * for future RFCs and 3000-4999 are for libraries and applications.
  * Anything else is a protocol error (1002).
  */
-#include "ws_frame.h"
+#include "ws.h"
 
 #include "cn_err.h"
 
@@ -28,18 +28,26 @@ uint16_t ws_close_code_for(int err)
 {
     switch (err) {
     case CN_OK:
-    case CN_ECLOSED: return WS_CLOSE_NORMAL;
+    case CN_ECLOSED:
+        return WS_CLOSE_NORMAL;
     case WS_EFRAME:
     case WS_EHANDSHAKE:
-    case CN_EPROTO: return WS_CLOSE_PROTOCOL;
-    case CN_EUNSUPPORTED: return WS_CLOSE_UNSUPPORTED;
-    case WS_EUTF8: return WS_CLOSE_BAD_DATA;
+    case CN_EPROTO:
+        return WS_CLOSE_PROTOCOL;
+    case CN_EUNSUPPORTED:
+        return WS_CLOSE_UNSUPPORTED;
+    case WS_EUTF8:
+        return WS_CLOSE_BAD_DATA;
     case GW_ELIMIT:
-    case CN_EAUTH: return WS_CLOSE_POLICY;
+    case CN_EAUTH:
+        return WS_CLOSE_POLICY;
     case WS_ETOOBIG:
-    case CN_ETOOBIG: return WS_CLOSE_TOO_BIG;
+    case CN_ETOOBIG:
+        return WS_CLOSE_TOO_BIG;
     case CN_EOVERLOAD:
-    case CN_ENOMEM: return WS_CLOSE_TRY_LATER;
-    default: return WS_CLOSE_INTERNAL;
+    case CN_ENOMEM:
+        return WS_CLOSE_TRY_LATER;
+    default:
+        return WS_CLOSE_INTERNAL;
     }
 }

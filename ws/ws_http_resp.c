@@ -11,7 +11,7 @@
  * spaces).  On error nothing is appended.  Pure; any thread; the caller
  * owns out.
  */
-#include "ws_http.h"
+#include "ws.h"
 
 #include "cn_err.h"
 
@@ -21,23 +21,40 @@
 const char *ws_http_reason(int status)
 {
     switch (status) {
-    case 101: return "Switching Protocols";
-    case 200: return "OK";
-    case 204: return "No Content";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 414: return "URI Too Long";
-    case 426: return "Upgrade Required";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 503: return "Service Unavailable";
-    case 505: return "HTTP Version Not Supported";
-    default: return "Unknown";
+    case 101:
+        return "Switching Protocols";
+    case 200:
+        return "OK";
+    case 204:
+        return "No Content";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 408:
+        return "Request Timeout";
+    case 414:
+        return "URI Too Long";
+    case 426:
+        return "Upgrade Required";
+    case 429:
+        return "Too Many Requests";
+    case 431:
+        return "Request Header Fields Too Large";
+    case 500:
+        return "Internal Server Error";
+    case 503:
+        return "Service Unavailable";
+    case 505:
+        return "HTTP Version Not Supported";
+    default:
+        return "Unknown";
     }
 }
 
@@ -58,12 +75,17 @@ int ws_http_write_101(cn_buf *out, const char *accept)
 static const char *extra_headers(int status)
 {
     switch (status) {
-    case 401: return "WWW-Authenticate: Bearer realm=\"cairn\"\r\n";
-    case 405: return "Allow: GET\r\n";
-    case 426: return "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n";
+    case 401:
+        return "WWW-Authenticate: Bearer realm=\"cairn\"\r\n";
+    case 405:
+        return "Allow: GET\r\n";
+    case 426:
+        return "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n";
     case 429:
-    case 503: return "Retry-After: 1\r\n";
-    default: return "";
+    case 503:
+        return "Retry-After: 1\r\n";
+    default:
+        return "";
     }
 }
 
@@ -83,14 +105,15 @@ int ws_http_write_error(cn_buf *out, int status, const char *detail)
                            "Content-Type: text/plain; charset=utf-8\r\n"
                            "Content-Length: %zu\r\n"
                            "Connection: close\r\n\r\n%s\n",
-                           status, ws_http_reason(status), extra_headers(status), strlen(body) + 1, body);
+                           status, ws_http_reason(status), extra_headers(status), strlen(body) + 1,
+                           body);
     if (rc)
         out->len = before;
     return rc;
 }
 
-int ws_http_write_response(cn_buf *out, int status, const char *content_type, const void *body, size_t len,
-                           int keep_alive)
+int ws_http_write_response(cn_buf *out, int status, const char *content_type, const void *body,
+                           size_t len, int keep_alive)
 {
     size_t before = out->len;
     int rc = cn_buf_printf(out,
@@ -99,7 +122,8 @@ int ws_http_write_response(cn_buf *out, int status, const char *content_type, co
                            "Content-Length: %zu\r\n"
                            "Cache-Control: no-store\r\n"
                            "Connection: %s\r\n\r\n",
-                           status, ws_http_reason(status), content_type, len, keep_alive ? "keep-alive" : "close");
+                           status, ws_http_reason(status), content_type, len,
+                           keep_alive ? "keep-alive" : "close");
     if (!rc && len)
         rc = cn_buf_append(out, body, len);
     if (rc)

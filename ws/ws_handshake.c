@@ -12,7 +12,7 @@
  * Pure; any thread; no allocation.  Base64 comes from libsodium (already
  * linked for tokens); SHA-1 from ws_sha1.c (see there for why).
  */
-#include "ws_http.h"
+#include "ws.h"
 
 #include "cn_err.h"
 #include "ws_sha1.h"

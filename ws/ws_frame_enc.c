@@ -8,7 +8,7 @@
  * carry codes a peer may send and a UTF-8 reason of at most 123 bytes.  On
  * any error nothing is appended.  Pure; any thread; the caller owns out.
  */
-#include "ws_frame.h"
+#include "ws.h"
 
 #include "cn_bytes.h"
 #include "cn_err.h"
@@ -66,7 +66,8 @@ int ws_encode_frame(cn_buf *out, enum ws_opcode op, int fin, const void *payload
     return 0;
 }
 
-int ws_encode_close(cn_buf *out, uint16_t code, const char *reason, size_t rlen, const uint8_t *mask)
+int ws_encode_close(cn_buf *out, uint16_t code, const char *reason, size_t rlen,
+                    const uint8_t *mask)
 {
     unsigned char body[WS_MAX_CONTROL];
     if (!reason)

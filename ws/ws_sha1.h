@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * ws_sha1.h — SHA-1 (FIPS 180-4), only for Sec-WebSocket-Accept.
+ * ws_sha1.h — internal to ws/: SHA-1 (FIPS 180-4), only for
+ * Sec-WebSocket-Accept (libsodium, which cairn links, has no SHA-1).
  */
 #ifndef WS_SHA1_H
 #define WS_SHA1_H

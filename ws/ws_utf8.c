@@ -23,22 +23,22 @@
  *  0 00..7F  1 80..8F  2 90..9F  3 A0..BF  4 C0,C1,F5..FF (never valid)
  *  5 C2..DF  6 E0      7 E1..EC,EE,EF     8 ED  9 F0  10 F1..F3  11 F4 */
 static const uint8_t ws_utf8_class[256] = {
-    0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  /* 00 */
-    0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  /* 10 */
-    0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  /* 20 */
-    0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  /* 30 */
-    0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  /* 40 */
-    0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  /* 50 */
-    0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  /* 60 */
-    0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  /* 70 */
-    1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  /* 80 */
-    2,  2,  2,  2,  2,  2,  2,  2,  2,  2,  2,  2,  2,  2,  2,  2,  /* 90 */
-    3,  3,  3,  3,  3,  3,  3,  3,  3,  3,  3,  3,  3,  3,  3,  3,  /* A0 */
-    3,  3,  3,  3,  3,  3,  3,  3,  3,  3,  3,  3,  3,  3,  3,  3,  /* B0 */
-    4,  4,  5,  5,  5,  5,  5,  5,  5,  5,  5,  5,  5,  5,  5,  5,  /* C0 */
-    5,  5,  5,  5,  5,  5,  5,  5,  5,  5,  5,  5,  5,  5,  5,  5,  /* D0 */
-    6,  7,  7,  7,  7,  7,  7,  7,  7,  7,  7,  7,  7,  8,  7,  7,  /* E0 */
-    9,  10, 10, 10, 11, 4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  /* F0 */
+    0, 0,  0,  0,  0,  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 00 */
+    0, 0,  0,  0,  0,  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 10 */
+    0, 0,  0,  0,  0,  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 20 */
+    0, 0,  0,  0,  0,  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 30 */
+    0, 0,  0,  0,  0,  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 40 */
+    0, 0,  0,  0,  0,  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 50 */
+    0, 0,  0,  0,  0,  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 60 */
+    0, 0,  0,  0,  0,  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 70 */
+    1, 1,  1,  1,  1,  1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 80 */
+    2, 2,  2,  2,  2,  2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, /* 90 */
+    3, 3,  3,  3,  3,  3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, /* A0 */
+    3, 3,  3,  3,  3,  3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, /* B0 */
+    4, 4,  5,  5,  5,  5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, /* C0 */
+    5, 5,  5,  5,  5,  5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, /* D0 */
+    6, 7,  7,  7,  7,  7, 7, 7, 7, 7, 7, 7, 7, 8, 7, 7, /* E0 */
+    9, 10, 10, 10, 11, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, /* F0 */
 };
 
 /* States are stored premultiplied by the class count (12), so a step is
@@ -60,18 +60,118 @@ enum {
 
 static const uint8_t ws_utf8_next[S_END] = {
     /* class:  0     1      2      3      4      5      6      7      8      9      10     11 */
-    /* OK  */ S_OK, S_BAD, S_BAD, S_BAD, S_BAD, S_1, S_E0, S_2, S_ED, S_F0, S_3, S_F4,
-    /* BAD */ S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD,
-    /* 1   */ S_BAD, S_OK, S_OK, S_OK, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD,
-    /* 2   */ S_BAD, S_1, S_1, S_1, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD,
-    /* E0  */ S_BAD, S_BAD, S_BAD, S_1, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD,
-    /* ED  */ S_BAD, S_1, S_1, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD,
-    /* 3   */ S_BAD, S_2, S_2, S_2, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD,
-    /* F0  */ S_BAD, S_BAD, S_2, S_2, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD,
-    /* F4  */ S_BAD, S_2, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD, S_BAD,
+    /* OK  */ S_OK,
+    S_BAD,
+    S_BAD,
+    S_BAD,
+    S_BAD,
+    S_1,
+    S_E0,
+    S_2,
+    S_ED,
+    S_F0,
+    S_3,
+    S_F4,
+    /* BAD */ S_BAD,
+    S_BAD,
+    S_BAD,
+    S_BAD,
+    S_BAD,
+    S_BAD,
+    S_BAD,
+    S_BAD,
+    S_BAD,
+    S_BAD,
+    S_BAD,
+    S_BAD,
+    /* 1   */ S_BAD,
+    S_OK,
+    S_OK,
+    S_OK,
+    S_BAD,
+    S_BAD,
+    S_BAD,
+    S_BAD,
+    S_BAD,
+    S_BAD,
+    S_BAD,
+    S_BAD,
+    /* 2   */ S_BAD,
+    S_1,
+    S_1,
+    S_1,
+    S_BAD,
+    S_BAD,
+    S_BAD,
+    S_BAD,
+    S_BAD,
+    S_BAD,
+    S_BAD,
+    S_BAD,
+    /* E0  */ S_BAD,
+    S_BAD,
+    S_BAD,
+    S_1,
+    S_BAD,
+    S_BAD,
+    S_BAD,
+    S_BAD,
+    S_BAD,
+    S_BAD,
+    S_BAD,
+    S_BAD,
+    /* ED  */ S_BAD,
+    S_1,
+    S_1,
+    S_BAD,
+    S_BAD,
+    S_BAD,
+    S_BAD,
+    S_BAD,
+    S_BAD,
+    S_BAD,
+    S_BAD,
+    S_BAD,
+    /* 3   */ S_BAD,
+    S_2,
+    S_2,
+    S_2,
+    S_BAD,
+    S_BAD,
+    S_BAD,
+    S_BAD,
+    S_BAD,
+    S_BAD,
+    S_BAD,
+    S_BAD,
+    /* F0  */ S_BAD,
+    S_BAD,
+    S_2,
+    S_2,
+    S_BAD,
+    S_BAD,
+    S_BAD,
+    S_BAD,
+    S_BAD,
+    S_BAD,
+    S_BAD,
+    S_BAD,
+    /* F4  */ S_BAD,
+    S_2,
+    S_BAD,
+    S_BAD,
+    S_BAD,
+    S_BAD,
+    S_BAD,
+    S_BAD,
+    S_BAD,
+    S_BAD,
+    S_BAD,
+    S_BAD,
 };
 
-_Static_assert(WS_UTF8_ACCEPT == S_OK && WS_UTF8_REJECT == S_BAD, "ws_utf8.h constants match the table");
+_Static_assert(WS_UTF8_ACCEPT == S_OK && WS_UTF8_REJECT == S_BAD,
+               "ws_utf8.h constants match the table");
 
 uint8_t ws_utf8_feed(uint8_t state, const unsigned char *p, size_t n)
 {

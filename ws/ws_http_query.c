@@ -9,7 +9,7 @@
  * and decoded NUL bytes are refused; the output is bounded by the caller's
  * buffer and always NUL-terminated.  Pure; any thread; no allocation.
  */
-#include "ws_http.h"
+#include "ws.h"
 
 #include "cn_err.h"
 

@@ -27,7 +27,7 @@
  * Ownership: the caller owns the ws_decoder and all input bytes.
  * Docs: docs/protocol.md "WebSocket framing".
  */
-#include "ws_frame.h"
+#include "ws.h"
 
 #include "cn_bytes.h"
 #include "cn_err.h"
@@ -35,7 +35,8 @@
 
 #include <string.h>
 
-_Static_assert(sizeof(ws_decoder) <= 64, "ws_decoder must stay small: it lives in every idle connection");
+_Static_assert(sizeof(ws_decoder) <= 64,
+               "ws_decoder must stay small: it lives in every idle connection");
 
 enum { ST_HDR = 0, ST_PAYLOAD, ST_CLOSED, ST_FAILED };
 
@@ -51,7 +52,8 @@ void ws_mask_bytes(unsigned char *p, size_t n, const uint8_t mask[4], size_t off
         p[i] ^= mask[(off + i) & 3], i++;
     if (n - i >= 8) {
         uint64_t k;
-        unsigned char kb[8] = {mask[0], mask[1], mask[2], mask[3], mask[0], mask[1], mask[2], mask[3]};
+        unsigned char kb[8] = {mask[0], mask[1], mask[2], mask[3],
+                               mask[0], mask[1], mask[2], mask[3]};
         memcpy(&k, kb, 8);
         for (; n - i >= 8; i += 8) {
             uint64_t w;
@@ -184,10 +186,18 @@ static void ev_set(const ws_decoder *d, ws_event *ev, unsigned char *p, size_t l
     ev->close_code = 0;
     ev->opcode = d->op == WS_OP_CONT ? d->msg_op : d->op;
     switch (d->op) {
-    case WS_OP_PING: ev->type = WS_EV_PING; break;
-    case WS_OP_PONG: ev->type = WS_EV_PONG; break;
-    case WS_OP_CLOSE: ev->type = WS_EV_CLOSE; break;
-    default: ev->type = WS_EV_DATA; break;
+    case WS_OP_PING:
+        ev->type = WS_EV_PING;
+        break;
+    case WS_OP_PONG:
+        ev->type = WS_EV_PONG;
+        break;
+    case WS_OP_CLOSE:
+        ev->type = WS_EV_CLOSE;
+        break;
+    default:
+        ev->type = WS_EV_DATA;
+        break;
     }
 }
 
