@@ -23,7 +23,7 @@
 #include "cn_log.h"
 #include "cn_time.h"
 #include "gw_server.h"
-#include "gw_token.h"
+#include "auth.h"
 #include "kf_server.h"
 #include "lg.h"
 
@@ -517,7 +517,7 @@ int cmd_gateway(int argc, char **argv)
         goto out;
     }
     const char *node = cn_cli_str(&cli, "node");
-    if (!gw_id_valid(node, strlen(node)) || strlen(node) > 40) {
+    if (!cn_id_valid(node, strlen(node)) || strlen(node) > 40) {
         status = cn_cli_usage_error(&cli, "--node must be 1-40 of A-Za-z0-9._:@-");
         goto out;
     }
@@ -543,11 +543,11 @@ int cmd_gateway(int argc, char **argv)
     const char *keyf = cn_cli_str(&cli, "auth-key");
     status = CN_EXIT_FAIL;
     if (keyf) {
-        rc = gw_token_read_public(keyf, so.auth_pk);
+        rc = auth_token_read_public(keyf, so.auth_pk);
         if (rc) {
             fprintf(stderr, "cairn gateway: cannot read public key %s: %s%s\n", keyf,
                     cn_strerror(rc),
-                    rc == GW_EKEYFILE ? " (give the .pub file written by cairn token keygen)" : "");
+                    rc == AUTH_EKEYFILE ? " (give the .pub file written by cairn token keygen)" : "");
             goto out;
         }
         so.has_auth_key = 1;

@@ -11,8 +11,8 @@
 #include "cn_alloc.h"
 #include "cn_cli.h"
 #include "cn_err.h"
-#include "gw_id.h"
-#include "gw_token.h"
+#include "cn_id.h"
+#include "auth.h"
 #include "hunt_rules.h"
 #include "sim.h"
 
@@ -141,7 +141,7 @@ int cmd_sim(int argc, char **argv)
     hunt_rules *hunt = NULL;
     sim_beacon_pos *pos = NULL;
     const char **ids = NULL;
-    unsigned char sk[GW_TOKEN_SK_LEN];
+    unsigned char sk[AUTH_TOKEN_SK_LEN];
     int64_t players, seed, start, sources, maxconn;
     sim_opts o;
     sim_opts_init(&o);
@@ -162,8 +162,8 @@ int cmd_sim(int argc, char **argv)
     size_t ppl = strlen(o.player_prefix), ipl = strlen(o.id_prefix);
     /* Player ids are the prefix and up to 7 digits; ping ids add the id
      * prefix, a dot and up to 20 digits of sequence: both must be ids. */
-    if (ppl > 20 || (ppl && !gw_id_valid(o.player_prefix, ppl)) || ipl > 20 ||
-        (ipl && !gw_id_valid(o.id_prefix, ipl))) {
+    if (ppl > 20 || (ppl && !cn_id_valid(o.player_prefix, ppl)) || ipl > 20 ||
+        (ipl && !cn_id_valid(o.id_prefix, ipl))) {
         status = cn_cli_usage_error(
             &cli, "--player-prefix and --id-prefix must be 0-20 of A-Za-z0-9._:@-");
         goto out;
@@ -193,10 +193,10 @@ int cmd_sim(int argc, char **argv)
     o.hunt_id = d->id;
     const char *keyf = cn_cli_str(&cli, "token-key");
     if (keyf) {
-        rc = gw_token_read_secret(keyf, sk);
+        rc = auth_token_read_secret(keyf, sk);
         if (rc) {
             fprintf(stderr, "cairn sim: cannot read secret key %s: %s%s\n", keyf, cn_strerror(rc),
-                    rc == GW_EKEYFILE ? " (give the secret key file, not the .pub)" : "");
+                    rc == AUTH_EKEYFILE ? " (give the secret key file, not the .pub)" : "");
             goto out;
         }
         o.token_sk = sk;

@@ -2,7 +2,7 @@
 /*
  * cmd_token.c — `cairn token keygen|issue|check`: make the Ed25519 key
  * pair, mint a player token with the secret key, check a token with the
- * public key.  The gateway verifies tokens the same way (gw_token.h).
+ * public key.  The gateway verifies tokens the same way (auth.h).
  *
  * Exit status (every command's, cn_cli.h): 0 ok; 1 runtime failure (unreadable key, key
  * exists, token refused) with one line on stderr naming what is wrong and
@@ -15,7 +15,7 @@
 #include "cn_cli.h"
 #include "cn_err.h"
 #include "cn_time.h"
-#include "gw_token.h"
+#include "auth.h"
 
 #include <sodium.h>
 #include <stdio.h>
@@ -67,10 +67,10 @@ static int token_keygen(int argc, char **argv)
     const char *out = cn_cli_str(&cli, "out");
     if (!out || !*out)
         return cn_cli_usage_error(&cli, "--out FILE is required");
-    unsigned char pk[GW_TOKEN_PK_LEN], sk[GW_TOKEN_SK_LEN];
-    rc = gw_token_keygen(pk, sk);
+    unsigned char pk[AUTH_TOKEN_PK_LEN], sk[AUTH_TOKEN_SK_LEN];
+    rc = auth_token_keygen(pk, sk);
     if (!rc)
-        rc = gw_token_write_keys(out, pk, sk);
+        rc = auth_token_write_keys(out, pk, sk);
     sodium_memzero(sk, sizeof(sk));
     if (rc == CN_EEXIST) {
         fprintf(stderr,
@@ -95,19 +95,19 @@ static int token_keygen(int argc, char **argv)
 /* issue                                                               */
 /* ------------------------------------------------------------------ */
 
-static int issue_claims(cn_cli *cli, gw_token_claims *c)
+static int issue_claims(cn_cli *cli, auth_token_claims *c)
 {
     const char *player = cn_cli_str(cli, "player"), *hunt = cn_cli_str(cli, "hunt");
     int64_t ttl = 0;
     if (!cn_cli_str(cli, "key"))
         return cn_cli_usage_error(
             cli, "--key FILE is required (the secret key from 'cairn token keygen')");
-    if (!player || !gw_id_valid(player, strlen(player)))
+    if (!player || !cn_id_valid(player, strlen(player)))
         return cn_cli_usage_error(cli, "--player must be 1-%d characters of A-Z a-z 0-9 . _ : @ -",
-                                  GW_ID_MAX);
-    if (hunt && *hunt && !gw_id_valid(hunt, strlen(hunt)))
+                                  CN_ID_MAX);
+    if (hunt && *hunt && !cn_id_valid(hunt, strlen(hunt)))
         return cn_cli_usage_error(cli, "--hunt must be 1-%d characters of A-Z a-z 0-9 . _ : @ -",
-                                  GW_ID_MAX);
+                                  CN_ID_MAX);
     if (cn_cli_duration_ms(cli, "ttl", &ttl))
         return CN_EXIT_USAGE;
     if (ttl <= 0 || ttl > TOKEN_TTL_MAX_MS)
@@ -140,13 +140,13 @@ static int token_issue(int argc, char **argv)
     cn_cli_free(&cli);
     if (rc)
         return rc == CN_DONE ? CN_EXIT_OK : CN_EXIT_USAGE;
-    gw_token_claims c;
+    auth_token_claims c;
     if (issue_claims(&cli, &c))
         return CN_EXIT_USAGE;
     const char *key = cn_cli_str(&cli, "key");
-    unsigned char sk[GW_TOKEN_SK_LEN];
-    rc = gw_token_read_secret(key, sk);
-    if (rc == GW_EKEYFILE) {
+    unsigned char sk[AUTH_TOKEN_SK_LEN];
+    rc = auth_token_read_secret(key, sk);
+    if (rc == AUTH_EKEYFILE) {
         fprintf(stderr,
                 "cairn token issue: %s is not a cairn secret key (the .pub file is for checking); "
                 "pass the file written by 'cairn token keygen --out'\n",
@@ -160,8 +160,8 @@ static int token_issue(int argc, char **argv)
                 key, key_err_hint(rc), key);
         return CN_EXIT_FAIL;
     }
-    char tok[GW_TOKEN_MAX_LEN];
-    rc = gw_token_issue(sk, &c, tok, sizeof(tok));
+    char tok[AUTH_TOKEN_MAX_LEN];
+    rc = auth_token_issue(sk, &c, tok, sizeof(tok));
     sodium_memzero(sk, sizeof(sk));
     if (rc) {
         fprintf(stderr, "cairn token issue: cannot sign: %s\n", cn_strerror(rc));
@@ -175,10 +175,10 @@ static int token_issue(int argc, char **argv)
 /* check                                                               */
 /* ------------------------------------------------------------------ */
 
-static int check_report(int rc, const gw_token_claims *c, const char *key)
+static int check_report(int rc, const auth_token_claims *c, const char *key)
 {
     char iss[32], exp[32];
-    if (rc == 0 || rc == GW_ETOKENEXP) {
+    if (rc == 0 || rc == AUTH_ETOKENEXP) {
         cn_fmt_rfc3339_ms(c->issued_ms, iss);
         cn_fmt_rfc3339_ms(c->expires_ms, exp);
     }
@@ -187,16 +187,16 @@ static int check_report(int rc, const gw_token_claims *c, const char *key)
         printf("valid player=%s%s%s issued=%s expires=%s\n", c->player, c->hunt[0] ? " hunt=" : "",
                c->hunt, iss, exp);
         return CN_EXIT_OK;
-    case GW_ETOKENEXP:
+    case AUTH_ETOKENEXP:
         fprintf(stderr, "cairn token check: expired at %s (player=%s); issue a new token\n", exp,
                 c->player);
         return CN_EXIT_FAIL;
-    case GW_ETOKENSIG:
+    case AUTH_ETOKENSIG:
         fprintf(stderr,
                 "cairn token check: bad signature: not issued with the secret key matching %s\n",
                 key);
         return CN_EXIT_FAIL;
-    case GW_ETOKEN:
+    case AUTH_ETOKEN:
         fprintf(stderr, "cairn token check: malformed token; pass the whole line printed by 'cairn "
                         "token issue'\n");
         return CN_EXIT_FAIL;
@@ -228,9 +228,9 @@ static int token_check(int argc, char **argv)
     const char *key = cn_cli_str(&cli, "key");
     if (!key)
         return cn_cli_usage_error(&cli, "--key FILE.pub is required");
-    unsigned char pk[GW_TOKEN_PK_LEN];
-    rc = gw_token_read_public(key, pk);
-    if (rc == GW_EKEYFILE) {
+    unsigned char pk[AUTH_TOKEN_PK_LEN];
+    rc = auth_token_read_public(key, pk);
+    if (rc == AUTH_EKEYFILE) {
         fprintf(stderr,
                 "cairn token check: %s is not a cairn public key; pass the .pub file written by "
                 "'cairn token keygen'\n",
@@ -242,8 +242,8 @@ static int token_check(int argc, char **argv)
                 key_err_hint(rc));
         return CN_EXIT_FAIL;
     }
-    gw_token_claims c;
-    rc = gw_token_verify(pk, tok, strlen(tok), cn_now_ms(), &c);
+    auth_token_claims c;
+    rc = auth_token_verify(pk, tok, strlen(tok), cn_now_ms(), &c);
     return check_report(rc, &c, key);
 }
 

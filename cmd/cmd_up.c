@@ -27,10 +27,10 @@
 #include "cn_cli.h"
 #include "cn_err.h"
 #include "cn_log.h"
+#include "cn_id.h"
 #include "cn_prom.h"
-#include "gw_id.h"
 #include "gw_server.h"
-#include "gw_token.h"
+#include "auth.h"
 #include "hunt_worker.h"
 #include "kf_server.h"
 #include "lg.h"
@@ -211,7 +211,7 @@ static int up_parse(cn_cli *cli, up_cfg *c)
     if (cmd_parse_durability(cn_cli_str(cli, "durability"), &c->lo))
         return cn_cli_usage_error(cli, "--durability must be fsync, interval=DURATION or none");
     const char *node = cn_cli_str(cli, "node");
-    if (!gw_id_valid(node, strlen(node)) || strlen(node) > 40)
+    if (!cn_id_valid(node, strlen(node)) || strlen(node) > 40)
         return cn_cli_usage_error(cli, "--node must be 1-40 of A-Za-z0-9._:@-");
     if (!cmd_is_hostport(cn_cli_str(cli, "http")) || !cmd_is_hostport(cn_cli_str(cli, "kafka")))
         return cn_cli_usage_error(
@@ -414,10 +414,10 @@ int cmd_up(int argc, char **argv)
     int status = up_parse(&cli, &c);
     const char *keyf = cn_cli_str(&cli, "auth-key");
     if (!status && keyf) {
-        rc = gw_token_read_public(keyf, c.so.auth_pk);
+        rc = auth_token_read_public(keyf, c.so.auth_pk);
         if (rc) {
             fprintf(stderr, "cairn up: cannot read public key %s: %s%s\n", keyf, cn_strerror(rc),
-                    rc == GW_EKEYFILE ? " (give the .pub file written by cairn token keygen)" : "");
+                    rc == AUTH_EKEYFILE ? " (give the .pub file written by cairn token keygen)" : "");
             status = CN_EXIT_FAIL;
         }
         c.so.has_auth_key = 1;

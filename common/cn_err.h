@@ -7,7 +7,8 @@
  *   -1..-9     control flow (not failures: "try again", "need more bytes")
  *   -10..-99   generic (errno-like) failures
  *   -2xx log storage (lg_), -4xx protobuf/envelope, -5xx Kafka adapter (kf_),
- *   -6xx WebSocket/HTTP codec (ws_), -1xx gateway (gw_), -3xx hunt workers.
+ *   -6xx WebSocket/HTTP codec (ws_), -1xx gateway (gw_) and auth tokens
+ *   (auth_: -101..-104, from when tokens were the gateway's), -3xx hunt workers.
  * errno values are mapped with cn_err_from_errno(), never returned raw.
  * To add a code, add one line to CN_ERR_LIST in its band: name, value, text.
  */
@@ -41,12 +42,12 @@
     X(CN_ESYS, -26, "system call failed")                                      \
     X(CN_EOVERLOAD, -27, "overloaded; retry later")                            \
     X(CN_EAUTH, -28, "authentication failed")                                  \
-    /* gateway -1xx */                                                         \
+    /* gateway -1xx; auth tokens -101..-104 */                                 \
     X(GW_ELIMIT, -100, "connection limit reached")                             \
-    X(GW_ETOKEN, -101, "malformed auth token")                                 \
-    X(GW_ETOKENSIG, -102, "auth token signature is not valid")                 \
-    X(GW_ETOKENEXP, -103, "auth token expired")                                \
-    X(GW_EKEYFILE, -104, "malformed auth key file")                            \
+    X(AUTH_ETOKEN, -101, "malformed auth token")                               \
+    X(AUTH_ETOKENSIG, -102, "auth token signature is not valid")               \
+    X(AUTH_ETOKENEXP, -103, "auth token expired")                              \
+    X(AUTH_EKEYFILE, -104, "malformed auth key file")                          \
     /* log storage -2xx */                                                     \
     X(LG_ECRC, -200, "record batch CRC32C mismatch")                           \
     X(LG_EMAGIC, -201, "record batch magic is not 2")                          \

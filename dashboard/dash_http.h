@@ -24,7 +24,7 @@
 #define DASH_HTTP_H
 
 #include "cn_buf.h"
-#include "gw_id.h"
+#include "cn_id.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -45,8 +45,8 @@ typedef struct dash_part {
 } dash_part;
 
 typedef struct dash_find {
-    char player[GW_ID_MAX + 1];
-    char beacon[GW_ID_MAX + 1]; /* "" when not known */
+    char player[CN_ID_MAX + 1];
+    char beacon[CN_ID_MAX + 1]; /* "" when not known */
     int64_t at_ms;              /* ping time of the find */
     int64_t score;              /* the player's score after it */
     uint32_t found;             /* beacons the player has found */

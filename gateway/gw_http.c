@@ -87,7 +87,7 @@ static void http_plain(gw_server *s, gw_conn *c, const ws_http_req *req, const u
 /* Who is connecting: 0 with c->player (and c->hunt) set, or an HTTP status. */
 static int http_auth(gw_server *s, gw_conn *c, const ws_http_req *req, const char **why)
 {
-    char val[GW_TOKEN_MAX_LEN + 1];
+    char val[AUTH_TOKEN_MAX_LEN + 1];
     size_t vlen = 0;
     c->hunt[0] = 0;
     if (s->o.has_auth_key) {
@@ -96,10 +96,10 @@ static int http_auth(gw_server *s, gw_conn *c, const ws_http_req *req, const cha
             *why = rc == CN_ENOENT ? "missing ?token=" : "malformed ?token=";
             return 401;
         }
-        gw_token_claims cl;
-        rc = gw_token_verify(s->o.auth_pk, val, vlen, cn_now_ms(), &cl);
+        auth_token_claims cl;
+        rc = auth_token_verify(s->o.auth_pk, val, vlen, cn_now_ms(), &cl);
         if (rc) {
-            *why = rc == GW_ETOKENEXP ? "token expired" : rc == GW_ETOKENSIG ? "token signature is not valid"
+            *why = rc == AUTH_ETOKENEXP ? "token expired" : rc == AUTH_ETOKENSIG ? "token signature is not valid"
                                                                               : "malformed token";
             return 401;
         }
@@ -107,8 +107,8 @@ static int http_auth(gw_server *s, gw_conn *c, const ws_http_req *req, const cha
         memcpy(c->hunt, cl.hunt, sizeof(c->hunt));
         return 0;
     }
-    int rc = ws_http_query_get(req->query, "player", val, GW_ID_MAX + 2, &vlen);
-    if (rc || !gw_id_valid(val, vlen)) {
+    int rc = ws_http_query_get(req->query, "player", val, CN_ID_MAX + 2, &vlen);
+    if (rc || !cn_id_valid(val, vlen)) {
         *why = "development mode: connect with ?player=ID (1-64 of A-Za-z0-9._:@-)";
         return 401;
     }

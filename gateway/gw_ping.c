@@ -6,9 +6,9 @@
  * lives here so both encodings accept exactly the same pings.
  *
  * Rules, checked in this order, first failure wins (one error per ping):
- *   id      present, a string, gw_id_valid          missing_id / bad_id
+ *   id      present, a string, cn_id_valid          missing_id / bad_id
  *           not seen earlier in the same frame      duplicate_id
- *   beacon  present, a string, gw_id_valid          missing_beacon / bad_beacon
+ *   beacon  present, a string, cn_id_valid          missing_beacon / bad_beacon
  *   rssi    present, an integer in [rssi_min, rssi_max]   missing_rssi / bad_rssi
  *   ts      present, an integer in [now - ts_past, now + ts_future]  missing_ts / bad_ts
  * Unknown fields are ignored (forward compatibility).
@@ -86,7 +86,7 @@ static void ping_error(gw_ping_batch *b, const gw__ping_in *in, int32_t index, c
     e->code = code;
     e->index = index;
     snprintf(e->detail, sizeof(e->detail), "%s", detail);
-    if (in && in->id_f == GW_F_OK && gw_id_valid(in->id, in->id_len))
+    if (in && in->id_f == GW_F_OK && cn_id_valid(in->id, in->id_len))
         memcpy(e->id, in->id, in->id_len);
 }
 
@@ -113,13 +113,13 @@ static const char *ping_check(const gw_ping_batch *b, const gw__ping_in *in, con
 {
     if (in->id_f == GW_F_MISSING)
         return *detail = "\"id\" is required", GW_PE_MISSING_ID;
-    if (in->id_f != GW_F_OK || !gw_id_valid(in->id, in->id_len))
+    if (in->id_f != GW_F_OK || !cn_id_valid(in->id, in->id_len))
         return *detail = "\"id\" must be a string of 1-64 characters A-Z a-z 0-9 . _ : @ -", GW_PE_BAD_ID;
     if (id_taken(b, in->id, in->id_len))
         return *detail = "\"id\" appears twice in this frame", GW_PE_DUPLICATE_ID;
     if (in->beacon_f == GW_F_MISSING)
         return *detail = "\"beacon\" is required", GW_PE_MISSING_BEACON;
-    if (in->beacon_f != GW_F_OK || !gw_id_valid(in->beacon, in->beacon_len))
+    if (in->beacon_f != GW_F_OK || !cn_id_valid(in->beacon, in->beacon_len))
         return *detail = "\"beacon\" must be a string of 1-64 characters A-Z a-z 0-9 . _ : @ -", GW_PE_BAD_BEACON;
     if (in->rssi_f == GW_F_MISSING)
         return *detail = "\"rssi\" is required", GW_PE_MISSING_RSSI;

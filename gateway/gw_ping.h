@@ -13,7 +13,7 @@
 #define GW_PING_H
 
 #include "cn_buf.h"
-#include "gw_id.h"
+#include "cn_id.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -50,14 +50,14 @@ typedef struct gw_ping_limits {
 #define GW_PING_LIMITS_DEFAULT {64, -127, 20, 24LL * 3600 * 1000, 5LL * 60 * 1000}
 
 typedef struct gw_ping {
-    char id[GW_ID_MAX + 1];     /* the client's own id for the ping */
-    char beacon[GW_ID_MAX + 1];
+    char id[CN_ID_MAX + 1];     /* the client's own id for the ping */
+    char beacon[CN_ID_MAX + 1];
     int32_t rssi;               /* dBm */
     int64_t ts;                 /* client time, ms since the Unix epoch */
 } gw_ping;
 
 typedef struct gw_ping_error {
-    char id[GW_ID_MAX + 1]; /* the ping's id if it had a valid one, else "" */
+    char id[CN_ID_MAX + 1]; /* the ping's id if it had a valid one, else "" */
     const char *code;       /* one of GW_PE_* */
     char detail[96];        /* human-readable, ASCII */
     int32_t index;          /* position in the frame, -1 for frame-level errors */

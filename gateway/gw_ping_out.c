@@ -5,7 +5,7 @@
  * payloads, and the protobuf cairn.v1.Ack for binary clients.
  *
  * Guarantees: output is valid JSON (ids and details are escaped with
- * cn_buf_json_str) and valid UTF-8 (ids are gw_id_valid, details ASCII);
+ * cn_buf_json_str) and valid UTF-8 (ids are cn_id_valid, details ASCII);
  * on failure nothing is appended.  Payloads only: the caller wraps them in
  * WebSocket frames (ws_encode_frame).  Threads: any; out is the caller's.
  */

@@ -258,7 +258,7 @@ int gw_server_new(gw_server **out, struct event_base *base, gw_sink *sink, const
 {
     *out = NULL;
     if (!o->max_conns || o->max_conns > 10000000 || !o->max_inflight || !sink || sink->partitions < 1 ||
-        !o->node || !gw_id_valid(o->node, strlen(o->node)) || o->max_msg_bytes < 64)
+        !o->node || !cn_id_valid(o->node, strlen(o->node)) || o->max_msg_bytes < 64)
         return CN_EINVAL;
     gw_server *s = cn_calloc(1, sizeof(*s));
     if (!s)

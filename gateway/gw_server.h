@@ -19,7 +19,7 @@
 
 #include "cn_buf.h"
 #include "gw_sink.h"
-#include "gw_token.h"
+#include "auth.h"
 
 struct event_base;
 typedef struct gw_server gw_server;
@@ -36,7 +36,7 @@ typedef struct gw_server_opts {
     uint64_t max_msg_bytes;       /* largest WebSocket message (1009 beyond) */
     uint32_t max_inflight;        /* pings appended but not yet durable, per process */
     int has_auth_key;             /* 0: development mode (?player=ID accepted) */
-    unsigned char auth_pk[GW_TOKEN_PK_LEN];
+    unsigned char auth_pk[AUTH_TOKEN_PK_LEN];
     int sock_buf;                 /* SO_RCVBUF/SO_SNDBUF per connection (bytes) */
 } gw_server_opts;
 

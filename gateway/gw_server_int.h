@@ -14,7 +14,7 @@
 #define GW_SERVER_INT_H
 
 #include "cn_buf.h"
-#include "gw_id.h"
+#include "cn_id.h"
 #include "gw_ping.h"
 #include "gw_server.h"
 #include "ws.h"
@@ -92,8 +92,8 @@ typedef struct gw_conn {
     cn_buf ctl; /* incomplete control frame payload (ping) */
     cn_buf out; /* bytes the kernel did not take yet */
     unsigned char addr[16]; /* peer address (IPv4 mapped), for the per-IP count */
-    char player[GW_ID_MAX + 1];
-    char hunt[GW_ID_MAX + 1];
+    char player[CN_ID_MAX + 1];
+    char hunt[CN_ID_MAX + 1];
 } gw_conn;
 
 /* Counters (gw_metrics.c renders them). */
@@ -150,7 +150,7 @@ struct gw_server {
     struct event_base *base;
     gw_sink *sink;
     gw_server_opts o;
-    char node[GW_ID_MAX + 1];
+    char node[CN_ID_MAX + 1];
     int lfd, port;
     struct event *lev;      /* listener */
     struct event *resume_lev; /* re-enables accept after EMFILE */

@@ -134,7 +134,7 @@ static int stage_ping(gw_server *s, gw_conn *c, gw_ticket *t, const gw_ping *pg,
     bp.hunt = c->hunt;
     /* Unique without coordination: node names differ per process, boot id
      * per start, the sequence per event. */
-    char ceid[GW_ID_MAX + 48];
+    char ceid[CN_ID_MAX + 48];
     snprintf(ceid, sizeof(ceid), "%s-%llx-%llu", s->node, (unsigned long long)s->boot_id,
              (unsigned long long)++s->ce_seq);
     r->voff = (uint32_t)t->data.len;

@@ -13,29 +13,20 @@
 #include "hunt_game.h"
 
 #include "cn_err.h"
+#include "cn_id.h"
 
 #include <string.h>
 
 /* Player ids follow the project's one rule for outside identifiers
- * (gateway/gw_id.h): 1..64 bytes of A-Z a-z 0-9 and "._:@-".  The gateway
+ * (common/cn_id.h): 1..64 bytes of A-Z a-z 0-9 and "._:@-".  The gateway
  * already enforces it; records from other producers (--brokers mode) are
  * held to the same rule here, because the id becomes a RocksDB key, a JSON
  * string and a metrics label. */
-static int hunt__id_byte(unsigned char ch)
-{
-    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-           ch == '.' || ch == '_' || ch == ':' || ch == '@' || ch == '-';
-}
-
 static int hunt__player_ok(const hunt_ping *g)
 {
-    if (!g->player || g->player_len < 1 || g->player_len > HUNT_PLAYER_MAX)
-        return 0;
-    for (size_t i = 0; i < g->player_len; i++)
-        if (!hunt__id_byte((unsigned char)g->player[i]))
-            return 0;
-    return 1;
+    return g->player && cn_id_valid(g->player, g->player_len);
 }
+_Static_assert(HUNT_PLAYER_MAX == CN_ID_MAX, "player ids are outside ids");
 
 static int hunt__time_ok(const hunt_ping *g)
 {

@@ -43,7 +43,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define HUNT_PLAYER_MAX 64u /* player ids: 1..64 bytes of A-Z a-z 0-9 "._:@-" (gw_id.h) */
+#define HUNT_PLAYER_MAX 64u /* player ids: 1..64 bytes of A-Z a-z 0-9 "._:@-" (cn_id.h) */
 #define HUNT_RSSI_LO (-127) /* plausible BLE RSSI, dBm */
 #define HUNT_RSSI_HI 20
 #define HUNT_MAX_FUTURE_MS INT64_C(300000) /* ping time at most 5 min after receipt */

@@ -19,6 +19,7 @@
 
 #include "cn_alloc.h"
 #include "cn_err.h"
+#include "cn_id.h"
 #include "cn_time.h"
 
 #include <errno.h>
@@ -140,12 +141,6 @@ static int hunt__fields(hunt__ctx *c, const json_t *obj, const char *prefix,
 
 enum hunt__text { HUNT__ID, HUNT__TEXT };
 
-static int hunt__id_char(unsigned char ch)
-{
-    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-           ch == '-' || ch == '_' || ch == '.';
-}
-
 /* A string field; *out borrows jansson's bytes (copy before freeing the tree).
  * Absent optional fields leave *out untouched. */
 static int hunt__str(hunt__ctx *c, const json_t *obj, const char *prefix, const char *key,
@@ -164,7 +159,7 @@ static int hunt__str(hunt__ctx *c, const json_t *obj, const char *prefix, const 
         return hunt__fail(c, path, "length must be %zu..%zu bytes, got %zu", minlen, maxlen, len);
     for (size_t i = 0; i < len; i++) {
         unsigned char ch = (unsigned char)s[i];
-        if (kind == HUNT__ID && !hunt__id_char(ch))
+        if (kind == HUNT__ID && !cn_id_name_byte(ch))
             return hunt__fail(c, path, "may contain only letters, digits, '-', '_' and '.'");
         if (kind == HUNT__TEXT && (ch < 0x20 || ch == 0x7f))
             return hunt__fail(c, path, "must not contain control characters");

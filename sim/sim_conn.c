@@ -21,7 +21,7 @@
 
 #include "cn_err.h"
 #include "cn_time.h"
-#include "gw_token.h"
+#include "auth.h"
 
 #include <arpa/inet.h>
 #include <event2/buffer.h>
@@ -208,14 +208,14 @@ static int sim__send_upgrade(sim *s, sim_player *p)
     if (ws_http_accept_key(key, strlen(key), p->accept))
         return -1;
     if (s->o->token_sk && !p->token) {
-        gw_token_claims c;
+        auth_token_claims c;
         memset(&c, 0, sizeof(c));
         snprintf(c.player, sizeof(c.player), "%s", p->id);
         snprintf(c.hunt, sizeof(c.hunt), "%s", s->o->hunt_id ? s->o->hunt_id : "");
         c.issued_ms = cn_now_ms();
         c.expires_ms = c.issued_ms + 24LL * 3600 * 1000;
-        char tok[GW_TOKEN_MAX_LEN];
-        if (gw_token_issue(s->o->token_sk, &c, tok, sizeof(tok)) || !(p->token = strdup(tok)))
+        char tok[AUTH_TOKEN_MAX_LEN];
+        if (auth_token_issue(s->o->token_sk, &c, tok, sizeof(tok)) || !(p->token = strdup(tok)))
             return -1;
     }
     char sep = strchr(s->path, '?') ? '&' : '?';

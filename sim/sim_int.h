@@ -12,7 +12,7 @@
 #define SIM_INT_H
 
 #include "cn_buf.h"
-#include "gw_id.h"
+#include "cn_id.h"
 #include "sim.h"
 #include "ws.h"
 
@@ -51,7 +51,7 @@ typedef struct sim_player {
     uint32_t idx;
     sim_walker w;
     uint32_t *order;       /* the walker's beacon order (slice of sim.orders) */
-    char id[GW_ID_MAX + 1];
+    char id[CN_ID_MAX + 1];
     char *token;           /* issued at the first connect when a key is given */
     struct event *tick;    /* the next ping is due */
     struct event *retry;   /* reconnect after a failure (backoff) */

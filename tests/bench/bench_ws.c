@@ -16,7 +16,7 @@
  *     for the whole server);
  *   - token.verify: Ed25519 token verification (tokens/s: each
  *     authenticated handshake pays it once); token.verify.cached: the
- *     same token again through gw_token_cache (a player reconnecting);
+ *     same token again through auth_token_cache (a player reconnecting);
  *   - ping.json.one / ping.json.batch64 / ping.pb.batch64: ping payload
  *     parsing and validation (pings/s); ping.json.one.jansson and
  *     ping.json.batch64.jansson: the same frames through jansson alone,
@@ -29,8 +29,7 @@
 #include "cn_time.h"
 #include "gw_ping.h"
 #include "gw_ping_int.h"
-#include "gw_token.h"
-#include "gw_token_cache.h"
+#include "auth.h"
 #include "ws.h"
 #include "ws_utf8.h"
 
@@ -91,14 +90,14 @@ typedef struct fixture {
     cn_buf out;
     char head[512];
     size_t head_len;
-    unsigned char pk[GW_TOKEN_PK_LEN];
-    char token[GW_TOKEN_MAX_LEN];
+    unsigned char pk[AUTH_TOKEN_PK_LEN];
+    char token[AUTH_TOKEN_MAX_LEN];
     char json_one[128];
     char *json64;
     cn_buf pb64;
     gw_ping_batch batch;
     gw_ping_limits lim;
-    gw_token_cache *cache;
+    auth_token_cache *cache;
 } fixture;
 
 static const char ping_json[] = "{\"id\":\"c-1\",\"beacon\":\"b-07\",\"rssi\":-61,\"ts\":1764320000123}";
@@ -172,7 +171,7 @@ static long run_handshake(void *ud)
     size_t scan = 0;
     ws_http_req req;
     int status;
-    char acc[WS_ACCEPT_LEN + 1], tok[GW_TOKEN_MAX_LEN];
+    char acc[WS_ACCEPT_LEN + 1], tok[AUTH_TOKEN_MAX_LEN];
     if (ws_http_parse(f->head, f->head_len, &scan, NULL, &req) || ws_http_upgrade_check(&req, &status, NULL) ||
         ws_http_query_get(req.query, "token", tok, sizeof(tok), NULL) ||
         ws_http_accept_key((const char *)req.ws_key.ptr, req.ws_key.len, acc))
@@ -184,15 +183,15 @@ static long run_handshake(void *ud)
 static long run_token(void *ud)
 {
     fixture *f = ud;
-    gw_token_claims c;
-    return gw_token_verify(f->pk, f->token, strlen(f->token), NOW, &c) ? -1 : 1;
+    auth_token_claims c;
+    return auth_token_verify(f->pk, f->token, strlen(f->token), NOW, &c) ? -1 : 1;
 }
 
 static long run_token_cached(void *ud)
 {
     fixture *f = ud;
-    gw_token_claims c;
-    return gw_token_cache_verify(f->cache, f->token, strlen(f->token), NOW, &c) ? -1 : 1;
+    auth_token_claims c;
+    return auth_token_cache_verify(f->cache, f->token, strlen(f->token), NOW, &c) ? -1 : 1;
 }
 
 static long run_json_one(void *ud)
@@ -283,14 +282,14 @@ static int fixture_init(fixture *f)
     while (k + ml <= f->text_len)
         memcpy(f->mixed + k, mix, ml), k += ml;
     memset(f->mixed + k, ' ', f->text_len - k);
-    unsigned char sk[GW_TOKEN_SK_LEN];
-    gw_token_claims c;
+    unsigned char sk[AUTH_TOKEN_SK_LEN];
+    auth_token_claims c;
     memset(&c, 0, sizeof(c));
     strcpy(c.player, "p-0042");
     strcpy(c.hunt, "museum-night");
     c.issued_ms = NOW;
     c.expires_ms = NOW + 43200000;
-    if (gw_token_keygen(f->pk, sk) || gw_token_issue(sk, &c, f->token, sizeof(f->token)))
+    if (auth_token_keygen(f->pk, sk) || auth_token_issue(sk, &c, f->token, sizeof(f->token)))
         return -1;
     f->head_len = (size_t)snprintf(f->head, sizeof(f->head),
                                    "GET /ws?token=%s HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nUpgrade: websocket\r\n"
@@ -309,7 +308,7 @@ static int fixture_init(fixture *f)
     gw_ping_limits lim = GW_PING_LIMITS_DEFAULT;
     f->lim = lim;
     if (make_pb64(&f->pb64) || gw_ping_batch_init(&f->batch, lim.max_batch) ||
-        gw_token_cache_new(&f->cache, f->pk, 1024))
+        auth_token_cache_new(&f->cache, f->pk, 1024))
         return -1;
     return 0;
 }

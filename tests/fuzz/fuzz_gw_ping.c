@@ -37,7 +37,7 @@ static void fz_check_batch(const gw_ping_batch *b, const gw_ping_limits *lim)
         abort();
     for (size_t i = 0; i < b->n; i++) {
         const gw_ping *p = &b->pings[i];
-        if (!gw_id_valid(p->id, strlen(p->id)) || !gw_id_valid(p->beacon, strlen(p->beacon)))
+        if (!cn_id_valid(p->id, strlen(p->id)) || !cn_id_valid(p->beacon, strlen(p->beacon)))
             abort();
         if (p->rssi < lim->rssi_min || p->rssi > lim->rssi_max)
             abort();
@@ -48,7 +48,7 @@ static void fz_check_batch(const gw_ping_batch *b, const gw_ping_limits *lim)
                 abort();
     }
     for (size_t i = 0; i < b->nerr; i++)
-        if (!fz_known_code(b->errs[i].code) || (b->errs[i].id[0] && !gw_id_valid(b->errs[i].id, strlen(b->errs[i].id))))
+        if (!fz_known_code(b->errs[i].code) || (b->errs[i].id[0] && !cn_id_valid(b->errs[i].id, strlen(b->errs[i].id))))
             abort();
 }
 

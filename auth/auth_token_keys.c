@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * gw_token_keys.c — the token key files.
+ * auth_token_keys.c — the token key files.
  *
  * Format: one text line each, so a key can be inspected, copied and
  * diffed with ordinary tools, and the kind of key is visible:
@@ -14,7 +14,7 @@
  * public half matches the seed.  Called from the CLI thread or at gateway
  * start-up; no state kept.
  */
-#include "gw_token.h"
+#include "auth.h"
 
 #include "cn_err.h"
 
@@ -27,8 +27,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static const char gw_sk_prefix[] = "cairn-ed25519-secret:";
-static const char gw_pk_prefix[] = "cairn-ed25519-public:";
+static const char auth_sk_prefix[] = "cairn-ed25519-secret:";
+static const char auth_pk_prefix[] = "cairn-ed25519-public:";
 
 static int write_all_sync(int fd, const char *p, size_t n)
 {
@@ -44,7 +44,8 @@ static int write_all_sync(int fd, const char *p, size_t n)
     return fsync(fd) ? cn_err_from_errno(errno) : 0;
 }
 
-static int write_key_file(const char *path, const char *prefix, const unsigned char *key, size_t klen, mode_t mode)
+static int write_key_file(const char *path, const char *prefix, const unsigned char *key,
+                          size_t klen, mode_t mode)
 {
     char line[256];
     size_t pl = strlen(prefix);
@@ -75,18 +76,18 @@ static void sync_parent_dir(const char *path)
     }
 }
 
-int gw_token_write_keys(const char *path, const unsigned char pk[GW_TOKEN_PK_LEN],
-                        const unsigned char sk[GW_TOKEN_SK_LEN])
+int auth_token_write_keys(const char *path, const unsigned char pk[AUTH_TOKEN_PK_LEN],
+                          const unsigned char sk[AUTH_TOKEN_SK_LEN])
 {
     char pub[4096];
     if ((size_t)snprintf(pub, sizeof(pub), "%s.pub", path) >= sizeof(pub))
         return CN_EINVAL;
     if (access(pub, F_OK) == 0)
         return CN_EEXIST; /* checked first so we do not create the secret in vain */
-    int rc = write_key_file(path, gw_sk_prefix, sk, GW_TOKEN_SK_LEN, 0600);
+    int rc = write_key_file(path, auth_sk_prefix, sk, AUTH_TOKEN_SK_LEN, 0600);
     if (rc)
         return rc;
-    rc = write_key_file(pub, gw_pk_prefix, pk, GW_TOKEN_PK_LEN, 0644);
+    rc = write_key_file(pub, auth_pk_prefix, pk, AUTH_TOKEN_PK_LEN, 0644);
     if (rc) {
         unlink(path);
         return rc;
@@ -107,14 +108,15 @@ static int read_key_file(const char *path, const char *prefix, unsigned char *ke
     close(fd);
     if (n < 0)
         return cn_err_from_errno(e);
-    int rc = GW_EKEYFILE;
+    int rc = AUTH_EKEYFILE;
     size_t len = (size_t)n, pl = strlen(prefix);
     if (len < sizeof(buf) && len > pl && memcmp(buf, prefix, pl) == 0) {
         if (buf[len - 1] == '\n')
             len--;
         size_t out = 0;
         const char *end = NULL;
-        if (sodium_base642bin(key, klen, buf + pl, len - pl, NULL, &out, &end, sodium_base64_VARIANT_ORIGINAL) == 0 &&
+        if (sodium_base642bin(key, klen, buf + pl, len - pl, NULL, &out, &end,
+                              sodium_base64_VARIANT_ORIGINAL) == 0 &&
             out == klen && end == buf + len)
             rc = 0;
     }
@@ -122,24 +124,24 @@ static int read_key_file(const char *path, const char *prefix, unsigned char *ke
     return rc;
 }
 
-int gw_token_read_secret(const char *path, unsigned char sk[GW_TOKEN_SK_LEN])
+int auth_token_read_secret(const char *path, unsigned char sk[AUTH_TOKEN_SK_LEN])
 {
-    int rc = read_key_file(path, gw_sk_prefix, sk, GW_TOKEN_SK_LEN);
+    int rc = read_key_file(path, auth_sk_prefix, sk, AUTH_TOKEN_SK_LEN);
     if (rc)
         return rc;
     /* The secret key carries its public half: check it matches the seed. */
-    unsigned char seed[crypto_sign_SEEDBYTES], pk[GW_TOKEN_PK_LEN], sk2[GW_TOKEN_SK_LEN];
+    unsigned char seed[crypto_sign_SEEDBYTES], pk[AUTH_TOKEN_PK_LEN], sk2[AUTH_TOKEN_SK_LEN];
     if (sodium_init() < 0)
         return CN_ESYS;
     crypto_sign_ed25519_sk_to_seed(seed, sk);
     crypto_sign_seed_keypair(pk, sk2, seed);
-    rc = sodium_memcmp(sk2, sk, GW_TOKEN_SK_LEN) == 0 ? 0 : GW_EKEYFILE;
+    rc = sodium_memcmp(sk2, sk, AUTH_TOKEN_SK_LEN) == 0 ? 0 : AUTH_EKEYFILE;
     sodium_memzero(seed, sizeof(seed));
     sodium_memzero(sk2, sizeof(sk2));
     return rc;
 }
 
-int gw_token_read_public(const char *path, unsigned char pk[GW_TOKEN_PK_LEN])
+int auth_token_read_public(const char *path, unsigned char pk[AUTH_TOKEN_PK_LEN])
 {
-    return read_key_file(path, gw_pk_prefix, pk, GW_TOKEN_PK_LEN);
+    return read_key_file(path, auth_pk_prefix, pk, AUTH_TOKEN_PK_LEN);
 }

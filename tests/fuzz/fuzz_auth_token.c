@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * fuzz_gw_token.c — libFuzzer target for token verification, the parser
+ * fuzz_auth_token.c — libFuzzer target for token verification, the parser
  * that sees ?token= from anyone on the network.  The key pair is derived
  * from a fixed seed so a corpus of real tokens stays valid across runs.
  * Checks: verification never reads out of bounds or crashes; only a token
@@ -14,11 +14,11 @@
 #include <string.h>
 
 #include "cn_err.h"
-#include "gw_token.h"
+#include "auth.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static unsigned char pk[GW_TOKEN_PK_LEN], sk[GW_TOKEN_SK_LEN];
+    static unsigned char pk[AUTH_TOKEN_PK_LEN], sk[AUTH_TOKEN_SK_LEN];
     static int ready;
     if (!ready) {
         unsigned char seed[crypto_sign_SEEDBYTES];
@@ -28,13 +28,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         crypto_sign_seed_keypair(pk, sk, seed);
         ready = 1;
     }
-    gw_token_claims c;
-    int rc = gw_token_verify(pk, (const char *)data, size, 1764320000000LL, &c);
-    if (rc != 0 && rc != GW_ETOKEN && rc != GW_ETOKENSIG && rc != GW_ETOKENEXP)
+    auth_token_claims c;
+    int rc = auth_token_verify(pk, (const char *)data, size, 1764320000000LL, &c);
+    if (rc != 0 && rc != AUTH_ETOKEN && rc != AUTH_ETOKENSIG && rc != AUTH_ETOKENEXP)
         abort();
-    if (rc == 0 || rc == GW_ETOKENEXP) {
-        char again[GW_TOKEN_MAX_LEN];
-        if (gw_token_issue(sk, &c, again, sizeof(again)) != 0)
+    if (rc == 0 || rc == AUTH_ETOKENEXP) {
+        char again[AUTH_TOKEN_MAX_LEN];
+        if (auth_token_issue(sk, &c, again, sizeof(again)) != 0)
             abort();
         if (strlen(again) != size || memcmp(again, data, size) != 0)
             abort();

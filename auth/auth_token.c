@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * gw_token.c — issuing and verifying player tokens (Ed25519, libsodium).
+ * auth_token.c — issuing and verifying player tokens (Ed25519, libsodium).
  *
  * Token v1, before url-safe base64 without padding:
  *   u8 version (1) | i64 issued_ms BE | i64 expires_ms BE |
@@ -13,11 +13,11 @@
  * exact total before any field is read.
  *
  * Guarantees: verify allocates nothing and reads nothing outside the
- * decoded buffer; a token has exactly one accepted text form; the signature is checked before any claim is trusted;
- * expiry is checked after it (so a forged token says "bad signature",
- * never "expired").  Threads: any; keys are the caller's, read-only here.
+ * decoded buffer; a token has exactly one accepted text form; the signature is checked before any
+ * claim is trusted; expiry is checked after it (so a forged token says "bad signature", never
+ * "expired").  Threads: any; keys are the caller's, read-only here.
  */
-#include "gw_token.h"
+#include "auth.h"
 
 #include "cn_bytes.h"
 #include "cn_err.h"
@@ -25,14 +25,15 @@
 #include <sodium.h>
 #include <string.h>
 
-static const char gw_token_ctx[] = "cairn-token-v1"; /* signed with its NUL */
+static const char auth_token_ctx[] = "cairn-token-v1"; /* signed with its NUL */
 
-#define GW_TOKEN_FIXED 19 /* version + two i64 + two length bytes */
-#define GW_TOKEN_MAX_BIN (GW_TOKEN_FIXED + 2 * GW_ID_MAX + crypto_sign_BYTES)
+#define AUTH_TOKEN_FIXED 19 /* version + two i64 + two length bytes */
+#define AUTH_TOKEN_MAX_BIN (AUTH_TOKEN_FIXED + 2 * CN_ID_MAX + crypto_sign_BYTES)
 
-_Static_assert(GW_TOKEN_MAX_LEN >= (GW_TOKEN_MAX_BIN * 4 + 2) / 3 + 1, "GW_TOKEN_MAX_LEN too small");
+_Static_assert(AUTH_TOKEN_MAX_LEN >= (AUTH_TOKEN_MAX_BIN * 4 + 2) / 3 + 1,
+               "AUTH_TOKEN_MAX_LEN too small");
 
-int gw_token_keygen(unsigned char pk[GW_TOKEN_PK_LEN], unsigned char sk[GW_TOKEN_SK_LEN])
+int auth_token_keygen(unsigned char pk[AUTH_TOKEN_PK_LEN], unsigned char sk[AUTH_TOKEN_SK_LEN])
 {
     if (sodium_init() < 0)
         return CN_ESYS;
@@ -42,19 +43,21 @@ int gw_token_keygen(unsigned char pk[GW_TOKEN_PK_LEN], unsigned char sk[GW_TOKEN
 /* ctx || payload, the bytes the signature covers. */
 static size_t signed_msg(unsigned char *m, const unsigned char *payload, size_t n)
 {
-    memcpy(m, gw_token_ctx, sizeof(gw_token_ctx));
-    memcpy(m + sizeof(gw_token_ctx), payload, n);
-    return sizeof(gw_token_ctx) + n;
+    memcpy(m, auth_token_ctx, sizeof(auth_token_ctx));
+    memcpy(m + sizeof(auth_token_ctx), payload, n);
+    return sizeof(auth_token_ctx) + n;
 }
 
-int gw_token_issue(const unsigned char sk[GW_TOKEN_SK_LEN], const gw_token_claims *c, char *out, size_t cap)
+int auth_token_issue(const unsigned char sk[AUTH_TOKEN_SK_LEN], const auth_token_claims *c,
+                     char *out, size_t cap)
 {
     size_t pl = strnlen(c->player, sizeof(c->player)), hl = strnlen(c->hunt, sizeof(c->hunt));
-    if (!gw_id_valid(c->player, pl) || (hl && !gw_id_valid(c->hunt, hl)) || c->expires_ms <= c->issued_ms)
+    if (!cn_id_valid(c->player, pl) || (hl && !cn_id_valid(c->hunt, hl)) ||
+        c->expires_ms <= c->issued_ms)
         return CN_EINVAL;
-    unsigned char bin[GW_TOKEN_MAX_BIN], m[sizeof(gw_token_ctx) + GW_TOKEN_MAX_BIN];
+    unsigned char bin[AUTH_TOKEN_MAX_BIN], m[sizeof(auth_token_ctx) + AUTH_TOKEN_MAX_BIN];
     size_t n = 0;
-    bin[n++] = GW_TOKEN_VERSION;
+    bin[n++] = AUTH_TOKEN_VERSION;
     cn_wr_be64(bin + n, (uint64_t)c->issued_ms);
     cn_wr_be64(bin + n + 8, (uint64_t)c->expires_ms);
     n += 16;
@@ -75,19 +78,20 @@ int gw_token_issue(const unsigned char sk[GW_TOKEN_SK_LEN], const gw_token_claim
     return 0;
 }
 
-/* Split a decoded token into claims and check its ids; 0 or GW_ETOKEN.
+/* Split a decoded token into claims and check its ids; 0 or AUTH_ETOKEN.
  * *signed_len = payload bytes.  Nothing here is trusted until the
  * signature is checked; this only refuses what we would never issue. */
-static int token_layout(const unsigned char *bin, size_t n, gw_token_claims *out, size_t *signed_len)
+static int token_layout(const unsigned char *bin, size_t n, auth_token_claims *out,
+                        size_t *signed_len)
 {
-    if (n < GW_TOKEN_FIXED + 1 + crypto_sign_BYTES || bin[0] != GW_TOKEN_VERSION)
-        return GW_ETOKEN;
+    if (n < AUTH_TOKEN_FIXED + 1 + crypto_sign_BYTES || bin[0] != AUTH_TOKEN_VERSION)
+        return AUTH_ETOKEN;
     size_t pl = bin[17];
-    if (pl == 0 || pl > GW_ID_MAX || n < GW_TOKEN_FIXED + pl + crypto_sign_BYTES)
-        return GW_ETOKEN;
+    if (pl == 0 || pl > CN_ID_MAX || n < AUTH_TOKEN_FIXED + pl + crypto_sign_BYTES)
+        return AUTH_ETOKEN;
     size_t hl = bin[18 + pl];
-    if (hl > GW_ID_MAX || n != GW_TOKEN_FIXED + pl + hl + crypto_sign_BYTES)
-        return GW_ETOKEN;
+    if (hl > CN_ID_MAX || n != AUTH_TOKEN_FIXED + pl + hl + crypto_sign_BYTES)
+        return AUTH_ETOKEN;
     memset(out, 0, sizeof(*out));
     out->issued_ms = (int64_t)cn_rd_be64(bin + 1);
     out->expires_ms = (int64_t)cn_rd_be64(bin + 9);
@@ -96,8 +100,9 @@ static int token_layout(const unsigned char *bin, size_t n, gw_token_claims *out
     *signed_len = n - crypto_sign_BYTES;
     /* Checked on the raw bytes with their lengths: an embedded NUL must not
      * shorten an id into a different, valid one. */
-    if (!gw_id_valid((const char *)bin + 18, pl) || (hl && !gw_id_valid((const char *)bin + 19 + pl, hl)))
-        return GW_ETOKEN;
+    if (!cn_id_valid((const char *)bin + 18, pl) ||
+        (hl && !cn_id_valid((const char *)bin + 19 + pl, hl)))
+        return AUTH_ETOKEN;
     return 0;
 }
 
@@ -108,25 +113,26 @@ static int token_layout(const unsigned char *bin, size_t n, gw_token_claims *out
  * keyed by token text could be dodged: re-encode and compare. */
 static int canonical(const unsigned char *bin, size_t n, const char *tok, size_t len)
 {
-    char again[GW_TOKEN_MAX_LEN];
+    char again[AUTH_TOKEN_MAX_LEN];
     if (sodium_base64_ENCODED_LEN(n, sodium_base64_VARIANT_URLSAFE_NO_PADDING) > sizeof(again))
         return 0;
     sodium_bin2base64(again, sizeof(again), bin, n, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
     return strlen(again) == len && memcmp(again, tok, len) == 0;
 }
 
-int gw_token_verify(const unsigned char pk[GW_TOKEN_PK_LEN], const char *tok, size_t len, int64_t now_ms,
-                    gw_token_claims *out)
+int auth_token_verify(const unsigned char pk[AUTH_TOKEN_PK_LEN], const char *tok, size_t len,
+                      int64_t now_ms, auth_token_claims *out)
 {
-    unsigned char bin[GW_TOKEN_MAX_BIN], m[sizeof(gw_token_ctx) + GW_TOKEN_MAX_BIN];
+    unsigned char bin[AUTH_TOKEN_MAX_BIN], m[sizeof(auth_token_ctx) + AUTH_TOKEN_MAX_BIN];
     size_t n = 0, sl = 0;
     const char *end = NULL;
-    if (len == 0 || len >= GW_TOKEN_MAX_LEN)
-        return GW_ETOKEN;
-    if (sodium_base642bin(bin, sizeof(bin), tok, len, NULL, &n, &end, sodium_base64_VARIANT_URLSAFE_NO_PADDING) ||
+    if (len == 0 || len >= AUTH_TOKEN_MAX_LEN)
+        return AUTH_ETOKEN;
+    if (sodium_base642bin(bin, sizeof(bin), tok, len, NULL, &n, &end,
+                          sodium_base64_VARIANT_URLSAFE_NO_PADDING) ||
         end != tok + len || !canonical(bin, n, tok, len))
-        return GW_ETOKEN;
-    gw_token_claims c;
+        return AUTH_ETOKEN;
+    auth_token_claims c;
     int rc = token_layout(bin, n, &c, &sl);
     if (rc)
         return rc;
@@ -134,10 +140,10 @@ int gw_token_verify(const unsigned char pk[GW_TOKEN_PK_LEN], const char *tok, si
         return CN_ESYS;
     size_t ml = signed_msg(m, bin, sl);
     if (crypto_sign_verify_detached(bin + sl, m, ml, pk) != 0)
-        return GW_ETOKENSIG;
+        return AUTH_ETOKENSIG;
     /* Signed, but still only what we would have issued. */
     if (c.expires_ms <= c.issued_ms)
-        return GW_ETOKEN;
+        return AUTH_ETOKEN;
     *out = c;
-    return now_ms >= c.expires_ms ? GW_ETOKENEXP : 0;
+    return now_ms >= c.expires_ms ? AUTH_ETOKENEXP : 0;
 }

@@ -1,0 +1,141 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * auth_token_cache.c — verified-token cache (see auth.h for why).
+ *
+ * Layout: a power-of-two array of entries, open addressing; a token maps
+ * to a window of AUTH_TC_WAYS consecutive slots starting at its hash.  An
+ * entry is the 16-byte keyed BLAKE2b hash of the token text plus its
+ * claims.  Keying the hash with a per-cache random key means no client
+ * can choose tokens that collide; at 128 bits an accidental collision is
+ * beyond any realistic count.  Keying by text is sound because a token
+ * has exactly one accepted spelling (auth_token.c, canonical()).
+ *
+ * Replacement: an empty slot of the window, else an expired one, else the
+ * one expiring soonest — those would be refused soonest anyway.  No
+ * deletion, no resizing: memory is fixed at creation.
+ * Threads: one cache per worker thread, no locks.  Ownership: the cache
+ * owns its table (cn_alloc); pk is copied.
+ */
+#include "auth.h"
+
+#include "cn_alloc.h"
+#include "cn_err.h"
+
+#include <sodium.h>
+#include <string.h>
+
+#define AUTH_TC_WAYS 8 /* slots probed per token: bounded work per lookup */
+#define AUTH_TC_HASH 16
+
+typedef struct auth_tc_entry {
+    unsigned char h[AUTH_TC_HASH]; /* all zero: empty */
+    uint8_t used;
+    auth_token_claims claims;
+} auth_tc_entry;
+
+const size_t AUTH_TOKEN_CACHE_ENTRY_SIZE = sizeof(auth_tc_entry);
+
+struct auth_token_cache {
+    unsigned char pk[AUTH_TOKEN_PK_LEN];
+    unsigned char key[crypto_generichash_KEYBYTES];
+    auth_tc_entry *slots;
+    size_t mask;
+    uint64_t hits, misses;
+};
+
+int auth_token_cache_new(auth_token_cache **out, const unsigned char pk[AUTH_TOKEN_PK_LEN],
+                         size_t capacity)
+{
+    *out = NULL;
+    if (sodium_init() < 0)
+        return CN_ESYS;
+    size_t n = AUTH_TC_WAYS;
+    while (n < capacity && n < ((size_t)1 << 30))
+        n <<= 1;
+    auth_token_cache *c = cn_calloc(1, sizeof(*c));
+    if (!c)
+        return CN_ENOMEM;
+    c->slots = cn_calloc(n, sizeof(auth_tc_entry));
+    if (!c->slots) {
+        cn_free(c);
+        return CN_ENOMEM;
+    }
+    memcpy(c->pk, pk, AUTH_TOKEN_PK_LEN);
+    randombytes_buf(c->key, sizeof(c->key));
+    c->mask = n - 1;
+    *out = c;
+    return 0;
+}
+
+void auth_token_cache_free(auth_token_cache *c)
+{
+    if (!c)
+        return;
+    cn_free(c->slots);
+    sodium_memzero(c, sizeof(*c));
+    cn_free(c);
+}
+
+static size_t window_start(const auth_token_cache *c, const unsigned char h[AUTH_TC_HASH])
+{
+    uint64_t x;
+    memcpy(&x, h, sizeof(x));
+    return (size_t)x & c->mask;
+}
+
+static auth_tc_entry *find(auth_token_cache *c, const unsigned char h[AUTH_TC_HASH])
+{
+    size_t s = window_start(c, h);
+    for (size_t k = 0; k < AUTH_TC_WAYS; k++) {
+        auth_tc_entry *e = &c->slots[(s + k) & c->mask];
+        if (e->used && memcmp(e->h, h, AUTH_TC_HASH) == 0)
+            return e;
+    }
+    return NULL;
+}
+
+static void insert(auth_token_cache *c, const unsigned char h[AUTH_TC_HASH],
+                   const auth_token_claims *cl, int64_t now_ms)
+{
+    size_t s = window_start(c, h);
+    auth_tc_entry *victim = NULL;
+    for (size_t k = 0; k < AUTH_TC_WAYS; k++) {
+        auth_tc_entry *e = &c->slots[(s + k) & c->mask];
+        if (!e->used || e->claims.expires_ms <= now_ms) {
+            victim = e;
+            break;
+        }
+        if (!victim || e->claims.expires_ms < victim->claims.expires_ms)
+            victim = e;
+    }
+    memcpy(victim->h, h, AUTH_TC_HASH);
+    victim->used = 1;
+    victim->claims = *cl;
+}
+
+int auth_token_cache_verify(auth_token_cache *c, const char *tok, size_t len, int64_t now_ms,
+                            auth_token_claims *out)
+{
+    unsigned char h[AUTH_TC_HASH];
+    if (len == 0 || len >= AUTH_TOKEN_MAX_LEN)
+        return AUTH_ETOKEN; /* same answer auth_token_verify gives, without hashing megabytes */
+    crypto_generichash(h, sizeof(h), (const unsigned char *)tok, len, c->key, sizeof(c->key));
+    auth_tc_entry *e = find(c, h);
+    if (e) {
+        c->hits++;
+        *out = e->claims;
+        return now_ms >= e->claims.expires_ms ? AUTH_ETOKENEXP : 0;
+    }
+    int rc = auth_token_verify(c->pk, tok, len, now_ms, out);
+    if (rc == 0) {
+        c->misses++;
+        insert(c, h, out, now_ms);
+    }
+    return rc;
+}
+
+void auth_token_cache_stats(const auth_token_cache *c, uint64_t *hits, uint64_t *misses)
+{
+    *hits = c->hits;
+    *misses = c->misses;
+}
