@@ -65,25 +65,6 @@ int cn_buf_printf(cn_buf *b, const char *fmt, ...)
     return 0;
 }
 
-int cn_buf_json_str(cn_buf *b, const char *s, size_t n)
-{
-    static const char hex[] = "0123456789abcdef";
-    int rc = cn_buf_append(b, "\"", 1);
-    for (size_t i = 0; i < n && !rc; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '"' || c == '\\') {
-            char e[2] = {'\\', (char)c};
-            rc = cn_buf_append(b, e, 2);
-        } else if (c < 0x20 || c == 0x7f) {
-            char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
-            rc = cn_buf_append(b, e, 6);
-        } else {
-            rc = cn_buf_append(b, &c, 1);
-        }
-    }
-    return rc ? rc : cn_buf_append(b, "\"", 1);
-}
-
 void cn_buf_consume(cn_buf *b, size_t n)
 {
     if (n >= b->len) {

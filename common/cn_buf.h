@@ -29,8 +29,6 @@ int cn_buf_reserve(cn_buf *b, size_t extra);
 int cn_buf_append(cn_buf *b, const void *p, size_t n);
 /** Append a printf-formatted string (no NUL kept).  @return 0 or CN_ENOMEM. */
 int cn_buf_printf(cn_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/** Append s as a JSON string literal with quotes and escapes. */
-int cn_buf_json_str(cn_buf *b, const char *s, size_t n);
 /** Drop the first n bytes. */
 void cn_buf_consume(cn_buf *b, size_t n);
 void cn_buf_reset(cn_buf *b);

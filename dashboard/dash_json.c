@@ -2,12 +2,13 @@
 /*
  * dash_json.c — the /api/stats object (also each /api/events message) from
  * a snapshot.  Unknown numbers (-1) are written as null so the page can
- * show "—" instead of a made-up zero; ids go through cn_buf_json_str.
+ * show "—" instead of a made-up zero; ids go through cn_json_str.
  * Pure; any thread.
  */
 #include "dash_http.h"
 
 #include "cn_err.h"
+#include "cn_json.h"
 
 #include <inttypes.h>
 #include <string.h>
@@ -36,9 +37,9 @@ int dash_stats_json(cn_buf *b, const dash_snapshot *s, double pps, int64_t now_m
     for (uint32_t i = 0; !rc && i < s->nfinds && i < DASH_MAX_FINDS; i++) {
         const dash_find *f = &s->finds[i];
         rc = cn_buf_printf(b, "%s{\"player\":", i ? "," : "");
-        rc = rc ? rc : cn_buf_json_str(b, f->player, strlen(f->player));
+        rc = rc ? rc : cn_json_str(b, f->player, strlen(f->player));
         rc = rc ? rc : cn_buf_printf(b, ",\"beacon\":");
-        rc = rc ? rc : (f->beacon[0] ? cn_buf_json_str(b, f->beacon, strlen(f->beacon)) : cn_buf_printf(b, "null"));
+        rc = rc ? rc : (f->beacon[0] ? cn_json_str(b, f->beacon, strlen(f->beacon)) : cn_buf_printf(b, "null"));
         rc = rc ? rc : cn_buf_printf(b, ",\"at\":%" PRId64 ",\"score\":%" PRId64 ",\"found\":%u}", f->at_ms, f->score,
                                      f->found);
     }

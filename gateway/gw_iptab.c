@@ -12,16 +12,9 @@
 
 #include "cn_alloc.h"
 #include "cn_err.h"
+#include "cn_hash.h"
 
 #include <string.h>
-
-static uint32_t ip_hash(const unsigned char a[16])
-{
-    uint32_t h = 2166136261u; /* FNV-1a */
-    for (int i = 0; i < 16; i++)
-        h = (h ^ a[i]) * 16777619u;
-    return h;
-}
 
 int gw__iptab_init(gw_iptab *t, uint32_t max_conns)
 {
@@ -41,7 +34,7 @@ void gw__iptab_free(gw_iptab *t)
 
 static uint32_t ip_find(const gw_iptab *t, const unsigned char a[16])
 {
-    uint32_t i = ip_hash(a) & t->mask;
+    uint32_t i = (uint32_t)cn_hash(a, 16) & t->mask;
     while (t->ents[i].count && memcmp(t->ents[i].addr, a, 16) != 0)
         i = (i + 1) & t->mask;
     return i; /* the entry, or the empty slot where it would go */
@@ -70,7 +63,7 @@ void gw__iptab_del(gw_iptab *t, const unsigned char addr[16])
         j = (j + 1) & t->mask;
         if (!t->ents[j].count)
             break;
-        uint32_t home = ip_hash(t->ents[j].addr) & t->mask;
+        uint32_t home = (uint32_t)cn_hash(t->ents[j].addr, 16) & t->mask;
         int between = hole <= j ? (home > hole && home <= j) : (home > hole || home <= j);
         if (between)
             continue;

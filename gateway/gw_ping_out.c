@@ -5,7 +5,7 @@
  * payloads, and the protobuf cairn.v1.Ack for binary clients.
  *
  * Guarantees: output is valid JSON (ids and details are escaped with
- * cn_buf_json_str) and valid UTF-8 (ids are cn_id_valid, details ASCII);
+ * cn_json_str) and valid UTF-8 (ids are cn_id_valid, details ASCII);
  * on failure nothing is appended.  Payloads only: the caller wraps them in
  * WebSocket frames (ws_encode_frame).  Threads: any; out is the caller's.
  */
@@ -14,6 +14,7 @@
 #include "cairn.pb-c.h"
 #include "cn_alloc.h"
 #include "cn_err.h"
+#include "cn_json.h"
 
 #include <string.h>
 
@@ -25,7 +26,7 @@ int gw_ping_ack_json(cn_buf *out, const char *const *ids, size_t n)
         if (i)
             rc = cn_buf_append(out, ",", 1);
         if (!rc)
-            rc = cn_buf_json_str(out, ids[i], strlen(ids[i]));
+            rc = cn_json_str(out, ids[i], strlen(ids[i]));
     }
     if (!rc)
         rc = cn_buf_append(out, "]}", 2);
@@ -39,15 +40,15 @@ int gw_ping_error_json(cn_buf *out, const gw_ping_error *e)
     size_t before = out->len;
     int rc = cn_buf_append(out, "{\"error\":", 9);
     if (!rc)
-        rc = cn_buf_json_str(out, e->code, strlen(e->code));
+        rc = cn_json_str(out, e->code, strlen(e->code));
     if (!rc)
         rc = cn_buf_append(out, ",\"detail\":", 10);
     if (!rc)
-        rc = cn_buf_json_str(out, e->detail, strnlen(e->detail, sizeof(e->detail)));
+        rc = cn_json_str(out, e->detail, strnlen(e->detail, sizeof(e->detail)));
     if (!rc && e->id[0]) {
         rc = cn_buf_append(out, ",\"id\":", 6);
         if (!rc)
-            rc = cn_buf_json_str(out, e->id, strnlen(e->id, sizeof(e->id)));
+            rc = cn_json_str(out, e->id, strnlen(e->id, sizeof(e->id)));
     }
     if (!rc)
         rc = cn_buf_append(out, "}", 1);

@@ -17,6 +17,7 @@
 #include "cn_alloc.h"
 #include "cn_buf.h"
 #include "cn_err.h"
+#include "cn_hash.h"
 #include "hunt_player.h"
 
 #include <string.h>
@@ -28,14 +29,6 @@ struct hunt_board {
     size_t nslots;
 };
 
-static uint64_t board_hash(const char *s, size_t n)
-{
-    uint64_t h = 1469598103934665603ull; /* FNV-1a 64 */
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
-    return h;
-}
-
 static int board_rehash(hunt_board *b, size_t nslots)
 {
     uint32_t *ns = cn_calloc(nslots, sizeof(*ns));
@@ -43,7 +36,7 @@ static int board_rehash(hunt_board *b, size_t nslots)
         return CN_ENOMEM;
     for (size_t i = 0; i < b->nrows; i++) {
         const char *p = b->rows[i].player;
-        size_t j = board_hash(p, strlen(p)) & (nslots - 1);
+        size_t j = cn_hash(p, strlen(p)) & (nslots - 1);
         while (ns[j])
             j = (j + 1) & (nslots - 1);
         ns[j] = (uint32_t)i + 1;
@@ -58,7 +51,7 @@ static hunt_board_row *board_find_or_add(hunt_board *b, const char *player, size
 {
     if ((b->nrows + 1) * 2 > b->nslots && board_rehash(b, b->nslots ? b->nslots * 2 : 1024))
         return NULL;
-    size_t j = board_hash(player, len) & (b->nslots - 1);
+    size_t j = cn_hash(player, len) & (b->nslots - 1);
     for (; b->slots[j]; j = (j + 1) & (b->nslots - 1)) {
         hunt_board_row *r = &b->rows[b->slots[j] - 1];
         if (strncmp(r->player, player, len) == 0 && r->player[len] == 0)

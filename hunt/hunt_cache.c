@@ -11,6 +11,7 @@
 
 #include "cn_alloc.h"
 #include "cn_err.h"
+#include "cn_hash.h"
 
 #include <string.h>
 
@@ -33,14 +34,6 @@ struct hunt_cache {
     size_t nslots;
     uint32_t head, tail;
 };
-
-static uint64_t hc_hash(const char *s, size_t n)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
-    return h;
-}
 
 int hunt_cache_new(hunt_cache **out, size_t max_players)
 {
@@ -83,7 +76,7 @@ size_t hunt_cache_size(const hunt_cache *c)
 /* Slot holding the player, or the empty slot where it would go. */
 static size_t hc_slot(const hunt_cache *c, const char *id, size_t len)
 {
-    size_t j = hc_hash(id, len) & (c->nslots - 1);
+    size_t j = cn_hash(id, len) & (c->nslots - 1);
     for (; c->slots[j]; j = (j + 1) & (c->nslots - 1)) {
         const hc_entry *x = &c->e[c->slots[j] - 1];
         if (x->len == len && memcmp(x->id, id, len) == 0)
@@ -125,7 +118,7 @@ static void hc_slot_delete(hunt_cache *c, size_t j)
     c->slots[j] = 0;
     for (size_t k = (j + 1) & mask; c->slots[k]; k = (k + 1) & mask) {
         const hc_entry *x = &c->e[c->slots[k] - 1];
-        size_t home = hc_hash(x->id, x->len) & mask;
+        size_t home = cn_hash(x->id, x->len) & mask;
         /* Move k back to j unless its home lies cyclically in (j, k]. */
         if ((k > j && (home <= j || home > k)) || (k < j && home <= j && home > k)) {
             c->slots[j] = c->slots[k];

@@ -2,7 +2,7 @@
 /*
  * hunt_http.c — the worker's HTTP API (contract in hunt_http.h).  Every
  * answer is built in one cn_buf and sent whole; JSON strings go through
- * cn_buf_json_str so ids from the hunt file or the URL are always escaped.
+ * cn_json_str so ids from the hunt file or the URL are always escaped.
  * Only GET (and HEAD) are served; anything else is 405.
  * Threads: the loop's.  Ownership: owns the evhttp server; borrows the
  * worker, whose store and leaderboard are read between batches.
@@ -12,6 +12,7 @@
 #include "cn_alloc.h"
 #include "cn_buf.h"
 #include "cn_err.h"
+#include "cn_json.h"
 #include "hunt_board.h"
 #include "hunt_player.h"
 
@@ -53,7 +54,7 @@ static void http_send(struct evhttp_request *req, int code, const char *reason, 
 static void http_error(struct evhttp_request *req, int code, const char *reason, const char *detail)
 {
     cn_buf b = CN_BUF_INIT;
-    if (cn_buf_printf(&b, "{\"error\":") || cn_buf_json_str(&b, detail, strlen(detail)) || cn_buf_append(&b, "}\n", 2))
+    if (cn_buf_printf(&b, "{\"error\":") || cn_json_str(&b, detail, strlen(detail)) || cn_buf_append(&b, "}\n", 2))
         evhttp_send_error(req, 500, "out of memory");
     else
         http_send(req, code, reason, "application/json", &b);
@@ -101,7 +102,7 @@ static void http_leaderboard(hunt_http *h, struct evhttp_request *req, const cha
     int rc = cn_buf_append(&b, "[", 1);
     for (size_t i = 0; !rc && i < n; i++) {
         rc = cn_buf_printf(&b, "%s{\"rank\":%zu,\"player\":", i ? "," : "", i + 1);
-        rc = rc ? rc : cn_buf_json_str(&b, rows[i].player, strlen(rows[i].player));
+        rc = rc ? rc : cn_json_str(&b, rows[i].player, strlen(rows[i].player));
         rc = rc ? rc : cn_buf_printf(&b, ",\"score\":%" PRId64 ",\"found\":%u,\"last_seen\":%" PRId64
                                      ",\"last_found\":%" PRId64 "}",
                                      rows[i].score, rows[i].found, rows[i].last_seen_ms, rows[i].last_found_ms);
@@ -120,7 +121,7 @@ static int http_player_json(hunt_http *h, cn_buf *b, const char *id, size_t len,
 {
     const hunt_def *d = hunt_rules_def(hunt_worker_rules(h->w));
     int rc = cn_buf_append(b, "{\"player\":", 10);
-    rc = rc ? rc : cn_buf_json_str(b, id, len);
+    rc = rc ? rc : cn_json_str(b, id, len);
     rc = rc ? rc : cn_buf_printf(b, ",\"score\":%" PRId64 ",\"found\":%u,\"completed\":%s,\"joined\":%" PRId64
                                  ",\"last_seen\":%" PRId64 ",\"last_found\":%" PRId64 ",\"beacons\":[",
                                  p->score, p->nfound, (p->flags & HUNT_PROGRESS_COMPLETED) ? "true" : "false",
@@ -130,14 +131,14 @@ static int http_player_json(hunt_http *h, cn_buf *b, const char *id, size_t len,
         if (!hunt_progress_has(p, i))
             continue;
         rc = first ? 0 : cn_buf_append(b, ",", 1);
-        rc = rc ? rc : cn_buf_json_str(b, d->beacons[i].id, strlen(d->beacons[i].id));
+        rc = rc ? rc : cn_json_str(b, d->beacons[i].id, strlen(d->beacons[i].id));
         first = 0;
     }
     int live = !(flags & HUNT_PLAYER_FRESH) && s->current != HUNT_NONE;
     rc = rc ? rc : cn_buf_printf(b, "],\"session\":{\"live\":%s", live ? "true" : "false");
     if (!rc && live) {
         rc = cn_buf_append(b, ",\"at\":", 6);
-        rc = rc ? rc : cn_buf_json_str(b, d->beacons[s->current].id, strlen(d->beacons[s->current].id));
+        rc = rc ? rc : cn_json_str(b, d->beacons[s->current].id, strlen(d->beacons[s->current].id));
         rc = rc ? rc : cn_buf_printf(b, ",\"pending_hits\":%u", s->nhits);
     }
     return rc ? rc : cn_buf_append(b, "}}\n", 3);
@@ -185,11 +186,11 @@ static void http_beacons(hunt_http *h, struct evhttp_request *req)
     for (uint32_t i = 0; !rc && i < d->nbeacons; i++) {
         const hunt_beacon *bc = &d->beacons[i];
         rc = cn_buf_append(&b, i ? ",{\"id\":" : "{\"id\":", i ? 7 : 6);
-        rc = rc ? rc : cn_buf_json_str(&b, bc->id, strlen(bc->id));
+        rc = rc ? rc : cn_json_str(&b, bc->id, strlen(bc->id));
         rc = rc ? rc : cn_buf_append(&b, ",\"name\":", 8);
-        rc = rc ? rc : cn_buf_json_str(&b, bc->name, strlen(bc->name));
+        rc = rc ? rc : cn_json_str(&b, bc->name, strlen(bc->name));
         rc = rc ? rc : cn_buf_printf(&b, ",\"x\":%.17g,\"y\":%.17g,\"points\":%d,\"clue\":", bc->x, bc->y, (int)bc->points);
-        rc = rc ? rc : cn_buf_json_str(&b, bc->clue, strlen(bc->clue));
+        rc = rc ? rc : cn_json_str(&b, bc->clue, strlen(bc->clue));
         rc = rc ? rc : cn_buf_append(&b, "}", 1);
     }
     rc = rc ? rc : cn_buf_append(&b, "]\n", 2);

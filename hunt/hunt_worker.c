@@ -22,6 +22,8 @@
 #include "cn_bytes.h"
 #include "cn_ce.h"
 #include "cn_err.h"
+#include "cn_json.h"
+#include "cn_hash.h"
 #include "cn_log.h"
 #include "cn_prom.h"
 #include "cn_time.h"
@@ -409,14 +411,6 @@ void hunt_worker_free(hunt_worker *w)
 
 /* ---- the batch's player cache ------------------------------------------ */
 
-static uint64_t hw_hash(const char *s, size_t n)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
-    return h;
-}
-
 /* A player committed recently, from the write-through cache: the states
  * as committed (the engine decides on ping time whether the session is
  * over).  CN_ENOENT: not cached (or, defensively, not decodable): read
@@ -459,7 +453,7 @@ static void hw_cache_batch(hunt_worker *w)
  * before it is written).  NULL only on CN_ENOMEM or a store error (*rc). */
 static hw_player *hw_player_get(hunt_worker *w, const char *id, size_t len, int *rc)
 {
-    size_t j = hw_hash(id, len) & (w->nslots - 1);
+    size_t j = cn_hash(id, len) & (w->nslots - 1);
     for (; w->slots[j]; j = (j + 1) & (w->nslots - 1)) {
         hw_player *p = &w->pl[w->slots[j] - 1];
         if (p->len == len && memcmp(p->id, id, len) == 0)
@@ -514,13 +508,13 @@ static int hw_audit(hunt_worker *w, const hw_part *pt, const lg_record *rec, uin
                            what, (int)pt->p, rec->offset);
     if (!rc && player) {
         rc = cn_buf_append(a, ",\"player\":", 10);
-        rc = rc ? rc : cn_buf_json_str(a, player, plen);
+        rc = rc ? rc : cn_json_str(a, player, plen);
     }
     if (!rc && ping) {
         rc = cn_buf_append(a, ",\"ping\":", 8);
-        rc = rc ? rc : cn_buf_json_str(a, ping->id ? ping->id : "", ping->id ? strlen(ping->id) : 0);
+        rc = rc ? rc : cn_json_str(a, ping->id ? ping->id : "", ping->id ? strlen(ping->id) : 0);
         rc = rc ? rc : cn_buf_append(a, ",\"beacon\":", 10);
-        rc = rc ? rc : cn_buf_json_str(a, ping->beacon ? ping->beacon : "", ping->beacon ? strlen(ping->beacon) : 0);
+        rc = rc ? rc : cn_json_str(a, ping->beacon ? ping->beacon : "", ping->beacon ? strlen(ping->beacon) : 0);
         rc = rc ? rc : cn_buf_printf(a, ",\"rssi\":%d,\"ts\":%" PRId64, (int)ping->rssi, (int64_t)ping->ts);
     }
     if (!rc && e)

@@ -99,7 +99,7 @@ static int insp__json_ext(cn_buf *b, const cn_ce_attr *a)
         rc = rc ? rc : insp__rfc3339(b, a->t.sec, a->t.nsec);
         return rc ? rc : cn_buf_append(b, "\"", 1);
     default: /* string, URI, URI-reference */
-        return insp__json_cstr(b, a->s);
+        return cn_json_cstr(b, a->s);
     }
 }
 
@@ -114,7 +114,7 @@ static int insp__json_data_b64(cn_buf *b, const cn_ce *ev)
 static int insp__json_proto_data(cn_buf *b, cn_ce_msg *msg, const cn_ce *ev)
 {
     int rc = cn_buf_append(b, ",\"data_type_url\":", 17);
-    rc = rc ? rc : insp__json_cstr(b, ev->type_url);
+    rc = rc ? rc : cn_json_cstr(b, ev->type_url);
     if (rc)
         return rc;
     const ProtobufCMessageDescriptor *d = cn_ce_known_type(ev->type_url);
@@ -141,7 +141,7 @@ static int insp__json_ce_data(cn_buf *b, cn_ce_msg *msg, const cn_ce *ev)
         return insp__json_data_b64(b, ev);
     case CN_CE_DATA_TEXT: {
         int rc = cn_buf_append(b, ",\"data\":", 8);
-        return rc ? rc : insp__json_str(b, ev->data, ev->data_len);
+        return rc ? rc : cn_json_str(b, ev->data, ev->data_len);
     }
     default:
         return 0;
@@ -154,13 +154,13 @@ static int insp__json_opt(cn_buf *b, const char *name, const char *v)
     if (!v)
         return 0;
     int rc = cn_buf_printf(b, ",\"%s\":", name);
-    return rc ? rc : insp__json_cstr(b, v);
+    return rc ? rc : cn_json_cstr(b, v);
 }
 
 static int insp__json_ce(cn_buf *b, cn_ce_msg *msg, const cn_ce *ev)
 {
     int rc = cn_buf_append(b, "{\"specversion\":", 15);
-    rc = rc ? rc : insp__json_cstr(b, ev->specversion);
+    rc = rc ? rc : cn_json_cstr(b, ev->specversion);
     rc = rc ? rc : insp__json_opt(b, "id", ev->id);
     rc = rc ? rc : insp__json_opt(b, "source", ev->source);
     rc = rc ? rc : insp__json_opt(b, "type", ev->type);
@@ -187,7 +187,7 @@ static int insp__json_headers(cn_buf *b, const lg_record *rec)
         lg_header h;
         rc = lg_record_header(rec, i, &h);
         rc = rc ? rc : cn_buf_append(b, i ? ",{\"key\":" : "{\"key\":", i ? 8 : 7);
-        rc = rc ? rc : insp__json_str(b, h.key, h.key_len);
+        rc = rc ? rc : cn_json_str(b, h.key, h.key_len);
         rc = rc ? rc : insp__json_bytes_member(b, 1, "value", h.value, h.value_len);
         rc = rc ? rc : cn_buf_append(b, "}", 1);
     }
@@ -220,7 +220,7 @@ static int insp__json_record(cn_buf *b, const char *topic, int32_t partition, co
     int rc = cn_buf_append(b, "{", 1);
     if (!rc && topic) {
         rc = cn_buf_append(b, "\"topic\":", 8);
-        rc = rc ? rc : insp__json_cstr(b, topic);
+        rc = rc ? rc : cn_json_cstr(b, topic);
         rc = rc ? rc : cn_buf_append(b, ",", 1);
     }
     rc = rc ? rc
@@ -247,9 +247,9 @@ static int insp__text_bytes(cn_buf *b, const char *name, const unsigned char *p,
 {
     if (!p)
         return cn_buf_printf(b, " %s=null", name);
-    if (insp__utf8_valid(p, n)) {
+    if (cn_utf8_valid(p, n)) {
         int rc = cn_buf_printf(b, " %s=", name);
-        return rc ? rc : insp__json_str(b, p, n);
+        return rc ? rc : cn_json_str(b, p, n);
     }
     return insp__text_b64(b, name, p, n);
 }
@@ -263,9 +263,9 @@ static int insp__text_token(cn_buf *b, const char *s)
         char c = s[i];
         if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
               c == '.' || c == '_' || c == '-'))
-            return insp__json_cstr(b, s);
+            return cn_json_cstr(b, s);
     }
-    return n ? cn_buf_append(b, s, n) : insp__json_cstr(b, s);
+    return n ? cn_buf_append(b, s, n) : cn_json_cstr(b, s);
 }
 
 static int insp__text_ce(cn_buf *b, cn_ce_msg *msg, const cn_ce *ev)
@@ -273,12 +273,12 @@ static int insp__text_ce(cn_buf *b, cn_ce_msg *msg, const cn_ce *ev)
     int rc = cn_buf_append(b, " ", 1);
     rc = rc ? rc : insp__text_token(b, ev->type);
     rc = rc ? rc : cn_buf_append(b, " id=", 4);
-    rc = rc ? rc : insp__json_cstr(b, ev->id);
+    rc = rc ? rc : cn_json_cstr(b, ev->id);
     rc = rc ? rc : cn_buf_append(b, " source=", 8);
-    rc = rc ? rc : insp__json_cstr(b, ev->source);
+    rc = rc ? rc : cn_json_cstr(b, ev->source);
     if (!rc && ev->subject) {
         rc = cn_buf_append(b, " subject=", 9);
-        rc = rc ? rc : insp__json_cstr(b, ev->subject);
+        rc = rc ? rc : cn_json_cstr(b, ev->subject);
     }
     if (rc)
         return rc;
@@ -294,14 +294,14 @@ static int insp__text_ce(cn_buf *b, cn_ce_msg *msg, const cn_ce *ev)
             return rc ? rc : insp__json_pb(b, m);
         }
         rc = cn_buf_append(b, " data_type_url=", 15);
-        rc = rc ? rc : insp__json_cstr(b, ev->type_url);
+        rc = rc ? rc : cn_json_cstr(b, ev->type_url);
         return rc ? rc : insp__text_b64(b, "data", ev->data, ev->data_len);
     }
     case CN_CE_DATA_BINARY:
         return insp__text_b64(b, "data", ev->data, ev->data_len);
     case CN_CE_DATA_TEXT:
         rc = cn_buf_append(b, " data=", 6);
-        return rc ? rc : insp__json_str(b, ev->data, ev->data_len);
+        return rc ? rc : cn_json_str(b, ev->data, ev->data_len);
     default:
         return 0;
     }

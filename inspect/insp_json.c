@@ -3,11 +3,10 @@
  * insp_json.c — JSON text building blocks for `cairn log dump` (insp_json.h).
  * Guarantee: whatever bytes come in (record keys, header values, decoded
  * protobuf strings, which protobuf-c does not check for UTF-8), what goes
- * out is valid JSON: strings are escaped and invalid UTF-8 is replaced by
- * U+FFFD; callers that must not lose bytes use base64 instead.
- * Base64 is libsodium's.  Safe runs of bytes are appended in one call,
- * so dumping millions of records stays memcpy-bound.  Pure; any thread; no
- * globals (the tables are constants).
+ * out is valid JSON: strings go through cn_json_str (common/cn_json.h),
+ * which replaces invalid UTF-8 by U+FFFD; callers that must not lose bytes
+ * use base64 instead.  Base64 is libsodium's.  Pure; any thread; no
+ * globals.
  */
 #include "insp_json.h"
 
@@ -21,105 +20,6 @@
 #include <time.h>
 
 #define INSP__PB_MAX_DEPTH 32
-
-/* ---- UTF-8 ------------------------------------------------------------------ */
-
-/* Length of the well-formed UTF-8 sequence at s (1..4), or 0 if none. */
-static size_t insp__utf8_seq(const unsigned char *s, size_t n)
-{
-    unsigned c = s[0];
-    if (c < 0x80)
-        return 1;
-    size_t len;
-    uint32_t cp, min;
-    if (c >= 0xc2 && c <= 0xdf)
-        len = 2, cp = c & 0x1f, min = 0x80;
-    else if (c >= 0xe0 && c <= 0xef)
-        len = 3, cp = c & 0x0f, min = 0x800;
-    else if (c >= 0xf0 && c <= 0xf4)
-        len = 4, cp = c & 0x07, min = 0x10000;
-    else
-        return 0; /* continuation byte, overlong lead C0/C1, or F5..FF */
-    if (n < len)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3f);
-    }
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return len;
-}
-
-int insp__utf8_valid(const unsigned char *s, size_t n)
-{
-    size_t i = 0;
-    while (i < n) {
-        size_t l = insp__utf8_seq(s + i, n - i);
-        if (!l)
-            return 0;
-        i += l;
-    }
-    return 1;
-}
-
-/* ---- strings ---------------------------------------------------------------- */
-
-static int insp__escape_byte(cn_buf *b, unsigned char c)
-{
-    static const char hex[] = "0123456789abcdef";
-    char e[6] = {'\\', 0, 0, 0, 0, 0};
-    switch (c) {
-    case '"':
-    case '\\':
-        e[1] = (char)c;
-        return cn_buf_append(b, e, 2);
-    case '\n':
-        e[1] = 'n';
-        return cn_buf_append(b, e, 2);
-    case '\r':
-        e[1] = 'r';
-        return cn_buf_append(b, e, 2);
-    case '\t':
-        e[1] = 't';
-        return cn_buf_append(b, e, 2);
-    default:
-        e[1] = 'u', e[2] = '0', e[3] = '0', e[4] = hex[c >> 4], e[5] = hex[c & 15];
-        return cn_buf_append(b, e, 6);
-    }
-}
-
-int insp__json_str(cn_buf *b, const unsigned char *s, size_t n)
-{
-    int rc = cn_buf_append(b, "\"", 1);
-    size_t i = 0;
-    while (i < n && !rc) {
-        /* the longest run that needs no escaping */
-        size_t j = i;
-        size_t l = 0;
-        while (j < n && s[j] >= 0x20 && s[j] != '"' && s[j] != '\\' && s[j] != 0x7f &&
-               (l = insp__utf8_seq(s + j, n - j)) > 0)
-            j += l;
-        if (j > i)
-            rc = cn_buf_append(b, s + i, j - i);
-        if (rc || j >= n)
-            break;
-        if (s[j] < 0x20 || s[j] == '"' || s[j] == '\\' || s[j] == 0x7f)
-            rc = insp__escape_byte(b, s[j]);
-        else
-            rc = cn_buf_append(b, "\\ufffd", 6); /* one invalid byte */
-        i = j + 1;
-    }
-    return rc ? rc : cn_buf_append(b, "\"", 1);
-}
-
-int insp__json_cstr(cn_buf *b, const char *s)
-{
-    if (!s)
-        s = "";
-    return insp__json_str(b, (const unsigned char *)s, strlen(s));
-}
 
 int insp__base64(cn_buf *b, const unsigned char *s, size_t n)
 {
@@ -147,9 +47,9 @@ int insp__json_bytes_member(cn_buf *b, int comma, const char *name, const unsign
         return rc;
     if (!p)
         return cn_buf_printf(b, "\"%s\":null", name);
-    if (insp__utf8_valid(p, n)) {
+    if (cn_utf8_valid(p, n)) {
         rc = cn_buf_printf(b, "\"%s\":", name);
-        return rc ? rc : insp__json_str(b, p, n);
+        return rc ? rc : cn_json_str(b, p, n);
     }
     rc = cn_buf_printf(b, "\"%s_b64\":\"", name);
     rc = rc ? rc : insp__base64(b, p, n);
@@ -220,10 +120,10 @@ static int insp__json_pb_value(cn_buf *b, const ProtobufCFieldDescriptor *f, con
     case PROTOBUF_C_TYPE_ENUM: {
         int v = *(const int *)p;
         const ProtobufCEnumValue *ev = protobuf_c_enum_descriptor_get_value(f->descriptor, v);
-        return ev ? insp__json_cstr(b, ev->name) : cn_buf_printf(b, "%d", v);
+        return ev ? cn_json_cstr(b, ev->name) : cn_buf_printf(b, "%d", v);
     }
     case PROTOBUF_C_TYPE_STRING:
-        return insp__json_cstr(b, *(char *const *)p);
+        return cn_json_cstr(b, *(char *const *)p);
     case PROTOBUF_C_TYPE_BYTES: {
         const ProtobufCBinaryData *d = p;
         int rc = cn_buf_append(b, "\"", 1);
@@ -284,7 +184,7 @@ static int insp__pb_present(const ProtobufCFieldDescriptor *f, const char *base)
 static int insp__json_pb_field(cn_buf *b, const ProtobufCFieldDescriptor *f, const char *base,
                                int depth)
 {
-    int rc = insp__json_cstr(b, f->name);
+    int rc = cn_json_cstr(b, f->name);
     rc = rc ? rc : cn_buf_append(b, ":", 1);
     if (rc || f->label != PROTOBUF_C_LABEL_REPEATED)
         return rc ? rc : insp__json_pb_value(b, f, base + f->offset, depth);

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * insp_json.h — internal to inspect/: JSON text building blocks for record
- * rendering (insp_format.c): UTF-8 validation, always-valid string escaping,
- * base64, RFC 3339 times, and any protobuf-c message as a JSON object.
+ * rendering (insp_format.c): base64, RFC 3339 times, and any protobuf-c
+ * message as a JSON object; strings and UTF-8 checks are common/'s
+ * (cn_json.h, cn_utf8.h), included here for insp_format.c.
  * All append to a caller-owned cn_buf and return 0 or CN_ENOMEM.
  */
 #ifndef INSP_JSON_H
@@ -14,14 +15,9 @@
 #include <protobuf-c/protobuf-c.h>
 
 #include "cn_buf.h"
+#include "cn_json.h"
+#include "cn_utf8.h"
 
-/** 1 if the n bytes are well-formed UTF-8 (RFC 3629: no overlongs, no
- *  surrogates, nothing above U+10FFFF). */
-int insp__utf8_valid(const unsigned char *s, size_t n);
-/** A JSON string literal; invalid UTF-8 bytes become U+FFFD. */
-int insp__json_str(cn_buf *b, const unsigned char *s, size_t n);
-/** insp__json_str of a NUL-terminated string (NULL renders as ""). */
-int insp__json_cstr(cn_buf *b, const char *s);
 /** Standard base64 with padding (RFC 4648 section 4, libsodium's
  *  ORIGINAL variant), no quotes. */
 int insp__base64(cn_buf *b, const unsigned char *s, size_t n);

@@ -7,6 +7,7 @@
 #include "sim.h"
 
 #include "cn_buf.h"
+#include "cn_json.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -19,8 +20,8 @@ static double sim__ms(uint64_t us)
 int sim_result_json(FILE *f, const sim_opts *o, const sim_result *r)
 {
     cn_buf url = CN_BUF_INIT, err = CN_BUF_INIT;
-    if (cn_buf_json_str(&url, o->url, strlen(o->url)) ||
-        cn_buf_json_str(&err, r->first_error, strlen(r->first_error))) {
+    if (cn_json_str(&url, o->url, strlen(o->url)) ||
+        cn_json_str(&err, r->first_error, strlen(r->first_error))) {
         cn_buf_free(&url);
         cn_buf_free(&err);
         return -1;

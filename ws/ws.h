@@ -86,8 +86,8 @@ typedef struct ws_decoder {
     uint8_t masked;                   /* frame carries a mask key */
     uint8_t mask_pos;                 /* payload offset mod 4 for unmasking */
     uint8_t mask[4];                  /* mask key of the frame being read */
-    uint8_t utf8;                     /* ws_utf8 state of the open text message */
-    uint8_t ctl_utf8;                 /* ws_utf8 state of the close reason being read */
+    uint8_t utf8;                     /* cn_utf8 state of the open text message */
+    uint8_t ctl_utf8;                 /* cn_utf8 state of the close reason being read */
     uint8_t ctl_len;                  /* payload length of the control frame being read */
     uint8_t code_have;                /* close code bytes seen (0..2) */
     uint8_t code_b[2];                /* close code bytes */

@@ -31,7 +31,7 @@
 
 #include "cn_bytes.h"
 #include "cn_err.h"
-#include "ws_utf8.h"
+#include "cn_utf8.h"
 
 #include <string.h>
 
@@ -139,12 +139,12 @@ static int hdr_finish(ws_decoder *d)
         if (d->op == WS_OP_CLOSE && len == 1)
             return dec_fail(d, WS_CLOSE_PROTOCOL); /* half a close code */
         d->code_have = 0;
-        d->ctl_utf8 = WS_UTF8_ACCEPT;
+        d->ctl_utf8 = CN_UTF8_ACCEPT;
     } else {
         if (d->op != WS_OP_CONT) {
             d->msg_op = d->op;
             d->msg_len = 0;
-            d->utf8 = WS_UTF8_ACCEPT;
+            d->utf8 = CN_UTF8_ACCEPT;
         }
         /* Refuse at the header, before reading a byte of an oversized message. */
         if (len > d->max_msg - d->msg_len)
@@ -206,10 +206,10 @@ static int data_chunk(ws_decoder *d, unsigned char *p, size_t k, ws_event *ev)
 {
     int frame_end = d->remaining == 0;
     if (d->msg_op == WS_OP_TEXT) {
-        d->utf8 = ws_utf8_feed(d->utf8, p, k);
-        if (d->utf8 == WS_UTF8_REJECT)
+        d->utf8 = cn_utf8_feed(d->utf8, p, k);
+        if (d->utf8 == CN_UTF8_REJECT)
             return dec_fail(d, WS_CLOSE_BAD_DATA);
-        if (frame_end && d->fin && d->utf8 != WS_UTF8_ACCEPT)
+        if (frame_end && d->fin && d->utf8 != CN_UTF8_ACCEPT)
             return dec_fail(d, WS_CLOSE_BAD_DATA); /* message ends inside a code point */
     }
     ev_set(d, ev, p, k, frame_end);
@@ -228,8 +228,8 @@ static int close_chunk(ws_decoder *d, unsigned char *p, size_t k, ws_event *ev)
         d->code_b[d->code_have++] = *p++;
         k--;
     }
-    d->ctl_utf8 = ws_utf8_feed(d->ctl_utf8, p, k);
-    if (d->ctl_utf8 == WS_UTF8_REJECT)
+    d->ctl_utf8 = cn_utf8_feed(d->ctl_utf8, p, k);
+    if (d->ctl_utf8 == CN_UTF8_REJECT)
         return dec_fail(d, WS_CLOSE_BAD_DATA);
     if (d->remaining > 0) {
         if (k > 0)
@@ -242,7 +242,7 @@ static int close_chunk(ws_decoder *d, unsigned char *p, size_t k, ws_event *ev)
         if (!ws_close_code_valid(code))
             return dec_fail(d, WS_CLOSE_PROTOCOL);
     }
-    if (d->ctl_utf8 != WS_UTF8_ACCEPT)
+    if (d->ctl_utf8 != CN_UTF8_ACCEPT)
         return dec_fail(d, WS_CLOSE_BAD_DATA);
     ev_set(d, ev, p, k, 1);
     ev->msg_end = 1;

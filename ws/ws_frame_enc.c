@@ -12,7 +12,7 @@
 
 #include "cn_bytes.h"
 #include "cn_err.h"
-#include "ws_utf8.h"
+#include "cn_utf8.h"
 
 #include <string.h>
 
@@ -74,7 +74,7 @@ int ws_encode_close(cn_buf *out, uint16_t code, const char *reason, size_t rlen,
         rlen = 0;
     if (!ws_close_code_valid(code) || rlen > WS_MAX_CONTROL - 2)
         return CN_EINVAL;
-    if (!ws_utf8_valid((const unsigned char *)reason, rlen))
+    if (!cn_utf8_valid((const unsigned char *)reason, rlen))
         return CN_EINVAL;
     cn_wr_be16(body, code);
     if (rlen)

@@ -31,7 +31,7 @@
 #include "gw_ping_int.h"
 #include "auth.h"
 #include "ws.h"
-#include "ws_utf8.h"
+#include "cn_utf8.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -145,13 +145,13 @@ static long run_decode_big(void *ud)
 static long run_utf8_ascii(void *ud)
 {
     fixture *f = ud;
-    return ws_utf8_valid(f->ascii, f->text_len) ? (long)f->text_len : -1;
+    return cn_utf8_valid(f->ascii, f->text_len) ? (long)f->text_len : -1;
 }
 
 static long run_utf8_mixed(void *ud)
 {
     fixture *f = ud;
-    return ws_utf8_valid(f->mixed, f->text_len) ? (long)f->text_len : -1;
+    return cn_utf8_valid(f->mixed, f->text_len) ? (long)f->text_len : -1;
 }
 
 static long run_encode_ack(void *ud)

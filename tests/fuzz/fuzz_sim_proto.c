@@ -17,7 +17,7 @@
 
 #include "cn_err.h"
 #include "sim_proto.h"
-#include "ws_utf8.h"
+#include "cn_utf8.h"
 
 #define FZ_MAX_IDS 4096
 
@@ -41,7 +41,7 @@ static void fz_acks(const char *m, size_t n)
 {
     static fz_ids ids;
     ids.n = 0;
-    if (sim_parse_acks(m, n, fz_id, &ids) != 0 || !ws_utf8_valid((const unsigned char *)m, n))
+    if (sim_parse_acks(m, n, fz_id, &ids) != 0 || !cn_utf8_valid((const unsigned char *)m, n))
         return;
     json_error_t e;
     json_t *j = json_loadb(m, n, JSON_REJECT_DUPLICATES, &e);

@@ -15,7 +15,7 @@
 
 #include "cn_crc32c.h"
 #include "ws.h"
-#include "ws_utf8.h"
+#include "cn_utf8.h"
 
 #define FUZZ_MAX_MSG 4096
 
@@ -35,14 +35,14 @@ static void fz_check_event(const ws_event *ev, const unsigned char *buf, size_t 
         if (*msg > FUZZ_MAX_MSG)
             abort();
         if (ev->opcode == WS_OP_TEXT) {
-            *u8 = ws_utf8_feed(*u8, ev->data, ev->len);
-            if (*u8 == WS_UTF8_REJECT || (ev->msg_end && *u8 != WS_UTF8_ACCEPT))
+            *u8 = cn_utf8_feed(*u8, ev->data, ev->len);
+            if (*u8 == CN_UTF8_REJECT || (ev->msg_end && *u8 != CN_UTF8_ACCEPT))
                 abort();
         } else if (ev->opcode != WS_OP_BINARY) {
             abort();
         }
         if (ev->msg_end)
-            *msg = 0, *u8 = WS_UTF8_ACCEPT;
+            *msg = 0, *u8 = CN_UTF8_ACCEPT;
         return;
     }
     *ctl += ev->len;
@@ -61,7 +61,7 @@ static fz_out fz_run(int role, const unsigned char *data, size_t n, size_t chunk
     ws_decoder d;
     ws_decoder_init(&d, (enum ws_role)role, FUZZ_MAX_MSG);
     size_t msg = 0, ctl = 0;
-    uint8_t u8 = WS_UTF8_ACCEPT;
+    uint8_t u8 = CN_UTF8_ACCEPT;
     for (size_t off = 0; off < n && !o.err; off += chunk) {
         size_t len = n - off < chunk ? n - off : chunk;
         unsigned char *c = malloc(len);
