@@ -545,9 +545,9 @@ int cmd_gateway(int argc, char **argv)
     if (keyf) {
         rc = auth_token_read_public(keyf, so.auth_pk);
         if (rc) {
-            fprintf(stderr, "cairn gateway: cannot read public key %s: %s%s\n", keyf,
-                    cn_strerror(rc),
-                    rc == AUTH_EKEYFILE ? " (give the .pub file written by cairn token keygen)" : "");
+            fprintf(
+                stderr, "cairn gateway: cannot read public key %s: %s%s\n", keyf, cn_strerror(rc),
+                rc == AUTH_EKEYFILE ? " (give the .pub file written by cairn token keygen)" : "");
             goto out;
         }
         so.has_auth_key = 1;

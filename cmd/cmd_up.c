@@ -417,7 +417,8 @@ int cmd_up(int argc, char **argv)
         rc = auth_token_read_public(keyf, c.so.auth_pk);
         if (rc) {
             fprintf(stderr, "cairn up: cannot read public key %s: %s%s\n", keyf, cn_strerror(rc),
-                    rc == AUTH_EKEYFILE ? " (give the .pub file written by cairn token keygen)" : "");
+                    rc == AUTH_EKEYFILE ? " (give the .pub file written by cairn token keygen)"
+                                        : "");
             status = CN_EXIT_FAIL;
         }
         c.so.has_auth_key = 1;

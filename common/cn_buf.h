@@ -21,7 +21,10 @@ typedef struct cn_buf {
     size_t cap;
 } cn_buf;
 
-#define CN_BUF_INIT {NULL, 0, 0}
+#define CN_BUF_INIT                                                                                \
+    {                                                                                              \
+        NULL, 0, 0                                                                                 \
+    }
 
 /** Make room for at least extra more bytes.  @return 0 or CN_ENOMEM. */
 int cn_buf_reserve(cn_buf *b, size_t extra);

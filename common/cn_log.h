@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * cn_log.h — structured log lines (logfmt) with levels, to stderr.
- *   ts=2026-11-28T18:00:00.123Z level=warn mod=lg msg="..." 
+ *   ts=2026-11-28T18:00:00.123Z level=warn mod=lg msg="..."
  * The level threshold is process-wide (set once by main() from the
  * CAIRN_LOG environment variable); writes are single write(2) calls so lines
  * from several threads never interleave.

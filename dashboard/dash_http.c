@@ -31,7 +31,8 @@
 #include <string.h>
 
 /* evhttp_set_cb paths served here. */
-static const char *const dash_paths[] = {"/", "/index.html", "/app.js", "/style.css", "/api/stats", "/api/events"};
+static const char *const dash_paths[] = {"/",          "/index.html", "/app.js",
+                                         "/style.css", "/api/stats",  "/api/events"};
 #define DASH_NPATHS (sizeof(dash_paths) / sizeof(dash_paths[0]))
 
 typedef struct dash_stream {
@@ -46,12 +47,12 @@ struct dash_http {
     void *ud;
     struct event *tick;
     uint8_t mounted[DASH_NPATHS];
-    dash_snapshot snap;   /* the last sample (large: kept here, not on the stack) */
+    dash_snapshot snap; /* the last sample (large: kept here, not on the stack) */
     int have_snap;
-    uint64_t prev_pings;  /* pings_total of the previous sample */
+    uint64_t prev_pings; /* pings_total of the previous sample */
     uint64_t prev_ns;
-    double pps;           /* pings/s between the last two samples; -1 before two */
-    cn_buf json;          /* the last sample as JSON */
+    double pps;  /* pings/s between the last two samples; -1 before two */
+    cn_buf json; /* the last sample as JSON */
     dash_stream streams[DASH_MAX_STREAMS];
     uint32_t nstreams;
 };
@@ -99,8 +100,8 @@ static void dash__tick(evutil_socket_t fd, short what, void *ud)
 
 /* ---- handlers ---------------------------------------------------------------- */
 
-static void dash__reply(struct evhttp_request *req, int code, const char *reason, const char *ctype, const void *body,
-                        size_t len)
+static void dash__reply(struct evhttp_request *req, int code, const char *reason, const char *ctype,
+                        const void *body, size_t len)
 {
     struct evbuffer *eb = evbuffer_new();
     if (!eb) {
@@ -194,7 +195,8 @@ static void dash__events(struct evhttp_request *req, void *ud)
 
 /* ---- mount ---------------------------------------------------------------------- */
 
-int dash_http_mount(dash_http **out, struct event_base *base, struct evhttp *http, dash_snapshot_fn fn, void *ud)
+int dash_http_mount(dash_http **out, struct event_base *base, struct evhttp *http,
+                    dash_snapshot_fn fn, void *ud)
 {
     dash_http *d = cn_calloc(1, sizeof(*d));
     if (!d)

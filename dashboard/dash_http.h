@@ -94,7 +94,8 @@ typedef struct dash_http dash_http;
  * callback, so the mounting server's other routes are untouched.
  * @return 0; CN_EEXIST if a path is already taken; CN_ENOMEM
  */
-int dash_http_mount(dash_http **out, struct event_base *base, struct evhttp *http, dash_snapshot_fn fn, void *ud);
+int dash_http_mount(dash_http **out, struct event_base *base, struct evhttp *http,
+                    dash_snapshot_fn fn, void *ud);
 
 /**
  * For a server with its own router: the /api/stats object, the same bytes

@@ -21,7 +21,8 @@
 
 #include <string.h>
 
-static void http_reply_error(gw_server *s, gw_conn *c, int status, const char *why, enum gw_disc disc)
+static void http_reply_error(gw_server *s, gw_conn *c, int status, const char *why,
+                             enum gw_disc disc)
 {
     cn_buf_reset(&s->frame);
     if (ws_http_write_error(&s->frame, status, why)) {
@@ -46,7 +47,8 @@ static void http_hand_over(gw_server *s, gw_conn *c, const unsigned char *buf, s
     gw__conn_abort(s, c, GW_DISC_HTTP_DONE);
 }
 
-static void http_plain(gw_server *s, gw_conn *c, const ws_http_req *req, const unsigned char *buf, size_t len)
+static void http_plain(gw_server *s, gw_conn *c, const ws_http_req *req, const unsigned char *buf,
+                       size_t len)
 {
     s->m.http_requests++;
     int is_get = req->method.len == 3 && memcmp(req->method.ptr, "GET", 3) == 0;
@@ -57,7 +59,8 @@ static void http_plain(gw_server *s, gw_conn *c, const ws_http_req *req, const u
         return;
     }
     if (!healthz && !metrics) {
-        http_reply_error(s, c, 404, "no such path: the WebSocket endpoint is /ws", GW_DISC_HTTP_DONE);
+        http_reply_error(s, c, 404, "no such path: the WebSocket endpoint is /ws",
+                         GW_DISC_HTTP_DONE);
         return;
     }
     if (!is_get) {
@@ -69,13 +72,15 @@ static void http_plain(gw_server *s, gw_conn *c, const ws_http_req *req, const u
     int rc;
     if (healthz) {
         const char *body = s->draining ? "draining\n" : "ok\n";
-        rc = ws_http_write_response(&s->frame, s->draining ? 503 : 200, "text/plain", body, strlen(body), 0);
+        rc = ws_http_write_response(&s->frame, s->draining ? 503 : 200, "text/plain", body,
+                                    strlen(body), 0);
     } else {
         rc = gw__metrics_render(s, &s->tmp);
         if (!rc && s->metrics_extra)
             rc = s->metrics_extra(s->metrics_extra_ud, &s->tmp);
         if (!rc)
-            rc = ws_http_write_response(&s->frame, 200, "text/plain; version=0.0.4", s->tmp.data, s->tmp.len, 0);
+            rc = ws_http_write_response(&s->frame, 200, "text/plain; version=0.0.4", s->tmp.data,
+                                        s->tmp.len, 0);
     }
     if (rc) {
         gw__conn_abort(s, c, GW_DISC_OVERLOAD);
@@ -99,8 +104,9 @@ static int http_auth(gw_server *s, gw_conn *c, const ws_http_req *req, const cha
         auth_token_claims cl;
         rc = auth_token_verify(s->o.auth_pk, val, vlen, cn_now_ms(), &cl);
         if (rc) {
-            *why = rc == AUTH_ETOKENEXP ? "token expired" : rc == AUTH_ETOKENSIG ? "token signature is not valid"
-                                                                              : "malformed token";
+            *why = rc == AUTH_ETOKENEXP   ? "token expired"
+                   : rc == AUTH_ETOKENSIG ? "token signature is not valid"
+                                          : "malformed token";
             return 401;
         }
         memcpy(c->player, cl.player, sizeof(c->player));
@@ -120,7 +126,8 @@ static int http_auth(gw_server *s, gw_conn *c, const ws_http_req *req, const cha
     return 0;
 }
 
-static void http_upgrade(gw_server *s, gw_conn *c, const ws_http_req *req, unsigned char *rest, size_t nrest)
+static void http_upgrade(gw_server *s, gw_conn *c, const ws_http_req *req, unsigned char *rest,
+                         size_t nrest)
 {
     int status;
     const char *why = NULL;

@@ -96,7 +96,8 @@ static void msg_complete(gw_server *s, gw_conn *c, uint8_t opcode, const unsigne
 }
 
 /* Gather a chunk of a control frame; @return 1 when p/n hold the whole payload. */
-static int msg_ctl_chunk(gw_server *s, gw_conn *c, const ws_event *ev, const unsigned char **p, size_t *n)
+static int msg_ctl_chunk(gw_server *s, gw_conn *c, const ws_event *ev, const unsigned char **p,
+                         size_t *n)
 {
     if (ev->msg_end && !c->ctl.len) {
         *p = ev->data;
