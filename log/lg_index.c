@@ -95,22 +95,41 @@ static int lg__ix_remove_files(const char *idir)
     return 0;
 }
 
+/* Creates and opens an LMDB environment whose map is `bytes` of address
+ * space. When the kernel (or a sanitizer's smaller address space, or a
+ * ulimit -v) refuses a map that large, halves it and tries again down to
+ * 1 GiB: the map only bounds how far the file may grow, and LMDB never maps
+ * less than the file already holds. LMDB wants a failed environment closed,
+ * so each try starts from a fresh one. */
+static int lg__mdb_open(MDB_env **out, const char *dir, unsigned flags, unsigned maxdbs,
+                        uint64_t bytes)
+{
+    for (;;) {
+        MDB_env *env = NULL;
+        int rc = mdb_env_create(&env);
+        if (rc)
+            return rc;
+        mdb_env_set_maxdbs(env, maxdbs);
+        mdb_env_set_maxreaders(env, 510);
+        rc = mdb_env_set_mapsize(env, (size_t)bytes);
+        if (!rc)
+            rc = mdb_env_open(env, dir, flags, 0644);
+        if (!rc) {
+            *out = env;
+            return 0;
+        }
+        mdb_env_close(env);
+        if (rc != ENOMEM || bytes <= (1ull << 30))
+            return rc;
+        bytes /= 2;
+    }
+}
+
 static int lg__ix_env_open(lg_log *log, const char *idir)
 {
-    int rc = mdb_env_create(&log->ix.env);
-    if (rc)
-        return lg__ix_err(rc);
-    mdb_env_set_maxdbs(log->ix.env, 16);
-    mdb_env_set_maxreaders(log->ix.env, 510);
-    rc = mdb_env_set_mapsize(log->ix.env, (size_t)log->o.lmdb_map_bytes);
     unsigned flags = MDB_NOTLS | MDB_NOSYNC | (log->o.read_only ? MDB_RDONLY : 0);
-    if (!rc)
-        rc = mdb_env_open(log->ix.env, idir, flags, 0644);
-    if (rc) {
-        mdb_env_close(log->ix.env);
-        log->ix.env = NULL;
-    }
-    return rc;
+    log->ix.env = NULL;
+    return lg__mdb_open(&log->ix.env, idir, flags, 16, log->o.lmdb_map_bytes);
 }
 
 static int lg__ix_dbis(lg_log *log, MDB_txn *txn, unsigned flags)
@@ -287,14 +306,9 @@ int lg__state_open(lg_log *log)
         if (rc)
             return rc;
     }
-    int rc = mdb_env_create(&log->ix.senv);
-    if (rc)
-        return lg__ix_err(rc);
-    mdb_env_set_maxdbs(log->ix.senv, 4);
-    mdb_env_set_maxreaders(log->ix.senv, 510);
-    rc = mdb_env_set_mapsize(log->ix.senv, (size_t)LG__STATE_MAP_BYTES);
-    if (!rc)
-        rc = mdb_env_open(log->ix.senv, sdir, MDB_NOTLS | (ro ? MDB_RDONLY : 0), 0644);
+    log->ix.senv = NULL;
+    int rc = lg__mdb_open(&log->ix.senv, sdir, MDB_NOTLS | (ro ? MDB_RDONLY : 0), 4,
+                          LG__STATE_MAP_BYTES);
     MDB_txn *txn = NULL;
     if (!rc)
         rc = mdb_txn_begin(log->ix.senv, NULL, ro ? MDB_RDONLY : 0, &txn);
@@ -315,7 +329,7 @@ int lg__state_open(lg_log *log)
         cn_log_error("lg", "cannot open %s: %s (it holds committed group offsets and is never "
                            "rebuilt: fix the cause and reopen)",
                      sdir, mdb_strerror(rc));
-        mdb_env_close(log->ix.senv);
+        mdb_env_close(log->ix.senv); /* NULL when the open itself failed */
         log->ix.senv = NULL;
         return lg__ix_err(rc);
     }

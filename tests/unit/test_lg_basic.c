@@ -5,7 +5,8 @@
  * nothing written, reads by offset with byte limits (always one whole
  * batch), reads across segment rolls by size and by age (injected clock),
  * lookup by time, the record iterator, reopen keeping everything, topics
- * (create/delete/list/invalid names) and the single-writer LOCK.
+ * (create/delete/list/invalid names), the single-writer LOCK, and opening
+ * with the default 1 TiB index map inside a small address space.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,6 +16,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cn_bytes.h"
@@ -542,6 +545,48 @@ static void test_single_writer_lock(void **st)
     lg_close(NULL);
 }
 
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define SANITIZED 1
+#endif
+#endif
+
+/* The default index map is 1 TiB of address space; a ulimit -v (or a
+ * sanitizer's smaller application range) refuses it. Opening must then
+ * settle for a smaller map rather than fail with "out of memory". A child
+ * process takes the limit so the rest of the suite keeps its own. */
+static void test_open_in_small_address_space(void **st)
+{
+#ifdef SANITIZED
+    (void)st;
+    skip(); /* sanitizers reserve terabytes of shadow memory up front */
+#else
+    fx *f = *st;
+    assert_int_equal(f->o.lmdb_map_bytes, 1ull << 40);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct rlimit rl = {.rlim_cur = 8ull << 30, .rlim_max = 8ull << 30};
+        if (setrlimit(RLIMIT_AS, &rl) != 0)
+            _exit(3);
+        lg_log *log = NULL;
+        int rc = lg_open(&log, &f->o);
+        if (rc == 0) {
+            lg_topic_config c = {.partitions = 1};
+            rc = lg_topic_create(log, "t", &c);
+        }
+        lg_close(log);
+        _exit(rc == 0 ? 0 : 1);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+#endif
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -555,6 +600,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_compressed_batches, setup, teardown),
         cmocka_unit_test_setup_teardown(test_topics, setup, teardown),
         cmocka_unit_test_setup_teardown(test_single_writer_lock, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_open_in_small_address_space, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
