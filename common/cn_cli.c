@@ -129,7 +129,8 @@ static int cn__cli_parse(cn_cli *cli, int argc, char **argv)
         }
     }
     if (cli->npos < cli->min_pos || (cli->max_pos >= 0 && cli->npos > cli->max_pos)) {
-        cn_cli_usage_error(cli, cli->npos < cli->min_pos ? "missing argument" : "too many arguments");
+        cn_cli_usage_error(cli,
+                           cli->npos < cli->min_pos ? "missing argument" : "too many arguments");
         return CN_EINVAL;
     }
     return 0;

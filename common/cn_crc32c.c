@@ -26,8 +26,8 @@ static void cn__crc_init(void)
     }
     for (uint32_t i = 0; i < 256; i++)
         for (int t = 1; t < 8; t++)
-            cn__crc_tab[t][i] = (cn__crc_tab[t - 1][i] >> 8) ^
-                                cn__crc_tab[0][cn__crc_tab[t - 1][i] & 0xff];
+            cn__crc_tab[t][i] =
+                (cn__crc_tab[t - 1][i] >> 8) ^ cn__crc_tab[0][cn__crc_tab[t - 1][i] & 0xff];
 #if defined(__x86_64__)
     __builtin_cpu_init();
     cn__crc_hw = __builtin_cpu_supports("sse4.2");
@@ -53,8 +53,8 @@ static uint32_t cn__crc_sw(uint32_t crc, const unsigned char *p, size_t n)
 }
 
 #if defined(__x86_64__)
-__attribute__((target("sse4.2"))) static uint32_t
-cn__crc_hw64(uint32_t crc, const unsigned char *p, size_t n)
+__attribute__((target("sse4.2"))) static uint32_t cn__crc_hw64(uint32_t crc, const unsigned char *p,
+                                                               size_t n)
 {
     uint64_t c = crc;
     while (n >= 8) {

@@ -43,19 +43,37 @@ const char *cn_errname(int err)
 int cn_err_from_errno(int e)
 {
     switch (e) {
-    case 0: return CN_OK;
-    case ENOMEM: return CN_ENOMEM;
-    case EINVAL: return CN_EINVAL;
-    case EIO: return CN_EIO;
-    case ENOSPC: case EDQUOT: return CN_ENOSPC;
-    case ENOENT: return CN_ENOENT;
-    case EEXIST: return CN_EEXIST;
-    case ERANGE: case EOVERFLOW: return CN_ERANGE;
-    case ETIMEDOUT: return CN_ETIMEDOUT;
-    case EAGAIN: return CN_AGAIN;
-    case EFBIG: return CN_ETOOBIG;
-    case EBUSY: return CN_EBUSY;
-    case EACCES: case EPERM: case EROFS: return CN_EPERM;
-    default: return CN_ESYS;
+    case 0:
+        return CN_OK;
+    case ENOMEM:
+        return CN_ENOMEM;
+    case EINVAL:
+        return CN_EINVAL;
+    case EIO:
+        return CN_EIO;
+    case ENOSPC:
+    case EDQUOT:
+        return CN_ENOSPC;
+    case ENOENT:
+        return CN_ENOENT;
+    case EEXIST:
+        return CN_EEXIST;
+    case ERANGE:
+    case EOVERFLOW:
+        return CN_ERANGE;
+    case ETIMEDOUT:
+        return CN_ETIMEDOUT;
+    case EAGAIN:
+        return CN_AGAIN;
+    case EFBIG:
+        return CN_ETOOBIG;
+    case EBUSY:
+        return CN_EBUSY;
+    case EACCES:
+    case EPERM:
+    case EROFS:
+        return CN_EPERM;
+    default:
+        return CN_ESYS;
     }
 }

@@ -45,7 +45,8 @@ void cn_log(enum cn_log_level lvl, const char *mod, const char *fmt, ...)
         return;
     char line[1024], ts[32];
     cn_fmt_rfc3339_ms(cn_now_ms(), ts);
-    int n = snprintf(line, sizeof(line), "ts=%s level=%s mod=%s msg=\"", ts, cn__lvl_names[lvl], mod);
+    int n =
+        snprintf(line, sizeof(line), "ts=%s level=%s mod=%s msg=\"", ts, cn__lvl_names[lvl], mod);
     va_list ap;
     va_start(ap, fmt);
     char msg[800];

@@ -88,8 +88,8 @@ static void dash__where(dash_hunt *d, dash_find *f)
     const hunt_rules *rules = hunt_worker_rules(d->w);
     hunt_progress p;
     unsigned flags = 0;
-    if (hunt_player_load(hunt_worker_store(d->w), rules, f->player, strlen(f->player), d->sess, &p, &d->scratch,
-                         &flags))
+    if (hunt_player_load(hunt_worker_store(d->w), rules, f->player, strlen(f->player), d->sess, &p,
+                         &d->scratch, &flags))
         return;
     if ((flags & HUNT_PLAYER_FRESH) || d->sess->current == HUNT_NONE)
         return;

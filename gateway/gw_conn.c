@@ -101,7 +101,8 @@ static int conn_flush(gw_server *s, gw_conn *c)
                 return 0;
             if (errno == EINTR)
                 continue;
-            gw__conn_abort(s, c, c->state == GW_ST_CLOSING ? (enum gw_disc)c->disc : GW_DISC_IO_ERROR);
+            gw__conn_abort(s, c,
+                           c->state == GW_ST_CLOSING ? (enum gw_disc)c->disc : GW_DISC_IO_ERROR);
             return -1;
         }
         cn_buf_consume(&c->out, (size_t)r);
@@ -167,7 +168,8 @@ void gw__conn_finish(gw_server *s, gw_conn *c, const void *p, size_t n, enum gw_
     gw__conn_arm(s, c);
 }
 
-void gw__conn_close_ws(gw_server *s, gw_conn *c, uint16_t code, const char *reason, enum gw_disc why)
+void gw__conn_close_ws(gw_server *s, gw_conn *c, uint16_t code, const char *reason,
+                       enum gw_disc why)
 {
     if (c->state != GW_ST_OPEN) {
         gw__conn_abort(s, c, why);
@@ -221,7 +223,8 @@ static void conn_read(gw_server *s, gw_conn *c)
     while (r < 0 && errno == EINTR);
     if (r < 0) {
         if (errno != EAGAIN && errno != EWOULDBLOCK)
-            gw__conn_abort(s, c, c->state == GW_ST_CLOSING ? (enum gw_disc)c->disc : GW_DISC_IO_ERROR);
+            gw__conn_abort(s, c,
+                           c->state == GW_ST_CLOSING ? (enum gw_disc)c->disc : GW_DISC_IO_ERROR);
         return;
     }
     if (r == 0) {

@@ -78,7 +78,8 @@ void gw__ping_frame_error(gw_ping_batch *b, const char *code, const char *detail
     snprintf(e->detail, sizeof(e->detail), "%s", detail);
 }
 
-static void ping_error(gw_ping_batch *b, const gw__ping_in *in, int32_t index, const char *code, const char *detail)
+static void ping_error(gw_ping_batch *b, const gw__ping_in *in, int32_t index, const char *code,
+                       const char *detail)
 {
     gw_ping_error *e = err_slot(b);
     if (!e)
@@ -108,31 +109,36 @@ static int id_taken(const gw_ping_batch *b, const char *id, size_t len)
 
 /* Returns the error code for in, or NULL if it is a valid ping; *detail
  * explains.  Order matters: see the file comment. */
-static const char *ping_check(const gw_ping_batch *b, const gw__ping_in *in, const gw_ping_limits *lim,
-                              int64_t now_ms, const char **detail)
+static const char *ping_check(const gw_ping_batch *b, const gw__ping_in *in,
+                              const gw_ping_limits *lim, int64_t now_ms, const char **detail)
 {
     if (in->id_f == GW_F_MISSING)
         return *detail = "\"id\" is required", GW_PE_MISSING_ID;
     if (in->id_f != GW_F_OK || !cn_id_valid(in->id, in->id_len))
-        return *detail = "\"id\" must be a string of 1-64 characters A-Z a-z 0-9 . _ : @ -", GW_PE_BAD_ID;
+        return *detail = "\"id\" must be a string of 1-64 characters A-Z a-z 0-9 . _ : @ -",
+               GW_PE_BAD_ID;
     if (id_taken(b, in->id, in->id_len))
         return *detail = "\"id\" appears twice in this frame", GW_PE_DUPLICATE_ID;
     if (in->beacon_f == GW_F_MISSING)
         return *detail = "\"beacon\" is required", GW_PE_MISSING_BEACON;
     if (in->beacon_f != GW_F_OK || !cn_id_valid(in->beacon, in->beacon_len))
-        return *detail = "\"beacon\" must be a string of 1-64 characters A-Z a-z 0-9 . _ : @ -", GW_PE_BAD_BEACON;
+        return *detail = "\"beacon\" must be a string of 1-64 characters A-Z a-z 0-9 . _ : @ -",
+               GW_PE_BAD_BEACON;
     if (in->rssi_f == GW_F_MISSING)
         return *detail = "\"rssi\" is required", GW_PE_MISSING_RSSI;
     if (in->rssi_f != GW_F_OK || in->rssi < lim->rssi_min || in->rssi > lim->rssi_max)
         return *detail = "\"rssi\" must be an integer dBm within the allowed range", GW_PE_BAD_RSSI;
     if (in->ts_f == GW_F_MISSING)
         return *detail = "\"ts\" is required (ms since the Unix epoch)", GW_PE_MISSING_TS;
-    if (in->ts_f != GW_F_OK || in->ts < now_ms - lim->ts_past_ms || in->ts > now_ms + lim->ts_future_ms)
-        return *detail = "\"ts\" must be integer ms since the Unix epoch, near the gateway's clock", GW_PE_BAD_TS;
+    if (in->ts_f != GW_F_OK || in->ts < now_ms - lim->ts_past_ms ||
+        in->ts > now_ms + lim->ts_future_ms)
+        return *detail = "\"ts\" must be integer ms since the Unix epoch, near the gateway's clock",
+               GW_PE_BAD_TS;
     return NULL;
 }
 
-void gw__ping_add(gw_ping_batch *b, const gw__ping_in *in, const gw_ping_limits *lim, int64_t now_ms, int32_t index)
+void gw__ping_add(gw_ping_batch *b, const gw__ping_in *in, const gw_ping_limits *lim,
+                  int64_t now_ms, int32_t index)
 {
     const char *detail = NULL;
     const char *code = ping_check(b, in, lim, now_ms, &detail);

@@ -36,10 +36,10 @@
 #define GW_PE_BAD_TS "bad_ts"
 
 typedef struct gw_ping_limits {
-    size_t max_batch;         /* pings per frame */
+    size_t max_batch;           /* pings per frame */
     int32_t rssi_min, rssi_max; /* dBm, inclusive */
-    int64_t ts_past_ms;       /* a ping may be at most this much older than now */
-    int64_t ts_future_ms;     /* ... and at most this much newer (clock skew) */
+    int64_t ts_past_ms;         /* a ping may be at most this much older than now */
+    int64_t ts_future_ms;       /* ... and at most this much newer (clock skew) */
 } gw_ping_limits;
 
 /* 64 pings per frame: a phone batching a few seconds of sightings of a
@@ -47,13 +47,16 @@ typedef struct gw_ping_limits {
  * batch arrays.  RSSI: BLE radios report about -127..+20 dBm.  Time: a
  * phone may hold pings while offline (24 h back) and clocks drift (5 min
  * ahead). */
-#define GW_PING_LIMITS_DEFAULT {64, -127, 20, 24LL * 3600 * 1000, 5LL * 60 * 1000}
+#define GW_PING_LIMITS_DEFAULT                                                                     \
+    {                                                                                              \
+        64, -127, 20, 24LL * 3600 * 1000, 5LL * 60 * 1000                                          \
+    }
 
 typedef struct gw_ping {
-    char id[CN_ID_MAX + 1];     /* the client's own id for the ping */
+    char id[CN_ID_MAX + 1]; /* the client's own id for the ping */
     char beacon[CN_ID_MAX + 1];
-    int32_t rssi;               /* dBm */
-    int64_t ts;                 /* client time, ms since the Unix epoch */
+    int32_t rssi; /* dBm */
+    int64_t ts;   /* client time, ms since the Unix epoch */
 } gw_ping;
 
 typedef struct gw_ping_error {
@@ -89,10 +92,12 @@ void gw_ping_batch_free(gw_ping_batch *b);
  * @return 0 (b->n pings accepted, b->nerr errors to report); CN_ENOMEM;
  *         CN_EINVAL if b is smaller than lim->max_batch
  */
-int gw_ping_parse_json(const char *text, size_t len, const gw_ping_limits *lim, int64_t now_ms, gw_ping_batch *b);
+int gw_ping_parse_json(const char *text, size_t len, const gw_ping_limits *lim, int64_t now_ms,
+                       gw_ping_batch *b);
 
 /** Parse a binary frame holding cairn.v1.PingBatch.  Same contract. */
-int gw_ping_parse_pb(const uint8_t *data, size_t len, const gw_ping_limits *lim, int64_t now_ms, gw_ping_batch *b);
+int gw_ping_parse_pb(const uint8_t *data, size_t len, const gw_ping_limits *lim, int64_t now_ms,
+                     gw_ping_batch *b);
 
 /* ---- outgoing frames (payloads; the caller frames them) ---- */
 
@@ -103,6 +108,7 @@ int gw_ping_ack_json(cn_buf *out, const char *const *ids, size_t n);
 int gw_ping_error_json(cn_buf *out, const gw_ping_error *e);
 
 /** protobuf cairn.v1.Ack with ids and errors.  0 or CN_ENOMEM (out unchanged). */
-int gw_ping_ack_pb(cn_buf *out, const char *const *ids, size_t n, const gw_ping_error *errs, size_t nerr);
+int gw_ping_ack_pb(cn_buf *out, const char *const *ids, size_t n, const gw_ping_error *errs,
+                   size_t nerr);
 
 #endif

@@ -190,8 +190,8 @@ static size_t fp_frame(fp *f, gw__ping_in *ins, size_t max)
     return f->p == f->e ? n : 0;
 }
 
-int gw__ping_parse_json_fast(const char *text, size_t len, const gw_ping_limits *lim, int64_t now_ms,
-                             gw_ping_batch *b)
+int gw__ping_parse_json_fast(const char *text, size_t len, const gw_ping_limits *lim,
+                             int64_t now_ms, gw_ping_batch *b)
 {
     gw__ping_in ins[GW_FAST_MAX];
     fp f = {text, text + len};

@@ -22,7 +22,8 @@ typedef struct gw__ping_in {
 /** Start a frame: empty b.  CN_EINVAL if b is smaller than lim->max_batch. */
 int gw__ping_begin(gw_ping_batch *b, const gw_ping_limits *lim);
 /** Validate one decoded ping at position index; accept it or record its error. */
-void gw__ping_add(gw_ping_batch *b, const gw__ping_in *in, const gw_ping_limits *lim, int64_t now_ms, int32_t index);
+void gw__ping_add(gw_ping_batch *b, const gw__ping_in *in, const gw_ping_limits *lim,
+                  int64_t now_ms, int32_t index);
 /** Record an error for the element at index that is not a ping at all. */
 void gw__ping_error_at(gw_ping_batch *b, int32_t index, const char *code, const char *detail);
 /** Record a frame-level error (no id, index -1). */
@@ -33,10 +34,10 @@ void gw__ping_frame_error(gw_ping_batch *b, const char *code, const char *detail
  * frame (b filled, b already begun), 0 if it declined and the frame must
  * go through jansson.  Writes nothing to b when it declines.
  */
-int gw__ping_parse_json_fast(const char *text, size_t len, const gw_ping_limits *lim, int64_t now_ms,
-                             gw_ping_batch *b);
+int gw__ping_parse_json_fast(const char *text, size_t len, const gw_ping_limits *lim,
+                             int64_t now_ms, gw_ping_batch *b);
 /** The jansson path alone (also the reference the fuzzer compares against). */
-int gw__ping_parse_json_slow(const char *text, size_t len, const gw_ping_limits *lim, int64_t now_ms,
-                             gw_ping_batch *b);
+int gw__ping_parse_json_slow(const char *text, size_t len, const gw_ping_limits *lim,
+                             int64_t now_ms, gw_ping_batch *b);
 
 #endif

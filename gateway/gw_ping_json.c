@@ -54,7 +54,8 @@ static void take_int(json_t *v, int64_t *out, uint8_t *f)
     }
 }
 
-static void one_ping(gw_ping_batch *b, json_t *o, const gw_ping_limits *lim, int64_t now_ms, int32_t index)
+static void one_ping(gw_ping_batch *b, json_t *o, const gw_ping_limits *lim, int64_t now_ms,
+                     int32_t index)
 {
     gw__ping_in in;
     memset(&in, 0, sizeof(in));
@@ -71,7 +72,8 @@ static void one_ping(gw_ping_batch *b, json_t *o, const gw_ping_limits *lim, int
     gw__ping_add(b, &in, lim, now_ms, index);
 }
 
-int gw_ping_parse_json(const char *text, size_t len, const gw_ping_limits *lim, int64_t now_ms, gw_ping_batch *b)
+int gw_ping_parse_json(const char *text, size_t len, const gw_ping_limits *lim, int64_t now_ms,
+                       gw_ping_batch *b)
 {
     int rc = gw__ping_begin(b, lim);
     if (rc)
@@ -81,8 +83,8 @@ int gw_ping_parse_json(const char *text, size_t len, const gw_ping_limits *lim, 
     return gw__ping_parse_json_slow(text, len, lim, now_ms, b);
 }
 
-int gw__ping_parse_json_slow(const char *text, size_t len, const gw_ping_limits *lim, int64_t now_ms,
-                             gw_ping_batch *b)
+int gw__ping_parse_json_slow(const char *text, size_t len, const gw_ping_limits *lim,
+                             int64_t now_ms, gw_ping_batch *b)
 {
     int rc = gw__ping_begin(b, lim);
     if (rc)
@@ -93,7 +95,8 @@ int gw__ping_parse_json_slow(const char *text, size_t len, const gw_ping_limits 
         if (json_error_code(&jerr) == json_error_out_of_memory || jerr.text[0] == '\0')
             return CN_ENOMEM;
         char d[96];
-        snprintf(d, sizeof(d), "text frame is not one valid JSON value (error at byte %d)", jerr.position);
+        snprintf(d, sizeof(d), "text frame is not one valid JSON value (error at byte %d)",
+                 jerr.position);
         gw__ping_frame_error(b, GW_PE_BAD_JSON, d);
         return 0;
     }

@@ -57,7 +57,8 @@ int gw_ping_error_json(cn_buf *out, const gw_ping_error *e)
     return rc;
 }
 
-int gw_ping_ack_pb(cn_buf *out, const char *const *ids, size_t n, const gw_ping_error *errs, size_t nerr)
+int gw_ping_ack_pb(cn_buf *out, const char *const *ids, size_t n, const gw_ping_error *errs,
+                   size_t nerr)
 {
     Cairn__V1__Ack ack = CAIRN__V1__ACK__INIT;
     Cairn__V1__PingError *pe = nerr ? cn_calloc(nerr, sizeof(*pe)) : NULL;

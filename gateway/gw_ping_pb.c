@@ -36,8 +36,8 @@ static void pb_free(void *ud, void *p)
     cn_free(p);
 }
 
-static void one_ping(gw_ping_batch *b, const Cairn__V1__BlePing *m, const gw_ping_limits *lim, int64_t now_ms,
-                     int32_t index)
+static void one_ping(gw_ping_batch *b, const Cairn__V1__BlePing *m, const gw_ping_limits *lim,
+                     int64_t now_ms, int32_t index)
 {
     gw__ping_in in;
     memset(&in, 0, sizeof(in));
@@ -60,7 +60,8 @@ static void one_ping(gw_ping_batch *b, const Cairn__V1__BlePing *m, const gw_pin
     gw__ping_add(b, &in, lim, now_ms, index);
 }
 
-int gw_ping_parse_pb(const uint8_t *data, size_t len, const gw_ping_limits *lim, int64_t now_ms, gw_ping_batch *b)
+int gw_ping_parse_pb(const uint8_t *data, size_t len, const gw_ping_limits *lim, int64_t now_ms,
+                     gw_ping_batch *b)
 {
     int rc = gw__ping_begin(b, lim);
     if (rc)

@@ -128,10 +128,12 @@ static void addr_key(const struct sockaddr_storage *ss, unsigned char out[16])
 /* A fixed answer for connections we cannot take; best effort, no state. */
 static void refuse(int fd, int status)
 {
-    static const char r503[] = "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Type: text/plain\r\n"
-                               "Content-Length: 36\r\nConnection: close\r\n\r\ngateway is full: retry in a moment\r\n";
-    static const char r429[] = "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1\r\nContent-Type: text/plain\r\n"
-                               "Content-Length: 40\r\nConnection: close\r\n\r\ntoo many connections from this address\r\n";
+    static const char r503[] =
+        "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Type: text/plain\r\n"
+        "Content-Length: 36\r\nConnection: close\r\n\r\ngateway is full: retry in a moment\r\n";
+    static const char r429[] =
+        "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1\r\nContent-Type: text/plain\r\n"
+        "Content-Length: 40\r\nConnection: close\r\n\r\ntoo many connections from this address\r\n";
     const char *r = status == 429 ? r429 : r503;
     size_t n = status == 429 ? sizeof(r429) - 1 : sizeof(r503) - 1;
     ssize_t w = write(fd, r, n);
@@ -249,7 +251,8 @@ static void server_tick(evutil_socket_t fd, short what, void *arg)
              * unacknowledged pings stay unacknowledged and it resends them. */
             c->flags &= (uint8_t)~GW_CF_PARKED;
             s->nparked--;
-            gw__conn_close_ws(s, c, WS_CLOSE_TRY_LATER, "log too slow; retry later", GW_DISC_OVERLOAD);
+            gw__conn_close_ws(s, c, WS_CLOSE_TRY_LATER, "log too slow; retry later",
+                              GW_DISC_OVERLOAD);
         }
     }
 }
@@ -257,8 +260,9 @@ static void server_tick(evutil_socket_t fd, short what, void *arg)
 int gw_server_new(gw_server **out, struct event_base *base, gw_sink *sink, const gw_server_opts *o)
 {
     *out = NULL;
-    if (!o->max_conns || o->max_conns > 10000000 || !o->max_inflight || !sink || sink->partitions < 1 ||
-        !o->node || !cn_id_valid(o->node, strlen(o->node)) || o->max_msg_bytes < 64)
+    if (!o->max_conns || o->max_conns > 10000000 || !o->max_inflight || !sink ||
+        sink->partitions < 1 || !o->node || !cn_id_valid(o->node, strlen(o->node)) ||
+        o->max_msg_bytes < 64)
         return CN_EINVAL;
     gw_server *s = cn_calloc(1, sizeof(*s));
     if (!s)
@@ -280,8 +284,8 @@ int gw_server_new(gw_server **out, struct event_base *base, gw_sink *sink, const
     s->scratch = cn_malloc(GW_SCRATCH);
     s->open = cn_calloc((size_t)sink->partitions, sizeof(*s->open));
     s->idv = cn_calloc(pl.max_batch, sizeof(*s->idv));
-    if (!s->conns || !s->parked || !s->scratch || !s->open || !s->idv || gw__iptab_init(&s->ips, o->max_conns) ||
-        gw_ping_batch_init(&s->batch, pl.max_batch))
+    if (!s->conns || !s->parked || !s->scratch || !s->open || !s->idv ||
+        gw__iptab_init(&s->ips, o->max_conns) || gw_ping_batch_init(&s->batch, pl.max_batch))
         goto fail;
     for (uint32_t i = 0; i < o->max_conns; i++) {
         s->conns[i].srv = s;

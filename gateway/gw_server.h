@@ -37,7 +37,7 @@ typedef struct gw_server_opts {
     uint32_t max_inflight;        /* pings appended but not yet durable, per process */
     int has_auth_key;             /* 0: development mode (?player=ID accepted) */
     unsigned char auth_pk[AUTH_TOKEN_PK_LEN];
-    int sock_buf;                 /* SO_RCVBUF/SO_SNDBUF per connection (bytes) */
+    int sock_buf; /* SO_RCVBUF/SO_SNDBUF per connection (bytes) */
 } gw_server_opts;
 
 /** Defaults: 127.0.0.1:8080, node "gw", idle 5 s, handshake 10 s, stall

@@ -38,7 +38,8 @@ enum gw_conn_state {
     GW_ST_FREE = 0,
     GW_ST_HEAD,    /* reading the HTTP request head */
     GW_ST_OPEN,    /* WebSocket open */
-    GW_ST_CLOSING, /* last bytes (close frame, HTTP answer) sent or queued; discarding input until EOF */
+    GW_ST_CLOSING, /* last bytes (close frame, HTTP answer) sent or queued; discarding input until
+                      EOF */
 };
 
 /* Why connections end: one counter each, so an operator can tell idle
@@ -65,22 +66,22 @@ enum gw_disc {
 };
 
 /* conn flags */
-#define GW_CF_PARKED 0x01    /* read event removed by backpressure */
-#define GW_CF_MSG_OPEN 0x02  /* a data message has started (chunks seen) */
-#define GW_CF_SHUT 0x04      /* write side shut down */
-#define GW_CF_BINARY 0x08    /* last message was binary (protobuf client) */
+#define GW_CF_PARKED 0x01   /* read event removed by backpressure */
+#define GW_CF_MSG_OPEN 0x02 /* a data message has started (chunks seen) */
+#define GW_CF_SHUT 0x04     /* write side shut down */
+#define GW_CF_BINARY 0x08   /* last message was binary (protobuf client) */
 
 /* A connection slot.  Idle, it owns nothing outside this struct: the
  * cn_bufs are empty (data NULL) unless a head, message, control payload or
  * output is in progress, and are freed as soon as that completes. */
 typedef struct gw_conn {
     struct event ev;
-    struct gw_server *srv;   /* read (+write) with the deadline as timeout */
+    struct gw_server *srv; /* read (+write) with the deadline as timeout */
     ws_decoder dec;
     int fd;
-    uint32_t gen;       /* bumped when the slot is freed: stale tickets see the change */
-    uint32_t next;      /* free list / parked list link */
-    uint8_t state;      /* enum gw_conn_state */
+    uint32_t gen;  /* bumped when the slot is freed: stale tickets see the change */
+    uint32_t next; /* free list / parked list link */
+    uint8_t state; /* enum gw_conn_state */
     uint8_t flags;
     uint8_t evflags;    /* EV_READ/EV_WRITE currently registered */
     uint8_t disc;       /* enum gw_disc once closing */
@@ -88,9 +89,9 @@ typedef struct gw_conn {
     uint16_t head_scan; /* ws_http_parse resume position */
     int64_t deadline_ms;
     int64_t parked_ms;
-    cn_buf in;  /* incomplete request head or message */
-    cn_buf ctl; /* incomplete control frame payload (ping) */
-    cn_buf out; /* bytes the kernel did not take yet */
+    cn_buf in;              /* incomplete request head or message */
+    cn_buf ctl;             /* incomplete control frame payload (ping) */
+    cn_buf out;             /* bytes the kernel did not take yet */
     unsigned char addr[16]; /* peer address (IPv4 mapped), for the per-IP count */
     char player[CN_ID_MAX + 1];
     char hunt[CN_ID_MAX + 1];
@@ -130,8 +131,8 @@ typedef struct gw_ticket {
     int32_t partition;
     uint64_t t0_ns;
     size_t npings;
-    cn_buf data;  /* keys and CloudEvent values */
-    cn_buf ids;   /* client ping ids */
+    cn_buf data; /* keys and CloudEvent values */
+    cn_buf ids;  /* client ping ids */
     gw_recoff *recs;
     size_t nrec, caprec;
     gw_ackref *refs;
@@ -142,7 +143,7 @@ typedef struct gw_iptab {
     struct gw_ipent {
         unsigned char addr[16];
         uint32_t count;
-    } *ents;
+    } * ents;
     uint32_t mask;
 } gw_iptab;
 
@@ -152,29 +153,29 @@ struct gw_server {
     gw_server_opts o;
     char node[CN_ID_MAX + 1];
     int lfd, port;
-    struct event *lev;      /* listener */
+    struct event *lev;        /* listener */
     struct event *resume_lev; /* re-enables accept after EMFILE */
-    struct event *flush_ev; /* coalesced appends, queued behind this iteration's reads */
-    struct event *tick_ev;  /* 1 s housekeeping */
+    struct event *flush_ev;   /* coalesced appends, queued behind this iteration's reads */
+    struct event *tick_ev;    /* 1 s housekeeping */
     gw_conn *conns;
     uint32_t nconns, free_head, nopen;
     struct gw_parked {
         uint32_t slot, gen;
-    } *parked;              /* parked connections (stale entries skipped) */
+    } * parked; /* parked connections (stale entries skipped) */
     uint32_t nparked_ents, nparked;
     gw_iptab ips;
     unsigned char *scratch; /* the loop's one read buffer */
     size_t scratch_cap;
-    cn_buf tmp, frame;      /* payload / frame staging for outgoing messages */
+    cn_buf tmp, frame; /* payload / frame staging for outgoing messages */
     gw_ping_batch batch;
-    const char **idv;       /* ids of one ack (max_batch) */
-    gw_rec *recs;           /* records of one append */
+    const char **idv; /* ids of one ack (max_batch) */
+    gw_rec *recs;     /* records of one append */
     size_t caprecs;
     gw_ping_limits plim;
-    int32_t nparts;         /* partitions of the topic (the sink's, copied) */
-    gw_ticket **open;       /* per partition: the ticket being filled */
+    int32_t nparts;   /* partitions of the topic (the sink's, copied) */
+    gw_ticket **open; /* per partition: the ticket being filled */
     gw_ticket *free_tickets;
-    uint32_t tickets_out;   /* appended, waiting for done */
+    uint32_t tickets_out; /* appended, waiting for done */
     uint64_t inflight_pings;
     uint64_t ce_seq;
     uint64_t boot_id;
@@ -195,7 +196,8 @@ void gw__conn_arm(gw_server *s, gw_conn *c);
 int gw__conn_send(gw_server *s, gw_conn *c, const void *p, size_t n);
 /* Send p (a close frame or an HTTP answer), then half-close and linger. */
 void gw__conn_finish(gw_server *s, gw_conn *c, const void *p, size_t n, enum gw_disc why);
-void gw__conn_close_ws(gw_server *s, gw_conn *c, uint16_t code, const char *reason, enum gw_disc why);
+void gw__conn_close_ws(gw_server *s, gw_conn *c, uint16_t code, const char *reason,
+                       enum gw_disc why);
 void gw__conn_abort(gw_server *s, gw_conn *c, enum gw_disc why);
 void gw__conn_unpark(gw_server *s, gw_conn *c);
 void gw__buf_free(gw_server *s, cn_buf *b);

@@ -33,7 +33,8 @@ typedef void (*gw_sink_done_fn)(void *ud, void *ticket, int err);
 
 typedef struct gw_sink gw_sink;
 typedef struct gw_sink_ops {
-    int (*append)(gw_sink *s, int32_t partition, const gw_rec *recs, size_t n, int64_t ts_ms, void *ticket);
+    int (*append)(gw_sink *s, int32_t partition, const gw_rec *recs, size_t n, int64_t ts_ms,
+                  void *ticket);
     void (*destroy)(gw_sink *s); /* outstanding appends complete (done is called) first */
 } gw_sink_ops;
 
@@ -41,10 +42,10 @@ struct gw_sink {
     const gw_sink_ops *ops;
     gw_sink_done_fn done; /* set by the server that uses the sink */
     void *done_ud;
-    int32_t partitions;   /* of the topic, known once the sink is made */
-    const char *kind;     /* "log" or "kafka", for logs and metrics */
-    int failed;           /* unrecoverable (a fatal producer error): the sink
-                           * stopped its loop; the process should exit 1 */
+    int32_t partitions; /* of the topic, known once the sink is made */
+    const char *kind;   /* "log" or "kafka", for logs and metrics */
+    int failed;         /* unrecoverable (a fatal producer error): the sink
+                         * stopped its loop; the process should exit 1 */
 };
 
 /**
@@ -62,8 +63,9 @@ int gw_sink_log_new(gw_sink **out, struct event_base *base, lg_log *log, const c
  * @return 0; CN_EINVAL (bad config); CN_ETIMEDOUT (no metadata);
  *         LG_ENOTOPIC (the topic does not exist); CN_ENOMEM.
  */
-int gw_sink_kafka_new(gw_sink **out, struct event_base *base, const char *brokers, const char *topic,
-                      int64_t timeout_ms, int64_t message_timeout_ms, char *err, size_t errcap);
+int gw_sink_kafka_new(gw_sink **out, struct event_base *base, const char *brokers,
+                      const char *topic, int64_t timeout_ms, int64_t message_timeout_ms, char *err,
+                      size_t errcap);
 
 /** Destroy (NULL-safe). */
 void gw_sink_free(gw_sink *s);

@@ -86,7 +86,9 @@ static void kafka_error(rd_kafka_t *rk, int err, const char *reason, void *opaqu
     }
     char why[512];
     rd_kafka_fatal_error(rk, why, sizeof(why));
-    cn_log_error("gw", "kafka producer failed for good: %s; exiting so that a fresh producer takes over", why);
+    cn_log_error("gw",
+                 "kafka producer failed for good: %s; exiting so that a fresh producer takes over",
+                 why);
     ks->base.failed = 1;
     event_base_loopexit(ks->evbase, NULL);
 }
@@ -107,7 +109,8 @@ static void kafka_wake(evutil_socket_t fd, short what, void *arg)
     kafka_poll(arg);
 }
 
-static int kafka_append(gw_sink *s, int32_t partition, const gw_rec *recs, size_t n, int64_t ts_ms, void *ticket)
+static int kafka_append(gw_sink *s, int32_t partition, const gw_rec *recs, size_t n, int64_t ts_ms,
+                        void *ticket)
 {
     kafka_sink *ks = (kafka_sink *)s;
     if (ks->base.failed)
@@ -120,9 +123,11 @@ static int kafka_append(gw_sink *s, int32_t partition, const gw_rec *recs, size_
     kt->remaining = n;
     for (size_t i = 0; i < n; i++) {
         rd_kafka_resp_err_t e = rd_kafka_producev(
-            ks->rk, RD_KAFKA_V_RKT(ks->rkt), RD_KAFKA_V_PARTITION(partition), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-            RD_KAFKA_V_KEY(recs[i].key, recs[i].klen), RD_KAFKA_V_VALUE((void *)recs[i].val, recs[i].vlen),
-            RD_KAFKA_V_HEADER("content-type", CN_CE_CONTENT_TYPE, (ssize_t)sizeof(CN_CE_CONTENT_TYPE) - 1),
+            ks->rk, RD_KAFKA_V_RKT(ks->rkt), RD_KAFKA_V_PARTITION(partition),
+            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_KEY(recs[i].key, recs[i].klen),
+            RD_KAFKA_V_VALUE((void *)recs[i].val, recs[i].vlen),
+            RD_KAFKA_V_HEADER("content-type", CN_CE_CONTENT_TYPE,
+                              (ssize_t)sizeof(CN_CE_CONTENT_TYPE) - 1),
             RD_KAFKA_V_TIMESTAMP(ts_ms), RD_KAFKA_V_OPAQUE(kt), RD_KAFKA_V_END);
         if (e) {
             if (i == 0) {
@@ -180,8 +185,9 @@ static int kafka_set(rd_kafka_conf_t *conf, const char *k, const char *v, char *
     return 0;
 }
 
-int gw_sink_kafka_new(gw_sink **out, struct event_base *base, const char *brokers, const char *topic,
-                      int64_t timeout_ms, int64_t message_timeout_ms, char *err, size_t errcap)
+int gw_sink_kafka_new(gw_sink **out, struct event_base *base, const char *brokers,
+                      const char *topic, int64_t timeout_ms, int64_t message_timeout_ms, char *err,
+                      size_t errcap)
 {
     *out = NULL;
     kafka_sink *ks = cn_calloc(1, sizeof(*ks));
@@ -198,7 +204,8 @@ int gw_sink_kafka_new(gw_sink **out, struct event_base *base, const char *broker
      * little more batching across iterations at negligible latency. */
     if (kafka_set(conf, "bootstrap.servers", brokers, err, errcap) ||
         kafka_set(conf, "enable.idempotence", "true", err, errcap) ||
-        kafka_set(conf, "acks", "all", err, errcap) || kafka_set(conf, "linger.ms", "1", err, errcap) ||
+        kafka_set(conf, "acks", "all", err, errcap) ||
+        kafka_set(conf, "linger.ms", "1", err, errcap) ||
         kafka_set(conf, "message.timeout.ms", mto, err, errcap) ||
         kafka_set(conf, "queue.buffering.max.messages", "1000000", err, errcap) ||
         kafka_set(conf, "reconnect.backoff.max.ms", "1000", err, errcap)) {
@@ -221,15 +228,16 @@ int gw_sink_kafka_new(gw_sink **out, struct event_base *base, const char *broker
     rd_kafka_resp_err_t me = ks->rkt ? rd_kafka_metadata(ks->rk, 0, ks->rkt, &md, (int)timeout_ms)
                                      : RD_KAFKA_RESP_ERR__FAIL;
     if (me) {
-        snprintf(err, errcap, "no metadata from %s within %lld ms: %s", brokers, (long long)timeout_ms,
-                 rd_kafka_err2str(me));
+        snprintf(err, errcap, "no metadata from %s within %lld ms: %s", brokers,
+                 (long long)timeout_ms, rd_kafka_err2str(me));
         rc = CN_ETIMEDOUT;
         goto fail;
     }
     int parts = md->topic_cnt == 1 && !md->topics[0].err ? md->topics[0].partition_cnt : 0;
     rd_kafka_metadata_destroy(md);
     if (parts < 1) {
-        snprintf(err, errcap, "topic %s does not exist on %s: create it (cairn logd creates ble-raw)", topic,
+        snprintf(err, errcap,
+                 "topic %s does not exist on %s: create it (cairn logd creates ble-raw)", topic,
                  brokers);
         rc = LG_ENOTOPIC;
         goto fail;

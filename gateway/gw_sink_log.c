@@ -79,16 +79,18 @@ static void log_wake(evutil_socket_t fd, short what, void *arg)
     }
 }
 
-static int log_append(gw_sink *s, int32_t partition, const gw_rec *recs, size_t n, int64_t ts_ms, void *ticket)
+static int log_append(gw_sink *s, int32_t partition, const gw_rec *recs, size_t n, int64_t ts_ms,
+                      void *ticket)
 {
     log_sink *ls = (log_sink *)s;
     static const char ct_key[] = "content-type";
-    lg_header h = {(const unsigned char *)ct_key, sizeof(ct_key) - 1, (const unsigned char *)CN_CE_CONTENT_TYPE,
-                   sizeof(CN_CE_CONTENT_TYPE) - 1};
+    lg_header h = {(const unsigned char *)ct_key, sizeof(ct_key) - 1,
+                   (const unsigned char *)CN_CE_CONTENT_TYPE, sizeof(CN_CE_CONTENT_TYPE) - 1};
     lg_batch_builder_reset(ls->bb);
     cn_buf_reset(&ls->batch);
     for (size_t i = 0; i < n; i++) {
-        int rc = lg_batch_builder_add(ls->bb, ts_ms, recs[i].key, recs[i].klen, recs[i].val, recs[i].vlen, &h, 1);
+        int rc = lg_batch_builder_add(ls->bb, ts_ms, recs[i].key, recs[i].klen, recs[i].val,
+                                      recs[i].vlen, &h, 1);
         if (rc)
             return rc;
     }
@@ -100,7 +102,8 @@ static int log_append(gw_sink *s, int32_t partition, const gw_rec *recs, size_t 
         return CN_ENOMEM;
     d->ls = ls;
     d->ticket = ticket;
-    rc = lg_append_async(ls->log, ls->topic, partition, ls->batch.data, ls->batch.len, log_append_cb, d);
+    rc = lg_append_async(ls->log, ls->topic, partition, ls->batch.data, ls->batch.len,
+                         log_append_cb, d);
     if (rc) {
         cn_free(d);
         return rc;

@@ -156,7 +156,8 @@ int gw__stage_frame(gw_server *s, gw_conn *c, const gw_ping *pings, size_t n, in
     size_t data_len = t->data.len, ids_len = t->ids.len, nrec = t->nrec;
     int64_t now = cn_now_ms();
     int rc = grow((void **)&t->refs, &t->capref, t->nref + 1, sizeof(*t->refs));
-    gw_ackref ref = {(uint32_t)(c - s->conns), c->gen, (uint32_t)t->ids.len, (uint16_t)n, (uint8_t)binary};
+    gw_ackref ref = {(uint32_t)(c - s->conns), c->gen, (uint32_t)t->ids.len, (uint16_t)n,
+                     (uint8_t)binary};
     for (size_t i = 0; !rc && i < n; i++) {
         rc = cn_buf_append(&t->ids, pings[i].id, strlen(pings[i].id) + 1);
         if (!rc)
@@ -187,7 +188,8 @@ static void ticket_fail(gw_server *s, gw_ticket *t)
         if (c->gen != t->refs[i].gen || c->state == GW_ST_FREE)
             continue;
         c->inflight--;
-        gw__conn_close_ws(s, c, WS_CLOSE_TRY_LATER, "log unavailable; retry", GW_DISC_APPEND_FAILED);
+        gw__conn_close_ws(s, c, WS_CLOSE_TRY_LATER, "log unavailable; retry",
+                          GW_DISC_APPEND_FAILED);
     }
 }
 
@@ -210,8 +212,8 @@ static void ticket_ack(gw_server *s, gw_ticket *t)
         int rc = r->binary ? gw_ping_ack_pb(&s->tmp, s->idv, r->nids, NULL, 0)
                            : gw_ping_ack_json(&s->tmp, s->idv, r->nids);
         cn_buf_reset(&s->frame);
-        if (rc || ws_encode_frame(&s->frame, r->binary ? WS_OP_BINARY : WS_OP_TEXT, 1, s->tmp.data, s->tmp.len,
-                                  NULL)) {
+        if (rc || ws_encode_frame(&s->frame, r->binary ? WS_OP_BINARY : WS_OP_TEXT, 1, s->tmp.data,
+                                  s->tmp.len, NULL)) {
             gw__conn_close_ws(s, c, WS_CLOSE_TRY_LATER, "overloaded", GW_DISC_OVERLOAD);
             continue;
         }

@@ -128,8 +128,8 @@ static void hc_slot_delete(hunt_cache *c, size_t j)
     }
 }
 
-int hunt_cache_get(hunt_cache *c, const char *id, size_t len, const unsigned char **sess, size_t *slen,
-                   const unsigned char **prog, size_t *plen, int64_t *written_ms)
+int hunt_cache_get(hunt_cache *c, const char *id, size_t len, const unsigned char **sess,
+                   size_t *slen, const unsigned char **prog, size_t *plen, int64_t *written_ms)
 {
     if (len == 0 || len > HC_ID_MAX)
         return CN_ENOENT;
@@ -184,8 +184,8 @@ static void hc_forget(hunt_cache *c, uint32_t i, size_t j)
         c->head = i;
 }
 
-int hunt_cache_put(hunt_cache *c, const char *id, size_t len, const void *sess, size_t slen, const void *prog,
-                   size_t plen, int64_t written_ms)
+int hunt_cache_put(hunt_cache *c, const char *id, size_t len, const void *sess, size_t slen,
+                   const void *prog, size_t plen, int64_t written_ms)
 {
     if (len == 0 || len > HC_ID_MAX)
         return CN_EINVAL;

@@ -24,13 +24,13 @@ void hunt_cache_free(hunt_cache *c); /* NULL ok */
 
 /** Look a player up (and mark it recently used).
  *  @return 0 with the encoded states and their commit time, or CN_ENOENT. */
-int hunt_cache_get(hunt_cache *c, const char *id, size_t len, const unsigned char **sess, size_t *slen,
-                   const unsigned char **prog, size_t *plen, int64_t *written_ms);
+int hunt_cache_get(hunt_cache *c, const char *id, size_t len, const unsigned char **sess,
+                   size_t *slen, const unsigned char **prog, size_t *plen, int64_t *written_ms);
 
 /** Insert or replace (evicting the least recently used player when full).
  *  len must be 1..64.  @return 0 or CN_ENOMEM (the player is then absent). */
-int hunt_cache_put(hunt_cache *c, const char *id, size_t len, const void *sess, size_t slen, const void *prog,
-                   size_t plen, int64_t written_ms);
+int hunt_cache_put(hunt_cache *c, const char *id, size_t len, const void *sess, size_t slen,
+                   const void *prog, size_t plen, int64_t written_ms);
 
 size_t hunt_cache_size(const hunt_cache *c);
 

@@ -210,7 +210,8 @@ int hunt_game_step(const hunt_rules *r, hunt_session *s, hunt_progress *p, const
      * what the live run saw.  The caller may drop a stored session only
      * when no ping it can still accept could find it live. */
     int live = s->current != HUNT_NONE;
-    if (live && d->session_ttl_s > 0 && ping->ts_ms - s->last_ts_ms >= d->session_ttl_s * INT64_C(1000))
+    if (live && d->session_ttl_s > 0 &&
+        ping->ts_ms - s->last_ts_ms >= d->session_ttl_s * INT64_C(1000))
         live = 0;
     out->reason = hunt__check_order(s, p, b, ping->ts_ms, live);
     if (out->reason == HUNT_ACCEPTED) {

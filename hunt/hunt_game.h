@@ -15,15 +15,13 @@
  *    (HUNT_REJ_BAD_PLAYER), beacon id (HUNT_REJ_UNKNOWN_BEACON), RSSI in
  *    -127..20 dBm (HUNT_REJ_BAD_RSSI), time in [2000, 2100) and, when the
  *    receive time is known, at most 5 min after it and 24 h before it, and
- *    at most 24 h before the caller's floor (HUNT_REJ_BAD_TIME); then the hunt window [starts_at, ends_at)
- *    (HUNT_IGN_OUTSIDE_HUNT); then the session's expiry, on ping time: a
- *    session whose latest accepted ping is session_ttl_s or more before
- *    this ping's time is over, and the ping meets a new one (what the
- *    player found stays in progress); then against the player's state: a ping older
- *    than the player's latest accepted ping (HUNT_IGN_OUT_OF_ORDER; the
- *    latest time is kept in progress too, so this holds after the session
- *    expired) or a repeat of the latest — same beacon, same time, session
- *    still live (HUNT_IGN_DUPLICATE).
+ *    at most 24 h before the caller's floor (HUNT_REJ_BAD_TIME); then the hunt window [starts_at,
+ * ends_at) (HUNT_IGN_OUTSIDE_HUNT); then the session's expiry, on ping time: a session whose latest
+ * accepted ping is session_ttl_s or more before this ping's time is over, and the ping meets a new
+ * one (what the player found stays in progress); then against the player's state: a ping older than
+ * the player's latest accepted ping (HUNT_IGN_OUT_OF_ORDER; the latest time is kept in progress
+ * too, so this holds after the session expired) or a repeat of the latest — same beacon, same time,
+ * session still live (HUNT_IGN_DUPLICATE).
  *  - An accepted ping moves the player to its beacon.  It is a *hit* if
  *    rssi >= rssi_min, the beacon is not found yet, the hunt is not complete
  *    and (order "sequence") it is the next beacon of the list.  A beacon is
@@ -77,9 +75,9 @@ typedef struct hunt_ping {
     size_t player_len;
     const char *beacon;
     size_t beacon_len;
-    int32_t rssi;    /* dBm */
-    int64_t ts_ms;   /* the phone's time of the sighting */
-    int64_t recv_ms; /* when the log got it (record timestamp); 0 = unknown */
+    int32_t rssi;     /* dBm */
+    int64_t ts_ms;    /* the phone's time of the sighting */
+    int64_t recv_ms;  /* when the log got it (record timestamp); 0 = unknown */
     int64_t floor_ms; /* the caller's receive-time floor (0 = none): a ping more than
                          HUNT_MAX_AGE_MS older than it is bad_time too, whatever recv_ms */
 } hunt_ping;
@@ -96,8 +94,8 @@ typedef struct hunt_event {
 
 typedef struct hunt_step {
     enum hunt_reason reason;
-    int32_t beacon; /* the ping's beacon index, HUNT_NONE if unknown */
-    int hit;        /* 1 if the ping counted as a hit (found or recorded) */
+    int32_t beacon;      /* the ping's beacon index, HUNT_NONE if unknown */
+    int hit;             /* 1 if the ping counted as a hit (found or recorded) */
     int session_expired; /* accepted by a joined player whose session was over
                             (expired on ping time, or absent) */
     uint32_t nevents;

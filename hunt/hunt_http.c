@@ -54,7 +54,8 @@ static void http_send(struct evhttp_request *req, int code, const char *reason, 
 static void http_error(struct evhttp_request *req, int code, const char *reason, const char *detail)
 {
     cn_buf b = CN_BUF_INIT;
-    if (cn_buf_printf(&b, "{\"error\":") || cn_json_str(&b, detail, strlen(detail)) || cn_buf_append(&b, "}\n", 2))
+    if (cn_buf_printf(&b, "{\"error\":") || cn_json_str(&b, detail, strlen(detail)) ||
+        cn_buf_append(&b, "}\n", 2))
         evhttp_send_error(req, 500, "out of memory");
     else
         http_send(req, code, reason, "application/json", &b);
@@ -103,9 +104,12 @@ static void http_leaderboard(hunt_http *h, struct evhttp_request *req, const cha
     for (size_t i = 0; !rc && i < n; i++) {
         rc = cn_buf_printf(&b, "%s{\"rank\":%zu,\"player\":", i ? "," : "", i + 1);
         rc = rc ? rc : cn_json_str(&b, rows[i].player, strlen(rows[i].player));
-        rc = rc ? rc : cn_buf_printf(&b, ",\"score\":%" PRId64 ",\"found\":%u,\"last_seen\":%" PRId64
-                                     ",\"last_found\":%" PRId64 "}",
-                                     rows[i].score, rows[i].found, rows[i].last_seen_ms, rows[i].last_found_ms);
+        rc = rc ? rc
+                : cn_buf_printf(&b,
+                                ",\"score\":%" PRId64 ",\"found\":%u,\"last_seen\":%" PRId64
+                                ",\"last_found\":%" PRId64 "}",
+                                rows[i].score, rows[i].found, rows[i].last_seen_ms,
+                                rows[i].last_found_ms);
     }
     rc = rc ? rc : cn_buf_append(&b, "]\n", 2);
     if (rc)
@@ -116,16 +120,19 @@ static void http_leaderboard(hunt_http *h, struct evhttp_request *req, const cha
     cn_free(rows);
 }
 
-static int http_player_json(hunt_http *h, cn_buf *b, const char *id, size_t len, const hunt_session *s,
-                            const hunt_progress *p, unsigned flags)
+static int http_player_json(hunt_http *h, cn_buf *b, const char *id, size_t len,
+                            const hunt_session *s, const hunt_progress *p, unsigned flags)
 {
     const hunt_def *d = hunt_rules_def(hunt_worker_rules(h->w));
     int rc = cn_buf_append(b, "{\"player\":", 10);
     rc = rc ? rc : cn_json_str(b, id, len);
-    rc = rc ? rc : cn_buf_printf(b, ",\"score\":%" PRId64 ",\"found\":%u,\"completed\":%s,\"joined\":%" PRId64
-                                 ",\"last_seen\":%" PRId64 ",\"last_found\":%" PRId64 ",\"beacons\":[",
-                                 p->score, p->nfound, (p->flags & HUNT_PROGRESS_COMPLETED) ? "true" : "false",
-                                 p->joined_ms, p->last_seen_ms, p->last_found_ms);
+    rc = rc ? rc
+            : cn_buf_printf(
+                  b,
+                  ",\"score\":%" PRId64 ",\"found\":%u,\"completed\":%s,\"joined\":%" PRId64
+                  ",\"last_seen\":%" PRId64 ",\"last_found\":%" PRId64 ",\"beacons\":[",
+                  p->score, p->nfound, (p->flags & HUNT_PROGRESS_COMPLETED) ? "true" : "false",
+                  p->joined_ms, p->last_seen_ms, p->last_found_ms);
     int first = 1;
     for (uint32_t i = 0; !rc && i < d->nbeacons; i++) {
         if (!hunt_progress_has(p, i))
@@ -157,9 +164,12 @@ static void http_player(hunt_http *h, struct evhttp_request *req, const char *en
         http_error(req, 404, "Not Found", "no such player");
         goto out;
     }
-    rc = rc ? rc : hunt_player_load(hunt_worker_store(h->w), hunt_worker_rules(h->w), id, len, s, &p, &scratch, &flags);
+    rc = rc ? rc
+            : hunt_player_load(hunt_worker_store(h->w), hunt_worker_rules(h->w), id, len, s, &p,
+                               &scratch, &flags);
     if (rc == CN_ECORRUPT || rc == CN_EUNSUPPORTED) {
-        http_error(req, 500, "Internal Server Error", "the stored progress of this player does not decode");
+        http_error(req, 500, "Internal Server Error",
+                   "the stored progress of this player does not decode");
         goto out;
     }
     if (!rc && !(p.flags & HUNT_PROGRESS_JOINED)) {
@@ -189,7 +199,9 @@ static void http_beacons(hunt_http *h, struct evhttp_request *req)
         rc = rc ? rc : cn_json_str(&b, bc->id, strlen(bc->id));
         rc = rc ? rc : cn_buf_append(&b, ",\"name\":", 8);
         rc = rc ? rc : cn_json_str(&b, bc->name, strlen(bc->name));
-        rc = rc ? rc : cn_buf_printf(&b, ",\"x\":%.17g,\"y\":%.17g,\"points\":%d,\"clue\":", bc->x, bc->y, (int)bc->points);
+        rc = rc ? rc
+                : cn_buf_printf(&b, ",\"x\":%.17g,\"y\":%.17g,\"points\":%d,\"clue\":", bc->x,
+                                bc->y, (int)bc->points);
         rc = rc ? rc : cn_json_str(&b, bc->clue, strlen(bc->clue));
         rc = rc ? rc : cn_buf_append(&b, "}", 1);
     }
@@ -237,7 +249,9 @@ static void http_route(struct evhttp_request *req, void *ud)
     } else if (strncmp(path, "/api/players/", 13) == 0 && path[13] && !strchr(path + 13, '/')) {
         http_player(h, req, path + 13);
     } else {
-        http_error(req, 404, "Not Found", "unknown path; try /api/leaderboard, /api/players/ID, /api/beacons, /metrics, /healthz");
+        http_error(req, 404, "Not Found",
+                   "unknown path; try /api/leaderboard, /api/players/ID, /api/beacons, /metrics, "
+                   "/healthz");
     }
 }
 
@@ -247,8 +261,8 @@ int hunt_http_new(hunt_http **out, struct event_base *base, const char *addr, hu
     const char *colon = strrchr(addr, ':');
     char *end;
     long port = colon ? strtol(colon + 1, &end, 10) : -1;
-    if (!colon || colon == addr || (size_t)(colon - addr) >= sizeof(host) || *end || end == colon + 1 || port < 0 ||
-        port > 65535)
+    if (!colon || colon == addr || (size_t)(colon - addr) >= sizeof(host) || *end ||
+        end == colon + 1 || port < 0 || port > 65535)
         return CN_EINVAL;
     memcpy(host, addr, (size_t)(colon - addr));
     host[colon - addr] = 0;
@@ -258,14 +272,15 @@ int hunt_http_new(hunt_http **out, struct event_base *base, const char *addr, hu
         return CN_ENOMEM;
     }
     h->w = w;
-    evhttp_set_allowed_methods(h->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
-                                            EVHTTP_REQ_DELETE);
+    evhttp_set_allowed_methods(h->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST |
+                                            EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE);
     /* Requests are tiny; a slow or huge one is dropped (10 s like the gateway). */
     evhttp_set_timeout(h->http, 10);
     evhttp_set_max_headers_size(h->http, 16384);
     evhttp_set_max_body_size(h->http, 4096);
     evhttp_set_gencb(h->http, http_route, h);
-    struct evhttp_bound_socket *bs = evhttp_bind_socket_with_handle(h->http, host, (ev_uint16_t)port);
+    struct evhttp_bound_socket *bs =
+        evhttp_bind_socket_with_handle(h->http, host, (ev_uint16_t)port);
     if (!bs) {
         hunt_http_free(h);
         return CN_ESYS;

@@ -58,7 +58,8 @@ static rd_kafka_t *iok_consumer(const char *brokers, const char *group, char *er
     char e[512];
     /* librdkafka wants a group.id even for assign(); no offset is ever
      * committed to it (auto commit and offset store are off). */
-    if (iok_set(c, "bootstrap.servers", brokers, err, errlen) || iok_set(c, "group.id", group, err, errlen) ||
+    if (iok_set(c, "bootstrap.servers", brokers, err, errlen) ||
+        iok_set(c, "group.id", group, err, errlen) ||
         iok_set(c, "enable.auto.commit", "false", err, errlen) ||
         iok_set(c, "enable.auto.offset.store", "false", err, errlen) ||
         iok_set(c, "enable.partition.eof", "true", err, errlen) ||
@@ -93,8 +94,8 @@ static rd_kafka_t *iok_producer(io_kafka *k, const char *brokers, char *err, siz
     rd_kafka_conf_t *c = rd_kafka_conf_new();
     char e[512];
     if (iok_set(c, "bootstrap.servers", brokers, err, errlen) ||
-        iok_set(c, "enable.idempotence", "true", err, errlen) || iok_set(c, "acks", "all", err, errlen) ||
-        iok_set(c, "linger.ms", "0", err, errlen) ||
+        iok_set(c, "enable.idempotence", "true", err, errlen) ||
+        iok_set(c, "acks", "all", err, errlen) || iok_set(c, "linger.ms", "0", err, errlen) ||
         iok_set(c, "queue.buffering.max.messages", "1000000", err, errlen)) {
         rd_kafka_conf_destroy(c);
         return NULL;
@@ -114,7 +115,8 @@ static int iok_partitions(hunt_io *io, const char *topic)
     io_kafka *k = io->ud;
     rd_kafka_topic_t *t = rd_kafka_topic_new(k->cons, topic, NULL);
     const struct rd_kafka_metadata *md = NULL;
-    rd_kafka_resp_err_t e = t ? rd_kafka_metadata(k->cons, 0, t, &md, IOK_META_MS) : RD_KAFKA_RESP_ERR__FAIL;
+    rd_kafka_resp_err_t e =
+        t ? rd_kafka_metadata(k->cons, 0, t, &md, IOK_META_MS) : RD_KAFKA_RESP_ERR__FAIL;
     if (t)
         rd_kafka_topic_destroy(t);
     if (e)
@@ -129,7 +131,8 @@ static int iok_seek(hunt_io *io, int32_t p, int64_t offset)
     io_kafka *k = io->ud;
     if (p < 0 || p >= HUNT_MAX_PARTITIONS)
         return CN_EINVAL;
-    rd_kafka_topic_partition_t *tp = rd_kafka_topic_partition_list_find(k->assigned, HUNT_TOPIC_IN, p);
+    rd_kafka_topic_partition_t *tp =
+        rd_kafka_topic_partition_list_find(k->assigned, HUNT_TOPIC_IN, p);
     if (!tp)
         tp = rd_kafka_topic_partition_list_add(k->assigned, HUNT_TOPIC_IN, p);
     tp->offset = offset;
@@ -188,12 +191,14 @@ static int iok_next(hunt_io *io, int32_t p, lg_record *rec)
     }
 }
 
-static int iok_scan_out(hunt_io *io, int32_t p, int64_t from, int (*fn)(void *, const lg_record *), void *ud)
+static int iok_scan_out(hunt_io *io, int32_t p, int64_t from, int (*fn)(void *, const lg_record *),
+                        void *ud)
 {
     io_kafka *k = io->ud;
     char err[512];
     int64_t lo, hi;
-    rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(k->cons, HUNT_TOPIC_OUT, p, &lo, &hi, IOK_META_MS);
+    rd_kafka_resp_err_t e =
+        rd_kafka_query_watermark_offsets(k->cons, HUNT_TOPIC_OUT, p, &lo, &hi, IOK_META_MS);
     if (e)
         return CN_ETIMEDOUT;
     if (from < lo)
@@ -218,7 +223,8 @@ static int iok_scan_out(hunt_io *io, int32_t p, int64_t from, int (*fn)(void *, 
         }
         deadline = 0;
         if (m->err && m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-            cn_log_warn("hunt", "%s/%d scan: %s", HUNT_TOPIC_OUT, (int)p, rd_kafka_message_errstr(m));
+            cn_log_warn("hunt", "%s/%d scan: %s", HUNT_TOPIC_OUT, (int)p,
+                        rd_kafka_message_errstr(m));
         } else if (!m->err) {
             lg_record rec;
             iok_fill(m, &rec);
@@ -231,8 +237,8 @@ static int iok_scan_out(hunt_io *io, int32_t p, int64_t from, int (*fn)(void *, 
     return rc;
 }
 
-static int iok_append(hunt_io *io, int32_t p, const hunt_out_rec *recs, size_t n, int64_t pid, int32_t base_seq,
-                      int64_t *next_offset)
+static int iok_append(hunt_io *io, int32_t p, const hunt_out_rec *recs, size_t n, int64_t pid,
+                      int32_t base_seq, int64_t *next_offset)
 {
     io_kafka *k = io->ud;
     (void)pid; /* librdkafka's idempotent producer owns its id and sequences */
@@ -241,7 +247,8 @@ static int iok_append(hunt_io *io, int32_t p, const hunt_out_rec *recs, size_t n
     k->dr_next = -1;
     for (size_t i = 0; i < n; i++) {
         rd_kafka_resp_err_t e;
-        while ((e = rd_kafka_producev(k->prod, RD_KAFKA_V_TOPIC(HUNT_TOPIC_OUT), RD_KAFKA_V_PARTITION(p),
+        while ((e = rd_kafka_producev(k->prod, RD_KAFKA_V_TOPIC(HUNT_TOPIC_OUT),
+                                      RD_KAFKA_V_PARTITION(p),
                                       RD_KAFKA_V_KEY(recs[i].key, recs[i].key_len),
                                       RD_KAFKA_V_VALUE((void *)recs[i].value, recs[i].value_len),
                                       RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
@@ -251,7 +258,8 @@ static int iok_append(hunt_io *io, int32_t p, const hunt_out_rec *recs, size_t n
                                       RD_KAFKA_V_END)) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
             rd_kafka_poll(k->prod, 10);
         if (e) {
-            cn_log_error("hunt", "produce to %s/%d: %s", HUNT_TOPIC_OUT, (int)p, rd_kafka_err2str(e));
+            cn_log_error("hunt", "produce to %s/%d: %s", HUNT_TOPIC_OUT, (int)p,
+                         rd_kafka_err2str(e));
             return CN_EIO;
         }
     }
@@ -273,16 +281,19 @@ static int64_t iok_end_offset(hunt_io *io, int32_t p)
     return hi;
 }
 
-int hunt_io_kafka_new(hunt_io **out, const char *brokers, const char *node, char *err, size_t errlen)
+int hunt_io_kafka_new(hunt_io **out, const char *brokers, const char *node, char *err,
+                      size_t errlen)
 {
     io_kafka *k = cn_calloc(1, sizeof(*k));
-    if (!k || !(k->brokers = cn_strdup(brokers)) || !(k->assigned = rd_kafka_topic_partition_list_new(8))) {
+    if (!k || !(k->brokers = cn_strdup(brokers)) ||
+        !(k->assigned = rd_kafka_topic_partition_list_new(8))) {
         snprintf(err, errlen, "out of memory");
         hunt_io_kafka_free(k ? &k->io : NULL);
         return CN_ENOMEM;
     }
     snprintf(k->group, sizeof(k->group), "cairn-hunt.%s", node ? node : "hunt");
-    k->io = (hunt_io){iok_partitions, iok_seek, iok_next, iok_scan_out, iok_append, NULL, iok_end_offset, k};
+    k->io = (hunt_io){iok_partitions, iok_seek, iok_next,       iok_scan_out,
+                      iok_append,     NULL,     iok_end_offset, k};
     k->cons = iok_consumer(brokers, k->group, err, errlen);
     k->prod = k->cons ? iok_producer(k, brokers, err, errlen) : NULL;
     if (!k->prod) {

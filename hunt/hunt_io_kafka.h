@@ -16,7 +16,8 @@
 
 /** Connect (metadata within 15 s).  @return 0, CN_ETIMEDOUT, CN_EINVAL,
  *  CN_ENOMEM; err says what failed. */
-int hunt_io_kafka_new(hunt_io **out, const char *brokers, const char *node, char *err, size_t errlen);
+int hunt_io_kafka_new(hunt_io **out, const char *brokers, const char *node, char *err,
+                      size_t errlen);
 void hunt_io_kafka_free(hunt_io *io); /* NULL ok */
 
 #endif

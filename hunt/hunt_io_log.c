@@ -48,7 +48,8 @@ static int iol_next(hunt_io *io, int32_t p, lg_record *rec)
     return lg_iter_next(((io_log *)io->ud)->it[p], rec);
 }
 
-static int iol_scan_out(hunt_io *io, int32_t p, int64_t from, int (*fn)(void *, const lg_record *), void *ud)
+static int iol_scan_out(hunt_io *io, int32_t p, int64_t from, int (*fn)(void *, const lg_record *),
+                        void *ud)
 {
     io_log *l = io->ud;
     lg_iter *it = NULL;
@@ -72,8 +73,8 @@ static int iol_append(hunt_io *io, int32_t p, const hunt_out_rec *recs, size_t n
     lg_batch_builder_producer(l->bb, pid, pid >= 0 ? 0 : -1, pid >= 0 ? base_seq : -1);
     int rc = 0;
     for (size_t i = 0; !rc && i < n; i++)
-        rc = lg_batch_builder_add(l->bb, recs[i].timestamp, recs[i].key, recs[i].key_len, recs[i].value,
-                                  recs[i].value_len, &h, 1);
+        rc = lg_batch_builder_add(l->bb, recs[i].timestamp, recs[i].key, recs[i].key_len,
+                                  recs[i].value, recs[i].value_len, &h, 1);
     cn_buf_reset(&l->batch);
     rc = rc ? rc : lg_batch_builder_finish(l->bb, &l->batch);
     lg_append_result res;
@@ -106,8 +107,8 @@ int hunt_io_log_new(hunt_io **out, lg_log *log)
         return CN_ENOMEM;
     }
     l->log = log;
-    l->io = (hunt_io){iol_partitions, iol_seek, iol_next, iol_scan_out, iol_append, iol_alloc_pid,
-                      iol_end_offset, l};
+    l->io = (hunt_io){iol_partitions, iol_seek,      iol_next,       iol_scan_out,
+                      iol_append,     iol_alloc_pid, iol_end_offset, l};
     *out = &l->io;
     return 0;
 }

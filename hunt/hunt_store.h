@@ -61,8 +61,8 @@ typedef int64_t (*hunt_clock_fn)(void *ud);
 #define HUNT_STORE_ERR_MAX 256u
 
 typedef struct hunt_store_opts {
-    int64_t audit_ttl_ms;   /* 0: 90 days */
-    hunt_clock_fn clock;    /* NULL: cn_now_ms */
+    int64_t audit_ttl_ms; /* 0: 90 days */
+    hunt_clock_fn clock;  /* NULL: cn_now_ms */
     void *clock_ud;
     int no_sync; /* 1: do not fsync the WAL per write (benchmarks only) */
 } hunt_store_opts;

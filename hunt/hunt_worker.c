@@ -164,7 +164,8 @@ typedef struct hw_wm_scan {
     int64_t lo;
 } hw_wm_scan;
 
-static int hw_wm_one(void *ud, const void *key, size_t klen, const void *val, size_t vlen, int64_t written)
+static int hw_wm_one(void *ud, const void *key, size_t klen, const void *val, size_t vlen,
+                     int64_t written)
 {
     hw_wm_scan *ws = ud;
     (void)written;
@@ -237,9 +238,11 @@ static int hw_scan_tail(hunt_worker *w, hw_part *pt)
          * its tail in a power loss (flush mode interval or none).  Scan it
          * all for what survived, and continue as a new producer: the log's
          * record of our sequence went back with the data. */
-        cn_log_warn("hunt", "partition %d: %s ends before offset %" PRId64 ", the end of this worker's last "
-                            "committed output: the log lost its tail (power loss with --flush interval or "
-                            "none); derived events it lost are not emitted again",
+        cn_log_warn("hunt",
+                    "partition %d: %s ends before offset %" PRId64
+                    ", the end of this worker's last "
+                    "committed output: the log lost its tail (power loss with --flush interval or "
+                    "none); derived events it lost are not emitted again",
                     (int)pt->p, HUNT_TOPIC_OUT, pt->out_next);
         pt->out_next = 0;
         pt->out_seq = 0;
@@ -264,8 +267,9 @@ static int hw_scan_tail(hunt_worker *w, hw_part *pt)
     if (sc.last_offset >= pt->out_next)
         pt->out_next = sc.last_offset + 1;
     if (sc.found)
-        cn_log_info("hunt", "partition %d: %" PRId64 " derived events already in %s past the last commit "
-                            "(up to input offset %" PRId64 "): not emitted again",
+        cn_log_info("hunt",
+                    "partition %d: %" PRId64 " derived events already in %s past the last commit "
+                    "(up to input offset %" PRId64 "): not emitted again",
                     (int)pt->p, sc.found, HUNT_TOPIC_OUT, pt->skip_off);
     return 0;
 }
@@ -281,9 +285,10 @@ static int hw_check_input_end(hunt_worker *w, hw_part *pt)
     int64_t end = w->io->end_offset(w->io, pt->p);
     if (end < 0 || pt->next <= end)
         return 0; /* unknown (Kafka before its first fetch) or fine */
-    cn_log_warn("hunt", "partition %d: %s ends at offset %" PRId64 " but this state consumed up to %" PRId64
-                        ": the log lost its tail (power loss with --flush interval or none); those %" PRId64
-                        " records are gone, their effects stay in the state; resuming at %" PRId64,
+    cn_log_warn("hunt",
+                "partition %d: %s ends at offset %" PRId64 " but this state consumed up to %" PRId64
+                ": the log lost its tail (power loss with --flush interval or none); those %" PRId64
+                " records are gone, their effects stay in the state; resuming at %" PRId64,
                 (int)pt->p, HUNT_TOPIC_IN, end, pt->next, pt->next - end, end);
     pt->next = end;
     return 0;
@@ -297,7 +302,8 @@ static int hw_setup_parts(hunt_worker *w, const hunt_worker_opts *o, char *err, 
     int nout = nin < 0 ? nin : w->io->partitions(w->io, HUNT_TOPIC_OUT); /* one timeout, not two */
     if (nin < 0 || nout < 0) {
         int e = nin < 0 ? nin : nout;
-        snprintf(err, errlen, "topic %s: %s%s", nin < 0 ? HUNT_TOPIC_IN : HUNT_TOPIC_OUT, cn_strerror(e),
+        snprintf(err, errlen, "topic %s: %s%s", nin < 0 ? HUNT_TOPIC_IN : HUNT_TOPIC_OUT,
+                 cn_strerror(e),
                  e == LG_ENOTOPIC    ? " (cairn logd creates ble-raw and hunt-events)"
                  : e == CN_ETIMEDOUT ? " (no metadata from the brokers: is the node up?)"
                                      : "");
@@ -315,8 +321,8 @@ static int hw_setup_parts(hunt_worker *w, const hunt_worker_opts *o, char *err, 
     for (size_t i = 0; i < n; i++) {
         int32_t p = o->parts ? o->parts[i] : (int32_t)i;
         if (p < 0 || p >= nin) {
-            snprintf(err, errlen, "partition %d does not exist: %s has %d (0..%d)", (int)p, HUNT_TOPIC_IN,
-                     nin, nin - 1);
+            snprintf(err, errlen, "partition %d does not exist: %s has %d (0..%d)", (int)p,
+                     HUNT_TOPIC_IN, nin, nin - 1);
             return CN_EINVAL;
         }
         w->parts[i].p = p;
@@ -354,8 +360,9 @@ int hunt_worker_new(hunt_worker **out, const hunt_rules *r, hunt_store *st, hunt
     if (!rc)
         snprintf(w->source, strlen(node) + 7, "/hunt/%s", node);
     if (!rc && (rc = hunt_store_bind(st, hunt_rules_def(r)->id, other, sizeof(other))) != 0)
-        snprintf(err, errlen, "the state directory belongs to hunt '%s', not '%s': use another --state",
-                 other, hunt_rules_def(r)->id);
+        snprintf(err, errlen,
+                 "the state directory belongs to hunt '%s', not '%s': use another --state", other,
+                 hunt_rules_def(r)->id);
     if (!rc)
         rc = hw_setup_parts(w, o, err, errlen);
     if (!rc)
@@ -371,8 +378,8 @@ int hunt_worker_new(hunt_worker **out, const hunt_rules *r, hunt_store *st, hunt
             snprintf(err, errlen, "cannot read %s partition %d: %s", HUNT_TOPIC_OUT, (int)pt->p,
                      cn_strerror(rc));
         else if ((rc = hw_check_input_end(w, pt)) != 0 || (rc = io->seek(io, pt->p, pt->next)) != 0)
-            snprintf(err, errlen, "cannot read %s partition %d at offset %" PRId64 ": %s", HUNT_TOPIC_IN,
-                     (int)pt->p, pt->next, cn_strerror(rc));
+            snprintf(err, errlen, "cannot read %s partition %d at offset %" PRId64 ": %s",
+                     HUNT_TOPIC_IN, (int)pt->p, pt->next, cn_strerror(rc));
     }
     if (!rc && (rc = hw_load_other_wm(w)) != 0)
         snprintf(err, errlen, "cannot read the stored offsets: %s", cn_strerror(rc));
@@ -499,13 +506,13 @@ static void hw_batch_reset(hunt_worker *w)
 /* ---- audit and outputs ----------------------------------------------------- */
 
 static int hw_audit(hunt_worker *w, const hw_part *pt, const lg_record *rec, uint16_t seq,
-                    const char *what, const char *player, size_t plen, const Cairn__V1__BlePing *ping,
-                    const hunt_event *e)
+                    const char *what, const char *player, size_t plen,
+                    const Cairn__V1__BlePing *ping, const hunt_event *e)
 {
     cn_buf *a = &w->audit;
     cn_buf_reset(a);
-    int rc = cn_buf_printf(a, "{\"%s\":\"%s\",\"partition\":%d,\"offset\":%" PRId64, e ? "event" : "rejected",
-                           what, (int)pt->p, rec->offset);
+    int rc = cn_buf_printf(a, "{\"%s\":\"%s\",\"partition\":%d,\"offset\":%" PRId64,
+                           e ? "event" : "rejected", what, (int)pt->p, rec->offset);
     if (!rc && player) {
         rc = cn_buf_append(a, ",\"player\":", 10);
         rc = rc ? rc : cn_json_str(a, player, plen);
@@ -514,8 +521,12 @@ static int hw_audit(hunt_worker *w, const hw_part *pt, const lg_record *rec, uin
         rc = cn_buf_append(a, ",\"ping\":", 8);
         rc = rc ? rc : cn_json_str(a, ping->id ? ping->id : "", ping->id ? strlen(ping->id) : 0);
         rc = rc ? rc : cn_buf_append(a, ",\"beacon\":", 10);
-        rc = rc ? rc : cn_json_str(a, ping->beacon ? ping->beacon : "", ping->beacon ? strlen(ping->beacon) : 0);
-        rc = rc ? rc : cn_buf_printf(a, ",\"rssi\":%d,\"ts\":%" PRId64, (int)ping->rssi, (int64_t)ping->ts);
+        rc = rc ? rc
+                : cn_json_str(a, ping->beacon ? ping->beacon : "",
+                              ping->beacon ? strlen(ping->beacon) : 0);
+        rc = rc ? rc
+                : cn_buf_printf(a, ",\"rssi\":%d,\"ts\":%" PRId64, (int)ping->rssi,
+                                (int64_t)ping->ts);
     }
     if (!rc && e)
         rc = cn_buf_printf(a, ",\"score\":%" PRId64 ",\"found\":%u", e->score, e->found);
@@ -538,11 +549,12 @@ static int hw_reject(hunt_worker *w, const hw_part *pt, const lg_record *rec, in
     const char *name = hw_rej_name(reason);
     /* A player id that failed its check is still shown (escaped), cut to
      * the id limit so a hostile record cannot bloat the audit store. */
-    return hw_audit(w, pt, rec, 0, name, player, plen > HUNT_PLAYER_MAX ? HUNT_PLAYER_MAX : plen, ping, NULL);
+    return hw_audit(w, pt, rec, 0, name, player, plen > HUNT_PLAYER_MAX ? HUNT_PLAYER_MAX : plen,
+                    ping, NULL);
 }
 
-static int hw_emit(hunt_worker *w, const hw_part *pt, const lg_record *rec, unsigned k, const hw_player *pl,
-                   const Cairn__V1__BlePing *ping, const hunt_event *e)
+static int hw_emit(hunt_worker *w, const hw_part *pt, const lg_record *rec, unsigned k,
+                   const hw_player *pl, const Cairn__V1__BlePing *ping, const hunt_event *e)
 {
     const hunt_def *d = hunt_rules_def(w->rules);
     char ce_id[HUNT_ID_MAX + 64];
@@ -582,8 +594,8 @@ static int hw_emit(hunt_worker *w, const hw_part *pt, const lg_record *rec, unsi
 
 /* ---- one record ---------------------------------------------------------- */
 
-static const char *hw_player_of(const cn_ce *ev, const Cairn__V1__BlePing *ping, const lg_record *rec,
-                                size_t *len)
+static const char *hw_player_of(const cn_ce *ev, const Cairn__V1__BlePing *ping,
+                                const lg_record *rec, size_t *len)
 {
     /* The gateway sets all three to the same id; other producers may set
      * only some: the ping's own field first, then the event subject, then
@@ -600,11 +612,11 @@ static const char *hw_player_of(const cn_ce *ev, const Cairn__V1__BlePing *ping,
     return (const char *)rec->key;
 }
 
-static int hw_step(hunt_worker *w, hw_part *pt, const lg_record *rec, const Cairn__V1__BlePing *ping,
-                   const char *player, size_t plen)
+static int hw_step(hunt_worker *w, hw_part *pt, const lg_record *rec,
+                   const Cairn__V1__BlePing *ping, const char *player, size_t plen)
 {
-    hunt_ping g = {player, plen, ping->beacon, ping->beacon ? strlen(ping->beacon) : 0,
-                   ping->rssi, ping->ts, w->recv_ms, w->batch_wm};
+    hunt_ping g = {player,     plen,     ping->beacon, ping->beacon ? strlen(ping->beacon) : 0,
+                   ping->rssi, ping->ts, w->recv_ms,   w->batch_wm};
     hunt_step out;
     int rc = 0;
     if (plen == 0 || plen > HUNT_PLAYER_MAX || memchr(player, 0, plen))
@@ -647,7 +659,8 @@ static int hw_step(hunt_worker *w, hw_part *pt, const lg_record *rec, const Cair
 /* A ping with a hunt claim plays that hunt only; no claim (a node without
  * an auth key, other producers) plays any.  A refused ping is logged at
  * most once per HW_WRONG_HUNT_LOG_NS, with the count since the last line. */
-static int hw_hunt_ok(hunt_worker *w, const hw_part *pt, const lg_record *rec, const Cairn__V1__BlePing *ping)
+static int hw_hunt_ok(hunt_worker *w, const hw_part *pt, const lg_record *rec,
+                      const Cairn__V1__BlePing *ping)
 {
     const char *mine = hunt_rules_def(w->rules)->id;
     if (!ping->hunt || !ping->hunt[0] || strcmp(ping->hunt, mine) == 0)
@@ -657,12 +670,17 @@ static int hw_hunt_ok(hunt_worker *w, const hw_part *pt, const lg_record *rec, c
     if (w->wrong_hunt_logged_ns == 0 || now - w->wrong_hunt_logged_ns >= HW_WRONG_HUNT_LOG_NS) {
         char claim[HUNT_ID_MAX + 1];
         size_t i = 0;
-        for (; ping->hunt[i] && i < HUNT_ID_MAX; i++) /* the claim is outside input: printable only */
-            claim[i] = ping->hunt[i] > 0x20 && ping->hunt[i] < 0x7f && ping->hunt[i] != '"' ? ping->hunt[i] : '?';
+        for (; ping->hunt[i] && i < HUNT_ID_MAX;
+             i++) /* the claim is outside input: printable only */
+            claim[i] = ping->hunt[i] > 0x20 && ping->hunt[i] < 0x7f && ping->hunt[i] != '"'
+                           ? ping->hunt[i]
+                           : '?';
         claim[i] = 0;
         cn_log_warn("hunt",
-                    "partition %d offset %" PRId64 ": ping for hunt '%s' refused, this worker runs '%s' "
-                    "(%" PRIu64 " such pings since the last line; a token plays the hunt it was issued for)",
+                    "partition %d offset %" PRId64
+                    ": ping for hunt '%s' refused, this worker runs '%s' "
+                    "(%" PRIu64
+                    " such pings since the last line; a token plays the hunt it was issued for)",
                     (int)pt->p, rec->offset, claim, mine, w->wrong_hunt_unlogged);
         w->wrong_hunt_logged_ns = now;
         w->wrong_hunt_unlogged = 0;
@@ -680,14 +698,15 @@ static int hw_record(hunt_worker *w, hw_part *pt, const lg_record *rec)
         strcmp(ev.type, CN_CE_TYPE_PING) != 0 ||
         cn_ce_msg_data(m, &ev, &cairn__v1__ble_ping__descriptor, &pm)) {
         cn_ce_msg_free(m);
-        return hw_reject(w, pt, rec, HUNT_REJ_BAD_RECORD, (const char *)rec->key, rec->key ? rec->key_len : 0,
-                         NULL);
+        return hw_reject(w, pt, rec, HUNT_REJ_BAD_RECORD, (const char *)rec->key,
+                         rec->key ? rec->key_len : 0, NULL);
     }
     const Cairn__V1__BlePing *ping = (const Cairn__V1__BlePing *)pm;
     size_t plen;
     const char *player = hw_player_of(&ev, ping, rec, &plen);
-    int rc = hw_hunt_ok(w, pt, rec, ping) ? hw_step(w, pt, rec, ping, player, plen)
-                                          : hw_reject(w, pt, rec, HUNT_REJ_WRONG_HUNT, player, plen, ping);
+    int rc = hw_hunt_ok(w, pt, rec, ping)
+                 ? hw_step(w, pt, rec, ping, player, plen)
+                 : hw_reject(w, pt, rec, HUNT_REJ_WRONG_HUNT, player, plen, ping);
     cn_ce_msg_free(m);
     return rc;
 }
@@ -709,7 +728,8 @@ static int hw_append(hunt_worker *w, hw_part *pt)
     w->recs = nr;
     for (size_t i = 0; i < w->nouts; i++) {
         const hw_out *o = &w->outs[i];
-        nr[i] = (hunt_out_rec){w->out_data.data + o->koff, o->klen, w->out_data.data + o->voff, o->vlen, o->ts};
+        nr[i] = (hunt_out_rec){w->out_data.data + o->koff, o->klen, w->out_data.data + o->voff,
+                               o->vlen, o->ts};
     }
     int64_t next_off;
     int32_t seq = (int32_t)(pt->out_seq % ((int64_t)INT32_MAX + 1)); /* wraps like Kafka's */
@@ -810,8 +830,10 @@ int hunt_worker_poll(hunt_worker *w)
         int n = hw_batch(w, &w->parts[i]);
         if (n < 0) {
             if (!w->errmsg[0])
-                snprintf(w->errmsg, sizeof(w->errmsg), "partition %d: batch at offset %" PRId64 " failed: %s%s%s",
-                         (int)w->parts[i].p, w->parts[i].next, cn_strerror(n), n == HUNT_ESTORE ? ": " : "",
+                snprintf(w->errmsg, sizeof(w->errmsg),
+                         "partition %d: batch at offset %" PRId64 " failed: %s%s%s",
+                         (int)w->parts[i].p, w->parts[i].next, cn_strerror(n),
+                         n == HUNT_ESTORE ? ": " : "",
                          n == HUNT_ESTORE ? hunt_store_errmsg(w->st) : "");
             cn_log_error("hunt", "%s", w->errmsg);
             return n;
@@ -878,7 +900,7 @@ int64_t hunt_worker_lag(hunt_worker *w)
 }
 
 static const int hw_rej_codes[] = {HUNT_REJ_BAD_PLAYER, HUNT_REJ_UNKNOWN_BEACON, HUNT_REJ_BAD_RSSI,
-                                   HUNT_REJ_BAD_TIME, HUNT_REJ_BAD_RECORD, HUNT_REJ_BAD_STATE,
+                                   HUNT_REJ_BAD_TIME,   HUNT_REJ_BAD_RECORD,     HUNT_REJ_BAD_STATE,
                                    HUNT_REJ_WRONG_HUNT};
 
 static void hw_metrics_totals(cn_prom *p, const hunt_worker_stats *s)

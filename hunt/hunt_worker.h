@@ -65,8 +65,8 @@ struct hunt_io {
     /** Call fn for every record of output partition p from offset `from` to
      *  its current end (fn returning non-zero stops); LG_EOFFSET when
      *  `from` lies past the end (the log lost its tail). */
-    int (*scan_out)(hunt_io *io, int32_t p, int64_t from,
-                    int (*fn)(void *ud, const lg_record *rec), void *ud);
+    int (*scan_out)(hunt_io *io, int32_t p, int64_t from, int (*fn)(void *ud, const lg_record *rec),
+                    void *ud);
     /** Append n records to output partition p, durably, as producer
      *  (pid, epoch 0, base_seq) when the io supports it; *next_offset gets
      *  the offset after the last one. */
@@ -81,25 +81,25 @@ struct hunt_io {
 };
 
 typedef struct hunt_worker_opts {
-    const char *node;       /* CloudEvent source /hunt/<node>; default "hunt" */
-    uint32_t batch;         /* max input records per batch; 0: HUNT_BATCH_DEFAULT */
-    const int32_t *parts;   /* input partitions; NULL: all */
+    const char *node;     /* CloudEvent source /hunt/<node>; default "hunt" */
+    uint32_t batch;       /* max input records per batch; 0: HUNT_BATCH_DEFAULT */
+    const int32_t *parts; /* input partitions; NULL: all */
     size_t nparts;
-    int rebuild;            /* derive state only: emit nothing, record outputs as done */
-    size_t cache_players;   /* write-through player cache; 0: HUNT_CACHE_DEFAULT */
+    int rebuild;          /* derive state only: emit nothing, record outputs as done */
+    size_t cache_players; /* write-through player cache; 0: HUNT_CACHE_DEFAULT */
 } hunt_worker_opts;
 
 typedef struct hunt_worker hunt_worker;
 
 /* Counters, for /metrics and tests. */
 typedef struct hunt_worker_stats {
-    uint64_t records;     /* input records consumed */
+    uint64_t records; /* input records consumed */
     uint64_t accepted;
-    uint64_t ignored[4];  /* by hunt_reason 1..3 */
+    uint64_t ignored[4];                                              /* by hunt_reason 1..3 */
     uint64_t rejected[HUNT_REJ_WRONG_HUNT - HUNT_REJ_BAD_PLAYER + 1]; /* by reason - 16 */
-    uint64_t events[5];   /* derived, by hunt_event_type 1..4 */
-    uint64_t emitted;     /* records appended to hunt-events */
-    uint64_t suppressed;  /* derived events already in hunt-events (after a crash) */
+    uint64_t events[5];  /* derived, by hunt_event_type 1..4 */
+    uint64_t emitted;    /* records appended to hunt-events */
+    uint64_t suppressed; /* derived events already in hunt-events (after a crash) */
     uint64_t batches;
     uint64_t sessions_expired; /* a joined player's ping met a session over on ping time */
     uint64_t compactions;

@@ -58,24 +58,24 @@ const lg_vfs *lg_vfs_posix(void);
 #define LG_SEGMENT_BYTES_MAX (1ull << 30)
 
 typedef struct lg_opts {
-    const char *dir;              /* data directory (created if missing unless read_only) */
-    int read_only;                /* inspect a directory a node may be writing; no recovery */
+    const char *dir; /* data directory (created if missing unless read_only) */
+    int read_only;   /* inspect a directory a node may be writing; no recovery */
     enum lg_durability durability;
-    int64_t interval_ms;          /* for LG_DUR_INTERVAL */
-    uint64_t segment_bytes;       /* roll size; default 128 MiB, at most LG_SEGMENT_BYTES_MAX */
-    int64_t segment_ms;           /* roll age; default 7 days */
-    int64_t retention_ms;         /* default topic retention by time; -1 none; default 7 d */
-    int64_t retention_bytes;      /* default per-partition retention by size; -1 none */
-    uint64_t max_batch_bytes;     /* largest batch accepted; default 8 MiB */
-    int64_t maintenance_ms;       /* the writer thread runs retention and producer expiry this
-                                     often; default 5 min (Kafka's
-                                     log.retention.check.interval.ms); <= 0 never */
-    int64_t producer_expiry_ms;   /* idle producer state is forgotten after this long (by batch
-                                     timestamps); default 1 day (Kafka's
-                                     producer.id.expiration.ms); -1 never */
-    uint64_t lmdb_map_bytes;      /* LMDB map size; default 1 TiB (address space, not disk) */
-    const lg_vfs *vfs;            /* NULL: lg_vfs_posix() */
-    int64_t (*clock_ms)(void *ud);/* NULL: wall clock; tests inject time */
+    int64_t interval_ms;           /* for LG_DUR_INTERVAL */
+    uint64_t segment_bytes;        /* roll size; default 128 MiB, at most LG_SEGMENT_BYTES_MAX */
+    int64_t segment_ms;            /* roll age; default 7 days */
+    int64_t retention_ms;          /* default topic retention by time; -1 none; default 7 d */
+    int64_t retention_bytes;       /* default per-partition retention by size; -1 none */
+    uint64_t max_batch_bytes;      /* largest batch accepted; default 8 MiB */
+    int64_t maintenance_ms;        /* the writer thread runs retention and producer expiry this
+                                      often; default 5 min (Kafka's
+                                      log.retention.check.interval.ms); <= 0 never */
+    int64_t producer_expiry_ms;    /* idle producer state is forgotten after this long (by batch
+                                      timestamps); default 1 day (Kafka's
+                                      producer.id.expiration.ms); -1 never */
+    uint64_t lmdb_map_bytes;       /* LMDB map size; default 1 TiB (address space, not disk) */
+    const lg_vfs *vfs;             /* NULL: lg_vfs_posix() */
+    int64_t (*clock_ms)(void *ud); /* NULL: wall clock; tests inject time */
     void *clock_ud;
 } lg_opts;
 
@@ -130,11 +130,11 @@ int lg_topics_each(lg_log *log, int (*fn)(void *ud, const char *name, const lg_t
 /* ---- append ---------------------------------------------------------- */
 
 typedef struct lg_append_result {
-    int err;              /* 0, or why the batch was refused */
-    int64_t base_offset;  /* offset given to the first record (for a duplicate: the original) */
+    int err;             /* 0, or why the batch was refused */
+    int64_t base_offset; /* offset given to the first record (for a duplicate: the original) */
     int64_t log_append_time_ms;
     int64_t log_start_offset;
-    int duplicate;        /* idempotent retry of a batch already in the log */
+    int duplicate; /* idempotent retry of a batch already in the log */
 } lg_append_result;
 
 typedef void (*lg_append_cb)(void *ud, const lg_append_result *res);
@@ -231,13 +231,14 @@ typedef struct lg_partition_info {
     int64_t last_timestamp;  /* -1 if empty */
     uint64_t bytes;
     uint32_t segments;
-    uint32_t producers;      /* idempotent producer ids with state kept */
+    uint32_t producers; /* idempotent producer ids with state kept */
     int32_t leader_epoch;
-    int failed;              /* corruption found; err_detail says where */
+    int failed; /* corruption found; err_detail says where */
     char err_detail[256];
 } lg_partition_info;
 
-int lg_partition_info_get(lg_log *log, const char *topic, int32_t partition, lg_partition_info *out);
+int lg_partition_info_get(lg_log *log, const char *topic, int32_t partition,
+                          lg_partition_info *out);
 
 /** A contiguous range of whole batches in one segment file, fit for
  *  sendfile.  fd is the log's own descriptor: valid until lg_read_release
@@ -245,12 +246,12 @@ int lg_partition_info_get(lg_log *log, const char *topic, int32_t partition, lg_
 typedef struct lg_read_result {
     int fd;
     off_t file_pos;
-    size_t len;               /* 0 if offset == log end */
-    int64_t first_offset;     /* base offset of the first batch in the range */
-    int64_t next_offset;      /* the offset to ask for next */
+    size_t len;           /* 0 if offset == log end */
+    int64_t first_offset; /* base offset of the first batch in the range */
+    int64_t next_offset;  /* the offset to ask for next */
     int64_t log_start_offset;
     int64_t log_end_offset;
-    void *ref;                /* segment reference; keep until done with fd */
+    void *ref; /* segment reference; keep until done with fd */
 } lg_read_result;
 
 /**

@@ -32,7 +32,13 @@
 #define LG_ATTR_TRANSACTIONAL 0x10
 #define LG_ATTR_CONTROL 0x20
 
-enum lg_compression { LG_COMP_NONE = 0, LG_COMP_GZIP = 1, LG_COMP_SNAPPY = 2, LG_COMP_LZ4 = 3, LG_COMP_ZSTD = 4 };
+enum lg_compression {
+    LG_COMP_NONE = 0,
+    LG_COMP_GZIP = 1,
+    LG_COMP_SNAPPY = 2,
+    LG_COMP_LZ4 = 3,
+    LG_COMP_ZSTD = 4
+};
 
 /** Decoded batch header (all fields host order). */
 typedef struct lg_batch_hdr {

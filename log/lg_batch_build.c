@@ -91,8 +91,9 @@ int lg_batch_builder_add(lg_batch_builder *b, int64_t timestamp, const void *key
                   lg__bytes_len(key, klen) + lg__bytes_len(value, vlen) +
                   (size_t)cn_wr_varint(tmp, (int64_t)nh);
     for (size_t i = 0; i < nh; i++)
-        body += lg__bytes_len(headers[i].key ? headers[i].key : (const void *)"", headers[i].key_len) +
-                lg__bytes_len(headers[i].value, headers[i].value_len);
+        body +=
+            lg__bytes_len(headers[i].key ? headers[i].key : (const void *)"", headers[i].key_len) +
+            lg__bytes_len(headers[i].value, headers[i].value_len);
     size_t before = b->recs.len;
     int rc = cn_buf_reserve(&b->recs, body + 10);
     if (rc)

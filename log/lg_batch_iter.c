@@ -167,7 +167,8 @@ static int lg__decode_body(lg_batch_iter *it, size_t start, size_t end, lg_recor
     const unsigned char *p = it->recs;
     size_t off = start + 1; /* attributes: unused in magic 2 */
     int64_t ts_delta, off_delta, nh;
-    if (off > end || lg__rd_var(p, end, &off, &ts_delta, 0) || lg__rd_var(p, end, &off, &off_delta, 1))
+    if (off > end || lg__rd_var(p, end, &off, &ts_delta, 0) ||
+        lg__rd_var(p, end, &off, &off_delta, 1))
         return LG_EBADBATCH;
     if (off_delta <= it->prev_delta || off_delta > it->h.last_offset_delta)
         return LG_EBADBATCH;

@@ -77,7 +77,8 @@ static int lg__snappy(const unsigned char *in, size_t n, cn_buf *out)
         return cn_buf_append(out, &empty, 1);
     }
     size_t blocks = n / LG_XERIAL_BLOCK + 1;
-    size_t need = LG_XERIAL_HEADER_LEN + blocks * (4 + snappy_max_compressed_length(LG_XERIAL_BLOCK));
+    size_t need =
+        LG_XERIAL_HEADER_LEN + blocks * (4 + snappy_max_compressed_length(LG_XERIAL_BLOCK));
     int rc = cn_buf_reserve(out, need);
     if (rc)
         return rc;
@@ -115,7 +116,8 @@ static int lg__lz4(const unsigned char *in, size_t n, cn_buf *out)
     LZ4F_cctx *cctx = LZ4F_createCompressionContext_advanced(mem, LZ4F_VERSION);
     if (!cctx)
         return CN_ENOMEM;
-    size_t r = LZ4F_compressFrame_usingCDict(cctx, out->data + out->len, bound, in, n, NULL, &prefs);
+    size_t r =
+        LZ4F_compressFrame_usingCDict(cctx, out->data + out->len, bound, in, n, NULL, &prefs);
     LZ4F_freeCompressionContext(cctx);
     if (LZ4F_isError(r))
         /* The frame API reports its own allocation failures as errors;

@@ -25,8 +25,7 @@ static int lg__group_key(unsigned char *k, size_t cap, const char *group, const 
                          int32_t partition, size_t *kn)
 {
     size_t gl = strlen(group), tl = strlen(topic);
-    if (gl == 0 || gl > LG__GROUP_MAX || tl == 0 || tl > 249 || partition < 0 ||
-        gl + tl + 6 > cap)
+    if (gl == 0 || gl > LG__GROUP_MAX || tl == 0 || tl > 249 || partition < 0 || gl + tl + 6 > cap)
         return CN_EINVAL;
     memcpy(k, group, gl + 1);
     memcpy(k + gl + 1, topic, tl + 1);

@@ -137,11 +137,10 @@ static int lg__ix_dbis(lg_log *log, MDB_txn *txn, unsigned flags)
     struct {
         const char *name;
         MDB_dbi *dbi;
-    } t[] = {{"meta", &log->ix.meta},         {"topics", &log->ix.topics},
-             {"parts", &log->ix.parts},       {"epochs", &log->ix.epochs},
-             {"oidx", &log->ix.oidx},         {"tidx", &log->ix.tidx},
-             {"producers", &log->ix.producers}, {"groups", &log->ix.groups},
-             {"segs", &log->ix.segs}};
+    } t[] = {
+        {"meta", &log->ix.meta},           {"topics", &log->ix.topics}, {"parts", &log->ix.parts},
+        {"epochs", &log->ix.epochs},       {"oidx", &log->ix.oidx},     {"tidx", &log->ix.tidx},
+        {"producers", &log->ix.producers}, {"groups", &log->ix.groups}, {"segs", &log->ix.segs}};
     for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
         int rc = mdb_dbi_open(txn, t[i].name, flags, t[i].dbi);
         if (rc)
@@ -178,8 +177,8 @@ static int lg__ix_prepare(lg_log *log, int *fresh)
     if (g != 0 || ver != LG__INDEX_VERSION) {
         /* Not `groups`: an older layout kept committed offsets there, and
          * lg__state_open still takes them over from it. */
-        MDB_dbi all[] = {log->ix.meta,   log->ix.topics, log->ix.parts,     log->ix.epochs,
-                         log->ix.oidx,   log->ix.tidx,   log->ix.producers, log->ix.segs};
+        MDB_dbi all[] = {log->ix.meta, log->ix.topics, log->ix.parts,     log->ix.epochs,
+                         log->ix.oidx, log->ix.tidx,   log->ix.producers, log->ix.segs};
         for (size_t i = 0; i < sizeof(all) / sizeof(all[0]) && !rc; i++)
             rc = mdb_drop(txn, all[i], 0);
         if (!rc)
@@ -326,8 +325,9 @@ int lg__state_open(lg_log *log)
     if (txn)
         rc = rc ? (mdb_txn_abort(txn), rc) : mdb_txn_commit(txn); /* keeps the handles */
     if (rc) {
-        cn_log_error("lg", "cannot open %s: %s (it holds committed group offsets and is never "
-                           "rebuilt: fix the cause and reopen)",
+        cn_log_error("lg",
+                     "cannot open %s: %s (it holds committed group offsets and is never "
+                     "rebuilt: fix the cause and reopen)",
                      sdir, mdb_strerror(rc));
         mdb_env_close(log->ix.senv); /* NULL when the open itself failed */
         log->ix.senv = NULL;

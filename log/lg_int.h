@@ -73,10 +73,10 @@ typedef struct lg_pbatch {
 } lg_pbatch;
 
 typedef struct lg_pstate {
-    int64_t pid;   /* -1: empty slot */
+    int64_t pid; /* -1: empty slot */
     int16_t epoch;
-    uint8_t n;     /* batches remembered (<= 5), newest last */
-    uint8_t dirty; /* changed since the last index commit */
+    uint8_t n;       /* batches remembered (<= 5), newest last */
+    uint8_t dirty;   /* changed since the last index commit */
     int64_t last_ts; /* max timestamp of its newest batch: expiry, as Kafka's lastTimestamp */
     lg_pbatch b[LG__PRODUCER_BATCHES];
 } lg_pstate;
@@ -116,7 +116,7 @@ typedef struct lg_pend {
     void *ud;
     lg_batch_hdr h;
     lg_append_result res; /* filled by the writer */
-    uint32_t grp; /* on the first entry of an all-or-none group: its size (> 1); else 0 */
+    uint32_t grp;         /* on the first entry of an all-or-none group: its size (> 1); else 0 */
 } lg_pend;
 
 typedef struct lg_queue {
@@ -151,7 +151,7 @@ typedef struct lg_part {
 
     /* Pending appends, under log->qmu. */
     lg_queue q;
-    int queued; /* on the log's dirty list */
+    int queued;  /* on the log's dirty list */
     lg_queue wq; /* the writer's side of the double buffer (writer only) */
 } lg_part;
 
@@ -199,9 +199,9 @@ struct lg_log {
     int writer_started;
     pthread_t writer;
 
-    atomic_int panic; /* sticky CN_EPANIC (I5) */
+    atomic_int panic;         /* sticky CN_EPANIC (I5) */
     _Atomic int64_t next_pid; /* producer ids below this were handed out */
-    void *wctx;       /* writer-thread scratch (lg_writer.c) */
+    void *wctx;               /* writer-thread scratch (lg_writer.c) */
     /* lg_end_listen subscribers; under wmu (lg_listen.c) */
     struct {
         lg_end_fn fn;

@@ -28,7 +28,7 @@ struct lg_iter {
     int64_t want; /* next offset to hand out */
     lg_seg *seg;  /* where the next batch is read; NULL: locate first */
     uint64_t pos, end;
-    cn_buf buf;   /* the current batch */
+    cn_buf buf; /* the current batch */
     lg_batch_iter *bi;
     lg_batch_hdr h;
 };

@@ -4,10 +4,9 @@
  * writer thread), options, and the topic table: create, delete, lookup,
  * enumerate, settings.  A topic's existence and configuration are recorded
  * twice: in DATA/topics/<name>/topic.meta (written atomically at creation
- * and by lg_topic_config_set; the source of truth that lets a lost index be rebuilt with the same topic ids)
- * and in the LMDB `topics` db (what read-only openers see).
- * Threads: any; the topic table is under log->tmu.  lg_log owns every topic,
- * partition and segment it lists.
+ * and by lg_topic_config_set; the source of truth that lets a lost index be rebuilt with the same
+ * topic ids) and in the LMDB `topics` db (what read-only openers see). Threads: any; the topic
+ * table is under log->tmu.  lg_log owns every topic, partition and segment it lists.
  */
 #include "lg_int.h"
 
@@ -312,8 +311,8 @@ int lg__topic_meta_write(lg_log *log, const lg_topic *t)
     char body[512];
     int n = snprintf(body, sizeof(body),
                      "id=%" PRIu32 "\npartitions=%" PRId32 "\nretention_ms=%" PRId64
-                     "\nretention_bytes=%" PRId64 "\nsegment_bytes=%" PRIu64
-                     "\ncreated_ms=%" PRId64 "\n",
+                     "\nretention_bytes=%" PRId64 "\nsegment_bytes=%" PRIu64 "\ncreated_ms=%" PRId64
+                     "\n",
                      t->id, t->cfg.partitions, t->cfg.retention_ms, t->cfg.retention_bytes,
                      t->cfg.segment_bytes, t->created_ms);
     return lg__file_write_atomic(log->vfs, t->dir, "topic.meta", body, (size_t)n);
@@ -346,8 +345,8 @@ int lg__topic_meta_read(const char *path, lg_topic *t)
             t->cfg.retention_bytes = v;
         else if (!strcmp(line, "segment_bytes") && v >= 0)
             /* Older builds accepted any size; positions are 32-bit. */
-            t->cfg.segment_bytes = (uint64_t)v > LG_SEGMENT_BYTES_MAX ? LG_SEGMENT_BYTES_MAX
-                                                                       : (uint64_t)v;
+            t->cfg.segment_bytes =
+                (uint64_t)v > LG_SEGMENT_BYTES_MAX ? LG_SEGMENT_BYTES_MAX : (uint64_t)v;
         else if (!strcmp(line, "created_ms"))
             t->created_ms = v;
     }
@@ -442,8 +441,8 @@ int lg_topic_create(lg_log *log, const char *name, const lg_topic_config *cfg)
 {
     if (!log || !cfg || !lg__topic_name_ok(name) || cfg->partitions < 1 ||
         cfg->partitions > 100000 || cfg->retention_ms < -1 || cfg->retention_bytes < -1 ||
-        (cfg->segment_bytes != 0 && (cfg->segment_bytes < LG_BATCH_HEADER_LEN ||
-                                     cfg->segment_bytes > LG_SEGMENT_BYTES_MAX)))
+        (cfg->segment_bytes != 0 &&
+         (cfg->segment_bytes < LG_BATCH_HEADER_LEN || cfg->segment_bytes > LG_SEGMENT_BYTES_MAX)))
         return CN_EINVAL;
     if (log->o.read_only)
         return CN_EPERM;
@@ -557,7 +556,7 @@ int lg_topic_delete(lg_log *log, const char *name)
             MDB_val k = {strlen(name), (void *)name};
             int r = mdb_del(txn, log->ix.topics, &k, NULL);
             rc = r == MDB_NOTFOUND ? 0 : lg__ix_err(r);
-            MDB_dbi dbs[] = {log->ix.parts, log->ix.epochs, log->ix.oidx,
+            MDB_dbi dbs[] = {log->ix.parts, log->ix.epochs,    log->ix.oidx,
                              log->ix.tidx,  log->ix.producers, log->ix.segs};
             for (size_t i = 0; !rc && i < sizeof(dbs) / sizeof(dbs[0]); i++)
                 rc = lg__ix_del_topic(txn, dbs[i], t->id);
@@ -584,8 +583,8 @@ int lg_topic_config_set(lg_log *log, const char *name, const lg_topic_config *cf
 {
     if (!log || !name || !cfg || cfg->partitions < 0 || cfg->retention_ms < -1 ||
         cfg->retention_bytes < -1 ||
-        (cfg->segment_bytes != 0 && (cfg->segment_bytes < LG_BATCH_HEADER_LEN ||
-                                     cfg->segment_bytes > LG_SEGMENT_BYTES_MAX)))
+        (cfg->segment_bytes != 0 &&
+         (cfg->segment_bytes < LG_BATCH_HEADER_LEN || cfg->segment_bytes > LG_SEGMENT_BYTES_MAX)))
         return CN_EINVAL;
     if (lg__on_writer(log))
         return CN_EBUSY;
@@ -625,8 +624,9 @@ int lg_topic_config_set(lg_log *log, const char *name, const lg_topic_config *cf
         t->cfg = old;
         /* best effort: the old settings back on disk too */
         if (lg__topic_meta_write(log, t) != 0)
-            cn_log_error("lg", "topic %s: settings change failed half-way (%s); reopen reads "
-                               "topic.meta",
+            cn_log_error("lg",
+                         "topic %s: settings change failed half-way (%s); reopen reads "
+                         "topic.meta",
                          name, cn_strerror(rc));
     }
     pthread_rwlock_unlock(&log->tmu);
@@ -759,7 +759,7 @@ static int lg__topics_load_disk(lg_log *log)
         }
         mdb_cursor_close(c);
         for (size_t g = 0; !rc && g < ngone; g++) {
-            MDB_dbi dbs[] = {log->ix.parts, log->ix.epochs, log->ix.oidx,
+            MDB_dbi dbs[] = {log->ix.parts, log->ix.epochs,    log->ix.oidx,
                              log->ix.tidx,  log->ix.producers, log->ix.segs};
             for (size_t i = 0; !rc && gone[g] && i < sizeof(dbs) / sizeof(dbs[0]); i++)
                 rc = lg__ix_del_topic(txn, dbs[i], gone[g]);
@@ -818,10 +818,9 @@ int lg_open(lg_log **out, const lg_opts *o)
         return CN_EINVAL;
     *out = NULL;
     if (!o || !o->dir || !*o->dir || o->segment_bytes < LG_BATCH_HEADER_LEN ||
-        o->segment_bytes > LG_SEGMENT_BYTES_MAX ||
-        o->max_batch_bytes < LG_BATCH_HEADER_LEN || o->max_batch_bytes > (1u << 30) ||
-        o->durability < LG_DUR_FSYNC || o->durability > LG_DUR_NONE ||
-        (o->durability == LG_DUR_INTERVAL && o->interval_ms <= 0))
+        o->segment_bytes > LG_SEGMENT_BYTES_MAX || o->max_batch_bytes < LG_BATCH_HEADER_LEN ||
+        o->max_batch_bytes > (1u << 30) || o->durability < LG_DUR_FSYNC ||
+        o->durability > LG_DUR_NONE || (o->durability == LG_DUR_INTERVAL && o->interval_ms <= 0))
         return CN_EINVAL;
     lg_log *log = cn_calloc(1, sizeof(*log));
     if (!log)

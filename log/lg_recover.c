@@ -169,7 +169,8 @@ static int lg__apply(lg__rctx *r, lg_seg *s, uint64_t pos, size_t total, const l
     }
     if (!rc && h->producer_id >= 0) {
         int32_t first = h->base_sequence;
-        int32_t last = (int32_t)(((int64_t)first + h->last_offset_delta) % ((int64_t)INT32_MAX + 1));
+        int32_t last =
+            (int32_t)(((int64_t)first + h->last_offset_delta) % ((int64_t)INT32_MAX + 1));
         rc = lg__prod_record(&p->prod, h->producer_id, h->producer_epoch, first, last,
                              h->base_offset, h->max_timestamp);
     }
@@ -182,8 +183,8 @@ static int lg__apply(lg__rctx *r, lg_seg *s, uint64_t pos, size_t total, const l
 
 static int lg__cut(lg_log *log, lg_seg *s, uint64_t pos, const char *why)
 {
-    cn_log_warn("lg", "%s: %s at byte %llu; truncating the unacknowledged tail there", s->path,
-                why, (unsigned long long)pos);
+    cn_log_warn("lg", "%s: %s at byte %llu; truncating the unacknowledged tail there", s->path, why,
+                (unsigned long long)pos);
     const lg_vfs *v = log->vfs;
     if (v->ftruncate(v->ud, s->fd, (off_t)pos) != 0 || v->fdatasync(v->ud, s->fd) != 0)
         return cn_err_from_errno(errno);
@@ -217,7 +218,8 @@ static int lg__scan(lg__rctx *r, size_t si, uint64_t pos, int rebuild)
                 lg__seg_unref(s);
                 break;
             }
-            lg__part_mark_failed(p, s->path, 0, "segment base does not follow the previous segment");
+            lg__part_mark_failed(p, s->path, 0,
+                                 "segment base does not follow the previous segment");
             break;
         }
         if (pos == 0) {
@@ -389,8 +391,10 @@ static int lg__commit_part(lg__rctx *r)
         }
     }
     lg_seg *a = lg__part_active(p);
-    lg_partrec pr = {p->log_start, p->log_end, a ? a->base : p->log_end, a ? a->size : 0,
-                     p->epoch,     p->first_ts, p->last_ts, p->bytes, p->run_max_ts, p->since_idx};
+    lg_partrec pr = {p->log_start,    p->log_end, a ? a->base : p->log_end,
+                     a ? a->size : 0, p->epoch,   p->first_ts,
+                     p->last_ts,      p->bytes,   p->run_max_ts,
+                     p->since_idx};
     if (!rc)
         rc = lg__ix_part_put(r->log, r->txn, p->tp->id, p->idx, &pr);
     return rc;
@@ -439,8 +443,9 @@ int lg__recover_part(lg_log *log, lg_part *p, int rebuild)
     size_t si = 0;
     uint64_t pos = 0;
     if (!rc && !rebuild && !lg__indexed_ok(&r, &pr, &si)) {
-        cn_log_warn("lg", "%s: index does not match the segment files; rebuilding this "
-                          "partition's index",
+        cn_log_warn("lg",
+                    "%s: index does not match the segment files; rebuilding this "
+                    "partition's index",
                     p->dir);
         rebuild = 1;
     }

@@ -67,8 +67,10 @@ static int lg__tidx_keep_below(void *ud, const unsigned char *k, size_t kn)
 static int lg__put_partrec(lg_log *log, MDB_txn *txn, lg_part *p)
 {
     lg_seg *a = lg__part_active(p);
-    lg_partrec r = {p->log_start, p->log_end, a ? a->base : p->log_end, a ? a->size : 0,
-                    p->epoch,     p->first_ts, p->last_ts, p->bytes, p->run_max_ts, p->since_idx};
+    lg_partrec r = {p->log_start,    p->log_end, a ? a->base : p->log_end,
+                    a ? a->size : 0, p->epoch,   p->first_ts,
+                    p->last_ts,      p->bytes,   p->run_max_ts,
+                    p->since_idx};
     return lg__ix_part_put(log, txn, p->tp->id, p->idx, &r);
 }
 
@@ -310,8 +312,9 @@ int lg__trunc_intent_read(const lg_part *p, lg_trunc_intent *ti)
 static int lg__trunc_intent_write(lg_log *log, const lg_part *p, const lg_trunc_intent *ti)
 {
     char body[256];
-    int n = snprintf(body, sizeof(body), "offset=%" PRId64 "\nepoch=%" PRId32
-                                         "\ncut_base=%" PRId64 "\ncut_pos=%" PRIu64 "\n",
+    int n = snprintf(body, sizeof(body),
+                     "offset=%" PRId64 "\nepoch=%" PRId32 "\ncut_base=%" PRId64 "\ncut_pos=%" PRIu64
+                     "\n",
                      ti->offset, ti->epoch, ti->cut_base, ti->cut_pos);
     return lg__file_write_atomic(log->vfs, p->dir, LG__TRUNC_INTENT, body, (size_t)n);
 }
@@ -460,9 +463,16 @@ static int lg__truncate_part(lg_log *log, lg_part *p, int64_t offset)
         rc = lg__ix_epoch_put(log, txn, tid, p->idx, p->epoch, offset);
     if (!rc) {
         /* the active base recorded must be a kept segment */
-        lg_partrec r = {p->log_start, p->log_end, keep ? p->segs[keep - 1]->base : offset,
-                        keep ? p->segs[keep - 1]->size : 0, p->epoch, p->first_ts, p->last_ts,
-                        p->bytes, p->run_max_ts, p->since_idx};
+        lg_partrec r = {p->log_start,
+                        p->log_end,
+                        keep ? p->segs[keep - 1]->base : offset,
+                        keep ? p->segs[keep - 1]->size : 0,
+                        p->epoch,
+                        p->first_ts,
+                        p->last_ts,
+                        p->bytes,
+                        p->run_max_ts,
+                        p->since_idx};
         rc = lg__ix_part_put(log, txn, tid, p->idx, &r);
     }
     if (!rc)

@@ -161,8 +161,9 @@ static void lg__vix_check(lg__vctx *c, lg_log *log, lg_part *p, const lg__vix *e
     while (i < nsegs && segs[i].base != e->v.seg_base)
         i++;
     if (i == nsegs) {
-        lg__vreport(c, label, e->v.pos, "entry for offset %" PRId64 " names missing segment %" PRId64,
-                    e->base, e->v.seg_base);
+        lg__vreport(c, label, e->v.pos,
+                    "entry for offset %" PRId64 " names missing segment %" PRId64, e->base,
+                    e->v.seg_base);
         return;
     }
     lg_seg *s = lg__part_seg_get(log, p, e->v.seg_base);

@@ -36,7 +36,7 @@
 #define LG__QUEUE_MAX_BYTES (256ull << 20) /* appenders wait beyond this much pending */
 #define LG__CHECKPOINT_NS 1000000000ull    /* LMDB checkpoint sync period */
 #define LG__KEEP_QUEUE_BYTES (8u << 20)    /* a queue buffer up to this size is always kept */
-#define LG__SHRINK_ROUNDS 16               /* ...a larger one after this many rounds mostly unused */
+#define LG__SHRINK_ROUNDS 16 /* ...a larger one after this many rounds mostly unused */
 
 /* ---- queues ---------------------------------------------------------------- */
 
@@ -276,12 +276,11 @@ typedef struct lg__wctx {
     lg_part **touched; /* partitions with bytes written this round */
     size_t ntouched, touchcap;
     int rolled;
-    int ix_dirty; /* LMDB commits since the last checkpoint */
+    int ix_dirty;        /* LMDB commits since the last checkpoint */
     uint64_t last_maint; /* monotonic ns of the last maintenance run */
 } lg__wctx;
 
-#define LG__GROW(arr, n, cap)                                                   \
-    ((n) < (cap) ? 0 : lg__grow((void **)&(arr), &(cap), sizeof(*(arr))))
+#define LG__GROW(arr, n, cap) ((n) < (cap) ? 0 : lg__grow((void **)&(arr), &(cap), sizeof(*(arr))))
 
 static int lg__grow(void **arr, size_t *cap, size_t elem)
 {
@@ -537,9 +536,9 @@ static void lg__part_round(lg_log *log, lg__wctx *w, lg_part *p, int64_t now)
         const lg_batch_hdr *h = &e->h;
         int rc = 0;
         if (i >= g.end && e->grp > 1) {
-            rc = run_len ? lg__flush_run(log, w, p, seg, q->bytes.data + q->v[run_first].off,
-                                         run_len)
-                         : 0;
+            rc = run_len
+                     ? lg__flush_run(log, w, p, seg, q->bytes.data + q->v[run_first].off, run_len)
+                     : 0;
             if (rc) {
                 lg__snap_restore(&snap, p, seg, w);
                 lg__fail_from(q, run_first, rc);
@@ -554,16 +553,18 @@ static void lg__part_round(lg_log *log, lg__wctx *w, lg_part *p, int64_t now)
         int in_grp = i < g.end;
         e->res = (lg_append_result){0, -1, -1, p->log_start, 0};
         int32_t first_seq = h->base_sequence;
-        int32_t last_seq = (int32_t)(((int64_t)first_seq + h->last_offset_delta) % ((int64_t)INT32_MAX + 1));
+        int32_t last_seq =
+            (int32_t)(((int64_t)first_seq + h->last_offset_delta) % ((int64_t)INT32_MAX + 1));
         int64_t dup_base = -1;
         int chk = lg__prod_check(&p->prod, h->producer_id, h->producer_epoch, first_seq, last_seq,
                                  &dup_base);
-        int roll = chk == LG__PCHK_NEW && !in_grp && lg__need_roll(log, p, seg, run_len, e->len, now);
+        int roll =
+            chk == LG__PCHK_NEW && !in_grp && lg__need_roll(log, p, seg, run_len, e->len, now);
         if (chk != LG__PCHK_NEW || roll) {
             /* The run ends here: write what it holds. */
-            rc = run_len ? lg__flush_run(log, w, p, seg, q->bytes.data + q->v[run_first].off,
-                                         run_len)
-                         : 0;
+            rc = run_len
+                     ? lg__flush_run(log, w, p, seg, q->bytes.data + q->v[run_first].off, run_len)
+                     : 0;
             if (rc)
                 goto fail;
             run_len = 0;
@@ -616,10 +617,11 @@ static void lg__part_round(lg_log *log, lg__wctx *w, lg_part *p, int64_t now)
                 rc = CN_ENOMEM;
                 goto fail;
             }
-            w->ix[w->nix++] = (lg__ixent){
-                p, p->log_end,
-                {seg->base, (uint32_t)pos, (uint32_t)e->len, h->last_offset_delta, h->max_timestamp},
-                p->run_max_ts};
+            w->ix[w->nix++] = (lg__ixent){p,
+                                          p->log_end,
+                                          {seg->base, (uint32_t)pos, (uint32_t)e->len,
+                                           h->last_offset_delta, h->max_timestamp},
+                                          p->run_max_ts};
             p->since_idx = 0;
         }
         p->since_idx += (uint32_t)e->len;
@@ -641,9 +643,9 @@ static void lg__part_round(lg_log *log, lg__wctx *w, lg_part *p, int64_t now)
         if (in_grp && i + 1 == g.end) {
             /* The set is complete: write it now, so that nothing after it
              * can fail it half-way. */
-            rc = run_len ? lg__flush_run(log, w, p, seg, q->bytes.data + q->v[run_first].off,
-                                         run_len)
-                         : 0;
+            rc = run_len
+                     ? lg__flush_run(log, w, p, seg, q->bytes.data + q->v[run_first].off, run_len)
+                     : 0;
             run_len = 0;
             if (rc)
                 goto fail;
@@ -701,8 +703,9 @@ static int lg__round_commit(lg_log *log, lg__wctx *w)
         if (i && w->touched[i - 1] == p)
             continue;
         lg_seg *a = lg__part_active(p);
-        lg_partrec r = {p->log_start, p->log_end, a ? a->base : p->log_end, a ? a->size : 0,
-                        p->epoch,     p->first_ts, p->last_ts, p->bytes, p->run_max_ts,
+        lg_partrec r = {p->log_start,    p->log_end, a ? a->base : p->log_end,
+                        a ? a->size : 0, p->epoch,   p->first_ts,
+                        p->last_ts,      p->bytes,   p->run_max_ts,
                         p->since_idx};
         if (a) {
             /* an empty new segment still needs its record */
@@ -741,8 +744,10 @@ static void lg__round(lg_log *log, lg__wctx *w)
     if (log->o.durability == LG_DUR_FSYNC) {
         for (size_t i = 0; i < w->nsegs && !err; i++) {
             if (log->vfs->fdatasync(log->vfs->ud, w->segs[i].s->fd) != 0) {
-                cn_log_error("lg", "%s: fdatasync failed: %s; the log stops accepting appends "
-                                   "until reopened", w->segs[i].s->path, strerror(errno));
+                cn_log_error("lg",
+                             "%s: fdatasync failed: %s; the log stops accepting appends "
+                             "until reopened",
+                             w->segs[i].s->path, strerror(errno));
                 err = CN_EPANIC;
             }
         }
@@ -755,8 +760,10 @@ static void lg__round(lg_log *log, lg__wctx *w)
     if (!err) {
         int rc = lg__round_commit(log, w);
         if (rc) {
-            cn_log_error("lg", "index commit failed: %s; the log stops accepting appends until "
-                               "reopened", cn_strerror(rc));
+            cn_log_error("lg",
+                         "index commit failed: %s; the log stops accepting appends until "
+                         "reopened",
+                         cn_strerror(rc));
             err = CN_EPANIC;
         }
     }

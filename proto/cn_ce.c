@@ -100,8 +100,8 @@ static int cn__name_ok(const char *s)
 /* Names with their own CloudEvent fields, or that cn_ce names itself. */
 static int cn__name_reserved(const char *s)
 {
-    static const char *const reserved[] = {"id",   "source",  "specversion",     "type",
-                                           "data", "time",    "subject",         "datacontenttype",
+    static const char *const reserved[] = {"id",        "source", "specversion", "type",
+                                           "data",      "time",   "subject",     "datacontenttype",
                                            "dataschema"};
     for (size_t i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++)
         if (strcmp(s, reserved[i]) == 0)
@@ -223,12 +223,14 @@ static void cn__fill_attrs(cn__enc *e, const cn_ce *ev)
         cn__set_ts(e, cn__add(e, "time"), ev->time);
     if (ev->subject) {
         pb_value *v = cn__add(e, "subject");
-        v->attr_case = IO__CLOUDEVENTS__V1__CLOUD_EVENT__CLOUD_EVENT_ATTRIBUTE_VALUE__ATTR_CE_STRING;
+        v->attr_case =
+            IO__CLOUDEVENTS__V1__CLOUD_EVENT__CLOUD_EVENT_ATTRIBUTE_VALUE__ATTR_CE_STRING;
         v->ce_string = (char *)ev->subject;
     }
     if (ev->datacontenttype) {
         pb_value *v = cn__add(e, "datacontenttype");
-        v->attr_case = IO__CLOUDEVENTS__V1__CLOUD_EVENT__CLOUD_EVENT_ATTRIBUTE_VALUE__ATTR_CE_STRING;
+        v->attr_case =
+            IO__CLOUDEVENTS__V1__CLOUD_EVENT__CLOUD_EVENT_ATTRIBUTE_VALUE__ATTR_CE_STRING;
         v->ce_string = (char *)ev->datacontenttype;
     }
     if (ev->dataschema) {
@@ -338,7 +340,7 @@ int cn_ce_encode(const cn_ce *ev, cn_buf *out)
  * once by cn_ce_msg_free.  protobuf-c's frees become no-ops. */
 #define CN__ARENA_INLINE 1024
 #define CN__CHUNK 4096
-#define CN__ALIGN ((size_t)_Alignof(max_align_t))
+#define CN__ALIGN ((size_t) _Alignof(max_align_t))
 
 typedef struct cn__chunk {
     struct cn__chunk *next;
@@ -346,10 +348,10 @@ typedef struct cn__chunk {
 } cn__chunk;
 
 struct cn_ce_msg {
-    int failed;           /* an arena allocation failed during unpack */
-    unsigned char *cur;   /* bump pointer and bytes left behind it */
+    int failed;         /* an arena allocation failed during unpack */
+    unsigned char *cur; /* bump pointer and bytes left behind it */
     size_t left;
-    cn__chunk *chunks;    /* overflow chunks, newest first */
+    cn__chunk *chunks; /* overflow chunks, newest first */
     pb_ce *pb;
     _Alignas(max_align_t) unsigned char inline_buf[CN__ARENA_INLINE];
 };
@@ -408,9 +410,12 @@ static int cn__ts_from_pb(const Google__Protobuf__Timestamp *ts, cn_ce_time *out
 static int cn__str_attr(const pb_value *v, int uri, const char **out)
 {
     const char *s;
-    if (uri && v->attr_case == IO__CLOUDEVENTS__V1__CLOUD_EVENT__CLOUD_EVENT_ATTRIBUTE_VALUE__ATTR_CE_URI)
+    if (uri &&
+        v->attr_case == IO__CLOUDEVENTS__V1__CLOUD_EVENT__CLOUD_EVENT_ATTRIBUTE_VALUE__ATTR_CE_URI)
         s = v->ce_uri;
-    else if (!uri && v->attr_case == IO__CLOUDEVENTS__V1__CLOUD_EVENT__CLOUD_EVENT_ATTRIBUTE_VALUE__ATTR_CE_STRING)
+    else if (!uri &&
+             v->attr_case ==
+                 IO__CLOUDEVENTS__V1__CLOUD_EVENT__CLOUD_EVENT_ATTRIBUTE_VALUE__ATTR_CE_STRING)
         s = v->ce_string;
     else
         return CN_EPROTO;
@@ -461,7 +466,8 @@ static int cn__take_attr(const pb_entry *en, cn_ce *ev, cn_ce_attr *ext, size_t 
         return CN_EPROTO;
     if (strcmp(k, "time") == 0) {
         if (ev->has_time ||
-            v->attr_case != IO__CLOUDEVENTS__V1__CLOUD_EVENT__CLOUD_EVENT_ATTRIBUTE_VALUE__ATTR_CE_TIMESTAMP)
+            v->attr_case !=
+                IO__CLOUDEVENTS__V1__CLOUD_EVENT__CLOUD_EVENT_ATTRIBUTE_VALUE__ATTR_CE_TIMESTAMP)
             return CN_EPROTO;
         ev->has_time = 1;
         return cn__ts_from_pb(v->ce_timestamp, &ev->time);
@@ -609,7 +615,8 @@ int cn_ce_data_unpack(const cn_ce *ev, const ProtobufCMessageDescriptor *d, Prot
         return CN_ENOENT;
     cn__pb_mem mem = {0};
     ProtobufCAllocator a = cn__pb_allocator(&mem);
-    *out = protobuf_c_message_unpack(d, &a, ev->data_len, ev->data_len ? ev->data : (const uint8_t *)"");
+    *out = protobuf_c_message_unpack(d, &a, ev->data_len,
+                                     ev->data_len ? ev->data : (const uint8_t *)"");
     if (!*out)
         return mem.failed ? CN_ENOMEM : CN_EDECODE;
     return 0;
@@ -624,7 +631,8 @@ int cn_ce_msg_data(cn_ce_msg *m, const cn_ce *ev, const ProtobufCMessageDescript
         return CN_ENOENT;
     m->failed = 0;
     ProtobufCAllocator a = {cn__arena_alloc, cn__arena_free, m};
-    *out = protobuf_c_message_unpack(d, &a, ev->data_len, ev->data_len ? ev->data : (const uint8_t *)"");
+    *out = protobuf_c_message_unpack(d, &a, ev->data_len,
+                                     ev->data_len ? ev->data : (const uint8_t *)"");
     if (!*out)
         return m->failed ? CN_ENOMEM : CN_EDECODE;
     return 0;

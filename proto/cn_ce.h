@@ -62,31 +62,31 @@ enum cn_ce_attr_kind {
 typedef struct cn_ce_attr {
     const char *name;
     enum cn_ce_attr_kind kind;
-    int b;                    /* CN_CE_BOOL */
-    int32_t i;                /* CN_CE_INT */
-    const char *s;            /* CN_CE_STRING, CN_CE_URI, CN_CE_URI_REF */
+    int b;                      /* CN_CE_BOOL */
+    int32_t i;                  /* CN_CE_INT */
+    const char *s;              /* CN_CE_STRING, CN_CE_URI, CN_CE_URI_REF */
     const unsigned char *bytes; /* CN_CE_BYTES */
     size_t bytes_len;
-    cn_ce_time t;             /* CN_CE_TIMESTAMP */
+    cn_ce_time t; /* CN_CE_TIMESTAMP */
 } cn_ce_attr;
 
 enum cn_ce_data_kind { CN_CE_DATA_NONE = 0, CN_CE_DATA_BINARY, CN_CE_DATA_TEXT, CN_CE_DATA_PROTO };
 
 /** A CloudEvent.  NULL optional strings are absent attributes. */
 typedef struct cn_ce {
-    const char *id;           /* required, non-empty */
-    const char *source;       /* required, non-empty URI-reference */
-    const char *specversion;  /* NULL encodes "1.0"; decode requires "1.0" */
-    const char *type;         /* required, non-empty */
+    const char *id;          /* required, non-empty */
+    const char *source;      /* required, non-empty URI-reference */
+    const char *specversion; /* NULL encodes "1.0"; decode requires "1.0" */
+    const char *type;        /* required, non-empty */
     int has_time;
-    cn_ce_time time;          /* attribute "time" (ce_timestamp) */
-    const char *subject;      /* "subject" (ce_string) */
+    cn_ce_time time;             /* attribute "time" (ce_timestamp) */
+    const char *subject;         /* "subject" (ce_string) */
     const char *datacontenttype; /* "datacontenttype" (ce_string) */
-    const char *dataschema;   /* "dataschema" (ce_uri) */
-    const cn_ce_attr *ext;    /* other attributes */
+    const char *dataschema;      /* "dataschema" (ce_uri) */
+    const cn_ce_attr *ext;       /* other attributes */
     size_t n_ext;
     enum cn_ce_data_kind data_kind;
-    const char *type_url;     /* CN_CE_DATA_PROTO: the Any's type URL */
+    const char *type_url;      /* CN_CE_DATA_PROTO: the Any's type URL */
     const unsigned char *data; /* data bytes (text: UTF-8, not NUL-terminated) */
     size_t data_len;
 } cn_ce;

@@ -80,7 +80,8 @@ static int cn__encode_with(cn_ce *ev, const ProtobufCMessage *msg, cn_buf *out)
     }
     protobuf_c_message_pack(msg, data);
     char ubuf[CN__SMALL], *uheap = NULL;
-    ev->type_url = cn__join(ubuf, sizeof(ubuf), &uheap, CN_CE_TYPE_URL_PREFIX, msg->descriptor->name);
+    ev->type_url =
+        cn__join(ubuf, sizeof(ubuf), &uheap, CN_CE_TYPE_URL_PREFIX, msg->descriptor->name);
     int rc = CN_ENOMEM;
     if (ev->type_url) {
         ev->data_kind = CN_CE_DATA_PROTO;

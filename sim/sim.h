@@ -25,24 +25,24 @@
 #include <stdio.h>
 
 typedef struct sim_opts {
-    const char *url;            /* ws://HOST:PORT/PATH[?QUERY] */
+    const char *url; /* ws://HOST:PORT/PATH[?QUERY] */
     uint32_t players;
-    int64_t duration_ms;        /* pings are generated for this long */
+    int64_t duration_ms; /* pings are generated for this long */
     uint64_t seed;
-    double rate;                /* pings per second per player */
+    double rate;                   /* pings per second per player */
     const sim_beacon_pos *beacons; /* the venue */
     const char *const *beacon_ids; /* ids sent in pings, same order */
     uint32_t nbeacons;
-    const char *hunt_id;        /* put in tokens */
+    const char *hunt_id;           /* put in tokens */
     const unsigned char *token_sk; /* 64-byte Ed25519 secret key, or NULL: ?player=ID */
-    const char *player_prefix;  /* player i is <prefix><i, 5 digits> */
-    const char *id_prefix;      /* ping ids: <id_prefix><player>.<seq> */
-    int64_t start_ms;           /* wall time of t=0 (ping ts = start_ms + offset); 0: now */
-    int64_t ack_timeout_ms;     /* after the last ping, wait this long for acks */
-    uint32_t sources;           /* 127.0.0.x source addresses (loopback targets only); 0: auto */
-    uint32_t max_connecting;    /* handshakes in progress at once */
-    FILE *pings_out;            /* if set: one JSON line per generated ping */
-    FILE *progress;             /* if set: a progress line per second */
+    const char *player_prefix;     /* player i is <prefix><i, 5 digits> */
+    const char *id_prefix;         /* ping ids: <id_prefix><player>.<seq> */
+    int64_t start_ms;              /* wall time of t=0 (ping ts = start_ms + offset); 0: now */
+    int64_t ack_timeout_ms;        /* after the last ping, wait this long for acks */
+    uint32_t sources;              /* 127.0.0.x source addresses (loopback targets only); 0: auto */
+    uint32_t max_connecting;       /* handshakes in progress at once */
+    FILE *pings_out;               /* if set: one JSON line per generated ping */
+    FILE *progress;                /* if set: a progress line per second */
 } sim_opts;
 
 /** Defaults: 1 ping/s, prefix "p-", no id prefix, ack timeout 10 s,
@@ -51,24 +51,24 @@ void sim_opts_init(sim_opts *o);
 
 /** Counters of a run (also the --report JSON). */
 typedef struct sim_result {
-    int64_t start_ms;        /* wall time of t=0 */
-    double elapsed_s;        /* wall time of the whole run */
-    uint64_t pings_sent;     /* distinct pings generated and sent at least once */
+    int64_t start_ms;    /* wall time of t=0 */
+    double elapsed_s;    /* wall time of the whole run */
+    uint64_t pings_sent; /* distinct pings generated and sent at least once */
     uint64_t pings_acked;
-    uint64_t resends;        /* pings sent again after a connection was lost unacked */
-    uint64_t unacked;        /* pings without an ack at the end: a failure */
-    uint64_t acked_twice;    /* an ack for a ping already acked: a failure */
-    uint64_t unknown_acks;   /* an ack for an id never sent on that connection: a failure */
-    uint64_t ping_errors;    /* error frames for our pings: a failure */
-    uint64_t connects;       /* WebSocket handshakes completed */
+    uint64_t resends;          /* pings sent again after a connection was lost unacked */
+    uint64_t unacked;          /* pings without an ack at the end: a failure */
+    uint64_t acked_twice;      /* an ack for a ping already acked: a failure */
+    uint64_t unknown_acks;     /* an ack for an id never sent on that connection: a failure */
+    uint64_t ping_errors;      /* error frames for our pings: a failure */
+    uint64_t connects;         /* WebSocket handshakes completed */
     uint64_t connect_failures; /* TCP or handshake failures (retried) */
-    uint64_t idle_closes;    /* the gateway closed with 1000 "idle" */
-    uint64_t other_closes;   /* any other close or loss of a connection */
+    uint64_t idle_closes;      /* the gateway closed with 1000 "idle" */
+    uint64_t other_closes;     /* any other close or loss of a connection */
     uint64_t frames_sent;
-    uint32_t max_open;       /* most connections open at once */
-    uint32_t sources;        /* source addresses used */
-    char first_error[256];   /* the first failure, for humans */
-    sim_hist lat;            /* ack latency, µs */
+    uint32_t max_open;     /* most connections open at once */
+    uint32_t sources;      /* source addresses used */
+    char first_error[256]; /* the first failure, for humans */
+    sim_hist lat;          /* ack latency, µs */
 } sim_result;
 
 /**

@@ -220,11 +220,11 @@ static int sim__send_upgrade(sim *s, sim_player *p)
     }
     char sep = strchr(s->path, '?') ? '&' : '?';
     struct evbuffer *ob = bufferevent_get_output(p->bev);
-    int n = evbuffer_add_printf(ob,
-                                "GET %s%c%s=%s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\n"
-                                "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n",
-                                s->path, sep, p->token ? "token" : "player", p->token ? p->token : p->id,
-                                s->host_hdr, key);
+    int n = evbuffer_add_printf(
+        ob,
+        "GET %s%c%s=%s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\n"
+        "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n",
+        s->path, sep, p->token ? "token" : "player", p->token ? p->token : p->id, s->host_hdr, key);
     return n < 0 ? -1 : 0;
 }
 
@@ -242,9 +242,12 @@ static long sim__check_head(sim *s, sim_player *p)
     const char *end = memmem(h, p->in.len, "\r\n\r\n", 4);
     size_t bl = end ? p->in.len - (size_t)(end + 4 - h) : 0;
     if (status && status != 101)
-        sim__fail(s, "handshake refused: HTTP %d %.*s", status, (int)(bl > 120 ? 120 : bl), end ? end + 4 : "");
+        sim__fail(s, "handshake refused: HTTP %d %.*s", status, (int)(bl > 120 ? 120 : bl),
+                  end ? end + 4 : "");
     else
-        sim__fail(s, "handshake: not a WebSocket upgrade (malformed answer or wrong Sec-WebSocket-Accept)");
+        sim__fail(
+            s,
+            "handshake: not a WebSocket upgrade (malformed answer or wrong Sec-WebSocket-Accept)");
     return -1;
 }
 
@@ -265,9 +268,10 @@ void sim__conn_flush(sim *s, sim_player *p)
         uint64_t mv = sim_rng_u64(&s->mask_rng);
         uint8_t mask[4];
         memcpy(mask, &mv, 4);
-        if (cn_buf_printf(&s->tmp, "{\"id\":\"%s%s.%llu\",\"beacon\":\"%s\",\"rssi\":%d,\"ts\":%lld}", o->id_prefix,
-                          p->id, (unsigned long long)q->seq, o->beacon_ids[q->beacon], (int)q->rssi,
-                          (long long)q->ts) ||
+        if (cn_buf_printf(&s->tmp,
+                          "{\"id\":\"%s%s.%llu\",\"beacon\":\"%s\",\"rssi\":%d,\"ts\":%lld}",
+                          o->id_prefix, p->id, (unsigned long long)q->seq, o->beacon_ids[q->beacon],
+                          (int)q->rssi, (long long)q->ts) ||
             ws_encode_frame(&s->frame, WS_OP_TEXT, 1, s->tmp.data, s->tmp.len, mask) ||
             evbuffer_add(ob, s->frame.data, s->frame.len)) {
             sim__fail(s, "out of memory sending a ping");
@@ -308,8 +312,8 @@ static void sim__ack_one(sim *s, sim_player *p, const char *id, size_t len)
 {
     size_t pl = strlen(s->o->id_prefix), il = strlen(p->id);
     uint64_t seq = 0;
-    int ok = len > pl + il + 1 && memcmp(id, s->o->id_prefix, pl) == 0 && memcmp(id + pl, p->id, il) == 0 &&
-             id[pl + il] == '.' && len - pl - il - 1 <= 19;
+    int ok = len > pl + il + 1 && memcmp(id, s->o->id_prefix, pl) == 0 &&
+             memcmp(id + pl, p->id, il) == 0 && id[pl + il] == '.' && len - pl - il - 1 <= 19;
     for (size_t i = pl + il + 1; ok && i < len; i++) {
         ok = id[i] >= '0' && id[i] <= '9';
         seq = seq * 10 + (uint64_t)(id[i] - '0');
@@ -348,7 +352,8 @@ static void sim__on_error_frame(sim *s, sim_player *p, json_t *j)
     const char *id = json_string_value(json_object_get(j, "id"));
     const char *detail = json_string_value(json_object_get(j, "detail"));
     s->r->ping_errors++;
-    sim__fail(s, "gateway refused a ping: %s %s (%s)", code ? code : "?", id ? id : "", detail ? detail : "");
+    sim__fail(s, "gateway refused a ping: %s %s (%s)", code ? code : "?", id ? id : "",
+              detail ? detail : "");
     if (!id)
         return;
     /* The refused ping is not stored: it will never be acked; drop it
@@ -356,7 +361,8 @@ static void sim__on_error_frame(sim *s, sim_player *p, json_t *j)
     size_t il = strlen(id);
     for (uint32_t i = 0; i < p->nout; i++) {
         char want[160];
-        int n = snprintf(want, sizeof(want), "%s%s.%llu", s->o->id_prefix, p->id, (unsigned long long)p->out[i].seq);
+        int n = snprintf(want, sizeof(want), "%s%s.%llu", s->o->id_prefix, p->id,
+                         (unsigned long long)p->out[i].seq);
         if ((size_t)n == il && memcmp(want, id, il) == 0) {
             memmove(&p->out[i], &p->out[i + 1], (p->nout - i - 1) * sizeof(sim_out));
             p->nout--;
@@ -546,7 +552,8 @@ static void sim__event_cb(struct bufferevent *bev, short what, void *ud)
     if (p->cstate == SIM_C_CONNECTING || p->cstate == SIM_C_HANDSHAKE) {
         s->r->connect_failures++;
         sim__fail(s, "cannot connect to %s: %s", s->host_hdr,
-                  (what & BEV_EVENT_ERROR) ? evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()) : "closed");
+                  (what & BEV_EVENT_ERROR) ? evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR())
+                                           : "closed");
     } else if (p->cstate == SIM_C_OPEN) {
         /* Lost without a close frame (1006): a gateway killed or a reset. */
         s->r->other_closes++;

@@ -19,7 +19,7 @@ static uint32_t sim__bucket(uint64_t v)
 {
     if (v < SIM_HIST_SUB)
         return (uint32_t)v;
-    int k = 63 - __builtin_clzll(v); /* top bit, >= 6 */
+    int k = 63 - __builtin_clzll(v);         /* top bit, >= 6 */
     uint32_t sub = (uint32_t)(v >> (k - 6)); /* 64..127 */
     uint32_t idx = (uint32_t)(k - 5) * SIM_HIST_SUB + (sub - SIM_HIST_SUB);
     return idx < SIM_HIST_BUCKETS ? idx : SIM_HIST_BUCKETS - 1;

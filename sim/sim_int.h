@@ -50,22 +50,22 @@ typedef struct sim_player {
     sim *s;
     uint32_t idx;
     sim_walker w;
-    uint32_t *order;       /* the walker's beacon order (slice of sim.orders) */
+    uint32_t *order; /* the walker's beacon order (slice of sim.orders) */
     char id[CN_ID_MAX + 1];
-    char *token;           /* issued at the first connect when a key is given */
-    struct event *tick;    /* the next ping is due */
-    struct event *retry;   /* reconnect after a failure (backoff) */
+    char *token;         /* issued at the first connect when a key is given */
+    struct event *tick;  /* the next ping is due */
+    struct event *retry; /* reconnect after a failure (backoff) */
     struct bufferevent *bev;
-    uint8_t cstate;        /* enum sim_cstate */
-    uint8_t queued;        /* waiting in the connect queue */
-    uint8_t retrying;      /* retry timer armed */
-    uint8_t done;          /* generated its last ping */
-    uint32_t failures;     /* consecutive connect failures: backoff */
+    uint8_t cstate;    /* enum sim_cstate */
+    uint8_t queued;    /* waiting in the connect queue */
+    uint8_t retrying;  /* retry timer armed */
+    uint8_t done;      /* generated its last ping */
+    uint32_t failures; /* consecutive connect failures: backoff */
     ws_decoder dec;
-    cn_buf in;             /* response head while handshaking; a message split across reads */
-    cn_buf ctl;            /* a control frame's payload split across reads */
+    cn_buf in;  /* response head while handshaking; a message split across reads */
+    cn_buf ctl; /* a control frame's payload split across reads */
     char accept[WS_ACCEPT_LEN + 1];
-    sim_out *out;          /* FIFO of pings not acked, oldest first */
+    sim_out *out; /* FIFO of pings not acked, oldest first */
     uint32_t nout, capout;
     uint64_t next_seq;
 } sim_player;
@@ -79,33 +79,33 @@ struct sim {
     uint32_t *orders;
     struct sockaddr_storage dst;
     socklen_t dstlen;
-    int loopback;            /* target is 127.0.0.0/8: several source addresses possible */
+    int loopback; /* target is 127.0.0.0/8: several source addresses possible */
     char host_hdr[300];
-    char path[2048];         /* path and query of the URL, without the player part */
-    uint32_t *cq;            /* connect queue (player indexes), ring of N */
+    char path[2048]; /* path and query of the URL, without the player part */
+    uint32_t *cq;    /* connect queue (player indexes), ring of N */
     uint32_t cq_head, cq_len;
-    uint32_t connecting;     /* connects + handshakes in progress */
+    uint32_t connecting; /* connects + handshakes in progress */
     uint32_t open;
     uint32_t closing;
     uint32_t players_done;
-    uint64_t outstanding;    /* pings generated and not acked (sum of nout) */
-    int ending;              /* all pings generated: waiting for acks */
+    uint64_t outstanding; /* pings generated and not acked (sum of nout) */
+    int ending;           /* all pings generated: waiting for acks */
     int finished;
     uint64_t t0_ns;
     struct event *progress_ev, *deadline_ev, *end_ev;
-    struct event *drain_ev;  /* starts queued players when handshake slots free up */
-    sim_hist win;            /* latency since the last progress line */
+    struct event *drain_ev; /* starts queued players when handshake slots free up */
+    sim_hist win;           /* latency since the last progress line */
     uint64_t last_sent, last_acked, last_ns;
     cn_buf frame, tmp;
-    sim_rng mask_rng;        /* masks and handshake keys: not part of the seeded output */
+    sim_rng mask_rng; /* masks and handshake keys: not part of the seeded output */
     unsigned char scratch[65536];
 };
 
 /* sim_conn.c */
-void sim__conn_want(sim *s, sim_player *p);   /* connect now or queue */
-void sim__conn_flush(sim *s, sim_player *p);  /* send pings not sent on this connection */
-void sim__conn_close(sim *s, sim_player *p);  /* end of run: close 1000 or free */
-void sim__conn_free(sim *s, sim_player *p);   /* drop the socket, no frames */
+void sim__conn_want(sim *s, sim_player *p);  /* connect now or queue */
+void sim__conn_flush(sim *s, sim_player *p); /* send pings not sent on this connection */
+void sim__conn_close(sim *s, sim_player *p); /* end of run: close 1000 or free */
+void sim__conn_free(sim *s, sim_player *p);  /* drop the socket, no frames */
 void sim__retry_cb(evutil_socket_t fd, short what, void *ud); /* a player's backoff ended */
 void sim__drain_cb(evutil_socket_t fd, short what, void *ud); /* the connect queue */
 void sim__fail(sim *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -20,7 +20,8 @@ static int sim__header(const char *head, size_t len, const char *name, const cha
 {
     size_t nl = strlen(name);
     for (size_t i = 0; i + 2 + nl < len; i++) {
-        if (head[i] != '\r' || head[i + 1] != '\n' || strncasecmp(head + i + 2, name, nl) || head[i + 2 + nl] != ':')
+        if (head[i] != '\r' || head[i + 1] != '\n' || strncasecmp(head + i + 2, name, nl) ||
+            head[i + 2 + nl] != ':')
             continue;
         size_t a = i + 3 + nl;
         while (a < len && (head[a] == ' ' || head[a] == '\t'))
@@ -45,8 +46,9 @@ int sim_parse_head(const char *buf, size_t len, const char *accept, int *status,
         return len >= SIM_MAX_HEAD ? WS_EHANDSHAKE : CN_WANT_MORE;
     size_t hl = (size_t)(end - buf) + 4;
     /* "HTTP/1.1 NNN": exactly three digits. */
-    if (hl < 16 || memcmp(buf, "HTTP/1.1 ", 9) != 0 || buf[9] < '1' || buf[9] > '5' || buf[10] < '0' ||
-        buf[10] > '9' || buf[11] < '0' || buf[11] > '9' || (buf[12] != ' ' && buf[12] != '\r'))
+    if (hl < 16 || memcmp(buf, "HTTP/1.1 ", 9) != 0 || buf[9] < '1' || buf[9] > '5' ||
+        buf[10] < '0' || buf[10] > '9' || buf[11] < '0' || buf[11] > '9' ||
+        (buf[12] != ' ' && buf[12] != '\r'))
         return WS_EHANDSHAKE;
     *status = (buf[9] - '0') * 100 + (buf[10] - '0') * 10 + (buf[11] - '0');
     if (*status != 101)
@@ -60,7 +62,8 @@ int sim_parse_head(const char *buf, size_t len, const char *accept, int *status,
 }
 
 /* Walk the id list; with id == NULL only validate. */
-static int sim__acks_walk(const char *m, size_t n, void (*id)(void *ud, const char *p, size_t len), void *ud)
+static int sim__acks_walk(const char *m, size_t n, void (*id)(void *ud, const char *p, size_t len),
+                          void *ud)
 {
     static const char pre[] = "{\"ack\":[";
     size_t i = sizeof(pre) - 1;
@@ -91,7 +94,8 @@ static int sim__acks_walk(const char *m, size_t n, void (*id)(void *ud, const ch
     return 0;
 }
 
-int sim_parse_acks(const char *m, size_t n, void (*id)(void *ud, const char *p, size_t len), void *ud)
+int sim_parse_acks(const char *m, size_t n, void (*id)(void *ud, const char *p, size_t len),
+                   void *ud)
 {
     int rc = sim__acks_walk(m, n, NULL, NULL);
     return rc ? rc : sim__acks_walk(m, n, id, ud);

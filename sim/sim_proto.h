@@ -32,6 +32,7 @@ int sim_parse_head(const char *buf, size_t len, const char *accept, int *status,
  *         library then); no id is reported before the whole frame is
  *         known to have the shape.
  */
-int sim_parse_acks(const char *m, size_t n, void (*id)(void *ud, const char *p, size_t len), void *ud);
+int sim_parse_acks(const char *m, size_t n, void (*id)(void *ud, const char *p, size_t len),
+                   void *ud);
 
 #endif

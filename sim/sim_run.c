@@ -61,12 +61,14 @@ int sim_result_ok(const sim_result *r)
 static int sim__parse_url(sim *s, const char *url, char *err, size_t errlen)
 {
     if (strncmp(url, "ws://", 5) != 0) {
-        snprintf(err, errlen, "--url must start with ws:// (wss is not supported: run TLS in front)");
+        snprintf(err, errlen,
+                 "--url must start with ws:// (wss is not supported: run TLS in front)");
         return CN_EINVAL;
     }
     const char *h = url + 5, *slash = strchr(h, '/');
     size_t hl = slash ? (size_t)(slash - h) : strlen(h);
-    if (hl == 0 || hl >= sizeof(s->host_hdr) - 8 || strlen(slash ? slash : "/") >= sizeof(s->path) - 200) {
+    if (hl == 0 || hl >= sizeof(s->host_hdr) - 8 ||
+        strlen(slash ? slash : "/") >= sizeof(s->path) - 200) {
         snprintf(err, errlen, "--url has no host or is too long");
         return CN_EINVAL;
     }
@@ -98,7 +100,8 @@ static int sim__parse_url(sim *s, const char *url, char *err, size_t errlen)
     hints.ai_flags = AI_NUMERICSERV;
     int rc = getaddrinfo(hp, port, &hints, &ai);
     if (rc || !ai) {
-        snprintf(err, errlen, "--url: cannot resolve %.100s port %s: %s", hp, port, gai_strerror(rc));
+        snprintf(err, errlen, "--url: cannot resolve %.100s port %s: %s", hp, port,
+                 gai_strerror(rc));
         return CN_EINVAL;
     }
     memcpy(&s->dst, ai->ai_addr, ai->ai_addrlen);
@@ -123,7 +126,8 @@ static int sim__fd_budget(uint32_t players, char *err, size_t errlen)
     }
     if (rl.rlim_cur != RLIM_INFINITY && (uint64_t)players + SIM_FD_RESERVE > rl.rlim_cur) {
         snprintf(err, errlen,
-                 "%u players need %u file descriptors but this process may open %llu; run several cairn sim "
+                 "%u players need %u file descriptors but this process may open %llu; run several "
+                 "cairn sim "
                  "processes with different --player-prefix",
                  players, players + SIM_FD_RESERVE, (unsigned long long)rl.rlim_cur);
         return CN_EINVAL;
@@ -147,7 +151,8 @@ static void sim__player_done(sim *s, sim_player *p)
     s->players_done++;
     if (s->players_done == s->o->players) {
         s->ending = 1;
-        struct timeval tv = {(time_t)(s->o->ack_timeout_ms / 1000), (suseconds_t)(s->o->ack_timeout_ms % 1000) * 1000};
+        struct timeval tv = {(time_t)(s->o->ack_timeout_ms / 1000),
+                             (suseconds_t)(s->o->ack_timeout_ms % 1000) * 1000};
         event_add(s->deadline_ev, &tv);
         sim__check_end(s);
     }
@@ -172,9 +177,11 @@ static int sim__push(sim *s, sim_player *p, const sim_gen_ping *g)
     s->outstanding++;
     s->r->pings_sent++;
     if (s->o->pings_out)
-        fprintf(s->o->pings_out, "{\"id\":\"%s%s.%llu\",\"player\":\"%s\",\"beacon\":\"%s\",\"rssi\":%d,\"ts\":%lld}\n",
-                s->o->id_prefix, p->id, (unsigned long long)q->seq, p->id, s->o->beacon_ids[q->beacon],
-                (int)q->rssi, (long long)q->ts);
+        fprintf(
+            s->o->pings_out,
+            "{\"id\":\"%s%s.%llu\",\"player\":\"%s\",\"beacon\":\"%s\",\"rssi\":%d,\"ts\":%lld}\n",
+            s->o->id_prefix, p->id, (unsigned long long)q->seq, p->id, s->o->beacon_ids[q->beacon],
+            (int)q->rssi, (long long)q->ts);
     return 0;
 }
 
@@ -273,11 +280,15 @@ static void sim__progress_cb(evutil_socket_t fd, short what, void *ud)
     sim__fmt_ms(p50, sizeof(p50), sim_hist_quantile(&s->win, 0.50));
     sim__fmt_ms(p99, sizeof(p99), sim_hist_quantile(&s->win, 0.99));
     fprintf(s->o->progress,
-            "sim: %5.0fs players %u/%u conns %u pings/s %.0f acks/s %.0f acked %llu/%llu p50 %s p99 %s%s\n",
+            "sim: %5.0fs players %u/%u conns %u pings/s %.0f acks/s %.0f acked %llu/%llu p50 %s "
+            "p99 %s%s\n",
             (double)(now - s->t0_ns) / 1e9, s->o->players - s->players_done, s->o->players, s->open,
-            (double)(s->r->pings_sent - s->last_sent) / dt, (double)(s->r->pings_acked - s->last_acked) / dt,
-            (unsigned long long)s->r->pings_acked, (unsigned long long)s->r->pings_sent, p50, p99,
-            s->finished ? " (closing)" : s->ending ? " (waiting for acks)" : "");
+            (double)(s->r->pings_sent - s->last_sent) / dt,
+            (double)(s->r->pings_acked - s->last_acked) / dt, (unsigned long long)s->r->pings_acked,
+            (unsigned long long)s->r->pings_sent, p50, p99,
+            s->finished ? " (closing)"
+            : s->ending ? " (waiting for acks)"
+                        : "");
     fflush(s->o->progress);
     s->last_sent = s->r->pings_sent;
     s->last_acked = s->r->pings_acked;
@@ -365,7 +376,9 @@ int sim_run(const sim_opts *o, sim_result *res)
         s->venue.interval_ms = 1;
     res->sources = 1;
     if (s->loopback)
-        res->sources = o->sources ? o->sources : (o->players + SIM_PLAYERS_PER_SOURCE - 1) / SIM_PLAYERS_PER_SOURCE;
+        res->sources = o->sources
+                           ? o->sources
+                           : (o->players + SIM_PLAYERS_PER_SOURCE - 1) / SIM_PLAYERS_PER_SOURCE;
     if (res->sources < 1)
         res->sources = 1;
     if (res->sources > 250)

@@ -78,7 +78,8 @@ static void sim__pick_target(sim_walker *w, const sim_venue *v)
     w->target = sim_rng_below(&w->rng, v->nbeacons);
 }
 
-void sim_walker_init(sim_walker *w, const sim_venue *v, uint64_t seed, uint32_t player, uint32_t *order)
+void sim_walker_init(sim_walker *w, const sim_venue *v, uint64_t seed, uint32_t player,
+                     uint32_t *order)
 {
     sim_rng_seed(&w->rng, seed, player);
     double x0, y0, x1, y1;
@@ -117,7 +118,8 @@ static void sim__advance(sim_walker *w, const sim_venue *v, int64_t dt)
             w->x = b->x + SIM_STAND_SIGMA_M * sim_rng_gauss(&w->rng);
             w->y = b->y + SIM_STAND_SIGMA_M * sim_rng_gauss(&w->rng);
             w->phase = SIM_DWELL;
-            w->phase_end = w->t_ms + (int64_t)sim_rng_range(&w->rng, SIM_DWELL_MIN_MS, SIM_DWELL_MAX_MS);
+            w->phase_end =
+                w->t_ms + (int64_t)sim_rng_range(&w->rng, SIM_DWELL_MIN_MS, SIM_DWELL_MAX_MS);
         } else {
             w->x += dx / dist * step;
             w->y += dy / dist * step;
@@ -128,7 +130,8 @@ static void sim__advance(sim_walker *w, const sim_venue *v, int64_t dt)
         if (w->t_ms >= w->phase_end) {
             if (sim_rng_unit(&w->rng) < SIM_REST_P) {
                 w->phase = SIM_REST;
-                w->phase_end = w->t_ms + (int64_t)sim_rng_range(&w->rng, SIM_REST_MIN_MS, SIM_REST_MAX_MS);
+                w->phase_end =
+                    w->t_ms + (int64_t)sim_rng_range(&w->rng, SIM_REST_MIN_MS, SIM_REST_MAX_MS);
             } else {
                 sim__pick_target(w, v);
                 w->phase = SIM_WALK;

@@ -30,7 +30,10 @@ typedef struct sim_radio {
     double sigma_db;  /* shadowing noise, standard deviation */
 } sim_radio;
 
-#define SIM_RADIO_DEFAULT {-59.0, 2.2, 4.0}
+#define SIM_RADIO_DEFAULT                                                                          \
+    {                                                                                              \
+        -59.0, 2.2, 4.0                                                                            \
+    }
 
 typedef struct sim_venue {
     const sim_beacon_pos *beacons; /* borrowed; nbeacons >= 1 */
@@ -67,7 +70,8 @@ typedef struct sim_gen_ping {
  * interval (so N players do not all connect in the same millisecond).
  * @param order  caller-owned array of v->nbeacons entries, kept by the walker
  */
-void sim_walker_init(sim_walker *w, const sim_venue *v, uint64_t seed, uint32_t player, uint32_t *order);
+void sim_walker_init(sim_walker *w, const sim_venue *v, uint64_t seed, uint32_t player,
+                     uint32_t *order);
 
 /** Produce the walker's next ping and advance it to the one after. */
 void sim_walker_next(sim_walker *w, const sim_venue *v, sim_gen_ping *out);

@@ -25,8 +25,8 @@ typedef struct kf_req_hdr {
     int16_t api_key;
     int16_t api_version;
     int32_t correlation_id;
-    kf_str client_id;  /* null for header v0 or a null id */
-    int hdr_version;   /* 1 or 2 (0 is only ControlledShutdown v0, not served) */
+    kf_str client_id; /* null for header v0 or a null id */
+    int hdr_version;  /* 1 or 2 (0 is only ControlledShutdown v0, not served) */
 } kf_req_hdr;
 
 /**

@@ -47,7 +47,7 @@ typedef struct kf_join_req {
     int32_t session_timeout_ms, rebalance_timeout_ms;
     const kf_group_protocol *protocols;
     size_t nprotocols;
-    int require_known_member;      /* JoinGroup v4+: KIP-394 two-step join */
+    int require_known_member; /* JoinGroup v4+: KIP-394 two-step join */
     void *waiter;
 } kf_join_req;
 
@@ -60,8 +60,8 @@ typedef struct kf_join_member {
 
 /** A JoinGroup answer; pointers are valid only during the callback. */
 typedef struct kf_join_result {
-    int16_t error;          /* Kafka error code */
-    int32_t generation;     /* -1 on error */
+    int16_t error;                             /* Kafka error code */
+    int32_t generation;                        /* -1 on error */
     const char *protocol_type, *protocol_name; /* NULL on error */
     const char *leader, *member_id;
     const kf_join_member *members; /* the leader gets everyone; others none */

@@ -302,7 +302,8 @@ int kf_h_list_offsets(kf_conn *c)
         rt->Name = qt->Name;
         int32_t np = qt->Partitions.n > 0 ? qt->Partitions.n : 0;
         rt->Partitions.n = np;
-        rt->Partitions.v = kf_arena_alloc(c->arena, (size_t)(np ? np : 1) * sizeof(*rt->Partitions.v));
+        rt->Partitions.v =
+            kf_arena_alloc(c->arena, (size_t)(np ? np : 1) * sizeof(*rt->Partitions.v));
         if (!rt->Partitions.v)
             return CN_ENOMEM;
         for (int32_t i = 0; i < np; i++) {
@@ -311,7 +312,8 @@ int kf_h_list_offsets(kf_conn *c)
             kf_ListOffsetsPartitionResponse_init(o);
             o->PartitionIndex = qp->PartitionIndex;
             int64_t off = -1, ts = -1;
-            int rc = kf_list_one(s, kf__name(&qt->Name), qp->PartitionIndex, qp->Timestamp, &off, &ts);
+            int rc =
+                kf_list_one(s, kf__name(&qt->Name), qp->PartitionIndex, qp->Timestamp, &off, &ts);
             if (rc) {
                 o->ErrorCode = kf__kafka_error(rc);
                 continue;

@@ -161,14 +161,16 @@ int kf_h_join_group(kf_conn *c)
     kf_server *s = c->s;
     const kf_JoinGroupRequest *q = c->req.body;
     int16_t v = c->req.hdr.api_version;
-    kf_group_protocol *protos = kf_arena_alloc(c->arena, (size_t)(q->Protocols.n > 0 ? q->Protocols.n : 1) * sizeof(*protos));
+    kf_group_protocol *protos = kf_arena_alloc(
+        c->arena, (size_t)(q->Protocols.n > 0 ? q->Protocols.n : 1) * sizeof(*protos));
     if (!protos)
         return CN_ENOMEM;
     size_t np = 0;
     for (int32_t i = 0; i < q->Protocols.n; i++, np++) {
         protos[i].name = kf__name(&q->Protocols.v[i].Name);
         protos[i].meta = q->Protocols.v[i].Metadata.ptr;
-        protos[i].meta_len = q->Protocols.v[i].Metadata.len > 0 ? (size_t)q->Protocols.v[i].Metadata.len : 0;
+        protos[i].meta_len =
+            q->Protocols.v[i].Metadata.len > 0 ? (size_t)q->Protocols.v[i].Metadata.len : 0;
     }
     char host[80];
     kf_peer_host(c, host, sizeof(host));
@@ -202,10 +204,12 @@ int kf_h_sync_group(kf_conn *c)
     for (size_t i = 0; i < n; i++) {
         as[i].member_id = kf__name(&q->Assignments.v[i].MemberId);
         as[i].data = q->Assignments.v[i].Assignment.ptr;
-        as[i].len = q->Assignments.v[i].Assignment.len > 0 ? (size_t)q->Assignments.v[i].Assignment.len : 0;
+        as[i].len =
+            q->Assignments.v[i].Assignment.len > 0 ? (size_t)q->Assignments.v[i].Assignment.len : 0;
     }
-    int rc = kf_group_sync(s->groups, kf__name(&q->GroupId), kf__name(&q->MemberId),
-                           kf_instance_id(&q->GroupInstanceId), q->GenerationId, as, n, c, cn_now_ms());
+    int rc =
+        kf_group_sync(s->groups, kf__name(&q->GroupId), kf__name(&q->MemberId),
+                      kf_instance_id(&q->GroupInstanceId), q->GenerationId, as, n, c, cn_now_ms());
     return rc ? rc : KF_ASYNC;
 }
 
@@ -214,8 +218,9 @@ int kf_h_heartbeat(kf_conn *c)
     const kf_HeartbeatRequest *q = c->req.body;
     kf_HeartbeatResponse r;
     kf_HeartbeatResponse_init(&r);
-    r.ErrorCode = kf_group_heartbeat(c->s->groups, kf__name(&q->GroupId), kf__name(&q->MemberId),
-                                     kf_instance_id(&q->GroupInstanceId), q->GenerationId, cn_now_ms());
+    r.ErrorCode =
+        kf_group_heartbeat(c->s->groups, kf__name(&q->GroupId), kf__name(&q->MemberId),
+                           kf_instance_id(&q->GroupInstanceId), q->GenerationId, cn_now_ms());
     return kf__reply(c, &r, NULL, 0);
 }
 
@@ -227,7 +232,8 @@ int kf_h_leave_group(kf_conn *c)
     kf_LeaveGroupResponse r;
     kf_LeaveGroupResponse_init(&r);
     if (v < 3) {
-        r.ErrorCode = kf_group_leave(c->s->groups, group, kf__name(&q->MemberId), NULL, cn_now_ms());
+        r.ErrorCode =
+            kf_group_leave(c->s->groups, group, kf__name(&q->MemberId), NULL, cn_now_ms());
     } else {
         int32_t n = q->Members.n > 0 ? q->Members.n : 0;
         r.Members.v = kf_arena_alloc(c->arena, (size_t)(n ? n : 1) * sizeof(*r.Members.v));
@@ -276,7 +282,8 @@ int kf_h_offset_commit(kf_conn *c)
         int32_t np = qt->Partitions.n > 0 ? qt->Partitions.n : 0;
         r.Topics.v[t].Name = qt->Name;
         r.Topics.v[t].Partitions.n = np;
-        r.Topics.v[t].Partitions.v = kf_arena_alloc(c->arena, (size_t)(np ? np : 1) * sizeof(kf_OffsetCommitResponsePartition));
+        r.Topics.v[t].Partitions.v = kf_arena_alloc(
+            c->arena, (size_t)(np ? np : 1) * sizeof(kf_OffsetCommitResponsePartition));
         if (!r.Topics.v[t].Partitions.v)
             return CN_ENOMEM;
         int nparts = lg_topic_partitions(s->log, topic);
@@ -291,9 +298,9 @@ int kf_h_offset_commit(kf_conn *c)
             } else if (qp->CommittedMetadata.len > KF_OFFSET_METADATA_MAX) {
                 o->ErrorCode = KF_ERR_OFFSET_METADATA_TOO_LARGE;
             } else {
-                int rc = lg_group_offset_commit(s->log, group, topic, qp->PartitionIndex,
-                                                qp->CommittedOffset,
-                                                qp->CommittedMetadata.len >= 0 ? qp->CommittedMetadata.s : NULL);
+                int rc = lg_group_offset_commit(
+                    s->log, group, topic, qp->PartitionIndex, qp->CommittedOffset,
+                    qp->CommittedMetadata.len >= 0 ? qp->CommittedMetadata.s : NULL);
                 o->ErrorCode = rc ? kf__kafka_error(rc) : 0;
             }
         }
@@ -310,7 +317,8 @@ typedef struct kf_off_collect {
 } kf_off_collect;
 
 /* Collect one committed (topic, partition) of the group into the reply. */
-static int kf_off_collect_cb(void *ud, const char *group, const char *topic, int32_t part, int64_t off)
+static int kf_off_collect_cb(void *ud, const char *group, const char *topic, int32_t part,
+                             int64_t off)
 {
     kf_off_collect *k = ud;
     if (strcmp(group, k->group) != 0)
@@ -322,7 +330,8 @@ static int kf_off_collect_cb(void *ud, const char *group, const char *topic, int
     if (!t) {
         if (k->n == k->cap) {
             int32_t cap = k->cap ? k->cap * 2 : 8;
-            kf_OffsetFetchResponseTopic *nt = kf_arena_alloc(k->c->arena, (size_t)cap * sizeof(*nt));
+            kf_OffsetFetchResponseTopic *nt =
+                kf_arena_alloc(k->c->arena, (size_t)cap * sizeof(*nt));
             if (!nt) {
                 k->err = CN_ENOMEM;
                 return 1;
@@ -343,7 +352,8 @@ static int kf_off_collect_cb(void *ud, const char *group, const char *topic, int
     }
     /* Partitions grow one at a time: arena copies, fine for the handful
      * of partitions a group commits per topic. */
-    kf_OffsetFetchResponsePartition *np = kf_arena_alloc(k->c->arena, (size_t)(t->Partitions.n + 1) * sizeof(*np));
+    kf_OffsetFetchResponsePartition *np =
+        kf_arena_alloc(k->c->arena, (size_t)(t->Partitions.n + 1) * sizeof(*np));
     if (!np) {
         k->err = CN_ENOMEM;
         return 1;
@@ -394,7 +404,8 @@ int kf_h_offset_fetch(kf_conn *c)
         for (int32_t t = 0; t < k.n; t++)
             for (int32_t i = 0; i < k.topics[t].Partitions.n; i++)
                 kf_fill_offset(c, group, kf__name(&k.topics[t].Name),
-                               k.topics[t].Partitions.v[i].PartitionIndex, &k.topics[t].Partitions.v[i]);
+                               k.topics[t].Partitions.v[i].PartitionIndex,
+                               &k.topics[t].Partitions.v[i]);
         r.Topics.v = k.topics;
         r.Topics.n = k.n;
         return kf__reply(c, &r, NULL, 0);
@@ -409,7 +420,8 @@ int kf_h_offset_fetch(kf_conn *c)
         int32_t np = qt->PartitionIndexes.n > 0 ? qt->PartitionIndexes.n : 0;
         r.Topics.v[t].Name = qt->Name;
         r.Topics.v[t].Partitions.n = np;
-        r.Topics.v[t].Partitions.v = kf_arena_alloc(c->arena, (size_t)(np ? np : 1) * sizeof(kf_OffsetFetchResponsePartition));
+        r.Topics.v[t].Partitions.v = kf_arena_alloc(
+            c->arena, (size_t)(np ? np : 1) * sizeof(kf_OffsetFetchResponsePartition));
         if (!r.Topics.v[t].Partitions.v)
             return CN_ENOMEM;
         for (int32_t i = 0; i < np; i++)
@@ -470,7 +482,8 @@ static int kf_list_live_cb(void *ud, const kf_group_info *gi)
     return kf_list_add(ud, gi->group_id, gi->protocol_type, kf_group_state_name(gi->state)) != 0;
 }
 
-static int kf_list_offsets_cb(void *ud, const char *group, const char *topic, int32_t part, int64_t off)
+static int kf_list_offsets_cb(void *ud, const char *group, const char *topic, int32_t part,
+                              int64_t off)
 {
     (void)topic;
     (void)part;
@@ -555,7 +568,8 @@ typedef struct kf_has_offsets {
     int found;
 } kf_has_offsets;
 
-static int kf_has_offsets_cb(void *ud, const char *group, const char *topic, int32_t part, int64_t off)
+static int kf_has_offsets_cb(void *ud, const char *group, const char *topic, int32_t part,
+                             int64_t off)
 {
     kf_has_offsets *h = ud;
     (void)topic;

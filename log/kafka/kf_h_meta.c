@@ -194,7 +194,8 @@ int kf_h_metadata(kf_conn *c)
                 return CN_ENOMEM;
     } else {
         r.Topics.n = q->Topics.n;
-        r.Topics.v = kf_arena_alloc(c->arena, (size_t)(q->Topics.n ? q->Topics.n : 1) * sizeof(*r.Topics.v));
+        r.Topics.v =
+            kf_arena_alloc(c->arena, (size_t)(q->Topics.n ? q->Topics.n : 1) * sizeof(*r.Topics.v));
         if (!r.Topics.v)
             return CN_ENOMEM;
         /* v4+ lets the client forbid auto-creation; older versions always
@@ -248,7 +249,8 @@ int kf_h_create_topics(kf_conn *c)
     kf_CreateTopicsResponse r;
     memset(&r, 0, sizeof(r));
     r.Topics.n = q->Topics.n;
-    r.Topics.v = kf_arena_alloc(c->arena, (size_t)(q->Topics.n > 0 ? q->Topics.n : 1) * sizeof(*r.Topics.v));
+    r.Topics.v =
+        kf_arena_alloc(c->arena, (size_t)(q->Topics.n > 0 ? q->Topics.n : 1) * sizeof(*r.Topics.v));
     if (!r.Topics.v)
         return CN_ENOMEM;
     for (int32_t i = 0; i < q->Topics.n; i++) {
@@ -262,7 +264,8 @@ int kf_h_create_topics(kf_conn *c)
         cfg.partitions = t->NumPartitions == -1 ? s->o.default_partitions : t->NumPartitions;
         if (t->ReplicationFactor != -1 && t->ReplicationFactor != 1) {
             o->ErrorCode = KF_ERR_INVALID_REPLICATION_FACTOR;
-            o->ErrorMessage = kf_str_c("cairn is a single node: replication factor must be 1 or -1");
+            o->ErrorMessage =
+                kf_str_c("cairn is a single node: replication factor must be 1 or -1");
             continue;
         }
         if (t->Assignments.n > 0) {
@@ -293,7 +296,8 @@ int kf_h_create_topics(kf_conn *c)
         else if (rc)
             o->ErrorCode = kf__kafka_error(rc);
         else
-            cn_log_info("kf", "created topic %s (%d partitions) for %s", name, cfg.partitions, c->peer);
+            cn_log_info("kf", "created topic %s (%d partitions) for %s", name, cfg.partitions,
+                        c->peer);
     }
     return kf__reply(c, &r, NULL, 0);
 }
@@ -305,7 +309,8 @@ int kf_h_delete_topics(kf_conn *c)
     kf_DeleteTopicsResponse r;
     memset(&r, 0, sizeof(r));
     r.Responses.n = q->TopicNames.n > 0 ? q->TopicNames.n : 0;
-    r.Responses.v = kf_arena_alloc(c->arena, (size_t)(r.Responses.n ? r.Responses.n : 1) * sizeof(*r.Responses.v));
+    r.Responses.v = kf_arena_alloc(c->arena, (size_t)(r.Responses.n ? r.Responses.n : 1) *
+                                                 sizeof(*r.Responses.v));
     if (!r.Responses.v)
         return CN_ENOMEM;
     for (int32_t i = 0; i < r.Responses.n; i++) {
@@ -375,7 +380,8 @@ int kf_h_describe_configs(kf_conn *c)
     kf_DescribeConfigsResponse r;
     memset(&r, 0, sizeof(r));
     r.Results.n = q->Resources.n;
-    r.Results.v = kf_arena_alloc(c->arena, (size_t)(q->Resources.n > 0 ? q->Resources.n : 1) * sizeof(*r.Results.v));
+    r.Results.v = kf_arena_alloc(c->arena, (size_t)(q->Resources.n > 0 ? q->Resources.n : 1) *
+                                               sizeof(*r.Results.v));
     if (!r.Results.v)
         return CN_ENOMEM;
     for (int32_t i = 0; i < q->Resources.n; i++) {

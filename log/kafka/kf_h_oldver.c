@@ -30,9 +30,9 @@
 #include <string.h>
 
 /* Smallest wire sizes, for kf_rd_arrlen's hostile-count check. */
-#define KF_OLD_TOPIC_MIN 6     /* name length + partition count */
-#define KF_OLD_PRODUCE_PART 8  /* index + records length */
-#define KF_OLD_FETCH_PART 16   /* partition + offset + max bytes */
+#define KF_OLD_TOPIC_MIN 6    /* name length + partition count */
+#define KF_OLD_PRODUCE_PART 8 /* index + records length */
+#define KF_OLD_FETCH_PART 16  /* partition + offset + max bytes */
 
 int kf__old_version_served(int16_t api_key, int16_t api_version)
 {

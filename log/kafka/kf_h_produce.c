@@ -61,8 +61,8 @@ static void kf_produce_cb(void *ud, const lg_append_result *res)
 
 /* Queue every batch of one partition's Records.  Returns the Kafka error
  * for the partition if nothing could be queued. */
-static int16_t kf_produce_partition(kf_server *s, kf_produce *p, kf_prod_part *pp, const char *topic,
-                                    int32_t part, const kf_bytes *rec)
+static int16_t kf_produce_partition(kf_server *s, kf_produce *p, kf_prod_part *pp,
+                                    const char *topic, int32_t part, const kf_bytes *rec)
 {
     if (rec->len <= 0)
         return KF_ERR_CORRUPT_MESSAGE;
@@ -74,7 +74,7 @@ static int16_t kf_produce_partition(kf_server *s, kf_produce *p, kf_prod_part *p
         size_t total;
         if (left - off < LG_BATCH_HEADER_LEN || b[off + 16] != 2)
             return left - off >= 17 && b[off + 16] != 2 ? KF_ERR_UNSUPPORTED_FOR_MESSAGE_FORMAT
-                                                         : KF_ERR_CORRUPT_MESSAGE;
+                                                        : KF_ERR_CORRUPT_MESSAGE;
         int rc = lg_batch_size(b + off, left - off, left - off, &total);
         if (rc || total > left - off)
             return KF_ERR_CORRUPT_MESSAGE;
@@ -132,7 +132,8 @@ int kf_h_produce(kf_conn *c)
     for (int32_t t = 0; t < ntopics; t++)
         nparts += q->TopicData.v[t].PartitionData.n > 0 ? q->TopicData.v[t].PartitionData.n : 0;
     r->Responses.n = ntopics;
-    r->Responses.v = kf_arena_alloc(c->arena, (size_t)(ntopics ? ntopics : 1) * sizeof(*r->Responses.v));
+    r->Responses.v =
+        kf_arena_alloc(c->arena, (size_t)(ntopics ? ntopics : 1) * sizeof(*r->Responses.v));
     p->parts = kf_arena_alloc(c->arena, (size_t)(nparts ? nparts : 1) * sizeof(*p->parts));
     if (!r->Responses.v || !p->parts)
         return CN_ENOMEM;
@@ -154,7 +155,8 @@ int kf_h_produce(kf_conn *c)
         tr->Name = td->Name;
         int32_t np = td->PartitionData.n > 0 ? td->PartitionData.n : 0;
         tr->PartitionResponses.n = np;
-        tr->PartitionResponses.v = kf_arena_alloc(c->arena, (size_t)(np ? np : 1) * sizeof(*tr->PartitionResponses.v));
+        tr->PartitionResponses.v =
+            kf_arena_alloc(c->arena, (size_t)(np ? np : 1) * sizeof(*tr->PartitionResponses.v));
         if (!tr->PartitionResponses.v)
             global_err = KF_ERR_UNKNOWN_SERVER_ERROR;
         int topic_ok = global_err == 0 && kf__topic_autocreate(s, topic) == 0;
@@ -203,7 +205,8 @@ static int kf_produce_reply(kf_produce *p)
             kf_PartitionProduceResponse *o = &tr->PartitionResponses.v[i];
             const kf_prod_part *pp = &p->parts[k];
             kf_PartitionProduceResponse_init(o);
-            o->Index = ((const kf_ProduceRequest *)c->req.body)->TopicData.v[t].PartitionData.v[i].Index;
+            o->Index =
+                ((const kf_ProduceRequest *)c->req.body)->TopicData.v[t].PartitionData.v[i].Index;
             o->ErrorCode = pp->error;
             o->BaseOffset = pp->error ? -1 : pp->base_offset;
             o->LogAppendTimeMs = -1;

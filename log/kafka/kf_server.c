@@ -163,8 +163,8 @@ void kf__conn_fail(kf_conn *c, const char *why)
     kf_conn_close(c);
 }
 
-static void kf_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen,
-                         void *ud)
+static void kf_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+                         int salen, void *ud)
 {
     kf_server *s = ud;
     (void)l;
@@ -292,8 +292,9 @@ static int kf_conn_serve(kf_conn *c)
             c->requests++;
             return kf__answer_old_version(c);
         }
-        cn_log_info("kf", "client %s (%s) sent %s v%d (api key %d), which cairn does not serve; "
-                          "closing the connection as Kafka does",
+        cn_log_info("kf",
+                    "client %s (%s) sent %s v%d (api key %d), which cairn does not serve; "
+                    "closing the connection as Kafka does",
                     c->peer, h->client_id.len > 0 ? h->client_id.s : "-",
                     c->req.api ? c->req.api->name : "an unknown API", h->api_version, h->api_key);
         return KF_EVERSION;
@@ -408,7 +409,7 @@ void kf__call_done(kf_conn *c)
 typedef struct kf_splice_state {
     lg_read_result *reads;
     int nreads, next;
-    size_t *offs;      /* buffer offset where each spliced range goes */
+    size_t *offs; /* buffer offset where each spliced range goes */
     uint64_t total;
 } kf_splice_state;
 
@@ -487,7 +488,8 @@ int kf__reply(kf_conn *c, const void *resp, lg_read_result *reads, int nreads)
         pos = st.offs[i];
         kf_seg_ref *ref = cn_malloc(sizeof(*ref));
         struct evbuffer_file_segment *seg =
-            ref ? evbuffer_file_segment_new(reads[i].fd, reads[i].file_pos, (ev_off_t)reads[i].len, 0)
+            ref ? evbuffer_file_segment_new(reads[i].fd, reads[i].file_pos, (ev_off_t)reads[i].len,
+                                            0)
                 : NULL;
         if (!seg) {
             cn_free(ref);
@@ -599,9 +601,9 @@ int kf_server_new(kf_server **out, struct event_base *base, lg_log *log, const k
         return rc;
     }
     s->end_listening = 1;
-    s->lst = evconnlistener_new_bind(base, kf_accept_cb, s,
-                                     LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, 1024,
-                                     (struct sockaddr *)&sin, sizeof(sin));
+    s->lst =
+        evconnlistener_new_bind(base, kf_accept_cb, s, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE,
+                                1024, (struct sockaddr *)&sin, sizeof(sin));
     if (!s->lst) {
         int e = errno; /* the caller reports it: one line, with what to do */
         kf_server_free(s);

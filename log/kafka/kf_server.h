@@ -23,14 +23,14 @@ struct event_base;
 typedef struct kf_server kf_server;
 
 typedef struct kf_server_opts {
-    const char *listen;          /* "HOST:PORT"; port 0 picks a free one */
-    const char *advertise_host;  /* host given to clients in Metadata; NULL: listen host */
-    int advertise_port;          /* 0: the bound port */
-    uint64_t max_request_bytes;  /* larger frames close the connection */
-    int auto_create;             /* Metadata/Produce create unknown topics */
-    int32_t default_partitions;  /* for auto-created / CreateTopics -1 */
-    int32_t node_id;             /* this broker's id (0) */
-    int64_t idle_timeout_ms;     /* close connections silent this long */
+    const char *listen;         /* "HOST:PORT"; port 0 picks a free one */
+    const char *advertise_host; /* host given to clients in Metadata; NULL: listen host */
+    int advertise_port;         /* 0: the bound port */
+    uint64_t max_request_bytes; /* larger frames close the connection */
+    int auto_create;            /* Metadata/Produce create unknown topics */
+    int32_t default_partitions; /* for auto-created / CreateTopics -1 */
+    int32_t node_id;            /* this broker's id (0) */
+    int64_t idle_timeout_ms;    /* close connections silent this long */
     /* Group coordinator limits (Kafka's group.min/max.session.timeout.ms). */
     int32_t group_min_session_ms, group_max_session_ms;
     int64_t group_initial_rebalance_ms; /* group.initial.rebalance.delay.ms */

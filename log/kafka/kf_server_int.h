@@ -47,10 +47,10 @@ typedef struct kf_prod_part {
 
 typedef struct kf_produce {
     kf_conn *conn;
-    kf_ProduceResponse resp;   /* in the connection arena */
-    kf_prod_part *parts;       /* flat, in response order */
+    kf_ProduceResponse resp; /* in the connection arena */
+    kf_prod_part *parts;     /* flat, in response order */
     int32_t nparts;
-    int32_t outstanding;       /* callbacks due, +1 while submitting */
+    int32_t outstanding; /* callbacks due, +1 while submitting */
     int acks;
     struct kf_produce *next_done;
 } kf_produce;
@@ -65,19 +65,19 @@ struct kf_conn {
     kf_server *s;
     struct bufferevent *bev;
     char peer[64];
-    kf_conn *prev, *next;       /* the server's connection list */
+    kf_conn *prev, *next;           /* the server's connection list */
     kf_conn *park_prev, *park_next; /* parked-fetch list */
-    cn_buf frame;               /* the request being served (after the size prefix) */
-    kf_arena *arena;            /* everything decoded for it */
-    kf_arena *scratch;          /* Fetch replies, rebuilt per evaluation */
-    struct event *resume;       /* finishes an async call from a clean stack */
+    cn_buf frame;                   /* the request being served (after the size prefix) */
+    kf_arena *arena;                /* everything decoded for it */
+    kf_arena *scratch;              /* Fetch replies, rebuilt per evaluation */
+    struct event *resume;           /* finishes an async call from a clean stack */
     kf_request req;
-    int busy;                   /* a call is in flight (async) */
-    int closing;                /* close once the output is flushed */
-    int dead;                   /* socket gone; free when not busy */
+    int busy;    /* a call is in flight (async) */
+    int closing; /* close once the output is flushed */
+    int dead;    /* socket gone; free when not busy */
     kf_produce *prod;
     kf_fetch fetch;
-    struct event *timer;        /* Fetch max-wait, group waits */
+    struct event *timer; /* Fetch max-wait, group waits */
     uint64_t requests;
 };
 
@@ -85,18 +85,18 @@ struct kf_server {
     struct event_base *base;
     lg_log *log;
     kf_server_opts o;
-    char host[256];             /* advertised */
+    char host[256]; /* advertised */
     int port, adv_port;
     struct evconnlistener *lst;
     kf_conn *conns;
     size_t nconns;
-    kf_conn *parked;            /* connections with a parked Fetch */
+    kf_conn *parked; /* connections with a parked Fetch */
     /* Completions from the log's writer thread. */
     pthread_mutex_t mu;
     kf_produce *done_head, *done_tail;
     struct event *wake;
-    int wake_appended;          /* set under mu by kf_server_notify_append */
-    int end_listening;          /* subscribed with lg_end_listen */
+    int wake_appended; /* set under mu by kf_server_notify_append */
+    int end_listening; /* subscribed with lg_end_listen */
     int draining;
     void (*drain_done)(void *ud);
     void *drain_ud;

@@ -78,8 +78,8 @@ static double rate(const bench_cfg *c, long (*fn)(void *), void *ud)
 typedef struct fixture {
     cn_buf pings[RECS_PER_BATCH]; /* encoded CloudEvents */
     char keys[RECS_PER_BATCH][16];
-    cn_buf batch[5];              /* one built batch per codec */
-    int comp;                     /* the codec under test */
+    cn_buf batch[5]; /* one built batch per codec */
+    int comp;        /* the codec under test */
     cn_buf scratch;
     unsigned char *copy_dst;
 } fixture;
@@ -262,9 +262,10 @@ int main(int argc, char **argv)
         fflush(stdout);
     }
     double enc = rate(&c, ce_encode_one, f), dec = rate(&c, ce_decode_one, f);
-    printf("{\"bench\":\"ce.encode\",\"event\":\"cairn.ble.ping\",\"bytes\":%zu,\"events_per_s\":%.0f,"
-           "\"runs\":%d}\n",
-           f->pings[0].len, enc, c.runs);
+    printf(
+        "{\"bench\":\"ce.encode\",\"event\":\"cairn.ble.ping\",\"bytes\":%zu,\"events_per_s\":%.0f,"
+        "\"runs\":%d}\n",
+        f->pings[0].len, enc, c.runs);
     printf("{\"bench\":\"ce.decode\",\"event\":\"cairn.ble.ping\",\"with_data\":true,"
            "\"events_per_s\":%.0f,\"runs\":%d}\n",
            dec, c.runs);

@@ -43,8 +43,8 @@
 
 #define MAX_PROCS 16
 #define WINDOW_MAX 16
-#define HIST_US 10        /* latency histogram bucket width */
-#define HIST_N 300000     /* 10 µs × 300,000 = 3 s, then overflow */
+#define HIST_US 10    /* latency histogram bucket width */
+#define HIST_N 300000 /* 10 µs × 300,000 = 3 s, then overflow */
 
 enum gen_mode { GEN_HOLD, GEN_HANDSHAKE, GEN_CLOSED, GEN_OPEN };
 
@@ -52,12 +52,12 @@ typedef struct gen_args {
     enum gen_mode mode;
     int id, nprocs, nips;
     int port;
-    int conns;     /* connections of this process */
-    int parallel;  /* GEN_HANDSHAKE: concurrent attempts */
-    int window;    /* GEN_CLOSED: frames in flight per connection */
-    double rate;   /* GEN_OPEN: pings/s of this process */
+    int conns;    /* connections of this process */
+    int parallel; /* GEN_HANDSHAKE: concurrent attempts */
+    int window;   /* GEN_CLOSED: frames in flight per connection */
+    double rate;  /* GEN_OPEN: pings/s of this process */
     double seconds;
-    int ready_fd;  /* GEN_HOLD: write 1 int (established) when done connecting */
+    int ready_fd; /* GEN_HOLD: write 1 int (established) when done connecting */
 } gen_args;
 
 typedef struct gen_result {
@@ -69,7 +69,7 @@ typedef struct gen_result {
 
 typedef struct gconn {
     int fd;
-    uint8_t st; /* 0 free, 1 connecting, 2 head sent, 3 open */
+    uint8_t st;  /* 0 free, 1 connecting, 2 head sent, 3 open */
     uint8_t nin; /* frames in flight */
     uint8_t qh;  /* ring head */
     uint16_t rlen;
@@ -108,8 +108,8 @@ typedef struct gen {
 static void gen_build_frame(gen *g)
 {
     char p[160];
-    int n = snprintf(p, sizeof(p), "{\"id\":\"b-%d\",\"beacon\":\"b-07\",\"rssi\":-61,\"ts\":%lld}", g->a.id,
-                     (long long)wall_ms());
+    int n = snprintf(p, sizeof(p), "{\"id\":\"b-%d\",\"beacon\":\"b-07\",\"rssi\":-61,\"ts\":%lld}",
+                     g->a.id, (long long)wall_ms());
     const uint8_t mask[4] = {0x37, 0xfa, 0x21, 0x3d};
     g->frame[0] = 0x81;
     g->frame[1] = (unsigned char)(0x80 | n);
@@ -134,7 +134,8 @@ static int gen_connect(gen *g, gconn *c)
     }
     struct sockaddr_in src = {0}, dst = {0};
     src.sin_family = AF_INET;
-    src.sin_addr.s_addr = htonl(0x7f000002u + (uint32_t)((g->a.id + g->next_ip++ * g->a.nprocs) % g->a.nips));
+    src.sin_addr.s_addr =
+        htonl(0x7f000002u + (uint32_t)((g->a.id + g->next_ip++ * g->a.nprocs) % g->a.nips));
     dst.sin_family = AF_INET;
     dst.sin_port = htons((uint16_t)g->a.port);
     dst.sin_addr.s_addr = htonl(0x7f000001u);
@@ -408,8 +409,8 @@ static void gen_run(const gen_args *a, int out_fd)
     g.r->wall_s = (double)(mono_ns() - t0) / 1e9;
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
-    g.r->cpu_us = (int64_t)ru.ru_utime.tv_sec * 1000000 + ru.ru_utime.tv_usec + (int64_t)ru.ru_stime.tv_sec * 1000000 +
-                  ru.ru_stime.tv_usec;
+    g.r->cpu_us = (int64_t)ru.ru_utime.tv_sec * 1000000 + ru.ru_utime.tv_usec +
+                  (int64_t)ru.ru_stime.tv_sec * 1000000 + ru.ru_stime.tv_usec;
     for (int i = 0; i < g.nc; i++)
         if (g.c[i].fd >= 0)
             gen_drop(&g, &g.c[i], 1);
@@ -557,8 +558,8 @@ static int gw_start(gw_proc *gp, int workers, const char *const *extra)
     snprintf(data, sizeof(data), "%s/data", gp->dir);
     snprintf(logf, sizeof(logf), "%s/gateway.log", gp->dir);
     snprintf(wk, sizeof(wk), "%d", workers);
-    const char *av[64] = {bin_path, "gateway", "--listen", "127.0.0.1:0", "--port-file", pf, "--log", data,
-                          "--workers", wk};
+    const char *av[64] = {bin_path, "gateway", "--listen", "127.0.0.1:0", "--port-file",
+                          pf,       "--log",   data,       "--workers",   wk};
     int n = 10;
     for (int i = 0; extra && extra[i]; i++)
         av[n++] = extra[i];
@@ -639,7 +640,8 @@ static void proc_stats(pid_t pid, long *rss_kib, long *cpu_ticks)
                 char *p = strrchr(buf, ')');
                 long ut = 0, st = 0;
                 /* fields after ')': state(3) ... utime(14) stime(15) */
-                if (p && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %ld %ld", &ut, &st) == 2)
+                if (p && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %ld %ld", &ut,
+                                &st) == 2)
                     *cpu_ticks += ut + st;
             }
             fclose(f);
@@ -706,7 +708,8 @@ static double cpu_share(int64_t cpu_us, double wall)
 static void phase_idle(const opts *o)
 {
     /* Each worker may hold 19,900: the 20,000-fd budget minus its few own fds. */
-    const char *extra[] = {"--idle-close", "10m", "--handshake-timeout", "60s", "--max-conns", "19900", NULL};
+    const char *extra[] = {"--idle-close", "10m", "--handshake-timeout", "60s", "--max-conns",
+                           "19900",        NULL};
     gw_proc gp;
     if (gw_start(&gp, 2, extra)) {
         fprintf(stderr, "bench_gateway: cannot start the gateway (--bin %s)\n", bin_path);
@@ -732,21 +735,28 @@ static void phase_idle(const opts *o)
     gens_collect(&gs, &sum);
     gw_stop(&gp);
     double per = held > 0 ? (double)(rss1 - rss0) * 1024.0 / (double)held : -1;
-    printf("{\"bench\":\"gateway\",\"figure\":\"idle_connections_held\",\"workers\":2,\"value\":%lld,"
-           "\"target\":38000,\"attempted\":%d,\"connect_seconds\":%.1f,\"source_ips\":%d,\"gen_procs\":%d}\n",
-           (long long)held, o->conns, connect_s, o->ips, o->procs);
+    printf(
+        "{\"bench\":\"gateway\",\"figure\":\"idle_connections_held\",\"workers\":2,\"value\":%lld,"
+        "\"target\":38000,\"attempted\":%d,\"connect_seconds\":%.1f,\"source_ips\":%d,\"gen_"
+        "procs\":%d}\n",
+        (long long)held, o->conns, connect_s, o->ips, o->procs);
     /* The slots are preallocated (and touched) before the "before" sample,
      * so the RSS growth alone leaves them out: the per-connection figure
      * is growth + slot.  Whole-process RSS over connections is also given
      * (it includes every fixed cost: libraries, librdkafka, buffers). */
-    printf("{\"bench\":\"gateway\",\"figure\":\"user_bytes_per_idle_connection\",\"value\":%.0f,\"target\":1024,"
-           "\"rss_growth_per_connection\":%.0f,\"slot_bytes\":%.0f,\"whole_rss_per_connection\":%.0f,"
-           "\"workers_rss_before_kib\":%ld,\"workers_rss_after_kib\":%ld,\"connections\":%lld}\n",
-           per + slot, per, slot, held > 0 ? (double)rss1 * 1024.0 / (double)held : -1, rss0, rss1, (long long)held);
-    printf("{\"bench\":\"gateway\",\"figure\":\"accounted_bytes_per_connection\",\"slot_bytes\":%.0f,"
-           "\"buffer_bytes_one_worker\":%.0f,\"connections_one_worker\":%.0f,"
-           "\"note\":\"slot = connection struct + parked entry + per-IP table share; buffers are 0 while idle\"}\n",
-           slot, bufb, open1);
+    printf(
+        "{\"bench\":\"gateway\",\"figure\":\"user_bytes_per_idle_connection\",\"value\":%.0f,"
+        "\"target\":1024,"
+        "\"rss_growth_per_connection\":%.0f,\"slot_bytes\":%.0f,\"whole_rss_per_connection\":%.0f,"
+        "\"workers_rss_before_kib\":%ld,\"workers_rss_after_kib\":%ld,\"connections\":%lld}\n",
+        per + slot, per, slot, held > 0 ? (double)rss1 * 1024.0 / (double)held : -1, rss0, rss1,
+        (long long)held);
+    printf(
+        "{\"bench\":\"gateway\",\"figure\":\"accounted_bytes_per_connection\",\"slot_bytes\":%.0f,"
+        "\"buffer_bytes_one_worker\":%.0f,\"connections_one_worker\":%.0f,"
+        "\"note\":\"slot = connection struct + parked entry + per-IP table share; buffers are 0 "
+        "while idle\"}\n",
+        slot, bufb, open1);
     fflush(stdout);
 }
 
@@ -762,7 +772,10 @@ static void phase_handshakes(const opts *o)
         long rss, tk0, tk1;
         proc_stats(gp.pid, &rss, &tk0);
         gens gs;
-        gen_args a = {.mode = GEN_HANDSHAKE, .nips = o->ips, .port = gp.port, .seconds = o->seconds,
+        gen_args a = {.mode = GEN_HANDSHAKE,
+                      .nips = o->ips,
+                      .port = gp.port,
+                      .seconds = o->seconds,
                       .parallel = o->hs_parallel / o->procs};
         gens_start(&gs, a, o->procs, 0, 0);
         static gen_result sum;
@@ -772,14 +785,17 @@ static void phase_handshakes(const opts *o)
         v[r] = (double)sum.completed / sum.wall_s;
         cpu[r] = cpu_share(sum.cpu_us, sum.wall_s);
         gwcpu[r] = (double)(tk1 - tk0) / (double)sysconf(_SC_CLK_TCK) / sum.wall_s;
-        fprintf(stderr, "# handshakes run %d: %.0f/s (failed %lld)\n", r, v[r], (long long)sum.failed);
+        fprintf(stderr, "# handshakes run %d: %.0f/s (failed %lld)\n", r, v[r],
+                (long long)sum.failed);
     }
     double med, lo, hi, cm, cl, ch, gm, gl, gh;
     stats3(v, o->runs, &med, &lo, &hi);
     stats3(cpu, o->runs, &cm, &cl, &ch);
     stats3(gwcpu, o->runs, &gm, &gl, &gh);
-    printf("{\"bench\":\"gateway\",\"figure\":\"handshakes_per_second\",\"workers\":2,\"median\":%.0f,\"min\":%.0f,"
-           "\"max\":%.0f,\"runs\":%d,\"target\":20000,\"generator_cpu_share\":%.2f,\"gateway_cores\":%.2f,"
+    printf("{\"bench\":\"gateway\",\"figure\":\"handshakes_per_second\",\"workers\":2,\"median\":%."
+           "0f,\"min\":%.0f,"
+           "\"max\":%.0f,\"runs\":%d,\"target\":20000,\"generator_cpu_share\":%.2f,\"gateway_"
+           "cores\":%.2f,"
            "\"parallel\":%d}\n",
            med, lo, hi, o->runs, cm, gm, o->hs_parallel);
     fflush(stdout);
@@ -798,15 +814,19 @@ static double phase_pings(const opts *o, int workers)
         long rss, tk0, tk1;
         proc_stats(gp.pid, &rss, &tk0);
         gens gs;
-        gen_args a = {.mode = GEN_CLOSED, .nips = o->ips, .port = gp.port, .seconds = o->seconds,
+        gen_args a = {.mode = GEN_CLOSED,
+                      .nips = o->ips,
+                      .port = gp.port,
+                      .seconds = o->seconds,
                       .window = o->window};
         gens_start(&gs, a, o->procs, o->tput_conns, 0);
         usleep((useconds_t)(o->seconds * 0.8e6));
         double infl = gw_metric(gp.port, "cairn_gateway_inflight_pings");
         double parked = gw_metric(gp.port, "cairn_gateway_connections_parked");
         double open_c = gw_metric(gp.port, "cairn_gateway_connections");
-        fprintf(stderr, "# during the run: %.0f pings in flight, %.0f connections open, %.0f parked\n", infl, open_c,
-                parked);
+        fprintf(stderr,
+                "# during the run: %.0f pings in flight, %.0f connections open, %.0f parked\n",
+                infl, open_c, parked);
         static gen_result sum;
         gens_collect(&gs, &sum);
         proc_stats(gp.pid, &rss, &tk1);
@@ -820,20 +840,23 @@ static double phase_pings(const opts *o, int workers)
         cpu[r] = cpu_share(sum.cpu_us, sum.wall_s);
         gwcpu[r] = (double)(tk1 - tk0) / (double)sysconf(_SC_CLK_TCK) / sum.wall_s;
         last = sum;
-        fprintf(stderr, "# established %lld, generator wall %.2f s\n", (long long)sum.established, sum.wall_s);
-        fprintf(stderr, "# pings run %d (workers %d): %.0f acked/s (failed %lld, closed %lld)\n", r, workers, v[r],
-                (long long)sum.failed, (long long)sum.closed_by_server);
+        fprintf(stderr, "# established %lld, generator wall %.2f s\n", (long long)sum.established,
+                sum.wall_s);
+        fprintf(stderr, "# pings run %d (workers %d): %.0f acked/s (failed %lld, closed %lld)\n", r,
+                workers, v[r], (long long)sum.failed, (long long)sum.closed_by_server);
     }
     double med, lo, hi, cm, cl, ch, gm, gl, gh;
     stats3(v, o->runs, &med, &lo, &hi);
     stats3(cpu, o->runs, &cm, &cl, &ch);
     stats3(gwcpu, o->runs, &gm, &gl, &gh);
-    printf("{\"bench\":\"gateway\",\"figure\":\"durable_acked_pings_per_second\",\"workers\":%d,\"log\":\"%s\","
-           "\"durability\":\"fsync\",\"pings_per_frame\":1,\"median\":%.0f,\"min\":%.0f,\"max\":%.0f,\"runs\":%d,"
+    printf("{\"bench\":\"gateway\",\"figure\":\"durable_acked_pings_per_second\",\"workers\":%d,"
+           "\"log\":\"%s\","
+           "\"durability\":\"fsync\",\"pings_per_frame\":1,\"median\":%.0f,\"min\":%.0f,\"max\":%."
+           "0f,\"runs\":%d,"
            "\"target\":200000,\"connections\":%d,\"window\":%d,\"p50_ms\":%.2f,\"p99_ms\":%.2f,"
            "\"generator_cpu_share\":%.2f,\"gateway_cores\":%.2f}\n",
-           workers, workers > 1 ? "parent process via loopback Kafka" : "in-process", med, lo, hi, o->runs,
-           o->tput_conns, o->window, hist_pct(&last, 0.5), hist_pct(&last, 0.99), cm, gm);
+           workers, workers > 1 ? "parent process via loopback Kafka" : "in-process", med, lo, hi,
+           o->runs, o->tput_conns, o->window, hist_pct(&last, 0.5), hist_pct(&last, 0.99), cm, gm);
     fflush(stdout);
     return med;
 }
@@ -860,8 +883,10 @@ static void phase_latency(const opts *o, double rate, int workers)
     stats3(p50, o->runs, &m50, &l50, &h50);
     stats3(p99, o->runs, &m99, &l99, &h99);
     stats3(got, o->runs, &mg, &lg, &hg);
-    printf("{\"bench\":\"gateway\",\"figure\":\"ack_latency_at_half_load\",\"workers\":%d,\"offered_per_s\":%.0f,"
-           "\"acked_per_s\":%.0f,\"p50_ms\":%.2f,\"p50_min\":%.2f,\"p50_max\":%.2f,\"p99_ms\":%.2f,\"p99_min\":%.2f,"
+    printf("{\"bench\":\"gateway\",\"figure\":\"ack_latency_at_half_load\",\"workers\":%d,"
+           "\"offered_per_s\":%.0f,"
+           "\"acked_per_s\":%.0f,\"p50_ms\":%.2f,\"p50_min\":%.2f,\"p50_max\":%.2f,\"p99_ms\":%.2f,"
+           "\"p99_min\":%.2f,"
            "\"p99_max\":%.2f,\"runs\":%d,\"target_p99_ms\":10}\n",
            workers, rate, mg, m50, l50, h50, m99, l99, h99, o->runs);
     fflush(stdout);
@@ -902,16 +927,24 @@ static void phase_context(void)
 
 static void usage(void)
 {
-    fprintf(stderr,
-            "usage: bench_gateway [--bin CAIRN] [--only idle|handshakes|pings|pings-workers] [--conns N (38000)] [--procs N (4)]\n"
-            "                     [--ips N (8)] [--runs N (3)] [--seconds S (5)] [--tput-conns N (2000)]\n"
-            "                     [--window N (4)] [--hs-parallel N (512)]\n");
+    fprintf(stderr, "usage: bench_gateway [--bin CAIRN] [--only "
+                    "idle|handshakes|pings|pings-workers] [--conns N (38000)] [--procs N (4)]\n"
+                    "                     [--ips N (8)] [--runs N (3)] [--seconds S (5)] "
+                    "[--tput-conns N (2000)]\n"
+                    "                     [--window N (4)] [--hs-parallel N (512)]\n");
 }
 
 int main(int argc, char **argv)
 {
-    opts o = {.conns = 38000, .procs = 4, .ips = 8, .runs = 3, .tput_conns = 2000, .window = 4,
-              .hs_parallel = 512, .seconds = 5, .only = NULL};
+    opts o = {.conns = 38000,
+              .procs = 4,
+              .ips = 8,
+              .runs = 3,
+              .tput_conns = 2000,
+              .window = 4,
+              .hs_parallel = 512,
+              .seconds = 5,
+              .only = NULL};
     static char defbin[4096];
     snprintf(defbin, sizeof(defbin), "%s", argv[0]);
     char *slash = strrchr(defbin, '/');
@@ -957,9 +990,12 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (o.procs < 1 || o.procs > MAX_PROCS || o.runs < 1 || o.runs > 16 || o.ips < 1 || o.ips > 250 ||
-        o.window < 1 || o.window > WINDOW_MAX || o.conns / o.procs > 19000 || o.seconds <= 0 || o.seconds > 60) {
-        fprintf(stderr, "bench_gateway: bad option value (each generator holds at most 19,000 connections)\n");
+    if (o.procs < 1 || o.procs > MAX_PROCS || o.runs < 1 || o.runs > 16 || o.ips < 1 ||
+        o.ips > 250 || o.window < 1 || o.window > WINDOW_MAX || o.conns / o.procs > 19000 ||
+        o.seconds <= 0 || o.seconds > 60) {
+        fprintf(
+            stderr,
+            "bench_gateway: bad option value (each generator holds at most 19,000 connections)\n");
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);

@@ -66,9 +66,10 @@ static int cmp_d(const void *a, const void *b)
 static void report(const char *name, const char *unit, double *v, int n, const char *extra)
 {
     qsort(v, (size_t)n, sizeof(double), cmp_d);
-    printf("{\"bench\":\"hunt_worker\",\"name\":\"%s\",\"unit\":\"%s\",\"median\":%.1f,\"min\":%.1f,"
-           "\"max\":%.1f,\"runs\":%d%s%s}\n",
-           name, unit, v[n / 2], v[0], v[n - 1], n, extra ? "," : "", extra ? extra : "");
+    printf(
+        "{\"bench\":\"hunt_worker\",\"name\":\"%s\",\"unit\":\"%s\",\"median\":%.1f,\"min\":%.1f,"
+        "\"max\":%.1f,\"runs\":%d%s%s}\n",
+        name, unit, v[n / 2], v[0], v[n - 1], n, extra ? "," : "", extra ? extra : "");
     fflush(stdout);
 }
 
@@ -81,11 +82,13 @@ static void die(const char *what, int rc)
 static hunt_rules *rules(void)
 {
     char j[8192], *p = j;
-    p += sprintf(p, "{\"id\":\"bench\",\"name\":\"B\",\"found\":{\"rssi_min\":-70,\"hits\":2,\"window_s\":10},"
-                    "\"beacons\":[");
+    p += sprintf(
+        p,
+        "{\"id\":\"bench\",\"name\":\"B\",\"found\":{\"rssi_min\":-70,\"hits\":2,\"window_s\":10},"
+        "\"beacons\":[");
     for (int i = 0; i < 48; i++)
-        p += sprintf(p, "%s{\"id\":\"b-%02d\",\"name\":\"n\",\"x\":%d,\"y\":0,\"points\":%d}", i ? "," : "", i,
-                     i, 5 + i % 20);
+        p += sprintf(p, "%s{\"id\":\"b-%02d\",\"name\":\"n\",\"x\":%d,\"y\":0,\"points\":%d}",
+                     i ? "," : "", i, i, 5 + i % 20);
     sprintf(p, "]}");
     hunt_rules *r;
     char err[HUNT_ERR_MAX];
@@ -107,9 +110,11 @@ static lg_log *open_log(const char *dir, int synced)
     if (rc)
         die("lg_open", rc);
     lg_topic_config c = {1, -1, -1, 0};
-    if (lg_topic_partitions(log, HUNT_TOPIC_IN) <= 0 && (rc = lg_topic_create(log, HUNT_TOPIC_IN, &c)) != 0)
+    if (lg_topic_partitions(log, HUNT_TOPIC_IN) <= 0 &&
+        (rc = lg_topic_create(log, HUNT_TOPIC_IN, &c)) != 0)
         die("topic", rc);
-    if (lg_topic_partitions(log, HUNT_TOPIC_OUT) <= 0 && (rc = lg_topic_create(log, HUNT_TOPIC_OUT, &c)) != 0)
+    if (lg_topic_partitions(log, HUNT_TOPIC_OUT) <= 0 &&
+        (rc = lg_topic_create(log, HUNT_TOPIC_OUT, &c)) != 0)
         die("topic", rc);
     return log;
 }
@@ -260,8 +265,10 @@ static void bench_throughput(int runs)
     double ref = wall[0][0];
     qsort(wall[0], (size_t)runs, sizeof(double), cmp_d);
     ref = wall[0][runs / 2];
-    snprintf(extra, sizeof(extra), "\"reference_unsynced_events_s\":%.1f,\"players\":%d,\"pings\":%d,"
-             "\"hunt_events\":%llu", ref, PLAYERS, PINGS, (unsigned long long)emitted);
+    snprintf(extra, sizeof(extra),
+             "\"reference_unsynced_events_s\":%.1f,\"players\":%d,\"pings\":%d,"
+             "\"hunt_events\":%llu",
+             ref, PLAYERS, PINGS, (unsigned long long)emitted);
     report("throughput_synced", "events/s", wall[1], runs, extra);
     report("throughput_synced_worker_cpu", "events/cpu-s", cpu[1], runs, NULL);
     report("throughput_unsynced", "events/s", wall[0], runs, NULL);
@@ -337,8 +344,11 @@ static void bench_restart(int runs, int crash)
             if (k != 1)
                 die("restart: expected one record", k < 0 ? k : CN_EINVAL);
             (withstate ? full : empty)[i] = (double)(t1 - t0) / 1e6;
-            fprintf(stderr, "# restart%s %s: store open %.1f ms, log open %.1f ms, worker %.1f ms, first batch %.1f ms\n",
-                    crash ? " after kill" : "", withstate ? "100k" : "empty", open_ms[0], open_ms[1], open_ms[2],
+            fprintf(stderr,
+                    "# restart%s %s: store open %.1f ms, log open %.1f ms, worker %.1f ms, first "
+                    "batch %.1f ms\n",
+                    crash ? " after kill" : "", withstate ? "100k" : "empty", open_ms[0],
+                    open_ms[1], open_ms[2],
                     (double)(t1 - t0) / 1e6 - open_ms[0] - open_ms[1] - open_ms[2]);
             uint64_t keys = 0;
             hunt_store_property(r.st, HUNT_CF_SESSIONS, "rocksdb.estimate-num-keys", &keys);
@@ -351,8 +361,10 @@ static void bench_restart(int runs, int crash)
     }
     char extra[128];
     qsort(empty, (size_t)runs, sizeof(double), cmp_d);
-    snprintf(extra, sizeof(extra), "\"reference_empty_state_ms\":%.1f,\"sessions\":%d", empty[runs / 2], SESSIONS);
-    report(crash ? "restart_to_first_event_after_kill" : "restart_to_first_event", "ms", full, runs, extra);
+    snprintf(extra, sizeof(extra), "\"reference_empty_state_ms\":%.1f,\"sessions\":%d",
+             empty[runs / 2], SESSIONS);
+    report(crash ? "restart_to_first_event_after_kill" : "restart_to_first_event", "ms", full, runs,
+           extra);
 }
 
 int main(int argc, char **argv)
@@ -372,7 +384,9 @@ int main(int argc, char **argv)
         } else if (strcmp(argv[i], "--batch") == 0 && i + 1 < argc) {
             batch_size = (uint32_t)strtoul(argv[++i], NULL, 10);
         } else {
-            fprintf(stderr, "usage: bench_hunt_worker [--runs N] [--only throughput|restart] [--batch N]\n");
+            fprintf(
+                stderr,
+                "usage: bench_hunt_worker [--runs N] [--only throughput|restart] [--batch N]\n");
             return 2;
         }
     }

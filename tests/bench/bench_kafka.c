@@ -108,7 +108,8 @@ static double ref_append_once(bench *b, const char *topic, long records)
     for (long i = 0; i < batches; i++) {
         /* Keep at most 64 batches in flight so the queue stays bounded. */
         ref_wait_until(&w, queued - 64);
-        if (lg_append_async(b->log, topic, (int32_t)(i % PARTS), batch.data, batch.len, ref_cb, &w) == 0)
+        if (lg_append_async(b->log, topic, (int32_t)(i % PARTS), batch.data, batch.len, ref_cb,
+                            &w) == 0)
             queued++;
     }
     ref_wait_until(&w, queued);
@@ -155,7 +156,8 @@ static double produce_once(bench *b, const char *topic, long records)
         for (;;) {
             rd_kafka_resp_err_t e = rd_kafka_producev(
                 rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION((int32_t)(i % PARTS)),
-                RD_KAFKA_V_VALUE(val, sizeof(val)), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+                RD_KAFKA_V_VALUE(val, sizeof(val)), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                RD_KAFKA_V_END);
             if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
                 break;
             if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
@@ -263,7 +265,8 @@ int main(int argc, char **argv)
     snprintf(b.brokers, sizeof(b.brokers), "127.0.0.1:%d", kf_server_port(b.srv));
     pthread_create(&b.loop, NULL, loop_main, &b);
 
-    double *ref = calloc((size_t)runs, sizeof(double)), *prod = calloc((size_t)runs, sizeof(double)),
+    double *ref = calloc((size_t)runs, sizeof(double)),
+           *prod = calloc((size_t)runs, sizeof(double)),
            *cons = calloc((size_t)runs, sizeof(double));
     for (int r = 0; r < runs; r++) {
         char t1[64], t2[64];
@@ -280,14 +283,18 @@ int main(int argc, char **argv)
     }
     double mr = median(ref, runs), mp = median(prod, runs), mc = median(cons, runs);
     /* median() sorted the arrays: [0] is the min, [runs-1] the max. */
-    printf("{\"bench\":\"log.append.inprocess\",\"record_bytes\":%d,\"batch\":1000,\"durability\":\"fsync\","
+    printf("{\"bench\":\"log.append.inprocess\",\"record_bytes\":%d,\"batch\":1000,\"durability\":"
+           "\"fsync\","
            "\"records_per_s\":%.0f,\"min\":%.0f,\"max\":%.0f,\"runs\":%d}\n",
            RECORD_BYTES, mr, ref[0], ref[runs - 1], runs);
-    printf("{\"bench\":\"kafka.produce.librdkafka\",\"record_bytes\":%d,\"acks\":\"all\",\"records\":%ld,"
-           "\"records_per_s\":%.0f,\"min\":%.0f,\"max\":%.0f,\"ratio_to_inprocess_append\":%.3f,\"runs\":%d}\n",
+    printf("{\"bench\":\"kafka.produce.librdkafka\",\"record_bytes\":%d,\"acks\":\"all\","
+           "\"records\":%ld,"
+           "\"records_per_s\":%.0f,\"min\":%.0f,\"max\":%.0f,\"ratio_to_inprocess_append\":%.3f,"
+           "\"runs\":%d}\n",
            RECORD_BYTES, records, mp, prod[0], prod[runs - 1], mr > 0 ? mp / mr : 0, runs);
     printf("{\"bench\":\"kafka.consume.librdkafka\",\"record_bytes\":%d,\"records\":%ld,"
-           "\"records_per_s\":%.0f,\"min\":%.0f,\"max\":%.0f,\"ratio_to_inprocess_append\":%.3f,\"runs\":%d}\n",
+           "\"records_per_s\":%.0f,\"min\":%.0f,\"max\":%.0f,\"ratio_to_inprocess_append\":%.3f,"
+           "\"runs\":%d}\n",
            RECORD_BYTES, records, mc, cons[0], cons[runs - 1], mr > 0 ? mc / mr : 0, runs);
 
     event_base_loopexit(b.base, NULL);

@@ -187,11 +187,12 @@ static void bench_append(const bench_cfg *c, double fsync_rate)
             for (int i = 0; i < c->runs; i++)
                 r[i] = append_once(c, batches[bi], durs[di]);
             double m = median(r, c->runs);
-            printf("{\"bench\":\"log.append\",\"record_bytes\":%d,\"batch\":%d,\"durability\":\"%s\","
-                   "\"records_per_s\":%.0f,\"runs\":%d,\"raw_fdatasync_per_s\":%.0f,"
-                   "\"records_per_raw_fdatasync\":%.1f}\n",
-                   RECORD_BYTES, batches[bi], dur_name(durs[di]), m, c->runs, fsync_rate,
-                   fsync_rate > 0 ? m / fsync_rate : 0);
+            printf(
+                "{\"bench\":\"log.append\",\"record_bytes\":%d,\"batch\":%d,\"durability\":\"%s\","
+                "\"records_per_s\":%.0f,\"runs\":%d,\"raw_fdatasync_per_s\":%.0f,"
+                "\"records_per_raw_fdatasync\":%.1f}\n",
+                RECORD_BYTES, batches[bi], dur_name(durs[di]), m, c->runs, fsync_rate,
+                fsync_rate > 0 ? m / fsync_rate : 0);
             fflush(stdout);
         }
     }
@@ -262,12 +263,14 @@ static void bench_read(const bench_cfg *c)
         rd_r[i] = (double)total / secs_since(t0) / 1e6;
         free(buf);
     }
-    printf("{\"bench\":\"log.read.iter\",\"record_bytes\":%d,\"records\":%ld,\"records_per_s\":%.0f,"
-           "\"runs\":%d}\n",
-           RECORD_BYTES, records, median(it_r, c->runs), c->runs);
-    printf("{\"bench\":\"log.read.range\",\"record_bytes\":%d,\"max_bytes\":1048576,\"mb_per_s\":%.0f,"
-           "\"runs\":%d}\n",
-           RECORD_BYTES, median(rd_r, c->runs), c->runs);
+    printf(
+        "{\"bench\":\"log.read.iter\",\"record_bytes\":%d,\"records\":%ld,\"records_per_s\":%.0f,"
+        "\"runs\":%d}\n",
+        RECORD_BYTES, records, median(it_r, c->runs), c->runs);
+    printf(
+        "{\"bench\":\"log.read.range\",\"record_bytes\":%d,\"max_bytes\":1048576,\"mb_per_s\":%.0f,"
+        "\"runs\":%d}\n",
+        RECORD_BYTES, median(rd_r, c->runs), c->runs);
     fflush(stdout);
     lg_close(log);
     cn_test_rmrf(dir);
@@ -335,7 +338,8 @@ static void bench_recover(const bench_cfg *c)
     int runs = c->runs < 3 ? c->runs : 3; /* each run writes ~1 GiB */
     for (int i = 0; i < runs; i++)
         r[i] = recover_once(c, &bytes);
-    printf("{\"bench\":\"log.recover_after_kill9\",\"data_bytes\":%llu,\"open_ms\":%.1f,\"runs\":%d}\n",
+    printf("{\"bench\":\"log.recover_after_kill9\",\"data_bytes\":%llu,\"open_ms\":%.1f,\"runs\":%"
+           "d}\n",
            (unsigned long long)bytes, median(r, runs) * 1e3, runs);
     fflush(stdout);
 }
@@ -367,7 +371,8 @@ int main(int argc, char **argv)
     double fsync_rate = median(fr, c.runs);
     cn_test_rmrf(dir);
     free(dir);
-    printf("{\"bench\":\"machine.fdatasync\",\"write_bytes\":4096,\"fdatasync_per_s\":%.0f,\"runs\":%d}\n",
+    printf("{\"bench\":\"machine.fdatasync\",\"write_bytes\":4096,\"fdatasync_per_s\":%.0f,"
+           "\"runs\":%d}\n",
            fsync_rate, c.runs);
     fflush(stdout);
     if (!c.only || !strcmp(c.only, "append"))

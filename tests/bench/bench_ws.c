@@ -75,7 +75,8 @@ static stat3 rate(const bench_cfg *c, long (*fn)(void *), void *ud)
         r[i] = (double)items / el;
     }
     qsort(r, (size_t)c->runs, sizeof(double), cmp_dbl);
-    stat3 st = {c->runs % 2 ? r[c->runs / 2] : (r[c->runs / 2 - 1] + r[c->runs / 2]) / 2, r[0], r[c->runs - 1]};
+    stat3 st = {c->runs % 2 ? r[c->runs / 2] : (r[c->runs / 2 - 1] + r[c->runs / 2]) / 2, r[0],
+                r[c->runs - 1]};
     return st;
 }
 
@@ -100,7 +101,8 @@ typedef struct fixture {
     auth_token_cache *cache;
 } fixture;
 
-static const char ping_json[] = "{\"id\":\"c-1\",\"beacon\":\"b-07\",\"rssi\":-61,\"ts\":1764320000123}";
+static const char ping_json[] =
+    "{\"id\":\"c-1\",\"beacon\":\"b-07\",\"rssi\":-61,\"ts\":1764320000123}";
 #define NOW 1764320000123LL
 
 static long run_memcpy(void *ud)
@@ -172,7 +174,8 @@ static long run_handshake(void *ud)
     ws_http_req req;
     int status;
     char acc[WS_ACCEPT_LEN + 1], tok[AUTH_TOKEN_MAX_LEN];
-    if (ws_http_parse(f->head, f->head_len, &scan, NULL, &req) || ws_http_upgrade_check(&req, &status, NULL) ||
+    if (ws_http_parse(f->head, f->head_len, &scan, NULL, &req) ||
+        ws_http_upgrade_check(&req, &status, NULL) ||
         ws_http_query_get(req.query, "token", tok, sizeof(tok), NULL) ||
         ws_http_accept_key((const char *)req.ws_key.ptr, req.ws_key.len, acc))
         return -1;
@@ -197,7 +200,8 @@ static long run_token_cached(void *ud)
 static long run_json_one(void *ud)
 {
     fixture *f = ud;
-    if (gw_ping_parse_json(f->json_one, strlen(f->json_one), &f->lim, NOW, &f->batch) || f->batch.n != 1)
+    if (gw_ping_parse_json(f->json_one, strlen(f->json_one), &f->lim, NOW, &f->batch) ||
+        f->batch.n != 1)
         return -1;
     return 1;
 }
@@ -205,7 +209,8 @@ static long run_json_one(void *ud)
 static long run_json_one_slow(void *ud)
 {
     fixture *f = ud;
-    if (gw__ping_parse_json_slow(f->json_one, strlen(f->json_one), &f->lim, NOW, &f->batch) || f->batch.n != 1)
+    if (gw__ping_parse_json_slow(f->json_one, strlen(f->json_one), &f->lim, NOW, &f->batch) ||
+        f->batch.n != 1)
         return -1;
     return 1;
 }
@@ -213,7 +218,8 @@ static long run_json_one_slow(void *ud)
 static long run_json64_slow(void *ud)
 {
     fixture *f = ud;
-    if (gw__ping_parse_json_slow(f->json64, strlen(f->json64), &f->lim, NOW, &f->batch) || f->batch.n != 64)
+    if (gw__ping_parse_json_slow(f->json64, strlen(f->json64), &f->lim, NOW, &f->batch) ||
+        f->batch.n != 64)
         return -1;
     return 64;
 }
@@ -221,7 +227,8 @@ static long run_json64_slow(void *ud)
 static long run_json64(void *ud)
 {
     fixture *f = ud;
-    if (gw_ping_parse_json(f->json64, strlen(f->json64), &f->lim, NOW, &f->batch) || f->batch.n != 64)
+    if (gw_ping_parse_json(f->json64, strlen(f->json64), &f->lim, NOW, &f->batch) ||
+        f->batch.n != 64)
         return -1;
     return 64;
 }
@@ -291,17 +298,19 @@ static int fixture_init(fixture *f)
     c.expires_ms = NOW + 43200000;
     if (auth_token_keygen(f->pk, sk) || auth_token_issue(sk, &c, f->token, sizeof(f->token)))
         return -1;
-    f->head_len = (size_t)snprintf(f->head, sizeof(f->head),
-                                   "GET /ws?token=%s HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nUpgrade: websocket\r\n"
-                                   "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                                   "Sec-WebSocket-Version: 13\r\n\r\n",
-                                   f->token);
+    f->head_len = (size_t)snprintf(
+        f->head, sizeof(f->head),
+        "GET /ws?token=%s HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nUpgrade: websocket\r\n"
+        "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        "Sec-WebSocket-Version: 13\r\n\r\n",
+        f->token);
     snprintf(f->json_one, sizeof(f->json_one), "%s", ping_json);
     f->json64 = malloc(64 * 80 + 3);
     size_t o = 0;
     f->json64[o++] = '[';
     for (int i = 0; i < 64; i++)
-        o += (size_t)sprintf(f->json64 + o, "%s{\"id\":\"c-%d\",\"beacon\":\"b-07\",\"rssi\":-61,\"ts\":%lld}",
+        o += (size_t)sprintf(f->json64 + o,
+                             "%s{\"id\":\"c-%d\",\"beacon\":\"b-07\",\"rssi\":-61,\"ts\":%lld}",
                              i ? "," : "", i, NOW);
     f->json64[o++] = ']';
     f->json64[o] = 0;

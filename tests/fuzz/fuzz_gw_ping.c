@@ -21,10 +21,11 @@
 
 static int fz_known_code(const char *c)
 {
-    static const char *codes[] = {GW_PE_BAD_JSON,     GW_PE_BAD_PROTOBUF, GW_PE_NOT_PING,       GW_PE_EMPTY_BATCH,
-                                  GW_PE_TOO_MANY,     GW_PE_MISSING_ID,   GW_PE_BAD_ID,         GW_PE_DUPLICATE_ID,
-                                  GW_PE_MISSING_BEACON, GW_PE_BAD_BEACON, GW_PE_MISSING_RSSI,   GW_PE_BAD_RSSI,
-                                  GW_PE_MISSING_TS,   GW_PE_BAD_TS};
+    static const char *codes[] = {GW_PE_BAD_JSON,    GW_PE_BAD_PROTOBUF, GW_PE_NOT_PING,
+                                  GW_PE_EMPTY_BATCH, GW_PE_TOO_MANY,     GW_PE_MISSING_ID,
+                                  GW_PE_BAD_ID,      GW_PE_DUPLICATE_ID, GW_PE_MISSING_BEACON,
+                                  GW_PE_BAD_BEACON,  GW_PE_MISSING_RSSI, GW_PE_BAD_RSSI,
+                                  GW_PE_MISSING_TS,  GW_PE_BAD_TS};
     for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
         if (c && strcmp(c, codes[i]) == 0)
             return 1;
@@ -48,7 +49,8 @@ static void fz_check_batch(const gw_ping_batch *b, const gw_ping_limits *lim)
                 abort();
     }
     for (size_t i = 0; i < b->nerr; i++)
-        if (!fz_known_code(b->errs[i].code) || (b->errs[i].id[0] && !cn_id_valid(b->errs[i].id, strlen(b->errs[i].id))))
+        if (!fz_known_code(b->errs[i].code) ||
+            (b->errs[i].id[0] && !cn_id_valid(b->errs[i].id, strlen(b->errs[i].id))))
             abort();
 }
 
@@ -96,7 +98,8 @@ static void fz_same_batches(const gw_ping_batch *a, const gw_ping_batch *b)
             abort();
     for (size_t i = 0; i < a->nerr; i++) {
         const gw_ping_error *x = &a->errs[i], *y = &b->errs[i];
-        if (strcmp(x->code, y->code) || strcmp(x->id, y->id) || strcmp(x->detail, y->detail) || x->index != y->index)
+        if (strcmp(x->code, y->code) || strcmp(x->id, y->id) || strcmp(x->detail, y->detail) ||
+            x->index != y->index)
             abort();
     }
 }

@@ -59,7 +59,8 @@ static void fz_init(void)
     o.max_msg_bytes = 4096;
     fz_base = event_base_new();
     if (!fz_base || lg_open(&log, &lo) || lg_topic_create(log, "ble-raw", &tc) ||
-        gw_sink_log_new(&sink, fz_base, log, "ble-raw") || gw_server_new(&fz_srv, fz_base, sink, &o))
+        gw_sink_log_new(&sink, fz_base, log, "ble-raw") ||
+        gw_server_new(&fz_srv, fz_base, sink, &o))
         abort();
 }
 
@@ -76,8 +77,9 @@ static void fz_drain_client(int fd)
     }
 }
 
-static const char fz_hs[] = "GET /ws?player=fz-1 HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+static const char fz_hs[] =
+    "GET /ws?player=fz-1 HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
 
 static void fz_write(int fd, const uint8_t *p, size_t n, size_t chunk)
 {
@@ -125,7 +127,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         usleep(100);
     }
     if (fz_srv->nopen || fz_srv->tickets_out || fz_srv->inflight_pings || fz_srv->m.buffer_bytes) {
-        fprintf(stderr, "fuzz_gw_server: left behind: %u connections, %u appends, %llu pings, %llu bytes\n",
+        fprintf(stderr,
+                "fuzz_gw_server: left behind: %u connections, %u appends, %llu pings, %llu bytes\n",
                 fz_srv->nopen, fz_srv->tickets_out, (unsigned long long)fz_srv->inflight_pings,
                 (unsigned long long)fz_srv->m.buffer_bytes);
         abort();

@@ -40,15 +40,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             kf_wr_init(&w, &b1);
             if (kf_encode_response(&w, key, ver, msg) == 0) {
                 void *again = NULL;
-                int rc2 = kf_decode_response(key, ver, b1.data ? b1.data : (const unsigned char *)"", b1.len,
-                                             a, &again);
+                int rc2 = kf_decode_response(
+                    key, ver, b1.data ? b1.data : (const unsigned char *)"", b1.len, a, &again);
                 if (rc2 == 0) {
                     kf_wr_init(&w, &b2);
                     if (kf_encode_response(&w, key, ver, again) != 0)
                         abort();
                     if (b1.len != b2.len || (b1.len && memcmp(b1.data, b2.data, b1.len) != 0))
                         abort();
-                } else if (rc2 != CN_ENOMEM && !(rc2 == KF_EFRAME && kf_arena_error(a) == KF_EFRAME)) {
+                } else if (rc2 != CN_ENOMEM &&
+                           !(rc2 == KF_EFRAME && kf_arena_error(a) == KF_EFRAME)) {
                     abort();
                 }
             }

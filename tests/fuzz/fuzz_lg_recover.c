@@ -35,8 +35,8 @@
 
 #define KNOWN 5
 
-static cn_buf g_known;   /* the five batches as stored (stamped) */
-static int64_t g_end;    /* their end offset */
+static cn_buf g_known; /* the five batches as stored (stamped) */
+static int64_t g_end;  /* their end offset */
 
 static void die(const char *what, int rc)
 {

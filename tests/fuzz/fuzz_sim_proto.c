@@ -63,7 +63,8 @@ static void fz_head(const char *m, size_t n)
     int st, st2 = 0;
     size_t hl = 0, hl2 = 0;
     int rc = sim_parse_head(m, n, accept, &st, &hl);
-    if (rc == 0 && (st != 101 || hl > n || hl < 4 || memcmp(m + hl - 4, "\r\n\r\n", 4) || !memmem(m, hl, accept, 28)))
+    if (rc == 0 && (st != 101 || hl > n || hl < 4 || memcmp(m + hl - 4, "\r\n\r\n", 4) ||
+                    !memmem(m, hl, accept, 28)))
         abort();
     if (rc != 0 && rc != CN_WANT_MORE && rc != WS_EHANDSHAKE)
         abort();

@@ -25,8 +25,8 @@ typedef struct fz_out {
     uint16_t code;
 } fz_out;
 
-static void fz_check_event(const ws_event *ev, const unsigned char *buf, size_t n, size_t *msg, size_t *ctl,
-                           uint8_t *u8)
+static void fz_check_event(const ws_event *ev, const unsigned char *buf, size_t n, size_t *msg,
+                           size_t *ctl, uint8_t *u8)
 {
     if (ev->len && (ev->data < buf || ev->data + ev->len > buf + n))
         abort();
@@ -49,7 +49,8 @@ static void fz_check_event(const ws_event *ev, const unsigned char *buf, size_t 
     if (*ctl > WS_MAX_CONTROL)
         abort();
     if (ev->msg_end) {
-        if (ev->type == WS_EV_CLOSE && ev->close_code != WS_CLOSE_NO_STATUS && !ws_close_code_valid(ev->close_code))
+        if (ev->type == WS_EV_CLOSE && ev->close_code != WS_CLOSE_NO_STATUS &&
+            !ws_close_code_valid(ev->close_code))
             abort();
         *ctl = 0;
     }
@@ -86,7 +87,8 @@ static fz_out fz_run(int role, const unsigned char *data, size_t n, size_t chunk
                  * on how payload was split; tags only at message ends. */
                 o.digest = cn_crc32c(o.digest, ev.data, ev.len);
                 if (ev.msg_end) {
-                    unsigned char tag[4] = {(unsigned char)ev.type, ev.opcode, (unsigned char)(ev.close_code >> 8),
+                    unsigned char tag[4] = {(unsigned char)ev.type, ev.opcode,
+                                            (unsigned char)(ev.close_code >> 8),
                                             (unsigned char)ev.close_code};
                     o.digest = cn_crc32c(o.digest, tag, sizeof(tag));
                 }

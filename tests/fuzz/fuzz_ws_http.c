@@ -35,14 +35,16 @@ static void fz_check_ok(const ws_http_req *r, const char *buf, size_t len)
     const char *why = NULL;
     if (ws_http_upgrade_check(r, &status, &why) == 0) {
         char acc[WS_ACCEPT_LEN + 1];
-        if (ws_http_accept_key((const char *)r->ws_key.ptr, r->ws_key.len, acc) || strlen(acc) != WS_ACCEPT_LEN)
+        if (ws_http_accept_key((const char *)r->ws_key.ptr, r->ws_key.len, acc) ||
+            strlen(acc) != WS_ACCEPT_LEN)
             abort();
     } else if (status < 400 || !why) {
         abort();
     }
     char v[32];
     size_t vl = 0;
-    if (ws_http_query_get(r->query, "token", v, sizeof(v), &vl) == 0 && (vl >= sizeof(v) || strlen(v) != vl))
+    if (ws_http_query_get(r->query, "token", v, sizeof(v), &vl) == 0 &&
+        (vl >= sizeof(v) || strlen(v) != vl))
         abort();
 }
 

@@ -88,6 +88,15 @@ void cn_test_alloc_fail_at(long n, int forever)
     cn_alloc_set_hooks(&h);
 }
 
-long cn_test_alloc_count(void) { return cn__count; }
-long cn_test_alloc_live(void) { return cn__live; }
-void cn_test_alloc_reset(void) { cn_alloc_set_hooks(NULL); }
+long cn_test_alloc_count(void)
+{
+    return cn__count;
+}
+long cn_test_alloc_live(void)
+{
+    return cn__live;
+}
+void cn_test_alloc_reset(void)
+{
+    cn_alloc_set_hooks(NULL);
+}

@@ -147,8 +147,8 @@ static int t_rename(void *ud, const char *from, const char *to)
 void lgt_vfs_init(lgt_vfs *v)
 {
     memset(v, 0, sizeof(*v));
-    v->vfs = (lg_vfs){t_open, t_close, t_pwrite, t_pread, t_fdatasync, t_ftruncate, t_unlink,
-                      t_rename, v};
+    v->vfs = (lg_vfs){t_open,      t_close,  t_pwrite, t_pread, t_fdatasync,
+                      t_ftruncate, t_unlink, t_rename, v};
 }
 
 const char *lgt_seg_path(const char *dir, const char *topic, int part, int64_t base)

@@ -84,12 +84,13 @@ static void append_pings(lg_log *log, int from, int to)
         assert_int_equal(lg_batch_builder_new(&b, LG_COMP_NONE), 0);
         lg_header h = {(const unsigned char *)"content-type", 12,
                        (const unsigned char *)"application/cloudevents+protobuf", 32};
-        assert_int_equal(lg_batch_builder_add(b, T0 + i * 1000, player, strlen(player), ev.data,
-                                              ev.len, &h, 1),
-                         0);
+        assert_int_equal(
+            lg_batch_builder_add(b, T0 + i * 1000, player, strlen(player), ev.data, ev.len, &h, 1),
+            0);
         assert_int_equal(lg_batch_builder_finish(b, &batch), 0);
         lg_append_result r;
-        assert_int_equal(lg_append(log, "ble-raw", (i % 4) < 2 ? 0 : 1, batch.data, batch.len, &r), 0);
+        assert_int_equal(lg_append(log, "ble-raw", (i % 4) < 2 ? 0 : 1, batch.data, batch.len, &r),
+                         0);
         assert_int_equal(r.err, 0);
         lg_batch_builder_free(b);
         cn_buf_free(&ev);

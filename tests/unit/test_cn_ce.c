@@ -47,10 +47,10 @@ static void test_field_numbers(void **st)
     /* id=1, source=2, spec_version=3, type=4 (length-delimited: tag n<<3|2);
      * attributes=5 is a map entry {key=1, value=2 {ce_string=3}};
      * binary_data=6. */
-    static const unsigned char want[] = {
-        0x0a, 2, 'e', '1', 0x12, 2, '/', 's', 0x1a, 3, '1', '.', '0', 0x22, 1, 't',
-        0x2a, 14, 0x0a, 7, 's', 'u', 'b', 'j', 'e', 'c', 't', 0x12, 3, 0x1a, 1, 'p',
-        0x32, 2, 0x01, 0x02};
+    static const unsigned char want[] = {0x0a, 2,   'e',  '1', 0x12, 2,    '/', 's',  0x1a,
+                                         3,    '1', '.',  '0', 0x22, 1,    't', 0x2a, 14,
+                                         0x0a, 7,   's',  'u', 'b',  'j',  'e', 'c',  't',
+                                         0x12, 3,   0x1a, 1,   'p',  0x32, 2,   0x01, 0x02};
     assert_int_equal(b.len, sizeof(want));
     assert_memory_equal(b.data, want, sizeof(want));
 
@@ -67,10 +67,10 @@ static void test_field_numbers(void **st)
     ev.data = (const unsigned char *)"hi";
     ev.data_len = 2;
     assert_int_equal(cn_ce_encode(&ev, &b), 0);
-    static const unsigned char want2[] = {
-        0x0a, 1, 'e', 0x12, 1, 's', 0x1a, 3, '1', '.', '0', 0x22, 1, 't',
-        0x2a, 18, 0x0a, 4, 't', 'i', 'm', 'e', 0x12, 10, 0x3a, 8, 0x08, 1, 0x10, 0x80, 0xca, 0xb5, 0xee, 0x01,
-        0x3a, 2, 'h', 'i'};
+    static const unsigned char want2[] = {0x0a, 1,    'e',  0x12, 1,    's', 0x1a, 3,  '1',  '.',
+                                          '0',  0x22, 1,    't',  0x2a, 18,  0x0a, 4,  't',  'i',
+                                          'm',  'e',  0x12, 10,   0x3a, 8,   0x08, 1,  0x10, 0x80,
+                                          0xca, 0xb5, 0xee, 0x01, 0x3a, 2,   'h',  'i'};
     assert_int_equal(b.len, sizeof(want2));
     assert_memory_equal(b.data, want2, sizeof(want2));
 
@@ -81,8 +81,9 @@ static void test_field_numbers(void **st)
     ev.data = (const unsigned char *)"\x08\x01";
     ev.data_len = 2;
     assert_int_equal(cn_ce_encode(&ev, &b), 0);
-    static const unsigned char want3[] = {0x0a, 1, 'e', 0x12, 1, 's', 0x1a, 3, '1', '.', '0', 0x22,
-                                          1, 't', 0x42, 9, 0x0a, 3, 'x', '/', 'y', 0x12, 2, 0x08, 0x01};
+    static const unsigned char want3[] = {0x0a, 1,   'e',  0x12, 1,   's',  0x1a, 3,    '1',
+                                          '.',  '0', 0x22, 1,    't', 0x42, 9,    0x0a, 3,
+                                          'x',  '/', 'y',  0x12, 2,   0x08, 0x01};
     assert_int_equal(b.len, sizeof(want3));
     assert_memory_equal(b.data, want3, sizeof(want3));
     cn_buf_free(&b);
@@ -96,8 +97,14 @@ static void test_roundtrip_all_attrs(void **st)
     cn_ce_attr ext[7] = {
         {.name = "zflag", .kind = CN_CE_BOOL, .b = 1},
         {.name = "count", .kind = CN_CE_INT, .i = -42},
-        {.name = "venue", .kind = CN_CE_STRING, .s = "mus\xc3\xa9" "e"},
-        {.name = "blob", .kind = CN_CE_BYTES, .bytes = (const unsigned char *)"\0\1\2", .bytes_len = 3},
+        {.name = "venue",
+         .kind = CN_CE_STRING,
+         .s = "mus\xc3\xa9"
+              "e"},
+        {.name = "blob",
+         .kind = CN_CE_BYTES,
+         .bytes = (const unsigned char *)"\0\1\2",
+         .bytes_len = 3},
         {.name = "home", .kind = CN_CE_URI, .s = "https://example.org/x"},
         {.name = "rel", .kind = CN_CE_URI_REF, .s = "../y"},
         {.name = "seen1", .kind = CN_CE_TIMESTAMP, .t = {-1, 999999999}},
@@ -147,7 +154,8 @@ static void test_roundtrip_all_attrs(void **st)
         assert_string_equal(got.ext[3].s, "../y");
         assert_int_equal(got.ext[3].kind, CN_CE_URI_REF);
         assert_true(got.ext[4].t.sec == -1 && got.ext[4].t.nsec == 999999999);
-        assert_string_equal(got.ext[5].s, "mus\xc3\xa9" "e");
+        assert_string_equal(got.ext[5].s, "mus\xc3\xa9"
+                                          "e");
         assert_int_equal(got.ext[6].kind, CN_CE_BOOL);
         assert_int_equal(got.ext[6].b, 1);
         assert_int_equal(got.data_kind, kinds[k]);
@@ -303,13 +311,15 @@ static void test_encode_refusals(void **st)
     assert_int_equal(cn_ce_encode(&ev, &b), CN_EINVAL);
     ev = good, ev.has_time = 1, ev.time.nsec = 1000000000;
     assert_int_equal(cn_ce_encode(&ev, &b), CN_EINVAL);
-    ev = good, ev.data_kind = CN_CE_DATA_TEXT, ev.data = (const unsigned char *)"a\0b", ev.data_len = 3;
+    ev = good, ev.data_kind = CN_CE_DATA_TEXT, ev.data = (const unsigned char *)"a\0b",
+    ev.data_len = 3;
     assert_int_equal(cn_ce_encode(&ev, &b), CN_EINVAL);
     ev = good, ev.data_kind = CN_CE_DATA_PROTO, ev.type_url = "noslash";
     assert_int_equal(cn_ce_encode(&ev, &b), CN_EINVAL);
     ev = good, ev.data_kind = CN_CE_DATA_PROTO, ev.type_url = "trailing/";
     assert_int_equal(cn_ce_encode(&ev, &b), CN_EINVAL);
-    const char *bad_names[] = {"", "Upper", "with-dash", "abcdefghijklmnopqrstu", "id", "time", "data"};
+    const char *bad_names[] = {"",   "Upper", "with-dash", "abcdefghijklmnopqrstu",
+                               "id", "time",  "data"};
     for (size_t i = 0; i < sizeof(bad_names) / sizeof(bad_names[0]); i++) {
         cn_ce_attr a = {.name = bad_names[i], .kind = CN_CE_INT, .i = 1};
         ev = good, ev.ext = &a, ev.n_ext = 1;
@@ -385,14 +395,22 @@ static void test_decode_refusals(void **st)
         int64_t sec;
         int32_t nsec;
     } cases[] = {
-        {"time", 3, "2026-11-28T00:00:00Z", 0, 0}, {"subject", 2, NULL, 0, 0},
-        {"subject", 3, "", 0, 0},                  {"datacontenttype", 5, "x:y", 0, 0},
-        {"dataschema", 3, "x", 0, 0},              {"Upper", 3, "v", 0, 0},
-        {"a-b", 3, "v", 0, 0},                     {"abcdefghijklmnopqrstu", 3, "v", 0, 0},
-        {"", 3, "v", 0, 0},                        {"ext", 0, NULL, 0, 0},
-        {"ext", -1, NULL, 0, 0},                   {"id", 3, "x", 0, 0},
-        {"specversion", 3, "1.0", 0, 0},           {"time", 7, NULL, 0, -1},
-        {"time", 7, NULL, 0, 1000000000},          {"time", 7, NULL, -62135596801LL, 0},
+        {"time", 3, "2026-11-28T00:00:00Z", 0, 0},
+        {"subject", 2, NULL, 0, 0},
+        {"subject", 3, "", 0, 0},
+        {"datacontenttype", 5, "x:y", 0, 0},
+        {"dataschema", 3, "x", 0, 0},
+        {"Upper", 3, "v", 0, 0},
+        {"a-b", 3, "v", 0, 0},
+        {"abcdefghijklmnopqrstu", 3, "v", 0, 0},
+        {"", 3, "v", 0, 0},
+        {"ext", 0, NULL, 0, 0},
+        {"ext", -1, NULL, 0, 0},
+        {"id", 3, "x", 0, 0},
+        {"specversion", 3, "1.0", 0, 0},
+        {"time", 7, NULL, 0, -1},
+        {"time", 7, NULL, 0, 1000000000},
+        {"time", 7, NULL, -62135596801LL, 0},
         {"seen", 7, NULL, 253402300800LL, 0},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -402,8 +420,11 @@ static void test_decode_refusals(void **st)
         io__cloudevents__v1__cloud_event__cloud_event_attribute_value__init(&v);
         e.key = (char *)cases[i].name;
         e.value = cases[i].kind == -1 ? NULL : &v;
-        v.attr_case = (Io__Cloudevents__V1__CloudEvent__CloudEventAttributeValue__AttrCase)(
-            cases[i].kind < 0 ? 0 : cases[i].kind);
+        v.attr_case =
+            (Io__Cloudevents__V1__CloudEvent__CloudEventAttributeValue__AttrCase)(cases[i].kind < 0
+                                                                                      ? 0
+                                                                                      : cases[i]
+                                                                                            .kind);
         if (cases[i].kind == 3)
             v.ce_string = (char *)cases[i].s;
         if (cases[i].kind == 5)
@@ -432,7 +453,8 @@ static void test_decode_refusals(void **st)
             io__cloudevents__v1__cloud_event__cloud_event_attribute_value__init(&v[j]);
             e[j].key = known ? "subject" : "ext";
             e[j].value = &v[j];
-            v[j].attr_case = IO__CLOUDEVENTS__V1__CLOUD_EVENT__CLOUD_EVENT_ATTRIBUTE_VALUE__ATTR_CE_STRING;
+            v[j].attr_case =
+                IO__CLOUDEVENTS__V1__CLOUD_EVENT__CLOUD_EVENT_ATTRIBUTE_VALUE__ATTR_CE_STRING;
             v[j].ce_string = "v";
         }
         msg.n_attributes = 2;
@@ -457,7 +479,10 @@ static void test_decode_refusals(void **st)
     cn_buf_append(&b, "\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff", 11);
     assert_int_equal(decode_rc(&b), CN_EDECODE);
     cn_buf_reset(&b);
-    cn_buf_append(&b, "\x0a\x05" "ab", 4); /* length past the end */
+    cn_buf_append(&b,
+                  "\x0a\x05"
+                  "ab",
+                  4); /* length past the end */
     assert_int_equal(decode_rc(&b), CN_EDECODE);
     cn_buf_reset(&b);
     assert_int_equal(decode_rc(&b), CN_EPROTO);
@@ -505,7 +530,7 @@ static void test_many_attributes(void **st)
     (void)st;
     enum { N = 20000 };
     cn_ce_attr *ext = calloc(N, sizeof(*ext));
-    char (*names)[16] = calloc(N, 16);
+    char(*names)[16] = calloc(N, 16);
     for (int i = 0; i < N; i++) {
         snprintf(names[i], 16, "a%d", N - i);
         ext[i].name = names[i];
@@ -532,7 +557,8 @@ static void test_many_attributes(void **st)
         io__cloudevents__v1__cloud_event__cloud_event_attribute_value__init(&vs[i]);
         es[i].key = i == N - 1 ? names[0] : names[i];
         es[i].value = &vs[i];
-        vs[i].attr_case = IO__CLOUDEVENTS__V1__CLOUD_EVENT__CLOUD_EVENT_ATTRIBUTE_VALUE__ATTR_CE_INTEGER;
+        vs[i].attr_case =
+            IO__CLOUDEVENTS__V1__CLOUD_EVENT__CLOUD_EVENT_ATTRIBUTE_VALUE__ATTR_CE_INTEGER;
         ep[i] = &es[i];
     }
     pb_ce msg;
@@ -559,7 +585,8 @@ static void test_many_attributes(void **st)
 static void test_type_lookup(void **st)
 {
     (void)st;
-    assert_string_equal(cn_ce_type_name("type.googleapis.com/cairn.v1.BlePing"), "cairn.v1.BlePing");
+    assert_string_equal(cn_ce_type_name("type.googleapis.com/cairn.v1.BlePing"),
+                        "cairn.v1.BlePing");
     assert_null(cn_ce_type_name("nothing"));
     assert_null(cn_ce_type_name("a/"));
     assert_null(cn_ce_type_name(NULL));
@@ -568,8 +595,13 @@ static void test_type_lookup(void **st)
     assert_null(cn_ce_known_type("type.googleapis.com/cairn.v1.Nope"));
     assert_null(cn_ce_known_type("cairn.v1.BlePing")); /* a type URL needs a '/' */
     /* proto data that is not the type it claims */
-    cn_ce ev = {.id = "i", .source = "s", .type = "t", .data_kind = CN_CE_DATA_PROTO,
-                .type_url = "x/cairn.v1.BlePing", .data = (const unsigned char *)"\x0a\x09", .data_len = 2};
+    cn_ce ev = {.id = "i",
+                .source = "s",
+                .type = "t",
+                .data_kind = CN_CE_DATA_PROTO,
+                .type_url = "x/cairn.v1.BlePing",
+                .data = (const unsigned char *)"\x0a\x09",
+                .data_len = 2};
     ProtobufCMessage *pm = (ProtobufCMessage *)&ev;
     assert_int_equal(cn_ce_data_unpack(&ev, &cairn__v1__ble_ping__descriptor, &pm), CN_EDECODE);
     assert_null(pm);
@@ -593,8 +625,15 @@ static void test_oom(void **st)
         cn_test_alloc_fail_at(n, 1);
         cn_buf b = CN_BUF_INIT, b2 = CN_BUF_INIT;
         int rc = cn_ce_encode_ping(&b, "node", "ce-1", 1, &ping);
-        cn_ce ev = {.id = "i", .source = "s", .type = "t", .ext = ext, .n_ext = 2, .has_time = 1,
-                    .data_kind = CN_CE_DATA_TEXT, .data = (const unsigned char *)"txt", .data_len = 3};
+        cn_ce ev = {.id = "i",
+                    .source = "s",
+                    .type = "t",
+                    .ext = ext,
+                    .n_ext = 2,
+                    .has_time = 1,
+                    .data_kind = CN_CE_DATA_TEXT,
+                    .data = (const unsigned char *)"txt",
+                    .data_len = 3};
         if (!rc)
             rc = cn_ce_encode(&ev, &b2);
         if (rc) {

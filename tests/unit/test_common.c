@@ -44,15 +44,17 @@ static void test_crc32c_vectors(void **st)
     assert_int_equal(cn_crc32c(0, "123456789", 9), 0xE3069283);
     /* Incremental equals one-shot, at every split point. */
     for (int k = 0; k <= 9; k++)
-        assert_int_equal(cn_crc32c(cn_crc32c(0, "123456789", (size_t)k), &"123456789"[k], 9 - (size_t)k),
-                         0xE3069283);
+        assert_int_equal(
+            cn_crc32c(cn_crc32c(0, "123456789", (size_t)k), &"123456789"[k], 9 - (size_t)k),
+            0xE3069283);
 }
 
 static void test_varint(void **st)
 {
     (void)st;
     unsigned char b[10];
-    const int64_t vals[] = {0, 1, -1, 63, -64, 64, 300, -300, INT32_MAX, INT32_MIN, INT64_MAX, INT64_MIN};
+    const int64_t vals[] = {0,   1,    -1,        63,        -64,       64,
+                            300, -300, INT32_MAX, INT32_MIN, INT64_MAX, INT64_MIN};
     for (size_t i = 0; i < sizeof(vals) / sizeof(vals[0]); i++) {
         int n = cn_wr_varint(b, vals[i]);
         int64_t out;
@@ -162,8 +164,8 @@ static void test_cli(void **st)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_err_table), cmocka_unit_test(test_crc32c_vectors),
-        cmocka_unit_test(test_varint),    cmocka_unit_test(test_buf_oom),
+        cmocka_unit_test(test_err_table),  cmocka_unit_test(test_crc32c_vectors),
+        cmocka_unit_test(test_varint),     cmocka_unit_test(test_buf_oom),
         cmocka_unit_test(test_parse_time), cmocka_unit_test(test_cli),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -54,7 +54,8 @@ static void test_assets(void **st)
     assert_int_equal(dash_serve_asset("/index.html", &b, &n, &ct), 0);
     assert_null(memmem(b, n, "http://", 7));
     assert_null(memmem(b, n, "https://", 8));
-    const char *bad[] = {"", "/nope", "/index.htm", "/../CMakeLists.txt", "/dash_http.c", "//index.html", "/APP.JS"};
+    const char *bad[] = {
+        "", "/nope", "/index.htm", "/../CMakeLists.txt", "/dash_http.c", "//index.html", "/APP.JS"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         assert_int_equal(dash_serve_asset(bad[i], &b, &n, &ct), CN_ENOENT);
 }
@@ -93,10 +94,12 @@ static void test_stats_json(void **st)
     assert_int_equal(json_integer_value(json_object_get(j, "lag")), 0);
     json_t *parts = json_object_get(j, "partitions");
     assert_int_equal(json_array_size(parts), 2);
-    assert_int_equal(json_integer_value(json_object_get(json_array_get(parts, 1), "end_offset")), 20);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(parts, 1), "end_offset")),
+                     20);
     json_t *f = json_object_get(j, "recent_finds");
     assert_int_equal(json_array_size(f), 2);
-    assert_string_equal(json_string_value(json_object_get(json_array_get(f, 0), "player")), "p\"<script>\\");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(f, 0), "player")),
+                        "p\"<script>\\");
     assert_string_equal(json_string_value(json_object_get(json_array_get(f, 0), "beacon")), "b-01");
     assert_true(json_is_null(json_object_get(json_array_get(f, 1), "beacon")));
     json_decref(j);

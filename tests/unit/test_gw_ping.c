@@ -72,7 +72,8 @@ static void test_json_single_and_array(void **st)
     assert_int_equal(B.pings[0].rssi, -61);
     assert_true(B.pings[0].ts == 1764320000123LL);
     parse("[{\"id\":\"a\",\"beacon\":\"b\",\"rssi\":-1,\"ts\":1764320000000},"
-          " {\"id\":\"b\",\"beacon\":\"b\",\"rssi\":-2,\"ts\":1764320000001,\"extra\":[1,2],\"player\":\"spoof\"}]");
+          " {\"id\":\"b\",\"beacon\":\"b\",\"rssi\":-2,\"ts\":1764320000001,\"extra\":[1,2],"
+          "\"player\":\"spoof\"}]");
     assert_int_equal(B.n, 2);
     assert_int_equal(B.nerr, 0);
     assert_string_equal(B.pings[1].id, "b");
@@ -142,7 +143,8 @@ static void test_json_field_rules(void **st)
                 assert_string_equal(B.errs[0].id, "");
         }
     }
-    snprintf(j, sizeof(j), "{\"id\":\"%s\",\"beacon\":\"%s\",\"rssi\":-1,\"ts\":%lld}", id64, id64, NOW);
+    snprintf(j, sizeof(j), "{\"id\":\"%s\",\"beacon\":\"%s\",\"rssi\":-1,\"ts\":%lld}", id64, id64,
+             NOW);
     assert_string_equal(code1(j), "ok");
     snprintf(j, sizeof(j), "{\"id\":\"%s\",\"beacon\":\"b\",\"rssi\":-1,\"ts\":%lld}", id65, NOW);
     assert_string_equal(code1(j), "bad_id");
@@ -183,7 +185,8 @@ static void test_json_frame_errors(void **st)
         {"{", "bad_json"},
         {"[{\"id\":\"a\"}", "bad_json"},
         {"{\"id\":\"a\",\"beacon\":\"b\",\"rssi\":-1,\"ts\":1764320000000} x", "bad_json"},
-        {"{\"id\":\"a\",\"id\":\"b\",\"beacon\":\"b\",\"rssi\":-1,\"ts\":1764320000000}", "bad_json"},
+        {"{\"id\":\"a\",\"id\":\"b\",\"beacon\":\"b\",\"rssi\":-1,\"ts\":1764320000000}",
+         "bad_json"},
         {"{\"id\":\"a\\u0000b\",\"beacon\":\"b\",\"rssi\":-1,\"ts\":1764320000000}", "bad_json"},
         {"{\"id\":\"a\",\"beacon\":\"b\",\"rssi\":-1,\"ts\":99999999999999999999999}", "bad_json"},
         {"123", "bad_json"},
@@ -216,8 +219,8 @@ static char *array_of(size_t n)
     size_t o = 0;
     s[o++] = '[';
     for (size_t i = 0; i < n; i++)
-        o += (size_t)sprintf(s + o, "%s{\"id\":\"p%zu\",\"beacon\":\"b\",\"rssi\":-50,\"ts\":%lld}", i ? "," : "", i,
-                             NOW);
+        o += (size_t)sprintf(s + o, "%s{\"id\":\"p%zu\",\"beacon\":\"b\",\"rssi\":-50,\"ts\":%lld}",
+                             i ? "," : "", i, NOW);
     s[o++] = ']';
     s[o] = 0;
     return s;
@@ -262,11 +265,14 @@ static void test_json_fast_path(void **st)
         int fast;
     } c[] = {
         {"{\"id\":\"c-1\",\"beacon\":\"b-07\",\"rssi\":-61,\"ts\":1764320000123}", 1},
-        {" [ {\"ts\":1764320000123 , \"rssi\":-1,\"beacon\":\"b\",\"id\":\"a\"},\n\t{\"id\":\"b\"} ] ", 1},
+        {" [ {\"ts\":1764320000123 , \"rssi\":-1,\"beacon\":\"b\",\"id\":\"a\"},\n\t{\"id\":\"b\"} "
+         "] ",
+         1},
         {"{}", 1},
         {"{\"id\":7,\"beacon\":\"b\",\"rssi\":\"x\",\"ts\":-0}", 1},
         {"{\"id\":\"a b\",\"beacon\":\"b\",\"rssi\":-61,\"ts\":1764320000123}", 1},
-        /* declined: escapes, other keys, other types, duplicates, floats, leading zeros, long ints, junk */
+        /* declined: escapes, other keys, other types, duplicates, floats, leading zeros, long ints,
+           junk */
         {"{\"id\":\"c\\u002d1\",\"beacon\":\"b\",\"rssi\":-61,\"ts\":1764320000123}", 0},
         {"{\"id\":\"c\",\"beacon\":\"b\",\"rssi\":-61,\"ts\":1764320000123,\"x\":1}", 0},
         {"{\"id\":\"c\",\"beacon\":null,\"rssi\":-61,\"ts\":1764320000123}", 0},
@@ -347,7 +353,8 @@ static void test_json_out_of_memory(void **st)
     json_set_alloc_funcs(fail_malloc, count_free);
     /* A frame the fast path declines needs jansson: failing its very first
      * allocation is CN_ENOMEM, not bad_json. */
-    const char *other = "{\"id\":\"c\",\"beacon\":\"b\",\"rssi\":-61,\"ts\":1764320000123,\"extra\":true}";
+    const char *other =
+        "{\"id\":\"c\",\"beacon\":\"b\",\"rssi\":-61,\"ts\":1764320000123,\"extra\":true}";
     int rc1 = gw_ping_parse_json(other, strlen(other), &LIM, NOW, &B);
     /* The common frame takes the fast path, which allocates nothing. */
     const char *common = "{\"id\":\"c\",\"beacon\":\"b\",\"rssi\":-61,\"ts\":1764320000123}";
@@ -404,8 +411,9 @@ static Cairn__V1__BlePing mk(const char *id, const char *beacon, int32_t rssi, i
 static void test_pb_rules(void **st)
 {
     (void)st;
-    Cairn__V1__BlePing p[6] = {mk("c-1", "b-07", -61, NOW), mk("", "b", -1, NOW), mk("c-2", "", -1, NOW),
-                               mk("c-3", "b", -300, NOW), mk("c-4", "b", 0, 0), mk("c-1", "b", -1, NOW)};
+    Cairn__V1__BlePing p[6] = {mk("c-1", "b-07", -61, NOW), mk("", "b", -1, NOW),
+                               mk("c-2", "", -1, NOW),      mk("c-3", "b", -300, NOW),
+                               mk("c-4", "b", 0, 0),        mk("c-1", "b", -1, NOW)};
     p[0].player = (char *)"spoofed"; /* ignored */
     uint8_t *buf;
     size_t n = pack_batch(p, 6, &buf);
@@ -460,7 +468,8 @@ static void test_pb_rules(void **st)
         long live = cn_test_alloc_live();
         cn_test_alloc_reset();
         assert_int_equal(live, 0);
-        assert_true(B.n == 64 || (B.n == 0 && B.nerr == 1 && strcmp(B.errs[0].code, "bad_protobuf") == 0));
+        assert_true(B.n == 64 ||
+                    (B.n == 0 && B.nerr == 1 && strcmp(B.errs[0].code, "bad_protobuf") == 0));
     }
     free(buf);
 }
@@ -469,8 +478,8 @@ static void test_pb_rules(void **st)
 static void test_json_pb_agree(void **st)
 {
     (void)st;
-    Cairn__V1__BlePing p[4] = {mk("a", "b-1", -70, NOW - 1000), mk("b", "b 2", -70, NOW), mk("c", "b", 30, NOW),
-                               mk("d", "b", -20, NOW + 3600000)};
+    Cairn__V1__BlePing p[4] = {mk("a", "b-1", -70, NOW - 1000), mk("b", "b 2", -70, NOW),
+                               mk("c", "b", 30, NOW), mk("d", "b", -20, NOW + 3600000)};
     uint8_t *buf;
     size_t n = pack_batch(p, 4, &buf);
     assert_int_equal(gw_ping_parse_pb(buf, n, &LIM, NOW, &B), 0);
@@ -482,8 +491,10 @@ static void test_json_pb_agree(void **st)
         strcat(pbv, B.errs[i].code);
     char j[512];
     snprintf(j, sizeof(j),
-             "[{\"id\":\"a\",\"beacon\":\"b-1\",\"rssi\":-70,\"ts\":%lld},{\"id\":\"b\",\"beacon\":\"b 2\",\"rssi\":-70,"
-             "\"ts\":%lld},{\"id\":\"c\",\"beacon\":\"b\",\"rssi\":30,\"ts\":%lld},{\"id\":\"d\",\"beacon\":\"b\","
+             "[{\"id\":\"a\",\"beacon\":\"b-1\",\"rssi\":-70,\"ts\":%lld},{\"id\":\"b\",\"beacon\":"
+             "\"b 2\",\"rssi\":-70,"
+             "\"ts\":%lld},{\"id\":\"c\",\"beacon\":\"b\",\"rssi\":30,\"ts\":%lld},{\"id\":\"d\","
+             "\"beacon\":\"b\","
              "\"rssi\":-20,\"ts\":%lld}]",
              NOW - 1000, NOW, NOW, NOW + 3600000);
     parse(j);
@@ -529,7 +540,8 @@ static void test_ack_and_error_payloads(void **st)
     json_decref(v);
     cn_buf_reset(&o);
     /* Protobuf Ack round trip. */
-    parse("[{\"id\":\"ok1\",\"beacon\":\"b\",\"rssi\":-1,\"ts\":1764320000000},{\"id\":\"bad\",\"beacon\":\"b\"}]");
+    parse("[{\"id\":\"ok1\",\"beacon\":\"b\",\"rssi\":-1,\"ts\":1764320000000},{\"id\":\"bad\","
+          "\"beacon\":\"b\"}]");
     const char *acked[] = {B.pings[0].id};
     assert_int_equal(gw_ping_ack_pb(&o, acked, 1, B.errs, B.nerr), 0);
     Cairn__V1__Ack *ack = cairn__v1__ack__unpack(NULL, o.len, o.data);

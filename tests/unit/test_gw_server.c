@@ -75,16 +75,18 @@ static int gate_fdatasync(void *ud, int fd)
     return rc;
 }
 
-#define GATE_FWD(name, ret, params, args)                                                                      \
-    static ret gate_##name params                                                                              \
-    {                                                                                                          \
-        (void)ud;                                                                                              \
-        const lg_vfs *p = lg_vfs_posix();                                                                      \
-        return p->name args;                                                                                   \
+#define GATE_FWD(name, ret, params, args)                                                          \
+    static ret gate_##name params                                                                  \
+    {                                                                                              \
+        (void)ud;                                                                                  \
+        const lg_vfs *p = lg_vfs_posix();                                                          \
+        return p->name args;                                                                       \
     }
-GATE_FWD(open, int, (void *ud, const char *path, int flags, mode_t mode), (p->ud, path, flags, mode))
+GATE_FWD(open, int, (void *ud, const char *path, int flags, mode_t mode),
+         (p->ud, path, flags, mode))
 GATE_FWD(close, int, (void *ud, int fd), (p->ud, fd))
-GATE_FWD(pwrite, ssize_t, (void *ud, int fd, const void *b, size_t n, off_t o), (p->ud, fd, b, n, o))
+GATE_FWD(pwrite, ssize_t, (void *ud, int fd, const void *b, size_t n, off_t o),
+         (p->ud, fd, b, n, o))
 GATE_FWD(pread, ssize_t, (void *ud, int fd, void *b, size_t n, off_t o), (p->ud, fd, b, n, o))
 GATE_FWD(ftruncate, int, (void *ud, int fd, off_t len), (p->ud, fd, len))
 GATE_FWD(unlink, int, (void *ud, const char *path), (p->ud, path))
@@ -123,8 +125,8 @@ static int fx_open_opts(fx *f, uint32_t max_conns, uint32_t max_inflight, int64_
     pthread_mutex_init(&f->g.mu, NULL);
     pthread_cond_init(&f->g.cv, NULL);
     f->g.open = 1;
-    f->g.vfs = (lg_vfs){gate_open, gate_close, gate_pwrite, gate_pread, gate_fdatasync, gate_ftruncate,
-                        gate_unlink, gate_rename, &f->g};
+    f->g.vfs = (lg_vfs){gate_open,      gate_close,  gate_pwrite, gate_pread, gate_fdatasync,
+                        gate_ftruncate, gate_unlink, gate_rename, &f->g};
     lg_opts lo;
     lg_opts_init(&lo);
     lo.dir = f->dir;
@@ -187,8 +189,9 @@ static int client_connect(fx *f)
     return fd;
 }
 
-static const char hs[] = "GET /ws?player=p-1 HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                         "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+static const char hs[] =
+    "GET /ws?player=p-1 HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
 
 /* Read what is there into buf (appending); -1 on EOF/reset. */
 static int client_read(int fd, char *buf, size_t cap, size_t *len)
@@ -224,8 +227,8 @@ static int wait_for(fx *f, int fd, char *buf, size_t cap, size_t *len, const cha
 static void send_ping(int fd, const char *id)
 {
     char p[200];
-    int n = snprintf(p, sizeof(p), "{\"id\":\"%s\",\"beacon\":\"b-1\",\"rssi\":-60,\"ts\":%lld}", id,
-                     (long long)cn_now_ms());
+    int n = snprintf(p, sizeof(p), "{\"id\":\"%s\",\"beacon\":\"b-1\",\"rssi\":-60,\"ts\":%lld}",
+                     id, (long long)cn_now_ms());
     unsigned char fr[256];
     const uint8_t mask[4] = {1, 2, 3, 4};
     fr[0] = 0x81;
@@ -433,7 +436,8 @@ static void test_alloc_failures(void **st)
             char buf[4096];
             size_t len = 0;
             if (write(fd, hs, sizeof(hs) - 1) == (ssize_t)(sizeof(hs) - 1) &&
-                wait_for(&f, fd, buf, sizeof(buf), &len, "\r\n\r\n", 2000) && strstr(buf, " 101 ")) {
+                wait_for(&f, fd, buf, sizeof(buf), &len, "\r\n\r\n", 2000) &&
+                strstr(buf, " 101 ")) {
                 send_ping(fd, "oom-1");
                 acked = wait_for(&f, fd, buf, sizeof(buf), &len, "{\"ack\":[\"oom-1\"]}", 2000);
             }

@@ -90,8 +90,8 @@ static int w_scan(hunt_io *io, int32_t p, int64_t f, int (*fn)(void *, const lg_
     env *e = io->ud;
     return e->inner->scan_out(e->inner, p, f, fn, ud);
 }
-static int w_append(hunt_io *io, int32_t p, const hunt_out_rec *r, size_t n, int64_t pid, int32_t seq,
-                    int64_t *next)
+static int w_append(hunt_io *io, int32_t p, const hunt_out_rec *r, size_t n, int64_t pid,
+                    int32_t seq, int64_t *next)
 {
     env *e = io->ud;
     if (e->fail_before_append) {
@@ -189,8 +189,8 @@ static void append_value_at(env *e, const char *key, const void *v, size_t n, in
     cn_buf_free(&b);
 }
 
-static void append_ping_hunt(env *e, const char *hunt, const char *player, const char *beacon, int rssi,
-                             int64_t ts)
+static void append_ping_hunt(env *e, const char *hunt, const char *player, const char *beacon,
+                             int rssi, int64_t ts)
 {
     static int n;
     char id[32], cid[32];
@@ -288,7 +288,8 @@ static void test_crash_after_append(void **state)
     assert_int_equal(hunt_worker_poll(e.w), CN_EIO);
     assert_int_equal(out_count(&e), 6); /* the events are durable ... */
     int64_t next;
-    assert_int_equal(hunt_store_get_offset(e.st, HUNT_TOPIC_IN, 0, &next), CN_ENOENT); /* ... the state is not */
+    assert_int_equal(hunt_store_get_offset(e.st, HUNT_TOPIC_IN, 0, &next),
+                     CN_ENOENT); /* ... the state is not */
     hunt_worker_free(e.w);
     env_open_worker(&e);
     assert_int_equal(drain(&e), 2);
@@ -341,17 +342,17 @@ static void test_hostile_records(void **state)
     env e;
     env_open(&e);
     static const unsigned char junk[] = {0xff, 0xff, 0xff, 0x01, 0x02};
-    append_value(&e, "x", junk, sizeof(junk));                            /* 0: not protobuf */
-    append_value(&e, "x", "", 0);                                         /* 1: empty value */
+    append_value(&e, "x", junk, sizeof(junk)); /* 0: not protobuf */
+    append_value(&e, "x", "", 0);              /* 1: empty value */
     cn_ce notping = {.id = "i", .source = "/s", .type = "other.type"};
     cn_buf nb = CN_BUF_INIT;
     assert_int_equal(cn_ce_encode(&notping, &nb), 0);
-    append_value(&e, "x", nb.data, nb.len);                               /* 2: not a ping */
-    append_ping(&e, "p1", "nope", -50, T0);                               /* 3: unknown beacon */
-    append_ping(&e, "p1", "b0", 300, T0);                                 /* 4: absurd RSSI */
-    append_ping(&e, "bad player", "b0", -50, T0);                         /* 5: invalid id */
-    append_ping(&e, "p1", "b0", -50, INT64_C(5000000000000));             /* 6: year 2128 */
-    append_ping(&e, "p1", "b0", -50, T0);                                 /* 7: good: 3 events */
+    append_value(&e, "x", nb.data, nb.len);                   /* 2: not a ping */
+    append_ping(&e, "p1", "nope", -50, T0);                   /* 3: unknown beacon */
+    append_ping(&e, "p1", "b0", 300, T0);                     /* 4: absurd RSSI */
+    append_ping(&e, "bad player", "b0", -50, T0);             /* 5: invalid id */
+    append_ping(&e, "p1", "b0", -50, INT64_C(5000000000000)); /* 6: year 2128 */
+    append_ping(&e, "p1", "b0", -50, T0);                     /* 7: good: 3 events */
     assert_int_equal(drain(&e), 8);
     const hunt_worker_stats *s = hunt_worker_get_stats(e.w);
     assert_int_equal(s->rejected[HUNT_REJ_BAD_RECORD - HUNT_REJ_BAD_PLAYER], 3);
@@ -465,7 +466,7 @@ static void test_replay_after_lag_equals_live_run(void **state)
     env_open_rules(&e, hunt2_json);
     append_ping(&e, "p1", "b0", -50, T0);
     assert_int_equal(drain(&e), 1);
-    assert_int_equal(out_count(&e), 1); /* joined */
+    assert_int_equal(out_count(&e), 1);     /* joined */
     atomic_store(&fake_now, T0 + 31 * MIN); /* the worker lags (or restarts) 31 min */
     append_ping(&e, "p1", "b0", -50, T0 + 10000);
     hunt_worker_free(e.w);

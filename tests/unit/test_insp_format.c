@@ -461,8 +461,7 @@ static void test_utf8_and_base64(void **st)
         {"a\0b", 3, 1}, /* NUL is valid UTF-8 (escaped in JSON) */
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-        assert_int_equal(cn_utf8_valid((const unsigned char *)cases[i].s, cases[i].n),
-                         cases[i].ok);
+        assert_int_equal(cn_utf8_valid((const unsigned char *)cases[i].s, cases[i].n), cases[i].ok);
     /* RFC 4648 test vectors */
     const char *in[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
     const char *want[] = {"", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy"};

@@ -136,13 +136,13 @@ static void test_apiversions_v3_request_exact(void **st)
      * (client id as classic string, then empty header tags), body with
      * compact strings ClientSoftwareName/Version and empty body tags. */
     static const unsigned char frame[] = {
-        0x00, 0x00, 0x00, 0x24,                         /* size 36 */
-        0x00, 0x12, 0x00, 0x03, 0x00, 0x00, 0x00, 0x07, /* key 18, v3, corr 7 */
-        0x00, 0x07, 'r', 'd', 'k', 'a', 'f', 'k', 'a',  /* client id */
-        0x00,                                           /* header tags */
-        0x0b, 'l', 'i', 'b', 'r', 'd', 'k', 'a', 'f', 'k', 'a', /* compact "librdkafka" */
-        0x06, '2', '.', '0', '.', '2',                  /* compact "2.0.2" */
-        0x00,                                           /* body tags */
+        0x00, 0x00, 0x00, 0x24,                                        /* size 36 */
+        0x00, 0x12, 0x00, 0x03, 0x00, 0x00, 0x00, 0x07,                /* key 18, v3, corr 7 */
+        0x00, 0x07, 'r',  'd',  'k',  'a',  'f',  'k',  'a',           /* client id */
+        0x00,                                                          /* header tags */
+        0x0b, 'l',  'i',  'b',  'r',  'd',  'k',  'a',  'f', 'k', 'a', /* compact "librdkafka" */
+        0x06, '2',  '.',  '0',  '.',  '2',                             /* compact "2.0.2" */
+        0x00,                                                          /* body tags */
     };
     size_t total;
     assert_int_equal(kf_frame_size(frame, sizeof(frame), 1 << 20, &total), 0);
@@ -185,14 +185,14 @@ static void test_apiversions_v3_response_exact(void **st)
     assert_int_equal(kf_encode_ApiVersionsResponse(&w, 3, &r), 0);
     assert_int_equal(kf_resp_finish(&w, start, 0), 0);
     static const unsigned char want[] = {
-        0x00, 0x00, 0x00, 0x1a,             /* size 26 */
-        0x01, 0x02, 0x03, 0x04,             /* corr; header v0: no tags even for v3 */
-        0x00, 0x00,                         /* ErrorCode */
-        0x03,                               /* compact array of 2 */
+        0x00, 0x00, 0x00, 0x1a,                   /* size 26 */
+        0x01, 0x02, 0x03, 0x04,                   /* corr; header v0: no tags even for v3 */
+        0x00, 0x00,                               /* ErrorCode */
+        0x03,                                     /* compact array of 2 */
         0x00, 0x12, 0x00, 0x00, 0x00, 0x03, 0x00, /* key 18 0..3, element tags */
         0x00, 0x03, 0x00, 0x00, 0x00, 0x09, 0x00, /* key 3 0..9 */
-        0x00, 0x00, 0x00, 0x00,             /* ThrottleTimeMs */
-        0x00,                               /* no tagged fields */
+        0x00, 0x00, 0x00, 0x00,                   /* ThrottleTimeMs */
+        0x00,                                     /* no tagged fields */
     };
     assert_int_equal(out.len, sizeof(want));
     assert_memory_equal(out.data, want, sizeof(want));
@@ -216,7 +216,8 @@ static void test_apiversions_v3_response_exact(void **st)
     /* An unknown tag (7) in front is skipped, as the spec requires. */
     cn_buf x = CN_BUF_INIT;
     cn_buf_append(&x, out.data, out.len - sizeof(tail));
-    static const unsigned char tail2[] = {0x02, 0x01, 0x08, 0, 0, 0, 0, 0, 0, 0, 6, 0x07, 0x02, 0xaa, 0xbb};
+    static const unsigned char tail2[] = {0x02, 0x01, 0x08, 0,    0,    0,    0,   0,
+                                          0,    0,    6,    0x07, 0x02, 0xaa, 0xbb};
     cn_buf_append(&x, tail2, sizeof(tail2));
     assert_int_equal(kf_decode_ApiVersionsResponse(x.data, x.len, 3, a, &d), 0);
     assert_int_equal(d.FinalizedFeaturesEpoch, 6);
@@ -344,8 +345,9 @@ static void test_hostile_lengths(void **st)
 
     /* Produce v3 with a records length pointing past the frame. */
     kf_arena_new(&a, kf_arena_cap_for(64));
-    static const unsigned char prod[] = {0xff, 0xff, 0, 1, 0, 0, 0x75, 0x30, 0, 0, 0, 1, 0, 1, 't',
-                                         0,    0,    0, 1, 0, 0, 0,    0,    0, 0x10, 0, 0, 1, 2};
+    static const unsigned char prod[] = {0xff, 0xff, 0, 1, 0,    0, 0x75, 0x30, 0, 0,
+                                         0,    1,    0, 1, 't',  0, 0,    0,    1, 0,
+                                         0,    0,    0, 0, 0x10, 0, 0,    1,    2};
     kf_ProduceRequest pr;
     assert_int_equal(kf_decode_ProduceRequest(prod, sizeof(prod), 3, a, &pr), KF_EFRAME);
     kf_arena_free(a);
@@ -414,8 +416,8 @@ static void test_framing(void **st)
     /* librdkafka 2.0.2's ListConsumerGroups: ListGroups v4, header v2
      * (client id "rdkafka", no tags), body 01 00 (empty StatesFilter, no
      * tags) and one extra 00.  Kafka's broker answers it; so does cairn. */
-    static const unsigned char lg4[] = {0, 16, 0, 4, 0, 0, 0, 7, 0, 7, 'r', 'd', 'k', 'a',
-                                        'f', 'k', 'a', 0, 0x01, 0x00, 0x00};
+    static const unsigned char lg4[] = {0,   16,  0,   4,   0,   0,   0, 7,    0,    7,   'r',
+                                        'd', 'k', 'a', 'f', 'k', 'a', 0, 0x01, 0x00, 0x00};
     assert_int_equal(kf_request_decode(lg4, sizeof(lg4), a, &req), 0);
     assert_int_equal(req.trailing, 1);
     assert_int_equal(((kf_ListGroupsRequest *)req.body)->StatesFilter.n, 0);
@@ -465,7 +467,8 @@ static void test_generated_up_to_date(void **st)
     if (!src)
         skip();
     char spec[4096], cmd[8192];
-    snprintf(spec, sizeof(spec), "%s/../shared/kafka-protocol/messages/ApiVersionsRequest.json", src);
+    snprintf(spec, sizeof(spec), "%s/../shared/kafka-protocol/messages/ApiVersionsRequest.json",
+             src);
     FILE *f = fopen(spec, "r");
     if (!f)
         skip();

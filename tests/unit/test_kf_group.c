@@ -37,7 +37,7 @@
 /* What the callbacks saw, per fake connection (waiter). */
 typedef struct fake_conn {
     int joins, syncs;
-    kf_join_result join;  /* strings copied below */
+    kf_join_result join; /* strings copied below */
     char member_id[128], leader[128], protocol[64];
     size_t nmembers;
     int16_t sync_err;
@@ -117,7 +117,8 @@ static void test_two_members_rebalance_and_sync(void **st)
     /* B joins: it waits; A's heartbeat says rebalance. */
     assert_int_equal(join(g, &b, "", 100), 0);
     assert_int_equal(b.joins, 0);
-    assert_int_equal(kf_group_heartbeat(g, "g", a.member_id, NULL, 1, 150), KF_ERR_REBALANCE_IN_PROGRESS);
+    assert_int_equal(kf_group_heartbeat(g, "g", a.member_id, NULL, 1, 150),
+                     KF_ERR_REBALANCE_IN_PROGRESS);
     /* Commit during PreparingRebalance is allowed for the old generation. */
     assert_int_equal(kf_group_commit_check(g, "g", a.member_id, NULL, 1, 150), 0);
     /* A rejoins: generation 2 completes for both; A still leads. */
@@ -134,7 +135,8 @@ static void test_two_members_rebalance_and_sync(void **st)
     assert_int_equal(kf_group_sync(g, "g", b.member_id, NULL, 2, NULL, 0, &b2, 210), 0);
     assert_int_equal(b2.syncs, 0);
     /* Commit while completing: REBALANCE_IN_PROGRESS. */
-    assert_int_equal(kf_group_commit_check(g, "g", b.member_id, NULL, 2, 215), KF_ERR_REBALANCE_IN_PROGRESS);
+    assert_int_equal(kf_group_commit_check(g, "g", b.member_id, NULL, 2, 215),
+                     KF_ERR_REBALANCE_IN_PROGRESS);
     kf_sync_assignment as2[2] = {{a.member_id, (const unsigned char *)"p0", 2},
                                  {b.member_id, (const unsigned char *)"p1", 2}};
     fake_conn a3 = {0};
@@ -144,16 +146,19 @@ static void test_two_members_rebalance_and_sync(void **st)
     assert_int_equal(b2.syncs, 1);
     assert_string_equal(b2.assignment, "p1");
     /* Stale generation and unknown member. */
-    assert_int_equal(kf_group_heartbeat(g, "g", a.member_id, NULL, 1, 230), KF_ERR_ILLEGAL_GENERATION);
+    assert_int_equal(kf_group_heartbeat(g, "g", a.member_id, NULL, 1, 230),
+                     KF_ERR_ILLEGAL_GENERATION);
     assert_int_equal(kf_group_heartbeat(g, "g", "nobody", NULL, 2, 230), KF_ERR_UNKNOWN_MEMBER_ID);
     assert_int_equal(kf_group_commit_check(g, "g", b.member_id, NULL, 2, 230), 0);
-    assert_int_equal(kf_group_commit_check(g, "g", b.member_id, NULL, 1, 230), KF_ERR_ILLEGAL_GENERATION);
+    assert_int_equal(kf_group_commit_check(g, "g", b.member_id, NULL, 1, 230),
+                     KF_ERR_ILLEGAL_GENERATION);
     assert_int_equal(kf_group_commit_check(g, "g", "", NULL, -1, 230), KF_ERR_UNKNOWN_MEMBER_ID);
     assert_int_equal(kf_group_commit_check(g, "other", "", NULL, -1, 230), 0);
 
     /* B leaves: A must rejoin for generation 3 and then owns everything. */
     assert_int_equal(kf_group_leave(g, "g", b.member_id, NULL, 300), 0);
-    assert_int_equal(kf_group_heartbeat(g, "g", a.member_id, NULL, 2, 310), KF_ERR_REBALANCE_IN_PROGRESS);
+    assert_int_equal(kf_group_heartbeat(g, "g", a.member_id, NULL, 2, 310),
+                     KF_ERR_REBALANCE_IN_PROGRESS);
     fake_conn a4 = {0};
     join(g, &a4, a.member_id, 320);
     assert_int_equal(a4.join.generation, 3);
@@ -180,7 +185,8 @@ static void test_session_expiry_and_rebalance_timeout(void **st)
     assert_int_equal(b.joins, 1);
     assert_int_equal(b.join.generation, 2);
     assert_string_equal(b.leader, b.member_id);
-    assert_int_equal(kf_group_heartbeat(g, "g", a.member_id, NULL, 1, 11002), KF_ERR_UNKNOWN_MEMBER_ID);
+    assert_int_equal(kf_group_heartbeat(g, "g", a.member_id, NULL, 1, 11002),
+                     KF_ERR_UNKNOWN_MEMBER_ID);
     /* B syncs, then goes silent past its 5 s session: the group empties. */
     kf_sync_assignment asb[1] = {{b.member_id, (const unsigned char *)"y", 1}};
     kf_group_sync(g, "g", b.member_id, NULL, 2, asb, 1, &b2, 11100);
@@ -190,7 +196,8 @@ static void test_session_expiry_and_rebalance_timeout(void **st)
     kf_group_tick(g, 18999); /* 4999 ms after the heartbeat: still in */
     assert_int_equal(kf_group_heartbeat(g, "g", b.member_id, NULL, 2, 18999), 0);
     kf_group_tick(g, 24000); /* 5001 ms of silence: out */
-    assert_int_equal(kf_group_heartbeat(g, "g", b.member_id, NULL, 2, 24001), KF_ERR_UNKNOWN_MEMBER_ID);
+    assert_int_equal(kf_group_heartbeat(g, "g", b.member_id, NULL, 2, 24001),
+                     KF_ERR_UNKNOWN_MEMBER_ID);
 
     kf_group_coord_free(g);
 }
@@ -396,7 +403,8 @@ static void test_static_member_stale_id_fenced(void **st)
     assert_int_equal(os.sync_err, KF_ERR_FENCED_INSTANCE_ID);
     assert_int_equal(kf_group_commit_check(g, "g", a.member_id, "inst-a", 2, 1010),
                      KF_ERR_FENCED_INSTANCE_ID);
-    assert_int_equal(kf_group_leave(g, "g", a.member_id, "inst-a", 1010), KF_ERR_FENCED_INSTANCE_ID);
+    assert_int_equal(kf_group_leave(g, "g", a.member_id, "inst-a", 1010),
+                     KF_ERR_FENCED_INSTANCE_ID);
     assert_int_equal(kf_group_commit_check(g, "g", ra.member_id, "inst-a", 2, 1010), 0);
     /* A replacement while the old one waits in JoinGroup answers the old
      * waiter FENCED_INSTANCE_ID. */

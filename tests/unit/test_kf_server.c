@@ -260,7 +260,8 @@ static void build_batch(cn_buf *out, int n, const char *tag)
     lg_batch_builder_free(b);
 }
 
-static int16_t produce(int16_t v, const char *topic, int32_t part, const cn_buf *batch, int64_t *base)
+static int16_t produce(int16_t v, const char *topic, int32_t part, const cn_buf *batch,
+                       int64_t *base)
 {
     kf_PartitionProduceData pd = {part, {batch->data, (int32_t)batch->len}};
     kf_TopicProduceData td = {kf_str_c(topic), {&pd, 1}};
@@ -277,7 +278,8 @@ static int16_t produce(int16_t v, const char *topic, int32_t part, const cn_buf 
     return r->Responses.v[0].PartitionResponses.v[0].ErrorCode;
 }
 
-static kf_PartitionData *fetch(int16_t v, const char *topic, int32_t part, int64_t off, int32_t maxwait)
+static kf_PartitionData *fetch(int16_t v, const char *topic, int32_t part, int64_t off,
+                               int32_t maxwait)
 {
     kf_FetchPartition fp;
     kf_FetchPartition_init(&fp);
@@ -402,7 +404,8 @@ static void test_produce_fetch_all_versions(void **st)
     q.TopicData.v = &td;
     q.TopicData.n = 1;
     kf_ProduceResponse *r = rpc(0, 7, &q);
-    assert_int_equal(r->Responses.v[0].PartitionResponses.v[0].ErrorCode, KF_ERR_INVALID_REQUIRED_ACKS);
+    assert_int_equal(r->Responses.v[0].PartitionResponses.v[0].ErrorCode,
+                     KF_ERR_INVALID_REQUIRED_ACKS);
     q.Acks = -1;
     q.TransactionalId = kf_str_c("txn-1");
     r = rpc(0, 7, &q);
@@ -466,8 +469,8 @@ static void test_list_offsets_all_versions(void **st)
     assert_true(r->Topics.v[0].Partitions.v[0].Timestamp > 0);
 }
 
-static int16_t create_topic(int16_t v, const char *name, int32_t parts, int16_t rf, const char *cfgname,
-                            const char *cfgval, int validate)
+static int16_t create_topic(int16_t v, const char *name, int32_t parts, int16_t rf,
+                            const char *cfgname, const char *cfgval, int validate)
 {
     kf_CreatableTopicConfig c = {kf_str_c(cfgname), kf_str_c(cfgval)};
     kf_CreatableTopic t;
@@ -517,10 +520,14 @@ static void test_topic_admin_all_versions(void **st)
         assert_int_equal(create_topic(v, name, 2, 1, "retention.ms", "60000", 0), 0);
         assert_int_equal(lg_topic_partitions(E.log, name), 2);
         assert_int_equal(create_topic(v, name, 2, 1, NULL, NULL, 0), KF_ERR_TOPIC_ALREADY_EXISTS);
-        assert_int_equal(create_topic(v, "x-bad-rf", 2, 3, NULL, NULL, 0), KF_ERR_INVALID_REPLICATION_FACTOR);
-        assert_int_equal(create_topic(v, "x-bad-parts", 0, 1, NULL, NULL, 0), KF_ERR_INVALID_PARTITIONS);
-        assert_int_equal(create_topic(v, "x-bad-cfg", 1, 1, "min.insync.replicas", "2", 0), KF_ERR_INVALID_CONFIG);
-        assert_int_equal(create_topic(v, "bad name!", 1, 1, NULL, NULL, 0), KF_ERR_INVALID_TOPIC_EXCEPTION);
+        assert_int_equal(create_topic(v, "x-bad-rf", 2, 3, NULL, NULL, 0),
+                         KF_ERR_INVALID_REPLICATION_FACTOR);
+        assert_int_equal(create_topic(v, "x-bad-parts", 0, 1, NULL, NULL, 0),
+                         KF_ERR_INVALID_PARTITIONS);
+        assert_int_equal(create_topic(v, "x-bad-cfg", 1, 1, "min.insync.replicas", "2", 0),
+                         KF_ERR_INVALID_CONFIG);
+        assert_int_equal(create_topic(v, "bad name!", 1, 1, NULL, NULL, 0),
+                         KF_ERR_INVALID_TOPIC_EXCEPTION);
         assert_int_equal(create_topic(v, "x-default-parts", -1, -1, NULL, NULL, 0), 0);
         assert_int_equal(lg_topic_partitions(E.log, "x-default-parts"), 3);
         lg_topic_delete(E.log, "x-default-parts");
@@ -635,7 +642,8 @@ static void test_offsets_and_groups_all_versions(void **st)
         /* Unknown partition. */
         p[1].PartitionIndex = 9;
         r = rpc(8, v, &q);
-        assert_int_equal(r->Topics.v[0].Partitions.v[1].ErrorCode, KF_ERR_UNKNOWN_TOPIC_OR_PARTITION);
+        assert_int_equal(r->Topics.v[0].Partitions.v[1].ErrorCode,
+                         KF_ERR_UNKNOWN_TOPIC_OR_PARTITION);
     }
     for (int16_t v = 0; v <= api(9)->max_version; v++) {
         int32_t parts[3] = {0, 1, 5};

@@ -309,7 +309,8 @@ static void test_time_lookup_unordered(void **st)
             ts[i * NR + r] = 100000 + i * 10 + (int64_t)((x >> 8) % 5000) - 2500;
             char v[150];
             memset(v, 'a' + r, sizeof(v));
-            assert_int_equal(lg_batch_builder_add(bb, ts[i * NR + r], NULL, 0, v, sizeof(v), NULL, 0), 0);
+            assert_int_equal(
+                lg_batch_builder_add(bb, ts[i * NR + r], NULL, 0, v, sizeof(v), NULL, 0), 0);
         }
         cn_buf_reset(&b);
         assert_int_equal(lg_batch_builder_finish(bb, &b), 0);

@@ -27,9 +27,9 @@ static void build(cn_buf *out, int n)
         int vl = snprintf(v, sizeof(v), "value number %d", i);
         lg_header h = {(const unsigned char *)"content-type", 12,
                        (const unsigned char *)"application/cloudevents+protobuf", 32};
-        assert_int_equal(lg_batch_builder_add(b, 1764320000000LL + i * 10, k, (size_t)kl, v,
-                                              (size_t)vl, &h, 1),
-                         0);
+        assert_int_equal(
+            lg_batch_builder_add(b, 1764320000000LL + i * 10, k, (size_t)kl, v, (size_t)vl, &h, 1),
+            0);
     }
     assert_int_equal(lg_batch_builder_finish(b, out), 0);
     lg_batch_builder_free(b);

@@ -202,7 +202,8 @@ static void check_vector(const char *dir, json_t *vec, json_t *records, size_t f
     assert_true(h.producer_id == json_integer_value(json_object_get(vec, "producer_id")));
     assert_int_equal(h.producer_epoch, json_integer_value(json_object_get(vec, "producer_epoch")));
     assert_int_equal(h.base_sequence, json_integer_value(json_object_get(vec, "base_sequence")));
-    json_int_t first_ts = json_integer_value(json_object_get(json_array_get(records, first), "timestamp"));
+    json_int_t first_ts =
+        json_integer_value(json_object_get(json_array_get(records, first), "timestamp"));
     json_int_t max_ts = first_ts, min_ts = first_ts;
     for (size_t i = first; i < first + count; i++) {
         json_int_t t = json_integer_value(json_object_get(json_array_get(records, i), "timestamp"));

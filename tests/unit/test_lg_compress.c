@@ -348,7 +348,10 @@ static void test_xerial_framing(void **st)
     assert_int_equal(lg__decompress(LG_COMP_SNAPPY, s, 16, 10, &out), 0);
     assert_int_equal(out.len, 0);
     /* one block "abc" (raw snappy: len 3, literal tag (3-1)<<2) */
-    memcpy(s + 16, "\0\0\0\5\x03\x08" "abc", 9);
+    memcpy(s + 16,
+           "\0\0\0\5\x03\x08"
+           "abc",
+           9);
     assert_int_equal(lg__decompress(LG_COMP_SNAPPY, s, 25, 10, &out), 0);
     assert_int_equal(out.len, 3);
     assert_memory_equal(out.data, "abc", 3);
@@ -362,11 +365,17 @@ static void test_xerial_framing(void **st)
     memcpy(s + 16, "\0\0\0\5", 4);
     assert_int_equal(lg__decompress(LG_COMP_SNAPPY, s, 18, 10, &out), LG_ECOMPRESS);
     /* a block that lies about its size: claims 100 bytes in 5 */
-    memcpy(s + 20, "\x64\x08" "abc", 5);
+    memcpy(s + 20,
+           "\x64\x08"
+           "abc",
+           5);
     assert_int_equal(lg__decompress(LG_COMP_SNAPPY, s, 25, 1000, &out), LG_ECOMPRESS);
     /* a block claiming 1 GiB: refused by the cap before allocating */
     cn_buf fresh = CN_BUF_INIT;
-    memcpy(s + 16, "\0\0\0\x09\x80\x80\x80\x80\x04\x08" "abc", 13);
+    memcpy(s + 16,
+           "\0\0\0\x09\x80\x80\x80\x80\x04\x08"
+           "abc",
+           13);
     assert_int_equal(lg__decompress(LG_COMP_SNAPPY, s, 29, MiB, &fresh), LG_ECOMPRESS);
     assert_int_equal(fresh.cap, 0);
     /* 15 bytes of header: not xerial, and not valid raw snappy either */
@@ -428,14 +437,10 @@ static void test_oom(void **st)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_roundtrip_sizes),
-        cmocka_unit_test(test_output_formats),
-        cmocka_unit_test(test_foreign_forms),
-        cmocka_unit_test(test_bombs),
-        cmocka_unit_test(test_truncation),
-        cmocka_unit_test(test_corruption),
-        cmocka_unit_test(test_xerial_framing),
-        cmocka_unit_test(test_oom),
+        cmocka_unit_test(test_roundtrip_sizes), cmocka_unit_test(test_output_formats),
+        cmocka_unit_test(test_foreign_forms),   cmocka_unit_test(test_bombs),
+        cmocka_unit_test(test_truncation),      cmocka_unit_test(test_corruption),
+        cmocka_unit_test(test_xerial_framing),  cmocka_unit_test(test_oom),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -211,8 +211,9 @@ static void run_loop(int forever)
     free(t.acks);
     cn_test_rmrf(tpl);
     free(tpl);
-    print_message("%s: %ld fault points, %zu acknowledged-batch checks (template: %ld operations)\n",
-                  forever ? "fail forever" : "fail once", n - 1, checked, clean_ops);
+    print_message(
+        "%s: %ld fault points, %zu acknowledged-batch checks (template: %ld operations)\n",
+        forever ? "fail forever" : "fail once", n - 1, checked, clean_ops);
     assert_true(n > 20);
     free(s.acks);
     cn_test_rmrf(s.dir);

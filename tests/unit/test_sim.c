@@ -240,29 +240,33 @@ static void test_hist_quantiles(void **st)
     assert_true(h2.n == N && sim_hist_quantile(&h2, 0.5) == sim_hist_quantile(&h, 0.5));
 }
 
-
 static void test_parse_head(void **st)
 {
     (void)st;
     const char *acc = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
     int status;
     size_t hl = 0;
-    const char ok[] = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                      "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n\x81\x01x";
+    const char ok[] =
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n\x81\x01x";
     size_t n = sizeof(ok) - 1;
     assert_int_equal(sim_parse_head(ok, n, acc, &status, &hl), 0);
     assert_int_equal(status, 101);
     assert_int_equal(hl, n - 3); /* the frame after the head is not part of it */
     for (size_t k = 0; k < n - 3; k++)
         assert_int_equal(sim_parse_head(ok, k, acc, &status, &hl), CN_WANT_MORE);
-    assert_int_equal(sim_parse_head(ok, n, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo!", &status, &hl), WS_EHANDSHAKE);
-    const char lower[] = "HTTP/1.1 101 x\r\nsec-websocket-accept:\t s3pPLMBiTxaQ9kYGzzhZRbK+xOo= \r\n\r\n";
+    assert_int_equal(sim_parse_head(ok, n, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo!", &status, &hl),
+                     WS_EHANDSHAKE);
+    const char lower[] =
+        "HTTP/1.1 101 x\r\nsec-websocket-accept:\t s3pPLMBiTxaQ9kYGzzhZRbK+xOo= \r\n\r\n";
     assert_int_equal(sim_parse_head(lower, sizeof(lower) - 1, acc, &status, &hl), 0);
     const char refused[] = "HTTP/1.1 401 Unauthorized\r\nContent-Length: 14\r\n\r\ntoken expired\n";
-    assert_int_equal(sim_parse_head(refused, sizeof(refused) - 1, acc, &status, &hl), WS_EHANDSHAKE);
+    assert_int_equal(sim_parse_head(refused, sizeof(refused) - 1, acc, &status, &hl),
+                     WS_EHANDSHAKE);
     assert_int_equal(status, 401);
-    const char *bad[] = {"HTTP/1.0 101 x\r\n\r\n", "HTTP/1.1 1O1 x\r\n\r\n", "garbage\r\n\r\n",
-                         "HTTP/1.1 101 x\r\nSec-WebSocket-Accept-Not: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n"};
+    const char *bad[] = {
+        "HTTP/1.0 101 x\r\n\r\n", "HTTP/1.1 1O1 x\r\n\r\n", "garbage\r\n\r\n",
+        "HTTP/1.1 101 x\r\nSec-WebSocket-Accept-Not: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         assert_int_equal(sim_parse_head(bad[i], strlen(bad[i]), acc, &status, &hl), WS_EHANDSHAKE);
     static char big[SIM_MAX_HEAD + 10];
@@ -298,9 +302,10 @@ static void test_parse_acks(void **st)
     assert_int_equal(sim_parse_acks("{\"ack\":[]}", 10, ack_cb, &a), 0);
     assert_int_equal(a.n, 0);
     /* Other shapes are declined whole: no id is reported from them. */
-    const char *other[] = {"{\"ack\":[\"a\\u0041\"]}", "{\"ack\":[\"a\",]}", "{\"ack\":[\"a\"\"b\"]}",
-                           "{\"ack\": [\"a\"]}", "{\"ack\":[\"a]}", "{\"error\":\"bad_rssi\"}",
-                           "{\"ack\":[\"a\",\"b\"]} ", "{\"ack\":[1]}", ""};
+    const char *other[] = {
+        "{\"ack\":[\"a\\u0041\"]}", "{\"ack\":[\"a\",]}", "{\"ack\":[\"a\"\"b\"]}",
+        "{\"ack\": [\"a\"]}",       "{\"ack\":[\"a]}",    "{\"error\":\"bad_rssi\"}",
+        "{\"ack\":[\"a\",\"b\"]} ", "{\"ack\":[1]}",      ""};
     for (size_t i = 0; i < sizeof(other) / sizeof(other[0]); i++) {
         a.n = 0;
         assert_int_equal(sim_parse_acks(other[i], strlen(other[i]), ack_cb, &a), CN_DECLINED);

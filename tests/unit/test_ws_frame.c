@@ -160,8 +160,10 @@ static void test_rfc_examples(void **st)
 {
     (void)st;
     const unsigned char unmasked_hello[] = {0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f};
-    expect_all_chunkings(WS_ROLE_CLIENT, 1 << 20, unmasked_hello, sizeof(unmasked_hello), "T(Hello)");
-    const unsigned char masked_hello[] = {0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58};
+    expect_all_chunkings(WS_ROLE_CLIENT, 1 << 20, unmasked_hello, sizeof(unmasked_hello),
+                         "T(Hello)");
+    const unsigned char masked_hello[] = {0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d,
+                                          0x7f, 0x9f, 0x4d, 0x51, 0x58};
     expect_all_chunkings(WS_ROLE_SERVER, 1 << 20, masked_hello, sizeof(masked_hello), "T(Hello)");
     const unsigned char frag[] = {0x01, 0x03, 0x48, 0x65, 0x6c, 0x80, 0x02, 0x6c, 0x6f};
     expect_all_chunkings(WS_ROLE_CLIENT, 1 << 20, frag, sizeof(frag), "T(Hello)");
@@ -327,11 +329,13 @@ static void test_random_roundtrip(void **st)
             size_t off = 0;
             for (int f = 0; f < frags; f++) {
                 size_t part = f == frags - 1 ? len - off : (size_t)rand() % (len - off + 1);
-                assert_int_equal(ws_encode_frame(&o, f ? WS_OP_CONT : WS_OP_BINARY, f == frags - 1, p + off, part, key),
+                assert_int_equal(ws_encode_frame(&o, f ? WS_OP_CONT : WS_OP_BINARY, f == frags - 1,
+                                                 p + off, part, key),
                                  0);
                 off += part;
                 if (f == frags - 1)
-                    wl += (size_t)snprintf(want + wl, sizeof(want) - wl, "B(%zu,%08x)", len, cn_crc32c(0, p, len));
+                    wl += (size_t)snprintf(want + wl, sizeof(want) - wl, "B(%zu,%08x)", len,
+                                           cn_crc32c(0, p, len));
                 if (rand() % 3 == 0) {
                     /* a ping between fragments (or after the message) */
                     assert_int_equal(ws_encode_frame(&o, WS_OP_PING, 1, "hb", 2, key), 0);

@@ -54,10 +54,14 @@ static void test_sha1_vectors(void **st)
     static const struct {
         size_t n;
         const char *want;
-    } edge[] = {{55, "c1c8bbdc22796e28c0e15163d20899b65621d65a"}, {56, "c2db330f6083854c99d4b5bfb6e8f29f201be699"},
-                {63, "03f09f5b158a7a8cdad920bddc29b81c18a551f5"}, {64, "0098ba824b5c16427bd7a1122a5a442a25ec644d"},
-                {65, "11655326c708d70319be2610e8a57d9a5b959d3b"}, {119, "ee971065aaa017e0632a8ca6c77bb3bf8b1dfc56"},
-                {120, "f34c1488385346a55709ba056ddd08280dd4c6d6"}, {128, "ad5b3fdbcb526778c2839d2f151ea753995e26a0"}};
+    } edge[] = {{55, "c1c8bbdc22796e28c0e15163d20899b65621d65a"},
+                {56, "c2db330f6083854c99d4b5bfb6e8f29f201be699"},
+                {63, "03f09f5b158a7a8cdad920bddc29b81c18a551f5"},
+                {64, "0098ba824b5c16427bd7a1122a5a442a25ec644d"},
+                {65, "11655326c708d70319be2610e8a57d9a5b959d3b"},
+                {119, "ee971065aaa017e0632a8ca6c77bb3bf8b1dfc56"},
+                {120, "f34c1488385346a55709ba056ddd08280dd4c6d6"},
+                {128, "ad5b3fdbcb526778c2839d2f151ea753995e26a0"}};
     for (size_t i = 0; i < sizeof(edge) / sizeof(edge[0]); i++) {
         ws_sha1(mil, edge[i].n, h);
         hex(h, 20, x);
@@ -156,44 +160,48 @@ static void test_malformed_heads(void **st)
         const char *req;
         int status;
     } cases[] = {
-        {"GET / HTTP/1.1\nHost: a\r\n\r\n", 400},              /* bare LF */
-        {"GET / HTTP/1.1\r\nHost: a\rX\r\n\r\n", 400},          /* bare CR */
-        {"GET / HTTP/1.1\r\nHost: a\x01\r\n\r\n", 400},         /* control byte */
-        {"GET / HTTP/1.1\r\nHost: a\x7f\r\n\r\n", 400},         /* DEL */
+        {"GET / HTTP/1.1\nHost: a\r\n\r\n", 400},                 /* bare LF */
+        {"GET / HTTP/1.1\r\nHost: a\rX\r\n\r\n", 400},            /* bare CR */
+        {"GET / HTTP/1.1\r\nHost: a\x01\r\n\r\n", 400},           /* control byte */
+        {"GET / HTTP/1.1\r\nHost: a\x7f\r\n\r\n", 400},           /* DEL */
         {"GET / HTTP/1.1\r\nHost: a\r\nX: 1\r\n 2\r\n\r\n", 400}, /* folding */
         {"GET / HTTP/1.1\r\nHost: a\r\nX: 1\r\n\t2\r\n\r\n", 400},
-        {"GET / HTTP/1.1\r\nHost : a\r\n\r\n", 400},            /* space before colon */
-        {"GET / HTTP/1.1\r\nHost a\r\n\r\n", 400},              /* no colon */
-        {"GET / HTTP/1.1\r\n: a\r\nHost: a\r\n\r\n", 400},      /* empty name */
-        {"GET / HTTP/1.1\r\n\r\n", 400},                         /* no Host */
-        {"GET / HTTP/1.1\r\nHost:\r\n\r\n", 400},                /* empty Host */
-        {"GET / HTTP/1.1\r\nHost: a\r\nHOST: b\r\n\r\n", 400},  /* two Hosts */
+        {"GET / HTTP/1.1\r\nHost : a\r\n\r\n", 400},           /* space before colon */
+        {"GET / HTTP/1.1\r\nHost a\r\n\r\n", 400},             /* no colon */
+        {"GET / HTTP/1.1\r\n: a\r\nHost: a\r\n\r\n", 400},     /* empty name */
+        {"GET / HTTP/1.1\r\n\r\n", 400},                       /* no Host */
+        {"GET / HTTP/1.1\r\nHost:\r\n\r\n", 400},              /* empty Host */
+        {"GET / HTTP/1.1\r\nHost: a\r\nHOST: b\r\n\r\n", 400}, /* two Hosts */
         {"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\n", 400},
         {"GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n", 400},
-        {"GET http://a/ HTTP/1.1\r\nHost: a\r\n\r\n", 400},     /* absolute-form */
+        {"GET http://a/ HTTP/1.1\r\nHost: a\r\n\r\n", 400}, /* absolute-form */
         {"GET * HTTP/1.1\r\nHost: a\r\n\r\n", 400},
         {"GET /a#frag HTTP/1.1\r\nHost: a\r\n\r\n", 400},
-        {"GET  / HTTP/1.1\r\nHost: a\r\n\r\n", 400},            /* double space */
+        {"GET  / HTTP/1.1\r\nHost: a\r\n\r\n", 400}, /* double space */
         {"GET / HTTP/1.1 \r\nHost: a\r\n\r\n", 400},
-        {"GET /\r\nHost: a\r\n\r\n", 400},                      /* HTTP/0.9 style */
+        {"GET /\r\nHost: a\r\n\r\n", 400}, /* HTTP/0.9 style */
         {"GET / HTTP/2.0\r\nHost: a\r\n\r\n", 505},
         {"GET / HTTP/1.2\r\nHost: a\r\n\r\n", 505},
         {"GET / http/1.1\r\nHost: a\r\n\r\n", 400},
         {"GET / HTTP/1.10\r\nHost: a\r\n\r\n", 400},
-        {"G(T / HTTP/1.1\r\nHost: a\r\n\r\n", 400},             /* not a token */
+        {"G(T / HTTP/1.1\r\nHost: a\r\n\r\n", 400}, /* not a token */
         {"VERYLONGMETHODNAME / HTTP/1.1\r\nHost: a\r\n\r\n", 400},
-        {"\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n", 400},         /* leading empty line */
-        {"GET /\xc3\xa9 HTTP/1.1\r\nHost: a\r\n\r\n", 400},     /* raw non-ASCII target */
+        {"\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n", 400},     /* leading empty line */
+        {"GET /\xc3\xa9 HTTP/1.1\r\nHost: a\r\n\r\n", 400}, /* raw non-ASCII target */
         {"GET / HTTP/1.1\r\nHost: a\r\nSec-WebSocket-Key: a\r\nSec-WebSocket-Key: b\r\n\r\n", 400},
-        {"GET / HTTP/1.1\r\nHost: a\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Version: 13\r\n\r\n", 400},
+        {"GET / HTTP/1.1\r\nHost: a\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Version: "
+         "13\r\n\r\n",
+         400},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         int got = st_of(cases[i].req);
         if (got != cases[i].status)
             fail_msg("case %zu (%s): status %d, want %d", i, cases[i].req, got, cases[i].status);
     }
-    /* Fine: header values with obs-text, tabs, odd spacing; lowercase names; POST parses (405 is routing's). */
-    assert_int_equal(st_of("GET / HTTP/1.1\r\nhost:a\r\nUser-Agent: \xc3\xa9t\xc3\xa9\t \r\n\r\n"), 0);
+    /* Fine: header values with obs-text, tabs, odd spacing; lowercase names; POST parses (405 is
+     * routing's). */
+    assert_int_equal(st_of("GET / HTTP/1.1\r\nhost:a\r\nUser-Agent: \xc3\xa9t\xc3\xa9\t \r\n\r\n"),
+                     0);
     assert_int_equal(st_of("POST /ws HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n"), 0);
 }
 
@@ -251,8 +259,8 @@ static void test_limits_slowloris(void **st)
     assert_int_equal(status_of(t, n, &lim, NULL), 0);
 }
 
-static const char *upg(const char *method, const char *ver, const char *up, const char *conn, const char *wsv,
-                       const char *key, char *buf, size_t cap)
+static const char *upg(const char *method, const char *ver, const char *up, const char *conn,
+                       const char *wsv, const char *key, char *buf, size_t cap)
 {
     snprintf(buf, cap, "%s /ws %s\r\nHost: h\r\n%s%s%s%s\r\n", method, ver, up, conn, wsv, key);
     return buf;
@@ -273,41 +281,53 @@ static void test_upgrade_rules(void **st)
 {
     (void)st;
     char b[512];
-    const char *U = "Upgrade: websocket\r\n", *C = "Connection: Upgrade\r\n", *V = "Sec-WebSocket-Version: 13\r\n",
+    const char *U = "Upgrade: websocket\r\n", *C = "Connection: Upgrade\r\n",
+               *V = "Sec-WebSocket-Version: 13\r\n",
                *K = "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n";
     assert_int_equal(upgrade_status(upg("GET", "HTTP/1.1", U, C, V, K, b, sizeof(b))), 101);
-    assert_int_equal(upgrade_status(upg("GET", "HTTP/1.1", "Upgrade: WebSocket\r\n", "Connection: UPGRADE\r\n", V, K,
-                                        b, sizeof(b))),
+    assert_int_equal(upgrade_status(upg("GET", "HTTP/1.1", "Upgrade: WebSocket\r\n",
+                                        "Connection: UPGRADE\r\n", V, K, b, sizeof(b))),
                      101);
     assert_int_equal(upgrade_status(upg("POST", "HTTP/1.1", U, C, V, K, b, sizeof(b))), 405);
     assert_int_equal(upgrade_status(upg("get", "HTTP/1.1", U, C, V, K, b, sizeof(b))), 405);
     assert_int_equal(upgrade_status(upg("GET", "HTTP/1.0", U, C, V, K, b, sizeof(b))), 400);
     assert_int_equal(upgrade_status(upg("GET", "HTTP/1.1", "", C, V, K, b, sizeof(b))), 426);
-    assert_int_equal(upgrade_status(upg("GET", "HTTP/1.1", "Upgrade: h2c\r\n", C, V, K, b, sizeof(b))), 426);
+    assert_int_equal(
+        upgrade_status(upg("GET", "HTTP/1.1", "Upgrade: h2c\r\n", C, V, K, b, sizeof(b))), 426);
     assert_int_equal(upgrade_status(upg("GET", "HTTP/1.1", U, "", V, K, b, sizeof(b))), 426);
-    assert_int_equal(upgrade_status(upg("GET", "HTTP/1.1", U, "Connection: close\r\n", V, K, b, sizeof(b))), 426);
-    assert_int_equal(upgrade_status(upg("GET", "HTTP/1.1", U, C, "Sec-WebSocket-Version: 8\r\n", K, b, sizeof(b))),
+    assert_int_equal(
+        upgrade_status(upg("GET", "HTTP/1.1", U, "Connection: close\r\n", V, K, b, sizeof(b))),
+        426);
+    assert_int_equal(upgrade_status(upg("GET", "HTTP/1.1", U, C, "Sec-WebSocket-Version: 8\r\n", K,
+                                        b, sizeof(b))),
                      426);
     assert_int_equal(upgrade_status(upg("GET", "HTTP/1.1", U, C, "", K, b, sizeof(b))), 426);
     assert_int_equal(upgrade_status(upg("GET", "HTTP/1.1", U, C, V, "", b, sizeof(b))), 400);
     /* keys: 20 bytes of base64, bad characters, no padding, 17 bytes */
-    assert_int_equal(upgrade_status(upg("GET", "HTTP/1.1", U, C, V, "Sec-WebSocket-Key: AAAAAAAAAAAAAAAAAAAAAAAAAAAA\r\n",
-                                        b, sizeof(b))),
-                     400);
-    assert_int_equal(upgrade_status(upg("GET", "HTTP/1.1", U, C, V, "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25j*Q==\r\n",
-                                        b, sizeof(b))),
-                     400);
-    assert_int_equal(upgrade_status(upg("GET", "HTTP/1.1", U, C, V, "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQAA\r\n",
-                                        b, sizeof(b))),
-                     400);
-    assert_int_equal(upgrade_status(upg("GET", "HTTP/1.1", U, C, V, "Sec-WebSocket-Key: \r\n", b, sizeof(b))), 400);
+    assert_int_equal(
+        upgrade_status(upg("GET", "HTTP/1.1", U, C, V,
+                           "Sec-WebSocket-Key: AAAAAAAAAAAAAAAAAAAAAAAAAAAA\r\n", b, sizeof(b))),
+        400);
+    assert_int_equal(
+        upgrade_status(upg("GET", "HTTP/1.1", U, C, V,
+                           "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25j*Q==\r\n", b, sizeof(b))),
+        400);
+    assert_int_equal(
+        upgrade_status(upg("GET", "HTTP/1.1", U, C, V,
+                           "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQAA\r\n", b, sizeof(b))),
+        400);
+    assert_int_equal(
+        upgrade_status(upg("GET", "HTTP/1.1", U, C, V, "Sec-WebSocket-Key: \r\n", b, sizeof(b))),
+        400);
     /* non-canonical: unused bits set in the last data character, and a high-bit byte */
-    assert_int_equal(upgrade_status(upg("GET", "HTTP/1.1", U, C, V, "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZR==\r\n",
-                                        b, sizeof(b))),
-                     400);
-    assert_int_equal(upgrade_status(upg("GET", "HTTP/1.1", U, C, V,
-                                        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25j\xdaQ==\r\n", b, sizeof(b))),
-                     400);
+    assert_int_equal(
+        upgrade_status(upg("GET", "HTTP/1.1", U, C, V,
+                           "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZR==\r\n", b, sizeof(b))),
+        400);
+    assert_int_equal(
+        upgrade_status(upg("GET", "HTTP/1.1", U, C, V,
+                           "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25j\xdaQ==\r\n", b, sizeof(b))),
+        400);
 }
 
 static void test_token_lists(void **st)
@@ -358,20 +378,23 @@ static void test_responses(void **st)
     (void)st;
     cn_buf o = CN_BUF_INIT;
     assert_int_equal(ws_http_write_101(&o, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="), 0);
-    const char *want101 = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                          "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n";
+    const char *want101 =
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n";
     assert_int_equal(o.len, strlen(want101));
     assert_memory_equal(o.data, want101, o.len);
     cn_buf_reset(&o);
     assert_int_equal(ws_http_write_error(&o, 426, NULL), 0);
-    const char *want426 = "HTTP/1.1 426 Upgrade Required\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
-                          "Content-Type: text/plain; charset=utf-8\r\nContent-Length: 17\r\nConnection: close\r\n\r\n"
-                          "Upgrade Required\n";
+    const char *want426 =
+        "HTTP/1.1 426 Upgrade Required\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
+        "Content-Type: text/plain; charset=utf-8\r\nContent-Length: 17\r\nConnection: close\r\n\r\n"
+        "Upgrade Required\n";
     assert_int_equal(o.len, strlen(want426));
     assert_memory_equal(o.data, want426, o.len);
     const int codes[] = {400, 401, 404, 405, 429, 431, 503};
-    const char *must[] = {"400 Bad Request", "WWW-Authenticate: Bearer", "404 Not Found", "Allow: GET",
-                          "Retry-After: 1", "431 Request Header", "Retry-After: 1"};
+    const char *must[] = {"400 Bad Request", "WWW-Authenticate: Bearer", "404 Not Found",
+                          "Allow: GET",      "Retry-After: 1",           "431 Request Header",
+                          "Retry-After: 1"};
     for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
         cn_buf_reset(&o);
         assert_int_equal(ws_http_write_error(&o, codes[i], "detail"), 0);

@@ -95,7 +95,8 @@ static void decode_stream(unsigned char *s, size_t n, unsigned seed, cn_buf *log
                 continue;
             sha_hex(acc->data, acc->len, hex);
             if (ev.type == WS_EV_DATA)
-                cn_buf_printf(log, "%s %zu %s\n", ev.opcode == WS_OP_TEXT ? "text" : "binary", acc->len, hex);
+                cn_buf_printf(log, "%s %zu %s\n", ev.opcode == WS_OP_TEXT ? "text" : "binary",
+                              acc->len, hex);
             else if (ev.type == WS_EV_PING)
                 cn_buf_printf(log, "ping %zu %s\n", acc->len, hex);
             else if (ev.type == WS_EV_CLOSE)
