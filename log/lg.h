@@ -317,6 +317,20 @@ int lg_producer_id_alloc(lg_log *log, int64_t *pid);
 /** Commit a consumer group's offset (synced before return). */
 int lg_group_offset_commit(lg_log *log, const char *group, const char *topic, int32_t partition,
                            int64_t offset, const char *metadata);
+/** One committed offset for lg_group_offsets_commit; err is set per entry. */
+typedef struct lg_group_offset {
+    const char *group, *topic;
+    int32_t partition;
+    int64_t offset;
+    const char *metadata; /* NULL for none */
+    int err;              /* out: 0, a validation error, or the commit's error */
+} lg_group_offset;
+/** Commit n offsets (of any groups) in ONE LMDB transaction followed by
+ *  one sync: entries that fail validation get their err and are skipped;
+ *  if the transaction or the sync fails, every other entry gets that
+ *  error.  Blocks for the sync: call it off event loops.  Any thread.
+ *  @return 0, or the transaction/sync error. */
+int lg_group_offsets_commit(lg_log *log, lg_group_offset *v, size_t n);
 /** @return 0 with *offset (and metadata copied into md[mdcap]); CN_ENOENT if none. */
 int lg_group_offset_fetch(lg_log *log, const char *group, const char *topic, int32_t partition,
                           int64_t *offset, char *md, size_t mdcap);

@@ -7,6 +7,9 @@
  * neither.  Producer ids also restart above the largest id found in the
  * segments (lg__producer_ids_fixup), so a lost state directory cannot hand
  * out an id that is still in the log.
+ * lg_group_offsets_commit stores any number of offsets with one
+ * transaction, so one sync (an OffsetCommit of many partitions, or several
+ * requests grouped, pay one sync).
  * Threads: any; each call is one LMDB transaction.
  */
 #include "lg_int.h"
@@ -64,6 +67,54 @@ int lg_group_offset_commit(lg_log *log, const char *group, const char *topic, in
         return rc;
     }
     return lg__ix_err(mdb_txn_commit(txn)); /* synced: DATA/state is not MDB_NOSYNC */
+}
+
+/* Encode one entry's key and value; 0 or its validation error. */
+static int lg__group_entry(const lg_group_offset *e, unsigned char *kb, size_t kcap, size_t *kn,
+                           unsigned char *vb, size_t *vn)
+{
+    if (!e->group || !e->topic || e->offset < -1)
+        return CN_EINVAL;
+    int rc = lg__group_key(kb, kcap, e->group, e->topic, e->partition, kn);
+    if (rc)
+        return rc;
+    size_t ml = e->metadata ? strlen(e->metadata) : 0;
+    if (ml > LG__GROUP_MD_MAX)
+        return CN_ETOOBIG;
+    cn_wr_be64(vb, (uint64_t)e->offset);
+    if (ml)
+        memcpy(vb + 8, e->metadata, ml);
+    *vn = 8 + ml;
+    return 0;
+}
+
+int lg_group_offsets_commit(lg_log *log, lg_group_offset *v, size_t n)
+{
+    if (!log || (!v && n))
+        return CN_EINVAL;
+    int rc = log->o.read_only ? CN_EPERM : 0;
+    MDB_txn *txn = NULL;
+    if (!rc && !log->ix.senv)
+        rc = CN_EPERM;
+    if (!rc)
+        rc = lg__ix_err(mdb_txn_begin(log->ix.senv, NULL, 0, &txn));
+    for (size_t i = 0; i < n && !rc; i++) {
+        unsigned char kb[LG__GROUP_MAX + 256 + 8], vb[8 + LG__GROUP_MD_MAX];
+        size_t kn, vn;
+        v[i].err = lg__group_entry(&v[i], kb, sizeof(kb), &kn, vb, &vn);
+        if (v[i].err)
+            continue;
+        MDB_val k = {kn, kb}, d = {vn, vb};
+        rc = lg__ix_err(mdb_put(txn, log->ix.sgroups, &k, &d, 0));
+    }
+    if (rc && txn)
+        mdb_txn_abort(txn);
+    else if (txn)
+        rc = lg__ix_err(mdb_txn_commit(txn)); /* synced: DATA/state is not MDB_NOSYNC */
+    for (size_t i = 0; i < n && rc; i++)
+        if (!v[i].err)
+            v[i].err = rc;
+    return rc;
 }
 
 int lg_group_offset_fetch(lg_log *log, const char *group, const char *topic, int32_t partition,

@@ -3,8 +3,10 @@
  * kf_h_group.c — the consumer-group APIs: FindCoordinator, JoinGroup,
  * SyncGroup, Heartbeat, LeaveGroup, OffsetCommit, OffsetFetch, ListGroups,
  * DescribeGroups.  Glue between the wire structs and the pure state
- * machine in kf_group.c; committed offsets go to the log's LMDB
- * (lg_group_offset_*, synced before the reply, so they survive SIGKILL).
+ * machine in kf_group.c; committed offsets go to the log's LMDB through
+ * the committer thread (kf_commit.c: one transaction and one sync per
+ * round, off the loop; the reply follows the sync, so they survive
+ * SIGKILL).
  *
  * JoinGroup and SyncGroup may wait (for other members, for the leader):
  * the connection is the waiter; the state machine answers through
@@ -269,27 +271,37 @@ int kf_h_offset_commit(kf_conn *c)
         gerr = kf_group_commit_check(s->groups, group, kf__name(&q->MemberId),
                                      kf_instance_id(&q->GroupInstanceId),
                                      q->GenerationIdOrMemberEpoch, cn_now_ms());
-    kf_OffsetCommitResponse r;
-    kf_OffsetCommitResponse_init(&r);
+    kf_commit *k = kf_arena_alloc(c->arena, sizeof(*k));
+    if (!k)
+        return CN_ENOMEM;
+    memset(k, 0, sizeof(*k));
+    k->conn = c;
+    kf_OffsetCommitResponse *r = &k->resp;
+    kf_OffsetCommitResponse_init(r);
     int32_t nt = q->Topics.n > 0 ? q->Topics.n : 0;
-    r.Topics.n = nt;
-    r.Topics.v = kf_arena_alloc(c->arena, (size_t)(nt ? nt : 1) * sizeof(*r.Topics.v));
-    if (!r.Topics.v)
+    size_t total = 0;
+    for (int32_t t = 0; t < nt; t++)
+        total += q->Topics.v[t].Partitions.n > 0 ? (size_t)q->Topics.v[t].Partitions.n : 0;
+    r->Topics.n = nt;
+    r->Topics.v = kf_arena_alloc(c->arena, (size_t)(nt ? nt : 1) * sizeof(*r->Topics.v));
+    k->v = kf_arena_alloc(c->arena, (total ? total : 1) * sizeof(*k->v));
+    k->out = kf_arena_alloc(c->arena, (total ? total : 1) * sizeof(*k->out));
+    if (!r->Topics.v || !k->v || !k->out)
         return CN_ENOMEM;
     for (int32_t t = 0; t < nt; t++) {
         const kf_OffsetCommitRequestTopic *qt = &q->Topics.v[t];
         const char *topic = kf__name(&qt->Name);
         int32_t np = qt->Partitions.n > 0 ? qt->Partitions.n : 0;
-        r.Topics.v[t].Name = qt->Name;
-        r.Topics.v[t].Partitions.n = np;
-        r.Topics.v[t].Partitions.v = kf_arena_alloc(
+        r->Topics.v[t].Name = qt->Name;
+        r->Topics.v[t].Partitions.n = np;
+        r->Topics.v[t].Partitions.v = kf_arena_alloc(
             c->arena, (size_t)(np ? np : 1) * sizeof(kf_OffsetCommitResponsePartition));
-        if (!r.Topics.v[t].Partitions.v)
+        if (!r->Topics.v[t].Partitions.v)
             return CN_ENOMEM;
         int nparts = lg_topic_partitions(s->log, topic);
         for (int32_t i = 0; i < np; i++) {
             const kf_OffsetCommitRequestPartition *qp = &qt->Partitions.v[i];
-            kf_OffsetCommitResponsePartition *o = &r.Topics.v[t].Partitions.v[i];
+            kf_OffsetCommitResponsePartition *o = &r->Topics.v[t].Partitions.v[i];
             o->PartitionIndex = qp->PartitionIndex;
             if (gerr) {
                 o->ErrorCode = gerr;
@@ -298,14 +310,23 @@ int kf_h_offset_commit(kf_conn *c)
             } else if (qp->CommittedMetadata.len > KF_OFFSET_METADATA_MAX) {
                 o->ErrorCode = KF_ERR_OFFSET_METADATA_TOO_LARGE;
             } else {
-                int rc = lg_group_offset_commit(
-                    s->log, group, topic, qp->PartitionIndex, qp->CommittedOffset,
-                    qp->CommittedMetadata.len >= 0 ? qp->CommittedMetadata.s : NULL);
-                o->ErrorCode = rc ? kf__kafka_error(rc) : 0;
+                lg_group_offset *e = &k->v[k->n];
+                memset(e, 0, sizeof(*e));
+                e->group = group;
+                e->topic = topic;
+                e->partition = qp->PartitionIndex;
+                e->offset = qp->CommittedOffset;
+                e->metadata = qp->CommittedMetadata.len >= 0 ? qp->CommittedMetadata.s : NULL;
+                k->out[k->n++] = o;
             }
         }
     }
-    return kf__reply(c, &r, NULL, 0);
+    if (k->n == 0)
+        return kf__reply(c, r, NULL, 0);
+    /* The write and its sync happen on the committer thread; the reply
+     * goes out once the offsets are durable (kf_commit.c). */
+    kf__commit_submit(k);
+    return KF_ASYNC;
 }
 
 typedef struct kf_off_collect {

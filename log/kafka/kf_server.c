@@ -142,8 +142,8 @@ static void kf_conn_free(kf_conn *c)
     kf_server_check_drained(s);
 }
 
-/* Close the socket now; the struct lives on while an append it started
- * is still due (its callback must find it). */
+/* Close the socket now; the struct lives on while an append or an offset
+ * commit it started is still due (its completion must find it). */
 static void kf_conn_close(kf_conn *c)
 {
     if (c->bev) {
@@ -153,7 +153,7 @@ static void kf_conn_close(kf_conn *c)
     kf__fetch_unpark(c);
     kf__group_conn_gone(c);
     c->dead = 1;
-    if (!c->prod)
+    if (!kf__conn_pinned(c))
         kf_conn_free(c);
 }
 
@@ -395,7 +395,7 @@ void kf__call_done(kf_conn *c)
 {
     c->busy = 0;
     if (c->dead) {
-        if (!c->prod)
+        if (!kf__conn_pinned(c))
             kf_conn_free(c);
         return;
     }
@@ -591,7 +591,7 @@ int kf_server_new(kf_server **out, struct event_base *base, lg_log *log, const k
     s->o = *o;
     pthread_mutex_init(&s->mu, NULL);
     s->wake = event_new(base, -1, 0, kf_wake_cb, s);
-    if (!s->wake || kf_group_coord_new(&s->groups) || kf__group_start(s)) {
+    if (!s->wake || kf_group_coord_new(&s->groups) || kf__group_start(s) || kf__commit_start(s)) {
         kf_server_free(s);
         return CN_ENOMEM;
     }
@@ -644,7 +644,7 @@ static void kf_drain_timeout_cb(evutil_socket_t fd, short what, void *ud)
     kf_conn *c = s->conns;
     while (c) {
         kf_conn *next = c->next;
-        if (c->bev && !c->prod) {
+        if (c->bev && !kf__conn_pinned(c)) {
             cn_log_warn("kf", "drain: closing %s, which did not take its replies in %d s", c->peer,
                         KF_DRAIN_GRACE_S);
             kf_conn_close(c);
@@ -667,7 +667,7 @@ void kf_server_drain(kf_server *s, void (*done)(void *ud), void *ud)
         if (c->fetch.parked) {
             /* A parked long-poll answers now with what it has. */
             c->fetch.deadline_ms = 0;
-        } else if (c->busy && !c->prod && c->bev) {
+        } else if (c->busy && !kf__conn_pinned(c) && c->bev) {
             /* Waiting in JoinGroup/SyncGroup could last a rebalance
              * timeout: the member reconnects, as after a coordinator move. */
             kf__conn_fail(c, "draining: group request abandoned");
@@ -708,7 +708,7 @@ void kf_server_free(kf_server *s)
     for (;;) {
         int due = 0;
         for (kf_conn *c = s->conns; c; c = c->next)
-            if (c->prod)
+            if (kf__conn_pinned(c))
                 due = 1;
         if (!due)
             break;
@@ -728,6 +728,7 @@ void kf_server_free(kf_server *s)
         event_free(s->group_tick);
     if (s->drain_timer)
         event_free(s->drain_timer);
+    kf__commit_stop(s);
     kf_group_coord_free(s->groups);
     if (s->wake)
         event_free(s->wake);

@@ -55,6 +55,16 @@ typedef struct kf_produce {
     struct kf_produce *next_done;
 } kf_produce;
 
+/* An OffsetCommit waiting for the committer thread (kf_commit.c). */
+typedef struct kf_commit {
+    kf_conn *conn;
+    kf_OffsetCommitResponse resp;           /* in the connection arena */
+    lg_group_offset *v;                     /* the offsets to store */
+    kf_OffsetCommitResponsePartition **out; /* where each entry's error goes */
+    size_t n;
+    struct kf_commit *next;
+} kf_commit;
+
 /* A parked long-poll Fetch. */
 typedef struct kf_fetch {
     int64_t deadline_ms;
@@ -76,6 +86,7 @@ struct kf_conn {
     int closing; /* close once the output is flushed */
     int dead;    /* socket gone; free when not busy */
     kf_produce *prod;
+    kf_commit *commit; /* an OffsetCommit with the committer */
     kf_fetch fetch;
     struct event *timer; /* Fetch max-wait, group waits */
     uint64_t requests;
@@ -103,7 +114,22 @@ struct kf_server {
     kf_group_coord *groups;
     struct event *group_tick;
     struct event *drain_timer;
+    /* The offset committer (kf_commit.c). */
+    pthread_t committer;
+    int committer_up, cinit, cstop;
+    pthread_mutex_t cmu;
+    pthread_cond_t ccond;
+    kf_commit *cq_head, *cq_tail;       /* waiting for the committer */
+    kf_commit *cdone_head, *cdone_tail; /* durable, waiting for the loop */
+    struct event *commit_wake;
 };
+
+/** Work another thread will still report for c (an append or a commit):
+ *  the connection struct must outlive it. */
+static inline int kf__conn_pinned(const kf_conn *c)
+{
+    return c->prod != NULL || c->commit != NULL;
+}
 
 /* ---- kf_server.c: replies and call lifecycle ---- */
 
@@ -164,6 +190,12 @@ void kf__fetch_recheck(kf_server *s, int only_expired);
 void kf__fetch_unpark(kf_conn *c);
 /** Ensure a topic exists if auto-create is on: 0, or LG_ENOTOPIC. */
 int kf__topic_autocreate(kf_server *s, const char *topic);
+/** Start / stop the offset committer thread.  0 or CN_ENOMEM. */
+int kf__commit_start(kf_server *s);
+void kf__commit_stop(kf_server *s);
+/** Hand k (its conn set) to the committer; the reply follows once the
+ *  offsets are durable.  The connection stays pinned until then. */
+void kf__commit_submit(kf_commit *k);
 /** Group-coordinator glue: a member's connection closed. */
 void kf__group_conn_gone(kf_conn *c);
 /** Wire the coordinator's callbacks and start its tick.  0 or CN_ENOMEM. */

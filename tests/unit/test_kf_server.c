@@ -17,7 +17,11 @@
  *    unknown resource types);
  *  - InitProducerId v0-4 (transactional ids refused), FindCoordinator v0-3;
  *  - OffsetCommit v0-7 / OffsetFetch v0-7 (null topics = all from v2),
- *    ListGroups v0-4, DescribeGroups v0-4 for unknown and offset-only groups.
+ *    ListGroups v0-4, DescribeGroups v0-4 for unknown and offset-only groups;
+ *  - an OffsetCommit waiting for the offsets store's write lock stalls only its own
+ *    client and is answered after its offsets are stored;
+ *  - Produce v0-2 and Fetch v0-3 (advertised, never decoded) are answered
+ *    UNSUPPORTED_VERSION per partition in their own layout.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -36,11 +40,13 @@
 #include "kf_server.h"
 #include "lg.h"
 #include "lg_batch.h"
+#include "lg_int.h" /* the index's environment: a test holds its write lock */
 
 #include <arpa/inet.h>
 #include <event2/event.h>
 #include <event2/thread.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -833,6 +839,88 @@ static void test_old_produce_fetch_versions_get_unsupported_version(void **st)
      * malformed request does: the stream cannot be trusted after it. */
 }
 
+/* ---- OffsetCommit is durable off the event loop ------------------------
+ * While the offsets store's write lock is held (a slow disk, a long writer
+ * transaction), an OffsetCommit waits — but only its own client: another
+ * connection is still served, and the commit is answered only after its
+ * offsets are stored. */
+
+static int connect_other(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sin = {0};
+    sin.sin_family = AF_INET;
+    sin.sin_port = htons((uint16_t)kf_server_port(E.srv));
+    inet_pton(AF_INET, "127.0.0.1", &sin.sin_addr);
+    assert_int_equal(connect(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+    struct timeval tv = {2, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    return fd;
+}
+
+static int readable_within(int fd, int ms)
+{
+    struct pollfd p = {fd, POLLIN, 0};
+    return poll(&p, 1, ms) == 1;
+}
+
+static void test_offset_commit_does_not_stall_other_clients(void **st)
+{
+    (void)st;
+    kf_OffsetCommitRequestPartition p[2];
+    for (int i = 0; i < 2; i++) {
+        kf_OffsetCommitRequestPartition_init(&p[i]);
+        p[i].PartitionIndex = i;
+        p[i].CommittedOffset = 40 + i;
+    }
+    kf_OffsetCommitRequestTopic t = {kf_str_c("t1"), {p, 2}};
+    kf_OffsetCommitRequest q;
+    kf_OffsetCommitRequest_init(&q);
+    q.GroupId = kf_str_c("stall-g");
+    q.MemberId = kf_str_c("");
+    q.GenerationIdOrMemberEpoch = -1;
+    q.Topics.v = &t;
+    q.Topics.n = 1;
+    cn_buf out = CN_BUF_INIT;
+    int32_t corr = ++E.corr;
+    assert_int_equal(kf_request_encode(&out, 8, 2, corr, "unit", &q), 0);
+
+    MDB_txn *txn;
+    assert_int_equal(mdb_txn_begin(E.log->ix.senv, NULL, 0, &txn),
+                     0); /* the offsets store is busy */
+    assert_int_equal(send(E.fd, out.data, out.len, 0), (ssize_t)out.len);
+    cn_buf_free(&out);
+    usleep(100 * 1000); /* let the server take the commit */
+    /* Another client's ApiVersions is answered at once. */
+    int other = connect_other();
+    kf_ApiVersionsRequest aq;
+    kf_ApiVersionsRequest_init(&aq);
+    assert_int_equal(kf_request_encode(&out, 18, 0, 77, "other", &aq), 0);
+    assert_int_equal(send(other, out.data, out.len, 0), (ssize_t)out.len);
+    cn_buf_free(&out);
+    int other_answered = readable_within(other, 2000);
+    /* The commit itself is not answered before it is stored. */
+    int commit_early = readable_within(E.fd, 200);
+    mdb_txn_abort(txn); /* release first: a failed assert must not leave the server blocked */
+    close(other);
+    assert_true(other_answered);
+    assert_false(commit_early);
+    assert_true(readable_within(E.fd, 5000));
+    unsigned char szb[4];
+    read_exact(szb, 4);
+    size_t n = cn_rd_be32(szb);
+    unsigned char *r = kf_arena_alloc(E.a, n);
+    read_exact(r, n);
+    assert_int_equal((int32_t)cn_rd_be32(r), corr);
+    kf_OffsetCommitResponse *resp = NULL;
+    assert_int_equal(kf_decode_response(8, 2, r + 4, n - 4, E.a, (void **)&resp), 0);
+    assert_int_equal(resp->Topics.v[0].Partitions.v[0].ErrorCode, 0);
+    assert_int_equal(resp->Topics.v[0].Partitions.v[1].ErrorCode, 0);
+    int64_t off;
+    assert_int_equal(lg_group_offset_fetch(E.log, "stall-g", "t1", 1, &off, NULL, 0), 0);
+    assert_int_equal(off, 41);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -846,6 +934,7 @@ int main(void)
         cmocka_unit_test(test_producer_ids_and_coordinator),
         cmocka_unit_test(test_offsets_and_groups_all_versions),
         cmocka_unit_test(test_old_produce_fetch_versions_get_unsupported_version),
+        cmocka_unit_test(test_offset_commit_does_not_stall_other_clients),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -230,6 +230,37 @@ static void test_group_offsets(void **st)
     assert_string_equal(a.s, "g0/t/1=9;g1/t/0=43;g1/t/1=7;");
 }
 
+static void test_group_offsets_batch_one_transaction(void **st)
+{
+    fx *f = *st;
+    char bigmd[5000];
+    memset(bigmd, 'm', sizeof(bigmd) - 1);
+    bigmd[sizeof(bigmd) - 1] = 0;
+    /* Valid entries are stored together; each bad one gets its own error
+     * and does not stop the others. */
+    lg_group_offset v[] = {
+        {"gb", "t", 0, 10, "m0", -99}, {"", "t", 0, 1, NULL, -99},    {"gb", "t", -1, 1, NULL, -99},
+        {"gb", "t", 1, 11, NULL, -99}, {"gb", "t", 2, 1, bigmd, -99}, {"gb", "t", 3, -2, NULL, -99},
+        {"gc", "t", 0, 12, "", -99},   {NULL, "t", 0, 1, NULL, -99},
+    };
+    assert_int_equal(lg_group_offsets_commit(f->log, v, sizeof(v) / sizeof(v[0])), 0);
+    int want[] = {0, CN_EINVAL, CN_EINVAL, 0, CN_ETOOBIG, CN_EINVAL, 0, CN_EINVAL};
+    for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
+        assert_int_equal(v[i].err, want[i]);
+    int64_t off;
+    char md[64];
+    assert_int_equal(lg_group_offset_fetch(f->log, "gb", "t", 0, &off, md, sizeof(md)), 0);
+    assert_int_equal(off, 10);
+    assert_string_equal(md, "m0");
+    assert_int_equal(lg_group_offset_fetch(f->log, "gb", "t", 1, &off, md, sizeof(md)), 0);
+    assert_int_equal(off, 11);
+    assert_int_equal(lg_group_offset_fetch(f->log, "gc", "t", 0, &off, md, sizeof(md)), 0);
+    assert_int_equal(off, 12);
+    assert_int_equal(lg_group_offset_fetch(f->log, "gb", "t", 2, &off, md, sizeof(md)), CN_ENOENT);
+    assert_int_equal(lg_group_offsets_commit(f->log, NULL, 0), 0);
+    assert_int_equal(lg_group_offsets_commit(NULL, v, 1), CN_EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -237,6 +268,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_only_last_five_remembered, setup, teardown),
         cmocka_unit_test_setup_teardown(test_duplicate_within_round, setup, teardown),
         cmocka_unit_test_setup_teardown(test_group_offsets, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_group_offsets_batch_one_transaction, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
