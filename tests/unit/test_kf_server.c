@@ -898,7 +898,7 @@ static void test_offset_commit_does_not_stall_other_clients(void **st)
     assert_int_equal(kf_request_encode(&out, 18, 0, 77, "other", &aq), 0);
     assert_int_equal(send(other, out.data, out.len, 0), (ssize_t)out.len);
     cn_buf_free(&out);
-    int other_answered = readable_within(other, 2000);
+    int other_answered = readable_within(other, 10000);
     /* The commit itself is not answered before it is stored. */
     int commit_early = readable_within(E.fd, 200);
     mdb_txn_abort(txn); /* release first: a failed assert must not leave the server blocked */
