@@ -240,4 +240,122 @@ int32_t rp_node_last_epoch(const rp_node *n);
  */
 void rp_node_epoch_end(const rp_node *n, int32_t epoch, int32_t *found, int64_t *end);
 
+/* ---- the transport between nodes (rp_net.c) ---------------------------- */
+
+/*
+ * One TCP connection per node pair on the replication listener (the lower
+ * id dials), a HELLO handshake (cluster id, node ids, wire version), then
+ * rp_msg frames.  See docs/replication.md, "Transport between nodes".
+ * Threads: every rp_net call runs on the thread of the event_base it was
+ * created with; callbacks run there too.
+ */
+
+#define RP_HELLO_BYTES 28          /* length prefix + 24 */
+#define RP_HELLO_MAGIC 0x43524e52u /* "CRNR" */
+#define RP_NET_OUT_MAX (32u << 20) /* bytes queued per connection before drops */
+#define RP_HOST_MAX 256
+
+struct event_base;
+
+/** One voter and its replication address. */
+typedef struct rp_peer {
+    int32_t id;
+    char host[RP_HOST_MAX];
+    uint16_t port;
+} rp_peer;
+
+/** The cluster's membership, sorted by id, and its id. */
+typedef struct rp_cluster {
+    rp_peer peers[RP_MAX_VOTERS];
+    int npeers;
+    uint64_t id; /* FNV-1a 64 of the canonical membership string */
+} rp_cluster;
+
+/**
+ * Parse "ID@HOST:PORT,..." (ids >= 0 and unique, ports 1..65535, HOST a
+ * name, IPv4 or [IPv6], 1..RP_MAX_VOTERS entries, in any order) into *out,
+ * sorted by id, with its cluster id.
+ * @return 0; CN_EINVAL (malformed; *out unspecified).
+ */
+int rp_cluster_parse(const char *spec, rp_cluster *out);
+/** The entry of id in c, or NULL. */
+const rp_peer *rp_cluster_peer(const rp_cluster *c, int32_t id);
+
+/** The handshake message. */
+typedef struct rp_hello {
+    uint16_t version;
+    uint64_t cluster_id;
+    int32_t from, to;
+} rp_hello;
+
+/** Write the HELLO frame (RP_HELLO_BYTES) for h at out. */
+void rp_hello_encode(const rp_hello *h, unsigned char out[RP_HELLO_BYTES]);
+/**
+ * Decode a HELLO frame from p[0..n).
+ * @return 0; CN_WANT_MORE (fewer than RP_HELLO_BYTES); CN_EDECODE with
+ *         *why set (wrong length, magic or flags).
+ */
+int rp_hello_decode(const unsigned char *p, size_t n, rp_hello *h, const char **why);
+/**
+ * Check a decoded HELLO received by node self of cluster c.  dialed: the
+ * id this side dialed (checked against from), or -1 on the accepting side
+ * (from must then be a voter below self).
+ * @return 0; CN_EPROTO with *why set.
+ */
+int rp_hello_check(const rp_hello *h, const rp_cluster *c, int32_t self, int32_t dialed,
+                   const char **why);
+
+typedef struct rp_net rp_net;
+
+/** Called for every frame received from a peer (m->from is that peer,
+ *  m->to this node).  m and its records are valid only during the call.
+ *  It may call rp_net_send, never rp_net_free. */
+typedef void (*rp_deliver_fn)(void *ud, const rp_msg *m);
+
+typedef struct rp_net_opts {
+    const rp_cluster *cluster; /* copied */
+    int32_t self;              /* must be in cluster */
+    rp_deliver_fn deliver;
+    void *ud;
+    uint32_t out_max;          /* 0: RP_NET_OUT_MAX */
+    uint32_t hello_timeout_ms; /* 0: 5000 */
+    uint32_t backoff_min_ms;   /* 0: 50 */
+    uint32_t backoff_max_ms;   /* 0: 2000 */
+} rp_net_opts;
+
+/** Counters since rp_net_new. */
+typedef struct rp_net_stats {
+    uint64_t frames_in, frames_out;
+    uint64_t dropped_full;    /* output over out_max */
+    uint64_t dropped_nopeer;  /* no connection to the peer */
+    uint64_t handshakes;      /* completed */
+    uint64_t closed_protocol; /* refused HELLO, bad frame, timeout */
+    uint64_t closed_peer;     /* EOF or socket error */
+    uint64_t replaced;        /* a connection replaced by a newer one */
+    char last_close[128];     /* the reason of the last close ("" if none) */
+} rp_net_stats;
+
+/**
+ * Listen on self's address in the cluster and dial every peer with a
+ * higher id (retrying with backoff).  Host names are resolved once, here.
+ * @return 0; CN_EINVAL (bad options, self not in cluster, unresolvable
+ *         address); CN_ESYS (bind/listen failed: errno says why);
+ *         CN_ENOMEM.  On failure *out is NULL.
+ */
+int rp_net_new(rp_net **out, struct event_base *base, const rp_net_opts *o);
+/**
+ * Queue m for m->to (m->from must be self).  Never blocks and never
+ * retransmits: the message is dropped when there is no connection or the
+ * connection's output is over out_max.
+ * @return 0 (queued); CN_ECLOSED (no connection: dropped); CN_EOVERLOAD
+ *         (output full: dropped); CN_EINVAL (bad message or addressee);
+ *         CN_ENOMEM.
+ */
+int rp_net_send(rp_net *n, const rp_msg *m);
+/** 1 if the handshake with peer is complete, else 0. */
+int rp_net_connected(const rp_net *n, int32_t peer);
+void rp_net_stats_get(const rp_net *n, rp_net_stats *out);
+/** Close every connection and the listener now.  NULL-safe. */
+void rp_net_free(rp_net *n);
+
 #endif
