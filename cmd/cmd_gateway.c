@@ -23,42 +23,27 @@
 #include "cn_log.h"
 #include "cn_time.h"
 #include "gw_server.h"
-#include "auth.h"
+#include "gw_supervisor.h"
 #include "kf_server.h"
 #include "lg.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <event2/event.h>
 #include <event2/thread.h>
-#include <netdb.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
-
-#define GWC_MAX_WORKERS 64
 
 typedef struct gwc {
     struct event_base *base;
-    gw_server *srv;
-    kf_server *kf;
-    int draining;
-    /* supervisor */
-    int nworkers;
-    pid_t pids[GWC_MAX_WORKERS];
-    int alive;
-    char **wargv;
+    gw_server *srv;    /* one serving process */
+    gw_supervisor *sv; /* --workers > 1 */
+    kf_server *kf;     /* --workers > 1 with --log: the workers' private broker */
     const char *port_file;
     int port;
-    struct event *sigchld, *pf_timer;
-    int status;
-    pid_t self;
+    int draining;
 } gwc;
 
 static cn_flag gw_flags[] = {
@@ -98,6 +83,16 @@ static void gwc_drained(void *ud)
     event_base_loopexit(g->base, NULL);
 }
 
+/* Supervisor: the last worker is gone; the log's Kafka listener goes next. */
+static void gwc_workers_gone(void *ud)
+{
+    gwc *g = ud;
+    if (g->kf)
+        kf_server_drain(g->kf, gwc_drained, g);
+    else
+        event_base_loopexit(g->base, NULL);
+}
+
 static void gwc_signal(evutil_socket_t sig, short what, void *ud)
 {
     gwc *g = ud;
@@ -115,16 +110,19 @@ static void gwc_signal(evutil_socket_t sig, short what, void *ud)
         return;
     }
     /* supervisor: tell the workers; the log goes when they are gone */
-    cn_log_info("gw", "signal %d: draining %d workers", (int)sig, g->alive);
-    for (int i = 0; i < g->nworkers; i++)
-        if (g->pids[i] > 0)
-            kill(g->pids[i], SIGTERM);
-    if (!g->alive) {
-        if (g->kf)
-            kf_server_drain(g->kf, gwc_drained, g);
-        else
-            event_base_loopexit(g->base, NULL);
+    cn_log_info("gw", "signal %d: draining %d workers", (int)sig, gw_supervisor_alive(g->sv));
+    gw_supervisor_drain(g->sv, gwc_workers_gone, g);
+}
+
+static int gwc_signals(gwc *g, struct event **term, struct event **intr)
+{
+    *term = evsignal_new(g->base, SIGTERM, gwc_signal, g);
+    *intr = evsignal_new(g->base, SIGINT, gwc_signal, g);
+    if (!*term || !*intr || evsignal_add(*term, NULL) || evsignal_add(*intr, NULL)) {
+        fprintf(stderr, "cairn gateway: cannot install signal handlers\n");
+        return CN_ENOMEM;
     }
+    return 0;
 }
 
 static int gwc_ensure_topic(lg_log *log, const char *topic, int32_t parts)
@@ -140,131 +138,12 @@ static int gwc_ensure_topic(lg_log *log, const char *topic, int32_t parts)
 
 /* ---- supervisor ----------------------------------------------------------- */
 
-static pid_t gwc_spawn(gwc *g, int i)
-{
-    char node_arg[128], pf_arg[4200];
-    pid_t pid = fork();
-    if (pid != 0)
-        return pid;
-    /* child: if the supervisor dies (even by SIGKILL), drain and exit
-     * rather than serve on as an orphan nobody will stop */
-    prctl(PR_SET_PDEATHSIG, SIGTERM);
-    if (getppid() != g->self)
-        _exit(1); /* the supervisor died before prctl took effect */
-    /* fill in its own node name and port file, then exec */
-    for (int k = 0; g->wargv[k]; k++) {
-        if (strcmp(g->wargv[k], "--node") == 0) {
-            snprintf(node_arg, sizeof(node_arg), "%s-w%d", g->wargv[k + 1], i);
-            g->wargv[k + 1] = node_arg;
-        }
-        if (strcmp(g->wargv[k], "--port-file") == 0) {
-            snprintf(pf_arg, sizeof(pf_arg), "%s.w%d", g->wargv[k + 1], i);
-            g->wargv[k + 1] = pf_arg;
-        }
-    }
-    execv("/proc/self/exe", g->wargv);
-    fprintf(stderr, "cairn gateway: cannot start worker: %s\n", strerror(errno));
-    _exit(1);
-}
-
-static void gwc_sigchld(evutil_socket_t sig, short what, void *ud)
+/* Every worker listens: the gateway's port file. */
+static void gwc_ready(void *ud)
 {
     gwc *g = ud;
-    (void)sig;
-    (void)what;
-    int st;
-    pid_t pid;
-    while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
-        for (int i = 0; i < g->nworkers; i++) {
-            if (g->pids[i] != pid)
-                continue;
-            g->pids[i] = 0;
-            g->alive--;
-            int ok = WIFEXITED(st) && WEXITSTATUS(st) == 0;
-            if (!ok && g->draining)
-                g->status = CN_EXIT_FAIL; /* a worker failed its drain */
-            if (!g->draining) {
-                /* A worker died: its clients reconnect to the others;
-                 * start a new one so the port keeps its capacity. */
-                cn_log_error("gw", "worker %d (pid %d) ended (status %d); starting another", i,
-                             (int)pid, st);
-                g->pids[i] = gwc_spawn(g, i);
-                if (g->pids[i] > 0)
-                    g->alive++;
-            }
-        }
-    }
-    if (g->draining && !g->alive) {
-        if (g->kf)
-            kf_server_drain(g->kf, gwc_drained, g);
-        else
-            event_base_loopexit(g->base, NULL);
-    }
-}
-
-/* Once every worker has written its port file, write ours. */
-static void gwc_pf_check(evutil_socket_t fd, short what, void *ud)
-{
-    gwc *g = ud;
-    (void)fd;
-    (void)what;
-    char p[4200];
-    for (int i = 0; i < g->nworkers; i++) {
-        struct stat st;
-        snprintf(p, sizeof(p), "%s.w%d", g->port_file, i);
-        if (stat(p, &st))
-            return;
-    }
     if (cmd_write_port_file(g->port_file, g->port))
         cn_log_error("gw", "cannot write --port-file %s", g->port_file);
-    event_del(g->pf_timer);
-}
-
-/* The port all workers bind: port 0 is resolved here once, by binding a
- * SO_REUSEPORT socket that never listens (so it takes no connections).  It
- * is kept for the supervisor's life: the port stays reserved for this
- * gateway even while every worker is being restarted. */
-static int gwc_resolve_listen(const char *listen, char *out, size_t cap, int *port, int *holdfd)
-{
-    const char *colon = strrchr(listen, ':');
-    if (!colon)
-        return CN_EINVAL;
-    char host[256];
-    size_t hl = (size_t)(colon - listen);
-    if (hl >= sizeof(host))
-        return CN_EINVAL;
-    memcpy(host, listen, hl);
-    host[hl] = 0;
-    char *h = host;
-    if (h[0] == '[' && hl >= 2 && h[hl - 1] == ']') {
-        h[hl - 1] = 0;
-        h++;
-    }
-    struct addrinfo hints, *ai = NULL;
-    memset(&hints, 0, sizeof(hints));
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-    if (getaddrinfo(h, colon + 1, &hints, &ai) || !ai)
-        return CN_EINVAL;
-    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    int one = 1;
-    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
-        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) ||
-        bind(fd, ai->ai_addr, ai->ai_addrlen)) {
-        if (fd >= 0)
-            close(fd);
-        freeaddrinfo(ai);
-        return CN_ESYS;
-    }
-    freeaddrinfo(ai);
-    struct sockaddr_storage ss;
-    socklen_t sl = sizeof(ss);
-    getsockname(fd, (struct sockaddr *)&ss, &sl);
-    *port = ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
-                                          : ((struct sockaddr_in6 *)&ss)->sin6_port);
-    snprintf(out, cap, "%.*s:%d", (int)hl, listen, *port);
-    *holdfd = fd;
-    return 0;
 }
 
 /* argv for a worker: every flag given to us except the ones the
@@ -301,89 +180,77 @@ static char **gwc_worker_argv(cn_cli *cli, const char *listen, const char *broke
     return av;
 }
 
+/* The log and its private Kafka listener, which the workers use as their
+ * --brokers (one writer per data directory). */
+static int gwc_serve_log(gwc *g, lg_log **log, lg_opts *lo, const char *topic, int32_t parts,
+                         char *brokers, size_t cap)
+{
+    int rc = lg_open(log, lo);
+    if (rc || (rc = gwc_ensure_topic(*log, topic, parts)) != 0) {
+        fprintf(stderr, "cairn gateway: cannot open the log in %s: %s%s\n", lo->dir,
+                cn_strerror(rc), rc == CN_EBUSY ? " (is another cairn process using it?)" : "");
+        return rc;
+    }
+    kf_server_opts ko;
+    kf_server_opts_init(&ko);
+    ko.listen = "127.0.0.1:0";
+    ko.default_partitions = parts;
+    if ((rc = kf_server_new(&g->kf, g->base, *log, &ko)) != 0) {
+        fprintf(stderr, "cairn gateway: cannot start the private Kafka listener\n");
+        return rc;
+    }
+    snprintf(brokers, cap, "127.0.0.1:%d", kf_server_port(g->kf));
+    return 0;
+}
+
 static int gwc_supervise(gwc *g, cn_cli *cli, int64_t workers, const char *brokers_in, lg_opts *lo,
                          int32_t parts)
 {
     lg_log *log = NULL;
     char brokers[4096], listen[300];
-    int holdfd = -1, rc;
+    char **wargv = NULL;
+    int holdfd = -1, rc, status = CN_EXIT_FAIL;
     struct event *sigterm = NULL, *sigint = NULL;
-    g->status = CN_EXIT_FAIL;
-    if (gwc_resolve_listen(cn_cli_str(cli, "listen"), listen, sizeof(listen), &g->port, &holdfd)) {
+    if (gw_supervisor_reserve(cn_cli_str(cli, "listen"), listen, sizeof(listen), &g->port,
+                              &holdfd)) {
         fprintf(stderr, "cairn gateway: cannot bind %s: %s; pick another --listen\n",
                 cn_cli_str(cli, "listen"), strerror(errno));
         return CN_EXIT_FAIL;
     }
     if (lo->dir) {
-        rc = lg_open(&log, lo);
-        if (rc || gwc_ensure_topic(log, cn_cli_str(cli, "topic"), parts)) {
-            fprintf(stderr, "cairn gateway: cannot open the log in %s: %s%s\n", lo->dir,
-                    cn_strerror(rc), rc == CN_EBUSY ? " (is another cairn process using it?)" : "");
+        if (gwc_serve_log(g, &log, lo, cn_cli_str(cli, "topic"), parts, brokers, sizeof(brokers)))
             goto out;
-        }
-        kf_server_opts ko;
-        kf_server_opts_init(&ko);
-        ko.listen = "127.0.0.1:0";
-        ko.default_partitions = parts;
-        if (kf_server_new(&g->kf, g->base, log, &ko)) {
-            fprintf(stderr, "cairn gateway: cannot start the private Kafka listener\n");
-            goto out;
-        }
-        snprintf(brokers, sizeof(brokers), "127.0.0.1:%d", kf_server_port(g->kf));
-        cn_log_info("gw", "log %s served to %lld workers on 127.0.0.1:%d", lo->dir,
-                    (long long)workers, kf_server_port(g->kf));
+        cn_log_info("gw", "log %s served to %lld workers on %s", lo->dir, (long long)workers,
+                    brokers);
     } else {
         snprintf(brokers, sizeof(brokers), "%s", brokers_in);
     }
-    g->wargv = gwc_worker_argv(cli, listen, brokers);
-    if (!g->wargv)
+    if (!(wargv = gwc_worker_argv(cli, listen, brokers)) || gwc_signals(g, &sigterm, &sigint) != 0)
         goto out;
-    g->nworkers = (int)workers;
-    g->self = getpid();
     g->port_file = cn_cli_str(cli, "port-file");
-    sigterm = evsignal_new(g->base, SIGTERM, gwc_signal, g);
-    sigint = evsignal_new(g->base, SIGINT, gwc_signal, g);
-    g->sigchld = evsignal_new(g->base, SIGCHLD, gwc_sigchld, g);
-    g->pf_timer = event_new(g->base, -1, EV_PERSIST, gwc_pf_check, g);
-    if (!sigterm || !sigint || !g->sigchld || !g->pf_timer || evsignal_add(sigterm, NULL) ||
-        evsignal_add(sigint, NULL) || evsignal_add(g->sigchld, NULL))
+    gw_supervisor_opts vo = {(int)workers, wargv, g->port_file, gwc_ready, g};
+    if ((rc = gw_supervisor_start(&g->sv, g->base, &vo)) != 0) {
+        fprintf(stderr, "cairn gateway: cannot start the workers: %s\n",
+                rc == CN_ESYS ? strerror(errno) : cn_strerror(rc));
         goto out;
-    for (int i = 0; i < g->nworkers; i++) {
-        g->pids[i] = gwc_spawn(g, i);
-        if (g->pids[i] < 0) {
-            fprintf(stderr, "cairn gateway: fork failed: %s\n", strerror(errno));
-            goto out;
-        }
-        g->alive++;
     }
-    if (g->port_file) {
-        struct timeval tv = {0, 50000};
-        event_add(g->pf_timer, &tv);
-    }
-    cn_log_info("gw", "%d workers on %s", g->nworkers, listen);
-    g->status = CN_EXIT_OK;
+    cn_log_info("gw", "%d workers on %s", (int)workers, listen);
     event_base_dispatch(g->base);
+    status = CN_EXIT_OK;
 out:
     if (holdfd >= 0)
         close(holdfd);
-    for (int i = 0; i < g->nworkers; i++)
-        if (g->pids[i] > 0) {
-            kill(g->pids[i], SIGKILL);
-            waitpid(g->pids[i], NULL, 0);
-            g->status = CN_EXIT_FAIL;
-        }
+    if (gw_supervisor_free(g->sv))
+        status = CN_EXIT_FAIL;
+    g->sv = NULL;
     if (sigterm)
         event_free(sigterm);
     if (sigint)
         event_free(sigint);
-    if (g->sigchld)
-        event_free(g->sigchld);
-    if (g->pf_timer)
-        event_free(g->pf_timer);
     kf_server_free(g->kf);
     lg_close(log);
-    free(g->wargv);
-    return g->status;
+    free(wargv);
+    return status;
 }
 
 /* ---- entry ----------------------------------------------------------------- */
@@ -418,24 +285,10 @@ static int gwc_serve(gwc *g, cn_cli *cli, gw_server_opts *so, const char *broker
             goto out;
         }
     }
-    rc = gw_server_new(&g->srv, g->base, sink, so);
-    if (rc) {
-        if (rc == CN_ESYS)
-            fprintf(stderr,
-                    "cairn gateway: cannot listen on %s: %s; pick another address or port with "
-                    "--listen\n",
-                    so->listen, strerror(errno));
-        else
-            fprintf(stderr, "cairn gateway: cannot listen on %s: %s; --listen wants HOST:PORT\n",
-                    so->listen, cn_strerror(rc));
+    if (cmd_gateway_start(&g->srv, g->base, sink, so, cli, "listen"))
         goto out;
-    }
-    sigterm = evsignal_new(g->base, SIGTERM, gwc_signal, g);
-    sigint = evsignal_new(g->base, SIGINT, gwc_signal, g);
-    if (!sigterm || !sigint || evsignal_add(sigterm, NULL) || evsignal_add(sigint, NULL)) {
-        fprintf(stderr, "cairn gateway: cannot install signal handlers\n");
+    if (gwc_signals(g, &sigterm, &sigint))
         goto out;
-    }
     const char *pf = cn_cli_str(cli, "port-file");
     if (pf && cmd_write_port_file(pf, gw_server_port(g->srv))) {
         fprintf(stderr, "cairn gateway: cannot write --port-file %s\n", pf);
@@ -478,19 +331,16 @@ int cmd_gateway(int argc, char **argv)
         return rc == CN_DONE ? CN_EXIT_OK : CN_EXIT_USAGE;
     }
     int status = CN_EXIT_USAGE;
-    int64_t workers, parts, maxc, maxip, inflight, idle, hs, stall, ptmo;
+    int64_t workers, parts, maxip, inflight, stall, ptmo;
     uint64_t maxmsg, sockbuf;
     gw_server_opts so;
     gw_server_opts_init(&so);
     lg_opts lo;
     lg_opts_init(&lo);
-    if (cn_cli_i64(&cli, "workers", 1, GWC_MAX_WORKERS, &workers) ||
+    if (cn_cli_i64(&cli, "workers", 1, GW_SUPERVISOR_MAX_WORKERS, &workers) ||
         cn_cli_i64(&cli, "partitions", 1, 10000, &parts) ||
-        cn_cli_i64(&cli, "max-conns", 1, 1000000, &maxc) ||
         cn_cli_i64(&cli, "max-conns-per-ip", 0, 1000000, &maxip) ||
         cn_cli_i64(&cli, "max-inflight", 1, 100000000, &inflight) ||
-        cn_cli_duration_ms(&cli, "idle-close", &idle) ||
-        cn_cli_duration_ms(&cli, "handshake-timeout", &hs) ||
         cn_cli_duration_ms(&cli, "stall-close", &stall) ||
         cn_cli_duration_ms(&cli, "produce-timeout", &ptmo) ||
         cn_cli_size(&cli, "max-msg-bytes", &maxmsg) || cn_cli_size(&cli, "sock-buf", &sockbuf))
@@ -500,8 +350,9 @@ int cmd_gateway(int argc, char **argv)
         status = cn_cli_usage_error(&cli, "give exactly one of --log DIR or --brokers H:P,...");
         goto out;
     }
-    if (idle < 100 || hs < 100 || stall < 100 || ptmo < 100) {
-        status = cn_cli_usage_error(&cli, "durations must be at least 100ms");
+    if (stall < 100 || ptmo < 100) {
+        status =
+            cn_cli_usage_error(&cli, "--stall-close and --produce-timeout must be at least 100ms");
         goto out;
     }
     if (maxmsg < 128 || maxmsg > (64u << 20)) {
@@ -516,42 +367,15 @@ int cmd_gateway(int argc, char **argv)
         status = cn_cli_usage_error(&cli, "--durability must be fsync, interval=DURATION or none");
         goto out;
     }
-    const char *node = cn_cli_str(&cli, "node");
-    if (!cn_id_valid(node, strlen(node)) || strlen(node) > 40) {
-        status = cn_cli_usage_error(&cli, "--node must be 1-40 of A-Za-z0-9._:@-");
+    if ((status = cmd_gateway_flags(&cli, "listen", &so)) != 0)
         goto out;
-    }
-    so.listen = cn_cli_str(&cli, "listen");
-    const char *lc = strrchr(so.listen, ':');
-    char *pend = NULL;
-    long lport = lc ? strtol(lc + 1, &pend, 10) : -1;
-    if (!lc || lc == so.listen || !lc[1] || *pend || lport < 0 || lport > 65535) {
-        status = cn_cli_usage_error(&cli, "--listen wants HOST:PORT (port 0 picks one), got '%s'",
-                                    so.listen);
-        goto out;
-    }
     so.reuseport = cn_cli_bool(&cli, "reuseport");
-    so.node = node;
-    so.idle_close_ms = idle;
-    so.handshake_timeout_ms = hs;
     so.stall_close_ms = stall;
-    so.max_conns = (uint32_t)maxc;
     so.max_conns_per_ip = (uint32_t)maxip;
     so.max_msg_bytes = maxmsg;
     so.max_inflight = (uint32_t)inflight;
     so.sock_buf = (int)sockbuf;
-    const char *keyf = cn_cli_str(&cli, "auth-key");
     status = CN_EXIT_FAIL;
-    if (keyf) {
-        rc = auth_token_read_public(keyf, so.auth_pk);
-        if (rc) {
-            fprintf(
-                stderr, "cairn gateway: cannot read public key %s: %s%s\n", keyf, cn_strerror(rc),
-                rc == AUTH_EKEYFILE ? " (give the .pub file written by cairn token keygen)" : "");
-            goto out;
-        }
-        so.has_auth_key = 1;
-    }
     lo.dir = logdir;
     /* Completions arrive on the log's writer thread and wake the loop with
      * event_active: libevent must be thread-aware before the base exists. */

@@ -2,15 +2,18 @@
 /*
  * cmd_shared.c — helpers shared by the daemons' commands (cmd_shared.h):
  * parsing --durability, creating the topics a node serves, writing
- * --port-file.  Guarantees: topic creation is idempotent (an existing
- * topic, or one created concurrently, is not an error); the port file
+ * --port-file, the gateway flags of `cairn gateway` and `cairn up`.  Guarantees: topic creation is
+ * idempotent (an existing topic, or one created concurrently, is not an error); the port file
  * appears complete or not at all.  Any thread; owns nothing.
  */
 #include "cmd_shared.h"
 
 #include "cn_err.h"
 #include "cn_time.h"
+#include "cn_id.h"
+#include "auth.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,4 +72,49 @@ int cmd_write_port_file(const char *path, int port)
     if (fclose(f) || bad || rename(tmp, path))
         return -1;
     return 0;
+}
+
+int cmd_gateway_flags(cn_cli *cli, const char *listen_flag, gw_server_opts *so)
+{
+    int64_t maxc, idle, hs;
+    if (cn_cli_i64(cli, "max-conns", 1, 1000000, &maxc) ||
+        cn_cli_duration_ms(cli, "idle-close", &idle) ||
+        cn_cli_duration_ms(cli, "handshake-timeout", &hs))
+        return CN_EXIT_USAGE;
+    if (idle < 100 || hs < 100)
+        return cn_cli_usage_error(cli,
+                                  "--idle-close and --handshake-timeout must be at least 100ms");
+    const char *node = cn_cli_str(cli, "node");
+    if (!cn_id_valid(node, strlen(node)) || strlen(node) > 40)
+        return cn_cli_usage_error(cli, "--node must be 1-40 of A-Za-z0-9._:@-");
+    const char *listen = cn_cli_str(cli, listen_flag);
+    if (!cmd_is_hostport(listen))
+        return cn_cli_usage_error(cli, "--%s wants HOST:PORT (port 0 picks one), got '%s'",
+                                  listen_flag, listen);
+    so->listen = listen;
+    so->node = node;
+    so->idle_close_ms = idle;
+    so->handshake_timeout_ms = hs;
+    so->max_conns = (uint32_t)maxc;
+    const char *keyf = cn_cli_str(cli, "auth-key");
+    if (!keyf)
+        return 0;
+    int rc = auth_token_read_public(keyf, so->auth_pk);
+    if (rc) {
+        fprintf(stderr, "%s: cannot read public key %s: %s%s\n", cli->prog, keyf, cn_strerror(rc),
+                rc == AUTH_EKEYFILE ? " (give the .pub file written by cairn token keygen)" : "");
+        return CN_EXIT_FAIL;
+    }
+    so->has_auth_key = 1;
+    return 0;
+}
+
+int cmd_gateway_start(gw_server **out, struct event_base *base, gw_sink *sink,
+                      const gw_server_opts *so, const cn_cli *cli, const char *listen_flag)
+{
+    int rc = gw_server_new(out, base, sink, so);
+    if (rc)
+        fprintf(stderr, "%s: cannot listen on --%s %s: %s; pick a free HOST:PORT\n", cli->prog,
+                listen_flag, so->listen, rc == CN_ESYS ? strerror(errno) : cn_strerror(rc));
+    return rc;
 }

@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * cmd_shared.h — small helpers more than one `cairn` command needs: the
- * --durability flag, the topics a node creates at start, --port-file.
+ * --durability flag, the topics a node creates at start, --port-file, the
+ * gateway flags and gateway start that `cairn gateway` and `cairn up` share.
  * Any thread; no state.
  */
 #ifndef CAIRN_CMD_SHARED_H
 #define CAIRN_CMD_SHARED_H
 
+#include "cn_cli.h"
+#include "gw_server.h"
 #include "lg.h"
 
 #include <stddef.h>
@@ -28,5 +31,23 @@ int cmd_is_hostport(const char *s);
 /** Write "PORT\n" to path atomically (a temporary file, then rename), so a
  *  test polling for it never reads half a number.  @return 0 or -1. */
 int cmd_write_port_file(const char *path, int port);
+
+/**
+ * The gateway flags `cairn gateway` and `cairn up` share, into so (after
+ * gw_server_opts_init): the listener from flag listen_flag ("listen",
+ * "http"), --node, --idle-close, --handshake-timeout, --max-conns and
+ * --auth-key (the key file is read here).  so->node and so->listen borrow
+ * the cli's strings.  Prints one line on stderr on failure.
+ * @return 0; CN_EXIT_USAGE (a bad flag); CN_EXIT_FAIL (the key file).
+ */
+int cmd_gateway_flags(cn_cli *cli, const char *listen_flag, gw_server_opts *so);
+
+/**
+ * gw_server_new with the one-line error `cairn gateway` and `cairn up`
+ * print when the listener cannot start (naming listen_flag).
+ * @return as gw_server_new.
+ */
+int cmd_gateway_start(gw_server **out, struct event_base *base, gw_sink *sink,
+                      const gw_server_opts *so, const cn_cli *cli, const char *listen_flag);
 
 #endif

@@ -4,7 +4,7 @@
  * --data), its Kafka listener (kf_server, as `cairn logd`), the gateway
  * (gw_server over the in-process log sink, as `cairn gateway --log`), the
  * hunt worker with its HTTP API and the dashboard (up_hunt.c, as `cairn
- * hunt --log --http`), and up_proxy.c, which serves the worker's HTTP on
+ * hunt --log --http`), and gw_proxy.c, which serves the worker's HTTP on
  * the gateway's port.  One process because a data directory has one
  * writer (docs/architecture.md, "The data directory and --log").
  *
@@ -17,7 +17,7 @@
  * last RocksDB commit (docs/operations.md).
  *
  * Threads: main runs the gateway's loop (gateway, Kafka listener, proxy,
- * signals); the hunt thread runs the worker's loop (up_hunt.c); the log
+ * signals); the hunt thread runs the worker's loop (hunt_service.c); the log
  * has its writer thread.  Ownership: this file owns everything for the
  * life of the command.
  */
@@ -27,15 +27,15 @@
 #include "cn_cli.h"
 #include "cn_err.h"
 #include "cn_log.h"
-#include "cn_id.h"
 #include "cn_prom.h"
+#include "dash_http.h"
+#include "dash_hunt.h"
+#include "gw_proxy.h"
 #include "gw_server.h"
-#include "auth.h"
+#include "hunt_service.h"
 #include "hunt_worker.h"
 #include "kf_server.h"
 #include "lg.h"
-#include "up_hunt.h"
-#include "up_proxy.h"
 
 #include <errno.h>
 #include <event2/event.h>
@@ -57,11 +57,11 @@ typedef struct up {
     gw_sink *sink;
     gw_server *gw;
     kf_server *kf;
-    up_proxy *proxy;
-    up_hunt *hunt;
+    gw_proxy *proxy;
+    hunt_service *hunt;
+    dash_hunt *dh;   /* the dashboard's numbers, from the worker */
+    dash_http *dash; /* the dashboard, on the worker's HTTP server and thread */
     struct event *sigterm, *sigint, *hunt_failed;
-    gw_sink_done_fn gw_done; /* the gateway's completion, which up_sink_done wraps */
-    void *gw_done_ud;
     int draining, pending;
     int status;
 } up;
@@ -90,22 +90,6 @@ static cn_flag up_flags[] = {
 
 /* ---- wiring ---------------------------------------------------------------- */
 
-/* Pings the gateway appended are durable: parked Kafka long-poll Fetches
- * must look again (in-process appends do not pass through kf_server). */
-static void up_sink_done(void *ud, void *ticket, int err)
-{
-    up *u = ud;
-    if (!err)
-        kf_server_notify_append(u->kf);
-    u->gw_done(u->gw_done_ud, ticket, err);
-}
-
-static void up_hunt_appended(void *ud)
-{
-    up *u = ud;
-    kf_server_notify_append(u->kf);
-}
-
 /* Hunt thread: the worker stopped; wake the main loop to shut down. */
 static void up_hunt_fail(void *ud)
 {
@@ -130,18 +114,14 @@ static int up_log_metrics(up *u, cn_buf *out)
                 cn_prom_i64(&w, "cairn_log_end_offset", l, pi.log_end_offset);
         }
     }
-    cn_prom_gauge(&w, "cairn_up_http_pipes", "HTTP connections served through to the worker.",
-                  up_proxy_open(u->proxy));
-    cn_prom_family(&w, "cairn_up_http_pipes_total", CN_PROM_COUNTER, NULL);
-    cn_prom_u64(&w, "cairn_up_http_pipes_total", NULL, up_proxy_total(u->proxy));
-    return w.err;
+    return gw_proxy_metrics(u->proxy, &w);
 }
 
 static int up_metrics(void *ud, cn_buf *out)
 {
     up *u = ud;
     int rc = up_log_metrics(u, out);
-    return rc ? rc : up_hunt_metrics(u->hunt, out);
+    return rc ? rc : hunt_service_metrics(u->hunt, out);
 }
 
 /* ---- shutdown --------------------------------------------------------------- */
@@ -190,33 +170,27 @@ typedef struct up_cfg {
     lg_opts lo;
     kf_server_opts ko;
     gw_server_opts so;
-    up_hunt_opts ho;
+    hunt_service_opts ho;
     int32_t parts;
     char state[4096];
 } up_cfg;
 
 static int up_parse(cn_cli *cli, up_cfg *c)
 {
-    int64_t parts, maxc, batch, idle, hs;
+    int64_t parts, batch;
     if (cn_cli_i64(cli, "partitions", 1, HUNT_MAX_PARTITIONS, &parts) ||
-        cn_cli_i64(cli, "max-conns", 1, 1000000, &maxc) ||
-        cn_cli_i64(cli, "batch", 1, HUNT_BATCH_MAX, &batch) ||
-        cn_cli_duration_ms(cli, "idle-close", &idle) ||
-        cn_cli_duration_ms(cli, "handshake-timeout", &hs))
+        cn_cli_i64(cli, "batch", 1, HUNT_BATCH_MAX, &batch))
         return CN_EXIT_USAGE;
-    if (idle < 100 || hs < 100)
-        return cn_cli_usage_error(cli,
-                                  "--idle-close and --handshake-timeout must be at least 100ms");
     lg_opts_init(&c->lo);
     if (cmd_parse_durability(cn_cli_str(cli, "durability"), &c->lo))
         return cn_cli_usage_error(cli, "--durability must be fsync, interval=DURATION or none");
-    const char *node = cn_cli_str(cli, "node");
-    if (!cn_id_valid(node, strlen(node)) || strlen(node) > 40)
-        return cn_cli_usage_error(cli, "--node must be 1-40 of A-Za-z0-9._:@-");
-    if (!cmd_is_hostport(cn_cli_str(cli, "http")) || !cmd_is_hostport(cn_cli_str(cli, "kafka")))
-        return cn_cli_usage_error(
-            cli, "--http and --kafka want HOST:PORT (port 0 picks one), got '%s' and '%s'",
-            cn_cli_str(cli, "http"), cn_cli_str(cli, "kafka"));
+    if (!cmd_is_hostport(cn_cli_str(cli, "kafka")))
+        return cn_cli_usage_error(cli, "--kafka wants HOST:PORT (port 0 picks one), got '%s'",
+                                  cn_cli_str(cli, "kafka"));
+    gw_server_opts_init(&c->so);
+    int rc = cmd_gateway_flags(cli, "http", &c->so);
+    if (rc)
+        return rc;
     c->lo.dir = cn_cli_str(cli, "data");
     const char *st = cn_cli_str(cli, "state");
     /* the default names a place under --data, wherever that is */
@@ -228,16 +202,10 @@ static int up_parse(cn_cli *cli, up_cfg *c)
     kf_server_opts_init(&c->ko);
     c->ko.listen = cn_cli_str(cli, "kafka");
     c->ko.default_partitions = c->parts = (int32_t)parts;
-    gw_server_opts_init(&c->so);
-    c->so.listen = cn_cli_str(cli, "http");
-    c->so.node = node;
-    c->so.idle_close_ms = idle;
-    c->so.handshake_timeout_ms = hs;
-    c->so.max_conns = (uint32_t)maxc;
     memset(&c->ho, 0, sizeof(c->ho));
     c->ho.hunt_file = cn_cli_str(cli, "hunt");
     c->ho.state = c->state;
-    c->ho.node = node;
+    c->ho.node = c->so.node;
     c->ho.batch = (uint32_t)batch;
     return 0;
 }
@@ -260,7 +228,7 @@ static int up_open_log(up *u, up_cfg *c)
     return rc;
 }
 
-static int up_listen(up *u, up_cfg *c)
+static int up_listen(up *u, cn_cli *cli, up_cfg *c)
 {
     int rc = kf_server_new(&u->kf, u->base, u->log, &c->ko);
     if (rc) {
@@ -272,21 +240,27 @@ static int up_listen(up *u, up_cfg *c)
         fprintf(stderr, "cairn up: topic %s: %s\n", HUNT_TOPIC_IN, cn_strerror(rc));
         return rc;
     }
-    rc = gw_server_new(&u->gw, u->base, u->sink, &c->so);
-    if (rc) {
-        fprintf(stderr, "cairn up: cannot listen on --http %s: %s; pick a free HOST:PORT\n",
-                c->so.listen, rc == CN_ESYS ? strerror(errno) : cn_strerror(rc));
+    if ((rc = cmd_gateway_start(&u->gw, u->base, u->sink, &c->so, cli, "http")) != 0)
         return rc;
-    }
-    u->gw_done = u->sink->done;
-    u->gw_done_ud = u->sink->done_ud;
-    u->sink->done = up_sink_done;
-    u->sink->done_ud = u;
-    if ((rc = up_proxy_new(&u->proxy, u->base, up_hunt_http_port(u->hunt), UP_MAX_HTTP_PIPES)) != 0)
+    if ((rc = gw_proxy_new(&u->proxy, u->base, hunt_service_http_port(u->hunt),
+                           UP_MAX_HTTP_PIPES)) != 0)
         return rc;
-    gw_server_set_http_other(u->gw, up_proxy_take, u->proxy);
+    gw_server_set_http_other(u->gw, gw_proxy_take, u->proxy);
     gw_server_set_metrics_extra(u->gw, up_metrics, u);
     return 0;
+}
+
+/* The dashboard on the worker's HTTP server, before its thread starts. */
+static int up_mount_dashboard(up *u)
+{
+    hunt_service *h = u->hunt;
+    int rc = dash_hunt_new(&u->dh, hunt_service_worker(h), hunt_service_io(h));
+    if (!rc)
+        rc = dash_http_mount(&u->dash, hunt_service_base(h), hunt_service_evhttp(h),
+                             dash_hunt_snapshot, u->dh);
+    if (rc)
+        fprintf(stderr, "cairn up: cannot mount the dashboard: %s\n", cn_strerror(rc));
+    return rc;
 }
 
 static int up_events(up *u)
@@ -309,7 +283,7 @@ static void up_print(up *u, cn_cli *cli, up_cfg *c)
     int hh = (int)(strrchr(http, ':') - http), kh = (int)(strrchr(kafka, ':') - kafka);
     const char *id, *name;
     uint32_t nb;
-    up_hunt_describe(u->hunt, &id, &name, &nb);
+    hunt_service_describe(u->hunt, &id, &name, &nb);
     int port = gw_server_port(u->gw);
     printf("cairn up: the venue is running\n"
            "  dashboard  http://%.*s:%d/\n"
@@ -337,7 +311,7 @@ static void up_free(up *u)
         event_free(u->sigint);
     if (u->hunt_failed)
         event_free(u->hunt_failed);
-    up_proxy_free(u->proxy);
+    gw_proxy_free(u->proxy);
     gw_sink_free(u->sink); /* completes outstanding appends into the server */
     gw_server_free(u->gw);
     kf_server_free(u->kf);
@@ -345,7 +319,9 @@ static void up_free(up *u)
      * that go back to the log: the base goes before the log (as logd). */
     if (u->base)
         event_base_free(u->base);
-    up_hunt_close(u->hunt);
+    dash_http_free(u->dash); /* the hunt thread has stopped: its loop is ours */
+    dash_hunt_free(u->dh);
+    hunt_service_close(u->hunt);
     lg_close(u->log); /* syncs */
 }
 
@@ -355,36 +331,38 @@ static int up_run(cn_cli *cli, up_cfg *c)
     memset(&u, 0, sizeof(u));
     char err[512] = "";
     int rc;
-    c->ho.on_append = up_hunt_appended;
     c->ho.on_fail = up_hunt_fail;
     c->ho.ud = &u;
     if ((rc = up_open_log(&u, c)) != 0)
         goto out;
-    if ((rc = up_hunt_open(&u.hunt, u.log, &c->ho, err, sizeof(err))) != 0) {
+    if ((rc = hunt_service_open(&u.hunt, u.log, &c->ho, err, sizeof(err))) != 0) {
         fprintf(stderr, "cairn up: %s\n", err);
         goto out;
     }
-    if (!(u.base = event_base_new()) || (rc = up_listen(&u, c)) != 0 || (rc = up_events(&u)) != 0)
+    if ((rc = up_mount_dashboard(&u)) != 0)
+        goto out;
+    if (!(u.base = event_base_new()) || (rc = up_listen(&u, cli, c)) != 0 ||
+        (rc = up_events(&u)) != 0)
         goto out;
     const char *pf = cn_cli_str(cli, "port-file");
     if (pf && cmd_write_port_file(pf, gw_server_port(u.gw))) {
         fprintf(stderr, "cairn up: cannot write --port-file %s\n", pf);
         goto out;
     }
-    if (up_hunt_start(u.hunt)) {
+    if (hunt_service_start(u.hunt)) {
         fprintf(stderr, "cairn up: cannot start the hunt worker's thread\n");
         goto out;
     }
     up_print(&u, cli, c);
     u.status = CN_EXIT_OK;
     event_base_dispatch(u.base);
-    if (up_hunt_stop(u.hunt))
+    if (hunt_service_stop(u.hunt))
         u.status = CN_EXIT_FAIL;
     cn_log_info("up", "drained; closing the worker's state and the log");
     up_free(&u);
     return u.status;
 out:
-    up_hunt_stop(u.hunt);
+    hunt_service_stop(u.hunt);
     up_free(&u);
     return CN_EXIT_FAIL;
 }
@@ -412,17 +390,6 @@ int cmd_up(int argc, char **argv)
     up_cfg c;
     memset(&c, 0, sizeof(c));
     int status = up_parse(&cli, &c);
-    const char *keyf = cn_cli_str(&cli, "auth-key");
-    if (!status && keyf) {
-        rc = auth_token_read_public(keyf, c.so.auth_pk);
-        if (rc) {
-            fprintf(stderr, "cairn up: cannot read public key %s: %s%s\n", keyf, cn_strerror(rc),
-                    rc == AUTH_EKEYFILE ? " (give the .pub file written by cairn token keygen)"
-                                        : "");
-            status = CN_EXIT_FAIL;
-        }
-        c.so.has_auth_key = 1;
-    }
     if (!status) {
         /* The log's writer thread wakes the gateway's loop, and the hunt
          * thread wakes the main loop: libevent must be thread-aware before

@@ -50,68 +50,9 @@ void gw_server_opts_init(gw_server_opts *o)
     o->sock_buf = 4096;
 }
 
-static int split_hostport(const char *s, char *host, size_t cap, char *port, size_t pcap)
-{
-    const char *colon = strrchr(s, ':');
-    if (!colon || colon == s)
-        return CN_EINVAL;
-    const char *h = s;
-    size_t hl = (size_t)(colon - s);
-    if (h[0] == '[' && hl >= 2 && h[hl - 1] == ']') {
-        h++;
-        hl -= 2;
-    }
-    if (hl >= cap || strlen(colon + 1) >= pcap || !colon[1])
-        return CN_EINVAL;
-    memcpy(host, h, hl);
-    host[hl] = 0;
-    strcpy(port, colon + 1);
-    return 0;
-}
-
 static int server_listen(gw_server *s)
 {
-    char host[256], port[16];
-    if (split_hostport(s->o.listen, host, sizeof(host), port, sizeof(port)))
-        return CN_EINVAL;
-    struct addrinfo hints, *ai = NULL;
-    memset(&hints, 0, sizeof(hints));
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-    if (getaddrinfo(host, port, &hints, &ai) || !ai)
-        return CN_EINVAL;
-    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    int one = 1, b = s->o.sock_buf;
-    /* Set on the listener, inherited by every accepted socket (Linux
-     * clones these options at accept): no per-connection syscalls.  Small
-     * kernel buffers because pings and acks are a few hundred bytes and
-     * the kernel's defaults (~128 KiB+) per socket would dwarf our slot. */
-    if (fd >= 0) {
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-        if (b > 0) {
-            setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &b, sizeof(b));
-            setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &b, sizeof(b));
-        }
-    }
-    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
-        (s->o.reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one))) ||
-        bind(fd, ai->ai_addr, ai->ai_addrlen) || listen(fd, 4096)) {
-        int e = errno; /* the caller reports it (one line on stderr) */
-        if (fd >= 0)
-            close(fd);
-        freeaddrinfo(ai);
-        errno = e;
-        return CN_ESYS;
-    }
-    freeaddrinfo(ai);
-    struct sockaddr_storage ss;
-    socklen_t sl = sizeof(ss);
-    getsockname(fd, (struct sockaddr *)&ss, &sl);
-    s->port = ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
-                                            : ((struct sockaddr_in6 *)&ss)->sin6_port);
-    s->lfd = fd;
-    return 0;
+    return gw__bind(s->o.listen, s->o.reuseport, s->o.sock_buf, 4096, &s->lfd, &s->port);
 }
 
 static void addr_key(const struct sockaddr_storage *ss, unsigned char out[16])

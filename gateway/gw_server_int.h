@@ -191,6 +191,12 @@ struct gw_server {
 };
 
 /* gw_conn.c */
+/* gw_bind.c: resolve and bind listen_at (SO_REUSEPORT if reuseport;
+ * SO_RCVBUF/SO_SNDBUF sock_buf if > 0); listen(backlog) unless backlog is
+ * 0.  0 with *out_fd and the bound *out_port; CN_EINVAL; CN_ESYS (errno). */
+int gw__bind(const char *listen_at, int reuseport, int sock_buf, int backlog, int *out_fd,
+             int *out_port);
+
 void gw__conn_event(evutil_socket_t fd, short what, void *arg);
 void gw__conn_arm(gw_server *s, gw_conn *c);
 int gw__conn_send(gw_server *s, gw_conn *c, const void *p, size_t n);

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * up_hunt.c — the hunt worker, its HTTP API and the dashboard of `cairn
- * up`, on a loop of their own in a thread of their own (why: up_hunt.h).
- * The batch loop is the one `cairn hunt --log` runs: poll, and re-arm at
- * once after work or after HUNT_IDLE_MS when there was none.
+ * hunt_service.c — a hunt worker and its HTTP API on a loop of their own
+ * in a thread of their own (why: hunt_service.h).  The batch loop is the
+ * one `cairn hunt --log` runs: poll, and re-arm at once after work or
+ * after HUNT_IDLE_MS when there was none.
  *
  * Guarantees: every batch is finished and committed inside one callback,
  * so stopping the loop between callbacks never leaves a batch half done
@@ -12,15 +12,13 @@
  * mutex, never read half written.
  * Threads: open/start/stop/close on the main thread, before the thread
  * starts and after it is joined; ticks and HTTP on the hunt thread.
- * Ownership: see up_hunt.h.
+ * Ownership: see hunt_service.h.
  */
-#include "up_hunt.h"
+#include "hunt_service.h"
 
 #include "cn_alloc.h"
 #include "cn_err.h"
 #include "cn_log.h"
-#include "dash_http.h"
-#include "dash_hunt.h"
 #include "hunt_http.h"
 #include "hunt_io_log.h"
 #include "hunt_rules.h"
@@ -39,8 +37,8 @@
  * Prometheus scrapes every 10-60 s. */
 #define HUNT_METRICS_MS 1000
 
-struct up_hunt {
-    up_hunt_opts o;
+struct hunt_service {
+    hunt_service_opts o;
     hunt_rules *rules;
     hunt_store *st;
     hunt_io *io;
@@ -48,8 +46,6 @@ struct up_hunt {
     struct event_base *base;
     struct event *tick, *mtick;
     hunt_http *http;
-    dash_hunt *dh;
-    dash_http *dash;
     pthread_t thr;
     int started, failed;
     pthread_mutex_t mu; /* guards metrics */
@@ -57,7 +53,7 @@ struct up_hunt {
     cn_buf scratch;     /* hunt thread: the sample being built */
 };
 
-static void hunt_sample_metrics(up_hunt *h)
+static void hunt_sample_metrics(hunt_service *h)
 {
     cn_buf_reset(&h->scratch);
     if (hunt_worker_metrics(h->w, &h->scratch))
@@ -78,12 +74,12 @@ static void hunt_mtick(evutil_socket_t fd, short what, void *ud)
 
 static void hunt_tick(evutil_socket_t fd, short what, void *ud)
 {
-    up_hunt *h = ud;
+    hunt_service *h = ud;
     (void)fd;
     (void)what;
     int n = hunt_worker_poll(h->w);
     if (n < 0) {
-        cn_log_error("up", "hunt worker stopped: %s (nothing of the failed batch was committed)",
+        cn_log_error("hunt", "hunt worker stopped: %s (nothing of the failed batch was committed)",
                      hunt_worker_error(h->w));
         h->failed = 1;
         event_base_loopexit(h->base, NULL);
@@ -91,18 +87,16 @@ static void hunt_tick(evutil_socket_t fd, short what, void *ud)
             h->o.on_fail(h->o.ud);
         return;
     }
-    if (n > 0 && h->o.on_append)
-        h->o.on_append(h->o.ud);
     struct timeval tv = {0, n > 0 ? 0 : HUNT_IDLE_MS * 1000};
     event_add(h->tick, &tv);
 }
 
-static int hunt_load_rules(up_hunt *h, char *err, size_t errlen)
+static int hunt_load_rules(hunt_service *h, char *err, size_t errlen)
 {
     return hunt_rules_load_or_sample(h->o.hunt_file, &h->rules, err, errlen);
 }
 
-static int hunt_open_worker(up_hunt *h, lg_log *log, char *err, size_t errlen)
+static int hunt_open_worker(hunt_service *h, lg_log *log, char *err, size_t errlen)
 {
     const hunt_def *d = hunt_rules_def(h->rules);
     hunt_store_opts so;
@@ -122,7 +116,7 @@ static int hunt_open_worker(up_hunt *h, lg_log *log, char *err, size_t errlen)
     return hunt_worker_new(&h->w, h->rules, h->st, h->io, &wo, err, errlen);
 }
 
-static int hunt_open_http(up_hunt *h, char *err, size_t errlen)
+static int hunt_open_http(hunt_service *h, char *err, size_t errlen)
 {
     h->base = event_base_new();
     h->tick = h->base ? event_new(h->base, -1, 0, hunt_tick, h) : NULL;
@@ -132,22 +126,17 @@ static int hunt_open_http(up_hunt *h, char *err, size_t errlen)
         return CN_ENOMEM;
     }
     int rc = hunt_http_new(&h->http, h->base, "127.0.0.1:0", h->w);
-    if (rc) {
+    if (rc)
         snprintf(err, errlen, "cannot bind the worker's private HTTP port on 127.0.0.1: %s",
                  rc == CN_ESYS ? strerror(errno) : cn_strerror(rc));
-        return rc;
-    }
-    if ((rc = dash_hunt_new(&h->dh, h->w, h->io)) != 0 ||
-        (rc = dash_http_mount(&h->dash, h->base, hunt_http_evhttp(h->http), dash_hunt_snapshot,
-                              h->dh)) != 0)
-        snprintf(err, errlen, "cannot mount the dashboard: %s", cn_strerror(rc));
     return rc;
 }
 
-int up_hunt_open(up_hunt **out, lg_log *log, const up_hunt_opts *o, char *err, size_t errlen)
+int hunt_service_open(hunt_service **out, lg_log *log, const hunt_service_opts *o, char *err,
+                      size_t errlen)
 {
     *out = NULL;
-    up_hunt *h = cn_calloc(1, sizeof(*h));
+    hunt_service *h = cn_calloc(1, sizeof(*h));
     if (!h) {
         snprintf(err, errlen, "out of memory");
         return CN_ENOMEM;
@@ -160,7 +149,7 @@ int up_hunt_open(up_hunt **out, lg_log *log, const up_hunt_opts *o, char *err, s
     if (!rc)
         rc = hunt_open_http(h, err, errlen);
     if (rc) {
-        up_hunt_close(h);
+        hunt_service_close(h);
         return rc;
     }
     hunt_sample_metrics(h);
@@ -168,12 +157,13 @@ int up_hunt_open(up_hunt **out, lg_log *log, const up_hunt_opts *o, char *err, s
     return 0;
 }
 
-int up_hunt_http_port(const up_hunt *h)
+int hunt_service_http_port(const hunt_service *h)
 {
     return hunt_http_port(h->http);
 }
 
-void up_hunt_describe(const up_hunt *h, const char **id, const char **name, uint32_t *nbeacons)
+void hunt_service_describe(const hunt_service *h, const char **id, const char **name,
+                           uint32_t *nbeacons)
 {
     const hunt_def *d = hunt_rules_def(h->rules);
     *id = d->id;
@@ -181,14 +171,34 @@ void up_hunt_describe(const up_hunt *h, const char **id, const char **name, uint
     *nbeacons = d->nbeacons;
 }
 
+struct event_base *hunt_service_base(hunt_service *h)
+{
+    return h->base;
+}
+
+struct evhttp *hunt_service_evhttp(hunt_service *h)
+{
+    return hunt_http_evhttp(h->http);
+}
+
+hunt_worker *hunt_service_worker(hunt_service *h)
+{
+    return h->w;
+}
+
+hunt_io *hunt_service_io(hunt_service *h)
+{
+    return h->io;
+}
+
 static void *hunt_thread(void *ud)
 {
-    up_hunt *h = ud;
+    hunt_service *h = ud;
     event_base_dispatch(h->base);
     return NULL;
 }
 
-int up_hunt_start(up_hunt *h)
+int hunt_service_start(hunt_service *h)
 {
     struct timeval tv = {HUNT_METRICS_MS / 1000, (HUNT_METRICS_MS % 1000) * 1000};
     event_add(h->mtick, &tv);
@@ -199,16 +209,16 @@ int up_hunt_start(up_hunt *h)
     return 0;
 }
 
-int up_hunt_metrics(void *ud, cn_buf *out)
+int hunt_service_metrics(void *ud, cn_buf *out)
 {
-    up_hunt *h = ud;
+    hunt_service *h = ud;
     pthread_mutex_lock(&h->mu);
     int rc = h->metrics.len ? cn_buf_append(out, h->metrics.data, h->metrics.len) : 0;
     pthread_mutex_unlock(&h->mu);
     return rc;
 }
 
-int up_hunt_stop(up_hunt *h)
+int hunt_service_stop(hunt_service *h)
 {
     if (!h)
         return 0;
@@ -222,7 +232,7 @@ int up_hunt_stop(up_hunt *h)
     return h->failed ? CN_EIO : 0;
 }
 
-void up_hunt_close(up_hunt *h)
+void hunt_service_close(hunt_service *h)
 {
     if (!h)
         return;
@@ -230,8 +240,6 @@ void up_hunt_close(up_hunt *h)
         event_free(h->tick);
     if (h->mtick)
         event_free(h->mtick);
-    dash_http_free(h->dash);
-    dash_hunt_free(h->dh);
     hunt_http_free(h->http);
     hunt_worker_free(h->w);
     hunt_io_log_free(h->io);

@@ -1,19 +1,19 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * up_proxy.c — byte pipes from connections the gateway handed over to the
- * worker's evhttp on a private loopback port (why: up_proxy.h).
+ * gw_proxy.c — byte pipes from connections the gateway handed over to the
+ * worker's evhttp on a private loopback port (why: gw_proxy.h).
  *
  * Guarantees: the bytes the gateway had already read reach the service
  * first and in order; when the service closes (end of an answer that is
  * not kept alive, or of an event stream) what it sent is flushed to the
  * client before the client socket is closed; a client that closes ends the
- * pipe at once; each direction buffers at most UP_PIPE_MAX_BUF before its
+ * pipe at once; each direction buffers at most GW_PIPE_MAX_BUF before its
  * reading side is paused (a browser that stops reading an event stream
  * cannot grow our memory); at most max_pipes pipes exist (two fds each).
  * Threads: the gateway's loop only.  Ownership: every pipe is on the
  * proxy's list and owns its two bufferevents (and so both sockets).
  */
-#include "up_proxy.h"
+#include "gw_proxy.h"
 
 #include "cn_alloc.h"
 #include "cn_err.h"
@@ -30,27 +30,27 @@
 
 /* Per direction: a dashboard asset or a leaderboard of 1,000 rows is far
  * below this; only a reader that stopped reading reaches it. */
-#define UP_PIPE_MAX_BUF (256u * 1024)
+#define GW_PIPE_MAX_BUF (256u * 1024)
 
-typedef struct up_pipe {
-    struct up_proxy *px;
+typedef struct gw_pipe {
+    struct gw_proxy *px;
     struct bufferevent *cl; /* the browser / HTTP client (handed over by the gateway) */
     struct bufferevent *sv; /* our connection to the worker's evhttp */
     int closing;            /* service closed: flush cl, then free */
-    struct up_pipe *prev, *next;
-} up_pipe;
+    struct gw_pipe *prev, *next;
+} gw_pipe;
 
-struct up_proxy {
+struct gw_proxy {
     struct event_base *base;
     struct sockaddr_in to;
     uint32_t max_pipes, open;
     uint64_t total;
-    up_pipe *head;
+    gw_pipe *head;
 };
 
-static void pipe_free(up_pipe *pp)
+static void pipe_free(gw_pipe *pp)
 {
-    up_proxy *px = pp->px;
+    gw_proxy *px = pp->px;
     if (pp->prev)
         pp->prev->next = pp->next;
     else
@@ -65,7 +65,7 @@ static void pipe_free(up_pipe *pp)
     cn_free(pp);
 }
 
-static struct bufferevent *pipe_other(up_pipe *pp, struct bufferevent *bev)
+static struct bufferevent *pipe_other(gw_pipe *pp, struct bufferevent *bev)
 {
     return bev == pp->cl ? pp->sv : pp->cl;
 }
@@ -74,11 +74,11 @@ static struct bufferevent *pipe_other(up_pipe *pp, struct bufferevent *bev)
  * output is over the bound (its write callback resumes it). */
 static void pipe_read(struct bufferevent *src, void *ud)
 {
-    up_pipe *pp = ud;
+    gw_pipe *pp = ud;
     struct bufferevent *dst = pipe_other(pp, src);
     struct evbuffer *out = bufferevent_get_output(dst);
     evbuffer_add_buffer(out, bufferevent_get_input(src));
-    if (evbuffer_get_length(out) >= UP_PIPE_MAX_BUF)
+    if (evbuffer_get_length(out) >= GW_PIPE_MAX_BUF)
         bufferevent_disable(src, EV_READ);
 }
 
@@ -86,7 +86,7 @@ static void pipe_read(struct bufferevent *src, void *ud)
  * bound, see pipe_new). */
 static void pipe_written(struct bufferevent *dst, void *ud)
 {
-    up_pipe *pp = ud;
+    gw_pipe *pp = ud;
     if (pp->closing) {
         if (dst == pp->cl && evbuffer_get_length(bufferevent_get_output(pp->cl)) == 0)
             pipe_free(pp);
@@ -97,7 +97,7 @@ static void pipe_written(struct bufferevent *dst, void *ud)
 
 static void pipe_event(struct bufferevent *bev, short what, void *ud)
 {
-    up_pipe *pp = ud;
+    gw_pipe *pp = ud;
     if (!(what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)))
         return; /* BEV_EVENT_CONNECTED */
     if (bev == pp->cl || pp->closing) {
@@ -127,14 +127,14 @@ static void refuse(int fd)
     close(fd);
 }
 
-void up_proxy_take(void *ud, int fd, const unsigned char *bytes, size_t len)
+void gw_proxy_take(void *ud, int fd, const unsigned char *bytes, size_t len)
 {
-    up_proxy *px = ud;
+    gw_proxy *px = ud;
     if (px->open >= px->max_pipes) {
         refuse(fd);
         return;
     }
-    up_pipe *pp = cn_calloc(1, sizeof(*pp));
+    gw_pipe *pp = cn_calloc(1, sizeof(*pp));
     if (!pp) {
         close(fd);
         return;
@@ -163,15 +163,15 @@ void up_proxy_take(void *ud, int fd, const unsigned char *bytes, size_t len)
     }
     bufferevent_setcb(pp->cl, pipe_read, pipe_written, pipe_event, pp);
     bufferevent_setcb(pp->sv, pipe_read, pipe_written, pipe_event, pp);
-    bufferevent_setwatermark(pp->cl, EV_WRITE, UP_PIPE_MAX_BUF / 2, 0);
-    bufferevent_setwatermark(pp->sv, EV_WRITE, UP_PIPE_MAX_BUF / 2, 0);
+    bufferevent_setwatermark(pp->cl, EV_WRITE, GW_PIPE_MAX_BUF / 2, 0);
+    bufferevent_setwatermark(pp->sv, EV_WRITE, GW_PIPE_MAX_BUF / 2, 0);
     bufferevent_enable(pp->cl, EV_READ | EV_WRITE);
     bufferevent_enable(pp->sv, EV_READ | EV_WRITE);
 }
 
-int up_proxy_new(up_proxy **out, struct event_base *base, int port, uint32_t max_pipes)
+int gw_proxy_new(gw_proxy **out, struct event_base *base, int port, uint32_t max_pipes)
 {
-    up_proxy *px = cn_calloc(1, sizeof(*px));
+    gw_proxy *px = cn_calloc(1, sizeof(*px));
     if (!px)
         return CN_ENOMEM;
     px->base = base;
@@ -183,17 +183,15 @@ int up_proxy_new(up_proxy **out, struct event_base *base, int port, uint32_t max
     return 0;
 }
 
-uint32_t up_proxy_open(const up_proxy *p)
+int gw_proxy_metrics(const gw_proxy *p, cn_prom *w)
 {
-    return p->open;
+    cn_prom_gauge(w, "cairn_up_http_pipes", "HTTP connections served through to the worker.",
+                  p->open);
+    cn_prom_family(w, "cairn_up_http_pipes_total", CN_PROM_COUNTER, NULL);
+    return cn_prom_u64(w, "cairn_up_http_pipes_total", NULL, p->total);
 }
 
-uint64_t up_proxy_total(const up_proxy *p)
-{
-    return p->total;
-}
-
-void up_proxy_free(up_proxy *p)
+void gw_proxy_free(gw_proxy *p)
 {
     if (!p)
         return;
