@@ -3,17 +3,19 @@
  * cmd_gateway.c — `cairn gateway`: the WebSocket tier.  One process
  * (--workers 1) runs a gw_server with an in-process log (--log DIR) or a
  * librdkafka producer (--brokers).  With --workers N > 1 this process is a
- * supervisor: it starts N worker processes (this binary again, with
- * --reuseport, so they share the port) and, with --log, owns the log and
- * serves it over the Kafka protocol on a private loopback port that the
- * workers use as their --brokers (one writer per data directory; see
+ * supervisor (gateway/gw_supervisor.c): it starts N worker processes (this
+ * binary again, with --reuseport, so they share the port) and, with --log,
+ * owns the log and serves it over the Kafka protocol on a private loopback
+ * port that the workers use as their --brokers (one writer per data
+ * directory; see
  * docs/architecture.md "Workers and the data directory").
  *
  * SIGTERM/SIGINT drain: workers stop accepting and reading, send the acks
  * of what is durable, close with 1001 and exit 0; the supervisor waits for
  * them, drains its Kafka server, closes the log and exits 0.
  * Threads: main runs the libevent loop; the log and librdkafka run their
- * own threads.  This file owns the base, log, sink, server and workers.
+ * own threads.  This file parses the flags and owns the base, log, sink,
+ * server and supervisor.
  */
 #include "commands.h"
 #include "cmd_shared.h"

@@ -3,9 +3,9 @@
  * cmd_up.c — `cairn up`: a venue in one process.  The log (lg_open on
  * --data), its Kafka listener (kf_server, as `cairn logd`), the gateway
  * (gw_server over the in-process log sink, as `cairn gateway --log`), the
- * hunt worker with its HTTP API and the dashboard (up_hunt.c, as `cairn
- * hunt --log --http`), and gw_proxy.c, which serves the worker's HTTP on
- * the gateway's port.  One process because a data directory has one
+ * hunt worker with its HTTP API (hunt_service, on its own thread) and the
+ * dashboard mounted on it (as `cairn hunt --log --http`), and gw_proxy,
+ * which serves the worker's HTTP on the gateway's port.  One process because a data directory has one
  * writer (docs/architecture.md, "The data directory and --log").
  *
  * Shutdown (SIGTERM/SIGINT): the gateway drains (no new connections, acks
