@@ -22,8 +22,8 @@
  *    connection off the loop thread).
  * Threads: everything runs on the event loop, except the paths the log's
  * writer thread takes (kf_log_end_moved, the lg_end_listen subscriber that
- * calls kf_server_notify_append; the lg append callback kf_produce_cb in kf_h_produce.c),
- * which only take the mutex and activate the wake event.
+ * calls kf_server_notify_append; the lg append callback kf_produce_cb in
+ * kf_h_produce.c), which only take the mutex and activate the wake event.
  * Ownership: the server owns connections; a connection owns its frame
  * copy, arena, and at most one in-flight call.  See docs/kafka.md.
  */
