@@ -5,8 +5,8 @@
  * (gw_server over the in-process log sink, as `cairn gateway --log`), the
  * hunt worker with its HTTP API (hunt_service, on its own thread) and the
  * dashboard mounted on it (as `cairn hunt --log --http`), and gw_proxy,
- * which serves the worker's HTTP on the gateway's port.  One process because a data directory has one
- * writer (docs/architecture.md, "The data directory and --log").
+ * which serves the worker's HTTP on the gateway's port.  One process because a data directory has
+ * one writer (docs/architecture.md, "The data directory and --log").
  *
  * Shutdown (SIGTERM/SIGINT): the gateway drains (no new connections, acks
  * for what is durable, close 1001) while the Kafka listener finishes its
