@@ -249,9 +249,17 @@ static void kf_conn_event_cb(struct bufferevent *bev, short what, void *ud)
         kf__conn_fail(c, "idle timeout");
         return;
     }
-    if (what & BEV_EVENT_ERROR)
+    if (what & BEV_EVENT_ERROR) {
         cn_log_debug("kf", "connection from %s: %s", c->peer, strerror(errno));
-    kf_conn_close(c);
+        kf_conn_close(c);
+        return;
+    }
+    /* EOF: whole requests already received are still served, in order, as
+     * Kafka does (an acks=0 producer closes right after its last write), and
+     * then the connection closes; a partial request is dropped. */
+    c->eof = 1;
+    if (!c->busy)
+        kf_conn_process(c);
 }
 
 /* ======================================================================
@@ -365,6 +373,10 @@ static void kf_conn_process(kf_conn *c)
         }
         if (c->frame.cap > (1u << 20)) /* do not pin a huge buffer per idle conn */
             cn_buf_free(&c->frame);
+    }
+    if (c->bev && c->eof && !c->busy) {
+        kf_conn_close(c);
+        return;
     }
     if (c->bev && s->draining && !c->busy &&
         evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)

@@ -84,6 +84,7 @@ struct kf_conn {
     kf_request req;
     int busy;    /* a call is in flight (async) */
     int closing; /* close once the output is flushed */
+    int eof;     /* the peer closed its side: serve what it sent, then close */
     int dead;    /* socket gone; free when not busy */
     kf_produce *prod;
     kf_commit *commit; /* an OffsetCommit with the committer */
