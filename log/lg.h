@@ -233,7 +233,8 @@ typedef struct lg_partition_info {
     uint32_t segments;
     uint32_t producers; /* idempotent producer ids with state kept */
     int32_t leader_epoch;
-    int failed; /* corruption found; err_detail says where */
+    int64_t high_watermark; /* what consumers may read below: min(log end, read limit) */
+    int failed;             /* corruption found; err_detail says where */
     char err_detail[256];
 } lg_partition_info;
 
@@ -308,6 +309,147 @@ int lg_truncate(lg_log *log, const char *topic, int32_t partition, int64_t offse
  *  read_only mode.  @return number of problems (>= 0) or error. */
 int lg_verify(lg_log *log, void (*fn)(void *ud, const char *file, uint64_t pos, const char *what),
               void *ud);
+
+/* ---- replication storage contract (docs/replication.md) -------------- */
+/*
+ * What a replication driver (the per-partition glue between repl/'s
+ * rp_node and this log) needs from storage.  Standalone use never calls
+ * these, and they cost a standalone log nothing: the read limit is one
+ * atomic load (-1) per read, the durable end one atomic store per round.
+ * How the rp_node outputs map (docs/replication.md, "The core's
+ * interface"): RP_OUT_APPEND -> lg_replica_append (epoch -1 for a
+ * follower's verbatim batches, the assigned epoch for a proposal; the
+ * leader-change control batch is built by the driver); RP_OUT_TRUNCATE ->
+ * lg_replica_truncate; RP_OUT_PERSIST -> lg_raft_state_save; RP_OUT_HW ->
+ * lg_read_limit_set; rp_node_durable <- lg_durable_end, read after each
+ * lg_end_listen notification (or an append callback); rp_recovered <-
+ * lg_raft_state_load, lg_partition_info_get (log end) and lg_epochs_each;
+ * a FetchResponse's records <- lg_read_replica (whole batches; cap the
+ * length at read_end).  Dedupe of idempotent retries at a leader is the
+ * driver's (lg_replica_append never refuses for it).
+ */
+
+/**
+ * Queue whole RecordBatch v2 batches (batch/len may hold several, back to
+ * back) to be stored at exactly base_offset, the first at base_offset and
+ * each next one at the previous one's last offset + 1.  epoch >= 0: a
+ * proposal at the leader; baseOffset and partitionLeaderEpoch = epoch are
+ * stamped into every batch.  epoch == -1: verbatim replication (an
+ * RP_OUT_APPEND at a follower); each batch keeps its own epoch (>= 0,
+ * non-decreasing along the run) and must already carry its expected
+ * baseOffset (else CN_EINVAL, nothing queued).  The bytes are
+ * checked as lg_append_async checks them (length, magic, CRC, recordCount
+ * = lastOffsetDelta + 1) and copied before this returns; producer ids are
+ * not checked against this node's allocator (another node allocated them).
+ * The batches form one all-or-none unit (as lg_append_batches).
+ * In the writer's round, before anything is written: base_offset must
+ * equal the partition's log end at that moment and each batch's epoch must
+ * be >= the partition's current epoch, else every batch completes with
+ * LG_EOFFSET (wrong offset) or LG_EFENCED (epoch goes back) and nothing
+ * is stored.  Idempotent producer state is recorded from the batches
+ * exactly as the leader's appends record it (so a node that later leads
+ * deduplicates retries of them), but a replicated batch is never refused
+ * or skipped for sequence, epoch or duplicate reasons.  A new epoch gets
+ * its entry in the epoch history (lg_epochs_each) at its first offset.
+ * cb runs once per batch, in order, on the writer thread, after the round's
+ * fdatasync (fsync mode): the same group commit, rules and errors as
+ * lg_append_async (plus those above).  res->base_offset is the batch's
+ * offset; res->duplicate is always 0.
+ * @return 0 (cb will run once per batch) or an error as lg_append_async
+ *         (cb never runs); CN_EINVAL for base_offset < 0, epoch < -1,
+ *         len == 0, bytes that do not split into whole batches, or (epoch
+ *         -1) a batch's baseOffset or epoch as above.
+ */
+int lg_replica_append(lg_log *log, const char *topic, int32_t partition, int64_t base_offset,
+                      int32_t epoch, const void *batch, size_t len, lg_append_cb cb, void *ud);
+
+/**
+ * Remove every batch with base offset >= offset, as lg_truncate (batch
+ * boundary or the log end, else CN_EINVAL; LG_EOFFSET outside [log start,
+ * log end]; crash-atomic through the same truncate.intent redo record;
+ * durable when it returns 0; CN_EPANIC as lg_truncate), but the leader
+ * epoch is NOT bumped: epochs whose first offset is >= offset leave the
+ * epoch history and the partition's epoch becomes the latest epoch left
+ * in it (0 if none).  Producer state of the removed batches is forgotten.
+ * The durable end (lg_durable_end) drops to offset if it was above.
+ * Appends queued before this call that reach the writer after it fail
+ * their base_offset check (lg_replica_append) or are stored after the cut
+ * (lg_append_async); appends queued after it returns land after the cut.
+ * Not from an append callback (CN_EBUSY).
+ */
+int lg_replica_truncate(lg_log *log, const char *topic, int32_t partition, int64_t offset);
+
+/**
+ * *end = the offset below which this partition's log is on disk (fsync
+ * mode: fdatasync'd; interval mode: synced by the interval timer; none:
+ * written, which is not durable).  Measured against the log as it is now:
+ * never above the log end, lowered by a truncate, advanced after each
+ * writer round's fdatasync (before the round's callbacks and its
+ * lg_end_listen publication, so a listener that looks sees it).  At open
+ * every recovered batch is synced, so it starts at the log end.
+ * @return 0, LG_ENOTOPIC, LG_ENOPART, CN_EINVAL.
+ */
+int lg_durable_end(lg_log *log, const char *topic, int32_t partition, int64_t *end);
+
+/**
+ * The Raft term and vote of this partition's replica, in
+ * DATA/topics/<topic>/<partition>/raft.state (16 bytes: version, term,
+ * vote, CRC-32C), written crash-atomically (temp file, fdatasync, rename,
+ * directory fsync, all through the VFS): after a crash the file holds the
+ * old or the new pair.  Returns when durable.  Blocks on I/O: not from an
+ * append callback (it works there, but stalls the writer).
+ * @return 0; CN_EINVAL (term < 0, vote < -1); LG_ENOTOPIC; LG_ENOPART;
+ *         CN_EPERM (read_only); an I/O error (the old pair stays).
+ */
+int lg_raft_state_save(lg_log *log, const char *topic, int32_t partition, int32_t term,
+                       int32_t vote);
+/** Load what lg_raft_state_save stored: a missing file is term 0, vote -1
+ *  (none).  @return 0; CN_ECORRUPT (wrong size, version or CRC: never
+ *  guessed); LG_ENOTOPIC; LG_ENOPART; an I/O error. */
+int lg_raft_state_load(lg_log *log, const char *topic, int32_t partition, int32_t *term,
+                       int32_t *vote);
+
+/**
+ * The epoch history: fn(ud, epoch, start_offset) for every leader epoch
+ * present in the log, in increasing epoch (and start offset) order; an
+ * epoch starts where its first batch is.  Batches written before any epoch
+ * change carry epoch 0, which has no recorded entry: it is reported at the
+ * log start when the first recorded epoch starts above it.  An epoch whose
+ * start lies below the log start (retention) is reported at its recorded
+ * start.  fn returning non-zero stops (that value is returned).
+ * @return 0, LG_ENOTOPIC, LG_ENOPART, an LMDB error.
+ */
+int lg_epochs_each(lg_log *log, const char *topic, int32_t partition,
+                   int (*fn)(void *ud, int32_t epoch, int64_t start_offset), void *ud);
+
+/**
+ * Kafka's OffsetForLeaderEpoch rule (KIP-101/279) over the epoch history:
+ * requested == the latest epoch: (it, log end); requested below the latest:
+ * (the largest epoch <= requested, the start offset of the first epoch
+ * above requested), or (requested, first epoch's start) when requested is
+ * below every epoch; requested above the latest, or an empty history, or
+ * requested < 0: (-1, -1).  The log end here is the real end (replicas
+ * ask), not the read limit.  @return 0, LG_ENOTOPIC, LG_ENOPART.
+ */
+int lg_epoch_end_offset(lg_log *log, const char *topic, int32_t partition, int32_t epoch,
+                        int32_t *out_epoch, int64_t *end_offset);
+
+/**
+ * Set the read limit (the high watermark) of a partition: consumer reads
+ * (lg_read, lg_iter, lg_offset_for_time) never return a batch at or above
+ * it, and report min(log end, limit) as their log end, so a consumer
+ * asking between the limit and the log end gets nothing yet rather than
+ * an error.  -1 (the default) = no limit.  Only this process's readers
+ * see it (a read-only opener in another process is not limited).  The
+ * limit should be a batch boundary (the core's HW always is); a batch
+ * straddling it is not returned.
+ * @return 0, LG_ENOTOPIC, LG_ENOPART, CN_EINVAL (below -1).
+ */
+int lg_read_limit_set(lg_log *log, const char *topic, int32_t partition, int64_t limit);
+/** As lg_read, ignoring the read limit (replica fetches read to the log
+ *  end). */
+int lg_read_replica(lg_log *log, const char *topic, int32_t partition, int64_t offset,
+                    size_t max_bytes, lg_read_result *res);
 
 /* ---- producers and consumer groups (state kept in LMDB) --------------- */
 

@@ -117,6 +117,8 @@ typedef struct lg_pend {
     lg_batch_hdr h;
     lg_append_result res; /* filled by the writer */
     uint32_t grp;         /* on the first entry of an all-or-none group: its size (> 1); else 0 */
+    int64_t want_base;    /* lg_replica_append: the offset it must land at; -1: a plain append */
+    int32_t want_epoch;   /* lg_replica_append: the epoch to stamp (want_base >= 0 only) */
 } lg_pend;
 
 typedef struct lg_queue {
@@ -143,10 +145,12 @@ typedef struct lg_part {
     int32_t epoch;
     int64_t first_ts, last_ts;
     uint64_t bytes;
-    int64_t run_max_ts;     /* running max timestamp (time index) */
-    uint32_t since_idx;     /* bytes since the last sparse index entry */
-    int64_t unsynced_since; /* interval mode: first unsynced write, -1 clean */
-    int trunc_redone;       /* recovery redid a truncate: clear its intent once synced */
+    int64_t run_max_ts;          /* running max timestamp (time index) */
+    uint32_t since_idx;          /* bytes since the last sparse index entry */
+    int64_t unsynced_since;      /* interval mode: first unsynced write, -1 clean */
+    int trunc_redone;            /* recovery redid a truncate: clear its intent once synced */
+    _Atomic int64_t durable_end; /* lg_durable_end: the log below it is synced (writer, wmu) */
+    _Atomic int64_t read_limit;  /* lg_read_limit_set: consumers read below it; -1 none */
     lg_ptable prod;
 
     /* Pending appends, under log->qmu. */
@@ -285,6 +289,10 @@ int lg__ix_tidx_put(lg_log *log, MDB_txn *txn, uint32_t tid, int32_t part, int64
                     int64_t base);
 int lg__ix_epoch_put(lg_log *log, MDB_txn *txn, uint32_t tid, int32_t part, int32_t epoch,
                      int64_t start);
+/** Delete the epoch entries of (tid, part) whose start is >= offset;
+ *  *left = the largest epoch kept (0 if none).  (lg_epoch.c) */
+int lg__ix_epochs_cut(lg_log *log, MDB_txn *txn, uint32_t tid, int32_t part, int64_t offset,
+                      int32_t *left);
 int lg__ix_prod_put(lg_log *log, MDB_txn *txn, uint32_t tid, int32_t part, const lg_pstate *st);
 /** Delete every key of db with the given 8-byte (tid, part) prefix whose
  *  suffix makes keep(ud, key, keylen) return 0; keep == NULL deletes all. */
@@ -310,7 +318,8 @@ void lg__queue_free(lg_queue *q);
 /* lg_retention.c: the truncate intent (a redo record, see lg_retention.c). */
 typedef struct lg_trunc_intent {
     int64_t offset;   /* the new log end */
-    int32_t epoch;    /* the leader epoch that starts at offset */
+    int32_t epoch;    /* the leader epoch that starts at offset; -1: none (a replica
+                         truncate, which does not start an epoch) */
     int64_t cut_base; /* segment cut inside (-1: none) ... */
     uint64_t cut_pos; /* ... at this byte (a batch boundary) */
 } lg_trunc_intent;
@@ -341,9 +350,15 @@ typedef struct lg_loc {
     lg_seg *seg;
     uint64_t pos, end;
     int64_t log_start, log_end;
-    int at_end; /* offset == log end: nothing to read */
+    int at_end;    /* offset == log end: nothing to read */
+    int64_t limit; /* consumer reads: no batch at or past this offset; -1 none */
 } lg_loc;
 int lg__locate(lg_log *log, const char *topic, int32_t partition, int64_t offset, lg_loc *loc);
+/** As lg__locate; consumer != 0 applies the partition's read limit (the
+ *  log end reported is then min(log end, limit), and end stops before a
+ *  batch at or past it). */
+int lg__locate_as(lg_log *log, const char *topic, int32_t partition, int64_t offset, int consumer,
+                  lg_loc *loc);
 /** Mark a partition failed by name (a reader found damage). */
 void lg__fail_by_name(lg_log *log, const char *topic, int32_t partition, const char *file,
                       uint64_t pos, const char *what);

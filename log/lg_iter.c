@@ -28,7 +28,8 @@ struct lg_iter {
     int64_t want; /* next offset to hand out */
     lg_seg *seg;  /* where the next batch is read; NULL: locate first */
     uint64_t pos, end;
-    cn_buf buf; /* the current batch */
+    int64_t limit; /* the read limit when seg was located (-1: none) */
+    cn_buf buf;    /* the current batch */
     lg_batch_iter *bi;
     lg_batch_hdr h;
 };
@@ -54,7 +55,7 @@ int lg_iter_open(lg_iter **out, lg_log *log, const char *topic, int32_t partitio
     if (info.failed)
         return CN_ECORRUPT;
     if (offset > info.log_end_offset)
-        return LG_EOFFSET;
+        return LG_EOFFSET; /* (an offset past the read limit reads nothing yet) */
     lg_iter *it = cn_calloc(1, sizeof(*it));
     if (!it)
         return CN_ENOMEM;
@@ -163,11 +164,20 @@ int lg_iter_next(lg_iter *it, lg_record *rec)
             it->seg = loc.seg;
             it->pos = loc.pos;
             it->end = loc.end;
+            it->limit = loc.limit;
         }
+        uint64_t at = it->pos;
         int rc = lg__iter_load(it);
         if (rc)
             return rc;
         int64_t last = it->h.base_offset + it->h.last_offset_delta;
+        if (it->limit >= 0 && last >= it->limit) {
+            /* At the read limit: locate afresh next time (it may have moved). */
+            it->pos = at;
+            lg__seg_unref(it->seg);
+            it->seg = NULL;
+            return CN_DONE;
+        }
         if (last < it->want)
             continue;
         if (it->h.attributes & LG_ATTR_CONTROL) {
@@ -232,7 +242,9 @@ int lg_offset_for_time(lg_log *log, const char *topic, int32_t partition, int64_
     lg_iter *it;
     rc = lg_iter_open(&it, log, topic, partition, start);
     if (rc == LG_EOFFSET) {
-        *offset = end;
+        lg_partition_info info;
+        *offset =
+            lg_partition_info_get(log, topic, partition, &info) == 0 ? info.high_watermark : end;
         return 0;
     }
     if (rc)
@@ -249,7 +261,7 @@ int lg_offset_for_time(lg_log *log, const char *topic, int32_t partition, int64_
         /* none: the end as of now */
         lg_partition_info info;
         rc = lg_partition_info_get(log, topic, partition, &info);
-        *offset = info.log_end_offset;
+        *offset = info.high_watermark;
     }
     lg_iter_close(it);
     return rc;

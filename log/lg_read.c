@@ -11,6 +11,9 @@
  * serves a read-only opener in another process.  Reads never take the
  * writer's locks: an LMDB read transaction and the partition's mutex for a
  * moment to take a segment reference.
+ * Consumer reads (lg_read, lg_iter) stop below the partition's read limit
+ * (lg_read_limit_set; -1 = none, one relaxed atomic load); lg_read_replica
+ * reads to the committed end.
  * Threads: any.  Results hold a segment reference until lg_read_release.
  */
 #include "lg_int.h"
@@ -82,7 +85,14 @@ void lg__fail_by_name(lg_log *log, const char *topic, int32_t partition, const c
 
 int lg__locate(lg_log *log, const char *topic, int32_t partition, int64_t offset, lg_loc *loc)
 {
+    return lg__locate_as(log, topic, partition, offset, 1, loc);
+}
+
+int lg__locate_as(lg_log *log, const char *topic, int32_t partition, int64_t offset, int consumer,
+                  lg_loc *loc)
+{
     memset(loc, 0, sizeof(*loc));
+    loc->limit = -1;
     pthread_rwlock_rdlock(&log->tmu);
     lg_part *p;
     int rc = lg__topic_lookup_part(log, topic, partition, &p);
@@ -102,9 +112,15 @@ int lg__locate(lg_log *log, const char *topic, int32_t partition, int64_t offset
     if (!rc) {
         loc->log_start = pr.log_start;
         loc->log_end = pr.log_end;
+        int64_t lim = consumer ? atomic_load_explicit(&p->read_limit, memory_order_relaxed) : -1;
+        if (lim >= 0 && lim < pr.log_end) {
+            /* Consumers see the log as ending at the limit (the HW). */
+            loc->limit = lim;
+            loc->log_end = lim > pr.log_start ? lim : pr.log_start;
+        }
         if (offset < pr.log_start || offset > pr.log_end)
             rc = LG_EOFFSET;
-        else if (offset == pr.log_end)
+        else if (offset >= loc->log_end)
             loc->at_end = 1;
     }
     if (!rc && !loc->at_end) {
@@ -134,15 +150,15 @@ int lg__locate(lg_log *log, const char *topic, int32_t partition, int64_t offset
     return 0;
 }
 
-int lg_read(lg_log *log, const char *topic, int32_t partition, int64_t offset, size_t max_bytes,
-            lg_read_result *res)
+static int lg__read(lg_log *log, const char *topic, int32_t partition, int64_t offset,
+                    size_t max_bytes, int consumer, lg_read_result *res)
 {
     if (!log || !topic || !res)
         return CN_EINVAL;
     memset(res, 0, sizeof(*res));
     res->fd = -1;
     lg_loc loc;
-    int rc = lg__locate(log, topic, partition, offset, &loc);
+    int rc = lg__locate_as(log, topic, partition, offset, consumer, &loc);
     if (rc)
         return rc;
     res->log_start_offset = loc.log_start;
@@ -163,6 +179,8 @@ int lg_read(lg_log *log, const char *topic, int32_t partition, int64_t offset, s
             break;
         if (first >= 0 && pos - loc.pos + total > max_bytes)
             break;
+        if (loc.limit >= 0 && h.base_offset + h.last_offset_delta >= loc.limit)
+            break; /* at or past the read limit */
         if (first < 0)
             first = h.base_offset;
         next = h.base_offset + h.last_offset_delta + 1;
@@ -170,6 +188,11 @@ int lg_read(lg_log *log, const char *topic, int32_t partition, int64_t offset, s
     }
     if (first < 0) {
         lg__seg_unref(loc.seg);
+        if (!rc && loc.limit >= 0) {
+            /* the batch at offset straddles the limit: nothing yet */
+            res->first_offset = res->next_offset = offset;
+            return 0;
+        }
         return rc ? rc : CN_ECORRUPT;
     }
     res->fd = loc.seg->fd;
@@ -179,6 +202,18 @@ int lg_read(lg_log *log, const char *topic, int32_t partition, int64_t offset, s
     res->next_offset = next;
     res->ref = loc.seg;
     return 0;
+}
+
+int lg_read(lg_log *log, const char *topic, int32_t partition, int64_t offset, size_t max_bytes,
+            lg_read_result *res)
+{
+    return lg__read(log, topic, partition, offset, max_bytes, 1, res);
+}
+
+int lg_read_replica(lg_log *log, const char *topic, int32_t partition, int64_t offset,
+                    size_t max_bytes, lg_read_result *res)
+{
+    return lg__read(log, topic, partition, offset, max_bytes, 0, res);
 }
 
 void lg_read_release(lg_log *log, lg_read_result *res)
@@ -214,6 +249,10 @@ int lg_partition_info_get(lg_log *log, const char *topic, int32_t partition, lg_
         out->last_timestamp = pr.log_end > pr.log_start ? pr.last_ts : -1;
         out->bytes = pr.bytes;
         out->leader_epoch = pr.epoch;
+        int64_t lim = atomic_load_explicit(&p->read_limit, memory_order_relaxed);
+        out->high_watermark = lim >= 0 && lim < pr.log_end ? lim : pr.log_end;
+        if (out->high_watermark < pr.log_start)
+            out->high_watermark = pr.log_start;
         MDB_cursor *c;
         if (mdb_cursor_open(txn, log->ix.segs, &c) == 0) {
             unsigned char pre[8];

@@ -162,7 +162,9 @@ static int lg__apply(lg__rctx *r, lg_seg *s, uint64_t pos, size_t total, const l
         s->first_ts = h->max_timestamp;
     if (h->max_timestamp > s->max_ts)
         s->max_ts = h->max_timestamp;
-    if (rebuild && h->leader_epoch > p->epoch) {
+    /* Epochs start in the scanned tail too: a replica append that began an
+     * epoch may be on disk while the index (synced at checkpoints) lags. */
+    if (h->leader_epoch > p->epoch) {
         p->epoch = h->leader_epoch;
         if (!rc)
             rc = lg__ix_epoch_put(r->log, r->txn, p->tp->id, p->idx, p->epoch, h->base_offset);
@@ -484,6 +486,15 @@ int lg__recover_part(lg_log *log, lg_part *p, int rebuild)
         rc = lg__ix_epoch_put(log, r.txn, p->tp->id, p->idx, p->epoch, ti.offset);
     }
     p->trunc_redone = have_ti;
+    /* Everything recovered is synced (a process crash can leave a written
+     * but unsynced tail in the page cache): the durable end starts at the
+     * log end.  Only the last two segments can hold unsynced bytes (a
+     * round's roll syncs nothing of the segment it leaves in fsync mode). */
+    for (size_t i = p->nsegs > 2 ? p->nsegs - 2 : 0; !rc && i < p->nsegs; i++)
+        if (log->vfs->fdatasync(log->vfs->ud, p->segs[i]->fd) != 0)
+            rc = cn_err_from_errno(errno);
+    if (!rc)
+        atomic_store(&p->durable_end, p->log_end);
     if (!rc)
         rc = lg__commit_part(&r);
     if (rc) {

@@ -4,8 +4,9 @@
  * (whole segments from the front, never the active one, as Kafka does),
  * producer-state expiry (both run by the writer thread every
  * maintenance_ms, and by lg_maintenance_run), and
- * truncate-to-offset (for replication: cut the log back to a batch boundary
- * and start a new leader epoch).
+ * truncate-to-offset (cut the log back to a batch boundary: lg_truncate
+ * starts a new leader epoch there, lg_replica_truncate does not and drops
+ * the epochs that started past the cut from the history).
  *
  * Retention, for crash safety: the index is committed and synced first (log
  * start advanced), then files are removed.  A crash in between leaves files
@@ -300,7 +301,7 @@ int lg__trunc_intent_read(const lg_part *p, lg_trunc_intent *ti)
     int ep = -1;
     int n = fscanf(f, "offset=%lld\nepoch=%d\ncut_base=%lld\ncut_pos=%llu\n", &off, &ep, &cb, &cp);
     fclose(f);
-    if (n != 4 || off < 0 || ep < 0 || cb < -1 || (cb >= 0 && cb >= off))
+    if (n != 4 || off < 0 || ep < -1 || cb < -1 || (cb >= 0 && cb >= off))
         return CN_ECORRUPT;
     ti->offset = off;
     ti->epoch = ep;
@@ -369,7 +370,9 @@ int lg__trunc_redo_files(lg_log *log, const lg_part *p, const lg_trunc_intent *t
 
 /* ---- truncate ------------------------------------------------------------- */
 
-static int lg__truncate_part(lg_log *log, lg_part *p, int64_t offset)
+/* bump: lg_truncate (a new epoch starts at offset); 0: lg_replica_truncate
+ * (the epoch becomes the latest one left). */
+static int lg__truncate_part(lg_log *log, lg_part *p, int64_t offset, int bump)
 {
     if (offset < p->log_start || offset > p->log_end)
         return LG_EOFFSET;
@@ -401,7 +404,8 @@ static int lg__truncate_part(lg_log *log, lg_part *p, int64_t offset)
 
     /* The redo record first: from here on the truncate completes, if not
      * now then at the next open. */
-    lg_trunc_intent ti = {offset, p->epoch + 1, partial ? p->segs[k]->base : -1, partial ? cut : 0};
+    lg_trunc_intent ti = {offset, bump ? p->epoch + 1 : -1, partial ? p->segs[k]->base : -1,
+                          partial ? cut : 0};
     int rc = lg__trunc_intent_write(log, p, &ti);
     if (rc)
         return rc; /* nothing changed (the temp file is removed) */
@@ -426,9 +430,18 @@ static int lg__truncate_part(lg_log *log, lg_part *p, int64_t offset)
         int m = mdb_del(txn, log->ix.segs, &key, NULL);
         rc = m == MDB_NOTFOUND ? 0 : lg__ix_err(m);
     }
+    /* Epochs that start at or past the cut leave the history. */
+    int32_t left = 0;
+    if (!rc)
+        rc = lg__ix_epochs_cut(log, txn, tid, p->idx, offset, &left);
     /* New in-memory state; the files follow after the index is durable. */
     p->log_end = offset;
-    p->epoch++;
+    if (bump)
+        p->epoch++;
+    else
+        p->epoch = left;
+    if (atomic_load(&p->durable_end) > offset)
+        atomic_store(&p->durable_end, offset);
     p->bytes = 0;
     p->last_ts = -1;
     for (size_t i = 0; i < keep; i++) {
@@ -459,7 +472,7 @@ static int lg__truncate_part(lg_log *log, lg_part *p, int64_t offset)
             st->dirty = 0;
         }
     }
-    if (!rc)
+    if (!rc && bump)
         rc = lg__ix_epoch_put(log, txn, tid, p->idx, p->epoch, offset);
     if (!rc) {
         /* the active base recorded must be a kept segment */
@@ -503,7 +516,7 @@ static int lg__truncate_part(lg_log *log, lg_part *p, int64_t offset)
     return 0;
 }
 
-int lg_truncate(lg_log *log, const char *topic, int32_t partition, int64_t offset)
+static int lg__truncate(lg_log *log, const char *topic, int32_t partition, int64_t offset, int bump)
 {
     if (!log || !topic)
         return CN_EINVAL;
@@ -520,8 +533,18 @@ int lg_truncate(lg_log *log, const char *topic, int32_t partition, int64_t offse
     if (!rc && p->failed)
         rc = CN_ECORRUPT;
     if (!rc)
-        rc = lg__truncate_part(log, p, offset);
+        rc = lg__truncate_part(log, p, offset, bump);
     pthread_rwlock_unlock(&log->tmu);
     pthread_mutex_unlock(&log->wmu);
     return rc;
+}
+
+int lg_truncate(lg_log *log, const char *topic, int32_t partition, int64_t offset)
+{
+    return lg__truncate(log, topic, partition, offset, 1);
+}
+
+int lg_replica_truncate(lg_log *log, const char *topic, int32_t partition, int64_t offset)
+{
+    return lg__truncate(log, topic, partition, offset, 0);
 }

@@ -81,13 +81,17 @@ static int lg__queue_push(lg_queue *q, const void *batch, size_t len, const lg_b
     e->ud = ud;
     e->h = *h;
     e->grp = 0;
+    e->want_base = -1;
+    e->want_epoch = -1;
     return 0;
 }
 
 /* ---- append (callers' threads) ---------------------------------------------- */
 
-/* The checks an append makes before anything is queued. */
-static int lg__append_check(const lg_log *log, const void *batch, size_t len, lg_batch_hdr *h)
+/* The checks an append makes before anything is queued.  A replica append
+ * (replica != 0) carries producer ids another node allocated. */
+static int lg__append_check(const lg_log *log, const void *batch, size_t len, int replica,
+                            lg_batch_hdr *h)
 {
     if (!batch)
         return CN_EINVAL;
@@ -103,13 +107,19 @@ static int lg__append_check(const lg_log *log, const void *batch, size_t len, lg
         return LG_EBADBATCH;
     /* Only ids this log handed out (lg_producer_id_alloc): producer state
      * is kept per id, so made-up ids would grow it without bound. */
-    if (h->producer_id >= 0 && h->producer_id >= atomic_load(&log->next_pid))
+    if (!replica && h->producer_id >= 0 && h->producer_id >= atomic_load(&log->next_pid))
         return LG_EUNKNOWNPID;
     return 0;
 }
 
-int lg_append_batches(lg_log *log, const char *topic, int32_t partition, const lg_batchv *v,
-                      size_t n, lg_append_cb cb, void *ud)
+/* Where a replica append's batches must land (NULL for a plain append). */
+typedef struct lg__want {
+    int64_t base;  /* the first batch's offset */
+    int32_t epoch; /* -1: each batch keeps its own */
+} lg__want;
+
+static int lg__enqueue(lg_log *log, const char *topic, int32_t partition, const lg_batchv *v,
+                       size_t n, lg_append_cb cb, void *ud, const lg__want *want)
 {
     if (!log || !topic || !v || !n || !cb || n > UINT32_MAX)
         return CN_EINVAL;
@@ -120,7 +130,7 @@ int lg_append_batches(lg_log *log, const char *topic, int32_t partition, const l
     lg_batch_hdr h1;
     size_t total = 0;
     for (size_t i = 0; i < n; i++) {
-        int rc = lg__append_check(log, v[i].batch, v[i].len, &h1);
+        int rc = lg__append_check(log, v[i].batch, v[i].len, want != NULL, &h1);
         if (rc)
             return rc;
         total += v[i].len;
@@ -157,10 +167,16 @@ int lg_append_batches(lg_log *log, const char *topic, int32_t partition, const l
         /* One hold of qmu: the set is contiguous in the queue and so in
          * one round.  On failure what was pushed is taken back. */
         size_t n0 = p->q.n, len0 = p->q.bytes.len;
+        int64_t at = want ? want->base : -1;
         for (size_t i = 0; !rc && i < n; i++) {
             lg_batch_hdr h;
             lg_batch_parse_hdr(v[i].batch, v[i].len, &h); /* validated above */
             rc = lg__queue_push(&p->q, v[i].batch, v[i].len, &h, cb, ud);
+            if (!rc && want) {
+                p->q.v[p->q.n - 1].want_base = at;
+                p->q.v[p->q.n - 1].want_epoch = want->epoch >= 0 ? want->epoch : h.leader_epoch;
+                at += (int64_t)h.last_offset_delta + 1;
+            }
         }
         if (rc) {
             p->q.n = n0;
@@ -181,11 +197,88 @@ int lg_append_batches(lg_log *log, const char *topic, int32_t partition, const l
     return rc;
 }
 
+int lg_append_batches(lg_log *log, const char *topic, int32_t partition, const lg_batchv *v,
+                      size_t n, lg_append_cb cb, void *ud)
+{
+    return lg__enqueue(log, topic, partition, v, n, cb, ud, NULL);
+}
+
+/* Split a run of whole batches into *out (cn_malloc'd): CN_EINVAL unless
+ * it splits exactly; in verbatim mode (epoch -1) each batch's own base
+ * offset must follow from base and its epoch must be >= 0 and not go back. */
+static int lg__replica_split(const unsigned char *b, size_t len, int64_t base, int32_t epoch,
+                             uint64_t max_batch, lg_batchv **out, size_t *n_out)
+{
+    size_t n = 0, cap = 0;
+    lg_batchv *v = NULL;
+    int32_t last_epoch = -1;
+    int rc = 0;
+    for (size_t pos = 0; pos < len && !rc;) {
+        size_t total;
+        lg_batch_hdr h;
+        if (len - pos < LG_BATCH_HEADER_LEN ||
+            lg_batch_size(b + pos, len - pos, len - pos, &total) != 0 ||
+            lg_batch_parse_hdr(b + pos, total, &h) != 0 || h.last_offset_delta < 0) {
+            rc = CN_EINVAL;
+            break;
+        }
+        if (epoch < 0 &&
+            (h.base_offset != base || h.leader_epoch < 0 || h.leader_epoch < last_epoch)) {
+            rc = CN_EINVAL;
+            break;
+        }
+        if (total > max_batch) {
+            rc = CN_ETOOBIG;
+            break;
+        }
+        if (n == cap) {
+            size_t nc = cap ? cap * 2 : 8;
+            lg_batchv *nv = cn_realloc(v, nc * sizeof(*nv));
+            if (!nv) {
+                rc = CN_ENOMEM;
+                break;
+            }
+            v = nv;
+            cap = nc;
+        }
+        v[n++] = (lg_batchv){b + pos, total};
+        last_epoch = h.leader_epoch;
+        if (base > INT64_MAX - 1 - h.last_offset_delta)
+            rc = CN_EINVAL; /* offsets would overflow */
+        else
+            base += (int64_t)h.last_offset_delta + 1;
+        pos += total;
+    }
+    if (rc) {
+        cn_free(v);
+        return rc;
+    }
+    *out = v;
+    *n_out = n;
+    return 0;
+}
+
+int lg_replica_append(lg_log *log, const char *topic, int32_t partition, int64_t base_offset,
+                      int32_t epoch, const void *batch, size_t len, lg_append_cb cb, void *ud)
+{
+    if (!log || !topic || !batch || !len || !cb || base_offset < 0 || epoch < -1)
+        return CN_EINVAL;
+    lg_batchv *v;
+    size_t n;
+    int rc = lg__replica_split(batch, len, base_offset, epoch, log->o.max_batch_bytes, &v, &n);
+    if (rc)
+        return rc;
+    lg__want want = {base_offset, epoch};
+    rc = lg__enqueue(log, topic, partition, v, n, cb, ud, &want);
+    cn_free(v);
+    return rc;
+}
+
 int lg_append_async(lg_log *log, const char *topic, int32_t partition, const void *batch,
                     size_t len, lg_append_cb cb, void *ud)
 {
     lg_batchv v = {batch, len};
-    return lg_append_batches(log, topic, partition, &v, 1, cb, ud);
+    return lg__enqueue(log, topic, partition, &v, 1, cb, ud, NULL);
 }
 
 typedef struct lg__waiter {
@@ -264,7 +357,16 @@ typedef struct lg__segw {
     lg_seg *s; /* ref held for the round */
 } lg__segw;
 
+/* A new leader epoch a replica append started this round. */
+typedef struct lg__epent {
+    lg_part *p;
+    int32_t epoch;
+    int64_t start;
+} lg__epent;
+
 typedef struct lg__wctx {
+    lg__epent *ep;
+    size_t nep, epcap;
     lg_part **parts;
     size_t nparts, partcap;
     lg__ixent *ix;
@@ -297,8 +399,9 @@ static int lg__grow(void **arr, size_t *cap, size_t elem)
 typedef struct lg__snap {
     int64_t log_end, first_ts, last_ts, run_max_ts;
     uint32_t since_idx;
+    int32_t epoch;
     int64_t seg_first_ts, seg_max_ts, seg_next_off;
-    size_t nix, nundo;
+    size_t nix, nundo, nep;
 } lg__snap;
 
 static void lg__snap_take(lg__snap *s, const lg_part *p, const lg_seg *seg, const lg__wctx *w)
@@ -308,6 +411,8 @@ static void lg__snap_take(lg__snap *s, const lg_part *p, const lg_seg *seg, cons
     s->last_ts = p->last_ts;
     s->run_max_ts = p->run_max_ts;
     s->since_idx = p->since_idx;
+    s->epoch = p->epoch;
+    s->nep = w->nep;
     s->seg_first_ts = seg->first_ts;
     s->seg_max_ts = seg->max_ts;
     s->seg_next_off = seg->next_off;
@@ -322,6 +427,8 @@ static void lg__snap_restore(const lg__snap *s, lg_part *p, lg_seg *seg, lg__wct
     p->last_ts = s->last_ts;
     p->run_max_ts = s->run_max_ts;
     p->since_idx = s->since_idx;
+    p->epoch = s->epoch;
+    w->nep = s->nep;
     seg->first_ts = s->seg_first_ts;
     seg->max_ts = s->seg_max_ts;
     seg->next_off = s->seg_next_off;
@@ -521,6 +628,17 @@ static int lg__grp_begin(lg_log *log, lg__wctx *w, lg_part *p, lg_seg **seg, lg_
     return 0;
 }
 
+/* A replica append needs no producer check (the leader made it; its state
+ * is recorded all the same): only its place and its epoch are checked. */
+static int lg__replica_check(const lg_part *p, const lg_pend *e)
+{
+    if (e->want_base != p->log_end)
+        return LG_EOFFSET;
+    if (e->want_epoch < p->epoch)
+        return LG_EFENCED;
+    return LG__PCHK_NEW;
+}
+
 /* Step 1 for one partition. */
 static void lg__part_round(lg_log *log, lg__wctx *w, lg_part *p, int64_t now)
 {
@@ -556,8 +674,9 @@ static void lg__part_round(lg_log *log, lg__wctx *w, lg_part *p, int64_t now)
         int32_t last_seq =
             (int32_t)(((int64_t)first_seq + h->last_offset_delta) % ((int64_t)INT32_MAX + 1));
         int64_t dup_base = -1;
-        int chk = lg__prod_check(&p->prod, h->producer_id, h->producer_epoch, first_seq, last_seq,
-                                 &dup_base);
+        int chk = e->want_base >= 0 ? lg__replica_check(p, e)
+                                    : lg__prod_check(&p->prod, h->producer_id, h->producer_epoch,
+                                                     first_seq, last_seq, &dup_base);
         int roll =
             chk == LG__PCHK_NEW && !in_grp && lg__need_roll(log, p, seg, run_len, e->len, now);
         if (chk != LG__PCHK_NEW || roll) {
@@ -601,6 +720,15 @@ static void lg__part_round(lg_log *log, lg__wctx *w, lg_part *p, int64_t now)
         if (run_len == 0) {
             run_first = i;
             lg__snap_take(&snap, p, seg, w);
+        }
+        if (e->want_base >= 0 && e->want_epoch > p->epoch) {
+            /* A replica append starts a new epoch here (undone with the run). */
+            if (LG__GROW(w->ep, w->nep, w->epcap)) {
+                rc = CN_ENOMEM;
+                goto fail;
+            }
+            w->ep[w->nep++] = (lg__epent){p, e->want_epoch, p->log_end};
+            p->epoch = e->want_epoch;
         }
         if (h->producer_id >= 0) {
             rc = lg__undo_save(w, p, h->producer_id, in_grp ? g.snap.nundo : snap.nundo);
@@ -674,7 +802,7 @@ static void lg__part_round(lg_log *log, lg__wctx *w, lg_part *p, int64_t now)
 /* Step 3: one LMDB transaction for the round. */
 static int lg__round_commit(lg_log *log, lg__wctx *w)
 {
-    if (!w->ntouched && !w->nundo)
+    if (!w->ntouched && !w->nundo && !w->nep)
         return 0;
     MDB_txn *txn;
     int rc = lg__ix_err(mdb_txn_begin(log->ix.env, NULL, 0, &txn));
@@ -687,6 +815,9 @@ static int lg__round_commit(lg_log *log, lg__wctx *w)
         if (!rc)
             rc = lg__ix_tidx_put(log, txn, tid, x->p->idx, x->run_max, x->base);
     }
+    for (size_t i = 0; !rc && i < w->nep; i++)
+        rc = lg__ix_epoch_put(log, txn, w->ep[i].p->tp->id, w->ep[i].p->idx, w->ep[i].epoch,
+                              w->ep[i].start);
     for (size_t i = 0; !rc && i < w->nsegs; i++) {
         lg_seg *s = w->segs[i].s;
         lg_segrec r = {s->size, s->created_ms, s->first_ts, s->max_ts, s->next_off};
@@ -728,7 +859,7 @@ static int lg__round_commit(lg_log *log, lg__wctx *w)
 static void lg__round(lg_log *log, lg__wctx *w)
 {
     int64_t now = lg__now(log);
-    w->nix = w->nundo = w->nsegs = w->ntouched = 0;
+    w->nix = w->nundo = w->nsegs = w->ntouched = w->nep = 0;
     w->rolled = 0;
     for (size_t i = 0; i < w->nparts; i++) {
         lg_part *p = w->parts[i];
@@ -771,6 +902,11 @@ static void lg__round(lg_log *log, lg__wctx *w)
         atomic_store(&log->panic, 1);
         for (size_t i = 0; i < w->nparts; i++)
             lg__fail_from(&w->parts[i]->wq, 0, CN_EPANIC);
+    } else if (log->o.durability != LG_DUR_INTERVAL) {
+        /* lg_durable_end: synced (fsync mode) or as durable as the mode
+         * makes it (none); interval mode advances at its syncs. */
+        for (size_t i = 0; i < w->ntouched; i++)
+            atomic_store(&w->touched[i]->durable_end, w->touched[i]->log_end);
     }
     for (size_t i = 0; i < w->nsegs; i++)
         lg__seg_unref(w->segs[i].s);
@@ -828,6 +964,8 @@ static int lg__sync_unsynced(lg_log *log, int all)
             if (a && log->vfs->fdatasync(log->vfs->ud, a->fd) != 0) {
                 cn_log_error("lg", "%s: fdatasync failed: %s", a->path, strerror(errno));
                 rc = CN_EPANIC;
+            } else {
+                atomic_store(&p->durable_end, p->log_end);
             }
             p->unsynced_since = -1;
         }
@@ -1007,6 +1145,7 @@ void lg__writer_stop(lg_log *log)
     cn_free(w->undo);
     cn_free(w->segs);
     cn_free(w->touched);
+    cn_free(w->ep);
     cn_free(w);
     log->wctx = NULL;
 }
