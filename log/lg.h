@@ -67,6 +67,9 @@ typedef struct lg_opts {
     int64_t retention_ms;          /* default topic retention by time; -1 none; default 7 d */
     int64_t retention_bytes;       /* default per-partition retention by size; -1 none */
     uint64_t max_batch_bytes;      /* largest batch accepted; default 8 MiB */
+    uint64_t max_queued_bytes;     /* appends wait for room beyond this much queued for the
+                                      writer (lg_append_batches_try refuses instead);
+                                      default (and 0) 256 MiB */
     int64_t maintenance_ms;        /* the writer thread runs retention and producer expiry this
                                       often; default 5 min (Kafka's
                                       log.retention.check.interval.ms); <= 0 never */
@@ -151,8 +154,9 @@ typedef void (*lg_append_cb)(void *ud, const lg_append_result *res);
  * (never waiting for room), reads work, and the calls that would wait for
  * the writer's round (lg_append, lg_truncate, lg_retention_run,
  * lg_maintenance_run, lg_topic_delete, lg_topic_config_set) return
- * CN_EBUSY instead of deadlocking.  When 256 MiB are already queued this
- * call waits for room (backpressure), except on the writer thread.
+ * CN_EBUSY instead of deadlocking.  When max_queued_bytes are already
+ * queued this call waits for room (backpressure), except on the writer
+ * thread; lg_append_batches_try refuses instead of waiting.
  * @return 0 (cb will run exactly once) or an error (cb never runs):
  *         LG_ECRC / LG_EMAGIC / LG_EBADBATCH / CN_ETRUNC for a bad batch,
  *         CN_ETOOBIG (> max_batch_bytes), LG_ENOTOPIC, LG_ENOPART,
@@ -184,6 +188,17 @@ typedef struct lg_batchv {
  */
 int lg_append_batches(lg_log *log, const char *topic, int32_t partition, const lg_batchv *v,
                       size_t n, lg_append_cb cb, void *ud);
+/**
+ * As lg_append_batches, but never waits for room: when the set does not
+ * fit under max_queued_bytes (and something is queued; a set larger than
+ * the limit goes alone into an empty queue) it returns CN_AGAIN and
+ * nothing is queued.  Room appears when the writer takes its next round;
+ * lg_end_listen subscribers hear of rounds in which an append succeeded.
+ * For event loops, which must never block: park the request and call
+ * again later.  @return as lg_append_batches, or CN_AGAIN.
+ */
+int lg_append_batches_try(lg_log *log, const char *topic, int32_t partition, const lg_batchv *v,
+                          size_t n, lg_append_cb cb, void *ud);
 /** Blocking form: waits for durability; fills *res (may be NULL). */
 int lg_append(lg_log *log, const char *topic, int32_t partition, const void *batch, size_t len,
               lg_append_result *res);

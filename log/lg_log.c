@@ -37,6 +37,7 @@ void lg_opts_init(lg_opts *o)
     o->retention_ms = 7LL * 24 * 3600 * 1000;
     o->retention_bytes = -1;
     o->max_batch_bytes = 8ull << 20;
+    o->max_queued_bytes = 256ull << 20;
     o->maintenance_ms = 5LL * 60 * 1000;
     o->producer_expiry_ms = 24LL * 3600 * 1000;
     /* Address space only: the file grows as used.  The sparse index costs
@@ -828,6 +829,8 @@ int lg_open(lg_log **out, const lg_opts *o)
     if (!log)
         return CN_ENOMEM;
     log->o = *o;
+    if (log->o.max_queued_bytes == 0) /* options made without lg_opts_init */
+        log->o.max_queued_bytes = 256ull << 20;
     log->lock_fd = -1;
     log->vfs = o->vfs ? o->vfs : lg_vfs_posix();
     log->dir = cn_strdup(o->dir);

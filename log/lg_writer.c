@@ -33,7 +33,6 @@
 #include <string.h>
 #include <time.h>
 
-#define LG__QUEUE_MAX_BYTES (256ull << 20) /* appenders wait beyond this much pending */
 #define LG__CHECKPOINT_NS 1000000000ull    /* LMDB checkpoint sync period */
 #define LG__KEEP_QUEUE_BYTES (8u << 20)    /* a queue buffer up to this size is always kept */
 #define LG__SHRINK_ROUNDS 16 /* ...a larger one after this many rounds mostly unused */
@@ -118,8 +117,9 @@ typedef struct lg__want {
     int32_t epoch; /* -1: each batch keeps its own */
 } lg__want;
 
+/* wait: block for queue room, or refuse with CN_AGAIN (lg_append_batches_try). */
 static int lg__enqueue(lg_log *log, const char *topic, int32_t partition, const lg_batchv *v,
-                       size_t n, lg_append_cb cb, void *ud, const lg__want *want)
+                       size_t n, lg_append_cb cb, void *ud, const lg__want *want, int wait)
 {
     if (!log || !topic || !v || !n || !cb || n > UINT32_MAX)
         return CN_EINVAL;
@@ -141,10 +141,15 @@ static int lg__enqueue(lg_log *log, const char *topic, int32_t partition, const 
      * append callback (the writer thread) never waits: only the writer
      * itself makes room. */
     int on_writer = lg__on_writer(log);
+    uint64_t max = log->o.max_queued_bytes;
     pthread_mutex_lock(&log->qmu);
-    while (!on_writer && !log->stop && log->queued_bytes > 0 &&
-           log->queued_bytes + total > LG__QUEUE_MAX_BYTES)
+    while (!on_writer && !log->stop && log->queued_bytes > 0 && log->queued_bytes + total > max) {
+        if (!wait) {
+            pthread_mutex_unlock(&log->qmu);
+            return CN_AGAIN;
+        }
         pthread_cond_wait(&log->spacecond, &log->qmu);
+    }
     pthread_mutex_unlock(&log->qmu);
 
     pthread_rwlock_rdlock(&log->tmu);
@@ -200,7 +205,13 @@ static int lg__enqueue(lg_log *log, const char *topic, int32_t partition, const 
 int lg_append_batches(lg_log *log, const char *topic, int32_t partition, const lg_batchv *v,
                       size_t n, lg_append_cb cb, void *ud)
 {
-    return lg__enqueue(log, topic, partition, v, n, cb, ud, NULL);
+    return lg__enqueue(log, topic, partition, v, n, cb, ud, NULL, 1);
+}
+
+int lg_append_batches_try(lg_log *log, const char *topic, int32_t partition, const lg_batchv *v,
+                          size_t n, lg_append_cb cb, void *ud)
+{
+    return lg__enqueue(log, topic, partition, v, n, cb, ud, NULL, 0);
 }
 
 /* Split a run of whole batches into *out (cn_malloc'd): CN_EINVAL unless
@@ -269,7 +280,7 @@ int lg_replica_append(lg_log *log, const char *topic, int32_t partition, int64_t
     if (rc)
         return rc;
     lg__want want = {base_offset, epoch};
-    rc = lg__enqueue(log, topic, partition, v, n, cb, ud, &want);
+    rc = lg__enqueue(log, topic, partition, v, n, cb, ud, &want, 1);
     cn_free(v);
     return rc;
 }
@@ -278,7 +289,7 @@ int lg_append_async(lg_log *log, const char *topic, int32_t partition, const voi
                     size_t len, lg_append_cb cb, void *ud)
 {
     lg_batchv v = {batch, len};
-    return lg__enqueue(log, topic, partition, &v, 1, cb, ud, NULL);
+    return lg__enqueue(log, topic, partition, &v, 1, cb, ud, NULL, 1);
 }
 
 typedef struct lg__waiter {

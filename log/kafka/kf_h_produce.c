@@ -11,6 +11,13 @@
  * ISR).  acks=0 gets no reply, as in Kafka, but the connection still waits
  * for the appends before serving its next request so ordering holds.
  *
+ * Backpressure: the loop never waits for the log.  Appends go through
+ * lg_append_batches_try; when the log's queue is full the request is
+ * parked where it stopped (a partition's batches are queued whole or not
+ * at all), its connection stops being read, and it is retried after each
+ * writer round (the lg_end_listen wake) and on a short timer, so one
+ * flooding client waits alone while every other connection is served.
+ *
  * Threads: kf_h_produce and kf__produce_complete run on the loop; the
  * append callback runs on the log's writer thread and only records the
  * result under kf_server.mu and wakes the loop.
@@ -24,6 +31,7 @@
 #include "kf_errors.h"
 #include "lg_batch.h"
 
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <string.h>
 
@@ -59,10 +67,14 @@ static void kf_produce_cb(void *ud, const lg_append_result *res)
         event_active(s->wake, EV_READ, 0);
 }
 
-/* Queue every batch of one partition's Records.  Returns the Kafka error
- * for the partition if nothing could be queued. */
-static int16_t kf_produce_partition(kf_server *s, kf_produce *p, kf_prod_part *pp,
-                                    const char *topic, int32_t part, const kf_bytes *rec)
+/* kf_produce_partition: the log's queue is full; park and retry. */
+#define KF_PRODUCE_PARK (-1)
+/* How often a parked Produce looks again when no writer round woke it. */
+#define KF_PARK_RETRY_MS 20
+
+/* Cut one partition's Records into its batches (pp->v), validating every
+ * one.  0, or the Kafka error for the partition. */
+static int16_t kf_produce_cut(kf_produce *p, kf_prod_part *pp, const kf_bytes *rec)
 {
     if (rec->len <= 0)
         return KF_ERR_CORRUPT_MESSAGE;
@@ -100,30 +112,152 @@ static int16_t kf_produce_partition(kf_server *s, kf_produce *p, kf_prod_part *p
         v[k] = (lg_batchv){b + off, total};
         off += total;
     }
+    pp->v = v;
+    pp->nv = nbatches;
+    return 0;
+}
+
+/* Queue every batch of one partition's Records, never waiting.  Returns
+ * 0, the Kafka error for the partition if nothing could be queued, or
+ * KF_PRODUCE_PARK when the log's queue is full (nothing queued). */
+static int kf_produce_partition(kf_server *s, kf_produce *p, kf_prod_part *pp, const char *topic,
+                                int32_t part, const kf_bytes *rec)
+{
+    if (!pp->v) {
+        int16_t e = kf_produce_cut(p, pp, rec);
+        if (e)
+            return e;
+    }
+    lg_batchv *v = pp->v;
+    size_t nbatches = pp->nv;
     pthread_mutex_lock(&s->mu);
     p->outstanding += (int)nbatches;
     pp->batches_left += (int)nbatches;
     pthread_mutex_unlock(&s->mu);
-    int rc = lg_append_batches(s->log, topic, part, v, nbatches, kf_produce_cb, pp);
+    int rc = lg_append_batches_try(s->log, topic, part, v, nbatches, kf_produce_cb, pp);
     if (rc) {
         pthread_mutex_lock(&s->mu);
         p->outstanding -= (int)nbatches;
         pp->batches_left -= (int)nbatches;
         pthread_mutex_unlock(&s->mu);
+        if (rc == CN_AGAIN)
+            return KF_PRODUCE_PARK;
         return rc == CN_ETOOBIG ? KF_ERR_MESSAGE_TOO_LARGE : kf__kafka_error(rc);
     }
     return 0;
+}
+
+/* Queue the request's partitions, from where it last stopped.  1 when the
+ * log's queue is full (p->at_* say where to go on), 0 when every
+ * partition is queued or answered. */
+static int kf_produce_run(kf_produce *p)
+{
+    kf_conn *c = p->conn;
+    kf_server *s = c->s;
+    const kf_ProduceRequest *q = c->req.body;
+    int32_t ntopics = q->TopicData.n > 0 ? q->TopicData.n : 0;
+    for (; p->at_t < ntopics; p->at_t++, p->at_i = 0) {
+        const kf_TopicProduceData *td = &q->TopicData.v[p->at_t];
+        const char *topic = kf__name(&td->Name);
+        if (p->at_i == 0)
+            p->topic_ok = p->global_err == 0 && kf__topic_autocreate(s, topic) == 0;
+        int32_t np = td->PartitionData.n > 0 ? td->PartitionData.n : 0;
+        for (; p->at_i < np; p->at_i++, p->at_k++) {
+            kf_prod_part *pp = &p->parts[p->at_k];
+            int e;
+            if (p->global_err)
+                e = p->global_err;
+            else if (!p->topic_ok)
+                e = KF_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+            else
+                e = kf_produce_partition(s, p, pp, topic, td->PartitionData.v[p->at_i].Index,
+                                         &td->PartitionData.v[p->at_i].Records);
+            if (e == KF_PRODUCE_PARK)
+                return 1;
+            if (e) {
+                /* Callbacks for batches already queued may run (and set
+                 * pp->error) meanwhile: merge, never overwrite. */
+                pthread_mutex_lock(&s->mu);
+                if (!pp->error)
+                    pp->error = (int16_t)e;
+                pthread_mutex_unlock(&s->mu);
+            }
+        }
+    }
+    return 0;
+}
+
+/* Loop: stop reading c and put p at the end of the parked list. */
+static void kf_produce_park(kf_produce *p)
+{
+    kf_conn *c = p->conn;
+    kf_server *s = c->s;
+    if (c->bev)
+        bufferevent_disable(c->bev, EV_READ);
+    p->next_parked = NULL;
+    if (s->pq_tail)
+        s->pq_tail->next_parked = p;
+    else
+        s->pq_head = p;
+    s->pq_tail = p;
+    s->produce_parks++;
+    if (!evtimer_pending(s->park_timer, NULL)) {
+        struct timeval tv = {0, KF_PARK_RETRY_MS * 1000};
+        evtimer_add(s->park_timer, &tv);
+    }
+}
+
+/* Drop the submitting reference: 1 when every callback already ran. */
+static int kf_produce_submitted(kf_produce *p)
+{
+    kf_server *s = p->conn->s;
+    pthread_mutex_lock(&s->mu);
+    int done = --p->outstanding == 0;
+    pthread_mutex_unlock(&s->mu);
+    return done;
+}
+
+void kf__produce_retry_parked(kf_server *s)
+{
+    kf_produce *list = s->pq_head;
+    s->pq_head = s->pq_tail = NULL;
+    while (list) {
+        kf_produce *p = list;
+        list = p->next_parked;
+        p->next_parked = NULL;
+        if (kf_produce_run(p)) {
+            kf_produce_park(p);
+            continue;
+        }
+        if (p->conn->bev)
+            bufferevent_enable(p->conn->bev, EV_READ);
+        if (kf_produce_submitted(p))
+            kf__produce_complete(p);
+    }
+}
+
+static void kf_park_timer_cb(evutil_socket_t fd, short what, void *ud)
+{
+    (void)fd;
+    (void)what;
+    kf__produce_retry_parked(ud);
+}
+
+int kf__produce_start(kf_server *s)
+{
+    s->park_timer = evtimer_new(s->base, kf_park_timer_cb, s);
+    return s->park_timer ? 0 : CN_ENOMEM;
 }
 
 static int kf_produce_reply(kf_produce *p);
 
 int kf_h_produce(kf_conn *c)
 {
-    kf_server *s = c->s;
     const kf_ProduceRequest *q = c->req.body;
     kf_produce *p = kf_arena_alloc(c->arena, sizeof(*p));
     if (!p)
         return CN_ENOMEM;
+    memset(p, 0, sizeof(*p));
     p->conn = c;
     p->acks = q->Acks;
     kf_ProduceResponse *r = &p->resp;
@@ -137,20 +271,10 @@ int kf_h_produce(kf_conn *c)
     p->parts = kf_arena_alloc(c->arena, (size_t)(nparts ? nparts : 1) * sizeof(*p->parts));
     if (!r->Responses.v || !p->parts)
         return CN_ENOMEM;
+    memset(p->parts, 0, (size_t)(nparts ? nparts : 1) * sizeof(*p->parts));
     p->nparts = nparts;
-    int16_t global_err = 0;
-    if (q->Acks != 0 && q->Acks != 1 && q->Acks != -1)
-        global_err = KF_ERR_INVALID_REQUIRED_ACKS;
-    else if (q->TransactionalId.len >= 0)
-        global_err = KF_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
-    /* The guard reference: no completion can finish the request while we
-     * are still queueing its batches. */
-    p->outstanding = 1;
-    c->prod = p;
-    int32_t k = 0;
     for (int32_t t = 0; t < ntopics; t++) {
         const kf_TopicProduceData *td = &q->TopicData.v[t];
-        const char *topic = kf__name(&td->Name);
         kf_TopicProduceResponse *tr = &r->Responses.v[t];
         tr->Name = td->Name;
         int32_t np = td->PartitionData.n > 0 ? td->PartitionData.n : 0;
@@ -158,36 +282,28 @@ int kf_h_produce(kf_conn *c)
         tr->PartitionResponses.v =
             kf_arena_alloc(c->arena, (size_t)(np ? np : 1) * sizeof(*tr->PartitionResponses.v));
         if (!tr->PartitionResponses.v)
-            global_err = KF_ERR_UNKNOWN_SERVER_ERROR;
-        int topic_ok = global_err == 0 && kf__topic_autocreate(s, topic) == 0;
-        for (int32_t i = 0; i < np; i++, k++) {
-            kf_prod_part *pp = &p->parts[k];
-            pp->prod = p;
-            pp->base_offset = -1;
-            pp->log_append_time = -1;
-            pp->log_start_offset = -1;
-            if (global_err) {
-                pp->error = global_err;
-            } else if (!topic_ok) {
-                pp->error = KF_ERR_UNKNOWN_TOPIC_OR_PARTITION;
-            } else {
-                /* Callbacks for batches already queued may run (and set
-                 * pp->error) before this returns: merge, never overwrite. */
-                int16_t e = kf_produce_partition(s, p, pp, topic, td->PartitionData.v[i].Index,
-                                                 &td->PartitionData.v[i].Records);
-                if (e) {
-                    pthread_mutex_lock(&s->mu);
-                    if (!pp->error)
-                        pp->error = e;
-                    pthread_mutex_unlock(&s->mu);
-                }
-            }
-        }
+            return CN_ENOMEM;
     }
-    pthread_mutex_lock(&s->mu);
-    int done = --p->outstanding == 0;
-    pthread_mutex_unlock(&s->mu);
-    if (done) /* nothing was queued (every partition failed up front) */
+    for (int32_t k = 0; k < nparts; k++) {
+        kf_prod_part *pp = &p->parts[k];
+        pp->prod = p;
+        pp->base_offset = -1;
+        pp->log_append_time = -1;
+        pp->log_start_offset = -1;
+    }
+    if (q->Acks != 0 && q->Acks != 1 && q->Acks != -1)
+        p->global_err = KF_ERR_INVALID_REQUIRED_ACKS;
+    else if (q->TransactionalId.len >= 0)
+        p->global_err = KF_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+    /* The guard reference: no completion can finish the request while we
+     * are still queueing its batches (or it is parked). */
+    p->outstanding = 1;
+    c->prod = p;
+    if (kf_produce_run(p)) {
+        kf_produce_park(p);
+        return KF_ASYNC;
+    }
+    if (kf_produce_submitted(p)) /* nothing was queued (every partition failed up front) */
         return kf_produce_reply(p);
     return KF_ASYNC;
 }

@@ -15,16 +15,22 @@
 
 #include <string.h>
 
-static void kf__dec_OffsetCommitRequestPartition(kf_rd *r, int16_t v, kf_OffsetCommitRequestPartition *o);
-static void kf__enc_OffsetCommitRequestPartition(kf_wr *w, int16_t v, const kf_OffsetCommitRequestPartition *o);
+static void kf__dec_OffsetCommitRequestPartition(kf_rd *r, int16_t v,
+                                                 kf_OffsetCommitRequestPartition *o);
+static void kf__enc_OffsetCommitRequestPartition(kf_wr *w, int16_t v,
+                                                 const kf_OffsetCommitRequestPartition *o);
 static void kf__dec_OffsetCommitRequestTopic(kf_rd *r, int16_t v, kf_OffsetCommitRequestTopic *o);
-static void kf__enc_OffsetCommitRequestTopic(kf_wr *w, int16_t v, const kf_OffsetCommitRequestTopic *o);
+static void kf__enc_OffsetCommitRequestTopic(kf_wr *w, int16_t v,
+                                             const kf_OffsetCommitRequestTopic *o);
 static void kf__dec_OffsetCommitRequest(kf_rd *r, int16_t v, kf_OffsetCommitRequest *o);
 static void kf__enc_OffsetCommitRequest(kf_wr *w, int16_t v, const kf_OffsetCommitRequest *o);
-static void kf__dec_OffsetCommitResponsePartition(kf_rd *r, int16_t v, kf_OffsetCommitResponsePartition *o);
-static void kf__enc_OffsetCommitResponsePartition(kf_wr *w, int16_t v, const kf_OffsetCommitResponsePartition *o);
+static void kf__dec_OffsetCommitResponsePartition(kf_rd *r, int16_t v,
+                                                  kf_OffsetCommitResponsePartition *o);
+static void kf__enc_OffsetCommitResponsePartition(kf_wr *w, int16_t v,
+                                                  const kf_OffsetCommitResponsePartition *o);
 static void kf__dec_OffsetCommitResponseTopic(kf_rd *r, int16_t v, kf_OffsetCommitResponseTopic *o);
-static void kf__enc_OffsetCommitResponseTopic(kf_wr *w, int16_t v, const kf_OffsetCommitResponseTopic *o);
+static void kf__enc_OffsetCommitResponseTopic(kf_wr *w, int16_t v,
+                                              const kf_OffsetCommitResponseTopic *o);
 static void kf__dec_OffsetCommitResponse(kf_rd *r, int16_t v, kf_OffsetCommitResponse *o);
 static void kf__enc_OffsetCommitResponse(kf_wr *w, int16_t v, const kf_OffsetCommitResponse *o);
 
@@ -37,7 +43,8 @@ void kf_OffsetCommitRequestPartition_init(kf_OffsetCommitRequestPartition *o)
     o->CommitTimestamp = INT64_C(-1);
 }
 
-static void kf__dec_OffsetCommitRequestPartition(kf_rd *r, int16_t v, kf_OffsetCommitRequestPartition *o)
+static void kf__dec_OffsetCommitRequestPartition(kf_rd *r, int16_t v,
+                                                 kf_OffsetCommitRequestPartition *o)
 {
     (void)v;
     kf_OffsetCommitRequestPartition_init(o);
@@ -52,7 +59,8 @@ static void kf__dec_OffsetCommitRequestPartition(kf_rd *r, int16_t v, kf_OffsetC
     kf_rd_str(r, &o->CommittedMetadata, 0, 1);
 }
 
-static void kf__enc_OffsetCommitRequestPartition(kf_wr *w, int16_t v, const kf_OffsetCommitRequestPartition *o)
+static void kf__enc_OffsetCommitRequestPartition(kf_wr *w, int16_t v,
+                                                 const kf_OffsetCommitRequestPartition *o)
 {
     (void)v;
     kf_wr_i32(w, o->PartitionIndex);
@@ -87,7 +95,8 @@ static void kf__dec_OffsetCommitRequestTopic(kf_rd *r, int16_t v, kf_OffsetCommi
     }
 }
 
-static void kf__enc_OffsetCommitRequestTopic(kf_wr *w, int16_t v, const kf_OffsetCommitRequestTopic *o)
+static void kf__enc_OffsetCommitRequestTopic(kf_wr *w, int16_t v,
+                                             const kf_OffsetCommitRequestTopic *o)
 {
     (void)v;
     kf_wr_str(w, &o->Name, 0, 0);
@@ -154,7 +163,7 @@ static void kf__enc_OffsetCommitRequest(kf_wr *w, int16_t v, const kf_OffsetComm
 }
 
 int kf_decode_OffsetCommitRequest(const unsigned char *p, size_t n, int16_t version, kf_arena *a,
-    kf_OffsetCommitRequest *out)
+                                  kf_OffsetCommitRequest *out)
 {
     if (version < 0 || version > 7)
         return KF_EVERSION;
@@ -179,7 +188,8 @@ void kf_OffsetCommitResponsePartition_init(kf_OffsetCommitResponsePartition *o)
     memset(o, 0, sizeof(*o));
 }
 
-static void kf__dec_OffsetCommitResponsePartition(kf_rd *r, int16_t v, kf_OffsetCommitResponsePartition *o)
+static void kf__dec_OffsetCommitResponsePartition(kf_rd *r, int16_t v,
+                                                  kf_OffsetCommitResponsePartition *o)
 {
     (void)v;
     kf_OffsetCommitResponsePartition_init(o);
@@ -187,7 +197,8 @@ static void kf__dec_OffsetCommitResponsePartition(kf_rd *r, int16_t v, kf_Offset
     o->ErrorCode = kf_rd_i16(r);
 }
 
-static void kf__enc_OffsetCommitResponsePartition(kf_wr *w, int16_t v, const kf_OffsetCommitResponsePartition *o)
+static void kf__enc_OffsetCommitResponsePartition(kf_wr *w, int16_t v,
+                                                  const kf_OffsetCommitResponsePartition *o)
 {
     (void)v;
     kf_wr_i32(w, o->PartitionIndex);
@@ -215,7 +226,8 @@ static void kf__dec_OffsetCommitResponseTopic(kf_rd *r, int16_t v, kf_OffsetComm
     }
 }
 
-static void kf__enc_OffsetCommitResponseTopic(kf_wr *w, int16_t v, const kf_OffsetCommitResponseTopic *o)
+static void kf__enc_OffsetCommitResponseTopic(kf_wr *w, int16_t v,
+                                              const kf_OffsetCommitResponseTopic *o)
 {
     (void)v;
     kf_wr_str(w, &o->Name, 0, 0);
@@ -259,7 +271,7 @@ static void kf__enc_OffsetCommitResponse(kf_wr *w, int16_t v, const kf_OffsetCom
 }
 
 int kf_decode_OffsetCommitResponse(const unsigned char *p, size_t n, int16_t version, kf_arena *a,
-    kf_OffsetCommitResponse *out)
+                                   kf_OffsetCommitResponse *out)
 {
     if (version < 0 || version > 7)
         return KF_EVERSION;

@@ -19,7 +19,10 @@
  *    partition (kf_h_oldver.c), never a close;
  *  - append completions from the log's writer thread are handed to the
  *    loop through a mutex-protected list and one event (never touching a
- *    connection off the loop thread).
+ *    connection off the loop thread);
+ *  - the loop never blocks on the log: a Produce that finds the log's
+ *    queue full is parked and its connection not read until it is queued
+ *    (kf_h_produce.c), while every other connection is served.
  * Threads: everything runs on the event loop, except the paths the log's
  * writer thread takes (kf_log_end_moved, the lg_end_listen subscriber that
  * calls kf_server_notify_append; the lg append callback kf_produce_cb in
@@ -545,6 +548,9 @@ static void kf_wake_cb(evutil_socket_t fd, short what, void *ud)
     }
     if (appended)
         kf__fetch_recheck(s, 0);
+    /* A writer round ended, so the log's queue has room again. */
+    if (s->pq_head)
+        kf__produce_retry_parked(s);
 }
 
 /* Writer thread (lg_end_listen): the log's acknowledged end moved, by
@@ -603,7 +609,8 @@ int kf_server_new(kf_server **out, struct event_base *base, lg_log *log, const k
     s->o = *o;
     pthread_mutex_init(&s->mu, NULL);
     s->wake = event_new(base, -1, 0, kf_wake_cb, s);
-    if (!s->wake || kf_group_coord_new(&s->groups) || kf__group_start(s) || kf__commit_start(s)) {
+    if (!s->wake || kf_group_coord_new(&s->groups) || kf__group_start(s) || kf__commit_start(s) ||
+        kf__produce_start(s)) {
         kf_server_free(s);
         return CN_ENOMEM;
     }
@@ -716,7 +723,8 @@ void kf_server_free(kf_server *s)
         lg_end_unlisten(s->log, kf_log_end_moved, s);
     s->end_listening = 0;
     /* Appends still in flight must call back into live memory: wait for
-     * them by running the completion path until none is due. */
+     * them by running the completion path until none is due (a Produce
+     * parked on a full log queue goes on through the park timer). */
     for (;;) {
         int due = 0;
         for (kf_conn *c = s->conns; c; c = c->next)
@@ -741,6 +749,8 @@ void kf_server_free(kf_server *s)
     if (s->drain_timer)
         event_free(s->drain_timer);
     kf__commit_stop(s);
+    if (s->park_timer)
+        event_free(s->park_timer);
     kf_group_coord_free(s->groups);
     if (s->wake)
         event_free(s->wake);

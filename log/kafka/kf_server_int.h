@@ -43,6 +43,8 @@ typedef struct kf_prod_part {
     int64_t base_offset, log_append_time, log_start_offset;
     int32_t batches_left; /* callbacks still due for this partition */
     int have_first;       /* first batch's result recorded */
+    lg_batchv *v;         /* its batches, cut once (a parked retry reuses them) */
+    size_t nv;
 } kf_prod_part;
 
 typedef struct kf_produce {
@@ -50,9 +52,15 @@ typedef struct kf_produce {
     kf_ProduceResponse resp; /* in the connection arena */
     kf_prod_part *parts;     /* flat, in response order */
     int32_t nparts;
-    int32_t outstanding; /* callbacks due, +1 while submitting */
+    int32_t outstanding; /* callbacks due, +1 while submitting (and while parked) */
     int acks;
+    int16_t global_err; /* refuses every partition (acks, transactional id) */
+    /* Where queueing stopped when the log's queue was full (kf_h_produce.c):
+     * topic, partition within it, flat partition index; topic_ok for at_t. */
+    int32_t at_t, at_i, at_k;
+    int topic_ok;
     struct kf_produce *next_done;
+    struct kf_produce *next_parked; /* the server's parked-Produce list */
 } kf_produce;
 
 /* An OffsetCommit waiting for the committer thread (kf_commit.c). */
@@ -123,6 +131,11 @@ struct kf_server {
     kf_commit *cq_head, *cq_tail;       /* waiting for the committer */
     kf_commit *cdone_head, *cdone_tail; /* durable, waiting for the loop */
     struct event *commit_wake;
+    /* Produce requests parked on a full log queue (kf_h_produce.c), in
+     * arrival order; retried after each writer round and on park_timer. */
+    kf_produce *pq_head, *pq_tail;
+    struct event *park_timer;
+    uint64_t produce_parks; /* times a Produce was parked */
 };
 
 /** Work another thread will still report for c (an append or a commit):
@@ -185,6 +198,10 @@ int kf__answer_old_version(kf_conn *c);
 
 /** Produce completions (called on the loop when the wake event fires). */
 void kf__produce_complete(kf_produce *p);
+/** Loop: retry every parked Produce (the log's queue may have room). */
+void kf__produce_retry_parked(kf_server *s);
+/** Create the park timer.  0 or CN_ENOMEM. */
+int kf__produce_start(kf_server *s);
 /** Re-examine parked Fetches (new data, or their deadline). */
 void kf__fetch_recheck(kf_server *s, int only_expired);
 /** A parked fetch's connection is going away. */

@@ -5,7 +5,9 @@
  * appends), every acknowledged fsync-mode append saw an fdatasync after it
  * was queued (I2), offsets are unique and gap-free under concurrency,
  * pipelined async appends, the interval mode syncs on its timer, the none
- * mode never syncs segments, and close drains what is pending.
+ * mode never syncs segments, and close drains what is pending;
+ * lg_append_batches_try refuses (CN_AGAIN, nothing queued) instead of
+ * waiting when the queue is over max_queued_bytes.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -20,6 +22,7 @@
 #include "cn_err.h"
 #include "cn_testutil.h"
 #include "lg.h"
+#include "lg_int.h" /* the index environment: a test holds its write lock */
 #include "lg_testutil.h"
 
 typedef struct fx {
@@ -180,6 +183,91 @@ static void test_async_pipelined_fsync(void **st)
     cn_buf_free(&b);
 }
 
+static uint64_t queued_now(lg_log *log)
+{
+    pthread_mutex_lock(&log->qmu);
+    uint64_t q = log->queued_bytes;
+    pthread_mutex_unlock(&log->qmu);
+    return q;
+}
+
+/* Holds the index's write lock on a thread of its own (the thread that
+ * appends must not hold it: the log takes its topic lock before LMDB's). */
+typedef struct staller {
+    lg_log *log;
+    atomic_int held, release;
+    pthread_t th;
+} staller;
+
+static void *staller_main(void *ud)
+{
+    staller *x = ud;
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(x->log->ix.env, NULL, 0, &txn);
+    atomic_store(&x->held, rc == 0 ? 1 : -1);
+    while (!atomic_load(&x->release))
+        usleep(1000);
+    if (rc == 0)
+        mdb_txn_abort(txn);
+    return NULL;
+}
+
+/* With the writer stuck in a round (the index's write lock held), the
+ * queue fills: lg_append_batches_try then refuses at once with CN_AGAIN
+ * and queues nothing, and succeeds once the writer has taken its round. */
+static void test_append_try_refuses_when_queue_full(void **st)
+{
+    fx *f = *st;
+    f->o.max_queued_bytes = 1024;
+    assert_int_equal(lg_open(&f->log, &f->o), 0);
+    lg_topic_config c = {1, 0, 0, 0};
+    assert_int_equal(lg_topic_create(f->log, "t", &c), 0);
+    cn_buf b = CN_BUF_INIT;
+    lgt_batch(&b, 9, 1, 500, 5, -1, -1, -1);
+    assert_true(b.len > 512 && b.len < 1024);
+    lg_batchv v = {b.data, b.len};
+    actx a[3];
+    memset(a, 0, sizeof(a));
+    for (int i = 0; i < 3; i++)
+        a[i].f = f;
+    atomic_store(&g_done, 0);
+    staller x = {.log = f->log};
+    atomic_init(&x.held, 0);
+    atomic_init(&x.release, 0);
+    pthread_create(&x.th, NULL, staller_main, &x);
+    while (!atomic_load(&x.held))
+        usleep(1000);
+    assert_int_equal(atomic_load(&x.held), 1);
+    assert_int_equal(lg_append_batches_try(f->log, "t", 0, &v, 1, acb, &a[0]), 0);
+    /* The writer takes it into a round, which then waits for the lock. */
+    for (int i = 0; i < 30000 && queued_now(f->log) != 0; i++)
+        usleep(1000);
+    uint64_t q0 = queued_now(f->log);
+    int r1 = lg_append_batches_try(f->log, "t", 0, &v, 1, acb, &a[1]);
+    int r2 = lg_append_batches_try(f->log, "t", 0, &v, 1, acb, &a[2]);
+    uint64_t q1 = queued_now(f->log);
+    atomic_store(&x.release, 1);
+    pthread_join(x.th, NULL);
+    assert_int_equal(q0, 0);
+    assert_int_equal(r1, 0);        /* an empty queue takes it */
+    assert_int_equal(r2, CN_AGAIN); /* 2 x 500+ bytes > 1024 */
+    assert_int_equal(q1, b.len);    /* the refused one left nothing */
+    int r = CN_AGAIN;
+    for (int i = 0; i < 30000 && r == CN_AGAIN; i++) {
+        r = lg_append_batches_try(f->log, "t", 0, &v, 1, acb, &a[2]);
+        if (r == CN_AGAIN)
+            usleep(1000);
+    }
+    assert_int_equal(r, 0);
+    while (atomic_load(&g_done) < 3)
+        usleep(1000);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(a[i].err, 0);
+        assert_true(a[i].off == i);
+    }
+    cn_buf_free(&b);
+}
+
 static void test_interval_mode(void **st)
 {
     fx *f = *st;
@@ -246,6 +334,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_group_commit_threads, setup, teardown),
         cmocka_unit_test_setup_teardown(test_async_pipelined_fsync, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_append_try_refuses_when_queue_full, setup, teardown),
         cmocka_unit_test_setup_teardown(test_interval_mode, setup, teardown),
         cmocka_unit_test_setup_teardown(test_none_mode_and_close_drains, setup, teardown),
     };
