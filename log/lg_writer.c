@@ -33,9 +33,9 @@
 #include <string.h>
 #include <time.h>
 
-#define LG__CHECKPOINT_NS 1000000000ull    /* LMDB checkpoint sync period */
-#define LG__KEEP_QUEUE_BYTES (8u << 20)    /* a queue buffer up to this size is always kept */
-#define LG__SHRINK_ROUNDS 16 /* ...a larger one after this many rounds mostly unused */
+#define LG__CHECKPOINT_NS 1000000000ull /* LMDB checkpoint sync period */
+#define LG__KEEP_QUEUE_BYTES (8u << 20) /* a queue buffer up to this size is always kept */
+#define LG__SHRINK_ROUNDS 16            /* ...a larger one after this many rounds mostly unused */
 
 /* ---- queues ---------------------------------------------------------------- */
 
