@@ -12,15 +12,24 @@
 #include "cn_err.h"
 
 static const kf_api_info kf_apis[] = {
-    {0, "Produce", 3, 7, 9, 9},          {1, "Fetch", 4, 11, 12, 12},
-    {2, "ListOffsets", 0, 5, 6, 6},      {3, "Metadata", 0, 9, 9, 9},
-    {8, "OffsetCommit", 0, 7, 8, 8},     {9, "OffsetFetch", 0, 7, 6, 6},
-    {10, "FindCoordinator", 0, 3, 3, 3}, {11, "JoinGroup", 0, 5, 6, 6},
-    {12, "Heartbeat", 0, 3, 4, 4},       {13, "LeaveGroup", 0, 3, 4, 4},
-    {14, "SyncGroup", 0, 3, 4, 4},       {15, "DescribeGroups", 0, 4, 5, 5},
-    {16, "ListGroups", 0, 4, 3, 3},      {18, "ApiVersions", 0, 3, 3, 3},
-    {19, "CreateTopics", 0, 4, 5, 5},    {20, "DeleteTopics", 0, 3, 4, 4},
-    {22, "InitProducerId", 0, 4, 2, 2},  {32, "DescribeConfigs", 0, 3, 4, 4},
+    {0, "Produce", 3, 7, 9, 9},
+    {1, "Fetch", 4, 11, 12, 12},
+    {2, "ListOffsets", 0, 5, 6, 6},
+    {3, "Metadata", 0, 9, 9, 9},
+    {8, "OffsetCommit", 0, 7, 8, 8},
+    {9, "OffsetFetch", 0, 7, 6, 6},
+    {10, "FindCoordinator", 0, 3, 3, 3},
+    {11, "JoinGroup", 0, 5, 6, 6},
+    {12, "Heartbeat", 0, 3, 4, 4},
+    {13, "LeaveGroup", 0, 3, 4, 4},
+    {14, "SyncGroup", 0, 3, 4, 4},
+    {15, "DescribeGroups", 0, 4, 5, 5},
+    {16, "ListGroups", 0, 4, 3, 3},
+    {18, "ApiVersions", 0, 3, 3, 3},
+    {19, "CreateTopics", 0, 4, 5, 5},
+    {20, "DeleteTopics", 0, 3, 4, 4},
+    {22, "InitProducerId", 0, 4, 2, 2},
+    {32, "DescribeConfigs", 0, 3, 4, 4},
 };
 
 const kf_api_info *kf_api_table(size_t *n)
@@ -38,7 +47,7 @@ const kf_api_info *kf_api_find(int16_t api_key)
 }
 
 int kf_decode_request(int16_t api_key, int16_t version, const unsigned char *p, size_t n,
-                      kf_arena *a, void **out)
+    kf_arena *a, void **out)
 {
     switch (api_key) {
     case 0: {
@@ -217,7 +226,7 @@ int kf_encode_request(kf_wr *w, int16_t api_key, int16_t version, const void *in
 }
 
 int kf_decode_response(int16_t api_key, int16_t version, const unsigned char *p, size_t n,
-                       kf_arena *a, void **out)
+    kf_arena *a, void **out)
 {
     switch (api_key) {
     case 0: {

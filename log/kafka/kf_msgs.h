@@ -146,25 +146,19 @@ typedef struct kf_DescribeConfigsResponse kf_DescribeConfigsResponse;
 
 struct kf_PartitionProduceData {
     int32_t Index;
-    kf_bytes Records; /* nullable, default {NULL, -1} */
+    kf_bytes Records;  /* nullable, default {NULL, -1} */
 };
 
 struct kf_TopicProduceData {
     kf_str Name;
-    struct {
-        kf_PartitionProduceData *v;
-        int32_t n;
-    } PartitionData;
+    struct { kf_PartitionProduceData *v; int32_t n; } PartitionData;
 };
 
 struct kf_ProduceRequest {
-    kf_str TransactionalId; /* nullable, default {NULL, -1} */
+    kf_str TransactionalId;  /* nullable, default {NULL, -1} */
     int16_t Acks;
     int32_t TimeoutMs;
-    struct {
-        kf_TopicProduceData *v;
-        int32_t n;
-    } TopicData;
+    struct { kf_TopicProduceData *v; int32_t n; } TopicData;
 };
 
 /* ---- ProduceResponse (api 0, v3-7) ---- */
@@ -173,23 +167,17 @@ struct kf_PartitionProduceResponse {
     int32_t Index;
     int16_t ErrorCode;
     int64_t BaseOffset;
-    int64_t LogAppendTimeMs; /* default INT64_C(-1) */
+    int64_t LogAppendTimeMs;  /* default INT64_C(-1) */
     int64_t LogStartOffset;  /* v5-7, default INT64_C(-1) */
 };
 
 struct kf_TopicProduceResponse {
     kf_str Name;
-    struct {
-        kf_PartitionProduceResponse *v;
-        int32_t n;
-    } PartitionResponses;
+    struct { kf_PartitionProduceResponse *v; int32_t n; } PartitionResponses;
 };
 
 struct kf_ProduceResponse {
-    struct {
-        kf_TopicProduceResponse *v;
-        int32_t n;
-    } Responses;
+    struct { kf_TopicProduceResponse *v; int32_t n; } Responses;
     int32_t ThrottleTimeMs;
 };
 
@@ -197,45 +185,33 @@ struct kf_ProduceResponse {
 
 struct kf_FetchPartition {
     int32_t Partition;
-    int32_t CurrentLeaderEpoch; /* v9-11, default -1 */
+    int32_t CurrentLeaderEpoch;  /* v9-11, default -1 */
     int64_t FetchOffset;
-    int64_t LogStartOffset; /* v5-11, default INT64_C(-1) */
+    int64_t LogStartOffset;  /* v5-11, default INT64_C(-1) */
     int32_t PartitionMaxBytes;
 };
 
 struct kf_FetchTopic {
     kf_str Topic;
-    struct {
-        kf_FetchPartition *v;
-        int32_t n;
-    } Partitions;
+    struct { kf_FetchPartition *v; int32_t n; } Partitions;
 };
 
 struct kf_ForgottenTopic {
-    kf_str Topic; /* v7-11 */
-    struct {
-        int32_t *v;
-        int32_t n;
-    } Partitions; /* v7-11 */
+    kf_str Topic;  /* v7-11 */
+    struct { int32_t *v; int32_t n; } Partitions;  /* v7-11 */
 };
 
 struct kf_FetchRequest {
-    int32_t ReplicaId; /* default -1 */
+    int32_t ReplicaId;  /* default -1 */
     int32_t MaxWaitMs;
     int32_t MinBytes;
-    int32_t MaxBytes; /* default 2147483647 */
+    int32_t MaxBytes;  /* default 2147483647 */
     int8_t IsolationLevel;
-    int32_t SessionId;    /* v7-11 */
-    int32_t SessionEpoch; /* v7-11, default -1 */
-    struct {
-        kf_FetchTopic *v;
-        int32_t n;
-    } Topics;
-    struct {
-        kf_ForgottenTopic *v;
-        int32_t n;
-    } ForgottenTopicsData; /* v7-11 */
-    kf_str RackId;         /* v11-11 */
+    int32_t SessionId;  /* v7-11 */
+    int32_t SessionEpoch;  /* v7-11, default -1 */
+    struct { kf_FetchTopic *v; int32_t n; } Topics;
+    struct { kf_ForgottenTopic *v; int32_t n; } ForgottenTopicsData;  /* v7-11 */
+    kf_str RackId;  /* v11-11 */
 };
 
 /* ---- FetchResponse (api 1, v4-11) ---- */
@@ -249,58 +225,43 @@ struct kf_PartitionData {
     int32_t PartitionIndex;
     int16_t ErrorCode;
     int64_t HighWatermark;
-    int64_t LastStableOffset; /* default INT64_C(-1) */
-    int64_t LogStartOffset;   /* v5-11, default INT64_C(-1) */
-    struct {
-        kf_AbortedTransaction *v;
-        int32_t n;
-    } AbortedTransactions;        /* nullable */
-    int32_t PreferredReadReplica; /* v11-11, default -1 */
-    kf_bytes Records;             /* nullable, default {NULL, -1} */
+    int64_t LastStableOffset;  /* default INT64_C(-1) */
+    int64_t LogStartOffset;  /* v5-11, default INT64_C(-1) */
+    struct { kf_AbortedTransaction *v; int32_t n; } AbortedTransactions;  /* nullable */
+    int32_t PreferredReadReplica;  /* v11-11, default -1 */
+    kf_bytes Records;  /* nullable, default {NULL, -1} */
 };
 
 struct kf_FetchableTopicResponse {
     kf_str Topic;
-    struct {
-        kf_PartitionData *v;
-        int32_t n;
-    } Partitions;
+    struct { kf_PartitionData *v; int32_t n; } Partitions;
 };
 
 struct kf_FetchResponse {
     int32_t ThrottleTimeMs;
-    int16_t ErrorCode; /* v7-11 */
-    int32_t SessionId; /* v7-11 */
-    struct {
-        kf_FetchableTopicResponse *v;
-        int32_t n;
-    } Responses;
+    int16_t ErrorCode;  /* v7-11 */
+    int32_t SessionId;  /* v7-11 */
+    struct { kf_FetchableTopicResponse *v; int32_t n; } Responses;
 };
 
 /* ---- ListOffsetsRequest (api 2, v0-5) ---- */
 
 struct kf_ListOffsetsPartition {
     int32_t PartitionIndex;
-    int32_t CurrentLeaderEpoch; /* v4-5, default -1 */
+    int32_t CurrentLeaderEpoch;  /* v4-5, default -1 */
     int64_t Timestamp;
-    int32_t MaxNumOffsets; /* v0-0, default 1 */
+    int32_t MaxNumOffsets;  /* v0-0, default 1 */
 };
 
 struct kf_ListOffsetsTopic {
     kf_str Name;
-    struct {
-        kf_ListOffsetsPartition *v;
-        int32_t n;
-    } Partitions;
+    struct { kf_ListOffsetsPartition *v; int32_t n; } Partitions;
 };
 
 struct kf_ListOffsetsRequest {
     int32_t ReplicaId;
-    int8_t IsolationLevel; /* v2-5 */
-    struct {
-        kf_ListOffsetsTopic *v;
-        int32_t n;
-    } Topics;
+    int8_t IsolationLevel;  /* v2-5 */
+    struct { kf_ListOffsetsTopic *v; int32_t n; } Topics;
 };
 
 /* ---- ListOffsetsResponse (api 2, v0-5) ---- */
@@ -308,29 +269,20 @@ struct kf_ListOffsetsRequest {
 struct kf_ListOffsetsPartitionResponse {
     int32_t PartitionIndex;
     int16_t ErrorCode;
-    struct {
-        int64_t *v;
-        int32_t n;
-    } OldStyleOffsets;   /* v0-0 */
-    int64_t Timestamp;   /* v1-5, default INT64_C(-1) */
-    int64_t Offset;      /* v1-5, default INT64_C(-1) */
-    int32_t LeaderEpoch; /* v4-5, default -1 */
+    struct { int64_t *v; int32_t n; } OldStyleOffsets;  /* v0-0 */
+    int64_t Timestamp;  /* v1-5, default INT64_C(-1) */
+    int64_t Offset;  /* v1-5, default INT64_C(-1) */
+    int32_t LeaderEpoch;  /* v4-5, default -1 */
 };
 
 struct kf_ListOffsetsTopicResponse {
     kf_str Name;
-    struct {
-        kf_ListOffsetsPartitionResponse *v;
-        int32_t n;
-    } Partitions;
+    struct { kf_ListOffsetsPartitionResponse *v; int32_t n; } Partitions;
 };
 
 struct kf_ListOffsetsResponse {
-    int32_t ThrottleTimeMs; /* v2-5 */
-    struct {
-        kf_ListOffsetsTopicResponse *v;
-        int32_t n;
-    } Topics;
+    int32_t ThrottleTimeMs;  /* v2-5 */
+    struct { kf_ListOffsetsTopicResponse *v; int32_t n; } Topics;
 };
 
 /* ---- MetadataRequest (api 3, v0-9) ---- */
@@ -340,13 +292,10 @@ struct kf_MetadataRequestTopic {
 };
 
 struct kf_MetadataRequest {
-    struct {
-        kf_MetadataRequestTopic *v;
-        int32_t n;
-    } Topics;                                /* nullable */
-    bool AllowAutoTopicCreation;             /* v4-9, default 1 */
-    bool IncludeClusterAuthorizedOperations; /* v8-9 */
-    bool IncludeTopicAuthorizedOperations;   /* v8-9 */
+    struct { kf_MetadataRequestTopic *v; int32_t n; } Topics;  /* nullable */
+    bool AllowAutoTopicCreation;  /* v4-9, default 1 */
+    bool IncludeClusterAuthorizedOperations;  /* v8-9 */
+    bool IncludeTopicAuthorizedOperations;  /* v8-9 */
 };
 
 /* ---- MetadataResponse (api 3, v0-9) ---- */
@@ -355,52 +304,34 @@ struct kf_MetadataResponseBroker {
     int32_t NodeId;
     kf_str Host;
     int32_t Port;
-    kf_str Rack; /* v1-9, nullable, default {NULL, -1} */
+    kf_str Rack;  /* v1-9, nullable, default {NULL, -1} */
 };
 
 struct kf_MetadataResponsePartition {
     int16_t ErrorCode;
     int32_t PartitionIndex;
     int32_t LeaderId;
-    int32_t LeaderEpoch; /* v7-9, default -1 */
-    struct {
-        int32_t *v;
-        int32_t n;
-    } ReplicaNodes;
-    struct {
-        int32_t *v;
-        int32_t n;
-    } IsrNodes;
-    struct {
-        int32_t *v;
-        int32_t n;
-    } OfflineReplicas; /* v5-9 */
+    int32_t LeaderEpoch;  /* v7-9, default -1 */
+    struct { int32_t *v; int32_t n; } ReplicaNodes;
+    struct { int32_t *v; int32_t n; } IsrNodes;
+    struct { int32_t *v; int32_t n; } OfflineReplicas;  /* v5-9 */
 };
 
 struct kf_MetadataResponseTopic {
     int16_t ErrorCode;
     kf_str Name;
-    bool IsInternal; /* v1-9 */
-    struct {
-        kf_MetadataResponsePartition *v;
-        int32_t n;
-    } Partitions;
-    int32_t TopicAuthorizedOperations; /* v8-9, default INT32_MIN */
+    bool IsInternal;  /* v1-9 */
+    struct { kf_MetadataResponsePartition *v; int32_t n; } Partitions;
+    int32_t TopicAuthorizedOperations;  /* v8-9, default INT32_MIN */
 };
 
 struct kf_MetadataResponse {
-    int32_t ThrottleTimeMs; /* v3-9 */
-    struct {
-        kf_MetadataResponseBroker *v;
-        int32_t n;
-    } Brokers;
-    kf_str ClusterId;     /* v2-9, nullable, default {NULL, -1} */
-    int32_t ControllerId; /* v1-9, default -1 */
-    struct {
-        kf_MetadataResponseTopic *v;
-        int32_t n;
-    } Topics;
-    int32_t ClusterAuthorizedOperations; /* v8-9, default INT32_MIN */
+    int32_t ThrottleTimeMs;  /* v3-9 */
+    struct { kf_MetadataResponseBroker *v; int32_t n; } Brokers;
+    kf_str ClusterId;  /* v2-9, nullable, default {NULL, -1} */
+    int32_t ControllerId;  /* v1-9, default -1 */
+    struct { kf_MetadataResponseTopic *v; int32_t n; } Topics;
+    int32_t ClusterAuthorizedOperations;  /* v8-9, default INT32_MIN */
 };
 
 /* ---- OffsetCommitRequest (api 8, v0-7) ---- */
@@ -408,29 +339,23 @@ struct kf_MetadataResponse {
 struct kf_OffsetCommitRequestPartition {
     int32_t PartitionIndex;
     int64_t CommittedOffset;
-    int32_t CommittedLeaderEpoch; /* v6-7, default -1 */
-    int64_t CommitTimestamp;      /* v1-1, default INT64_C(-1) */
-    kf_str CommittedMetadata;     /* nullable */
+    int32_t CommittedLeaderEpoch;  /* v6-7, default -1 */
+    int64_t CommitTimestamp;  /* v1-1, default INT64_C(-1) */
+    kf_str CommittedMetadata;  /* nullable */
 };
 
 struct kf_OffsetCommitRequestTopic {
     kf_str Name;
-    struct {
-        kf_OffsetCommitRequestPartition *v;
-        int32_t n;
-    } Partitions;
+    struct { kf_OffsetCommitRequestPartition *v; int32_t n; } Partitions;
 };
 
 struct kf_OffsetCommitRequest {
     kf_str GroupId;
-    int32_t GenerationIdOrMemberEpoch; /* v1-7, default -1 */
-    kf_str MemberId;                   /* v1-7 */
-    kf_str GroupInstanceId;            /* v7-7, nullable, default {NULL, -1} */
-    int64_t RetentionTimeMs;           /* v2-4, default INT64_C(-1) */
-    struct {
-        kf_OffsetCommitRequestTopic *v;
-        int32_t n;
-    } Topics;
+    int32_t GenerationIdOrMemberEpoch;  /* v1-7, default -1 */
+    kf_str MemberId;  /* v1-7 */
+    kf_str GroupInstanceId;  /* v7-7, nullable, default {NULL, -1} */
+    int64_t RetentionTimeMs;  /* v2-4, default INT64_C(-1) */
+    struct { kf_OffsetCommitRequestTopic *v; int32_t n; } Topics;
 };
 
 /* ---- OffsetCommitResponse (api 8, v0-7) ---- */
@@ -442,37 +367,25 @@ struct kf_OffsetCommitResponsePartition {
 
 struct kf_OffsetCommitResponseTopic {
     kf_str Name;
-    struct {
-        kf_OffsetCommitResponsePartition *v;
-        int32_t n;
-    } Partitions;
+    struct { kf_OffsetCommitResponsePartition *v; int32_t n; } Partitions;
 };
 
 struct kf_OffsetCommitResponse {
-    int32_t ThrottleTimeMs; /* v3-7 */
-    struct {
-        kf_OffsetCommitResponseTopic *v;
-        int32_t n;
-    } Topics;
+    int32_t ThrottleTimeMs;  /* v3-7 */
+    struct { kf_OffsetCommitResponseTopic *v; int32_t n; } Topics;
 };
 
 /* ---- OffsetFetchRequest (api 9, v0-7) ---- */
 
 struct kf_OffsetFetchRequestTopic {
     kf_str Name;
-    struct {
-        int32_t *v;
-        int32_t n;
-    } PartitionIndexes;
+    struct { int32_t *v; int32_t n; } PartitionIndexes;
 };
 
 struct kf_OffsetFetchRequest {
     kf_str GroupId;
-    struct {
-        kf_OffsetFetchRequestTopic *v;
-        int32_t n;
-    } Topics;           /* nullable */
-    bool RequireStable; /* v7-7 */
+    struct { kf_OffsetFetchRequestTopic *v; int32_t n; } Topics;  /* nullable */
+    bool RequireStable;  /* v7-7 */
 };
 
 /* ---- OffsetFetchResponse (api 9, v0-7) ---- */
@@ -480,41 +393,35 @@ struct kf_OffsetFetchRequest {
 struct kf_OffsetFetchResponsePartition {
     int32_t PartitionIndex;
     int64_t CommittedOffset;
-    int32_t CommittedLeaderEpoch; /* v5-7, default -1 */
-    kf_str Metadata;              /* nullable */
+    int32_t CommittedLeaderEpoch;  /* v5-7, default -1 */
+    kf_str Metadata;  /* nullable */
     int16_t ErrorCode;
 };
 
 struct kf_OffsetFetchResponseTopic {
     kf_str Name;
-    struct {
-        kf_OffsetFetchResponsePartition *v;
-        int32_t n;
-    } Partitions;
+    struct { kf_OffsetFetchResponsePartition *v; int32_t n; } Partitions;
 };
 
 struct kf_OffsetFetchResponse {
-    int32_t ThrottleTimeMs; /* v3-7 */
-    struct {
-        kf_OffsetFetchResponseTopic *v;
-        int32_t n;
-    } Topics;
-    int16_t ErrorCode; /* v2-7 */
+    int32_t ThrottleTimeMs;  /* v3-7 */
+    struct { kf_OffsetFetchResponseTopic *v; int32_t n; } Topics;
+    int16_t ErrorCode;  /* v2-7 */
 };
 
 /* ---- FindCoordinatorRequest (api 10, v0-3) ---- */
 
 struct kf_FindCoordinatorRequest {
     kf_str Key;
-    int8_t KeyType; /* v1-3 */
+    int8_t KeyType;  /* v1-3 */
 };
 
 /* ---- FindCoordinatorResponse (api 10, v0-3) ---- */
 
 struct kf_FindCoordinatorResponse {
-    int32_t ThrottleTimeMs; /* v1-3 */
+    int32_t ThrottleTimeMs;  /* v1-3 */
     int16_t ErrorCode;
-    kf_str ErrorMessage; /* v1-3, nullable */
+    kf_str ErrorMessage;  /* v1-3, nullable */
     int32_t NodeId;
     kf_str Host;
     int32_t Port;
@@ -530,35 +437,29 @@ struct kf_JoinGroupRequestProtocol {
 struct kf_JoinGroupRequest {
     kf_str GroupId;
     int32_t SessionTimeoutMs;
-    int32_t RebalanceTimeoutMs; /* v1-5, default -1 */
+    int32_t RebalanceTimeoutMs;  /* v1-5, default -1 */
     kf_str MemberId;
-    kf_str GroupInstanceId; /* v5-5, nullable, default {NULL, -1} */
+    kf_str GroupInstanceId;  /* v5-5, nullable, default {NULL, -1} */
     kf_str ProtocolType;
-    struct {
-        kf_JoinGroupRequestProtocol *v;
-        int32_t n;
-    } Protocols;
+    struct { kf_JoinGroupRequestProtocol *v; int32_t n; } Protocols;
 };
 
 /* ---- JoinGroupResponse (api 11, v0-5) ---- */
 
 struct kf_JoinGroupResponseMember {
     kf_str MemberId;
-    kf_str GroupInstanceId; /* v5-5, nullable, default {NULL, -1} */
+    kf_str GroupInstanceId;  /* v5-5, nullable, default {NULL, -1} */
     kf_bytes Metadata;
 };
 
 struct kf_JoinGroupResponse {
-    int32_t ThrottleTimeMs; /* v2-5 */
+    int32_t ThrottleTimeMs;  /* v2-5 */
     int16_t ErrorCode;
-    int32_t GenerationId; /* default -1 */
+    int32_t GenerationId;  /* default -1 */
     kf_str ProtocolName;
     kf_str Leader;
     kf_str MemberId;
-    struct {
-        kf_JoinGroupResponseMember *v;
-        int32_t n;
-    } Members;
+    struct { kf_JoinGroupResponseMember *v; int32_t n; } Members;
 };
 
 /* ---- HeartbeatRequest (api 12, v0-3) ---- */
@@ -567,47 +468,41 @@ struct kf_HeartbeatRequest {
     kf_str GroupId;
     int32_t GenerationId;
     kf_str MemberId;
-    kf_str GroupInstanceId; /* v3-3, nullable, default {NULL, -1} */
+    kf_str GroupInstanceId;  /* v3-3, nullable, default {NULL, -1} */
 };
 
 /* ---- HeartbeatResponse (api 12, v0-3) ---- */
 
 struct kf_HeartbeatResponse {
-    int32_t ThrottleTimeMs; /* v1-3 */
+    int32_t ThrottleTimeMs;  /* v1-3 */
     int16_t ErrorCode;
 };
 
 /* ---- LeaveGroupRequest (api 13, v0-3) ---- */
 
 struct kf_MemberIdentity {
-    kf_str MemberId;        /* v3-3 */
-    kf_str GroupInstanceId; /* v3-3, nullable, default {NULL, -1} */
+    kf_str MemberId;  /* v3-3 */
+    kf_str GroupInstanceId;  /* v3-3, nullable, default {NULL, -1} */
 };
 
 struct kf_LeaveGroupRequest {
     kf_str GroupId;
-    kf_str MemberId; /* v0-2 */
-    struct {
-        kf_MemberIdentity *v;
-        int32_t n;
-    } Members; /* v3-3 */
+    kf_str MemberId;  /* v0-2 */
+    struct { kf_MemberIdentity *v; int32_t n; } Members;  /* v3-3 */
 };
 
 /* ---- LeaveGroupResponse (api 13, v0-3) ---- */
 
 struct kf_MemberResponse {
-    kf_str MemberId;        /* v3-3 */
-    kf_str GroupInstanceId; /* v3-3, nullable */
-    int16_t ErrorCode;      /* v3-3 */
+    kf_str MemberId;  /* v3-3 */
+    kf_str GroupInstanceId;  /* v3-3, nullable */
+    int16_t ErrorCode;  /* v3-3 */
 };
 
 struct kf_LeaveGroupResponse {
-    int32_t ThrottleTimeMs; /* v1-3 */
+    int32_t ThrottleTimeMs;  /* v1-3 */
     int16_t ErrorCode;
-    struct {
-        kf_MemberResponse *v;
-        int32_t n;
-    } Members; /* v3-3 */
+    struct { kf_MemberResponse *v; int32_t n; } Members;  /* v3-3 */
 };
 
 /* ---- SyncGroupRequest (api 14, v0-3) ---- */
@@ -621,17 +516,14 @@ struct kf_SyncGroupRequest {
     kf_str GroupId;
     int32_t GenerationId;
     kf_str MemberId;
-    kf_str GroupInstanceId; /* v3-3, nullable, default {NULL, -1} */
-    struct {
-        kf_SyncGroupRequestAssignment *v;
-        int32_t n;
-    } Assignments;
+    kf_str GroupInstanceId;  /* v3-3, nullable, default {NULL, -1} */
+    struct { kf_SyncGroupRequestAssignment *v; int32_t n; } Assignments;
 };
 
 /* ---- SyncGroupResponse (api 14, v0-3) ---- */
 
 struct kf_SyncGroupResponse {
-    int32_t ThrottleTimeMs; /* v1-3 */
+    int32_t ThrottleTimeMs;  /* v1-3 */
     int16_t ErrorCode;
     kf_bytes Assignment;
 };
@@ -639,18 +531,15 @@ struct kf_SyncGroupResponse {
 /* ---- DescribeGroupsRequest (api 15, v0-4) ---- */
 
 struct kf_DescribeGroupsRequest {
-    struct {
-        kf_str *v;
-        int32_t n;
-    } Groups;
-    bool IncludeAuthorizedOperations; /* v3-4 */
+    struct { kf_str *v; int32_t n; } Groups;
+    bool IncludeAuthorizedOperations;  /* v3-4 */
 };
 
 /* ---- DescribeGroupsResponse (api 15, v0-4) ---- */
 
 struct kf_DescribedGroupMember {
     kf_str MemberId;
-    kf_str GroupInstanceId; /* v4-4, nullable, default {NULL, -1} */
+    kf_str GroupInstanceId;  /* v4-4, nullable, default {NULL, -1} */
     kf_str ClientId;
     kf_str ClientHost;
     kf_bytes MemberMetadata;
@@ -663,28 +552,19 @@ struct kf_DescribedGroup {
     kf_str GroupState;
     kf_str ProtocolType;
     kf_str ProtocolData;
-    struct {
-        kf_DescribedGroupMember *v;
-        int32_t n;
-    } Members;
-    int32_t AuthorizedOperations; /* v3-4, default INT32_MIN */
+    struct { kf_DescribedGroupMember *v; int32_t n; } Members;
+    int32_t AuthorizedOperations;  /* v3-4, default INT32_MIN */
 };
 
 struct kf_DescribeGroupsResponse {
-    int32_t ThrottleTimeMs; /* v1-4 */
-    struct {
-        kf_DescribedGroup *v;
-        int32_t n;
-    } Groups;
+    int32_t ThrottleTimeMs;  /* v1-4 */
+    struct { kf_DescribedGroup *v; int32_t n; } Groups;
 };
 
 /* ---- ListGroupsRequest (api 16, v0-4) ---- */
 
 struct kf_ListGroupsRequest {
-    struct {
-        kf_str *v;
-        int32_t n;
-    } StatesFilter; /* v4-4 */
+    struct { kf_str *v; int32_t n; } StatesFilter;  /* v4-4 */
 };
 
 /* ---- ListGroupsResponse (api 16, v0-4) ---- */
@@ -692,23 +572,20 @@ struct kf_ListGroupsRequest {
 struct kf_ListedGroup {
     kf_str GroupId;
     kf_str ProtocolType;
-    kf_str GroupState; /* v4-4 */
+    kf_str GroupState;  /* v4-4 */
 };
 
 struct kf_ListGroupsResponse {
-    int32_t ThrottleTimeMs; /* v1-4 */
+    int32_t ThrottleTimeMs;  /* v1-4 */
     int16_t ErrorCode;
-    struct {
-        kf_ListedGroup *v;
-        int32_t n;
-    } Groups;
+    struct { kf_ListedGroup *v; int32_t n; } Groups;
 };
 
 /* ---- ApiVersionsRequest (api 18, v0-3) ---- */
 
 struct kf_ApiVersionsRequest {
-    kf_str ClientSoftwareName;    /* v3-3 */
-    kf_str ClientSoftwareVersion; /* v3-3 */
+    kf_str ClientSoftwareName;  /* v3-3 */
+    kf_str ClientSoftwareVersion;  /* v3-3 */
 };
 
 /* ---- ApiVersionsResponse (api 18, v0-3) ---- */
@@ -720,72 +597,51 @@ struct kf_ApiVersion {
 };
 
 struct kf_SupportedFeatureKey {
-    kf_str Name;        /* v3-3 */
-    int16_t MinVersion; /* v3-3 */
-    int16_t MaxVersion; /* v3-3 */
+    kf_str Name;  /* v3-3 */
+    int16_t MinVersion;  /* v3-3 */
+    int16_t MaxVersion;  /* v3-3 */
 };
 
 struct kf_FinalizedFeatureKey {
-    kf_str Name;             /* v3-3 */
-    int16_t MaxVersionLevel; /* v3-3 */
-    int16_t MinVersionLevel; /* v3-3 */
+    kf_str Name;  /* v3-3 */
+    int16_t MaxVersionLevel;  /* v3-3 */
+    int16_t MinVersionLevel;  /* v3-3 */
 };
 
 struct kf_ApiVersionsResponse {
     int16_t ErrorCode;
-    struct {
-        kf_ApiVersion *v;
-        int32_t n;
-    } ApiKeys;
-    int32_t ThrottleTimeMs; /* v1-3 */
-    struct {
-        kf_SupportedFeatureKey *v;
-        int32_t n;
-    } SupportedFeatures;            /* v3-3, tag 0 */
-    int64_t FinalizedFeaturesEpoch; /* v3-3, tag 1, default INT64_C(-1) */
-    struct {
-        kf_FinalizedFeatureKey *v;
-        int32_t n;
-    } FinalizedFeatures;   /* v3-3, tag 2 */
-    bool ZkMigrationReady; /* v3-3, tag 3 */
+    struct { kf_ApiVersion *v; int32_t n; } ApiKeys;
+    int32_t ThrottleTimeMs;  /* v1-3 */
+    struct { kf_SupportedFeatureKey *v; int32_t n; } SupportedFeatures;  /* v3-3, tag 0 */
+    int64_t FinalizedFeaturesEpoch;  /* v3-3, tag 1, default INT64_C(-1) */
+    struct { kf_FinalizedFeatureKey *v; int32_t n; } FinalizedFeatures;  /* v3-3, tag 2 */
+    bool ZkMigrationReady;  /* v3-3, tag 3 */
 };
 
 /* ---- CreateTopicsRequest (api 19, v0-4) ---- */
 
 struct kf_CreatableReplicaAssignment {
     int32_t PartitionIndex;
-    struct {
-        int32_t *v;
-        int32_t n;
-    } BrokerIds;
+    struct { int32_t *v; int32_t n; } BrokerIds;
 };
 
 struct kf_CreatableTopicConfig {
     kf_str Name;
-    kf_str Value; /* nullable */
+    kf_str Value;  /* nullable */
 };
 
 struct kf_CreatableTopic {
     kf_str Name;
     int32_t NumPartitions;
     int16_t ReplicationFactor;
-    struct {
-        kf_CreatableReplicaAssignment *v;
-        int32_t n;
-    } Assignments;
-    struct {
-        kf_CreatableTopicConfig *v;
-        int32_t n;
-    } Configs;
+    struct { kf_CreatableReplicaAssignment *v; int32_t n; } Assignments;
+    struct { kf_CreatableTopicConfig *v; int32_t n; } Configs;
 };
 
 struct kf_CreateTopicsRequest {
-    struct {
-        kf_CreatableTopic *v;
-        int32_t n;
-    } Topics;
-    int32_t timeoutMs; /* default 60000 */
-    bool validateOnly; /* v1-4 */
+    struct { kf_CreatableTopic *v; int32_t n; } Topics;
+    int32_t timeoutMs;  /* default 60000 */
+    bool validateOnly;  /* v1-4 */
 };
 
 /* ---- CreateTopicsResponse (api 19, v0-4) ---- */
@@ -793,24 +649,18 @@ struct kf_CreateTopicsRequest {
 struct kf_CreatableTopicResult {
     kf_str Name;
     int16_t ErrorCode;
-    kf_str ErrorMessage; /* v1-4, nullable */
+    kf_str ErrorMessage;  /* v1-4, nullable */
 };
 
 struct kf_CreateTopicsResponse {
-    int32_t ThrottleTimeMs; /* v2-4 */
-    struct {
-        kf_CreatableTopicResult *v;
-        int32_t n;
-    } Topics;
+    int32_t ThrottleTimeMs;  /* v2-4 */
+    struct { kf_CreatableTopicResult *v; int32_t n; } Topics;
 };
 
 /* ---- DeleteTopicsRequest (api 20, v0-3) ---- */
 
 struct kf_DeleteTopicsRequest {
-    struct {
-        kf_str *v;
-        int32_t n;
-    } TopicNames;
+    struct { kf_str *v; int32_t n; } TopicNames;
     int32_t TimeoutMs;
 };
 
@@ -822,20 +672,17 @@ struct kf_DeletableTopicResult {
 };
 
 struct kf_DeleteTopicsResponse {
-    int32_t ThrottleTimeMs; /* v1-3 */
-    struct {
-        kf_DeletableTopicResult *v;
-        int32_t n;
-    } Responses;
+    int32_t ThrottleTimeMs;  /* v1-3 */
+    struct { kf_DeletableTopicResult *v; int32_t n; } Responses;
 };
 
 /* ---- InitProducerIdRequest (api 22, v0-4) ---- */
 
 struct kf_InitProducerIdRequest {
-    kf_str TransactionalId; /* nullable */
+    kf_str TransactionalId;  /* nullable */
     int32_t TransactionTimeoutMs;
-    int64_t ProducerId;    /* v3-4, default INT64_C(-1) */
-    int16_t ProducerEpoch; /* v3-4, default -1 */
+    int64_t ProducerId;  /* v3-4, default INT64_C(-1) */
+    int16_t ProducerEpoch;  /* v3-4, default -1 */
 };
 
 /* ---- InitProducerIdResponse (api 22, v0-4) ---- */
@@ -843,7 +690,7 @@ struct kf_InitProducerIdRequest {
 struct kf_InitProducerIdResponse {
     int32_t ThrottleTimeMs;
     int16_t ErrorCode;
-    int64_t ProducerId; /* default INT64_C(-1) */
+    int64_t ProducerId;  /* default INT64_C(-1) */
     int16_t ProducerEpoch;
 };
 
@@ -852,61 +699,46 @@ struct kf_InitProducerIdResponse {
 struct kf_DescribeConfigsResource {
     int8_t ResourceType;
     kf_str ResourceName;
-    struct {
-        kf_str *v;
-        int32_t n;
-    } ConfigurationKeys; /* nullable */
+    struct { kf_str *v; int32_t n; } ConfigurationKeys;  /* nullable */
 };
 
 struct kf_DescribeConfigsRequest {
-    struct {
-        kf_DescribeConfigsResource *v;
-        int32_t n;
-    } Resources;
-    bool IncludeSynonyms;      /* v1-3 */
-    bool IncludeDocumentation; /* v3-3 */
+    struct { kf_DescribeConfigsResource *v; int32_t n; } Resources;
+    bool IncludeSynonyms;  /* v1-3 */
+    bool IncludeDocumentation;  /* v3-3 */
 };
 
 /* ---- DescribeConfigsResponse (api 32, v0-3) ---- */
 
 struct kf_DescribeConfigsSynonym {
-    kf_str Name;   /* v1-3 */
+    kf_str Name;  /* v1-3 */
     kf_str Value;  /* v1-3, nullable */
-    int8_t Source; /* v1-3 */
+    int8_t Source;  /* v1-3 */
 };
 
 struct kf_DescribeConfigsResourceResult {
     kf_str Name;
-    kf_str Value; /* nullable */
+    kf_str Value;  /* nullable */
     bool ReadOnly;
-    bool IsDefault;      /* v0-0 */
-    int8_t ConfigSource; /* v1-3, default -1 */
+    bool IsDefault;  /* v0-0 */
+    int8_t ConfigSource;  /* v1-3, default -1 */
     bool IsSensitive;
-    struct {
-        kf_DescribeConfigsSynonym *v;
-        int32_t n;
-    } Synonyms;           /* v1-3 */
-    int8_t ConfigType;    /* v3-3 */
-    kf_str Documentation; /* v3-3, nullable */
+    struct { kf_DescribeConfigsSynonym *v; int32_t n; } Synonyms;  /* v1-3 */
+    int8_t ConfigType;  /* v3-3 */
+    kf_str Documentation;  /* v3-3, nullable */
 };
 
 struct kf_DescribeConfigsResult {
     int16_t ErrorCode;
-    kf_str ErrorMessage; /* nullable */
+    kf_str ErrorMessage;  /* nullable */
     int8_t ResourceType;
     kf_str ResourceName;
-    struct {
-        kf_DescribeConfigsResourceResult *v;
-        int32_t n;
-    } Configs;
+    struct { kf_DescribeConfigsResourceResult *v; int32_t n; } Configs;
 };
 
 struct kf_DescribeConfigsResponse {
     int32_t ThrottleTimeMs;
-    struct {
-        kf_DescribeConfigsResult *v;
-        int32_t n;
-    } Results;
+    struct { kf_DescribeConfigsResult *v; int32_t n; } Results;
 };
 
 /* ---- initialisers: zero everything, then the spec defaults ---- */
@@ -998,225 +830,219 @@ void kf_DescribeConfigsResponse_init(kf_DescribeConfigsResponse *o);
 /** Decode a ProduceRequest body of exactly n bytes.  @return 0, KF_EFRAME (malformed,
  *  truncated, trailing bytes, arena cap), CN_ENOMEM, KF_EVERSION. */
 int kf_decode_ProduceRequest(const unsigned char *p, size_t n, int16_t version, kf_arena *a,
-                             kf_ProduceRequest *out);
+    kf_ProduceRequest *out);
 /** Append a ProduceRequest body to w.  @return 0, CN_ENOMEM, KF_EVERSION. */
 int kf_encode_ProduceRequest(kf_wr *w, int16_t version, const kf_ProduceRequest *in);
 /** Decode a ProduceResponse body of exactly n bytes.  @return 0, KF_EFRAME (malformed,
  *  truncated, trailing bytes, arena cap), CN_ENOMEM, KF_EVERSION. */
 int kf_decode_ProduceResponse(const unsigned char *p, size_t n, int16_t version, kf_arena *a,
-                              kf_ProduceResponse *out);
+    kf_ProduceResponse *out);
 /** Append a ProduceResponse body to w.  @return 0, CN_ENOMEM, KF_EVERSION. */
 int kf_encode_ProduceResponse(kf_wr *w, int16_t version, const kf_ProduceResponse *in);
 /** Decode a FetchRequest body of exactly n bytes.  @return 0, KF_EFRAME (malformed,
  *  truncated, trailing bytes, arena cap), CN_ENOMEM, KF_EVERSION. */
 int kf_decode_FetchRequest(const unsigned char *p, size_t n, int16_t version, kf_arena *a,
-                           kf_FetchRequest *out);
+    kf_FetchRequest *out);
 /** Append a FetchRequest body to w.  @return 0, CN_ENOMEM, KF_EVERSION. */
 int kf_encode_FetchRequest(kf_wr *w, int16_t version, const kf_FetchRequest *in);
 /** Decode a FetchResponse body of exactly n bytes.  @return 0, KF_EFRAME (malformed,
  *  truncated, trailing bytes, arena cap), CN_ENOMEM, KF_EVERSION. */
 int kf_decode_FetchResponse(const unsigned char *p, size_t n, int16_t version, kf_arena *a,
-                            kf_FetchResponse *out);
+    kf_FetchResponse *out);
 /** Append a FetchResponse body to w.  @return 0, CN_ENOMEM, KF_EVERSION. */
 int kf_encode_FetchResponse(kf_wr *w, int16_t version, const kf_FetchResponse *in);
 /** Decode a ListOffsetsRequest body of exactly n bytes.  @return 0, KF_EFRAME (malformed,
  *  truncated, trailing bytes, arena cap), CN_ENOMEM, KF_EVERSION. */
 int kf_decode_ListOffsetsRequest(const unsigned char *p, size_t n, int16_t version, kf_arena *a,
-                                 kf_ListOffsetsRequest *out);
+    kf_ListOffsetsRequest *out);
 /** Append a ListOffsetsRequest body to w.  @return 0, CN_ENOMEM, KF_EVERSION. */
 int kf_encode_ListOffsetsRequest(kf_wr *w, int16_t version, const kf_ListOffsetsRequest *in);
 /** Decode a ListOffsetsResponse body of exactly n bytes.  @return 0, KF_EFRAME (malformed,
  *  truncated, trailing bytes, arena cap), CN_ENOMEM, KF_EVERSION. */
 int kf_decode_ListOffsetsResponse(const unsigned char *p, size_t n, int16_t version, kf_arena *a,
-                                  kf_ListOffsetsResponse *out);
+    kf_ListOffsetsResponse *out);
 /** Append a ListOffsetsResponse body to w.  @return 0, CN_ENOMEM, KF_EVERSION. */
 int kf_encode_ListOffsetsResponse(kf_wr *w, int16_t version, const kf_ListOffsetsResponse *in);
 /** Decode a MetadataRequest body of exactly n bytes.  @return 0, KF_EFRAME (malformed,
  *  truncated, trailing bytes, arena cap), CN_ENOMEM, KF_EVERSION. */
 int kf_decode_MetadataRequest(const unsigned char *p, size_t n, int16_t version, kf_arena *a,
-                              kf_MetadataRequest *out);
+    kf_MetadataRequest *out);
 /** Append a MetadataRequest body to w.  @return 0, CN_ENOMEM, KF_EVERSION. */
 int kf_encode_MetadataRequest(kf_wr *w, int16_t version, const kf_MetadataRequest *in);
 /** Decode a MetadataResponse body of exactly n bytes.  @return 0, KF_EFRAME (malformed,
  *  truncated, trailing bytes, arena cap), CN_ENOMEM, KF_EVERSION. */
 int kf_decode_MetadataResponse(const unsigned char *p, size_t n, int16_t version, kf_arena *a,
-                               kf_MetadataResponse *out);
+    kf_MetadataResponse *out);
 /** Append a MetadataResponse body to w.  @return 0, CN_ENOMEM, KF_EVERSION. */
 int kf_encode_MetadataResponse(kf_wr *w, int16_t version, const kf_MetadataResponse *in);
 /** Decode a OffsetCommitRequest body of exactly n bytes.  @return 0, KF_EFRAME (malformed,
  *  truncated, trailing bytes, arena cap), CN_ENOMEM, KF_EVERSION. */
 int kf_decode_OffsetCommitRequest(const unsigned char *p, size_t n, int16_t version, kf_arena *a,
-                                  kf_OffsetCommitRequest *out);
+    kf_OffsetCommitRequest *out);
 /** Append a OffsetCommitRequest body to w.  @return 0, CN_ENOMEM, KF_EVERSION. */
 int kf_encode_OffsetCommitRequest(kf_wr *w, int16_t version, const kf_OffsetCommitRequest *in);
 /** Decode a OffsetCommitResponse body of exactly n bytes.  @return 0, KF_EFRAME (malformed,
  *  truncated, trailing bytes, arena cap), CN_ENOMEM, KF_EVERSION. */
 int kf_decode_OffsetCommitResponse(const unsigned char *p, size_t n, int16_t version, kf_arena *a,
-                                   kf_OffsetCommitResponse *out);
+    kf_OffsetCommitResponse *out);
 /** Append a OffsetCommitResponse body to w.  @return 0, CN_ENOMEM, KF_EVERSION. */
 int kf_encode_OffsetCommitResponse(kf_wr *w, int16_t version, const kf_OffsetCommitResponse *in);
 /** Decode a OffsetFetchRequest body of exactly n bytes.  @return 0, KF_EFRAME (malformed,
  *  truncated, trailing bytes, arena cap), CN_ENOMEM, KF_EVERSION. */
 int kf_decode_OffsetFetchRequest(const unsigned char *p, size_t n, int16_t version, kf_arena *a,
-                                 kf_OffsetFetchRequest *out);
+    kf_OffsetFetchRequest *out);
 /** Append a OffsetFetchRequest body to w.  @return 0, CN_ENOMEM, KF_EVERSION. */
 int kf_encode_OffsetFetchRequest(kf_wr *w, int16_t version, const kf_OffsetFetchRequest *in);
 /** Decode a OffsetFetchResponse body of exactly n bytes.  @return 0, KF_EFRAME (malformed,
  *  truncated, trailing bytes, arena cap), CN_ENOMEM, KF_EVERSION. */
 int kf_decode_OffsetFetchResponse(const unsigned char *p, size_t n, int16_t version, kf_arena *a,
-                                  kf_OffsetFetchResponse *out);
+    kf_OffsetFetchResponse *out);
 /** Append a OffsetFetchResponse body to w.  @return 0, CN_ENOMEM, KF_EVERSION. */
 int kf_encode_OffsetFetchResponse(kf_wr *w, int16_t version, const kf_OffsetFetchResponse *in);
 /** Decode a FindCoordinatorRequest body of exactly n bytes.  @return 0, KF_EFRAME (malformed,
  *  truncated, trailing bytes, arena cap), CN_ENOMEM, KF_EVERSION. */
 int kf_decode_FindCoordinatorRequest(const unsigned char *p, size_t n, int16_t version, kf_arena *a,
-                                     kf_FindCoordinatorRequest *out);
+    kf_FindCoordinatorRequest *out);
 /** Append a FindCoordinatorRequest body to w.  @return 0, CN_ENOMEM, KF_EVERSION. */
-int kf_encode_FindCoordinatorRequest(kf_wr *w, int16_t version,
-                                     const kf_FindCoordinatorRequest *in);
+int kf_encode_FindCoordinatorRequest(kf_wr *w, int16_t version, const kf_FindCoordinatorRequest *in);
 /** Decode a FindCoordinatorResponse body of exactly n bytes.  @return 0, KF_EFRAME (malformed,
  *  truncated, trailing bytes, arena cap), CN_ENOMEM, KF_EVERSION. */
-int kf_decode_FindCoordinatorResponse(const unsigned char *p, size_t n, int16_t version,
-                                      kf_arena *a, kf_FindCoordinatorResponse *out);
+int kf_decode_FindCoordinatorResponse(const unsigned char *p, size_t n, int16_t version, kf_arena *a,
+    kf_FindCoordinatorResponse *out);
 /** Append a FindCoordinatorResponse body to w.  @return 0, CN_ENOMEM, KF_EVERSION. */
-int kf_encode_FindCoordinatorResponse(kf_wr *w, int16_t version,
-                                      const kf_FindCoordinatorResponse *in);
+int kf_encode_FindCoordinatorResponse(kf_wr *w, int16_t version, const kf_FindCoordinatorResponse *in);
 /** Decode a JoinGroupRequest body of exactly n bytes.  @return 0, KF_EFRAME (malformed,
  *  truncated, trailing bytes, arena cap), CN_ENOMEM, KF_EVERSION. */
 int kf_decode_JoinGroupRequest(const unsigned char *p, size_t n, int16_t version, kf_arena *a,
-                               kf_JoinGroupRequest *out);
+    kf_JoinGroupRequest *out);
 /** Append a JoinGroupRequest body to w.  @return 0, CN_ENOMEM, KF_EVERSION. */
 int kf_encode_JoinGroupRequest(kf_wr *w, int16_t version, const kf_JoinGroupRequest *in);
 /** Decode a JoinGroupResponse body of exactly n bytes.  @return 0, KF_EFRAME (malformed,
  *  truncated, trailing bytes, arena cap), CN_ENOMEM, KF_EVERSION. */
 int kf_decode_JoinGroupResponse(const unsigned char *p, size_t n, int16_t version, kf_arena *a,
-                                kf_JoinGroupResponse *out);
+    kf_JoinGroupResponse *out);
 /** Append a JoinGroupResponse body to w.  @return 0, CN_ENOMEM, KF_EVERSION. */
 int kf_encode_JoinGroupResponse(kf_wr *w, int16_t version, const kf_JoinGroupResponse *in);
 /** Decode a HeartbeatRequest body of exactly n bytes.  @return 0, KF_EFRAME (malformed,
  *  truncated, trailing bytes, arena cap), CN_ENOMEM, KF_EVERSION. */
 int kf_decode_HeartbeatRequest(const unsigned char *p, size_t n, int16_t version, kf_arena *a,
-                               kf_HeartbeatRequest *out);
+    kf_HeartbeatRequest *out);
 /** Append a HeartbeatRequest body to w.  @return 0, CN_ENOMEM, KF_EVERSION. */
 int kf_encode_HeartbeatRequest(kf_wr *w, int16_t version, const kf_HeartbeatRequest *in);
 /** Decode a HeartbeatResponse body of exactly n bytes.  @return 0, KF_EFRAME (malformed,
  *  truncated, trailing bytes, arena cap), CN_ENOMEM, KF_EVERSION. */
 int kf_decode_HeartbeatResponse(const unsigned char *p, size_t n, int16_t version, kf_arena *a,
-                                kf_HeartbeatResponse *out);
+    kf_HeartbeatResponse *out);
 /** Append a HeartbeatResponse body to w.  @return 0, CN_ENOMEM, KF_EVERSION. */
 int kf_encode_HeartbeatResponse(kf_wr *w, int16_t version, const kf_HeartbeatResponse *in);
 /** Decode a LeaveGroupRequest body of exactly n bytes.  @return 0, KF_EFRAME (malformed,
  *  truncated, trailing bytes, arena cap), CN_ENOMEM, KF_EVERSION. */
 int kf_decode_LeaveGroupRequest(const unsigned char *p, size_t n, int16_t version, kf_arena *a,
-                                kf_LeaveGroupRequest *out);
+    kf_LeaveGroupRequest *out);
 /** Append a LeaveGroupRequest body to w.  @return 0, CN_ENOMEM, KF_EVERSION. */
 int kf_encode_LeaveGroupRequest(kf_wr *w, int16_t version, const kf_LeaveGroupRequest *in);
 /** Decode a LeaveGroupResponse body of exactly n bytes.  @return 0, KF_EFRAME (malformed,
  *  truncated, trailing bytes, arena cap), CN_ENOMEM, KF_EVERSION. */
 int kf_decode_LeaveGroupResponse(const unsigned char *p, size_t n, int16_t version, kf_arena *a,
-                                 kf_LeaveGroupResponse *out);
+    kf_LeaveGroupResponse *out);
 /** Append a LeaveGroupResponse body to w.  @return 0, CN_ENOMEM, KF_EVERSION. */
 int kf_encode_LeaveGroupResponse(kf_wr *w, int16_t version, const kf_LeaveGroupResponse *in);
 /** Decode a SyncGroupRequest body of exactly n bytes.  @return 0, KF_EFRAME (malformed,
  *  truncated, trailing bytes, arena cap), CN_ENOMEM, KF_EVERSION. */
 int kf_decode_SyncGroupRequest(const unsigned char *p, size_t n, int16_t version, kf_arena *a,
-                               kf_SyncGroupRequest *out);
+    kf_SyncGroupRequest *out);
 /** Append a SyncGroupRequest body to w.  @return 0, CN_ENOMEM, KF_EVERSION. */
 int kf_encode_SyncGroupRequest(kf_wr *w, int16_t version, const kf_SyncGroupRequest *in);
 /** Decode a SyncGroupResponse body of exactly n bytes.  @return 0, KF_EFRAME (malformed,
  *  truncated, trailing bytes, arena cap), CN_ENOMEM, KF_EVERSION. */
 int kf_decode_SyncGroupResponse(const unsigned char *p, size_t n, int16_t version, kf_arena *a,
-                                kf_SyncGroupResponse *out);
+    kf_SyncGroupResponse *out);
 /** Append a SyncGroupResponse body to w.  @return 0, CN_ENOMEM, KF_EVERSION. */
 int kf_encode_SyncGroupResponse(kf_wr *w, int16_t version, const kf_SyncGroupResponse *in);
 /** Decode a DescribeGroupsRequest body of exactly n bytes.  @return 0, KF_EFRAME (malformed,
  *  truncated, trailing bytes, arena cap), CN_ENOMEM, KF_EVERSION. */
 int kf_decode_DescribeGroupsRequest(const unsigned char *p, size_t n, int16_t version, kf_arena *a,
-                                    kf_DescribeGroupsRequest *out);
+    kf_DescribeGroupsRequest *out);
 /** Append a DescribeGroupsRequest body to w.  @return 0, CN_ENOMEM, KF_EVERSION. */
 int kf_encode_DescribeGroupsRequest(kf_wr *w, int16_t version, const kf_DescribeGroupsRequest *in);
 /** Decode a DescribeGroupsResponse body of exactly n bytes.  @return 0, KF_EFRAME (malformed,
  *  truncated, trailing bytes, arena cap), CN_ENOMEM, KF_EVERSION. */
 int kf_decode_DescribeGroupsResponse(const unsigned char *p, size_t n, int16_t version, kf_arena *a,
-                                     kf_DescribeGroupsResponse *out);
+    kf_DescribeGroupsResponse *out);
 /** Append a DescribeGroupsResponse body to w.  @return 0, CN_ENOMEM, KF_EVERSION. */
-int kf_encode_DescribeGroupsResponse(kf_wr *w, int16_t version,
-                                     const kf_DescribeGroupsResponse *in);
+int kf_encode_DescribeGroupsResponse(kf_wr *w, int16_t version, const kf_DescribeGroupsResponse *in);
 /** Decode a ListGroupsRequest body of exactly n bytes.  @return 0, KF_EFRAME (malformed,
  *  truncated, trailing bytes, arena cap), CN_ENOMEM, KF_EVERSION. */
 int kf_decode_ListGroupsRequest(const unsigned char *p, size_t n, int16_t version, kf_arena *a,
-                                kf_ListGroupsRequest *out);
+    kf_ListGroupsRequest *out);
 /** Append a ListGroupsRequest body to w.  @return 0, CN_ENOMEM, KF_EVERSION. */
 int kf_encode_ListGroupsRequest(kf_wr *w, int16_t version, const kf_ListGroupsRequest *in);
 /** Decode a ListGroupsResponse body of exactly n bytes.  @return 0, KF_EFRAME (malformed,
  *  truncated, trailing bytes, arena cap), CN_ENOMEM, KF_EVERSION. */
 int kf_decode_ListGroupsResponse(const unsigned char *p, size_t n, int16_t version, kf_arena *a,
-                                 kf_ListGroupsResponse *out);
+    kf_ListGroupsResponse *out);
 /** Append a ListGroupsResponse body to w.  @return 0, CN_ENOMEM, KF_EVERSION. */
 int kf_encode_ListGroupsResponse(kf_wr *w, int16_t version, const kf_ListGroupsResponse *in);
 /** Decode a ApiVersionsRequest body of exactly n bytes.  @return 0, KF_EFRAME (malformed,
  *  truncated, trailing bytes, arena cap), CN_ENOMEM, KF_EVERSION. */
 int kf_decode_ApiVersionsRequest(const unsigned char *p, size_t n, int16_t version, kf_arena *a,
-                                 kf_ApiVersionsRequest *out);
+    kf_ApiVersionsRequest *out);
 /** Append a ApiVersionsRequest body to w.  @return 0, CN_ENOMEM, KF_EVERSION. */
 int kf_encode_ApiVersionsRequest(kf_wr *w, int16_t version, const kf_ApiVersionsRequest *in);
 /** Decode a ApiVersionsResponse body of exactly n bytes.  @return 0, KF_EFRAME (malformed,
  *  truncated, trailing bytes, arena cap), CN_ENOMEM, KF_EVERSION. */
 int kf_decode_ApiVersionsResponse(const unsigned char *p, size_t n, int16_t version, kf_arena *a,
-                                  kf_ApiVersionsResponse *out);
+    kf_ApiVersionsResponse *out);
 /** Append a ApiVersionsResponse body to w.  @return 0, CN_ENOMEM, KF_EVERSION. */
 int kf_encode_ApiVersionsResponse(kf_wr *w, int16_t version, const kf_ApiVersionsResponse *in);
 /** Decode a CreateTopicsRequest body of exactly n bytes.  @return 0, KF_EFRAME (malformed,
  *  truncated, trailing bytes, arena cap), CN_ENOMEM, KF_EVERSION. */
 int kf_decode_CreateTopicsRequest(const unsigned char *p, size_t n, int16_t version, kf_arena *a,
-                                  kf_CreateTopicsRequest *out);
+    kf_CreateTopicsRequest *out);
 /** Append a CreateTopicsRequest body to w.  @return 0, CN_ENOMEM, KF_EVERSION. */
 int kf_encode_CreateTopicsRequest(kf_wr *w, int16_t version, const kf_CreateTopicsRequest *in);
 /** Decode a CreateTopicsResponse body of exactly n bytes.  @return 0, KF_EFRAME (malformed,
  *  truncated, trailing bytes, arena cap), CN_ENOMEM, KF_EVERSION. */
 int kf_decode_CreateTopicsResponse(const unsigned char *p, size_t n, int16_t version, kf_arena *a,
-                                   kf_CreateTopicsResponse *out);
+    kf_CreateTopicsResponse *out);
 /** Append a CreateTopicsResponse body to w.  @return 0, CN_ENOMEM, KF_EVERSION. */
 int kf_encode_CreateTopicsResponse(kf_wr *w, int16_t version, const kf_CreateTopicsResponse *in);
 /** Decode a DeleteTopicsRequest body of exactly n bytes.  @return 0, KF_EFRAME (malformed,
  *  truncated, trailing bytes, arena cap), CN_ENOMEM, KF_EVERSION. */
 int kf_decode_DeleteTopicsRequest(const unsigned char *p, size_t n, int16_t version, kf_arena *a,
-                                  kf_DeleteTopicsRequest *out);
+    kf_DeleteTopicsRequest *out);
 /** Append a DeleteTopicsRequest body to w.  @return 0, CN_ENOMEM, KF_EVERSION. */
 int kf_encode_DeleteTopicsRequest(kf_wr *w, int16_t version, const kf_DeleteTopicsRequest *in);
 /** Decode a DeleteTopicsResponse body of exactly n bytes.  @return 0, KF_EFRAME (malformed,
  *  truncated, trailing bytes, arena cap), CN_ENOMEM, KF_EVERSION. */
 int kf_decode_DeleteTopicsResponse(const unsigned char *p, size_t n, int16_t version, kf_arena *a,
-                                   kf_DeleteTopicsResponse *out);
+    kf_DeleteTopicsResponse *out);
 /** Append a DeleteTopicsResponse body to w.  @return 0, CN_ENOMEM, KF_EVERSION. */
 int kf_encode_DeleteTopicsResponse(kf_wr *w, int16_t version, const kf_DeleteTopicsResponse *in);
 /** Decode a InitProducerIdRequest body of exactly n bytes.  @return 0, KF_EFRAME (malformed,
  *  truncated, trailing bytes, arena cap), CN_ENOMEM, KF_EVERSION. */
 int kf_decode_InitProducerIdRequest(const unsigned char *p, size_t n, int16_t version, kf_arena *a,
-                                    kf_InitProducerIdRequest *out);
+    kf_InitProducerIdRequest *out);
 /** Append a InitProducerIdRequest body to w.  @return 0, CN_ENOMEM, KF_EVERSION. */
 int kf_encode_InitProducerIdRequest(kf_wr *w, int16_t version, const kf_InitProducerIdRequest *in);
 /** Decode a InitProducerIdResponse body of exactly n bytes.  @return 0, KF_EFRAME (malformed,
  *  truncated, trailing bytes, arena cap), CN_ENOMEM, KF_EVERSION. */
 int kf_decode_InitProducerIdResponse(const unsigned char *p, size_t n, int16_t version, kf_arena *a,
-                                     kf_InitProducerIdResponse *out);
+    kf_InitProducerIdResponse *out);
 /** Append a InitProducerIdResponse body to w.  @return 0, CN_ENOMEM, KF_EVERSION. */
-int kf_encode_InitProducerIdResponse(kf_wr *w, int16_t version,
-                                     const kf_InitProducerIdResponse *in);
+int kf_encode_InitProducerIdResponse(kf_wr *w, int16_t version, const kf_InitProducerIdResponse *in);
 /** Decode a DescribeConfigsRequest body of exactly n bytes.  @return 0, KF_EFRAME (malformed,
  *  truncated, trailing bytes, arena cap), CN_ENOMEM, KF_EVERSION. */
 int kf_decode_DescribeConfigsRequest(const unsigned char *p, size_t n, int16_t version, kf_arena *a,
-                                     kf_DescribeConfigsRequest *out);
+    kf_DescribeConfigsRequest *out);
 /** Append a DescribeConfigsRequest body to w.  @return 0, CN_ENOMEM, KF_EVERSION. */
-int kf_encode_DescribeConfigsRequest(kf_wr *w, int16_t version,
-                                     const kf_DescribeConfigsRequest *in);
+int kf_encode_DescribeConfigsRequest(kf_wr *w, int16_t version, const kf_DescribeConfigsRequest *in);
 /** Decode a DescribeConfigsResponse body of exactly n bytes.  @return 0, KF_EFRAME (malformed,
  *  truncated, trailing bytes, arena cap), CN_ENOMEM, KF_EVERSION. */
-int kf_decode_DescribeConfigsResponse(const unsigned char *p, size_t n, int16_t version,
-                                      kf_arena *a, kf_DescribeConfigsResponse *out);
+int kf_decode_DescribeConfigsResponse(const unsigned char *p, size_t n, int16_t version, kf_arena *a,
+    kf_DescribeConfigsResponse *out);
 /** Append a DescribeConfigsResponse body to w.  @return 0, CN_ENOMEM, KF_EVERSION. */
-int kf_encode_DescribeConfigsResponse(kf_wr *w, int16_t version,
-                                      const kf_DescribeConfigsResponse *in);
+int kf_encode_DescribeConfigsResponse(kf_wr *w, int16_t version, const kf_DescribeConfigsResponse *in);
 
 /**
  * Decode the request body for api_key/version into a struct allocated in a

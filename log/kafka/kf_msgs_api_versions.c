@@ -71,7 +71,7 @@ static void kf__enc_ApiVersionsRequest(kf_wr *w, int16_t v, const kf_ApiVersions
 }
 
 int kf_decode_ApiVersionsRequest(const unsigned char *p, size_t n, int16_t version, kf_arena *a,
-                                 kf_ApiVersionsRequest *out)
+    kf_ApiVersionsRequest *out)
 {
     if (version < 0 || version > 3)
         return KF_EVERSION;
@@ -260,11 +260,9 @@ static void kf__dec_ApiVersionsResponse(kf_rd *r, int16_t v, kf_ApiVersionsRespo
                         int32_t n_ = kf_rd_arrlen((&sub_), 1, 0, 1);
                         o->SupportedFeatures.n = n_;
                         if (n_ > 0) {
-                            o->SupportedFeatures.v =
-                                kf_rd_alloc((&sub_), (size_t)n_, sizeof(kf_SupportedFeatureKey));
+                            o->SupportedFeatures.v = kf_rd_alloc((&sub_), (size_t)n_, sizeof(kf_SupportedFeatureKey));
                             for (int32_t i_ = 0; i_ < n_ && !(&sub_)->err; i_++)
-                                kf__dec_SupportedFeatureKey((&sub_), v,
-                                                            &o->SupportedFeatures.v[i_]);
+                                kf__dec_SupportedFeatureKey((&sub_), v, &o->SupportedFeatures.v[i_]);
                         }
                     }
                 }
@@ -280,11 +278,9 @@ static void kf__dec_ApiVersionsResponse(kf_rd *r, int16_t v, kf_ApiVersionsRespo
                         int32_t n_ = kf_rd_arrlen((&sub_), 1, 0, 1);
                         o->FinalizedFeatures.n = n_;
                         if (n_ > 0) {
-                            o->FinalizedFeatures.v =
-                                kf_rd_alloc((&sub_), (size_t)n_, sizeof(kf_FinalizedFeatureKey));
+                            o->FinalizedFeatures.v = kf_rd_alloc((&sub_), (size_t)n_, sizeof(kf_FinalizedFeatureKey));
                             for (int32_t i_ = 0; i_ < n_ && !(&sub_)->err; i_++)
-                                kf__dec_FinalizedFeatureKey((&sub_), v,
-                                                            &o->FinalizedFeatures.v[i_]);
+                                kf__dec_FinalizedFeatureKey((&sub_), v, &o->FinalizedFeatures.v[i_]);
                         }
                     }
                 }
@@ -355,7 +351,7 @@ static void kf__enc_ApiVersionsResponse(kf_wr *w, int16_t v, const kf_ApiVersion
 }
 
 int kf_decode_ApiVersionsResponse(const unsigned char *p, size_t n, int16_t version, kf_arena *a,
-                                  kf_ApiVersionsResponse *out)
+    kf_ApiVersionsResponse *out)
 {
     if (version < 0 || version > 3)
         return KF_EVERSION;

@@ -15,10 +15,8 @@
 
 #include <string.h>
 
-static void kf__dec_CreatableReplicaAssignment(kf_rd *r, int16_t v,
-                                               kf_CreatableReplicaAssignment *o);
-static void kf__enc_CreatableReplicaAssignment(kf_wr *w, int16_t v,
-                                               const kf_CreatableReplicaAssignment *o);
+static void kf__dec_CreatableReplicaAssignment(kf_rd *r, int16_t v, kf_CreatableReplicaAssignment *o);
+static void kf__enc_CreatableReplicaAssignment(kf_wr *w, int16_t v, const kf_CreatableReplicaAssignment *o);
 static void kf__dec_CreatableTopicConfig(kf_rd *r, int16_t v, kf_CreatableTopicConfig *o);
 static void kf__enc_CreatableTopicConfig(kf_wr *w, int16_t v, const kf_CreatableTopicConfig *o);
 static void kf__dec_CreatableTopic(kf_rd *r, int16_t v, kf_CreatableTopic *o);
@@ -37,8 +35,7 @@ void kf_CreatableReplicaAssignment_init(kf_CreatableReplicaAssignment *o)
     memset(o, 0, sizeof(*o));
 }
 
-static void kf__dec_CreatableReplicaAssignment(kf_rd *r, int16_t v,
-                                               kf_CreatableReplicaAssignment *o)
+static void kf__dec_CreatableReplicaAssignment(kf_rd *r, int16_t v, kf_CreatableReplicaAssignment *o)
 {
     (void)v;
     kf_CreatableReplicaAssignment_init(o);
@@ -54,8 +51,7 @@ static void kf__dec_CreatableReplicaAssignment(kf_rd *r, int16_t v,
     }
 }
 
-static void kf__enc_CreatableReplicaAssignment(kf_wr *w, int16_t v,
-                                               const kf_CreatableReplicaAssignment *o)
+static void kf__enc_CreatableReplicaAssignment(kf_wr *w, int16_t v, const kf_CreatableReplicaAssignment *o)
 {
     (void)v;
     kf_wr_i32(w, o->PartitionIndex);
@@ -168,7 +164,7 @@ static void kf__enc_CreateTopicsRequest(kf_wr *w, int16_t v, const kf_CreateTopi
 }
 
 int kf_decode_CreateTopicsRequest(const unsigned char *p, size_t n, int16_t version, kf_arena *a,
-                                  kf_CreateTopicsRequest *out)
+    kf_CreateTopicsRequest *out)
 {
     if (version < 0 || version > 4)
         return KF_EVERSION;
@@ -249,7 +245,7 @@ static void kf__enc_CreateTopicsResponse(kf_wr *w, int16_t v, const kf_CreateTop
 }
 
 int kf_decode_CreateTopicsResponse(const unsigned char *p, size_t n, int16_t version, kf_arena *a,
-                                   kf_CreateTopicsResponse *out)
+    kf_CreateTopicsResponse *out)
 {
     if (version < 0 || version > 4)
         return KF_EVERSION;

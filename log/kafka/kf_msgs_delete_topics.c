@@ -55,7 +55,7 @@ static void kf__enc_DeleteTopicsRequest(kf_wr *w, int16_t v, const kf_DeleteTopi
 }
 
 int kf_decode_DeleteTopicsRequest(const unsigned char *p, size_t n, int16_t version, kf_arena *a,
-                                  kf_DeleteTopicsRequest *out)
+    kf_DeleteTopicsRequest *out)
 {
     if (version < 0 || version > 3)
         return KF_EVERSION;
@@ -130,7 +130,7 @@ static void kf__enc_DeleteTopicsResponse(kf_wr *w, int16_t v, const kf_DeleteTop
 }
 
 int kf_decode_DeleteTopicsResponse(const unsigned char *p, size_t n, int16_t version, kf_arena *a,
-                                   kf_DeleteTopicsResponse *out)
+    kf_DeleteTopicsResponse *out)
 {
     if (version < 0 || version > 3)
         return KF_EVERSION;

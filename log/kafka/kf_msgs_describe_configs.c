@@ -16,21 +16,17 @@
 #include <string.h>
 
 static void kf__dec_DescribeConfigsResource(kf_rd *r, int16_t v, kf_DescribeConfigsResource *o);
-static void kf__enc_DescribeConfigsResource(kf_wr *w, int16_t v,
-                                            const kf_DescribeConfigsResource *o);
+static void kf__enc_DescribeConfigsResource(kf_wr *w, int16_t v, const kf_DescribeConfigsResource *o);
 static void kf__dec_DescribeConfigsRequest(kf_rd *r, int16_t v, kf_DescribeConfigsRequest *o);
 static void kf__enc_DescribeConfigsRequest(kf_wr *w, int16_t v, const kf_DescribeConfigsRequest *o);
 static void kf__dec_DescribeConfigsSynonym(kf_rd *r, int16_t v, kf_DescribeConfigsSynonym *o);
 static void kf__enc_DescribeConfigsSynonym(kf_wr *w, int16_t v, const kf_DescribeConfigsSynonym *o);
-static void kf__dec_DescribeConfigsResourceResult(kf_rd *r, int16_t v,
-                                                  kf_DescribeConfigsResourceResult *o);
-static void kf__enc_DescribeConfigsResourceResult(kf_wr *w, int16_t v,
-                                                  const kf_DescribeConfigsResourceResult *o);
+static void kf__dec_DescribeConfigsResourceResult(kf_rd *r, int16_t v, kf_DescribeConfigsResourceResult *o);
+static void kf__enc_DescribeConfigsResourceResult(kf_wr *w, int16_t v, const kf_DescribeConfigsResourceResult *o);
 static void kf__dec_DescribeConfigsResult(kf_rd *r, int16_t v, kf_DescribeConfigsResult *o);
 static void kf__enc_DescribeConfigsResult(kf_wr *w, int16_t v, const kf_DescribeConfigsResult *o);
 static void kf__dec_DescribeConfigsResponse(kf_rd *r, int16_t v, kf_DescribeConfigsResponse *o);
-static void kf__enc_DescribeConfigsResponse(kf_wr *w, int16_t v,
-                                            const kf_DescribeConfigsResponse *o);
+static void kf__enc_DescribeConfigsResponse(kf_wr *w, int16_t v, const kf_DescribeConfigsResponse *o);
 
 /* ---- DescribeConfigsRequest ---- */
 
@@ -56,8 +52,7 @@ static void kf__dec_DescribeConfigsResource(kf_rd *r, int16_t v, kf_DescribeConf
     }
 }
 
-static void kf__enc_DescribeConfigsResource(kf_wr *w, int16_t v,
-                                            const kf_DescribeConfigsResource *o)
+static void kf__enc_DescribeConfigsResource(kf_wr *w, int16_t v, const kf_DescribeConfigsResource *o)
 {
     (void)v;
     kf_wr_i8(w, o->ResourceType);
@@ -108,7 +103,7 @@ static void kf__enc_DescribeConfigsRequest(kf_wr *w, int16_t v, const kf_Describ
 }
 
 int kf_decode_DescribeConfigsRequest(const unsigned char *p, size_t n, int16_t version, kf_arena *a,
-                                     kf_DescribeConfigsRequest *out)
+    kf_DescribeConfigsRequest *out)
 {
     if (version < 0 || version > 3)
         return KF_EVERSION;
@@ -168,8 +163,7 @@ void kf_DescribeConfigsResourceResult_init(kf_DescribeConfigsResourceResult *o)
     o->ConfigSource = -1;
 }
 
-static void kf__dec_DescribeConfigsResourceResult(kf_rd *r, int16_t v,
-                                                  kf_DescribeConfigsResourceResult *o)
+static void kf__dec_DescribeConfigsResourceResult(kf_rd *r, int16_t v, kf_DescribeConfigsResourceResult *o)
 {
     (void)v;
     kf_DescribeConfigsResourceResult_init(o);
@@ -202,8 +196,7 @@ static void kf__dec_DescribeConfigsResourceResult(kf_rd *r, int16_t v,
     }
 }
 
-static void kf__enc_DescribeConfigsResourceResult(kf_wr *w, int16_t v,
-                                                  const kf_DescribeConfigsResourceResult *o)
+static void kf__enc_DescribeConfigsResourceResult(kf_wr *w, int16_t v, const kf_DescribeConfigsResourceResult *o)
 {
     (void)v;
     kf_wr_str(w, &o->Name, 0, 0);
@@ -286,8 +279,7 @@ static void kf__dec_DescribeConfigsResponse(kf_rd *r, int16_t v, kf_DescribeConf
     }
 }
 
-static void kf__enc_DescribeConfigsResponse(kf_wr *w, int16_t v,
-                                            const kf_DescribeConfigsResponse *o)
+static void kf__enc_DescribeConfigsResponse(kf_wr *w, int16_t v, const kf_DescribeConfigsResponse *o)
 {
     (void)v;
     kf_wr_i32(w, o->ThrottleTimeMs);
@@ -296,8 +288,8 @@ static void kf__enc_DescribeConfigsResponse(kf_wr *w, int16_t v,
         kf__enc_DescribeConfigsResult(w, v, &o->Results.v[i_]);
 }
 
-int kf_decode_DescribeConfigsResponse(const unsigned char *p, size_t n, int16_t version,
-                                      kf_arena *a, kf_DescribeConfigsResponse *out)
+int kf_decode_DescribeConfigsResponse(const unsigned char *p, size_t n, int16_t version, kf_arena *a,
+    kf_DescribeConfigsResponse *out)
 {
     if (version < 0 || version > 3)
         return KF_EVERSION;
@@ -307,8 +299,7 @@ int kf_decode_DescribeConfigsResponse(const unsigned char *p, size_t n, int16_t 
     return kf_rd_finish(&r);
 }
 
-int kf_encode_DescribeConfigsResponse(kf_wr *w, int16_t version,
-                                      const kf_DescribeConfigsResponse *in)
+int kf_encode_DescribeConfigsResponse(kf_wr *w, int16_t version, const kf_DescribeConfigsResponse *in)
 {
     if (version < 0 || version > 3)
         return KF_EVERSION;

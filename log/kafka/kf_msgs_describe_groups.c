@@ -61,7 +61,7 @@ static void kf__enc_DescribeGroupsRequest(kf_wr *w, int16_t v, const kf_Describe
 }
 
 int kf_decode_DescribeGroupsRequest(const unsigned char *p, size_t n, int16_t version, kf_arena *a,
-                                    kf_DescribeGroupsRequest *out)
+    kf_DescribeGroupsRequest *out)
 {
     if (version < 0 || version > 4)
         return KF_EVERSION;
@@ -194,7 +194,7 @@ static void kf__enc_DescribeGroupsResponse(kf_wr *w, int16_t v, const kf_Describ
 }
 
 int kf_decode_DescribeGroupsResponse(const unsigned char *p, size_t n, int16_t version, kf_arena *a,
-                                     kf_DescribeGroupsResponse *out)
+    kf_DescribeGroupsResponse *out)
 {
     if (version < 0 || version > 4)
         return KF_EVERSION;

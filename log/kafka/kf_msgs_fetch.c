@@ -214,7 +214,7 @@ static void kf__enc_FetchRequest(kf_wr *w, int16_t v, const kf_FetchRequest *o)
 }
 
 int kf_decode_FetchRequest(const unsigned char *p, size_t n, int16_t version, kf_arena *a,
-                           kf_FetchRequest *out)
+    kf_FetchRequest *out)
 {
     if (version < 4 || version > 11)
         return KF_EVERSION;
@@ -381,7 +381,7 @@ static void kf__enc_FetchResponse(kf_wr *w, int16_t v, const kf_FetchResponse *o
 }
 
 int kf_decode_FetchResponse(const unsigned char *p, size_t n, int16_t version, kf_arena *a,
-                            kf_FetchResponse *out)
+    kf_FetchResponse *out)
 {
     if (version < 4 || version > 11)
         return KF_EVERSION;

@@ -18,8 +18,7 @@
 static void kf__dec_FindCoordinatorRequest(kf_rd *r, int16_t v, kf_FindCoordinatorRequest *o);
 static void kf__enc_FindCoordinatorRequest(kf_wr *w, int16_t v, const kf_FindCoordinatorRequest *o);
 static void kf__dec_FindCoordinatorResponse(kf_rd *r, int16_t v, kf_FindCoordinatorResponse *o);
-static void kf__enc_FindCoordinatorResponse(kf_wr *w, int16_t v,
-                                            const kf_FindCoordinatorResponse *o);
+static void kf__enc_FindCoordinatorResponse(kf_wr *w, int16_t v, const kf_FindCoordinatorResponse *o);
 
 /* ---- FindCoordinatorRequest ---- */
 
@@ -62,7 +61,7 @@ static void kf__enc_FindCoordinatorRequest(kf_wr *w, int16_t v, const kf_FindCoo
 }
 
 int kf_decode_FindCoordinatorRequest(const unsigned char *p, size_t n, int16_t version, kf_arena *a,
-                                     kf_FindCoordinatorRequest *out)
+    kf_FindCoordinatorRequest *out)
 {
     if (version < 0 || version > 3)
         return KF_EVERSION;
@@ -114,8 +113,7 @@ static void kf__dec_FindCoordinatorResponse(kf_rd *r, int16_t v, kf_FindCoordina
     }
 }
 
-static void kf__enc_FindCoordinatorResponse(kf_wr *w, int16_t v,
-                                            const kf_FindCoordinatorResponse *o)
+static void kf__enc_FindCoordinatorResponse(kf_wr *w, int16_t v, const kf_FindCoordinatorResponse *o)
 {
     (void)v;
     if (v >= 1) {
@@ -133,8 +131,8 @@ static void kf__enc_FindCoordinatorResponse(kf_wr *w, int16_t v,
     }
 }
 
-int kf_decode_FindCoordinatorResponse(const unsigned char *p, size_t n, int16_t version,
-                                      kf_arena *a, kf_FindCoordinatorResponse *out)
+int kf_decode_FindCoordinatorResponse(const unsigned char *p, size_t n, int16_t version, kf_arena *a,
+    kf_FindCoordinatorResponse *out)
 {
     if (version < 0 || version > 3)
         return KF_EVERSION;
@@ -144,8 +142,7 @@ int kf_decode_FindCoordinatorResponse(const unsigned char *p, size_t n, int16_t 
     return kf_rd_finish(&r);
 }
 
-int kf_encode_FindCoordinatorResponse(kf_wr *w, int16_t version,
-                                      const kf_FindCoordinatorResponse *in)
+int kf_encode_FindCoordinatorResponse(kf_wr *w, int16_t version, const kf_FindCoordinatorResponse *in)
 {
     if (version < 0 || version > 3)
         return KF_EVERSION;

@@ -52,7 +52,7 @@ static void kf__enc_HeartbeatRequest(kf_wr *w, int16_t v, const kf_HeartbeatRequ
 }
 
 int kf_decode_HeartbeatRequest(const unsigned char *p, size_t n, int16_t version, kf_arena *a,
-                               kf_HeartbeatRequest *out)
+    kf_HeartbeatRequest *out)
 {
     if (version < 0 || version > 3)
         return KF_EVERSION;
@@ -97,7 +97,7 @@ static void kf__enc_HeartbeatResponse(kf_wr *w, int16_t v, const kf_HeartbeatRes
 }
 
 int kf_decode_HeartbeatResponse(const unsigned char *p, size_t n, int16_t version, kf_arena *a,
-                                kf_HeartbeatResponse *out)
+    kf_HeartbeatResponse *out)
 {
     if (version < 0 || version > 3)
         return KF_EVERSION;

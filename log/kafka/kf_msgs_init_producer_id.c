@@ -71,7 +71,7 @@ static void kf__enc_InitProducerIdRequest(kf_wr *w, int16_t v, const kf_InitProd
 }
 
 int kf_decode_InitProducerIdRequest(const unsigned char *p, size_t n, int16_t version, kf_arena *a,
-                                    kf_InitProducerIdRequest *out)
+    kf_InitProducerIdRequest *out)
 {
     if (version < 0 || version > 4)
         return KF_EVERSION;
@@ -131,7 +131,7 @@ static void kf__enc_InitProducerIdResponse(kf_wr *w, int16_t v, const kf_InitPro
 }
 
 int kf_decode_InitProducerIdResponse(const unsigned char *p, size_t n, int16_t version, kf_arena *a,
-                                     kf_InitProducerIdResponse *out)
+    kf_InitProducerIdResponse *out)
 {
     if (version < 0 || version > 4)
         return KF_EVERSION;

@@ -16,13 +16,11 @@
 #include <string.h>
 
 static void kf__dec_JoinGroupRequestProtocol(kf_rd *r, int16_t v, kf_JoinGroupRequestProtocol *o);
-static void kf__enc_JoinGroupRequestProtocol(kf_wr *w, int16_t v,
-                                             const kf_JoinGroupRequestProtocol *o);
+static void kf__enc_JoinGroupRequestProtocol(kf_wr *w, int16_t v, const kf_JoinGroupRequestProtocol *o);
 static void kf__dec_JoinGroupRequest(kf_rd *r, int16_t v, kf_JoinGroupRequest *o);
 static void kf__enc_JoinGroupRequest(kf_wr *w, int16_t v, const kf_JoinGroupRequest *o);
 static void kf__dec_JoinGroupResponseMember(kf_rd *r, int16_t v, kf_JoinGroupResponseMember *o);
-static void kf__enc_JoinGroupResponseMember(kf_wr *w, int16_t v,
-                                            const kf_JoinGroupResponseMember *o);
+static void kf__enc_JoinGroupResponseMember(kf_wr *w, int16_t v, const kf_JoinGroupResponseMember *o);
 static void kf__dec_JoinGroupResponse(kf_rd *r, int16_t v, kf_JoinGroupResponse *o);
 static void kf__enc_JoinGroupResponse(kf_wr *w, int16_t v, const kf_JoinGroupResponse *o);
 
@@ -41,8 +39,7 @@ static void kf__dec_JoinGroupRequestProtocol(kf_rd *r, int16_t v, kf_JoinGroupRe
     kf_rd_bytes(r, &o->Metadata, 0, 0);
 }
 
-static void kf__enc_JoinGroupRequestProtocol(kf_wr *w, int16_t v,
-                                             const kf_JoinGroupRequestProtocol *o)
+static void kf__enc_JoinGroupRequestProtocol(kf_wr *w, int16_t v, const kf_JoinGroupRequestProtocol *o)
 {
     (void)v;
     kf_wr_str(w, &o->Name, 0, 0);
@@ -100,7 +97,7 @@ static void kf__enc_JoinGroupRequest(kf_wr *w, int16_t v, const kf_JoinGroupRequ
 }
 
 int kf_decode_JoinGroupRequest(const unsigned char *p, size_t n, int16_t version, kf_arena *a,
-                               kf_JoinGroupRequest *out)
+    kf_JoinGroupRequest *out)
 {
     if (version < 0 || version > 5)
         return KF_EVERSION;
@@ -137,8 +134,7 @@ static void kf__dec_JoinGroupResponseMember(kf_rd *r, int16_t v, kf_JoinGroupRes
     kf_rd_bytes(r, &o->Metadata, 0, 0);
 }
 
-static void kf__enc_JoinGroupResponseMember(kf_wr *w, int16_t v,
-                                            const kf_JoinGroupResponseMember *o)
+static void kf__enc_JoinGroupResponseMember(kf_wr *w, int16_t v, const kf_JoinGroupResponseMember *o)
 {
     (void)v;
     kf_wr_str(w, &o->MemberId, 0, 0);
@@ -194,7 +190,7 @@ static void kf__enc_JoinGroupResponse(kf_wr *w, int16_t v, const kf_JoinGroupRes
 }
 
 int kf_decode_JoinGroupResponse(const unsigned char *p, size_t n, int16_t version, kf_arena *a,
-                                kf_JoinGroupResponse *out)
+    kf_JoinGroupResponse *out)
 {
     if (version < 0 || version > 5)
         return KF_EVERSION;

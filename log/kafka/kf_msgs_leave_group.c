@@ -96,7 +96,7 @@ static void kf__enc_LeaveGroupRequest(kf_wr *w, int16_t v, const kf_LeaveGroupRe
 }
 
 int kf_decode_LeaveGroupRequest(const unsigned char *p, size_t n, int16_t version, kf_arena *a,
-                                kf_LeaveGroupRequest *out)
+    kf_LeaveGroupRequest *out)
 {
     if (version < 0 || version > 3)
         return KF_EVERSION;
@@ -191,7 +191,7 @@ static void kf__enc_LeaveGroupResponse(kf_wr *w, int16_t v, const kf_LeaveGroupR
 }
 
 int kf_decode_LeaveGroupResponse(const unsigned char *p, size_t n, int16_t version, kf_arena *a,
-                                 kf_LeaveGroupResponse *out)
+    kf_LeaveGroupResponse *out)
 {
     if (version < 0 || version > 3)
         return KF_EVERSION;

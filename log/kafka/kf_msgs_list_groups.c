@@ -71,7 +71,7 @@ static void kf__enc_ListGroupsRequest(kf_wr *w, int16_t v, const kf_ListGroupsRe
 }
 
 int kf_decode_ListGroupsRequest(const unsigned char *p, size_t n, int16_t version, kf_arena *a,
-                                kf_ListGroupsRequest *out)
+    kf_ListGroupsRequest *out)
 {
     if (version < 0 || version > 4)
         return KF_EVERSION;
@@ -182,7 +182,7 @@ static void kf__enc_ListGroupsResponse(kf_wr *w, int16_t v, const kf_ListGroupsR
 }
 
 int kf_decode_ListGroupsResponse(const unsigned char *p, size_t n, int16_t version, kf_arena *a,
-                                 kf_ListGroupsResponse *out)
+    kf_ListGroupsResponse *out)
 {
     if (version < 0 || version > 4)
         return KF_EVERSION;

@@ -21,13 +21,10 @@ static void kf__dec_ListOffsetsTopic(kf_rd *r, int16_t v, kf_ListOffsetsTopic *o
 static void kf__enc_ListOffsetsTopic(kf_wr *w, int16_t v, const kf_ListOffsetsTopic *o);
 static void kf__dec_ListOffsetsRequest(kf_rd *r, int16_t v, kf_ListOffsetsRequest *o);
 static void kf__enc_ListOffsetsRequest(kf_wr *w, int16_t v, const kf_ListOffsetsRequest *o);
-static void kf__dec_ListOffsetsPartitionResponse(kf_rd *r, int16_t v,
-                                                 kf_ListOffsetsPartitionResponse *o);
-static void kf__enc_ListOffsetsPartitionResponse(kf_wr *w, int16_t v,
-                                                 const kf_ListOffsetsPartitionResponse *o);
+static void kf__dec_ListOffsetsPartitionResponse(kf_rd *r, int16_t v, kf_ListOffsetsPartitionResponse *o);
+static void kf__enc_ListOffsetsPartitionResponse(kf_wr *w, int16_t v, const kf_ListOffsetsPartitionResponse *o);
 static void kf__dec_ListOffsetsTopicResponse(kf_rd *r, int16_t v, kf_ListOffsetsTopicResponse *o);
-static void kf__enc_ListOffsetsTopicResponse(kf_wr *w, int16_t v,
-                                             const kf_ListOffsetsTopicResponse *o);
+static void kf__enc_ListOffsetsTopicResponse(kf_wr *w, int16_t v, const kf_ListOffsetsTopicResponse *o);
 static void kf__dec_ListOffsetsResponse(kf_rd *r, int16_t v, kf_ListOffsetsResponse *o);
 static void kf__enc_ListOffsetsResponse(kf_wr *w, int16_t v, const kf_ListOffsetsResponse *o);
 
@@ -134,7 +131,7 @@ static void kf__enc_ListOffsetsRequest(kf_wr *w, int16_t v, const kf_ListOffsets
 }
 
 int kf_decode_ListOffsetsRequest(const unsigned char *p, size_t n, int16_t version, kf_arena *a,
-                                 kf_ListOffsetsRequest *out)
+    kf_ListOffsetsRequest *out)
 {
     if (version < 0 || version > 5)
         return KF_EVERSION;
@@ -162,8 +159,7 @@ void kf_ListOffsetsPartitionResponse_init(kf_ListOffsetsPartitionResponse *o)
     o->LeaderEpoch = -1;
 }
 
-static void kf__dec_ListOffsetsPartitionResponse(kf_rd *r, int16_t v,
-                                                 kf_ListOffsetsPartitionResponse *o)
+static void kf__dec_ListOffsetsPartitionResponse(kf_rd *r, int16_t v, kf_ListOffsetsPartitionResponse *o)
 {
     (void)v;
     kf_ListOffsetsPartitionResponse_init(o);
@@ -191,8 +187,7 @@ static void kf__dec_ListOffsetsPartitionResponse(kf_rd *r, int16_t v,
     }
 }
 
-static void kf__enc_ListOffsetsPartitionResponse(kf_wr *w, int16_t v,
-                                                 const kf_ListOffsetsPartitionResponse *o)
+static void kf__enc_ListOffsetsPartitionResponse(kf_wr *w, int16_t v, const kf_ListOffsetsPartitionResponse *o)
 {
     (void)v;
     kf_wr_i32(w, o->PartitionIndex);
@@ -234,8 +229,7 @@ static void kf__dec_ListOffsetsTopicResponse(kf_rd *r, int16_t v, kf_ListOffsets
     }
 }
 
-static void kf__enc_ListOffsetsTopicResponse(kf_wr *w, int16_t v,
-                                             const kf_ListOffsetsTopicResponse *o)
+static void kf__enc_ListOffsetsTopicResponse(kf_wr *w, int16_t v, const kf_ListOffsetsTopicResponse *o)
 {
     (void)v;
     kf_wr_str(w, &o->Name, 0, 0);
@@ -279,7 +273,7 @@ static void kf__enc_ListOffsetsResponse(kf_wr *w, int16_t v, const kf_ListOffset
 }
 
 int kf_decode_ListOffsetsResponse(const unsigned char *p, size_t n, int16_t version, kf_arena *a,
-                                  kf_ListOffsetsResponse *out)
+    kf_ListOffsetsResponse *out)
 {
     if (version < 0 || version > 5)
         return KF_EVERSION;

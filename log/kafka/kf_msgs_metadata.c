@@ -22,8 +22,7 @@ static void kf__enc_MetadataRequest(kf_wr *w, int16_t v, const kf_MetadataReques
 static void kf__dec_MetadataResponseBroker(kf_rd *r, int16_t v, kf_MetadataResponseBroker *o);
 static void kf__enc_MetadataResponseBroker(kf_wr *w, int16_t v, const kf_MetadataResponseBroker *o);
 static void kf__dec_MetadataResponsePartition(kf_rd *r, int16_t v, kf_MetadataResponsePartition *o);
-static void kf__enc_MetadataResponsePartition(kf_wr *w, int16_t v,
-                                              const kf_MetadataResponsePartition *o);
+static void kf__enc_MetadataResponsePartition(kf_wr *w, int16_t v, const kf_MetadataResponsePartition *o);
 static void kf__dec_MetadataResponseTopic(kf_rd *r, int16_t v, kf_MetadataResponseTopic *o);
 static void kf__enc_MetadataResponseTopic(kf_wr *w, int16_t v, const kf_MetadataResponseTopic *o);
 static void kf__dec_MetadataResponse(kf_rd *r, int16_t v, kf_MetadataResponse *o);
@@ -125,7 +124,7 @@ static void kf__enc_MetadataRequest(kf_wr *w, int16_t v, const kf_MetadataReques
 }
 
 int kf_decode_MetadataRequest(const unsigned char *p, size_t n, int16_t version, kf_arena *a,
-                              kf_MetadataRequest *out)
+    kf_MetadataRequest *out)
 {
     if (version < 0 || version > 9)
         return KF_EVERSION;
@@ -246,8 +245,7 @@ static void kf__dec_MetadataResponsePartition(kf_rd *r, int16_t v, kf_MetadataRe
     }
 }
 
-static void kf__enc_MetadataResponsePartition(kf_wr *w, int16_t v,
-                                              const kf_MetadataResponsePartition *o)
+static void kf__enc_MetadataResponsePartition(kf_wr *w, int16_t v, const kf_MetadataResponsePartition *o)
 {
     (void)v;
     kf_wr_i16(w, o->ErrorCode);
@@ -413,7 +411,7 @@ static void kf__enc_MetadataResponse(kf_wr *w, int16_t v, const kf_MetadataRespo
 }
 
 int kf_decode_MetadataResponse(const unsigned char *p, size_t n, int16_t version, kf_arena *a,
-                               kf_MetadataResponse *out)
+    kf_MetadataResponse *out)
 {
     if (version < 0 || version > 9)
         return KF_EVERSION;

@@ -15,22 +15,16 @@
 
 #include <string.h>
 
-static void kf__dec_OffsetCommitRequestPartition(kf_rd *r, int16_t v,
-                                                 kf_OffsetCommitRequestPartition *o);
-static void kf__enc_OffsetCommitRequestPartition(kf_wr *w, int16_t v,
-                                                 const kf_OffsetCommitRequestPartition *o);
+static void kf__dec_OffsetCommitRequestPartition(kf_rd *r, int16_t v, kf_OffsetCommitRequestPartition *o);
+static void kf__enc_OffsetCommitRequestPartition(kf_wr *w, int16_t v, const kf_OffsetCommitRequestPartition *o);
 static void kf__dec_OffsetCommitRequestTopic(kf_rd *r, int16_t v, kf_OffsetCommitRequestTopic *o);
-static void kf__enc_OffsetCommitRequestTopic(kf_wr *w, int16_t v,
-                                             const kf_OffsetCommitRequestTopic *o);
+static void kf__enc_OffsetCommitRequestTopic(kf_wr *w, int16_t v, const kf_OffsetCommitRequestTopic *o);
 static void kf__dec_OffsetCommitRequest(kf_rd *r, int16_t v, kf_OffsetCommitRequest *o);
 static void kf__enc_OffsetCommitRequest(kf_wr *w, int16_t v, const kf_OffsetCommitRequest *o);
-static void kf__dec_OffsetCommitResponsePartition(kf_rd *r, int16_t v,
-                                                  kf_OffsetCommitResponsePartition *o);
-static void kf__enc_OffsetCommitResponsePartition(kf_wr *w, int16_t v,
-                                                  const kf_OffsetCommitResponsePartition *o);
+static void kf__dec_OffsetCommitResponsePartition(kf_rd *r, int16_t v, kf_OffsetCommitResponsePartition *o);
+static void kf__enc_OffsetCommitResponsePartition(kf_wr *w, int16_t v, const kf_OffsetCommitResponsePartition *o);
 static void kf__dec_OffsetCommitResponseTopic(kf_rd *r, int16_t v, kf_OffsetCommitResponseTopic *o);
-static void kf__enc_OffsetCommitResponseTopic(kf_wr *w, int16_t v,
-                                              const kf_OffsetCommitResponseTopic *o);
+static void kf__enc_OffsetCommitResponseTopic(kf_wr *w, int16_t v, const kf_OffsetCommitResponseTopic *o);
 static void kf__dec_OffsetCommitResponse(kf_rd *r, int16_t v, kf_OffsetCommitResponse *o);
 static void kf__enc_OffsetCommitResponse(kf_wr *w, int16_t v, const kf_OffsetCommitResponse *o);
 
@@ -43,8 +37,7 @@ void kf_OffsetCommitRequestPartition_init(kf_OffsetCommitRequestPartition *o)
     o->CommitTimestamp = INT64_C(-1);
 }
 
-static void kf__dec_OffsetCommitRequestPartition(kf_rd *r, int16_t v,
-                                                 kf_OffsetCommitRequestPartition *o)
+static void kf__dec_OffsetCommitRequestPartition(kf_rd *r, int16_t v, kf_OffsetCommitRequestPartition *o)
 {
     (void)v;
     kf_OffsetCommitRequestPartition_init(o);
@@ -59,8 +52,7 @@ static void kf__dec_OffsetCommitRequestPartition(kf_rd *r, int16_t v,
     kf_rd_str(r, &o->CommittedMetadata, 0, 1);
 }
 
-static void kf__enc_OffsetCommitRequestPartition(kf_wr *w, int16_t v,
-                                                 const kf_OffsetCommitRequestPartition *o)
+static void kf__enc_OffsetCommitRequestPartition(kf_wr *w, int16_t v, const kf_OffsetCommitRequestPartition *o)
 {
     (void)v;
     kf_wr_i32(w, o->PartitionIndex);
@@ -95,8 +87,7 @@ static void kf__dec_OffsetCommitRequestTopic(kf_rd *r, int16_t v, kf_OffsetCommi
     }
 }
 
-static void kf__enc_OffsetCommitRequestTopic(kf_wr *w, int16_t v,
-                                             const kf_OffsetCommitRequestTopic *o)
+static void kf__enc_OffsetCommitRequestTopic(kf_wr *w, int16_t v, const kf_OffsetCommitRequestTopic *o)
 {
     (void)v;
     kf_wr_str(w, &o->Name, 0, 0);
@@ -163,7 +154,7 @@ static void kf__enc_OffsetCommitRequest(kf_wr *w, int16_t v, const kf_OffsetComm
 }
 
 int kf_decode_OffsetCommitRequest(const unsigned char *p, size_t n, int16_t version, kf_arena *a,
-                                  kf_OffsetCommitRequest *out)
+    kf_OffsetCommitRequest *out)
 {
     if (version < 0 || version > 7)
         return KF_EVERSION;
@@ -188,8 +179,7 @@ void kf_OffsetCommitResponsePartition_init(kf_OffsetCommitResponsePartition *o)
     memset(o, 0, sizeof(*o));
 }
 
-static void kf__dec_OffsetCommitResponsePartition(kf_rd *r, int16_t v,
-                                                  kf_OffsetCommitResponsePartition *o)
+static void kf__dec_OffsetCommitResponsePartition(kf_rd *r, int16_t v, kf_OffsetCommitResponsePartition *o)
 {
     (void)v;
     kf_OffsetCommitResponsePartition_init(o);
@@ -197,8 +187,7 @@ static void kf__dec_OffsetCommitResponsePartition(kf_rd *r, int16_t v,
     o->ErrorCode = kf_rd_i16(r);
 }
 
-static void kf__enc_OffsetCommitResponsePartition(kf_wr *w, int16_t v,
-                                                  const kf_OffsetCommitResponsePartition *o)
+static void kf__enc_OffsetCommitResponsePartition(kf_wr *w, int16_t v, const kf_OffsetCommitResponsePartition *o)
 {
     (void)v;
     kf_wr_i32(w, o->PartitionIndex);
@@ -226,8 +215,7 @@ static void kf__dec_OffsetCommitResponseTopic(kf_rd *r, int16_t v, kf_OffsetComm
     }
 }
 
-static void kf__enc_OffsetCommitResponseTopic(kf_wr *w, int16_t v,
-                                              const kf_OffsetCommitResponseTopic *o)
+static void kf__enc_OffsetCommitResponseTopic(kf_wr *w, int16_t v, const kf_OffsetCommitResponseTopic *o)
 {
     (void)v;
     kf_wr_str(w, &o->Name, 0, 0);
@@ -271,7 +259,7 @@ static void kf__enc_OffsetCommitResponse(kf_wr *w, int16_t v, const kf_OffsetCom
 }
 
 int kf_decode_OffsetCommitResponse(const unsigned char *p, size_t n, int16_t version, kf_arena *a,
-                                   kf_OffsetCommitResponse *out)
+    kf_OffsetCommitResponse *out)
 {
     if (version < 0 || version > 7)
         return KF_EVERSION;

@@ -16,17 +16,13 @@
 #include <string.h>
 
 static void kf__dec_OffsetFetchRequestTopic(kf_rd *r, int16_t v, kf_OffsetFetchRequestTopic *o);
-static void kf__enc_OffsetFetchRequestTopic(kf_wr *w, int16_t v,
-                                            const kf_OffsetFetchRequestTopic *o);
+static void kf__enc_OffsetFetchRequestTopic(kf_wr *w, int16_t v, const kf_OffsetFetchRequestTopic *o);
 static void kf__dec_OffsetFetchRequest(kf_rd *r, int16_t v, kf_OffsetFetchRequest *o);
 static void kf__enc_OffsetFetchRequest(kf_wr *w, int16_t v, const kf_OffsetFetchRequest *o);
-static void kf__dec_OffsetFetchResponsePartition(kf_rd *r, int16_t v,
-                                                 kf_OffsetFetchResponsePartition *o);
-static void kf__enc_OffsetFetchResponsePartition(kf_wr *w, int16_t v,
-                                                 const kf_OffsetFetchResponsePartition *o);
+static void kf__dec_OffsetFetchResponsePartition(kf_rd *r, int16_t v, kf_OffsetFetchResponsePartition *o);
+static void kf__enc_OffsetFetchResponsePartition(kf_wr *w, int16_t v, const kf_OffsetFetchResponsePartition *o);
 static void kf__dec_OffsetFetchResponseTopic(kf_rd *r, int16_t v, kf_OffsetFetchResponseTopic *o);
-static void kf__enc_OffsetFetchResponseTopic(kf_wr *w, int16_t v,
-                                             const kf_OffsetFetchResponseTopic *o);
+static void kf__enc_OffsetFetchResponseTopic(kf_wr *w, int16_t v, const kf_OffsetFetchResponseTopic *o);
 static void kf__dec_OffsetFetchResponse(kf_rd *r, int16_t v, kf_OffsetFetchResponse *o);
 static void kf__enc_OffsetFetchResponse(kf_wr *w, int16_t v, const kf_OffsetFetchResponse *o);
 
@@ -64,8 +60,7 @@ static void kf__dec_OffsetFetchRequestTopic(kf_rd *r, int16_t v, kf_OffsetFetchR
     }
 }
 
-static void kf__enc_OffsetFetchRequestTopic(kf_wr *w, int16_t v,
-                                            const kf_OffsetFetchRequestTopic *o)
+static void kf__enc_OffsetFetchRequestTopic(kf_wr *w, int16_t v, const kf_OffsetFetchRequestTopic *o)
 {
     (void)v;
     kf_wr_str(w, &o->Name, v >= 6, 0);
@@ -128,7 +123,7 @@ static void kf__enc_OffsetFetchRequest(kf_wr *w, int16_t v, const kf_OffsetFetch
 }
 
 int kf_decode_OffsetFetchRequest(const unsigned char *p, size_t n, int16_t version, kf_arena *a,
-                                 kf_OffsetFetchRequest *out)
+    kf_OffsetFetchRequest *out)
 {
     if (version < 0 || version > 7)
         return KF_EVERSION;
@@ -154,8 +149,7 @@ void kf_OffsetFetchResponsePartition_init(kf_OffsetFetchResponsePartition *o)
     o->CommittedLeaderEpoch = -1;
 }
 
-static void kf__dec_OffsetFetchResponsePartition(kf_rd *r, int16_t v,
-                                                 kf_OffsetFetchResponsePartition *o)
+static void kf__dec_OffsetFetchResponsePartition(kf_rd *r, int16_t v, kf_OffsetFetchResponsePartition *o)
 {
     (void)v;
     kf_OffsetFetchResponsePartition_init(o);
@@ -179,8 +173,7 @@ static void kf__dec_OffsetFetchResponsePartition(kf_rd *r, int16_t v,
     }
 }
 
-static void kf__enc_OffsetFetchResponsePartition(kf_wr *w, int16_t v,
-                                                 const kf_OffsetFetchResponsePartition *o)
+static void kf__enc_OffsetFetchResponsePartition(kf_wr *w, int16_t v, const kf_OffsetFetchResponsePartition *o)
 {
     (void)v;
     kf_wr_i32(w, o->PartitionIndex);
@@ -227,8 +220,7 @@ static void kf__dec_OffsetFetchResponseTopic(kf_rd *r, int16_t v, kf_OffsetFetch
     }
 }
 
-static void kf__enc_OffsetFetchResponseTopic(kf_wr *w, int16_t v,
-                                             const kf_OffsetFetchResponseTopic *o)
+static void kf__enc_OffsetFetchResponseTopic(kf_wr *w, int16_t v, const kf_OffsetFetchResponseTopic *o)
 {
     (void)v;
     kf_wr_str(w, &o->Name, v >= 6, 0);
@@ -295,7 +287,7 @@ static void kf__enc_OffsetFetchResponse(kf_wr *w, int16_t v, const kf_OffsetFetc
 }
 
 int kf_decode_OffsetFetchResponse(const unsigned char *p, size_t n, int16_t version, kf_arena *a,
-                                  kf_OffsetFetchResponse *out)
+    kf_OffsetFetchResponse *out)
 {
     if (version < 0 || version > 7)
         return KF_EVERSION;

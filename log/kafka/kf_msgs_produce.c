@@ -22,8 +22,7 @@ static void kf__enc_TopicProduceData(kf_wr *w, int16_t v, const kf_TopicProduceD
 static void kf__dec_ProduceRequest(kf_rd *r, int16_t v, kf_ProduceRequest *o);
 static void kf__enc_ProduceRequest(kf_wr *w, int16_t v, const kf_ProduceRequest *o);
 static void kf__dec_PartitionProduceResponse(kf_rd *r, int16_t v, kf_PartitionProduceResponse *o);
-static void kf__enc_PartitionProduceResponse(kf_wr *w, int16_t v,
-                                             const kf_PartitionProduceResponse *o);
+static void kf__enc_PartitionProduceResponse(kf_wr *w, int16_t v, const kf_PartitionProduceResponse *o);
 static void kf__dec_TopicProduceResponse(kf_rd *r, int16_t v, kf_TopicProduceResponse *o);
 static void kf__enc_TopicProduceResponse(kf_wr *w, int16_t v, const kf_TopicProduceResponse *o);
 static void kf__dec_ProduceResponse(kf_rd *r, int16_t v, kf_ProduceResponse *o);
@@ -118,7 +117,7 @@ static void kf__enc_ProduceRequest(kf_wr *w, int16_t v, const kf_ProduceRequest 
 }
 
 int kf_decode_ProduceRequest(const unsigned char *p, size_t n, int16_t version, kf_arena *a,
-                             kf_ProduceRequest *out)
+    kf_ProduceRequest *out)
 {
     if (version < 3 || version > 7)
         return KF_EVERSION;
@@ -158,8 +157,7 @@ static void kf__dec_PartitionProduceResponse(kf_rd *r, int16_t v, kf_PartitionPr
     }
 }
 
-static void kf__enc_PartitionProduceResponse(kf_wr *w, int16_t v,
-                                             const kf_PartitionProduceResponse *o)
+static void kf__enc_PartitionProduceResponse(kf_wr *w, int16_t v, const kf_PartitionProduceResponse *o)
 {
     (void)v;
     kf_wr_i32(w, o->Index);
@@ -185,8 +183,7 @@ static void kf__dec_TopicProduceResponse(kf_rd *r, int16_t v, kf_TopicProduceRes
         int32_t n_ = kf_rd_arrlen(r, 0, 0, 22);
         o->PartitionResponses.n = n_;
         if (n_ > 0) {
-            o->PartitionResponses.v =
-                kf_rd_alloc(r, (size_t)n_, sizeof(kf_PartitionProduceResponse));
+            o->PartitionResponses.v = kf_rd_alloc(r, (size_t)n_, sizeof(kf_PartitionProduceResponse));
             for (int32_t i_ = 0; i_ < n_ && !r->err; i_++)
                 kf__dec_PartitionProduceResponse(r, v, &o->PartitionResponses.v[i_]);
         }
@@ -233,7 +230,7 @@ static void kf__enc_ProduceResponse(kf_wr *w, int16_t v, const kf_ProduceRespons
 }
 
 int kf_decode_ProduceResponse(const unsigned char *p, size_t n, int16_t version, kf_arena *a,
-                              kf_ProduceResponse *out)
+    kf_ProduceResponse *out)
 {
     if (version < 3 || version > 7)
         return KF_EVERSION;

@@ -15,10 +15,8 @@
 
 #include <string.h>
 
-static void kf__dec_SyncGroupRequestAssignment(kf_rd *r, int16_t v,
-                                               kf_SyncGroupRequestAssignment *o);
-static void kf__enc_SyncGroupRequestAssignment(kf_wr *w, int16_t v,
-                                               const kf_SyncGroupRequestAssignment *o);
+static void kf__dec_SyncGroupRequestAssignment(kf_rd *r, int16_t v, kf_SyncGroupRequestAssignment *o);
+static void kf__enc_SyncGroupRequestAssignment(kf_wr *w, int16_t v, const kf_SyncGroupRequestAssignment *o);
 static void kf__dec_SyncGroupRequest(kf_rd *r, int16_t v, kf_SyncGroupRequest *o);
 static void kf__enc_SyncGroupRequest(kf_wr *w, int16_t v, const kf_SyncGroupRequest *o);
 static void kf__dec_SyncGroupResponse(kf_rd *r, int16_t v, kf_SyncGroupResponse *o);
@@ -31,8 +29,7 @@ void kf_SyncGroupRequestAssignment_init(kf_SyncGroupRequestAssignment *o)
     memset(o, 0, sizeof(*o));
 }
 
-static void kf__dec_SyncGroupRequestAssignment(kf_rd *r, int16_t v,
-                                               kf_SyncGroupRequestAssignment *o)
+static void kf__dec_SyncGroupRequestAssignment(kf_rd *r, int16_t v, kf_SyncGroupRequestAssignment *o)
 {
     (void)v;
     kf_SyncGroupRequestAssignment_init(o);
@@ -40,8 +37,7 @@ static void kf__dec_SyncGroupRequestAssignment(kf_rd *r, int16_t v,
     kf_rd_bytes(r, &o->Assignment, 0, 0);
 }
 
-static void kf__enc_SyncGroupRequestAssignment(kf_wr *w, int16_t v,
-                                               const kf_SyncGroupRequestAssignment *o)
+static void kf__enc_SyncGroupRequestAssignment(kf_wr *w, int16_t v, const kf_SyncGroupRequestAssignment *o)
 {
     (void)v;
     kf_wr_str(w, &o->MemberId, 0, 0);
@@ -90,7 +86,7 @@ static void kf__enc_SyncGroupRequest(kf_wr *w, int16_t v, const kf_SyncGroupRequ
 }
 
 int kf_decode_SyncGroupRequest(const unsigned char *p, size_t n, int16_t version, kf_arena *a,
-                               kf_SyncGroupRequest *out)
+    kf_SyncGroupRequest *out)
 {
     if (version < 0 || version > 3)
         return KF_EVERSION;
@@ -137,7 +133,7 @@ static void kf__enc_SyncGroupResponse(kf_wr *w, int16_t v, const kf_SyncGroupRes
 }
 
 int kf_decode_SyncGroupResponse(const unsigned char *p, size_t n, int16_t version, kf_arena *a,
-                                kf_SyncGroupResponse *out)
+    kf_SyncGroupResponse *out)
 {
     if (version < 0 || version > 3)
         return KF_EVERSION;
