@@ -44,6 +44,8 @@ import sys
 #    RecordBatch v2.  Produce is kept below 8 and ListOffsets below... 5 is
 #    fine (it only tests OffsetRequest[5] for 2.2, below 2.3).
 #  - kafkajs 2.2.4 ignores minimum versions and has no flexible versions.
+#  - OffsetForLeaderEpoch (all of 0-4): librdkafka validates a consumer's
+#    position with it (v2, KIP-320) once it knows partition leader epochs.
 #  - Produce starts at 3: older versions carry message sets v0/v1, which
 #    the log (RecordBatch v2 only) cannot store.
 API_RANGES = [
@@ -66,6 +68,7 @@ API_RANGES = [
     ("DeleteTopics", 0, 3),
     ("InitProducerId", 0, 4),
     ("DescribeConfigs", 0, 3),
+    ("OffsetForLeaderEpoch", 0, 4),
 ]
 
 PRIM = {

@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * kf_h_fetch.c — Fetch (v4-v11) with max-wait/min-bytes long polling, and
- * ListOffsets (v0-v5).
+ * ListOffsets (v0-v5).  Both apply the currentLeaderEpoch fence
+ * (kf_h_epoch.c) and read below the partition's high watermark (the log's
+ * read limit; the log end on a standalone node); ListOffsets reports the
+ * leader epoch of the offset it answers.
  *
  * Fetch replies carry record bytes straight from segment files: lg_read
  * gives a file range of whole batches, which kf__reply splices into the
@@ -121,12 +124,19 @@ static int kf_fetch_eval(kf_conn *c, int final)
             /* KIP-74: once the response budget is spent, later partitions
              * report offsets only; the first non-empty one always gets at
              * least one whole batch (lg_read guarantees that). */
+            int16_t fenced = kf__epoch_fence_part(s, topic, fp->Partition, fp->CurrentLeaderEpoch);
+            if (fenced) {
+                any_error = 1;
+                o->ErrorCode = fenced;
+                o->HighWatermark = -1;
+                continue;
+            }
             if (want == 0 && bytes > 0) {
                 lg_partition_info info;
                 rc = lg_partition_info_get(s->log, topic, fp->Partition, &info);
                 if (rc == 0) {
-                    o->HighWatermark = info.log_end_offset;
-                    o->LastStableOffset = info.log_end_offset;
+                    o->HighWatermark = info.high_watermark;
+                    o->LastStableOffset = info.high_watermark;
                     o->LogStartOffset = info.log_start_offset;
                 }
             } else {
@@ -153,8 +163,8 @@ static int kf_fetch_eval(kf_conn *c, int final)
                 if (rc == LG_EOFFSET) {
                     lg_partition_info info;
                     if (lg_partition_info_get(s->log, topic, fp->Partition, &info) == 0) {
-                        o->HighWatermark = info.log_end_offset;
-                        o->LastStableOffset = info.log_end_offset;
+                        o->HighWatermark = info.high_watermark;
+                        o->LastStableOffset = info.high_watermark;
                         o->LogStartOffset = info.log_start_offset;
                     }
                 }
@@ -243,29 +253,37 @@ void kf__fetch_recheck(kf_server *s, int only_expired)
  * ====================================================================== */
 
 /* The offset for one ListOffsets query: -1 latest, -2 earliest, else the
- * first offset with timestamp >= ts (and that record's timestamp). */
+ * first offset with timestamp >= ts (and that record's timestamp), and the
+ * leader epoch Kafka reports with it: latest, the partition's current
+ * epoch; else the epoch of the batch at the offset (the current one for an
+ * empty log; -1 when no record matched). */
 static int kf_list_one(kf_server *s, const char *topic, int32_t part, int64_t ts, int64_t *off,
-                       int64_t *found_ts)
+                       int64_t *found_ts, int32_t *epoch)
 {
     lg_partition_info info;
     int rc = lg_partition_info_get(s->log, topic, part, &info);
     if (rc)
         return rc;
     *found_ts = -1;
+    *epoch = info.leader_epoch;
     if (ts == -1) {
-        *off = info.log_end_offset;
+        *off = info.high_watermark; /* what consumers may read below */
         return 0;
     }
     if (ts == -2) {
         *off = info.log_start_offset;
+        if (info.high_watermark > info.log_start_offset)
+            *epoch = kf__epoch_at(s, topic, part, *off);
         return 0;
     }
     if (ts < 0)
         return CN_EINVAL;
     rc = lg_offset_for_time(s->log, topic, part, ts, off);
-    if (rc || *off >= info.log_end_offset) {
-        if (!rc)
+    if (rc || *off >= info.high_watermark) {
+        if (!rc) {
             *off = -1; /* Kafka: no record at or after ts → offset -1 */
+            *epoch = -1;
+        }
         return rc;
     }
     lg_iter *it;
@@ -280,6 +298,7 @@ static int kf_list_one(kf_server *s, const char *topic, int32_t part, int64_t ts
         }
         lg_iter_close(it);
     }
+    *epoch = kf__epoch_at(s, topic, part, *off);
     return 0;
 }
 
@@ -311,16 +330,21 @@ int kf_h_list_offsets(kf_conn *c)
             kf_ListOffsetsPartitionResponse *o = &rt->Partitions.v[i];
             kf_ListOffsetsPartitionResponse_init(o);
             o->PartitionIndex = qp->PartitionIndex;
+            const char *topic = kf__name(&qt->Name);
+            o->ErrorCode =
+                kf__epoch_fence_part(s, topic, qp->PartitionIndex, qp->CurrentLeaderEpoch);
+            if (o->ErrorCode)
+                continue;
             int64_t off = -1, ts = -1;
-            int rc =
-                kf_list_one(s, kf__name(&qt->Name), qp->PartitionIndex, qp->Timestamp, &off, &ts);
+            int32_t epoch = -1;
+            int rc = kf_list_one(s, topic, qp->PartitionIndex, qp->Timestamp, &off, &ts, &epoch);
             if (rc) {
                 o->ErrorCode = kf__kafka_error(rc);
                 continue;
             }
             o->Offset = off;
             o->Timestamp = ts;
-            o->LeaderEpoch = 0;
+            o->LeaderEpoch = epoch;
             if (v == 0 && off >= 0) {
                 int64_t *old = kf_arena_alloc(c->arena, sizeof(int64_t));
                 if (!old)

@@ -29,6 +29,7 @@ static const kf_api_info kf_apis[] = {
     {19, "CreateTopics", 0, 4, 5, 5},
     {20, "DeleteTopics", 0, 3, 4, 4},
     {22, "InitProducerId", 0, 4, 2, 2},
+    {23, "OffsetForLeaderEpoch", 0, 4, 4, 4},
     {32, "DescribeConfigs", 0, 3, 4, 4},
 };
 
@@ -176,6 +177,13 @@ int kf_decode_request(int16_t api_key, int16_t version, const unsigned char *p, 
         *out = o;
         return kf_decode_DescribeConfigsRequest(p, n, version, a, o);
     }
+    case 23: {
+        kf_OffsetForLeaderEpochRequest *o = kf_arena_alloc(a, sizeof(*o));
+        if (!o)
+            return kf_arena_error(a);
+        *out = o;
+        return kf_decode_OffsetForLeaderEpochRequest(p, n, version, a, o);
+    }
     default:
         return KF_EVERSION;
     }
@@ -220,6 +228,8 @@ int kf_encode_request(kf_wr *w, int16_t api_key, int16_t version, const void *in
         return kf_encode_InitProducerIdRequest(w, version, in);
     case 32:
         return kf_encode_DescribeConfigsRequest(w, version, in);
+    case 23:
+        return kf_encode_OffsetForLeaderEpochRequest(w, version, in);
     default:
         return KF_EVERSION;
     }
@@ -355,6 +365,13 @@ int kf_decode_response(int16_t api_key, int16_t version, const unsigned char *p,
         *out = o;
         return kf_decode_DescribeConfigsResponse(p, n, version, a, o);
     }
+    case 23: {
+        kf_OffsetForLeaderEpochResponse *o = kf_arena_alloc(a, sizeof(*o));
+        if (!o)
+            return kf_arena_error(a);
+        *out = o;
+        return kf_decode_OffsetForLeaderEpochResponse(p, n, version, a, o);
+    }
     default:
         return KF_EVERSION;
     }
@@ -399,6 +416,8 @@ int kf_encode_response(kf_wr *w, int16_t api_key, int16_t version, const void *i
         return kf_encode_InitProducerIdResponse(w, version, in);
     case 32:
         return kf_encode_DescribeConfigsResponse(w, version, in);
+    case 23:
+        return kf_encode_OffsetForLeaderEpochResponse(w, version, in);
     default:
         return KF_EVERSION;
     }

@@ -44,6 +44,7 @@ enum kf_api_key {
     KF_API_DELETETOPICS = 20,
     KF_API_INITPRODUCERID = 22,
     KF_API_DESCRIBECONFIGS = 32,
+    KF_API_OFFSETFORLEADEREPOCH = 23,
 };
 
 /** One implemented API: key, name and advertised version range. */
@@ -141,6 +142,12 @@ typedef struct kf_DescribeConfigsSynonym kf_DescribeConfigsSynonym;
 typedef struct kf_DescribeConfigsResourceResult kf_DescribeConfigsResourceResult;
 typedef struct kf_DescribeConfigsResult kf_DescribeConfigsResult;
 typedef struct kf_DescribeConfigsResponse kf_DescribeConfigsResponse;
+typedef struct kf_OffsetForLeaderPartition kf_OffsetForLeaderPartition;
+typedef struct kf_OffsetForLeaderTopic kf_OffsetForLeaderTopic;
+typedef struct kf_OffsetForLeaderEpochRequest kf_OffsetForLeaderEpochRequest;
+typedef struct kf_EpochEndOffset kf_EpochEndOffset;
+typedef struct kf_OffsetForLeaderTopicResult kf_OffsetForLeaderTopicResult;
+typedef struct kf_OffsetForLeaderEpochResponse kf_OffsetForLeaderEpochResponse;
 
 /* ---- ProduceRequest (api 0, v3-7) ---- */
 
@@ -741,6 +748,43 @@ struct kf_DescribeConfigsResponse {
     struct { kf_DescribeConfigsResult *v; int32_t n; } Results;
 };
 
+/* ---- OffsetForLeaderEpochRequest (api 23, v0-4) ---- */
+
+struct kf_OffsetForLeaderPartition {
+    int32_t Partition;
+    int32_t CurrentLeaderEpoch;  /* v2-4, default -1 */
+    int32_t LeaderEpoch;
+};
+
+struct kf_OffsetForLeaderTopic {
+    kf_str Topic;
+    struct { kf_OffsetForLeaderPartition *v; int32_t n; } Partitions;
+};
+
+struct kf_OffsetForLeaderEpochRequest {
+    int32_t ReplicaId;  /* v3-4, default -2 */
+    struct { kf_OffsetForLeaderTopic *v; int32_t n; } Topics;
+};
+
+/* ---- OffsetForLeaderEpochResponse (api 23, v0-4) ---- */
+
+struct kf_EpochEndOffset {
+    int16_t ErrorCode;
+    int32_t Partition;
+    int32_t LeaderEpoch;  /* v1-4, default -1 */
+    int64_t EndOffset;  /* default INT64_C(-1) */
+};
+
+struct kf_OffsetForLeaderTopicResult {
+    kf_str Topic;
+    struct { kf_EpochEndOffset *v; int32_t n; } Partitions;
+};
+
+struct kf_OffsetForLeaderEpochResponse {
+    int32_t ThrottleTimeMs;  /* v2-4 */
+    struct { kf_OffsetForLeaderTopicResult *v; int32_t n; } Topics;
+};
+
 /* ---- initialisers: zero everything, then the spec defaults ---- */
 
 void kf_PartitionProduceData_init(kf_PartitionProduceData *o);
@@ -824,6 +868,12 @@ void kf_DescribeConfigsSynonym_init(kf_DescribeConfigsSynonym *o);
 void kf_DescribeConfigsResourceResult_init(kf_DescribeConfigsResourceResult *o);
 void kf_DescribeConfigsResult_init(kf_DescribeConfigsResult *o);
 void kf_DescribeConfigsResponse_init(kf_DescribeConfigsResponse *o);
+void kf_OffsetForLeaderPartition_init(kf_OffsetForLeaderPartition *o);
+void kf_OffsetForLeaderTopic_init(kf_OffsetForLeaderTopic *o);
+void kf_OffsetForLeaderEpochRequest_init(kf_OffsetForLeaderEpochRequest *o);
+void kf_EpochEndOffset_init(kf_EpochEndOffset *o);
+void kf_OffsetForLeaderTopicResult_init(kf_OffsetForLeaderTopicResult *o);
+void kf_OffsetForLeaderEpochResponse_init(kf_OffsetForLeaderEpochResponse *o);
 
 /* ---- codec entry points ---- */
 
@@ -1043,6 +1093,18 @@ int kf_decode_DescribeConfigsResponse(const unsigned char *p, size_t n, int16_t 
     kf_DescribeConfigsResponse *out);
 /** Append a DescribeConfigsResponse body to w.  @return 0, CN_ENOMEM, KF_EVERSION. */
 int kf_encode_DescribeConfigsResponse(kf_wr *w, int16_t version, const kf_DescribeConfigsResponse *in);
+/** Decode a OffsetForLeaderEpochRequest body of exactly n bytes.  @return 0, KF_EFRAME (malformed,
+ *  truncated, trailing bytes, arena cap), CN_ENOMEM, KF_EVERSION. */
+int kf_decode_OffsetForLeaderEpochRequest(const unsigned char *p, size_t n, int16_t version, kf_arena *a,
+    kf_OffsetForLeaderEpochRequest *out);
+/** Append a OffsetForLeaderEpochRequest body to w.  @return 0, CN_ENOMEM, KF_EVERSION. */
+int kf_encode_OffsetForLeaderEpochRequest(kf_wr *w, int16_t version, const kf_OffsetForLeaderEpochRequest *in);
+/** Decode a OffsetForLeaderEpochResponse body of exactly n bytes.  @return 0, KF_EFRAME (malformed,
+ *  truncated, trailing bytes, arena cap), CN_ENOMEM, KF_EVERSION. */
+int kf_decode_OffsetForLeaderEpochResponse(const unsigned char *p, size_t n, int16_t version, kf_arena *a,
+    kf_OffsetForLeaderEpochResponse *out);
+/** Append a OffsetForLeaderEpochResponse body to w.  @return 0, CN_ENOMEM, KF_EVERSION. */
+int kf_encode_OffsetForLeaderEpochResponse(kf_wr *w, int16_t version, const kf_OffsetForLeaderEpochResponse *in);
 
 /**
  * Decode the request body for api_key/version into a struct allocated in a

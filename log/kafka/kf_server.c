@@ -89,6 +89,7 @@ static const kf_handler_fn kf_handlers[] = {
     [KF_API_DELETETOPICS] = kf_h_delete_topics,
     [KF_API_INITPRODUCERID] = kf_h_init_producer_id,
     [KF_API_DESCRIBECONFIGS] = kf_h_describe_configs,
+    [KF_API_OFFSETFORLEADEREPOCH] = kf_h_offset_for_leader_epoch,
 };
 
 static kf_handler_fn kf_handler_for(int16_t key)

@@ -188,6 +188,17 @@ int kf_h_offset_commit(kf_conn *c);
 int kf_h_offset_fetch(kf_conn *c);
 int kf_h_list_groups(kf_conn *c);
 int kf_h_describe_groups(kf_conn *c);
+int kf_h_offset_for_leader_epoch(kf_conn *c);
+
+/* ---- leader epochs (kf_h_epoch.c) ---- */
+/** The currentLeaderEpoch fence: current -1 passes; below node_epoch
+ *  FENCED_LEADER_EPOCH, above it UNKNOWN_LEADER_EPOCH. */
+int16_t kf__epoch_fence(int32_t current, int32_t node_epoch);
+/** The fence against a partition's epoch (its lookup error if it has none;
+ *  no lookup when current is -1). */
+int16_t kf__epoch_fence_part(kf_server *s, const char *topic, int32_t part, int32_t current);
+/** The leader epoch of the batch holding offset (-1 if none or unknown). */
+int32_t kf__epoch_at(kf_server *s, const char *topic, int32_t part, int64_t offset);
 
 /** Is api_key/api_version advertised but below what the codec decodes
  *  (Produce v0-2, Fetch v0-3)?  Then kf__answer_old_version answers it
