@@ -79,7 +79,8 @@ typedef struct auth_token_cache auth_token_cache;
 
 /**
  * Create a cache for tokens signed by pk holding at most capacity tokens
- * (rounded up to a power of two; AUTH_TOKEN_CACHE_ENTRY_SIZE bytes each).
+ * (rounded up to a power of two; AUTH_TOKEN_CACHE_ENTRY_SIZE bytes each),
+ * plus a table of refused tokens a quarter that size (20 bytes each).
  * @return 0 or CN_ENOMEM / CN_ESYS (libsodium failed to initialise)
  */
 int auth_token_cache_new(auth_token_cache **out, const unsigned char pk[AUTH_TOKEN_PK_LEN],
@@ -89,15 +90,20 @@ void auth_token_cache_free(auth_token_cache *c);
 
 /**
  * auth_token_verify with a memory: the same results and claims, but a token
- * verified before (and still cached) skips the signature check.  Expiry is
- * always checked against now_ms.  Only tokens that verified are cached, so
- * garbage cannot evict good entries (it still costs a verification each:
- * rate-limit handshakes per address).
+ * whose signature was checked before (and is still cached) is not checked
+ * again.  Expiry is always checked against now_ms.  Tokens whose signature
+ * verified are cached with their claims; tokens whose signature did not
+ * (forged, tampered, another key) go to a separate table of refusals and
+ * are refused again without a verification, and they can evict only other
+ * refusals, never a good entry.  Malformed tokens cost no signature check
+ * and are not cached.  Each new forged token still costs one verification:
+ * rate-limit handshakes per address.
  */
 int auth_token_cache_verify(auth_token_cache *c, const char *tok, size_t len, int64_t now_ms,
                             auth_token_claims *out);
 
-/** Lookups answered from the cache, and those that verified. */
+/** Lookups answered from the cache (good or refused) without a signature
+ *  check, and signature checks performed (each a miss). */
 void auth_token_cache_stats(const auth_token_cache *c, uint64_t *hits, uint64_t *misses);
 
 /** Bytes per cached token. */

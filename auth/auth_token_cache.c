@@ -10,9 +10,19 @@
  * beyond any realistic count.  Keying by text is sound because a token
  * has exactly one accepted spelling (auth_token.c, canonical()).
  *
- * Replacement: an empty slot of the window, else an expired one, else the
- * one expiring soonest — those would be refused soonest anyway.  No
- * deletion, no resizing: memory is fixed at creation.
+ * What is cached: every token whose signature verified, expired or not
+ * (expiry is checked against now_ms on every hit, so an expired token is
+ * refused from the cache exactly as auth_token_verify refuses it), and,
+ * in a separate smaller table, the text hash of every token whose
+ * signature did NOT verify (a forged or tampered token is refused again
+ * without a second verification).  Keeping refusals apart means garbage
+ * can evict only garbage, never a good entry.
+ *
+ * Replacement (good table): an empty slot of the window, else an expired
+ * one, else the one expiring soonest — those would be refused soonest
+ * anyway; a token that is already expired only takes an empty or expired
+ * slot.  Refusal table: round robin within the window.  No deletion, no
+ * resizing: memory is fixed at creation.
  * Threads: one cache per worker thread, no locks.  Ownership: the cache
  * owns its table (cn_alloc); pk is copied.
  */
@@ -33,6 +43,12 @@ typedef struct auth_tc_entry {
     auth_token_claims claims;
 } auth_tc_entry;
 
+/* A refused token: its hash and the answer it got. */
+typedef struct auth_tc_bad {
+    unsigned char h[AUTH_TC_HASH];
+    int32_t rc; /* 0: empty */
+} auth_tc_bad;
+
 const size_t AUTH_TOKEN_CACHE_ENTRY_SIZE = sizeof(auth_tc_entry);
 
 struct auth_token_cache {
@@ -40,6 +56,9 @@ struct auth_token_cache {
     unsigned char key[crypto_generichash_KEYBYTES];
     auth_tc_entry *slots;
     size_t mask;
+    auth_tc_bad *bad; /* refusals: a quarter of the good table */
+    size_t bad_mask;
+    size_t bad_clock; /* round-robin victim within a window */
     uint64_t hits, misses;
 };
 
@@ -55,11 +74,15 @@ int auth_token_cache_new(auth_token_cache **out, const unsigned char pk[AUTH_TOK
     auth_token_cache *c = cn_calloc(1, sizeof(*c));
     if (!c)
         return CN_ENOMEM;
+    size_t nb = n / 4 > AUTH_TC_WAYS ? n / 4 : AUTH_TC_WAYS;
     c->slots = cn_calloc(n, sizeof(auth_tc_entry));
-    if (!c->slots) {
+    c->bad = c->slots ? cn_calloc(nb, sizeof(auth_tc_bad)) : NULL;
+    if (!c->bad) {
+        cn_free(c->slots);
         cn_free(c);
         return CN_ENOMEM;
     }
+    c->bad_mask = nb - 1;
     memcpy(c->pk, pk, AUTH_TOKEN_PK_LEN);
     randombytes_buf(c->key, sizeof(c->key));
     c->mask = n - 1;
@@ -72,20 +95,21 @@ void auth_token_cache_free(auth_token_cache *c)
     if (!c)
         return;
     cn_free(c->slots);
+    cn_free(c->bad);
     sodium_memzero(c, sizeof(*c));
     cn_free(c);
 }
 
-static size_t window_start(const auth_token_cache *c, const unsigned char h[AUTH_TC_HASH])
+static size_t window_start(size_t mask, const unsigned char h[AUTH_TC_HASH])
 {
     uint64_t x;
     memcpy(&x, h, sizeof(x));
-    return (size_t)x & c->mask;
+    return (size_t)x & mask;
 }
 
 static auth_tc_entry *find(auth_token_cache *c, const unsigned char h[AUTH_TC_HASH])
 {
-    size_t s = window_start(c, h);
+    size_t s = window_start(c->mask, h);
     for (size_t k = 0; k < AUTH_TC_WAYS; k++) {
         auth_tc_entry *e = &c->slots[(s + k) & c->mask];
         if (e->used && memcmp(e->h, h, AUTH_TC_HASH) == 0)
@@ -94,10 +118,29 @@ static auth_tc_entry *find(auth_token_cache *c, const unsigned char h[AUTH_TC_HA
     return NULL;
 }
 
+static auth_tc_bad *find_bad(auth_token_cache *c, const unsigned char h[AUTH_TC_HASH])
+{
+    size_t s = window_start(c->bad_mask, h);
+    for (size_t k = 0; k < AUTH_TC_WAYS; k++) {
+        auth_tc_bad *e = &c->bad[(s + k) & c->bad_mask];
+        if (e->rc && memcmp(e->h, h, AUTH_TC_HASH) == 0)
+            return e;
+    }
+    return NULL;
+}
+
+static void insert_bad(auth_token_cache *c, const unsigned char h[AUTH_TC_HASH], int rc)
+{
+    size_t s = window_start(c->bad_mask, h);
+    auth_tc_bad *e = &c->bad[(s + c->bad_clock++ % AUTH_TC_WAYS) & c->bad_mask];
+    memcpy(e->h, h, AUTH_TC_HASH);
+    e->rc = rc;
+}
+
 static void insert(auth_token_cache *c, const unsigned char h[AUTH_TC_HASH],
                    const auth_token_claims *cl, int64_t now_ms)
 {
-    size_t s = window_start(c, h);
+    size_t s = window_start(c->mask, h);
     auth_tc_entry *victim = NULL;
     for (size_t k = 0; k < AUTH_TC_WAYS; k++) {
         auth_tc_entry *e = &c->slots[(s + k) & c->mask];
@@ -108,6 +151,8 @@ static void insert(auth_token_cache *c, const unsigned char h[AUTH_TC_HASH],
         if (!victim || e->claims.expires_ms < victim->claims.expires_ms)
             victim = e;
     }
+    if (cl->expires_ms <= now_ms && victim->used && victim->claims.expires_ms > now_ms)
+        return; /* an expired token never displaces a live one */
     memcpy(victim->h, h, AUTH_TC_HASH);
     victim->used = 1;
     victim->claims = *cl;
@@ -126,10 +171,18 @@ int auth_token_cache_verify(auth_token_cache *c, const char *tok, size_t len, in
         *out = e->claims;
         return now_ms >= e->claims.expires_ms ? AUTH_ETOKENEXP : 0;
     }
+    auth_tc_bad *b = find_bad(c, h);
+    if (b) {
+        c->hits++;
+        return b->rc;
+    }
     int rc = auth_token_verify(c->pk, tok, len, now_ms, out);
-    if (rc == 0) {
+    if (rc == 0 || rc == AUTH_ETOKENEXP) {
         c->misses++;
         insert(c, h, out, now_ms);
+    } else if (rc == AUTH_ETOKENSIG) {
+        c->misses++;
+        insert_bad(c, h, rc);
     }
     return rc;
 }

@@ -2,7 +2,9 @@
 /*
  * gw_http.c — what the gateway does with an HTTP request head: parse it
  * (ws_http_parse, resumable), then /ws → upgrade check, auth (Ed25519
- * token with --auth-key; ?player=ID in development mode), 101 and the
+ * token with --auth-key, checked through the server's verified-token
+ * cache so a reconnecting player costs no second Ed25519 verification;
+ * ?player=ID in development mode), 101 and the
  * WebSocket state; /healthz and /metrics → answer and close; anything
  * else → the HTTP error the codec or the route calls for, and close.
  *
@@ -102,7 +104,7 @@ static int http_auth(gw_server *s, gw_conn *c, const ws_http_req *req, const cha
             return 401;
         }
         auth_token_claims cl;
-        rc = auth_token_verify(s->o.auth_pk, val, vlen, cn_now_ms(), &cl);
+        rc = auth_token_cache_verify(s->tokens, val, vlen, cn_now_ms(), &cl);
         if (rc) {
             *why = rc == AUTH_ETOKENEXP   ? "token expired"
                    : rc == AUTH_ETOKENSIG ? "token signature is not valid"

@@ -83,6 +83,13 @@ static void gw_metrics_totals(cn_prom *w, const gw_server *s, const gw_metrics *
     const char *ok[] = {"result", "ok", NULL}, *bad[] = {"result", "failed", NULL};
     cn_prom_u64(w, "cairn_gateway_handshakes_total", ok, m->handshakes_ok);
     cn_prom_u64(w, "cairn_gateway_handshakes_total", bad, m->handshakes_failed);
+    uint64_t th = 0, tm = 0;
+    if (s->tokens)
+        auth_token_cache_stats(s->tokens, &th, &tm);
+    cn_prom_counter(w, "cairn_gateway_token_verifications_total",
+                    "Player token signature checks (Ed25519; tokens not in the cache).", tm);
+    cn_prom_counter(w, "cairn_gateway_token_cache_hits_total",
+                    "Player tokens answered from the token cache without a signature check.", th);
     cn_prom_counter(w, "cairn_gateway_http_requests_total",
                     "Plain HTTP requests (/healthz, /metrics, others).", m->http_requests);
     cn_prom_counter(w, "cairn_gateway_frames_total", "Data messages received.", m->frames_in);

@@ -225,6 +225,8 @@ int gw_server_new(gw_server **out, struct event_base *base, gw_sink *sink, const
     s->scratch = cn_malloc(GW_SCRATCH);
     s->open = cn_calloc((size_t)sink->partitions, sizeof(*s->open));
     s->idv = cn_calloc(pl.max_batch, sizeof(*s->idv));
+    if (o->has_auth_key && auth_token_cache_new(&s->tokens, o->auth_pk, o->max_conns))
+        goto fail;
     if (!s->conns || !s->parked || !s->scratch || !s->open || !s->idv ||
         gw__iptab_init(&s->ips, o->max_conns) || gw_ping_batch_init(&s->batch, pl.max_batch))
         goto fail;
@@ -339,6 +341,7 @@ void gw_server_free(gw_server *s)
     gw__tickets_free(s);
     gw_ping_batch_free(&s->batch);
     gw__iptab_free(&s->ips);
+    auth_token_cache_free(s->tokens);
     cn_buf_free(&s->tmp);
     cn_buf_free(&s->frame);
     cn_free(s->recs);

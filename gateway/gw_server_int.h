@@ -164,7 +164,8 @@ struct gw_server {
     } * parked; /* parked connections (stale entries skipped) */
     uint32_t nparked_ents, nparked;
     gw_iptab ips;
-    unsigned char *scratch; /* the loop's one read buffer */
+    auth_token_cache *tokens; /* with --auth-key: verified and refused tokens */
+    unsigned char *scratch;   /* the loop's one read buffer */
     size_t scratch_cap;
     cn_buf tmp, frame; /* payload / frame staging for outgoing messages */
     gw_ping_batch batch;

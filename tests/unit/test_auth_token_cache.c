@@ -2,7 +2,9 @@
 /*
  * test_auth_token_cache.c — the verified-token cache gives exactly the
  * answers of auth_token_verify: hits return the same claims, expiry is
- * still enforced on hits, refused tokens are never cached, a cache for
+ * still enforced on hits (an expired token is refused from the cache
+ * too), forged tokens are verified once and refused again from a separate
+ * table that cannot evict good entries, malformed ones cost nothing, a cache for
  * another key refuses, memory stays fixed while 10x its capacity of
  * tokens pass through (each still verified correctly), eviction prefers
  * the tokens expiring soonest, and creation fails cleanly without memory.
@@ -56,20 +58,33 @@ static void test_hits_and_expiry(void **st)
     assert_int_equal(auth_token_cache_verify(c, tok, strlen(tok), 4999, &b), 0);
     assert_int_equal(auth_token_cache_verify(c, tok, strlen(tok), 5000, &b), AUTH_ETOKENEXP);
     assert_string_equal(b.player, "p-1");
-    /* Refused tokens are answered like auth_token_verify and never cached. */
+    /* A forged token is refused like auth_token_verify refuses it, verified
+     * once, and refused again from the cache. */
     char bad[AUTH_TOKEN_MAX_LEN];
     memcpy(bad, tok, sizeof(bad));
     bad[10] = bad[10] == 'A' ? 'B' : 'A';
     for (int i = 0; i < 3; i++)
         assert_int_equal(auth_token_cache_verify(c, bad, strlen(bad), 2000, &b), AUTH_ETOKENSIG);
+    auth_token_cache_stats(c, &hits, &misses);
+    assert_true(hits == 5 && misses == 2);
+    /* Malformed tokens cost no signature check and are not cached. */
     assert_int_equal(auth_token_cache_verify(c, "x", 1, 2000, &b), AUTH_ETOKEN);
     assert_int_equal(auth_token_cache_verify(c, "", 0, 2000, &b), AUTH_ETOKEN);
+    auth_token_cache_stats(c, &hits, &misses);
+    assert_true(hits == 5 && misses == 2);
+    /* An expired token: refused with its claims, verified once, refused
+     * again from the cache with the same claims. */
     char expired[AUTH_TOKEN_MAX_LEN];
     mint("p-2", 1000, 1500, expired);
-    assert_int_equal(auth_token_cache_verify(c, expired, strlen(expired), 2000, &b),
-                     AUTH_ETOKENEXP);
+    for (int i = 0; i < 3; i++) {
+        memset(&b, 0, sizeof(b));
+        assert_int_equal(auth_token_cache_verify(c, expired, strlen(expired), 2000, &b),
+                         AUTH_ETOKENEXP);
+        assert_string_equal(b.player, "p-2");
+        assert_int_equal(b.expires_ms, 1500);
+    }
     auth_token_cache_stats(c, &hits, &misses);
-    assert_true(hits == 3 && misses == 1);
+    assert_true(hits == 7 && misses == 3);
     auth_token_cache_free(c);
     auth_token_cache_free(NULL);
 }
@@ -130,10 +145,49 @@ static void test_bounded_and_eviction(void **st)
     auth_token_cache_free(c);
 }
 
+/* Refusals never displace good entries: a cache of one window holding a
+ * good token keeps it through a stream of 100 distinct forged tokens and
+ * 100 distinct expired ones, each refused correctly; a forged token stays
+ * refused after its good original is cached and vice versa. */
+static void test_refusals_do_not_evict(void **st)
+{
+    (void)st;
+    auth_token_cache *c;
+    assert_int_equal(auth_token_cache_new(&c, pk, 1), 0);
+    char good[AUTH_TOKEN_MAX_LEN], tok[AUTH_TOKEN_MAX_LEN];
+    mint("keeper", 1000, 1000000, good);
+    auth_token_claims b;
+    assert_int_equal(auth_token_cache_verify(c, good, strlen(good), 2000, &b), 0);
+    for (int i = 0; i < 100; i++) {
+        char p[16];
+        snprintf(p, sizeof(p), "f-%d", i);
+        mint(p, 1000, 1000000, tok);
+        tok[12] = tok[12] == 'A' ? 'B' : 'A'; /* inside the payload: signature fails */
+        assert_int_equal(auth_token_cache_verify(c, tok, strlen(tok), 2000, &b), AUTH_ETOKENSIG);
+        assert_int_equal(auth_token_cache_verify(c, tok, strlen(tok), 2000, &b), AUTH_ETOKENSIG);
+        snprintf(p, sizeof(p), "e-%d", i);
+        mint(p, 1000, 1500, tok);
+        assert_int_equal(auth_token_cache_verify(c, tok, strlen(tok), 2000, &b), AUTH_ETOKENEXP);
+    }
+    uint64_t hits, misses, h0;
+    auth_token_cache_stats(c, &h0, &misses);
+    assert_int_equal(auth_token_cache_verify(c, good, strlen(good), 2000, &b), 0);
+    assert_string_equal(b.player, "keeper");
+    auth_token_cache_stats(c, &hits, &misses);
+    assert_int_equal(hits, h0 + 1);
+    /* The forgery of a cached good token is still a forgery. */
+    memcpy(tok, good, sizeof(tok));
+    size_t n = strlen(tok);
+    tok[n - 3] = tok[n - 3] == 'A' ? 'B' : 'A';
+    assert_int_equal(auth_token_cache_verify(c, tok, n, 2000, &b), AUTH_ETOKENSIG);
+    assert_int_equal(auth_token_cache_verify(c, good, strlen(good), 2000, &b), 0);
+    auth_token_cache_free(c);
+}
+
 static void test_oom(void **st)
 {
     (void)st;
-    for (long k = 1; k <= 2; k++) {
+    for (long k = 1; k <= 3; k++) {
         auth_token_cache *c = (auth_token_cache *)1;
         cn_test_alloc_fail_at(k, 0);
         assert_int_equal(auth_token_cache_new(&c, pk, 1024), CN_ENOMEM);
@@ -151,6 +205,7 @@ int main(void)
         cmocka_unit_test(test_hits_and_expiry),
         cmocka_unit_test(test_other_key),
         cmocka_unit_test(test_bounded_and_eviction),
+        cmocka_unit_test(test_refusals_do_not_evict),
         cmocka_unit_test(test_oom),
     };
     return cmocka_run_group_tests(tests, setup, NULL);

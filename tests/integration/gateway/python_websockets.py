@@ -12,6 +12,9 @@ gateway/python_websockets — the player protocol v1 through a real client
     WebSocket pings, and not while it keeps sending player pings;
   - auth: a valid token is accepted; a bad, expired or missing token gets
     HTTP 401 and no upgrade; ?player= is refused when a key is configured;
+    a token used three times is verified once (/metrics counts signature
+    checks and cache hits), and a tampered or expired token is refused
+    again when its refusal comes from the cache;
   - /healthz and /metrics answer on the same port with the counters moving;
   - SIGTERM drains: an open client gets 1001 and the gateway exits 0.
 """
@@ -126,13 +129,23 @@ async def auth(gw, key):
         return subprocess.run([BIN, "token", "issue", "--key", key, "--player", player, "--ttl", ttl],
                               check=True, capture_output=True).stdout.decode().strip()
     tok = issue("dave")
-    async with websockets.connect(gw.url("token=" + tok)) as ws:
-        await ws.send(json.dumps({"id": "d-1", "beacon": "b-07", "rssi": -61, "ts": now_ms()}))
-        check(json.loads(await ws.recv()) == {"ack": ["d-1"]}, "token accepted and ping acked")
+    # The same token three times (a player reconnecting): accepted each
+    # time, its signature checked once (the verified-token cache).
+    for i in range(3):
+        async with websockets.connect(gw.url("token=" + tok)) as ws:
+            await ws.send(json.dumps({"id": "d-%d" % i, "beacon": "b-07", "rssi": -61, "ts": now_ms()}))
+            check(json.loads(await ws.recv()) == {"ack": ["d-%d" % i]},
+                  "token accepted and ping acked (connection %d)" % i)
+    check(gw.metric("cairn_gateway_token_verifications_total") == 1,
+          "a reconnecting token is verified once")
+    check(gw.metric("cairn_gateway_token_cache_hits_total") == 2, "and answered from the cache twice")
     bad = tok[:-4] + ("AAAA" if not tok.endswith("AAAA") else "BBBB")
     expired = issue("dave", "1ms")
     time.sleep(0.05)
+    # Tampered and expired tokens twice each: refused both times, also when
+    # the second answer comes from the cache (one verification each).
     for q, what in (("token=" + bad, "tampered token"), ("token=" + expired, "expired token"),
+                    ("token=" + bad, "tampered token again"), ("token=" + expired, "expired token again"),
                     ("player=dave", "?player= with an auth key"), ("", "no token"),
                     ("token=%%%%", "malformed query")):
         try:
@@ -141,6 +154,10 @@ async def auth(gw, key):
         except websockets.InvalidStatusCode as e:
             check(e.status_code in (401, 400) if what == "malformed query" else e.status_code == 401,
                   "%s: HTTP %d" % (what, e.status_code))
+    check(gw.metric("cairn_gateway_token_verifications_total") == 3,
+          "tampered and expired tokens are verified once each")
+    check(gw.metric("cairn_gateway_token_cache_hits_total") == 4,
+          "and refused from the cache the second time")
 
 
 async def drain(gw):
