@@ -15,7 +15,12 @@
  *  - with a read limit (the high watermark of a replicated partition),
  *    Fetch, ListOffsets latest and by time answer below it;
  *  - hostile OffsetForLeaderEpoch bodies (every truncation, a huge array
- *    count) close the connection or are refused, never crash the server.
+ *    count) close the connection or are refused, never crash the server;
+ *  - real clients (kcat, confluent-kafka/librdkafka 2.0.2, kafka-python)
+ *    produce to and read a partition whose batches carry epochs 1 and 3,
+ *    unfenced (they learn no epoch from the Metadata versions they use and
+ *    send currentLeaderEpoch -1 where the field exists; none of them sends
+ *    OffsetForLeaderEpoch).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -454,6 +459,80 @@ static void test_offset_for_leader_epoch_hostile_bodies(void **st)
     want_ofle(2, 3, 3, 5);
 }
 
+/* Run a shell command, returning its stdout (malloc'd) and exit status. */
+static char *run(const char *cmd, int *status)
+{
+    FILE *f = popen(cmd, "r");
+    assert_non_null(f);
+    size_t cap = 65536, n = 0;
+    char *out = malloc(cap);
+    size_t r;
+    while ((r = fread(out + n, 1, cap - 1 - n, f)) > 0)
+        n += r;
+    out[n] = '\0';
+    *status = pclose(f);
+    return out;
+}
+
+static void test_real_clients_use_a_partition_in_a_later_epoch(void **st)
+{
+    (void)st;
+    if (access("/usr/bin/kcat", X_OK) != 0 || access("/usr/bin/python3", X_OK) != 0)
+        skip();
+    make_history(); /* partition 0: epochs 1 and 3, offsets 0-4 */
+    int port = kf_server_port(E.srv);
+    char cmd[1024];
+    int status;
+    /* kcat produces one more (stamped with epoch 3) and reads all six. */
+    snprintf(cmd, sizeof(cmd),
+             "printf 'six\\n' | timeout 120 kcat -b 127.0.0.1:%d -P -t t1 -p 0 2>&1", port);
+    free(run(cmd, &status));
+    assert_int_equal(status, 0);
+    snprintf(cmd, sizeof(cmd),
+             "timeout 120 kcat -b 127.0.0.1:%d -C -t t1 -p 0 -o beginning -e -q -f '%%o %%s\\n'",
+             port);
+    char *out = run(cmd, &status);
+    assert_int_equal(status, 0);
+    assert_string_equal(out, "0 v\n1 v\n2 v\n3 v\n4 v\n5 six\n");
+    free(out);
+    /* librdkafka (confluent-kafka) and kafka-python: assign, read from the
+     * beginning, list offsets. */
+    snprintf(cmd, sizeof(cmd),
+             "timeout 120 /usr/bin/python3 -c '\n"
+             "import sys\n"
+             "from confluent_kafka import Consumer, TopicPartition\n"
+             "c = Consumer({\"bootstrap.servers\": \"127.0.0.1:%d\", \"group.id\": \"g\",\n"
+             "              \"enable.auto.commit\": False})\n"
+             "c.assign([TopicPartition(\"t1\", 0, 0)])\n"
+             "got = []\n"
+             "while len(got) < 6:\n"
+             "    m = c.poll(10)\n"
+             "    if m is None or m.error(): sys.exit(\"librdkafka: %%r\" %% (m and m.error()))\n"
+             "    got.append(m.offset())\n"
+             "lo, hi = c.get_watermark_offsets(TopicPartition(\"t1\", 0), timeout=10)\n"
+             "c.close()\n"
+             "from kafka import KafkaConsumer, TopicPartition as TP\n"
+             "k = KafkaConsumer(bootstrap_servers=\"127.0.0.1:%d\", consumer_timeout_ms=10000)\n"
+             "tp = TP(\"t1\", 0)\n"
+             "k.assign([tp]); k.seek_to_beginning(tp)\n"
+             "kp = [r.offset for r in k][:6]\n"
+             "end = k.end_offsets([tp])[tp]\n"
+             "k.close()\n"
+             "print(got, lo, hi, kp, end)\n"
+             "' 2>&1",
+             port, port);
+    out = run(cmd, &status);
+    if (status != 0 || strcmp(out, "[0, 1, 2, 3, 4, 5] 0 6 [0, 1, 2, 3, 4, 5] 6\n") != 0)
+        fprintf(stderr, "clients said: %s\n", out);
+    assert_int_equal(status, 0);
+    assert_string_equal(out, "[0, 1, 2, 3, 4, 5] 0 6 [0, 1, 2, 3, 4, 5] 6\n");
+    free(out);
+    /* The produced batch is in epoch 3. */
+    kf_PartitionData *d = fetch_at(11, 0, 5, 3);
+    assert_int_equal(d->ErrorCode, 0);
+    assert_int_equal((int32_t)cn_rd_be32(d->Records.ptr + 12), 3);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -463,6 +542,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_consumers_read_below_the_read_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_offset_for_leader_epoch_hostile_bodies, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_real_clients_use_a_partition_in_a_later_epoch, setup,
                                         teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
