@@ -24,10 +24,17 @@
 
 #include <librdkafka/rdkafka.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define IOK_META_MS 15000
-#define IOK_FLUSH_MS 60000 /* append gives up (the worker stops, nothing committed) */
+#define IOK_STR_(x) #x
+#define IOK_STR(x) IOK_STR_(x)
+/* A record is retried for IOK_MSG_TIMEOUT_MS (librdkafka's default, set
+ * explicitly); append waits longer than that, so when it gives up (the
+ * worker stops, nothing committed) no record is still in flight. */
+#define IOK_MSG_TIMEOUT_MS 300000
+#define IOK_FLUSH_MS (IOK_MSG_TIMEOUT_MS + 15000)
 
 typedef struct io_kafka {
     hunt_io io;
@@ -96,6 +103,7 @@ static rd_kafka_t *iok_producer(io_kafka *k, const char *brokers, char *err, siz
     if (iok_set(c, "bootstrap.servers", brokers, err, errlen) ||
         iok_set(c, "enable.idempotence", "true", err, errlen) ||
         iok_set(c, "acks", "all", err, errlen) || iok_set(c, "linger.ms", "0", err, errlen) ||
+        iok_set(c, "message.timeout.ms", IOK_STR(IOK_MSG_TIMEOUT_MS), err, errlen) ||
         iok_set(c, "queue.buffering.max.messages", "1000000", err, errlen)) {
         rd_kafka_conf_destroy(c);
         return NULL;
@@ -238,10 +246,11 @@ static int iok_scan_out(hunt_io *io, int32_t p, int64_t from, int (*fn)(void *, 
 }
 
 static int iok_append(hunt_io *io, int32_t p, const hunt_out_rec *recs, size_t n, int64_t pid,
-                      int32_t base_seq, int64_t *next_offset)
+                      int16_t epoch, int32_t base_seq, int64_t *next_offset)
 {
     io_kafka *k = io->ud;
-    (void)pid; /* librdkafka's idempotent producer owns its id and sequences */
+    (void)pid; /* librdkafka's idempotent producer owns its id, epoch and sequences */
+    (void)epoch;
     (void)base_seq;
     k->dr_err = 0;
     k->dr_next = -1;
@@ -302,6 +311,17 @@ int hunt_io_kafka_new(hunt_io **out, const char *brokers, const char *node, char
     }
     *out = &k->io;
     return 0;
+}
+
+void hunt_io_kafka_limits(hunt_io *io, int64_t *flush_ms, int64_t *msg_timeout_ms)
+{
+    io_kafka *k = io->ud;
+    char v[32];
+    size_t n = sizeof(v);
+    *flush_ms = IOK_FLUSH_MS;
+    *msg_timeout_ms = -1;
+    if (rd_kafka_conf_get(rd_kafka_conf(k->prod), "message.timeout.ms", v, &n) == RD_KAFKA_CONF_OK)
+        *msg_timeout_ms = strtoll(v, NULL, 10);
 }
 
 void hunt_io_kafka_free(hunt_io *io)

@@ -3,7 +3,7 @@
  * hunt_io_log.c — hunt_io over an in-process lg_log (contract in
  * hunt_io_log.h).  Input: one lg_iter per ble-raw partition, opened at the
  * worker's stored offset.  Output: each batch of derived events becomes one
- * RecordBatch v2 with the worker's producer id, epoch 0 and base sequence,
+ * RecordBatch v2 with the worker's producer id, epoch and base sequence,
  * header content-type: application/cloudevents+protobuf, appended with
  * lg_append (which returns once it is fdatasync'ed); the log's idempotence
  * check answers a re-sent batch as a duplicate and a wrong sequence with
@@ -63,14 +63,14 @@ static int iol_scan_out(hunt_io *io, int32_t p, int64_t from, int (*fn)(void *, 
 }
 
 static int iol_append(hunt_io *io, int32_t p, const hunt_out_rec *recs, size_t n, int64_t pid,
-                      int32_t base_seq, int64_t *next_offset)
+                      int16_t epoch, int32_t base_seq, int64_t *next_offset)
 {
     io_log *l = io->ud;
     static const char ct_name[] = "content-type";
     lg_header h = {(const unsigned char *)ct_name, sizeof(ct_name) - 1,
                    (const unsigned char *)CN_CE_CONTENT_TYPE, strlen(CN_CE_CONTENT_TYPE)};
     lg_batch_builder_reset(l->bb);
-    lg_batch_builder_producer(l->bb, pid, pid >= 0 ? 0 : -1, pid >= 0 ? base_seq : -1);
+    lg_batch_builder_producer(l->bb, pid, pid >= 0 ? epoch : -1, pid >= 0 ? base_seq : -1);
     int rc = 0;
     for (size_t i = 0; !rc && i < n; i++)
         rc = lg_batch_builder_add(l->bb, recs[i].timestamp, recs[i].key, recs[i].key_len,

@@ -11,7 +11,10 @@
  * so what a read calls expired is exactly what compaction drops.
  * Threads: the handle is shared (RocksDB is thread-safe); the compaction
  * filter runs on RocksDB's background threads and only reads the
- * immutable TTL and the (thread-safe) clock.  hunt_store_errmsg() and
+ * immutable TTL, the atomic session horizon and the (thread-safe) clock.
+ * hunt_store_maybe_compact() only signals the store's compaction thread,
+ * which runs the compactions (RocksDB calls are thread-safe) and is joined
+ * by hunt_store_close().  hunt_store_errmsg() and
  * hunt_store_maybe_compact() keep per-handle fields and are meant for the
  * worker's own thread.  Ownership: the handle owns the DB, the options,
  * the filters and the column family handles; a batch owns its WriteBatch.
@@ -24,6 +27,7 @@
 #include "cn_log.h"
 #include "cn_time.h"
 
+#include <pthread.h>
 #include <rocksdb/c.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -54,6 +58,14 @@ struct hunt_store {
     hunt_clock_fn clock;
     void *clock_ud;
     int64_t last_compact_ms;
+    /* the compaction thread (hunt_store_maybe_compact) */
+    pthread_t compactor;
+    pthread_mutex_t cmu;
+    pthread_cond_t ccv;
+    int cthread, cwant, cstop; /* under cmu */
+    _Atomic uint64_t compactions;
+    void (*on_compact)(void *ud);
+    void *on_compact_ud;
     _Atomic int64_t session_horizon; /* read by the filter on RocksDB's threads */
     char errmsg[HUNT_STORE_ERR_MAX];
 };
@@ -206,6 +218,11 @@ int hunt_store_open(const char *dir, const hunt_store_opts *o, hunt_store **out,
     s->clock = o && o->clock ? o->clock : hunt__wall;
     s->clock_ud = o && o->clock ? o->clock_ud : NULL;
     atomic_init(&s->session_horizon, INT64_MIN);
+    atomic_init(&s->compactions, 0);
+    pthread_mutex_init(&s->cmu, NULL);
+    pthread_cond_init(&s->ccv, NULL);
+    s->on_compact = o ? o->on_compact : NULL;
+    s->on_compact_ud = o ? o->on_compact_ud : NULL;
     hunt__setup_options(s, o);
     const char *names[HUNT_CF_COUNT + 1] = {"default"};
     const rocksdb_options_t *opts[HUNT_CF_COUNT + 1] = {s->dbopts};
@@ -255,10 +272,27 @@ static void hunt__flush_all(hunt_store *s)
     rocksdb_flushoptions_destroy(fo);
 }
 
+static void hunt__stop_compactor(hunt_store *s)
+{
+    pthread_mutex_lock(&s->cmu);
+    int running = s->cthread;
+    s->cstop = 1;
+    pthread_cond_signal(&s->ccv);
+    pthread_mutex_unlock(&s->cmu);
+    if (!running)
+        return;
+    /* A compaction in progress is cut short: the next open starts over. */
+    rocksdb_disable_manual_compaction(s->db);
+    pthread_join(s->compactor, NULL);
+}
+
 void hunt_store_close(hunt_store *s)
 {
     if (!s)
         return;
+    hunt__stop_compactor(s);
+    pthread_cond_destroy(&s->ccv);
+    pthread_mutex_destroy(&s->cmu);
     if (s->db && s->cf[0])
         hunt__flush_all(s);
     for (int i = 0; i < HUNT_CF_COUNT; i++)
@@ -487,7 +521,9 @@ int64_t hunt_store_session_horizon(const hunt_store *s)
     return atomic_load(&((hunt_store *)s)->session_horizon);
 }
 
-int hunt_store_compact_expired(hunt_store *s)
+/* The compaction itself: thread-safe (RocksDB is), touches no field the
+ * caller's thread writes. */
+static void hunt__compact(hunt_store *s)
 {
     /* RocksDB's default for manual compactions (kIfHaveCompactionFilter)
      * rewrites even the bottommost level when a filter is set, so every
@@ -504,16 +540,59 @@ int hunt_store_compact_expired(hunt_store *s)
                                      sizeof(limit));
     }
     rocksdb_compactoptions_destroy(co);
+}
+
+int hunt_store_compact_expired(hunt_store *s)
+{
+    hunt__compact(s);
     s->last_compact_ms = hunt_store_now(s);
     return 0;
 }
 
+static void *hunt__compactor(void *ud)
+{
+    hunt_store *s = ud;
+    pthread_mutex_lock(&s->cmu);
+    for (;;) {
+        while (!s->cwant && !s->cstop)
+            pthread_cond_wait(&s->ccv, &s->cmu);
+        if (s->cstop)
+            break;
+        s->cwant = 0;
+        pthread_mutex_unlock(&s->cmu);
+        if (s->on_compact)
+            s->on_compact(s->on_compact_ud);
+        hunt__compact(s);
+        atomic_fetch_add(&s->compactions, 1);
+        pthread_mutex_lock(&s->cmu);
+    }
+    pthread_mutex_unlock(&s->cmu);
+    return NULL;
+}
+
 int hunt_store_maybe_compact(hunt_store *s, int64_t every_ms)
 {
-    if (hunt_store_now(s) - s->last_compact_ms < every_ms)
+    int64_t now = hunt_store_now(s);
+    if (now - s->last_compact_ms < every_ms)
         return 0;
-    int rc = hunt_store_compact_expired(s);
+    s->last_compact_ms = now;
+    int rc = 0;
+    pthread_mutex_lock(&s->cmu);
+    if (!s->cthread && !s->cstop) {
+        if (pthread_create(&s->compactor, NULL, hunt__compactor, s) == 0)
+            s->cthread = 1;
+        else
+            rc = CN_ESYS;
+    }
+    s->cwant = 1;
+    pthread_cond_signal(&s->ccv);
+    pthread_mutex_unlock(&s->cmu);
     return rc ? rc : 1;
+}
+
+uint64_t hunt_store_compactions(const hunt_store *s)
+{
+    return atomic_load(&((hunt_store *)s)->compactions);
 }
 
 int hunt_store_scan(hunt_store *s, enum hunt_cf cf, int raw, hunt_scan_fn fn, void *ud)

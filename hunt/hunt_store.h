@@ -65,6 +65,10 @@ typedef struct hunt_store_opts {
     hunt_clock_fn clock;  /* NULL: cn_now_ms */
     void *clock_ud;
     int no_sync; /* 1: do not fsync the WAL per write (benchmarks only) */
+    /* Called at the start of every compaction hunt_store_maybe_compact()
+     * requests, on the store's compaction thread (a test seam; NULL: none). */
+    void (*on_compact)(void *ud);
+    void *on_compact_ud;
 } hunt_store_opts;
 
 /**
@@ -170,11 +174,19 @@ int64_t hunt_store_session_horizon(const hunt_store *s);
  */
 int hunt_store_compact_expired(hunt_store *s);
 /**
- * Run hunt_store_compact_expired() if every_ms have passed on the store's
- * clock since the last run (or since open).  For a worker's timer.
- * @return 1 if it ran, 0 if not due, or a negative error.
+ * Request hunt_store_compact_expired() if every_ms have passed on the
+ * store's clock since the last request (or since open).  The compaction
+ * runs on the store's own thread (started at the first request, stopped
+ * by hunt_store_close), never on the caller's: a full compaction of
+ * `sessions` takes seconds with many players, and the caller is a
+ * worker's event loop.  A request while one runs is merged into it.
+ * Call from one thread.
+ * @return 1 if requested, 0 if not due, or CN_ENOMEM / CN_ESYS (the thread
+ *         could not start).
  */
 int hunt_store_maybe_compact(hunt_store *s, int64_t every_ms);
+/** Compactions hunt_store_maybe_compact() requested that have finished. */
+uint64_t hunt_store_compactions(const hunt_store *s);
 
 /** Visitor for hunt_store_scan: return non-zero to stop. */
 typedef int (*hunt_scan_fn)(void *ud, const void *key, size_t klen, const void *val, size_t vlen,

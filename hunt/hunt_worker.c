@@ -51,10 +51,19 @@ typedef struct hw_part {
     int64_t out_seq;  /* records emitted so far = next producer sequence */
     int64_t pid;      /* producer id, -1 until allocated */
     int64_t wm;       /* committed receive-time floor: the highest record timestamp consumed */
-    int64_t skip_off; /* suppress derived events with (offset, k) <= (skip_off, skip_k) */
-    int skip_k;
+    int16_t epoch;    /* producer epoch: bumped at every start, fencing older instances */
+    int input_lost;   /* the input log ended before our committed offset (power loss) */
+    int suppress_all; /* --rebuild: every derived event is in hunt-events already */
+    struct hw_seen
+        *seen; /* (input offset, index) of our events found past the last commit, sorted */
+    size_t nseen, capseen;
     int at_end;
 } hw_part;
+
+typedef struct hw_seen {
+    int64_t off;
+    int64_t k;
+} hw_seen;
 
 typedef struct hw_player {
     uint32_t len;
@@ -110,6 +119,17 @@ static void hw_out_key(int32_t p, unsigned char k[HW_OUT_KEY_LEN])
     cn_wr_be32(k + 5, (uint32_t)p);
 }
 
+/* The output bookkeeping value: pid, sequence, output end, receive-time
+ * floor, epoch (be64 each). */
+static void hw_out_val(const hw_part *pt, int64_t wm, unsigned char v[40])
+{
+    cn_wr_be64(v, (uint64_t)pt->pid);
+    cn_wr_be64(v + 8, (uint64_t)pt->out_seq);
+    cn_wr_be64(v + 16, (uint64_t)pt->out_next);
+    cn_wr_be64(v + 24, (uint64_t)wm);
+    cn_wr_be64(v + 32, (uint64_t)(int64_t)pt->epoch);
+}
+
 static int hw_load_part(hunt_worker *w, hw_part *pt)
 {
     unsigned char k[HW_OUT_KEY_LEN];
@@ -123,13 +143,16 @@ static int hw_load_part(hunt_worker *w, hw_part *pt)
     pt->out_next = 0;
     hw_out_key(pt->p, k);
     pt->wm = 0;
+    pt->epoch = 0;
     rc = hunt_store_get(w->st, HUNT_CF_OFFSETS, k, sizeof(k), &w->scratch, NULL);
-    if (rc == 0 && (w->scratch.len == 24 || w->scratch.len == 32)) {
+    if (rc == 0 && (w->scratch.len == 24 || w->scratch.len == 32 || w->scratch.len == 40)) {
         pt->pid = (int64_t)cn_rd_be64(w->scratch.data);
         pt->out_seq = (int64_t)cn_rd_be64(w->scratch.data + 8);
         pt->out_next = (int64_t)cn_rd_be64(w->scratch.data + 16);
-        if (w->scratch.len == 32) /* older states have no floor: 0 keeps every session */
+        if (w->scratch.len >= 32) /* older states have no floor: 0 keeps every session */
             pt->wm = (int64_t)cn_rd_be64(w->scratch.data + 24);
+        if (w->scratch.len == 40)
+            pt->epoch = (int16_t)cn_rd_be64(w->scratch.data + 32);
     } else if (rc == 0) {
         return CN_ECORRUPT;
     } else if (rc != CN_ENOENT) {
@@ -175,7 +198,7 @@ static int hw_wm_one(void *ud, const void *key, size_t klen, const void *val, si
     for (size_t i = 0; i < ws->w->nparts; i++)
         if (ws->w->parts[i].p == p)
             return 0;
-    int64_t wm = vlen == 32 ? (int64_t)cn_rd_be64((const unsigned char *)val + 24) : 0;
+    int64_t wm = vlen >= 32 ? (int64_t)cn_rd_be64((const unsigned char *)val + 24) : 0;
     if (wm < ws->lo)
         ws->lo = wm;
     return 0;
@@ -199,6 +222,7 @@ typedef struct hw_scan {
     const char *prefix; /* "<hunt>/<p>/" */
     size_t plen;
     int64_t found, last_offset;
+    int rc;
 } hw_scan;
 
 /* One record of hunt-events partition p at or past our last committed
@@ -211,27 +235,62 @@ static int hw_scan_one(void *ud, const lg_record *rec)
     sc->last_offset = rec->offset;
     if (!rec->value || cn_ce_decode(rec->value, rec->value_len, &m, &ev))
         return 0;
-    if (strcmp(ev.source, sc->w->source) == 0 && strncmp(ev.id, sc->prefix, sc->plen) == 0) {
+    /* The id alone ("<hunt>/<input partition>/<input offset>/<index>")
+     * names the event: not the source, which carries --node, so a
+     * partition moved to a worker of another name still finds its events. */
+    hw_part *pt = sc->pt;
+    int rc = 0;
+    if (strncmp(ev.id, sc->prefix, sc->plen) == 0) {
         char *end;
         long long off = strtoll(ev.id + sc->plen, &end, 10);
         long k = *end == '/' ? strtol(end + 1, NULL, 10) : -1;
-        if (k >= 0 && (off > sc->pt->skip_off || (off == sc->pt->skip_off && k > sc->pt->skip_k))) {
-            sc->pt->skip_off = off;
-            sc->pt->skip_k = (int)k;
+        /* Events of inputs before the committed offset are never derived
+         * again; after a log lost its input tail, the offsets past its end
+         * name other pings now: neither is kept. */
+        if (k >= 0 && off >= pt->next && !pt->input_lost) {
+            if (pt->nseen == pt->capseen) {
+                size_t nc = pt->capseen ? pt->capseen * 2 : 64;
+                hw_seen *ns = cn_realloc(pt->seen, nc * sizeof(*ns));
+                if (!ns)
+                    rc = CN_ENOMEM;
+                else
+                    pt->seen = ns, pt->capseen = nc;
+            }
+            if (!rc)
+                pt->seen[pt->nseen++] = (hw_seen){off, k};
         }
         sc->found++;
     }
     cn_ce_msg_free(m);
-    return 0;
+    sc->rc = rc;
+    return rc ? 1 : 0;
+}
+
+static int hw_seen_cmp(const void *a, const void *b)
+{
+    const hw_seen *x = a, *y = b;
+    if (x->off != y->off)
+        return x->off < y->off ? -1 : 1;
+    return x->k < y->k ? -1 : x->k > y->k;
+}
+
+/* Is derived event (input offset, k) of pt already in hunt-events?  Only
+ * the ids actually found count, so a gap (a record lost while later ones
+ * were delivered, then a crash) is filled, not skipped. */
+static int hw_already_out(const hw_part *pt, int64_t off, unsigned k)
+{
+    if (pt->suppress_all)
+        return 1;
+    hw_seen key = {off, (int64_t)k};
+    return pt->nseen && bsearch(&key, pt->seen, pt->nseen, sizeof(key), hw_seen_cmp) != NULL;
 }
 
 static int hw_scan_tail(hunt_worker *w, hw_part *pt)
 {
     char prefix[HUNT_ID_MAX + 32];
     snprintf(prefix, sizeof(prefix), "%s/%d/", hunt_rules_def(w->rules)->id, (int)pt->p);
-    hw_scan sc = {w, pt, prefix, strlen(prefix), 0, -1};
-    pt->skip_off = -1;
-    pt->skip_k = -1;
+    hw_scan sc = {w, pt, prefix, strlen(prefix), 0, -1, 0};
+    pt->nseen = 0;
     int rc = w->io->scan_out(w->io, pt->p, pt->out_next, hw_scan_one, &sc);
     if (rc == LG_EOFFSET) {
         /* hunt-events ends before our last committed output: the log lost
@@ -249,29 +308,58 @@ static int hw_scan_tail(hunt_worker *w, hw_part *pt)
         pt->pid = -1;
         sc.found = 0;
         sc.last_offset = -1;
+        pt->nseen = 0;
         rc = w->io->scan_out(w->io, pt->p, 0, hw_scan_one, &sc);
     }
+    rc = rc ? rc : sc.rc;
     if (rc)
         return rc;
+    if (pt->nseen)
+        qsort(pt->seen, pt->nseen, sizeof(*pt->seen), hw_seen_cmp);
     if (w->rebuild) {
         /* The log already holds every event: derive, emit nothing, and let
          * a later live worker start its scan after what exists now. */
-        pt->skip_off = INT64_MAX;
+        pt->suppress_all = 1;
         if (sc.last_offset >= 0)
             pt->out_next = sc.last_offset + 1;
         return 0;
     }
-    pt->out_seq += sc.found;
     /* What was scanned is accounted for now: the next commit records it,
      * so the next start neither scans nor counts it again. */
     if (sc.last_offset >= pt->out_next)
         pt->out_next = sc.last_offset + 1;
-    if (sc.found)
+    if (pt->nseen)
         cn_log_info("hunt",
-                    "partition %d: %" PRId64 " derived events already in %s past the last commit "
-                    "(up to input offset %" PRId64 "): not emitted again",
-                    (int)pt->p, sc.found, HUNT_TOPIC_OUT, pt->skip_off);
+                    "partition %d: %zu derived events already in %s past the last commit: "
+                    "not emitted again",
+                    (int)pt->p, pt->nseen, HUNT_TOPIC_OUT);
     return 0;
+}
+
+/* Every start is a new producer epoch for the partition's producer id, made
+ * durable before anything is appended: an older instance still appending
+ * with the same id (a copy of this state, a worker that hung and came
+ * back) is refused by the log (LG_EFENCED) instead of interleaving its
+ * sequence with ours.  A new epoch starts its sequence at 0. */
+static int hw_bump_epoch(hunt_worker *w, hw_part *pt)
+{
+    if (w->rebuild || pt->pid < 0)
+        return 0;
+    if (pt->epoch == INT16_MAX) {
+        pt->pid = -1; /* out of epochs: a new id (allocated at the next append) */
+        pt->epoch = 0;
+    } else {
+        pt->epoch++;
+    }
+    pt->out_seq = 0;
+    unsigned char k[HW_OUT_KEY_LEN], v[40];
+    hw_out_key(pt->p, k);
+    hw_out_val(pt, pt->wm, v);
+    hunt_batch_clear(w->hb);
+    int rc = hunt_batch_put(w->hb, HUNT_CF_OFFSETS, k, sizeof(k), v, sizeof(v));
+    rc = rc ? rc : hunt_store_write(w->st, w->hb);
+    hunt_batch_clear(w->hb);
+    return rc;
 }
 
 /* After a power loss in flush mode interval or none, the log recovers only
@@ -291,6 +379,7 @@ static int hw_check_input_end(hunt_worker *w, hw_part *pt)
                 " records are gone, their effects stay in the state; resuming at %" PRId64,
                 (int)pt->p, HUNT_TOPIC_IN, end, pt->next, pt->next - end, end);
     pt->next = end;
+    pt->input_lost = 1;
     return 0;
 }
 
@@ -374,10 +463,13 @@ int hunt_worker_new(hunt_worker **out, const hunt_rules *r, hunt_store *st, hunt
         if ((rc = hw_load_part(w, pt)) != 0)
             snprintf(err, errlen, "cannot read the stored offsets of partition %d: %s", (int)pt->p,
                      cn_strerror(rc));
-        else if ((rc = hw_scan_tail(w, pt)) != 0)
+        else if ((rc = hw_check_input_end(w, pt)) != 0 || (rc = hw_scan_tail(w, pt)) != 0)
             snprintf(err, errlen, "cannot read %s partition %d: %s", HUNT_TOPIC_OUT, (int)pt->p,
                      cn_strerror(rc));
-        else if ((rc = hw_check_input_end(w, pt)) != 0 || (rc = io->seek(io, pt->p, pt->next)) != 0)
+        else if ((rc = hw_bump_epoch(w, pt)) != 0)
+            snprintf(err, errlen, "cannot record the producer epoch of partition %d: %s",
+                     (int)pt->p, cn_strerror(rc));
+        else if ((rc = io->seek(io, pt->p, pt->next)) != 0)
             snprintf(err, errlen, "cannot read %s partition %d at offset %" PRId64 ": %s",
                      HUNT_TOPIC_IN, (int)pt->p, pt->next, cn_strerror(rc));
     }
@@ -410,6 +502,8 @@ void hunt_worker_free(hunt_worker *w)
     cn_buf_free(&w->scratch);
     cn_buf_free(&w->audit);
     cn_buf_free(&w->ce);
+    for (size_t i = 0; w->parts && i < w->nparts; i++)
+        cn_free(w->parts[i].seen);
     cn_free(w->parts);
     cn_free(w->node);
     cn_free(w->source);
@@ -647,7 +741,7 @@ static int hw_step(hunt_worker *w, hw_part *pt, const lg_record *rec,
         rc = hw_audit(w, pt, rec, (uint16_t)k, hunt_event_name(e->type), pl->id, pl->len, ping, e);
         if (rc)
             break;
-        if (rec->offset < pt->skip_off || (rec->offset == pt->skip_off && (int)k <= pt->skip_k)) {
+        if (hw_already_out(pt, rec->offset, k)) {
             w->stats.suppressed++;
             continue;
         }
@@ -733,7 +827,7 @@ static int hw_append(hunt_worker *w, hw_part *pt)
     }
     int64_t next_off;
     int32_t seq = (int32_t)(pt->out_seq % ((int64_t)INT32_MAX + 1)); /* wraps like Kafka's */
-    int rc = w->io->append(w->io, pt->p, nr, w->nouts, pt->pid, seq, &next_off);
+    int rc = w->io->append(w->io, pt->p, nr, w->nouts, pt->pid, pt->epoch, seq, &next_off);
     if (rc)
         return rc;
     pt->out_seq += (int64_t)w->nouts;
@@ -744,7 +838,7 @@ static int hw_append(hunt_worker *w, hw_part *pt)
 
 static int hw_commit(hunt_worker *w, hw_part *pt, int64_t next, int64_t wm)
 {
-    unsigned char k[HW_OUT_KEY_LEN], v[32];
+    unsigned char k[HW_OUT_KEY_LEN], v[40];
     int rc = hw_append(w, pt);
     for (size_t i = 0; !rc && i < w->npl; i++) {
         const hw_player *pl = &w->pl[i];
@@ -753,10 +847,7 @@ static int hw_commit(hunt_worker *w, hw_part *pt, int64_t next, int64_t wm)
     }
     rc = rc ? rc : hunt_batch_put_offset(w->hb, HUNT_TOPIC_IN, pt->p, next);
     hw_out_key(pt->p, k);
-    cn_wr_be64(v, (uint64_t)pt->pid);
-    cn_wr_be64(v + 8, (uint64_t)pt->out_seq);
-    cn_wr_be64(v + 16, (uint64_t)pt->out_next);
-    cn_wr_be64(v + 24, (uint64_t)wm);
+    hw_out_val(pt, wm, v);
     rc = rc ? rc : hunt_batch_put(w->hb, HUNT_CF_OFFSETS, k, sizeof(k), v, sizeof(v));
     rc = rc ? rc : hunt_store_write(w->st, w->hb);
     if (rc)
@@ -840,9 +931,12 @@ int hunt_worker_poll(hunt_worker *w)
         }
         total += n;
     }
-    int c = hunt_store_maybe_compact(w->st, HW_COMPACT_EVERY_MS);
-    if (c > 0)
-        w->stats.compactions++;
+    /* Only a request: the compaction runs on the store's thread, so a
+     * minute-ly pass over every session never stalls this loop. */
+    if (hunt_store_maybe_compact(w->st, HW_COMPACT_EVERY_MS) < 0)
+        cn_log_warn("hunt",
+                    "cannot start the compaction thread: expired data stays on disk for now");
+    w->stats.compactions = hunt_store_compactions(w->st);
     return total;
 }
 

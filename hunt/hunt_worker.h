@@ -68,10 +68,11 @@ struct hunt_io {
     int (*scan_out)(hunt_io *io, int32_t p, int64_t from, int (*fn)(void *ud, const lg_record *rec),
                     void *ud);
     /** Append n records to output partition p, durably, as producer
-     *  (pid, epoch 0, base_seq) when the io supports it; *next_offset gets
-     *  the offset after the last one. */
+     *  (pid, epoch, base_seq) when the io supports it; *next_offset gets
+     *  the offset after the last one.  LG_EFENCED: a newer instance of
+     *  this worker has taken the producer id over. */
     int (*append)(hunt_io *io, int32_t p, const hunt_out_rec *recs, size_t n, int64_t pid,
-                  int32_t base_seq, int64_t *next_offset);
+                  int16_t epoch, int32_t base_seq, int64_t *next_offset);
     /** A producer id for output partition p (--log: lg_producer_id_alloc;
      *  an io without its own ids returns -1). */
     int (*alloc_pid)(hunt_io *io, int64_t *pid);
@@ -102,7 +103,7 @@ typedef struct hunt_worker_stats {
     uint64_t suppressed; /* derived events already in hunt-events (after a crash) */
     uint64_t batches;
     uint64_t sessions_expired; /* a joined player's ping met a session over on ping time */
-    uint64_t compactions;
+    uint64_t compactions;      /* timed compactions finished (on the store's thread) */
 } hunt_worker_stats;
 
 /**

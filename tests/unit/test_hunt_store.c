@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -388,10 +389,75 @@ static void test_oom(void **st)
     free(dir);
 }
 
+/* The timed compaction a worker requests every minute runs on the store's
+ * own thread: the request returns at once even while a compaction is held
+ * up, and the compaction is seen on another thread. */
+typedef struct held {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int entered, release;
+    pthread_t who;
+} held;
+
+static void hold_compaction(void *ud)
+{
+    held *h = ud;
+    pthread_mutex_lock(&h->mu);
+    h->entered = 1;
+    h->who = pthread_self();
+    pthread_cond_broadcast(&h->cv);
+    while (!h->release)
+        pthread_cond_wait(&h->cv, &h->mu);
+    pthread_mutex_unlock(&h->mu);
+}
+
+static void test_timed_compaction_off_the_callers_thread(void **st)
+{
+    (void)st;
+    char *dir = cn_test_tmpdir("huntstore");
+    held h = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0};
+    atomic_store(&fake_now, T0);
+    hunt_store_opts o = {0};
+    o.clock = fake_clock;
+    o.on_compact = hold_compaction;
+    o.on_compact_ud = &h;
+    hunt_store *s = NULL;
+    assert_int_equal(hunt_store_open(dir, &o, &s, NULL, 0), 0);
+    put_n(s, HUNT_CF_SESSIONS, "x-", 0, 10);
+    assert_int_equal(hunt_store_maybe_compact(s, MIN), 0); /* not due */
+    atomic_store(&fake_now, T0 + MIN);
+    assert_int_equal(hunt_store_maybe_compact(s, MIN),
+                     1); /* returns while the compaction is held */
+    pthread_mutex_lock(&h.mu);
+    while (!h.entered)
+        pthread_cond_wait(&h.cv, &h.mu);
+    assert_false(pthread_equal(h.who, pthread_self()));
+    assert_int_equal(hunt_store_compactions(s), 0);
+    /* Reads and writes go on meanwhile. */
+    pthread_mutex_unlock(&h.mu);
+    put_n(s, HUNT_CF_SESSIONS, "y-", 0, 10);
+    assert_int_equal(count(s, HUNT_CF_SESSIONS, 1), 20);
+    pthread_mutex_lock(&h.mu);
+    h.release = 1;
+    pthread_cond_broadcast(&h.cv);
+    pthread_mutex_unlock(&h.mu);
+    for (int i = 0; i < 2000 && hunt_store_compactions(s) < 1; i++)
+        usleep(5000);
+    assert_int_equal(hunt_store_compactions(s), 1);
+    /* Close joins the thread, also with a compaction requested. */
+    h.release = 1;
+    atomic_store(&fake_now, T0 + 2 * MIN);
+    assert_int_equal(hunt_store_maybe_compact(s, MIN), 1);
+    hunt_store_close(s);
+    cn_test_rmrf(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ttl_and_compaction),
+        cmocka_unit_test(test_timed_compaction_off_the_callers_thread),
         cmocka_unit_test(test_cold_audit_range),
         cmocka_unit_test(test_atomic_batch_reopen),
         cmocka_unit_test(test_bind),
