@@ -122,6 +122,10 @@ int lg_topic_delete(lg_log *log, const char *name);
  *  @return 0, LG_ENOTOPIC, CN_EINVAL, CN_EPERM (read_only), CN_EBUSY (from
  *  an append callback), or an I/O error (the old settings stay). */
 int lg_topic_config_set(lg_log *log, const char *name, const lg_topic_config *cfg);
+/** A topic's config: *set (may be NULL) as created or last changed, 0 meaning
+ *  the log default; *eff (may be NULL) with the log defaults filled in.
+ *  Any thread.  @return 0, LG_ENOTOPIC, CN_EINVAL. */
+int lg_topic_config_get(lg_log *log, const char *name, lg_topic_config *set, lg_topic_config *eff);
 /** Partition count of a topic (> 0), or LG_ENOTOPIC. */
 int lg_topic_partitions(lg_log *log, const char *name);
 /** Calls fn for each topic in name order (cfg with the log defaults filled

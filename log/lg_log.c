@@ -654,6 +654,24 @@ int lg_topic_partitions(lg_log *log, const char *name)
     return rc;
 }
 
+int lg_topic_config_get(lg_log *log, const char *name, lg_topic_config *set, lg_topic_config *eff)
+{
+    if (!log || !name)
+        return CN_EINVAL;
+    pthread_rwlock_rdlock(&log->tmu);
+    lg_topic *t = lg__topic_find(log, name);
+    if (t) {
+        if (set)
+            *set = t->cfg;
+        if (eff) {
+            *eff = t->cfg;
+            lg__topic_cfg_resolve(log, eff);
+        }
+    }
+    pthread_rwlock_unlock(&log->tmu);
+    return t ? 0 : LG_ENOTOPIC;
+}
+
 int lg_topics_each(lg_log *log, int (*fn)(void *ud, const char *name, const lg_topic_config *cfg),
                    void *ud)
 {

@@ -69,6 +69,8 @@ API_RANGES = [
     ("InitProducerId", 0, 4),
     ("DescribeConfigs", 0, 3),
     ("OffsetForLeaderEpoch", 0, 4),
+    ("AlterConfigs", 0, 2),
+    ("IncrementalAlterConfigs", 0, 1),
 ]
 
 PRIM = {

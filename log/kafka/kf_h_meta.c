@@ -218,30 +218,6 @@ int kf_h_metadata(kf_conn *c)
     return kf__reply(c, &r, NULL, 0);
 }
 
-/* Topic configs cairn understands (Kafka names); others are refused so
- * a client never believes a setting took effect when it did not. */
-static int16_t kf_apply_config(lg_topic_config *cfg, const char *name, const char *value)
-{
-    char *end;
-    if (!value)
-        return KF_ERR_INVALID_CONFIG;
-    long long x = strtoll(value, &end, 10);
-    if (strcmp(name, "cleanup.policy") == 0)
-        return strcmp(value, "delete") == 0 ? 0 : KF_ERR_INVALID_CONFIG;
-    if (*end || end == value)
-        return KF_ERR_INVALID_CONFIG;
-    if (strcmp(name, "retention.ms") == 0 && x >= -1)
-        cfg->retention_ms = x;
-    else if (strcmp(name, "retention.bytes") == 0 && x >= -1)
-        cfg->retention_bytes = x;
-    else if (strcmp(name, "segment.bytes") == 0 && x >= LG_BATCH_HEADER_LEN &&
-             (unsigned long long)x <= LG_SEGMENT_BYTES_MAX)
-        cfg->segment_bytes = (uint64_t)x;
-    else
-        return KF_ERR_INVALID_CONFIG;
-    return 0;
-}
-
 int kf_h_create_topics(kf_conn *c)
 {
     kf_server *s = c->s;
@@ -277,11 +253,20 @@ int kf_h_create_topics(kf_conn *c)
             continue;
         }
         int16_t cerr = 0;
-        for (int32_t k = 0; k < t->Configs.n && !cerr; k++)
-            cerr = kf_apply_config(&cfg, kf__name(&t->Configs.v[k].Name),
-                                   t->Configs.v[k].Value.len >= 0 ? t->Configs.v[k].Value.s : NULL);
+        const char *why = NULL;
+        for (int32_t k = 0; k < t->Configs.n && !cerr; k++) {
+            const kf_str *v = &t->Configs.v[k].Value;
+            if (v->len < 0 || !v->s || strlen(v->s) != (size_t)v->len) {
+                cerr = KF_ERR_INVALID_CONFIG;
+                why = "a config value is null or holds a NUL byte";
+            } else {
+                cerr = kf__topic_config_apply(&cfg, &t->Configs.v[k].Name, v->s, &why);
+            }
+        }
         if (cerr) {
             o->ErrorCode = cerr;
+            if (why)
+                o->ErrorMessage = kf_str_c(why);
             continue;
         }
         if (q->validateOnly) {
@@ -327,23 +312,6 @@ int kf_h_delete_topics(kf_conn *c)
 /* ======================================================================
  * DescribeConfigs
  * ====================================================================== */
-
-typedef struct kf_cfg_find {
-    const char *name;
-    lg_topic_config cfg;
-    int found;
-} kf_cfg_find;
-
-static int kf_cfg_find_cb(void *ud, const char *name, const lg_topic_config *cfg)
-{
-    kf_cfg_find *f = ud;
-    if (strcmp(name, f->name) == 0) {
-        f->cfg = *cfg;
-        f->found = 1;
-        return 1;
-    }
-    return 0;
-}
 
 static int kf_add_config(kf_conn *c, kf_DescribeConfigsResourceResult *o, int *n,
                          const kf_DescribeConfigsResource *res, const char *name, const char *value,
@@ -396,19 +364,20 @@ int kf_h_describe_configs(kf_conn *c)
         int n = 0, rc = 0;
         char num[32];
         if (res->ResourceType == 2) { /* TOPIC */
-            kf_cfg_find f = {kf__name(&res->ResourceName), {0}, 0};
-            lg_topics_each(s->log, kf_cfg_find_cb, &f);
-            if (!f.found) {
+            /* set: as the topic was created or last altered (0 = the log's
+             * default, reported as a default); eff: what applies. */
+            lg_topic_config set, eff;
+            if (lg_topic_config_get(s->log, kf__name(&res->ResourceName), &set, &eff) != 0) {
                 o->ErrorCode = KF_ERR_UNKNOWN_TOPIC_OR_PARTITION;
                 continue;
             }
             rc |= kf_add_config(c, cf, &n, res, "cleanup.policy", "delete", 1);
-            snprintf(num, sizeof(num), "%lld", (long long)f.cfg.retention_ms);
-            rc |= kf_add_config(c, cf, &n, res, "retention.ms", num, 0);
-            snprintf(num, sizeof(num), "%lld", (long long)f.cfg.retention_bytes);
-            rc |= kf_add_config(c, cf, &n, res, "retention.bytes", num, 0);
-            snprintf(num, sizeof(num), "%llu", (unsigned long long)f.cfg.segment_bytes);
-            rc |= kf_add_config(c, cf, &n, res, "segment.bytes", num, 0);
+            snprintf(num, sizeof(num), "%lld", (long long)eff.retention_ms);
+            rc |= kf_add_config(c, cf, &n, res, "retention.ms", num, set.retention_ms == 0);
+            snprintf(num, sizeof(num), "%lld", (long long)eff.retention_bytes);
+            rc |= kf_add_config(c, cf, &n, res, "retention.bytes", num, set.retention_bytes == 0);
+            snprintf(num, sizeof(num), "%llu", (unsigned long long)eff.segment_bytes);
+            rc |= kf_add_config(c, cf, &n, res, "segment.bytes", num, set.segment_bytes == 0);
             rc |= kf_add_config(c, cf, &n, res, "compression.type", "producer", 1);
             rc |= kf_add_config(c, cf, &n, res, "message.timestamp.type", "CreateTime", 1);
         } else if (res->ResourceType == 4) { /* BROKER */

@@ -31,6 +31,8 @@ static const kf_api_info kf_apis[] = {
     {22, "InitProducerId", 0, 4, 2, 2},
     {23, "OffsetForLeaderEpoch", 0, 4, 4, 4},
     {32, "DescribeConfigs", 0, 3, 4, 4},
+    {33, "AlterConfigs", 0, 2, 2, 2},
+    {44, "IncrementalAlterConfigs", 0, 1, 1, 1},
 };
 
 const kf_api_info *kf_api_table(size_t *n)
@@ -184,6 +186,20 @@ int kf_decode_request(int16_t api_key, int16_t version, const unsigned char *p, 
         *out = o;
         return kf_decode_OffsetForLeaderEpochRequest(p, n, version, a, o);
     }
+    case 33: {
+        kf_AlterConfigsRequest *o = kf_arena_alloc(a, sizeof(*o));
+        if (!o)
+            return kf_arena_error(a);
+        *out = o;
+        return kf_decode_AlterConfigsRequest(p, n, version, a, o);
+    }
+    case 44: {
+        kf_IncrementalAlterConfigsRequest *o = kf_arena_alloc(a, sizeof(*o));
+        if (!o)
+            return kf_arena_error(a);
+        *out = o;
+        return kf_decode_IncrementalAlterConfigsRequest(p, n, version, a, o);
+    }
     default:
         return KF_EVERSION;
     }
@@ -230,6 +246,10 @@ int kf_encode_request(kf_wr *w, int16_t api_key, int16_t version, const void *in
         return kf_encode_DescribeConfigsRequest(w, version, in);
     case 23:
         return kf_encode_OffsetForLeaderEpochRequest(w, version, in);
+    case 33:
+        return kf_encode_AlterConfigsRequest(w, version, in);
+    case 44:
+        return kf_encode_IncrementalAlterConfigsRequest(w, version, in);
     default:
         return KF_EVERSION;
     }
@@ -372,6 +392,20 @@ int kf_decode_response(int16_t api_key, int16_t version, const unsigned char *p,
         *out = o;
         return kf_decode_OffsetForLeaderEpochResponse(p, n, version, a, o);
     }
+    case 33: {
+        kf_AlterConfigsResponse *o = kf_arena_alloc(a, sizeof(*o));
+        if (!o)
+            return kf_arena_error(a);
+        *out = o;
+        return kf_decode_AlterConfigsResponse(p, n, version, a, o);
+    }
+    case 44: {
+        kf_IncrementalAlterConfigsResponse *o = kf_arena_alloc(a, sizeof(*o));
+        if (!o)
+            return kf_arena_error(a);
+        *out = o;
+        return kf_decode_IncrementalAlterConfigsResponse(p, n, version, a, o);
+    }
     default:
         return KF_EVERSION;
     }
@@ -418,6 +452,10 @@ int kf_encode_response(kf_wr *w, int16_t api_key, int16_t version, const void *i
         return kf_encode_DescribeConfigsResponse(w, version, in);
     case 23:
         return kf_encode_OffsetForLeaderEpochResponse(w, version, in);
+    case 33:
+        return kf_encode_AlterConfigsResponse(w, version, in);
+    case 44:
+        return kf_encode_IncrementalAlterConfigsResponse(w, version, in);
     default:
         return KF_EVERSION;
     }

@@ -45,6 +45,8 @@ enum kf_api_key {
     KF_API_INITPRODUCERID = 22,
     KF_API_DESCRIBECONFIGS = 32,
     KF_API_OFFSETFORLEADEREPOCH = 23,
+    KF_API_ALTERCONFIGS = 33,
+    KF_API_INCREMENTALALTERCONFIGS = 44,
 };
 
 /** One implemented API: key, name and advertised version range. */
@@ -148,6 +150,16 @@ typedef struct kf_OffsetForLeaderEpochRequest kf_OffsetForLeaderEpochRequest;
 typedef struct kf_EpochEndOffset kf_EpochEndOffset;
 typedef struct kf_OffsetForLeaderTopicResult kf_OffsetForLeaderTopicResult;
 typedef struct kf_OffsetForLeaderEpochResponse kf_OffsetForLeaderEpochResponse;
+typedef struct kf_AlterableConfig kf_AlterableConfig;
+typedef struct kf_AlterConfigsResource kf_AlterConfigsResource;
+typedef struct kf_AlterConfigsRequest kf_AlterConfigsRequest;
+typedef struct kf_AlterConfigsResourceResponse kf_AlterConfigsResourceResponse;
+typedef struct kf_AlterConfigsResponse kf_AlterConfigsResponse;
+typedef struct kf_IncrementalAlterConfigsRequest_AlterableConfig kf_IncrementalAlterConfigsRequest_AlterableConfig;
+typedef struct kf_IncrementalAlterConfigsRequest_AlterConfigsResource kf_IncrementalAlterConfigsRequest_AlterConfigsResource;
+typedef struct kf_IncrementalAlterConfigsRequest kf_IncrementalAlterConfigsRequest;
+typedef struct kf_IncrementalAlterConfigsResponse_AlterConfigsResourceResponse kf_IncrementalAlterConfigsResponse_AlterConfigsResourceResponse;
+typedef struct kf_IncrementalAlterConfigsResponse kf_IncrementalAlterConfigsResponse;
 
 /* ---- ProduceRequest (api 0, v3-7) ---- */
 
@@ -785,6 +797,71 @@ struct kf_OffsetForLeaderEpochResponse {
     struct { kf_OffsetForLeaderTopicResult *v; int32_t n; } Topics;
 };
 
+/* ---- AlterConfigsRequest (api 33, v0-2) ---- */
+
+struct kf_AlterableConfig {
+    kf_str Name;
+    kf_str Value;  /* nullable */
+};
+
+struct kf_AlterConfigsResource {
+    int8_t ResourceType;
+    kf_str ResourceName;
+    struct { kf_AlterableConfig *v; int32_t n; } Configs;
+};
+
+struct kf_AlterConfigsRequest {
+    struct { kf_AlterConfigsResource *v; int32_t n; } Resources;
+    bool ValidateOnly;
+};
+
+/* ---- AlterConfigsResponse (api 33, v0-2) ---- */
+
+struct kf_AlterConfigsResourceResponse {
+    int16_t ErrorCode;
+    kf_str ErrorMessage;  /* nullable */
+    int8_t ResourceType;
+    kf_str ResourceName;
+};
+
+struct kf_AlterConfigsResponse {
+    int32_t ThrottleTimeMs;
+    struct { kf_AlterConfigsResourceResponse *v; int32_t n; } Responses;
+};
+
+/* ---- IncrementalAlterConfigsRequest (api 44, v0-1) ---- */
+
+struct kf_IncrementalAlterConfigsRequest_AlterableConfig {
+    kf_str Name;
+    int8_t ConfigOperation;
+    kf_str Value;  /* nullable */
+};
+
+struct kf_IncrementalAlterConfigsRequest_AlterConfigsResource {
+    int8_t ResourceType;
+    kf_str ResourceName;
+    struct { kf_IncrementalAlterConfigsRequest_AlterableConfig *v; int32_t n; } Configs;
+};
+
+struct kf_IncrementalAlterConfigsRequest {
+    struct { kf_IncrementalAlterConfigsRequest_AlterConfigsResource *v; int32_t n; } Resources;
+    bool ValidateOnly;
+};
+
+/* ---- IncrementalAlterConfigsResponse (api 44, v0-1) ---- */
+
+struct kf_IncrementalAlterConfigsResponse_AlterConfigsResourceResponse {
+    int16_t ErrorCode;
+    kf_str ErrorMessage;  /* nullable */
+    int8_t ResourceType;
+    kf_str ResourceName;
+};
+
+struct kf_IncrementalAlterConfigsResponse {
+    int32_t ThrottleTimeMs;
+    struct { kf_IncrementalAlterConfigsResponse_AlterConfigsResourceResponse *v; int32_t n; } Responses;
+};
+
 /* ---- initialisers: zero everything, then the spec defaults ---- */
 
 void kf_PartitionProduceData_init(kf_PartitionProduceData *o);
@@ -874,6 +951,16 @@ void kf_OffsetForLeaderEpochRequest_init(kf_OffsetForLeaderEpochRequest *o);
 void kf_EpochEndOffset_init(kf_EpochEndOffset *o);
 void kf_OffsetForLeaderTopicResult_init(kf_OffsetForLeaderTopicResult *o);
 void kf_OffsetForLeaderEpochResponse_init(kf_OffsetForLeaderEpochResponse *o);
+void kf_AlterableConfig_init(kf_AlterableConfig *o);
+void kf_AlterConfigsResource_init(kf_AlterConfigsResource *o);
+void kf_AlterConfigsRequest_init(kf_AlterConfigsRequest *o);
+void kf_AlterConfigsResourceResponse_init(kf_AlterConfigsResourceResponse *o);
+void kf_AlterConfigsResponse_init(kf_AlterConfigsResponse *o);
+void kf_IncrementalAlterConfigsRequest_AlterableConfig_init(kf_IncrementalAlterConfigsRequest_AlterableConfig *o);
+void kf_IncrementalAlterConfigsRequest_AlterConfigsResource_init(kf_IncrementalAlterConfigsRequest_AlterConfigsResource *o);
+void kf_IncrementalAlterConfigsRequest_init(kf_IncrementalAlterConfigsRequest *o);
+void kf_IncrementalAlterConfigsResponse_AlterConfigsResourceResponse_init(kf_IncrementalAlterConfigsResponse_AlterConfigsResourceResponse *o);
+void kf_IncrementalAlterConfigsResponse_init(kf_IncrementalAlterConfigsResponse *o);
 
 /* ---- codec entry points ---- */
 
@@ -1105,6 +1192,30 @@ int kf_decode_OffsetForLeaderEpochResponse(const unsigned char *p, size_t n, int
     kf_OffsetForLeaderEpochResponse *out);
 /** Append a OffsetForLeaderEpochResponse body to w.  @return 0, CN_ENOMEM, KF_EVERSION. */
 int kf_encode_OffsetForLeaderEpochResponse(kf_wr *w, int16_t version, const kf_OffsetForLeaderEpochResponse *in);
+/** Decode a AlterConfigsRequest body of exactly n bytes.  @return 0, KF_EFRAME (malformed,
+ *  truncated, trailing bytes, arena cap), CN_ENOMEM, KF_EVERSION. */
+int kf_decode_AlterConfigsRequest(const unsigned char *p, size_t n, int16_t version, kf_arena *a,
+    kf_AlterConfigsRequest *out);
+/** Append a AlterConfigsRequest body to w.  @return 0, CN_ENOMEM, KF_EVERSION. */
+int kf_encode_AlterConfigsRequest(kf_wr *w, int16_t version, const kf_AlterConfigsRequest *in);
+/** Decode a AlterConfigsResponse body of exactly n bytes.  @return 0, KF_EFRAME (malformed,
+ *  truncated, trailing bytes, arena cap), CN_ENOMEM, KF_EVERSION. */
+int kf_decode_AlterConfigsResponse(const unsigned char *p, size_t n, int16_t version, kf_arena *a,
+    kf_AlterConfigsResponse *out);
+/** Append a AlterConfigsResponse body to w.  @return 0, CN_ENOMEM, KF_EVERSION. */
+int kf_encode_AlterConfigsResponse(kf_wr *w, int16_t version, const kf_AlterConfigsResponse *in);
+/** Decode a IncrementalAlterConfigsRequest body of exactly n bytes.  @return 0, KF_EFRAME (malformed,
+ *  truncated, trailing bytes, arena cap), CN_ENOMEM, KF_EVERSION. */
+int kf_decode_IncrementalAlterConfigsRequest(const unsigned char *p, size_t n, int16_t version, kf_arena *a,
+    kf_IncrementalAlterConfigsRequest *out);
+/** Append a IncrementalAlterConfigsRequest body to w.  @return 0, CN_ENOMEM, KF_EVERSION. */
+int kf_encode_IncrementalAlterConfigsRequest(kf_wr *w, int16_t version, const kf_IncrementalAlterConfigsRequest *in);
+/** Decode a IncrementalAlterConfigsResponse body of exactly n bytes.  @return 0, KF_EFRAME (malformed,
+ *  truncated, trailing bytes, arena cap), CN_ENOMEM, KF_EVERSION. */
+int kf_decode_IncrementalAlterConfigsResponse(const unsigned char *p, size_t n, int16_t version, kf_arena *a,
+    kf_IncrementalAlterConfigsResponse *out);
+/** Append a IncrementalAlterConfigsResponse body to w.  @return 0, CN_ENOMEM, KF_EVERSION. */
+int kf_encode_IncrementalAlterConfigsResponse(kf_wr *w, int16_t version, const kf_IncrementalAlterConfigsResponse *in);
 
 /**
  * Decode the request body for api_key/version into a struct allocated in a

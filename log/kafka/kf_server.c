@@ -90,6 +90,8 @@ static const kf_handler_fn kf_handlers[] = {
     [KF_API_INITPRODUCERID] = kf_h_init_producer_id,
     [KF_API_DESCRIBECONFIGS] = kf_h_describe_configs,
     [KF_API_OFFSETFORLEADEREPOCH] = kf_h_offset_for_leader_epoch,
+    [KF_API_ALTERCONFIGS] = kf_h_alter_configs,
+    [KF_API_INCREMENTALALTERCONFIGS] = kf_h_incremental_alter_configs,
 };
 
 static kf_handler_fn kf_handler_for(int16_t key)

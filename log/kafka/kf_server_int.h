@@ -175,6 +175,13 @@ int kf_h_metadata(kf_conn *c);
 int kf_h_create_topics(kf_conn *c);
 int kf_h_delete_topics(kf_conn *c);
 int kf_h_describe_configs(kf_conn *c);
+int kf_h_alter_configs(kf_conn *c);
+int kf_h_incremental_alter_configs(kf_conn *c);
+/** Apply one topic config (Kafka name) to cfg: value NULL reverts it to the
+ *  log default.  0, or INVALID_CONFIG with *why saying why (kf_h_config.c;
+ *  CreateTopics and both AlterConfigs APIs share it). */
+int16_t kf__topic_config_apply(lg_topic_config *cfg, const kf_str *name, const char *value,
+                               const char **why);
 int kf_h_init_producer_id(kf_conn *c);
 int kf_h_list_offsets(kf_conn *c);
 int kf_h_produce(kf_conn *c);

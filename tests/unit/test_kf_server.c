@@ -22,6 +22,10 @@
  *    client and is answered after its offsets are stored;
  *  - Produce v0-2 and Fetch v0-3 (advertised, never decoded) are answered
  *    UNSUPPORTED_VERSION per partition in their own layout;
+ *  - AlterConfigs v0-2 / IncrementalAlterConfigs v0-1: retention.ms,
+ *    retention.bytes, segment.bytes stored and described, validate_only,
+ *    Kafka's error codes for bad names/values/operations/duplicates, every
+ *    truncation and a hostile count close the connection;
  *  - a Produce that finds the log's queue full is parked, not the loop:
  *    other clients are served meanwhile, and every batch is stored once.
  */
@@ -961,6 +965,308 @@ static void test_requests_sent_before_close_are_served(void **st)
     cn_buf_free(&batch);
 }
 
+/* ---- AlterConfigs / IncrementalAlterConfigs ---------------------------- */
+
+/* One AlterConfigs of one resource; returns its error code. */
+static int16_t alter(int16_t v, int8_t type, const char *res, const kf_AlterableConfig *cfg, int n,
+                     int validate)
+{
+    kf_AlterConfigsResource r;
+    kf_AlterConfigsResource_init(&r);
+    r.ResourceType = type;
+    r.ResourceName = kf_str_c(res);
+    r.Configs.v = (kf_AlterableConfig *)cfg;
+    r.Configs.n = n;
+    kf_AlterConfigsRequest q;
+    kf_AlterConfigsRequest_init(&q);
+    q.Resources.v = &r;
+    q.Resources.n = 1;
+    q.ValidateOnly = validate;
+    kf_AlterConfigsResponse *resp = rpc(33, v, &q);
+    assert_int_equal(resp->Responses.n, 1);
+    assert_int_equal(resp->Responses.v[0].ResourceType, type);
+    assert_true(kf_str_eq(&resp->Responses.v[0].ResourceName, res));
+    int16_t e = resp->Responses.v[0].ErrorCode;
+    /* every refusal says why */
+    assert_true(e == 0 ? resp->Responses.v[0].ErrorMessage.len < 0
+                       : resp->Responses.v[0].ErrorMessage.len > 0);
+    return e;
+}
+
+static int16_t alter1(int16_t v, const char *topic, const char *name, const char *value)
+{
+    kf_AlterableConfig c = {kf_str_c(name), kf_str_c(value)};
+    return alter(v, 2, topic, &c, 1, 0);
+}
+
+typedef kf_IncrementalAlterConfigsRequest_AlterableConfig inc_cfg;
+
+static int16_t inc_alter(int16_t v, const char *topic, const inc_cfg *cfg, int n, int validate)
+{
+    kf_IncrementalAlterConfigsRequest_AlterConfigsResource r;
+    kf_IncrementalAlterConfigsRequest_AlterConfigsResource_init(&r);
+    r.ResourceType = 2;
+    r.ResourceName = kf_str_c(topic);
+    r.Configs.v = (inc_cfg *)cfg;
+    r.Configs.n = n;
+    kf_IncrementalAlterConfigsRequest q;
+    kf_IncrementalAlterConfigsRequest_init(&q);
+    q.Resources.v = &r;
+    q.Resources.n = 1;
+    q.ValidateOnly = validate;
+    kf_IncrementalAlterConfigsResponse *resp = rpc(44, v, &q);
+    assert_int_equal(resp->Responses.n, 1);
+    int16_t e = resp->Responses.v[0].ErrorCode;
+    assert_true(e == 0 ? resp->Responses.v[0].ErrorMessage.len < 0
+                       : resp->Responses.v[0].ErrorMessage.len > 0);
+    return e;
+}
+
+static int16_t inc1(int16_t v, const char *topic, int8_t op, const char *name, const char *value)
+{
+    inc_cfg c = {kf_str_c(name), op, kf_str_c(value)};
+    return inc_alter(v, topic, &c, 1, 0);
+}
+
+/* What DescribeConfigs says about one config of a topic. */
+static void described(const char *topic, const char *name, const char *want, int want_default)
+{
+    kf_str keys[1] = {kf_str_c(name)};
+    kf_DescribeConfigsResource res;
+    kf_DescribeConfigsResource_init(&res);
+    res.ResourceType = 2;
+    res.ResourceName = kf_str_c(topic);
+    res.ConfigurationKeys.v = keys;
+    res.ConfigurationKeys.n = 1;
+    kf_DescribeConfigsRequest q;
+    kf_DescribeConfigsRequest_init(&q);
+    q.Resources.v = &res;
+    q.Resources.n = 1;
+    /* v0 says IsDefault; v1 on says ConfigSource (5 default, 1 dynamic topic) */
+    for (int16_t v = 0; v <= 1; v++) {
+        kf_DescribeConfigsResponse *r = rpc(32, v, &q);
+        assert_int_equal(r->Results.v[0].ErrorCode, 0);
+        assert_int_equal(r->Results.v[0].Configs.n, 1);
+        const kf_DescribeConfigsResourceResult *e = &r->Results.v[0].Configs.v[0];
+        if (!kf_str_eq(&e->Value, want))
+            fprintf(stderr, "%s of %s: %s, want %s\n", name, topic, e->Value.s, want);
+        assert_true(kf_str_eq(&e->Value, want));
+        if (v == 0)
+            assert_int_equal(e->IsDefault, want_default);
+        else
+            assert_int_equal(e->ConfigSource, want_default ? 5 : 1);
+    }
+}
+
+static void test_alter_configs_all_versions(void **st)
+{
+    (void)st;
+    lg_topic_config c = {1, 0, 0, 0};
+    assert_int_equal(lg_topic_create(E.log, "cfg-t", &c), 0);
+    lg_topic_config set;
+    for (int16_t v = 0; v <= api(33)->max_version; v++) {
+        kf_AlterableConfig three[3] = {
+            {kf_str_c("retention.ms"), kf_str_c("3600000")},
+            {kf_str_c("retention.bytes"), kf_str_c("1048576")},
+            {kf_str_c("segment.bytes"), kf_str_c("2097152")},
+        };
+        /* an empty set: every config back to its default */
+        assert_int_equal(alter(v, 2, "cfg-t", NULL, 0, 0), 0);
+        /* validate_only: every check, no change */
+        assert_int_equal(alter(v, 2, "cfg-t", three, 3, 1), 0);
+        assert_int_equal(lg_topic_config_get(E.log, "cfg-t", &set, NULL), 0);
+        assert_true(set.retention_ms == 0 && set.retention_bytes == 0 && set.segment_bytes == 0);
+        assert_int_equal(alter(v, 2, "cfg-t", three, 3, 0), 0);
+        assert_int_equal(lg_topic_config_get(E.log, "cfg-t", &set, NULL), 0);
+        assert_true(set.retention_ms == 3600000 && set.retention_bytes == 1048576 &&
+                    set.segment_bytes == 2097152);
+        described("cfg-t", "retention.ms", "3600000", 0);
+        described("cfg-t", "segment.bytes", "2097152", 0);
+        /* AlterConfigs sets the whole set: what is not named reverts */
+        assert_int_equal(alter1(v, "cfg-t", "cleanup.policy", "delete"), 0);
+        assert_int_equal(alter1(v, "cfg-t", "retention.ms", "-1"), 0);
+        assert_int_equal(lg_topic_config_get(E.log, "cfg-t", &set, NULL), 0);
+        assert_true(set.retention_ms == -1 && set.retention_bytes == 0 && set.segment_bytes == 0);
+        described("cfg-t", "retention.ms", "-1", 0);
+        described("cfg-t", "retention.bytes", "-1", 1); /* the log's default: no limit */
+
+        /* refused, nothing changes */
+        static const char *const bad[][2] = {
+            {"retention.ms", "abc"},
+            {"retention.ms", "-2"},
+            {"retention.ms", "0"},
+            {"retention.ms", ""},
+            {"retention.ms", "12 "},
+            {"retention.ms", "+5"},
+            {"retention.ms", "99999999999999999999"},
+            {"retention.bytes", "0"},
+            {"segment.bytes", "10"},
+            {"segment.bytes", "1073741825"},
+            {"segment.bytes", "-1"},
+            {"cleanup.policy", "compact"},
+            {"compression.type", "gzip"},
+            {"min.insync.replicas", "2"},
+            {"", "1"},
+        };
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+            assert_int_equal(alter1(v, "cfg-t", bad[i][0], bad[i][1]), KF_ERR_INVALID_CONFIG);
+        /* a value with a NUL inside is not the number before it */
+        kf_AlterableConfig nul = {kf_str_c("retention.ms"),
+                                  {"100\0"
+                                   "5",
+                                   5}};
+        assert_int_equal(alter(v, 2, "cfg-t", &nul, 1, 0), KF_ERR_INVALID_CONFIG);
+        kf_AlterableConfig null_value = {kf_str_c("retention.ms"), {NULL, -1}};
+        assert_int_equal(alter(v, 2, "cfg-t", &null_value, 1, 0), KF_ERR_INVALID_REQUEST);
+        kf_AlterableConfig twice[2] = {{kf_str_c("retention.ms"), kf_str_c("5000")},
+                                       {kf_str_c("retention.ms"), kf_str_c("6000")}};
+        assert_int_equal(alter(v, 2, "cfg-t", twice, 2, 0), KF_ERR_INVALID_REQUEST);
+        /* one bad config refuses the whole resource */
+        kf_AlterableConfig mixed[2] = {{kf_str_c("retention.ms"), kf_str_c("5000")},
+                                       {kf_str_c("segment.bytes"), kf_str_c("1")}};
+        assert_int_equal(alter(v, 2, "cfg-t", mixed, 2, 0), KF_ERR_INVALID_CONFIG);
+        assert_int_equal(alter1(v, "no-such-topic", "retention.ms", "5000"),
+                         KF_ERR_UNKNOWN_TOPIC_OR_PARTITION);
+        assert_int_equal(alter(v, 4, "0", three, 1, 0), KF_ERR_INVALID_REQUEST); /* BROKER */
+        assert_int_equal(alter(v, 99, "x", three, 1, 0), KF_ERR_INVALID_REQUEST);
+        assert_int_equal(lg_topic_config_get(E.log, "cfg-t", &set, NULL), 0);
+        assert_true(set.retention_ms == -1 && set.retention_bytes == 0 && set.segment_bytes == 0);
+    }
+
+    /* Several resources: each answered on its own; duplicates all refused. */
+    assert_int_equal(lg_topic_create(E.log, "cfg-u", &c), 0);
+    kf_AlterableConfig rm = {kf_str_c("retention.ms"), kf_str_c("7000")};
+    kf_AlterConfigsResource rs[4];
+    const char *names[4] = {"cfg-t", "cfg-u", "cfg-u", "no-such-topic"};
+    for (int i = 0; i < 4; i++) {
+        kf_AlterConfigsResource_init(&rs[i]);
+        rs[i].ResourceType = 2;
+        rs[i].ResourceName = kf_str_c(names[i]);
+        rs[i].Configs.v = &rm;
+        rs[i].Configs.n = 1;
+    }
+    kf_AlterConfigsRequest q;
+    kf_AlterConfigsRequest_init(&q);
+    q.Resources.v = rs;
+    q.Resources.n = 4;
+    kf_AlterConfigsResponse *r = rpc(33, 1, &q);
+    assert_int_equal(r->Responses.n, 4);
+    assert_int_equal(r->Responses.v[0].ErrorCode, 0);
+    assert_int_equal(r->Responses.v[1].ErrorCode, KF_ERR_INVALID_REQUEST);
+    assert_int_equal(r->Responses.v[2].ErrorCode, KF_ERR_INVALID_REQUEST);
+    assert_int_equal(r->Responses.v[3].ErrorCode, KF_ERR_UNKNOWN_TOPIC_OR_PARTITION);
+    assert_true(kf_str_eq(&r->Responses.v[3].ResourceName, "no-such-topic"));
+    assert_int_equal(lg_topic_config_get(E.log, "cfg-u", &set, NULL), 0);
+    assert_true(set.retention_ms == 0);
+    lg_topic_delete(E.log, "cfg-u");
+
+    /* IncrementalAlterConfigs: SET and DELETE one at a time, the rest kept. */
+    for (int16_t v = 0; v <= api(44)->max_version; v++) {
+        assert_int_equal(alter1(1, "cfg-t", "segment.bytes", "4194304"), 0);
+        assert_int_equal(inc1(v, "cfg-t", 0, "retention.ms", "120000"), 0);
+        assert_int_equal(inc1(v, "cfg-t", 0, "retention.bytes", "5000000"), 0);
+        assert_int_equal(lg_topic_config_get(E.log, "cfg-t", &set, NULL), 0);
+        assert_true(set.retention_ms == 120000 && set.retention_bytes == 5000000 &&
+                    set.segment_bytes == 4194304);
+        described("cfg-t", "retention.bytes", "5000000", 0);
+        inc_cfg vo = {kf_str_c("retention.ms"), 0, kf_str_c("1")};
+        assert_int_equal(inc_alter(v, "cfg-t", &vo, 1, 1), 0);          /* validate_only */
+        assert_int_equal(inc1(v, "cfg-t", 1, "retention.ms", NULL), 0); /* DELETE */
+        assert_int_equal(lg_topic_config_get(E.log, "cfg-t", &set, NULL), 0);
+        assert_true(set.retention_ms == 0 && set.retention_bytes == 5000000 &&
+                    set.segment_bytes == 4194304);
+        described("cfg-t", "retention.ms", "604800000", 1); /* the log default, 7 days */
+        assert_int_equal(inc1(v, "cfg-t", 2, "retention.ms", "1"), KF_ERR_INVALID_CONFIG);
+        assert_int_equal(inc1(v, "cfg-t", 3, "retention.ms", "1"), KF_ERR_INVALID_CONFIG);
+        assert_int_equal(inc1(v, "cfg-t", 4, "retention.ms", "1"), KF_ERR_INVALID_REQUEST);
+        assert_int_equal(inc1(v, "cfg-t", -1, "retention.ms", "1"), KF_ERR_INVALID_REQUEST);
+        assert_int_equal(inc1(v, "cfg-t", 0, "retention.ms", NULL), KF_ERR_INVALID_REQUEST);
+        assert_int_equal(inc1(v, "cfg-t", 0, "retention.ms", "x"), KF_ERR_INVALID_CONFIG);
+        assert_int_equal(inc1(v, "cfg-t", 1, "no.such.config", NULL), KF_ERR_INVALID_CONFIG);
+        assert_int_equal(inc1(v, "no-such-topic", 0, "retention.ms", "1"),
+                         KF_ERR_UNKNOWN_TOPIC_OR_PARTITION);
+        inc_cfg twice[2] = {{kf_str_c("retention.ms"), 0, kf_str_c("5000")},
+                            {kf_str_c("retention.ms"), 1, {NULL, -1}}};
+        assert_int_equal(inc_alter(v, "cfg-t", twice, 2, 0), KF_ERR_INVALID_REQUEST);
+        assert_int_equal(lg_topic_config_get(E.log, "cfg-t", &set, NULL), 0);
+        assert_true(set.retention_ms == 0 && set.retention_bytes == 5000000);
+    }
+    lg_topic_delete(E.log, "cfg-t");
+}
+
+/* Every truncation of an AlterConfigs v0 and an IncrementalAlterConfigs v1
+ * (flexible) request, each alone in a well-formed frame, and a hostile
+ * element count: that connection closes, nothing changes, the server
+ * serves the next client. */
+static void expect_closed(const cn_buf *frame_body_with_hdr, size_t cut)
+{
+    int fd = connect_other();
+    unsigned char szb[4];
+    cn_wr_be32(szb, (uint32_t)cut);
+    assert_int_equal(send(fd, szb, 4, 0), 4);
+    if (cut)
+        assert_int_equal(send(fd, frame_body_with_hdr->data + 4, cut, 0), (ssize_t)cut);
+    char b[64];
+    ssize_t r = recv(fd, b, sizeof(b), 0);
+    close(fd);
+    assert_true(r <= 0); /* closed (0) or reset, never an answer */
+}
+
+static void test_alter_configs_malformed_requests_close(void **st)
+{
+    (void)st;
+    lg_topic_config c = {1, 0, 0, 0};
+    assert_int_equal(lg_topic_create(E.log, "cfg-h", &c), 0);
+    kf_AlterableConfig ac = {kf_str_c("retention.ms"), kf_str_c("5000")};
+    kf_AlterConfigsResource ar;
+    kf_AlterConfigsResource_init(&ar);
+    ar.ResourceType = 2;
+    ar.ResourceName = kf_str_c("cfg-h");
+    ar.Configs.v = &ac;
+    ar.Configs.n = 1;
+    kf_AlterConfigsRequest aq;
+    kf_AlterConfigsRequest_init(&aq);
+    aq.Resources.v = &ar;
+    aq.Resources.n = 1;
+    inc_cfg ic = {kf_str_c("retention.ms"), 0, kf_str_c("5000")};
+    kf_IncrementalAlterConfigsRequest_AlterConfigsResource ir;
+    kf_IncrementalAlterConfigsRequest_AlterConfigsResource_init(&ir);
+    ir.ResourceType = 2;
+    ir.ResourceName = kf_str_c("cfg-h");
+    ir.Configs.v = &ic;
+    ir.Configs.n = 1;
+    kf_IncrementalAlterConfigsRequest iq;
+    kf_IncrementalAlterConfigsRequest_init(&iq);
+    iq.Resources.v = &ir;
+    iq.Resources.n = 1;
+    cn_buf f[2] = {CN_BUF_INIT, CN_BUF_INIT};
+    assert_int_equal(kf_request_encode(&f[0], 33, 0, 1, "h", &aq), 0);
+    assert_int_equal(kf_request_encode(&f[1], 44, 1, 1, "h", &iq), 0);
+    for (int k = 0; k < 2; k++) {
+        size_t full = f[k].len - 4, hdr = k == 0 ? 8 + 2 + 1 : 8 + 2 + 1 + 1;
+        /* from just past the request header up to one byte short */
+        for (size_t cut = hdr; cut < full; cut++)
+            expect_closed(&f[k], cut);
+    }
+    /* a Resources count of 2^31-1 with no bytes behind it */
+    cn_buf h = CN_BUF_INIT;
+    kf_AlterConfigsRequest empty;
+    kf_AlterConfigsRequest_init(&empty);
+    assert_int_equal(kf_request_encode(&h, 33, 0, 1, "h", &empty), 0);
+    /* body: count(4) + ValidateOnly(1); make the count huge */
+    cn_wr_be32((unsigned char *)h.data + h.len - 5, 0x7fffffffu);
+    expect_closed(&h, h.len - 4);
+    cn_buf_free(&h);
+    cn_buf_free(&f[0]);
+    cn_buf_free(&f[1]);
+    lg_topic_config set;
+    assert_int_equal(lg_topic_config_get(E.log, "cfg-h", &set, NULL), 0);
+    assert_true(set.retention_ms == 0);
+    /* the server still answers */
+    assert_int_equal(alter1(2, "cfg-h", "retention.ms", "5000"), 0);
+    lg_topic_delete(E.log, "cfg-h");
+}
+
 /* ---- Backpressure: a full log queue parks the Produce, not the loop -----
  * A log whose writer is stuck (here: its index's write lock is held, as a
  * slow disk would hold a round) and whose queue limit is small.  A client
@@ -1152,6 +1458,8 @@ int main(void)
         cmocka_unit_test(test_requests_sent_before_close_are_served),
         cmocka_unit_test(test_offset_commit_does_not_stall_other_clients),
         cmocka_unit_test(test_produce_parks_when_log_queue_full),
+        cmocka_unit_test(test_alter_configs_all_versions),
+        cmocka_unit_test(test_alter_configs_malformed_requests_close),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
