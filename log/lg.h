@@ -218,9 +218,13 @@ int lg_append(lg_log *log, const char *topic, int32_t partition, const void *bat
  * telling them.
  * Runs on the writer thread, once per round in which at least one append
  * succeeded, after that round's append callbacks, while the writer holds
- * its round lock.  It may only do thread-safe work that does not block
- * (set a flag, activate a libevent event, signal a condition); it must not
- * call lg_ functions.  It carries no detail: a listener looks again.
+ * its round lock; and on the thread calling lg_read_limit_set when a
+ * partition's read limit changes (consumers may read more: parked Fetches
+ * look again).  Calls never overlap.  It may only do thread-safe work that
+ * does not block (set a flag, activate a libevent event, signal a
+ * condition); it must not call lg_ functions, and a caller of
+ * lg_read_limit_set must not hold a lock the listener takes.  It carries
+ * no detail: a listener looks again.
  */
 typedef void (*lg_end_fn)(void *ud);
 
@@ -461,7 +465,8 @@ int lg_epoch_end_offset(lg_log *log, const char *topic, int32_t partition, int32
  * an error.  -1 (the default) = no limit.  Only this process's readers
  * see it (a read-only opener in another process is not limited).  The
  * limit should be a batch boundary (the core's HW always is); a batch
- * straddling it is not returned.
+ * straddling it is not returned.  A change is published to lg_end_listen
+ * subscribers from the calling thread before this returns.
  * @return 0, LG_ENOTOPIC, LG_ENOPART, CN_EINVAL (below -1).
  */
 int lg_read_limit_set(lg_log *log, const char *topic, int32_t partition, int64_t limit);

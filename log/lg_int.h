@@ -11,7 +11,9 @@
  *   log->tmu    rwlock over the topic table (read: lookups; write: create,
  *               delete);
  *   log->qmu    the pending append queues of every partition + writer wakeup;
- *   part->mu    a partition's segment table and its in-memory flags.
+ *   part->mu    a partition's segment table and its in-memory flags;
+ *   log->lmu    the lg_end_listen list while it is changed or called (inside
+ *               wmu when both are held; lg_read_limit_set takes it alone).
  * See docs/architecture.md, "The log".
  */
 #ifndef LG_INT_H
@@ -206,7 +208,9 @@ struct lg_log {
     atomic_int panic;         /* sticky CN_EPANIC (I5) */
     _Atomic int64_t next_pid; /* producer ids below this were handed out */
     void *wctx;               /* writer-thread scratch (lg_writer.c) */
-    /* lg_end_listen subscribers; under wmu (lg_listen.c) */
+    /* lg_end_listen subscribers: changed under wmu and lmu, called under
+     * lmu (by the writer, wmu held; by lg_read_limit_set) (lg_listen.c) */
+    pthread_mutex_t lmu;
     struct {
         lg_end_fn fn;
         void *ud;
@@ -333,7 +337,8 @@ int lg__trunc_redo_files(lg_log *log, const lg_part *p, const lg_trunc_intent *t
 int lg__trunc_intent_clear(lg_log *log, const lg_part *p);
 
 /* lg_listen.c: tell lg_end_listen subscribers the acknowledged end moved.
- *  Writer thread, wmu held, after a round's append callbacks. */
+ *  Writer thread, wmu held, after a round's append callbacks; or
+ *  lg_read_limit_set's caller (no lg lock held).  Takes lmu. */
 void lg__end_publish(lg_log *log);
 
 /* lg_recover.c */

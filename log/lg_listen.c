@@ -6,12 +6,14 @@
  * Kafka listener's parked Fetches) wake without every appender having to
  * know about them.
  * Guarantees: subscribers are called on the writer thread, after the
- * round's append callbacks (what they read next includes those records);
- * the list changes only under wmu, the lock the writer holds for the whole
- * round, so once lg_end_unlisten returns its subscriber is not running and
- * never runs again.  Threads: lg_end_listen/unlisten on any thread but the
- * writer's; lg__end_publish on the writer thread.  The log owns the list;
- * subscribers' ud is borrowed.
+ * round's append callbacks (what they read next includes those records),
+ * and on the thread of lg_read_limit_set when a read limit moves (what
+ * consumers may read changed without an append); calls are serialised by
+ * lmu, and the list changes only under wmu and lmu, so once
+ * lg_end_unlisten returns its subscriber is not running and never runs
+ * again.  Threads: lg_end_listen/unlisten on any thread but the writer's;
+ * lg__end_publish on the writer thread or lg_read_limit_set's caller.
+ * The log owns the list; subscribers' ud is borrowed.
  */
 #include "lg_int.h"
 
@@ -23,6 +25,7 @@ int lg_end_listen(lg_log *log, lg_end_fn fn, void *ud)
         return CN_EBUSY; /* the writer holds wmu: waiting would never end */
     int rc = 0;
     pthread_mutex_lock(&log->wmu);
+    pthread_mutex_lock(&log->lmu);
     if (log->nend_listeners == LG_END_LISTENERS_MAX) {
         rc = CN_ENOSPC;
     } else {
@@ -30,6 +33,7 @@ int lg_end_listen(lg_log *log, lg_end_fn fn, void *ud)
         log->end_listeners[log->nend_listeners].ud = ud;
         log->nend_listeners++;
     }
+    pthread_mutex_unlock(&log->lmu);
     pthread_mutex_unlock(&log->wmu);
     return rc;
 }
@@ -41,18 +45,22 @@ int lg_end_unlisten(lg_log *log, lg_end_fn fn, void *ud)
     if (lg__on_writer(log))
         return CN_EBUSY;
     pthread_mutex_lock(&log->wmu);
+    pthread_mutex_lock(&log->lmu);
     for (size_t i = 0; i < log->nend_listeners; i++) {
         if (log->end_listeners[i].fn != fn || log->end_listeners[i].ud != ud)
             continue;
         log->end_listeners[i] = log->end_listeners[--log->nend_listeners];
         break;
     }
+    pthread_mutex_unlock(&log->lmu);
     pthread_mutex_unlock(&log->wmu);
     return 0;
 }
 
 void lg__end_publish(lg_log *log)
 {
+    pthread_mutex_lock(&log->lmu);
     for (size_t i = 0; i < log->nend_listeners; i++)
         log->end_listeners[i].fn(log->end_listeners[i].ud);
+    pthread_mutex_unlock(&log->lmu);
 }

@@ -826,6 +826,7 @@ static void lg__free(lg_log *log)
         close(log->lock_fd); /* releases the flock */
     pthread_rwlock_destroy(&log->tmu);
     pthread_mutex_destroy(&log->wmu);
+    pthread_mutex_destroy(&log->lmu);
     pthread_mutex_destroy(&log->qmu);
     pthread_cond_destroy(&log->qcond);
     pthread_cond_destroy(&log->spacecond);
@@ -855,6 +856,7 @@ int lg_open(lg_log **out, const lg_opts *o)
     atomic_init(&log->panic, 0);
     pthread_rwlock_init(&log->tmu, NULL);
     pthread_mutex_init(&log->wmu, NULL);
+    pthread_mutex_init(&log->lmu, NULL);
     pthread_mutex_init(&log->qmu, NULL);
     pthread_cond_init(&log->qcond, NULL);
     pthread_cond_init(&log->spacecond, NULL);

@@ -220,9 +220,12 @@ int lg_read_limit_set(lg_log *log, const char *topic, int32_t partition, int64_t
     pthread_rwlock_rdlock(&log->tmu);
     lg_part *p;
     int rc = lg__topic_lookup_part(log, topic, partition, &p);
+    int64_t old = -1;
     if (!rc)
-        atomic_store(&p->read_limit, limit);
+        old = atomic_exchange(&p->read_limit, limit);
     pthread_rwlock_unlock(&log->tmu);
+    if (!rc && old != limit)
+        lg__end_publish(log); /* parked readers look again */
     return rc;
 }
 

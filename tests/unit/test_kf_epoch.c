@@ -13,7 +13,8 @@
  *    and serve the current one or -1; older versions have no fence;
  *  - ListOffsets reports the leader epoch of the offset it answers;
  *  - with a read limit (the high watermark of a replicated partition),
- *    Fetch, ListOffsets latest and by time answer below it;
+ *    Fetch, ListOffsets latest and by time answer below it, and a parked
+ *    Fetch wakes when the limit moves (no append needed);
  *  - hostile OffsetForLeaderEpoch bodies (every truncation, a huge array
  *    count) close the connection or are refused, never crash the server;
  *  - real clients (kcat, confluent-kafka/librdkafka 2.0.2, kafka-python)
@@ -404,6 +405,45 @@ static void test_consumers_read_below_the_read_limit(void **st)
     assert_int_equal(list_at(5, 2001, -1)->Offset, 3);
 }
 
+static void *raise_limit_later(void *ud)
+{
+    (void)ud;
+    usleep(500 * 1000); /* let the Fetch park first (if it has not, it is answered at once) */
+    assert_int_equal(lg_read_limit_set(E.log, "t1", 0, 5), 0);
+    return NULL;
+}
+
+static void test_parked_fetch_wakes_when_the_read_limit_moves(void **st)
+{
+    (void)st;
+    make_history();
+    assert_int_equal(lg_read_limit_set(E.log, "t1", 0, 2), 0);
+    kf_FetchPartition p;
+    kf_FetchPartition_init(&p);
+    p.FetchOffset = 2;
+    p.PartitionMaxBytes = 1 << 20;
+    kf_FetchTopic t = {kf_str_c("t1"), {&p, 1}};
+    kf_FetchRequest q;
+    kf_FetchRequest_init(&q);
+    q.ReplicaId = -1;
+    q.MaxWaitMs = 120000; /* far beyond the client's 10 s receive timeout */
+    q.MinBytes = 1;
+    q.MaxBytes = 1 << 20;
+    q.Topics.v = &t;
+    q.Topics.n = 1;
+    pthread_t th;
+    pthread_create(&th, NULL, raise_limit_later, NULL);
+    /* Answered only because the limit's move woke the parked Fetch: with no
+     * append, nothing else would before MaxWaitMs. */
+    kf_FetchResponse *r = rpc(1, 11, &q);
+    pthread_join(th, NULL);
+    kf_PartitionData *d = &r->Responses.v[0].Partitions.v[0];
+    assert_int_equal(d->ErrorCode, 0);
+    assert_int_equal(d->HighWatermark, 5);
+    assert_true(d->Records.len > 0);
+    assert_int_equal((int64_t)cn_rd_be64(d->Records.ptr), 2);
+}
+
 /* Send raw request bytes; 1 if the server answered, 0 if it closed. */
 static int raw_answered(const unsigned char *frame, size_t n)
 {
@@ -541,6 +581,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_list_offsets_fences_and_reports_epochs, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_consumers_read_below_the_read_limit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_parked_fetch_wakes_when_the_read_limit_moves, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_offset_for_leader_epoch_hostile_bodies, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_real_clients_use_a_partition_in_a_later_epoch, setup,

@@ -11,7 +11,8 @@
  * durable end, while lg_truncate still bumps; the durable end follows the
  * writer's rounds and is seen by end listeners; the read limit holds every
  * consumer read (lg_read, lg_iter, lg_offset_for_time, partition info)
- * below it while replica reads reach the log end; the raft.state file
+ * below it while replica reads reach the log end, and a change of it is
+ * published to end listeners; the raft.state file
  * round-trips and refuses damaged contents.
  */
 #include <setjmp.h>
@@ -617,6 +618,29 @@ static void test_read_limit_holds_consumers_below_it(void **st)
     assert_int_equal(pi.high_watermark, 12);
 }
 
+static void test_read_limit_change_is_published(void **st)
+{
+    fx *f = *st;
+    rput(f->log, 0, 1, 2);
+    /* Subscribing waits for the round lock: that round's publication is over. */
+    seen s = {f->log, 0};
+    assert_int_equal(lg_end_listen(f->log, on_end, &s), 0);
+    long long after_append = atomic_load(&s.durable_at_publish);
+    assert_int_equal(after_append, 0);
+    /* Consumers may read more: subscribers hear it before the call returns. */
+    assert_int_equal(lg_read_limit_set(f->log, "t", 0, 1), 0);
+    assert_int_equal(atomic_load(&s.durable_at_publish), after_append + 1);
+    assert_int_equal(lg_read_limit_set(f->log, "t", 0, 1), 0); /* unchanged: no call */
+    assert_int_equal(atomic_load(&s.durable_at_publish), after_append + 1);
+    assert_int_equal(lg_read_limit_set(f->log, "t", 0, 2), 0);
+    assert_int_equal(atomic_load(&s.durable_at_publish), after_append + 2);
+    assert_int_equal(lg_read_limit_set(f->log, "t", 9, 2), LG_ENOPART); /* no call */
+    assert_int_equal(atomic_load(&s.durable_at_publish), after_append + 2);
+    assert_int_equal(lg_end_unlisten(f->log, on_end, &s), 0);
+    assert_int_equal(lg_read_limit_set(f->log, "t", 0, -1), 0);
+    assert_int_equal(atomic_load(&s.durable_at_publish), after_append + 2);
+}
+
 static void write_file(const char *path, const void *b, size_t n)
 {
     FILE *fp = fopen(path, "wb");
@@ -699,6 +723,7 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_durable_end_follows_rounds, setup, teardown),
         cmocka_unit_test_setup_teardown(test_read_limit_holds_consumers_below_it, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_read_limit_change_is_published, setup, teardown),
         cmocka_unit_test_setup_teardown(test_raft_state_round_trip_and_damage, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
