@@ -177,7 +177,9 @@ int cn_cli_duration_ms(cn_cli *cli, const char *name, int64_t *out)
     if (!v)
         return CN_ENOENT;
     if (cn_parse_duration_ms(v, out)) {
-        cn_cli_usage_error(cli, "--%s must be a duration like 250ms, 5s, 7d; got '%s'", name, v);
+        cn_cli_usage_error(
+            cli, "--%s must be a duration like 250ms, 5s, 7d (a bare number is seconds); got '%s'",
+            name, v);
         return CN_EINVAL;
     }
     return 0;

@@ -66,7 +66,7 @@ static int cn__parse_scaled(const char *s, const cn__unit *units, size_t n, doub
 int cn_parse_duration_ms(const char *s, int64_t *out_ms)
 {
     static const cn__unit units[] = {
-        {"", 1}, {"ms", 1}, {"s", 1e3}, {"m", 60e3}, {"h", 3600e3}, {"d", 86400e3},
+        {"", 1e3}, {"ms", 1}, {"s", 1e3}, {"m", 60e3}, {"h", 3600e3}, {"d", 86400e3},
     };
     double ms;
     int rc = cn__parse_scaled(s, units, sizeof(units) / sizeof(units[0]), 9.2e18, &ms);

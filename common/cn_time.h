@@ -11,7 +11,8 @@
 
 int64_t cn_now_ms(void);
 uint64_t cn_mono_ns(void);
-/** "250ms", "5s", "30m", "12h", "90d" or a bare number of ms.  0 or CN_EINVAL. */
+/** "250ms", "5s", "30m", "12h", "90d", or a bare number of seconds (as sleep(1)
+ *  and timeout(1) read it: "40" is 40 s).  0 or CN_EINVAL. */
 int cn_parse_duration_ms(const char *s, int64_t *out_ms);
 /** "128MiB", "1GiB", "64KiB", "1000" (bytes), also kB/MB/GB (powers of 1000). */
 int cn_parse_size(const char *s, uint64_t *out);

@@ -52,8 +52,9 @@ void sim_opts_init(sim_opts *o)
 
 int sim_result_ok(const sim_result *r)
 {
-    return r->unacked == 0 && r->acked_twice == 0 && r->unknown_acks == 0 && r->ping_errors == 0 &&
-           r->pings_acked == r->pings_sent;
+    /* A run that sent nothing showed nothing: not ok. */
+    return r->pings_sent > 0 && r->unacked == 0 && r->acked_twice == 0 && r->unknown_acks == 0 &&
+           r->ping_errors == 0 && r->pings_acked == r->pings_sent;
 }
 
 /* ---- the URL ---------------------------------------------------------------- */

@@ -174,7 +174,7 @@ static double append_once(const bench_cfg *c, int batch, enum lg_durability d)
 
 static const char *dur_name(enum lg_durability d)
 {
-    return d == LG_DUR_FSYNC ? "fsync" : d == LG_DUR_INTERVAL ? "interval=100" : "none";
+    return d == LG_DUR_FSYNC ? "fsync" : d == LG_DUR_INTERVAL ? "interval=100ms" : "none";
 }
 
 static void bench_append(const bench_cfg *c, double fsync_rate)

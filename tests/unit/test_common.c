@@ -102,6 +102,10 @@ static void test_parse_time(void **st)
     assert_true(ms == 250);
     assert_int_equal(cn_parse_duration_ms("7d", &ms), 0);
     assert_true(ms == 7 * 86400000LL);
+    assert_int_equal(cn_parse_duration_ms("40", &ms), 0); /* a bare number is seconds */
+    assert_true(ms == 40000);
+    assert_int_equal(cn_parse_duration_ms("0.5", &ms), 0);
+    assert_true(ms == 500);
     assert_int_equal(cn_parse_duration_ms("-5s", &ms), CN_EINVAL);
     assert_int_equal(cn_parse_duration_ms("5 parsecs", &ms), CN_EINVAL);
     assert_int_equal(cn_parse_duration_ms("", &ms), CN_EINVAL);

@@ -106,15 +106,25 @@ def part2():
 def part3():
     gw = Gateway(["--max-conns-per-ip", "12"]).start()
     try:
-        rc, rep, lines, out, err = sim(gw, "--players", "30", "--duration", "2s", "--sources", "3")
+        # A bare number is seconds, as sleep(1) reads it: "2" is a 2 s run.
+        rc, rep, lines, out, err = sim(gw, "--players", "30", "--duration", "2", "--sources", "3")
         check(rc == 0 and rep["sources"] == 3 and rep["connect_failures"] == 0,
               "3 source addresses stay under 12 per address: %r" % rep)
+        check(rep["duration_s"] == 2 and rep["pings"] > 0, "--duration 2 is two seconds: %r" % rep)
         rc, rep, lines, out, err = sim(gw, "--players", "30", "--duration", "2s", "--sources", "1",
                                        "--ack-timeout", "2s")
         check(rc == 1 and rep["connect_failures"] > 0 and "429" in rep["first_error"],
               "one source address is refused with 429 beyond 12: %r" % rep)
     finally:
         gw.stop()
+
+
+def part3b():
+    # Nothing listens: no ping is ever sent, and a run that showed nothing is not ok.
+    p = subprocess.run([BIN, "sim", "--url", "ws://127.0.0.1:1/ws", "--players", "2", "--duration", "1",
+                        "--ack-timeout", "1s"], capture_output=True, timeout=60)
+    check(p.returncode == 1 and p.stdout.decode().startswith("FAILED"),
+          "a run that sent no ping fails (exit %d): %r" % (p.returncode, p.stdout[:200]))
 
 
 def part4():
@@ -162,7 +172,7 @@ def part6():
     check(p.returncode == 1 and b"nonexistent" in p.stderr, "missing hunt file: exit 1 naming it")
 
 
-for part in (part1, part2, part3, part4, part5, part6):
+for part in (part1, part2, part3, part3b, part4, part5, part6):
     t = time.time()
     part()
     print("%s done in %.1fs" % (part.__name__, time.time() - t))
