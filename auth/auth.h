@@ -102,6 +102,15 @@ void auth_token_cache_free(auth_token_cache *c);
 int auth_token_cache_verify(auth_token_cache *c, const char *tok, size_t len, int64_t now_ms,
                             auth_token_claims *out);
 
+/**
+ * Only the cache: auth_token_cache_verify's answer when it needs no
+ * signature check (counted as a hit; AUTH_ETOKEN for an impossible
+ * length), else CN_ENOENT — the caller decides whether this token may
+ * cost a verification now.
+ */
+int auth_token_cache_lookup(auth_token_cache *c, const char *tok, size_t len, int64_t now_ms,
+                            auth_token_claims *out);
+
 /** Lookups answered from the cache (good or refused) without a signature
  *  check, and signature checks performed (each a miss). */
 void auth_token_cache_stats(const auth_token_cache *c, uint64_t *hits, uint64_t *misses);

@@ -21,7 +21,7 @@
  * Replacement (good table): an empty slot of the window, else an expired
  * one, else the one expiring soonest — those would be refused soonest
  * anyway; a token that is already expired only takes an empty or expired
- * slot.  Refusal table: round robin within the window.  No deletion, no
+ * slot.  Refusal table: an empty slot of the window, else round robin.  No deletion, no
  * resizing: memory is fixed at creation.
  * Threads: one cache per worker thread, no locks.  Ownership: the cache
  * owns its table (cn_alloc); pk is copied.
@@ -132,7 +132,12 @@ static auth_tc_bad *find_bad(auth_token_cache *c, const unsigned char h[AUTH_TC_
 static void insert_bad(auth_token_cache *c, const unsigned char h[AUTH_TC_HASH], int rc)
 {
     size_t s = window_start(c->bad_mask, h);
-    auth_tc_bad *e = &c->bad[(s + c->bad_clock++ % AUTH_TC_WAYS) & c->bad_mask];
+    auth_tc_bad *e = NULL;
+    for (size_t k = 0; k < AUTH_TC_WAYS && !e; k++)
+        if (!c->bad[(s + k) & c->bad_mask].rc)
+            e = &c->bad[(s + k) & c->bad_mask];
+    if (!e)
+        e = &c->bad[(s + c->bad_clock++ % AUTH_TC_WAYS) & c->bad_mask];
     memcpy(e->h, h, AUTH_TC_HASH);
     e->rc = rc;
 }
@@ -158,13 +163,10 @@ static void insert(auth_token_cache *c, const unsigned char h[AUTH_TC_HASH],
     victim->claims = *cl;
 }
 
-int auth_token_cache_verify(auth_token_cache *c, const char *tok, size_t len, int64_t now_ms,
-                            auth_token_claims *out)
+/* The cached answer for the token hashed to h, or CN_ENOENT. */
+static int cached(auth_token_cache *c, const unsigned char h[AUTH_TC_HASH], int64_t now_ms,
+                  auth_token_claims *out)
 {
-    unsigned char h[AUTH_TC_HASH];
-    if (len == 0 || len >= AUTH_TOKEN_MAX_LEN)
-        return AUTH_ETOKEN; /* same answer auth_token_verify gives, without hashing megabytes */
-    crypto_generichash(h, sizeof(h), (const unsigned char *)tok, len, c->key, sizeof(c->key));
     auth_tc_entry *e = find(c, h);
     if (e) {
         c->hits++;
@@ -176,7 +178,30 @@ int auth_token_cache_verify(auth_token_cache *c, const char *tok, size_t len, in
         c->hits++;
         return b->rc;
     }
-    int rc = auth_token_verify(c->pk, tok, len, now_ms, out);
+    return CN_ENOENT;
+}
+
+int auth_token_cache_lookup(auth_token_cache *c, const char *tok, size_t len, int64_t now_ms,
+                            auth_token_claims *out)
+{
+    unsigned char h[AUTH_TC_HASH];
+    if (len == 0 || len >= AUTH_TOKEN_MAX_LEN)
+        return AUTH_ETOKEN; /* same answer auth_token_verify gives, without hashing megabytes */
+    crypto_generichash(h, sizeof(h), (const unsigned char *)tok, len, c->key, sizeof(c->key));
+    return cached(c, h, now_ms, out);
+}
+
+int auth_token_cache_verify(auth_token_cache *c, const char *tok, size_t len, int64_t now_ms,
+                            auth_token_claims *out)
+{
+    unsigned char h[AUTH_TC_HASH];
+    if (len == 0 || len >= AUTH_TOKEN_MAX_LEN)
+        return AUTH_ETOKEN; /* same answer auth_token_verify gives, without hashing megabytes */
+    crypto_generichash(h, sizeof(h), (const unsigned char *)tok, len, c->key, sizeof(c->key));
+    int rc = cached(c, h, now_ms, out);
+    if (rc != CN_ENOENT)
+        return rc;
+    rc = auth_token_verify(c->pk, tok, len, now_ms, out);
     if (rc == 0 || rc == AUTH_ETOKENEXP) {
         c->misses++;
         insert(c, h, out, now_ms);

@@ -3,7 +3,9 @@
  * gw_http.c — what the gateway does with an HTTP request head: parse it
  * (ws_http_parse, resumable), then /ws → upgrade check, auth (Ed25519
  * token with --auth-key, checked through the server's verified-token
- * cache so a reconnecting player costs no second Ed25519 verification;
+ * cache so a reconnecting player costs no second Ed25519 verification,
+ * and a signature check is done only while the source address has credit
+ * for failed ones (429 otherwise);
  * ?player=ID in development mode), 101 and the
  * WebSocket state; /healthz and /metrics → answer and close; anything
  * else → the HTTP error the codec or the route calls for, and close.
@@ -104,7 +106,20 @@ static int http_auth(gw_server *s, gw_conn *c, const ws_http_req *req, const cha
             return 401;
         }
         auth_token_claims cl;
-        rc = auth_token_cache_verify(s->tokens, val, vlen, cn_now_ms(), &cl);
+        int64_t now = cn_now_ms();
+        rc = auth_token_cache_lookup(s->tokens, val, vlen, now, &cl);
+        if (rc == CN_ENOENT) {
+            /* A signature check to do: only within the address's budget
+             * of failed checks, so garbage tokens cannot buy our CPU. */
+            if (!gw__failtab_allow(&s->fails, c->addr, now)) {
+                s->m.refused_auth_budget++;
+                *why = "too many invalid tokens from this address: retry later";
+                return 429;
+            }
+            rc = auth_token_cache_verify(s->tokens, val, vlen, now, &cl);
+            if (rc == AUTH_ETOKENSIG)
+                gw__failtab_charge(&s->fails, c->addr, now);
+        }
         if (rc) {
             *why = rc == AUTH_ETOKENEXP   ? "token expired"
                    : rc == AUTH_ETOKENSIG ? "token signature is not valid"

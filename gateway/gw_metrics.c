@@ -74,10 +74,12 @@ static void gw_metrics_totals(cn_prom *w, const gw_server *s, const gw_metrics *
                   "Connections not read because of backpressure.", s->nparked);
     cn_prom_counter(w, "cairn_gateway_accepted_total", "TCP connections accepted.", m->accepted);
     cn_prom_family(w, "cairn_gateway_refused_total", CN_PROM_COUNTER,
-                   "Connections refused at accept, by limit.");
+                   "Connections refused at accept or handshake, by limit.");
     const char *full[] = {"limit", "max_conns", NULL}, *ip[] = {"limit", "max_conns_per_ip", NULL};
     cn_prom_u64(w, "cairn_gateway_refused_total", full, m->refused_full);
     cn_prom_u64(w, "cairn_gateway_refused_total", ip, m->refused_ip);
+    const char *af[] = {"limit", "auth_failures_per_ip", NULL};
+    cn_prom_u64(w, "cairn_gateway_refused_total", af, m->refused_auth_budget);
     cn_prom_family(w, "cairn_gateway_handshakes_total", CN_PROM_COUNTER,
                    "WebSocket upgrades, by result.");
     const char *ok[] = {"result", "ok", NULL}, *bad[] = {"result", "failed", NULL};

@@ -48,22 +48,13 @@ void gw_server_opts_init(gw_server_opts *o)
     o->max_msg_bytes = 64 * 1024;
     o->max_inflight = 100000;
     o->sock_buf = 4096;
+    o->auth_fail_rate = 2;
+    o->auth_fail_burst = 20;
 }
 
 static int server_listen(gw_server *s)
 {
     return gw__bind(s->o.listen, s->o.reuseport, s->o.sock_buf, 4096, &s->lfd, &s->port);
-}
-
-static void addr_key(const struct sockaddr_storage *ss, unsigned char out[16])
-{
-    memset(out, 0, 16);
-    if (ss->ss_family == AF_INET) {
-        out[10] = out[11] = 0xff; /* IPv4-mapped */
-        memcpy(out + 12, &((const struct sockaddr_in *)ss)->sin_addr, 4);
-    } else if (ss->ss_family == AF_INET6) {
-        memcpy(out, &((const struct sockaddr_in6 *)ss)->sin6_addr, 16);
-    }
 }
 
 /* A fixed answer for connections we cannot take; best effort, no state. */
@@ -85,7 +76,7 @@ static void refuse(int fd, int status)
 static void server_accept_one(gw_server *s, int fd, const struct sockaddr_storage *ss)
 {
     unsigned char addr[16];
-    addr_key(ss, addr);
+    gw__addr_key(ss, addr);
     if (s->free_head == GW_NONE) {
         s->m.refused_full++;
         refuse(fd, 503);
@@ -203,7 +194,8 @@ int gw_server_new(gw_server **out, struct event_base *base, gw_sink *sink, const
     *out = NULL;
     if (!o->max_conns || o->max_conns > 10000000 || !o->max_inflight || !sink ||
         sink->partitions < 1 || !o->node || !cn_id_valid(o->node, strlen(o->node)) ||
-        o->max_msg_bytes < 64)
+        o->max_msg_bytes < 64 ||
+        (o->has_auth_key && (!(o->auth_fail_rate > 0) || !(o->auth_fail_burst >= 1))))
         return CN_EINVAL;
     gw_server *s = cn_calloc(1, sizeof(*s));
     if (!s)
@@ -225,7 +217,8 @@ int gw_server_new(gw_server **out, struct event_base *base, gw_sink *sink, const
     s->scratch = cn_malloc(GW_SCRATCH);
     s->open = cn_calloc((size_t)sink->partitions, sizeof(*s->open));
     s->idv = cn_calloc(pl.max_batch, sizeof(*s->idv));
-    if (o->has_auth_key && auth_token_cache_new(&s->tokens, o->auth_pk, o->max_conns))
+    if (o->has_auth_key && (auth_token_cache_new(&s->tokens, o->auth_pk, o->max_conns) ||
+                            gw__failtab_init(&s->fails, o->auth_fail_rate, o->auth_fail_burst)))
         goto fail;
     if (!s->conns || !s->parked || !s->scratch || !s->open || !s->idv ||
         gw__iptab_init(&s->ips, o->max_conns) || gw_ping_batch_init(&s->batch, pl.max_batch))
@@ -342,6 +335,7 @@ void gw_server_free(gw_server *s)
     gw_ping_batch_free(&s->batch);
     gw__iptab_free(&s->ips);
     auth_token_cache_free(s->tokens);
+    gw__failtab_free(&s->fails);
     cn_buf_free(&s->tmp);
     cn_buf_free(&s->frame);
     cn_free(s->recs);

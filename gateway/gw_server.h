@@ -38,11 +38,18 @@ typedef struct gw_server_opts {
     int has_auth_key;             /* 0: development mode (?player=ID accepted) */
     unsigned char auth_pk[AUTH_TOKEN_PK_LEN];
     int sock_buf; /* SO_RCVBUF/SO_SNDBUF per connection (bytes) */
+    /* With a key: token signature checks that fail, per source address
+     * (IPv4 address or IPv6 /64): a bucket of auth_fail_burst refilled at
+     * auth_fail_rate per second.  An address out of credit gets 429 for a
+     * token not already in the cache, without a verification. */
+    double auth_fail_rate;
+    double auth_fail_burst;
 } gw_server_opts;
 
 /** Defaults: 127.0.0.1:8080, node "gw", idle 5 s, handshake 10 s, stall
  *  10 s, 20,000 conns, 0 per IP, 64 KiB messages, 100,000 in flight,
- *  development mode, 4 KiB socket buffers. */
+ *  development mode, 4 KiB socket buffers, 20 failed token checks per
+ *  address then 2 per second. */
 void gw_server_opts_init(gw_server_opts *o);
 
 /**

@@ -22,6 +22,7 @@
 #include <event2/event.h>
 #include <event2/event_struct.h>
 #include <netinet/in.h>
+#include <sys/socket.h>
 #include <stdint.h>
 
 #define GW_NONE UINT32_MAX
@@ -101,7 +102,7 @@ typedef struct gw_conn {
 #define GW_LAT_BUCKETS 13
 #define GW_PE_N 14
 typedef struct gw_metrics {
-    uint64_t accepted, refused_full, refused_ip;
+    uint64_t accepted, refused_full, refused_ip, refused_auth_budget;
     uint64_t handshakes_ok, handshakes_failed, http_requests;
     uint64_t frames_in, pings_in, pings_acked, ack_frames, ping_errors[GW_PE_N];
     uint64_t append_failed, disc[GW_DISC_N];
@@ -145,7 +146,22 @@ typedef struct gw_iptab {
         uint32_t count;
     } * ents;
     uint32_t mask;
+    unsigned char key[16]; /* SipHash key, random per table */
 } gw_iptab;
+
+/* Failed token signature checks per source address: a token bucket each
+ * (GW_AUTHFAIL_RATE per second, GW_AUTHFAIL_BURST at most), in a fixed
+ * table of GW_AUTHFAIL_SLOTS entries (windows of 4 under a keyed hash). */
+#define GW_AUTHFAIL_SLOTS 4096
+typedef struct gw_failtab {
+    struct gw_failent {
+        unsigned char addr[16];
+        int64_t stamp_ms; /* 0: empty */
+        double credit;    /* failures this address may still cause now */
+    } * ents;
+    unsigned char key[16];
+    double rate, burst;
+} gw_failtab;
 
 struct gw_server {
     struct event_base *base;
@@ -164,6 +180,7 @@ struct gw_server {
     } * parked; /* parked connections (stale entries skipped) */
     uint32_t nparked_ents, nparked;
     gw_iptab ips;
+    gw_failtab fails;         /* with --auth-key: failed token checks per address */
     auth_token_cache *tokens; /* with --auth-key: verified and refused tokens */
     unsigned char *scratch;   /* the loop's one read buffer */
     size_t scratch_cap;
@@ -236,6 +253,16 @@ void gw__iptab_free(gw_iptab *t);
  * limit (0: no limit).  The table has room for every connection slot. */
 int gw__iptab_add(gw_iptab *t, const unsigned char addr[16], uint32_t limit);
 void gw__iptab_del(gw_iptab *t, const unsigned char addr[16]);
+/* The key a peer is counted under: an IPv4 address (IPv4-mapped), or an
+ * IPv6 address's /64 (one subscriber's prefix: the last 64 bits are the
+ * host's own choice, so counting per /128 would count nothing). */
+void gw__addr_key(const struct sockaddr_storage *ss, unsigned char out[16]);
+int gw__failtab_init(gw_failtab *t, double rate_per_s, double burst);
+void gw__failtab_free(gw_failtab *t);
+/* May addr cause one more failed signature check now?  1 or 0. */
+int gw__failtab_allow(gw_failtab *t, const unsigned char addr[16], int64_t now_ms);
+/* addr caused one. */
+void gw__failtab_charge(gw_failtab *t, const unsigned char addr[16], int64_t now_ms);
 
 /* gw_server.c */
 void gw__server_maybe_drained(gw_server *s);

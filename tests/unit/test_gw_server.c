@@ -16,7 +16,11 @@
  *     (fail once): no crash, no leak, and never an ack without the ping
  *     in the log;
  *   - the per-address table against a reference count under random
- *     add/delete (backward-shift deletion), and the partition hash.
+ *     add/delete (backward-shift deletion), keyed per table, IPv6 counted
+ *     per /64, and the partition hash;
+ *   - player tokens: a repeated token is verified once; forged tokens
+ *     cost a verification each only within the address's budget of failed
+ *     checks (then 429, no verification), cached answers stay free.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -27,6 +31,7 @@
 #include <event2/event.h>
 #include <event2/thread.h>
 #include <fcntl.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
@@ -113,6 +118,9 @@ typedef struct fx {
 
 static int fx_open_opts(fx *f, uint32_t max_conns, uint32_t max_inflight, int64_t stall_ms);
 
+/* Options a test sets beyond fx_open_opts's (NULL: none). */
+static void (*fx_tweak)(gw_server_opts *o);
+
 static int fx_open(fx *f, uint32_t max_conns)
 {
     return fx_open_opts(f, max_conns, 100000, 10000);
@@ -149,6 +157,8 @@ static int fx_open_opts(fx *f, uint32_t max_conns, uint32_t max_inflight, int64_
     o.max_inflight = max_inflight;
     o.stall_close_ms = stall_ms;
     o.node = "unit";
+    if (fx_tweak)
+        fx_tweak(&o);
     return gw_server_new(&f->srv, f->base, f->sink, &o);
 }
 
@@ -501,6 +511,205 @@ static void test_iptab(void **st)
     gw__iptab_free(&t);
 }
 
+/* ---- player tokens: cache and the per-address budget of failed checks ---- */
+
+static unsigned char t_pk[AUTH_TOKEN_PK_LEN], t_sk[AUTH_TOKEN_SK_LEN];
+
+static void tweak_auth(gw_server_opts *o)
+{
+    o->has_auth_key = 1;
+    memcpy(o->auth_pk, t_pk, sizeof(t_pk));
+    o->auth_fail_burst = 3;
+    o->auth_fail_rate = 0.001; /* one credit back per 1000 s: none during the test */
+}
+
+static void mint_token(const char *player, int forge, char *tok)
+{
+    auth_token_claims c;
+    memset(&c, 0, sizeof(c));
+    snprintf(c.player, sizeof(c.player), "%s", player);
+    c.issued_ms = cn_now_ms() - 1000;
+    c.expires_ms = cn_now_ms() + 3600000;
+    assert_int_equal(auth_token_issue(t_sk, &c, tok, AUTH_TOKEN_MAX_LEN), 0);
+    if (forge) { /* a signature byte: still well-formed, signature fails */
+        size_t n = strlen(tok);
+        tok[n - 3] = tok[n - 3] == 'A' ? 'B' : 'A';
+    }
+}
+
+/* One upgrade attempt with ?token=tok: the HTTP status answered. */
+static int upgrade_status(fx *f, const char *tok)
+{
+    char req[1024], buf[4096];
+    size_t len = 0;
+    int n = snprintf(req, sizeof(req),
+                     "GET /ws?token=%s HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+                     "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                     "Sec-WebSocket-Version: 13\r\n\r\n",
+                     tok);
+    int fd = client_connect(f);
+    assert_int_equal(write(fd, req, (size_t)n), n);
+    assert_true(wait_for(f, fd, buf, sizeof(buf), &len, "\r\n\r\n", 10000));
+    close(fd);
+    pump(f, 5);
+    int status = 0;
+    assert_int_equal(sscanf(buf, "HTTP/1.1 %d", &status), 1);
+    return status;
+}
+
+/* A good token is verified once and then served from the cache; forged
+ * tokens cost a verification each until the address has spent its budget
+ * of failed checks, then get 429 with no verification; a refusal already
+ * in the cache still answers 401 at no cost; the cached good token still
+ * upgrades from the throttled address. */
+static void test_token_cache_and_failure_budget(void **st)
+{
+    (void)st;
+    assert_int_equal(auth_token_keygen(t_pk, t_sk), 0);
+    fx_tweak = tweak_auth;
+    fx f;
+    int rc = fx_open(&f, 16);
+    fx_tweak = NULL;
+    assert_int_equal(rc, 0);
+    char good[AUTH_TOKEN_MAX_LEN], bad[4][AUTH_TOKEN_MAX_LEN];
+    mint_token("p-good", 0, good);
+    uint64_t hits, checks;
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(upgrade_status(&f, good), 101);
+    auth_token_cache_stats(f.srv->tokens, &hits, &checks);
+    assert_int_equal(checks, 1);
+    assert_int_equal(hits, 2);
+    for (int i = 0; i < 4; i++) {
+        char p[16];
+        snprintf(p, sizeof(p), "p-bad-%d", i);
+        mint_token(p, 1, bad[i]);
+    }
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(upgrade_status(&f, bad[i]), 401);
+    auth_token_cache_stats(f.srv->tokens, &hits, &checks);
+    assert_int_equal(checks, 4);
+    /* Out of credit: a new forged token is not verified. */
+    assert_int_equal(upgrade_status(&f, bad[3]), 429);
+    assert_int_equal(upgrade_status(&f, bad[3]), 429);
+    auth_token_cache_stats(f.srv->tokens, &hits, &checks);
+    assert_int_equal(checks, 4);
+    assert_int_equal(f.srv->m.refused_auth_budget, 2);
+    /* Known answers cost nothing and are still given. */
+    assert_int_equal(upgrade_status(&f, bad[0]), 401);
+    assert_int_equal(upgrade_status(&f, good), 101);
+    auth_token_cache_stats(f.srv->tokens, &hits, &checks);
+    assert_int_equal(checks, 4);
+    cn_buf out = {0};
+    assert_int_equal(gw__metrics_render(f.srv, &out), 0);
+    assert_non_null(memmem(out.data, out.len,
+                           "cairn_gateway_refused_total{limit=\"auth_failures_per_ip\"} 2", 58));
+    assert_non_null(memmem(out.data, out.len, "cairn_gateway_token_verifications_total 4", 41));
+    cn_buf_free(&out);
+    fx_close(&f);
+}
+
+static void test_failtab_budget(void **st)
+{
+    (void)st;
+    gw_failtab t;
+    assert_int_equal(gw__failtab_init(&t, 1.0, 3), 0);
+    unsigned char a[16] = {0x20, 0x01, 0x0d, 0xb8}, b[16] = {0x20, 0x01, 0x0d, 0xb9};
+    for (int i = 0; i < 3; i++) {
+        assert_true(gw__failtab_allow(&t, a, 1000));
+        gw__failtab_charge(&t, a, 1000);
+    }
+    assert_false(gw__failtab_allow(&t, a, 1000));
+    assert_false(gw__failtab_allow(&t, a, 1999));
+    assert_true(gw__failtab_allow(&t, b, 1000)); /* another address is not charged */
+    assert_true(gw__failtab_allow(&t, a, 2000)); /* one per second comes back */
+    gw__failtab_charge(&t, a, 2000);
+    assert_false(gw__failtab_allow(&t, a, 2500));
+    assert_true(gw__failtab_allow(&t, a, 100000)); /* and at most burst */
+    for (int i = 0; i < 3; i++)
+        gw__failtab_charge(&t, a, 100000);
+    assert_false(gw__failtab_allow(&t, a, 100000));
+    /* A flood of other addresses evicts the fullest entries first: the
+     * exhausted address keeps its debt through 100,000 one-off addresses. */
+    for (uint32_t i = 0; i < 100000; i++) {
+        unsigned char x[16] = {0xfd};
+        memcpy(x + 4, &i, 4);
+        gw__failtab_charge(&t, x, 100000);
+    }
+    int kept = !gw__failtab_allow(&t, a, 100000);
+    gw__failtab_free(&t);
+    /* Eviction is by credit within a window of 4: a one-off address has
+     * burst-1 credit, more than the exhausted one, so it is evicted first. */
+    assert_true(kept);
+}
+
+static void test_addr_key_ipv6_prefix(void **st)
+{
+    (void)st;
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof(ss));
+    struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+    s6->sin6_family = AF_INET6;
+    unsigned char k1[16], k2[16], k3[16];
+    inet_pton(AF_INET6, "2001:db8:1:2:aaaa:bbbb:cccc:dddd", &s6->sin6_addr);
+    gw__addr_key(&ss, k1);
+    inet_pton(AF_INET6, "2001:db8:1:2::1", &s6->sin6_addr);
+    gw__addr_key(&ss, k2);
+    inet_pton(AF_INET6, "2001:db8:1:3::1", &s6->sin6_addr);
+    gw__addr_key(&ss, k3);
+    assert_memory_equal(k1, k2, 16);     /* one /64, one key */
+    assert_memory_not_equal(k1, k3, 16); /* the next /64 is another subscriber */
+    /* IPv4, directly or mapped on a dual-stack socket: the whole address. */
+    inet_pton(AF_INET6, "::ffff:192.0.2.1", &s6->sin6_addr);
+    gw__addr_key(&ss, k1);
+    inet_pton(AF_INET6, "::ffff:192.0.2.2", &s6->sin6_addr);
+    gw__addr_key(&ss, k2);
+    assert_memory_not_equal(k1, k2, 16);
+    struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+    memset(&ss, 0, sizeof(ss));
+    s4->sin_family = AF_INET;
+    inet_pton(AF_INET, "192.0.2.2", &s4->sin_addr);
+    gw__addr_key(&ss, k3);
+    assert_memory_equal(k2, k3, 16);
+    /* Per-/64 connection limit: two hosts of one /64 share it. */
+    gw_iptab t;
+    assert_int_equal(gw__iptab_init(&t, 8), 0);
+    inet_pton(AF_INET6, "2001:db8:1:2::1", &s6->sin6_addr);
+    memset(&ss, 0, sizeof(ss));
+    s6->sin6_family = AF_INET6;
+    inet_pton(AF_INET6, "2001:db8:1:2::1", &s6->sin6_addr);
+    gw__addr_key(&ss, k1);
+    inet_pton(AF_INET6, "2001:db8:1:2::2", &s6->sin6_addr);
+    gw__addr_key(&ss, k2);
+    assert_int_equal(gw__iptab_add(&t, k1, 2), 0);
+    assert_int_equal(gw__iptab_add(&t, k2, 2), 0);
+    assert_int_equal(gw__iptab_add(&t, k2, 2), GW_ELIMIT);
+    gw__iptab_free(&t);
+}
+
+/* The per-address table's hash is keyed per table: the same addresses land
+ * in different slots in two tables, so nobody can precompute collisions. */
+static void test_iptab_hash_keyed(void **st)
+{
+    (void)st;
+    gw_iptab a, b;
+    assert_int_equal(gw__iptab_init(&a, 64), 0);
+    assert_int_equal(gw__iptab_init(&b, 64), 0);
+    int same = 1;
+    for (int i = 0; i < 40; i++) {
+        unsigned char x[16] = {0};
+        x[15] = (unsigned char)i;
+        assert_int_equal(gw__iptab_add(&a, x, 0), 0);
+        assert_int_equal(gw__iptab_add(&b, x, 0), 0);
+    }
+    for (uint32_t j = 0; j <= a.mask; j++)
+        if (a.ents[j].count != b.ents[j].count ||
+            (a.ents[j].count && memcmp(a.ents[j].addr, b.ents[j].addr, 16)))
+            same = 0;
+    assert_false(same);
+    gw__iptab_free(&a);
+    gw__iptab_free(&b);
+}
+
 static void test_partition_hash(void **st)
 {
     (void)st;
@@ -528,6 +737,10 @@ int main(void)
         cmocka_unit_test(test_append_failure_1013),
         cmocka_unit_test(test_alloc_failures),
         cmocka_unit_test(test_iptab),
+        cmocka_unit_test(test_token_cache_and_failure_budget),
+        cmocka_unit_test(test_failtab_budget),
+        cmocka_unit_test(test_addr_key_ipv6_prefix),
+        cmocka_unit_test(test_iptab_hash_keyed),
         cmocka_unit_test(test_partition_hash),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
