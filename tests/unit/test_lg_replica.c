@@ -641,6 +641,76 @@ static void test_read_limit_change_is_published(void **st)
     assert_int_equal(atomic_load(&s.durable_at_publish), after_append + 2);
 }
 
+/* A replica run that starts an epoch and whose write fails (ENOSPC) leaves
+ * no trace: log end, epoch, history, durable end and producer state as
+ * before; the retry lands at the same offset.  An fdatasync failure is
+ * sticky and does not advance the durable end. */
+static void test_replica_append_write_and_sync_failures(void **st)
+{
+    fx *f = *st;
+    lg_close(f->log);
+    lgt_vfs v;
+    lgt_vfs_init(&v);
+    f->o.vfs = &v.vfs;
+    fx_open(f);
+    rput(f->log, 0, 1, 2);
+    int64_t pid;
+    assert_int_equal(lg_producer_id_alloc(f->log, &pid), 0);
+    cn_buf run = CN_BUF_INIT;
+    lgt_batch(&run, 1, 2, 20, 1000, pid, 0, 0);
+    lgt_batch(&run, 2, 2, 20, 1000, pid, 0, 2);
+    atomic_store(&v.pwrite_fail_count, 1);
+    atomic_store(&v.pwrite_errno, 28 /* ENOSPC */);
+    waiter w;
+    assert_int_equal(rappend(f->log, 0, 2, 5, run.data, run.len, 2, &w), CN_ENOSPC);
+    assert_int_equal(w.res[1].err, CN_ENOSPC);
+    atomic_store(&v.pwrite_errno, 0);
+    lg_partition_info pi;
+    assert_int_equal(lg_partition_info_get(f->log, "t", 0, &pi), 0);
+    assert_int_equal(pi.log_end_offset, 2);
+    assert_int_equal(pi.leader_epoch, 1);
+    hist h = history(f->log);
+    assert_int_equal(h.n, 1);
+    int64_t d;
+    assert_int_equal(lg_durable_end(f->log, "t", 0, &d), 0);
+    assert_int_equal(d, 2);
+    /* The retry lands where the failed run would have; afterwards a
+     * leader-style append of its first batch is a duplicate at that offset. */
+    assert_int_equal(rappend(f->log, 0, 2, 5, run.data, run.len, 2, &w), 0);
+    assert_int_equal(w.res[0].base_offset, 2);
+    assert_int_equal(w.res[1].base_offset, 4);
+    h = history(f->log);
+    assert_int_equal(h.n, 2);
+    assert_int_equal(h.e[1], 5);
+    assert_int_equal(h.s[1], 2);
+    lg_append_result r;
+    cn_buf one = CN_BUF_INIT;
+    lgt_batch(&one, 1, 2, 20, 1000, pid, 0, 0);
+    assert_int_equal(lg_append(f->log, "t", 0, one.data, one.len, &r), 0);
+    assert_int_equal(r.duplicate, 1);
+    assert_int_equal(r.base_offset, 2);
+    /* fdatasync fails: the append fails, the log is sticky-failed, the
+     * durable end stays where the last sync left it. */
+    atomic_store(&v.fsync_fail, 1);
+    cn_buf b = CN_BUF_INIT;
+    lgt_batch(&b, 9, 1, 20, 1000, -1, -1, -1);
+    assert_int_equal(rappend(f->log, 0, 6, 6, b.data, b.len, 1, &w), CN_EPANIC);
+    assert_int_equal(lg_durable_end(f->log, "t", 0, &d), 0);
+    assert_int_equal(d, 6);
+    assert_int_equal(lg_replica_append(f->log, "t", 0, 6, 6, b.data, b.len, waiter_cb, &w),
+                     CN_EPANIC);
+    atomic_store(&v.fsync_fail, 0);
+    lg_close(f->log);
+    f->o.vfs = NULL;
+    fx_open(f); /* teardown closes it */
+    assert_int_equal(lg_durable_end(f->log, "t", 0, &d), 0);
+    assert_int_equal(lg_partition_info_get(f->log, "t", 0, &pi), 0);
+    assert_int_equal(d, pi.log_end_offset);
+    cn_buf_free(&run);
+    cn_buf_free(&one);
+    cn_buf_free(&b);
+}
+
 static void write_file(const char *path, const void *b, size_t n)
 {
     FILE *fp = fopen(path, "wb");
@@ -724,6 +794,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_durable_end_follows_rounds, setup, teardown),
         cmocka_unit_test_setup_teardown(test_read_limit_holds_consumers_below_it, setup, teardown),
         cmocka_unit_test_setup_teardown(test_read_limit_change_is_published, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_replica_append_write_and_sync_failures, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_raft_state_round_trip_and_damage, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
