@@ -9,6 +9,9 @@
  * without a second protocol stack.  Why one sampler for all streams: the
  * snapshot (leaderboard scan, offsets) is computed once a second whatever
  * the number of viewers, and pings/s needs two samples a known time apart.
+ * Nobody watching, nothing computed: the tick samples only while a stream
+ * is open, and /api/stats samples on demand when its sample is a second
+ * old (polling clients share one sample per second).
  *
  * For servers with their own router, dash_serve_asset and dash_http_stats
  * give the bytes of every path but /api/events; the router frames them.
@@ -51,7 +54,9 @@ struct dash_http {
     int have_snap;
     uint64_t prev_pings; /* pings_total of the previous sample */
     uint64_t prev_ns;
-    double pps;  /* pings/s between the last two samples; -1 before two */
+    double pps; /* pings/s between the last two samples; -1 before two, or
+                   when they lie more than DASH_RATE_SPAN_NS apart */
+    uint64_t nsamples;
     cn_buf json; /* the last sample as JSON */
     dash_stream streams[DASH_MAX_STREAMS];
     uint32_t nstreams;
@@ -59,14 +64,22 @@ struct dash_http {
 
 /* ---- sampling ------------------------------------------------------------- */
 
+/* A sample is fresh for a second; a rate over a longer gap (nobody was
+ * watching) would be an average, not "now": reported as unknown. */
+#define DASH_FRESH_NS 1000000000ull
+#define DASH_RATE_SPAN_NS 5000000000ull
+
 static int dash__sample(dash_http *d)
 {
     memset(&d->snap, 0, sizeof(d->snap));
     int rc = d->fn(d->ud, &d->snap);
     if (rc)
         return rc;
+    d->nsamples++;
     uint64_t now = cn_mono_ns();
-    if (d->have_snap && now > d->prev_ns && d->snap.pings_total >= d->prev_pings)
+    d->pps = -1;
+    if (d->have_snap && now > d->prev_ns && now - d->prev_ns <= DASH_RATE_SPAN_NS &&
+        d->snap.pings_total >= d->prev_pings)
         d->pps = (double)(d->snap.pings_total - d->prev_pings) * 1e9 / (double)(now - d->prev_ns);
     d->prev_pings = d->snap.pings_total;
     d->prev_ns = now;
@@ -94,7 +107,7 @@ static void dash__tick(evutil_socket_t fd, short what, void *ud)
     dash_http *d = ud;
     (void)fd;
     (void)what;
-    if (dash__sample(d) == 0)
+    if (d->nstreams && dash__sample(d) == 0)
         dash__push(d);
 }
 
@@ -232,10 +245,10 @@ int dash_http_mount(dash_http **out, struct event_base *base, struct evhttp *htt
 
 int dash_http_stats(dash_http *d, cn_slice *json)
 {
-    /* Between ticks the last sample is at most a second old: serve it,
-     * so polling clients do not multiply the work.  Before the first
-     * tick, take one now. */
-    if (!d->have_snap) {
+    /* A sample less than a second old is served as is, so polling
+     * clients do not multiply the work; an older one (or none) is taken
+     * now. */
+    if (!d->have_snap || cn_mono_ns() - d->prev_ns >= DASH_FRESH_NS) {
         int rc = dash__sample(d);
         if (rc)
             return rc;
@@ -248,6 +261,11 @@ int dash_http_stats(dash_http *d, cn_slice *json)
 uint32_t dash_http_streams(const dash_http *d)
 {
     return d->nstreams;
+}
+
+uint64_t dash_http_samples(const dash_http *d)
+{
+    return d->nsamples;
 }
 
 void dash_http_free(dash_http *d)

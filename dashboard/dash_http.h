@@ -110,6 +110,8 @@ int dash_http_stats(dash_http *d, cn_slice *json);
 
 /** Open event streams (for tests and metrics). */
 uint32_t dash_http_streams(const dash_http *d);
+/** Snapshots taken so far (none while nobody watches). */
+uint64_t dash_http_samples(const dash_http *d);
 
 /** End every event stream, stop sampling, unregister the paths.  NULL ok. */
 void dash_http_free(dash_http *d);

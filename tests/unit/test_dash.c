@@ -312,14 +312,42 @@ static void test_stats_without_evhttp(void **st)
     event_base_free(f.base);
 }
 
+/* Nobody watching, nothing computed: with no stream open the sampler does
+ * not sample (the snapshot walks every player); a /api/stats request takes
+ * one on demand; an open stream brings the ticks back. */
+static void test_sampler_idle_without_viewers(void **st)
+{
+    (void)st;
+    static fixture f;
+    fx_setup(&f);
+    static char buf[1 << 14];
+    fx_pump(&f, -1, buf, sizeof(buf), 2300); /* two ticks, nobody watching */
+    assert_int_equal(f.samples, 0);
+    assert_int_equal(dash_http_samples(f.d), 0);
+    int fd = fx_connect(&f, "/api/stats");
+    fx_pump(&f, fd, buf, sizeof(buf), 300);
+    close(fd);
+    assert_non_null(strstr(buf, "\"pings_total\":100"));
+    assert_int_equal(f.samples, 1);
+    fd = fx_connect(&f, "/api/events");
+    fx_pump(&f, fd, buf, sizeof(buf), 2300);
+    assert_true(f.samples >= 2);
+    assert_int_equal(dash_http_samples(f.d), (uint64_t)f.samples);
+    close(fd);
+    fx_pump(&f, -1, buf, sizeof(buf), 1200); /* the stream ends */
+    assert_int_equal(dash_http_streams(f.d), 0);
+    int after = f.samples;
+    fx_pump(&f, -1, buf, sizeof(buf), 2300);
+    assert_int_equal(f.samples, after);
+    fx_teardown(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_assets),
-        cmocka_unit_test(test_stats_json),
-        cmocka_unit_test(test_http_mounted),
-        cmocka_unit_test(test_stream_cap),
-        cmocka_unit_test(test_stats_without_evhttp),
+        cmocka_unit_test(test_assets),       cmocka_unit_test(test_stats_json),
+        cmocka_unit_test(test_http_mounted), cmocka_unit_test(test_sampler_idle_without_viewers),
+        cmocka_unit_test(test_stream_cap),   cmocka_unit_test(test_stats_without_evhttp),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
