@@ -10,12 +10,11 @@
  *                   in the node's memory, so this is the view --data cannot
  *                   give — then committed offsets and lag as with --data
  *                   (OffsetFetch of all partitions, ListOffsets latest).
- * topics and describe are librdkafka clients (metadata and
- * rd_kafka_query_watermark_offsets).  groups stays on cairn's own codec
- * (kf_client, one connection to the first node, one request at a time):
- * librdkafka 2.0.2's ListConsumerGroups and ListConsumerGroupOffsets send
- * ListGroups v4 and OffsetFetch v7 bodies with bytes past their end, which
- * the node refuses as malformed (docs/architecture.md has the capture).
+ * All three are librdkafka clients: metadata and
+ * rd_kafka_query_watermark_offsets, and for groups its admin API
+ * (ListConsumerGroups, DescribeConsumerGroups, ListConsumerGroupOffsets;
+ * librdkafka 2.0.2 sends ListGroups v4 and OffsetFetch v7 bodies with bytes
+ * past their end, which the node accepts as Kafka does).
  * Every wait is bounded by LIVE_TIMEOUT_MS.  librdkafka's own log lines are
  * dropped: failures are reported as one line each by this file.  Main
  * thread only (librdkafka's threads stay inside the rd_kafka_t, which this
@@ -26,14 +25,11 @@
 #include "cn_cli.h"
 #include "cn_err.h"
 #include "cn_time.h"
-#include "kf_client.h"
-#include "kf_msgs.h"
-#include "kf_wire.h"
 
-#include <errno.h>
 #include <inttypes.h>
 #include <librdkafka/rdkafka.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define LIVE_TIMEOUT_MS 10000
@@ -152,115 +148,174 @@ static void live_close(live *l)
         rd_kafka_destroy(l->rk);
 }
 
-/* ---- groups: cairn's own codec ---------------------------------------------- */
+/* ---- groups: librdkafka's admin API ------------------------------------------ */
 
-typedef struct live_kf {
-    const char *prog;
-    kf_client *c;
-    kf_arena *a;
-} live_kf;
-
-static int kfc_call(live_kf *l, int16_t key, int16_t ver, const void *req, void **resp)
+/* Wait for the admin result of type want on q.  NULL (reported) on a
+ * timeout or a request-level error; else the event, which the caller
+ * destroys. */
+static rd_kafka_event_t *live_admin_wait(live *l, rd_kafka_queue_t *q, rd_kafka_event_type_t want,
+                                         const char *what)
 {
-    int rc = kf_client_call(l->c, key, ver, req, l->a, resp);
-    if (rc)
-        fprintf(stderr, "%s: request to the node failed: %s\n", l->prog, cn_strerror(rc));
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, LIVE_TIMEOUT_MS + 1000);
+    if (!ev) {
+        fprintf(stderr, "%s: %s: no answer from the node in %d s\n", l->prog, what,
+                LIVE_TIMEOUT_MS / 1000);
+        return NULL;
+    }
+    if (rd_kafka_event_type(ev) != want || rd_kafka_event_error(ev)) {
+        fprintf(stderr, "%s: %s: %s\n", l->prog, what,
+                rd_kafka_event_error(ev) ? rd_kafka_event_error_string(ev) : "unexpected event");
+        rd_kafka_event_destroy(ev);
+        return NULL;
+    }
+    return ev;
+}
+
+static rd_kafka_AdminOptions_t *live_admin_opts(live *l)
+{
+    char err[256];
+    rd_kafka_AdminOptions_t *o = rd_kafka_AdminOptions_new(l->rk, RD_KAFKA_ADMIN_OP_ANY);
+    if (o && rd_kafka_AdminOptions_set_request_timeout(o, LIVE_TIMEOUT_MS, err, sizeof(err))) {
+        rd_kafka_AdminOptions_destroy(o);
+        return NULL;
+    }
+    return o;
+}
+
+/* Committed offsets of group gid (every partition) with their lag. */
+static int live_group_offsets(live *l, rd_kafka_queue_t *q, const char *gid)
+{
+    rd_kafka_ListConsumerGroupOffsets_t *req = rd_kafka_ListConsumerGroupOffsets_new(gid, NULL);
+    rd_kafka_AdminOptions_t *o = live_admin_opts(l);
+    if (!req || !o) {
+        if (req)
+            rd_kafka_ListConsumerGroupOffsets_destroy(req);
+        if (o)
+            rd_kafka_AdminOptions_destroy(o);
+        fprintf(stderr, "%s: out of memory\n", l->prog);
+        return -1;
+    }
+    rd_kafka_ListConsumerGroupOffsets(l->rk, &req, 1, o, q);
+    rd_kafka_ListConsumerGroupOffsets_destroy(req);
+    rd_kafka_AdminOptions_destroy(o);
+    rd_kafka_event_t *ev = live_admin_wait(l, q, RD_KAFKA_EVENT_LISTCONSUMERGROUPOFFSETS_RESULT,
+                                           "ListConsumerGroupOffsets");
+    if (!ev)
+        return -1;
+    size_t n;
+    const rd_kafka_group_result_t **g = rd_kafka_ListConsumerGroupOffsets_result_groups(
+        rd_kafka_event_ListConsumerGroupOffsets_result(ev), &n);
+    int rc = 0;
+    for (size_t i = 0; i < n && !rc; i++) {
+        const rd_kafka_error_t *e = rd_kafka_group_result_error(g[i]);
+        if (e) {
+            fprintf(stderr, "%s: offsets of group %s: %s\n", l->prog, gid,
+                    rd_kafka_error_string(e));
+            rc = -1;
+            break;
+        }
+        const rd_kafka_topic_partition_list_t *ps = rd_kafka_group_result_partitions(g[i]);
+        for (int k = 0; ps && k < ps->cnt && !rc; k++) {
+            const rd_kafka_topic_partition_t *tp = &ps->elems[k];
+            if (tp->err || tp->offset < 0)
+                continue; /* nothing committed there */
+            int64_t start, end;
+            rc = live_watermarks(l, tp->topic, tp->partition, &start, &end);
+            if (!rc)
+                printf("%s\t%s:%d\toffset=%" PRId64 "\tlag=%" PRId64 "\n", gid, tp->topic,
+                       tp->partition, tp->offset, end - tp->offset);
+        }
+    }
+    rd_kafka_event_destroy(ev);
     return rc;
 }
 
-/* Latest offset of topic:part, or -1. */
-static int64_t kfc_end_offset(live_kf *l, const kf_str *topic, int32_t part)
+/* State, protocol and members of the groups in ids (one request), each
+ * followed by its committed offsets. */
+static int live_describe_groups(live *l, rd_kafka_queue_t *q, const char **ids, size_t n)
 {
-    kf_ListOffsetsPartition p;
-    kf_ListOffsetsPartition_init(&p);
-    p.PartitionIndex = part;
-    p.Timestamp = -1;
-    kf_ListOffsetsTopic t = {*topic, {&p, 1}};
-    kf_ListOffsetsRequest q;
-    kf_ListOffsetsRequest_init(&q);
-    q.ReplicaId = -1;
-    q.Topics.v = &t;
-    q.Topics.n = 1;
-    kf_ListOffsetsResponse *r;
-    if (kfc_call(l, KF_API_LISTOFFSETS, 1, &q, (void **)&r))
+    rd_kafka_AdminOptions_t *o = live_admin_opts(l);
+    if (!o) {
+        fprintf(stderr, "%s: out of memory\n", l->prog);
         return -1;
-    if (r->Topics.n != 1 || r->Topics.v[0].Partitions.n != 1 ||
-        r->Topics.v[0].Partitions.v[0].ErrorCode)
+    }
+    rd_kafka_DescribeConsumerGroups(l->rk, ids, n, o, q);
+    rd_kafka_AdminOptions_destroy(o);
+    rd_kafka_event_t *ev = live_admin_wait(l, q, RD_KAFKA_EVENT_DESCRIBECONSUMERGROUPS_RESULT,
+                                           "DescribeConsumerGroups");
+    if (!ev)
         return -1;
-    return r->Topics.v[0].Partitions.v[0].Offset;
-}
-
-static int kfc_group(live_kf *l, const kf_str *gid)
-{
-    kf_DescribeGroupsRequest dq;
-    kf_DescribeGroupsRequest_init(&dq);
-    dq.Groups.v = (kf_str *)gid;
-    dq.Groups.n = 1;
-    kf_DescribeGroupsResponse *dr;
-    if (kfc_call(l, KF_API_DESCRIBEGROUPS, 1, &dq, (void **)&dr) || dr->Groups.n != 1)
-        return CN_EXIT_FAIL;
-    const kf_DescribedGroup *g = &dr->Groups.v[0];
-    printf("%s\tstate=%s\tprotocol=%s\tmembers=%d\n", gid->s, g->GroupState.s,
-           g->ProtocolData.len > 0 ? g->ProtocolData.s : "-", g->Members.n);
-    for (int32_t m = 0; m < g->Members.n; m++)
-        printf("  member=%s\tclient=%s\thost=%s\n", g->Members.v[m].MemberId.s,
-               g->Members.v[m].ClientId.s, g->Members.v[m].ClientHost.s);
-    kf_OffsetFetchRequest oq;
-    kf_OffsetFetchRequest_init(&oq);
-    oq.GroupId = *gid;
-    oq.Topics.n = -1; /* everything committed */
-    kf_OffsetFetchResponse *orr;
-    if (kfc_call(l, KF_API_OFFSETFETCH, 2, &oq, (void **)&orr))
-        return CN_EXIT_FAIL;
-    for (int32_t t = 0; t < orr->Topics.n; t++)
-        for (int32_t p = 0; p < orr->Topics.v[t].Partitions.n; p++) {
-            const kf_OffsetFetchResponsePartition *op = &orr->Topics.v[t].Partitions.v[p];
-            int64_t end = kfc_end_offset(l, &orr->Topics.v[t].Name, op->PartitionIndex);
-            printf("%s\t%s:%d\toffset=%" PRId64 "\tlag=%" PRId64 "\n", gid->s,
-                   orr->Topics.v[t].Name.s, op->PartitionIndex, op->CommittedOffset,
-                   end >= 0 ? end - op->CommittedOffset : -1);
+    size_t cnt;
+    const rd_kafka_ConsumerGroupDescription_t **d = rd_kafka_DescribeConsumerGroups_result_groups(
+        rd_kafka_event_DescribeConsumerGroups_result(ev), &cnt);
+    int rc = 0;
+    for (size_t i = 0; i < cnt && !rc; i++) {
+        const char *gid = rd_kafka_ConsumerGroupDescription_group_id(d[i]);
+        const rd_kafka_error_t *e = rd_kafka_ConsumerGroupDescription_error(d[i]);
+        if (e) {
+            fprintf(stderr, "%s: group %s: %s\n", l->prog, gid, rd_kafka_error_string(e));
+            rc = -1;
+            break;
         }
-    return CN_EXIT_OK;
+        const char *proto = rd_kafka_ConsumerGroupDescription_partition_assignor(d[i]);
+        size_t nm = rd_kafka_ConsumerGroupDescription_member_count(d[i]);
+        printf("%s\tstate=%s\tprotocol=%s\tmembers=%zu\n", gid,
+               rd_kafka_consumer_group_state_name(rd_kafka_ConsumerGroupDescription_state(d[i])),
+               proto && *proto ? proto : "-", nm);
+        for (size_t m = 0; m < nm; m++) {
+            const rd_kafka_MemberDescription_t *md =
+                rd_kafka_ConsumerGroupDescription_member(d[i], m);
+            printf("  member=%s\tclient=%s\thost=%s\n", rd_kafka_MemberDescription_consumer_id(md),
+                   rd_kafka_MemberDescription_client_id(md), rd_kafka_MemberDescription_host(md));
+        }
+        rc = live_group_offsets(l, q, gid);
+    }
+    rd_kafka_event_destroy(ev);
+    return rc;
 }
 
-static int kfc_groups(live_kf *l)
+static int live_groups(live *l)
 {
-    kf_ListGroupsRequest q;
-    kf_ListGroupsRequest_init(&q);
-    kf_ListGroupsResponse *r;
-    if (kfc_call(l, KF_API_LISTGROUPS, 1, &q, (void **)&r))
-        return CN_EXIT_FAIL;
-    if (r->ErrorCode) {
-        fprintf(stderr, "%s: the node refused ListGroups (Kafka error %d)\n", l->prog,
-                r->ErrorCode);
+    rd_kafka_queue_t *q = rd_kafka_queue_new(l->rk);
+    rd_kafka_AdminOptions_t *o = live_admin_opts(l);
+    if (!q || !o) {
+        if (q)
+            rd_kafka_queue_destroy(q);
+        if (o)
+            rd_kafka_AdminOptions_destroy(o);
+        fprintf(stderr, "%s: out of memory\n", l->prog);
         return CN_EXIT_FAIL;
     }
-    for (int32_t i = 0; i < r->Groups.n; i++)
-        if (kfc_group(l, &r->Groups.v[i].GroupId))
-            return CN_EXIT_FAIL;
-    return CN_EXIT_OK;
-}
-
-/* groups over one kf_client connection to the first node listed. */
-static int live_groups(const char *prog, const char *brokers)
-{
-    char first[512];
-    snprintf(first, sizeof(first), "%s", brokers);
-    char *comma = strchr(first, ',');
-    if (comma)
-        *comma = 0;
-    live_kf l = {prog, NULL, NULL};
-    int rc = kf_client_connect(&l.c, first, LIVE_TIMEOUT_MS);
-    if (rc) {
-        fprintf(stderr, "%s: cannot reach a node at %s: %s; is `cairn logd` running there?\n", prog,
-                first, rc == CN_ESYS ? strerror(errno) : cn_strerror(rc));
-        return CN_EXIT_FAIL;
-    }
+    rd_kafka_ListConsumerGroups(l->rk, o, q);
+    rd_kafka_AdminOptions_destroy(o);
     int status = CN_EXIT_FAIL;
-    if (kf_arena_new(&l.a, 256u << 20) == 0)
-        status = kfc_groups(&l);
-    kf_arena_free(l.a);
-    kf_client_close(l.c);
+    rd_kafka_event_t *ev =
+        live_admin_wait(l, q, RD_KAFKA_EVENT_LISTCONSUMERGROUPS_RESULT, "ListConsumerGroups");
+    if (ev) {
+        const rd_kafka_ListConsumerGroups_result_t *res =
+            rd_kafka_event_ListConsumerGroups_result(ev);
+        size_t nerr, n;
+        const rd_kafka_error_t **errs = rd_kafka_ListConsumerGroups_result_errors(res, &nerr);
+        const rd_kafka_ConsumerGroupListing_t **g =
+            rd_kafka_ListConsumerGroups_result_valid(res, &n);
+        if (nerr) {
+            fprintf(stderr, "%s: the node refused ListGroups: %s\n", l->prog,
+                    rd_kafka_error_string(errs[0]));
+        } else {
+            const char **ids = n ? malloc(n * sizeof(*ids)) : NULL;
+            if (n && !ids) {
+                fprintf(stderr, "%s: out of memory\n", l->prog);
+            } else {
+                for (size_t i = 0; i < n; i++)
+                    ids[i] = rd_kafka_ConsumerGroupListing_group_id(g[i]);
+                status =
+                    n == 0 || live_describe_groups(l, q, ids, n) == 0 ? CN_EXIT_OK : CN_EXIT_FAIL;
+                free(ids);
+            }
+        }
+        rd_kafka_event_destroy(ev);
+    }
+    rd_kafka_queue_destroy(q);
     return status;
 }
 
@@ -273,13 +328,15 @@ int cmd_log_live(const char *prog, const char *sub, const char *arg, const char 
                 prog, sub, prog);
         return CN_EXIT_USAGE;
     }
-    if (!strcmp(sub, "groups"))
-        return live_groups(prog, brokers);
     live l = {.prog = prog};
     const struct rd_kafka_metadata *md = NULL;
     int status = CN_EXIT_FAIL;
-    if (live_open(&l, brokers) == 0 && live_metadata(&l, &md, brokers) == 0)
-        status = !strcmp(sub, "topics") ? live_topics(&l, md) : live_describe(&l, md, arg);
+    if (live_open(&l, brokers) == 0 && live_metadata(&l, &md, brokers) == 0) {
+        if (!strcmp(sub, "groups"))
+            status = live_groups(&l);
+        else
+            status = !strcmp(sub, "topics") ? live_topics(&l, md) : live_describe(&l, md, arg);
+    }
     if (md)
         rd_kafka_metadata_destroy(md);
     live_close(&l);

@@ -1,13 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * fuzz_kf_response.c — libFuzzer target over the generated response
- * decoders, which `cairn log groups --brokers` (kf_client) runs on bytes from the
- * network.  Input: api key (2 bytes, big-endian), version (1 byte), then
- * the response body.  Properties: no crash/UB/leak; the arena stays within
- * its cap; a decoded response re-encodes, and decode∘encode of that is
- * stable (same bytes again).
- * Seeds: tests/fuzz/corpus/fuzz_kf_response/ (responses encoded by
- * kafka-python, from tests/unit/gen_kf_vectors.py, and by cairn's server).
+ * decoders, which cairn's tests use to read the server's replies (and any
+ * future client of cairn's codec would run on bytes from the network).  Input: api key (2 bytes,
+ * big-endian), version (1 byte), then the response body.  Properties: no crash/UB/leak; the arena
+ * stays within its cap; a decoded response re-encodes, and decode∘encode of that is stable (same
+ * bytes again). Seeds: tests/fuzz/corpus/fuzz_kf_response/ (responses encoded by kafka-python, from
+ * tests/unit/gen_kf_vectors.py, and by cairn's server).
  */
 #include <stdint.h>
 #include <stdlib.h>

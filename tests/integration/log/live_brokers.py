@@ -7,7 +7,9 @@ log/live_brokers — `cairn log --brokers HOST:PORT` reads a running
   - describe TOPIC shows each partition's start and end offsets;
   - groups shows a live librdkafka group (state Stable, its member with
     client id and host — which only the node knows) and the committed
-    offsets with lag, matching what the consumer committed;
+    offsets with lag, matching what the consumer committed (through
+    librdkafka's admin API); once the member left, the group is Empty
+    with no members and its offsets stay;
   - subcommands that need segment files refuse --brokers (exit 2), and an
     address with no node exits 1 with one line.
 """
@@ -65,6 +67,17 @@ def main():
             want = "live-view\thunt-events:%d\toffset=%d\tlag=%d" % (q, committed[q], 15 - committed[q])
             assert want in lines, (want, out)
         c.close()
+        # Once the member has left, the group is Empty, its offsets stay.
+        deadline = time.time() + 20
+        while True:
+            rc, out, err = cairn("log", "groups", "--brokers", bs)
+            assert rc == 0, err
+            lines = out.splitlines()
+            if any(x.startswith("live-view\tstate=Empty\t") for x in lines) or time.time() > deadline:
+                break
+            time.sleep(0.2)
+        assert "live-view\tstate=Empty\tprotocol=-\tmembers=0" in lines, out
+        assert "live-view\thunt-events:0\toffset=%d\tlag=%d" % (committed[0], 15 - committed[0]) in lines, out
 
         rc, out, err = cairn("log", "dump", "hunt-events", "--brokers", bs)
         assert rc == 2 and len(err.strip().splitlines()) == 1, (rc, err)
