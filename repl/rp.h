@@ -239,6 +239,12 @@ int32_t rp_node_last_epoch(const rp_node *n);
  * end offset (start of the next epoch, or the log end); (-1, 0) if none.
  */
 void rp_node_epoch_end(const rp_node *n, int32_t epoch, int32_t *found, int64_t *end);
+/**
+ * At the leader: 1 if voter is in sync — itself, or a follower heard from
+ * within election_ticks whose fdatasync'd offset has reached the HW (what
+ * Metadata reports as the ISR); 0 otherwise and on any other role.
+ */
+int rp_node_in_sync(const rp_node *n, int32_t voter);
 
 /* ---- the transport between nodes (rp_net.c) ---------------------------- */
 
@@ -357,5 +363,82 @@ int rp_net_connected(const rp_net *n, int32_t peer);
 void rp_net_stats_get(const rp_net *n, rp_net_stats *out);
 /** Close every connection and the listener now.  NULL-safe. */
 void rp_net_free(rp_net *n);
+
+/* ---- the replicas of one node (rp_part.c) ------------------------------- */
+
+/*
+ * rp_repl drives every partition replica of one node: an rp_node per
+ * (topic, partition), fed from a tick timer, from rp_net and from the
+ * log's durability, its outputs carried out against the log's replication
+ * storage contract (lg.h).  See docs/replication.md, "The driver of one
+ * replica".  Threads: every rp_repl call on the event_base's thread (the
+ * base must come after evthread_use_pthreads(): the log's writer thread
+ * wakes it).  The log must outlive the rp_repl.
+ */
+
+typedef struct lg_log lg_log;
+typedef struct rp_repl rp_repl;
+
+typedef struct rp_repl_opts {
+    const rp_cluster *cluster; /* copied */
+    int32_t self;
+    uint32_t tick_ms;         /* 0: 50 */
+    uint32_t election_ticks;  /* 0: 10 */
+    uint32_t heartbeat_ticks; /* 0: 2 */
+    int32_t max_fetch_bytes;  /* 0: 1 MiB */
+} rp_repl_opts;
+
+/** What this node knows of one partition's replica. */
+typedef struct rp_part_state {
+    int running; /* 0 while stopped after a storage failure */
+    int serving; /* leader whose own-term marker is committed: may take proposals and serve
+                    consumers */
+    enum rp_role role;
+    int32_t leader; /* -1 unknown */
+    int32_t term;   /* = the leader epoch */
+    int64_t hw;     /* committed below this (consumers' read limit) */
+    int64_t log_end;
+    int32_t isr[RP_MAX_VOTERS]; /* leader: voters in sync (rp_node_in_sync); else the leader */
+    int nisr;
+} rp_part_state;
+
+/** Completion of a proposal: err 0 with the batch's base offset; CN_EPERM
+ *  when this node stopped leading before it was acknowledged (Kafka's
+ *  NOT_LEADER_OR_FOLLOWER); a storage error. */
+typedef void (*rp_ack_fn)(void *ud, int err, int64_t base_offset);
+
+/**
+ * Start the transport (rp_net on self's replication address) and the
+ * shared timer.  @return 0; CN_EINVAL; CN_ESYS; CN_ENOMEM.
+ */
+int rp_repl_new(rp_repl **out, struct event_base *base, lg_log *log, const rp_repl_opts *o);
+/**
+ * Start replicating an existing local partition (all voters of the cluster
+ * are its replicas).  It starts as a follower with the term/vote and log
+ * storage holds, and its consumer read limit at 0 until it learns the HW.
+ * @return 0; CN_EEXIST; CN_EINVAL (another topic has the same topic id);
+ *         an lg_ error reading its state.
+ */
+int rp_repl_add(rp_repl *r, const char *topic, int32_t partition);
+/** @return 0 with *out; CN_ENOENT if the partition is not replicated. */
+int rp_repl_state(const rp_repl *r, const char *topic, int32_t partition, rp_part_state *out);
+/**
+ * Append one RecordBatch v2 at the leader.  cb runs once, on the loop
+ * thread, never from inside this call: with acks_all when the batch is
+ * below the HW (fdatasync'd on a majority), else once it is fdatasync'd
+ * here; with CN_EPERM if leadership is lost first.
+ * @return 0 (cb will run); CN_EPERM (not the serving leader); CN_ENOENT;
+ *         CN_EINVAL (not one whole batch); an error of lg_replica_append.
+ */
+int rp_repl_propose(rp_repl *r, const char *topic, int32_t partition, const void *batch, size_t len,
+                    int acks_all, rp_ack_fn cb, void *ud);
+/** fn(ud) runs on the loop whenever some partition's HW advances (so
+ *  parked long-poll Fetches can look again); NULL to stop. */
+void rp_repl_on_hw(rp_repl *r, void (*fn)(void *ud), void *ud);
+/** The transport, for its counters. */
+rp_net *rp_repl_net(rp_repl *r);
+/** Stop every replica (pending proposals fail with CN_EPERM), wait for
+ *  the log's callbacks of their appends, close the transport.  NULL-safe. */
+void rp_repl_free(rp_repl *r);
 
 #endif

@@ -323,7 +323,7 @@ static void rp_conn_close(rp_conn *c, const char *reason, int protocol)
     if (c->hello_timer)
         event_free(c->hello_timer);
     bufferevent_free(c->bev);
-    free(c);
+    cn_free(c);
 }
 
 static void rp_hello_timeout_cb(evutil_socket_t fd, short what, void *ud)
@@ -333,7 +333,7 @@ static void rp_hello_timeout_cb(evutil_socket_t fd, short what, void *ud)
 
 static rp_conn *rp_conn_new(rp_net *n, evutil_socket_t fd, int32_t peer, int dialer)
 {
-    rp_conn *c = calloc(1, sizeof(*c));
+    rp_conn *c = cn_calloc(1, sizeof(*c));
     if (!c)
         return NULL;
     c->net = n;
@@ -348,7 +348,7 @@ static rp_conn *rp_conn_new(rp_net *n, evutil_socket_t fd, int32_t peer, int dia
             evutil_closesocket(fd);
         if (c->hello_timer)
             event_free(c->hello_timer);
-        free(c);
+        cn_free(c);
         return NULL;
     }
     bufferevent_setcb(c->bev, rp_conn_read_cb, NULL, rp_conn_event_cb, c);
@@ -603,7 +603,7 @@ int rp_net_new(rp_net **out, struct event_base *base, const rp_net_opts *o)
     *out = NULL;
     if (!base || !o || !o->cluster || !o->deliver || !rp_cluster_peer(o->cluster, o->self))
         return CN_EINVAL;
-    rp_net *n = calloc(1, sizeof(*n));
+    rp_net *n = cn_calloc(1, sizeof(*n));
     if (!n)
         return CN_ENOMEM;
     n->base = base;
@@ -688,5 +688,5 @@ void rp_net_free(rp_net *n)
             event_free(sl->retry);
     }
     cn_buf_free(&n->enc);
-    free(n);
+    cn_free(n);
 }

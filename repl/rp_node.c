@@ -926,3 +926,13 @@ int32_t rp_node_last_epoch(const rp_node *n)
 {
     return rp_last_epoch(n);
 }
+
+int rp_node_in_sync(const rp_node *n, int32_t voter)
+{
+    int i = rp_voter_idx(n, voter);
+    if (n->role != RP_LEADER || i < 0)
+        return 0;
+    if (i == n->self_idx)
+        return 1;
+    return n->now - n->heard[i] < n->cfg.election_ticks && n->synced[i] >= n->hw;
+}
