@@ -6,9 +6,18 @@
  * drains: stops accepting, lets every in-flight request finish (Produce
  * replies only after fsync), closes the log (which syncs) and exits 0.
  *
- * Threads: main runs the libevent loop (the Kafka server); the log runs
- * its own writer thread.  Ownership: this file owns the base, the log and
- * the server for the life of the command.  See docs/kafka.md.
+ * Clustered (--cluster, --cluster-kafka, --node-id): the node also runs
+ * the replication driver (rp_repl: one Raft group per partition, its own
+ * listener) for every topic it has at start, and the Kafka listener routes
+ * by leadership.  Topics are created at start on every node alike (no
+ * controller group yet): CreateTopics and auto-creation are refused.
+ * Standalone (no --cluster) nothing of it runs.
+ *
+ * Threads: main runs the libevent loop (the Kafka server and, clustered,
+ * the replication driver and transport); the log runs its own writer
+ * thread.  Ownership: this file owns the base, the log, the server and the
+ * driver for the life of the command.  See docs/kafka.md and
+ * docs/replication.md.
  */
 #include "commands.h"
 
@@ -19,6 +28,7 @@
 #include "cn_time.h"
 #include "kf_server.h"
 #include "lg.h"
+#include "rp.h"
 
 #include <event2/event.h>
 #include <event2/thread.h>
@@ -34,8 +44,81 @@ static const char *const logd_topics[] = {"ble-raw", "hunt-events"};
 typedef struct logd {
     struct event_base *base;
     kf_server *srv;
+    rp_repl *repl;
+    lg_log *log;
     int draining;
 } logd;
+
+/* The replication HW moved: parked long-poll Fetches look again. */
+static void logd_hw_moved(void *ud)
+{
+    logd *d = ud;
+    if (d->srv)
+        kf_server_notify_append(d->srv);
+}
+
+typedef struct logd_parts {
+    rp_repl *r;
+    int rc;
+    const char *bad;
+} logd_parts;
+
+static int logd_add_topic(void *ud, const char *name, const lg_topic_config *cfg)
+{
+    logd_parts *lp = ud;
+    for (int32_t i = 0; i < cfg->partitions && lp->rc == 0; i++)
+        lp->rc = rp_repl_add(lp->r, name, i);
+    if (lp->rc)
+        lp->bad = name; /* stops the walk while the name is still valid to print */
+    if (lp->rc)
+        cn_log_error("logd", "cannot replicate topic %s: %s", name, cn_strerror(lp->rc));
+    return lp->rc != 0;
+}
+
+/* Parse and check the cluster flags.  @return 0, or a usage error printed. */
+static int logd_cluster_flags(cn_cli *cli, int64_t node, rp_cluster *repl, rp_cluster *kafka,
+                              int64_t *rf)
+{
+    const char *cs = cn_cli_str(cli, "cluster"), *ks = cn_cli_str(cli, "cluster-kafka");
+    if (!ks || rp_cluster_parse(cs, repl) || rp_cluster_parse(ks, kafka))
+        return cn_cli_usage_error(cli,
+                                  "--cluster and --cluster-kafka want "
+                                  "ID@HOST:PORT,ID@HOST:PORT,... (ids unique, at most %d)",
+                                  RP_MAX_VOTERS);
+    int same = repl->npeers == kafka->npeers;
+    for (int i = 0; same && i < repl->npeers; i++)
+        same = repl->peers[i].id == kafka->peers[i].id;
+    if (!same)
+        return cn_cli_usage_error(cli, "--cluster and --cluster-kafka must name the same node ids");
+    if (!rp_cluster_peer(repl, (int32_t)node))
+        return cn_cli_usage_error(cli, "--node-id %lld is not in --cluster", (long long)node);
+    if (cn_cli_i64(cli, "replication-factor", 1, RP_MAX_VOTERS, rf))
+        return CN_EXIT_USAGE;
+    if (*rf != repl->npeers)
+        return cn_cli_usage_error(cli, "--replication-factor must equal the number of nodes in "
+                                       "--cluster (every node replicates every partition)");
+    if (cn_cli_bool(cli, "auto-create"))
+        return cn_cli_usage_error(cli, "--auto-create is refused with --cluster (topics are "
+                                       "created at start on every node)");
+    return 0;
+}
+
+/* Clustered: start the replication driver for every partition. */
+static int logd_start_repl(logd *d, rp_cluster *cl, int32_t node)
+{
+    rp_repl_opts ro = {.cluster = cl, .self = node};
+    int rc = rp_repl_new(&d->repl, d->base, d->log, &ro);
+    if (rc) {
+        fprintf(stderr, "cairn logd: cannot start replication on %s:%u: %s\n",
+                rp_cluster_peer(cl, node)->host, (unsigned)rp_cluster_peer(cl, node)->port,
+                rc == CN_ESYS ? strerror(errno) : cn_strerror(rc));
+        return rc;
+    }
+    rp_repl_on_hw(d->repl, logd_hw_moved, d);
+    logd_parts lp = {d->repl, 0, NULL};
+    lg_topics_each(d->log, logd_add_topic, &lp);
+    return lp.rc;
+}
 
 static void logd_drained(void *ud)
 {
@@ -91,6 +174,11 @@ int cmd_logd(int argc, char **argv)
         {"node-id", "N", "0", "this broker's id in Metadata"},
         {"idle-timeout", "DURATION", "10m", "close client connections silent this long"},
         {"port-file", "PATH", NULL, "write the bound Kafka port here once listening (for tests)"},
+        {"cluster", "ID@HOST:PORT,...", NULL,
+         "replicate with these nodes: each node's replication listener (not its Kafka port)"},
+        {"cluster-kafka", "ID@HOST:PORT,...", NULL,
+         "with --cluster: each node's advertised Kafka address, by the same ids"},
+        {"replication-factor", "N", "3", "with --cluster: must equal the number of nodes"},
     };
     cn_cli cli = {
         "cairn logd",
@@ -140,6 +228,13 @@ int cmd_logd(int argc, char **argv)
         cn_cli_free(&cli);
         return rc;
     }
+    rp_cluster repl_cl, kafka_cl;
+    int64_t rf = 0;
+    int clustered = cn_cli_str(&cli, "cluster") != NULL;
+    if (clustered && (rc = logd_cluster_flags(&cli, node, &repl_cl, &kafka_cl, &rf)) != 0) {
+        cn_cli_free(&cli);
+        return rc;
+    }
     lo.dir = cn_cli_str(&cli, "data");
     ko.listen = cn_cli_str(&cli, "kafka-listen");
     ko.advertise_host = adv ? adv_host : NULL;
@@ -149,6 +244,7 @@ int cmd_logd(int argc, char **argv)
     ko.default_partitions = (int32_t)parts;
     ko.node_id = (int32_t)node;
     ko.idle_timeout_ms = idle;
+    ko.brokers = clustered ? &kafka_cl : NULL;
 
     /* Append completions arrive on the log's writer thread and wake the
      * loop with event_active: libevent must be thread-aware, before the
@@ -178,6 +274,10 @@ int cmd_logd(int argc, char **argv)
         fprintf(stderr, "cairn logd: cannot create the event loop\n");
         goto out;
     }
+    d.log = log;
+    if (clustered && logd_start_repl(&d, &repl_cl, (int32_t)node) != 0)
+        goto out;
+    ko.repl = d.repl;
     rc = kf_server_new(&d.srv, d.base, log, &ko);
     if (rc) {
         fprintf(stderr,
@@ -196,8 +296,8 @@ int cmd_logd(int argc, char **argv)
         fprintf(stderr, "cairn logd: cannot write --port-file %s\n", pf);
         goto out;
     }
-    cn_log_info("logd", "serving Kafka on port %d (data %s, %lld partitions per topic)",
-                kf_server_port(d.srv), lo.dir, (long long)parts);
+    cn_log_info("logd", "serving Kafka on port %d (data %s, %lld partitions per topic%s)",
+                kf_server_port(d.srv), lo.dir, (long long)parts, clustered ? ", clustered" : "");
     event_base_dispatch(d.base);
     cn_log_info("logd", "drained; closing the log");
     status = CN_EXIT_OK;
@@ -206,6 +306,9 @@ out:
         event_free(sigterm);
     if (sigint)
         event_free(sigint);
+    /* Pending proposals fail first (their Produce requests get
+     * NOT_LEADER_OR_FOLLOWER), then the server goes. */
+    rp_repl_free(d.repl);
     kf_server_free(d.srv);
     /* libevent finalizes freed connections lazily; their unsent Fetch
      * replies hold segment references that go back to the log.  So the

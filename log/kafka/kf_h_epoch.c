@@ -73,6 +73,9 @@ static void kf_ofle_one(kf_server *s, const char *topic, const kf_OffsetForLeade
     o->Partition = qp->Partition;
     o->LeaderEpoch = -1;
     o->EndOffset = -1;
+    o->ErrorCode = kf__leader_check(s, topic, qp->Partition); /* clustered: the leader answers */
+    if (o->ErrorCode)
+        return;
     lg_partition_info info;
     int rc = lg_partition_info_get(s->log, topic, qp->Partition, &info);
     if (rc) {

@@ -115,6 +115,13 @@ static int kf_fetch_eval(kf_conn *c, int final)
             o->AbortedTransactions.n = -1;
             o->Records.ptr = (const unsigned char *)"";
             o->Records.len = 0;
+            int16_t lerr = kf__leader_check(s, topic, fp->Partition);
+            if (lerr) { /* clustered: consumers read from the serving leader only */
+                any_error = 1;
+                o->ErrorCode = lerr;
+                o->HighWatermark = -1;
+                continue;
+            }
             size_t want = fp->PartitionMaxBytes > 0 ? (size_t)fp->PartitionMaxBytes : 0;
             if (budget < want)
                 want = (size_t)budget;
@@ -336,6 +343,11 @@ int kf_h_list_offsets(kf_conn *c)
             if (o->ErrorCode)
                 continue;
             int64_t off = -1, ts = -1;
+            int16_t lerr = kf__leader_check(s, topic, qp->PartitionIndex);
+            if (lerr) {
+                o->ErrorCode = lerr;
+                continue;
+            }
             int32_t epoch = -1;
             int rc = kf_list_one(s, topic, qp->PartitionIndex, qp->Timestamp, &off, &ts, &epoch);
             if (rc) {

@@ -3,8 +3,12 @@
  * kf_h_meta.c — handlers for the cluster/topic-metadata APIs: ApiVersions,
  * Metadata, CreateTopics, DeleteTopics, DescribeConfigs, InitProducerId.
  *
- * cairn is one node: it is every partition's leader and only replica, the
- * controller and the group coordinator (node id --node-id, default 0).
+ * Standalone, cairn is one node: every partition's leader and only
+ * replica, the controller and the group coordinator (node id --node-id,
+ * default 0).  Clustered (kf_server_opts.repl), Metadata lists every node
+ * and each partition's leader, epoch, replicas (all voters) and ISR as the
+ * replication driver knows them; this node stays the controller and group
+ * coordinator it names itself (no controller group yet).
  * All handlers reply synchronously on the loop thread; they read and
  * change topics through lg_* (which may take LMDB locks briefly).
  * Replies are built in the connection's arena and freed with it.
@@ -109,7 +113,7 @@ int kf__topic_autocreate(kf_server *s, const char *topic)
 {
     if (lg_topic_partitions(s->log, topic) > 0)
         return 0;
-    if (!s->o.auto_create)
+    if (!s->o.auto_create || s->o.repl)
         return LG_ENOTOPIC;
     lg_topic_config cfg;
     memset(&cfg, 0, sizeof(cfg));
@@ -120,6 +124,45 @@ int kf__topic_autocreate(kf_server *s, const char *topic)
     if (rc == CN_EEXIST)
         rc = 0;
     return rc;
+}
+
+int16_t kf__leader_check(kf_server *s, const char *topic, int32_t partition)
+{
+    if (!s->o.repl)
+        return 0;
+    rp_part_state st;
+    if (rp_repl_state(s->o.repl, topic, partition, &st) != 0)
+        return KF_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+    return st.serving ? 0 : KF_ERR_NOT_LEADER_OR_FOLLOWER;
+}
+
+/* Clustered: one partition as the replication driver knows it. */
+static int kf_fill_replicated(kf_conn *c, kf_MetadataResponsePartition *p, const char *name,
+                              int32_t i)
+{
+    const rp_cluster *b = c->s->o.brokers;
+    rp_part_state st;
+    p->PartitionIndex = i;
+    if (rp_repl_state(c->s->o.repl, name, i, &st) != 0) {
+        p->ErrorCode = KF_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+        p->LeaderId = -1;
+        p->LeaderEpoch = -1;
+        return 0;
+    }
+    int32_t *rep = kf_arena_alloc(c->arena, (size_t)(b->npeers + st.nisr + 1) * sizeof(int32_t));
+    if (!rep)
+        return CN_ENOMEM;
+    for (int k = 0; k < b->npeers; k++)
+        rep[k] = b->peers[k].id;
+    memcpy(rep + b->npeers, st.isr, (size_t)st.nisr * sizeof(int32_t));
+    p->LeaderId = st.leader;
+    p->LeaderEpoch = st.term;
+    p->ErrorCode = st.leader < 0 ? KF_ERR_LEADER_NOT_AVAILABLE : 0;
+    p->ReplicaNodes.v = rep;
+    p->ReplicaNodes.n = b->npeers;
+    p->IsrNodes.v = rep + b->npeers;
+    p->IsrNodes.n = st.nisr;
+    return 0;
 }
 
 static int kf_fill_topic(kf_conn *c, kf_MetadataResponseTopic *t, const char *name, int16_t err)
@@ -141,7 +184,10 @@ static int kf_fill_topic(kf_conn *c, kf_MetadataResponseTopic *t, const char *na
     if (!p || !node)
         return CN_ENOMEM;
     *node = s->o.node_id;
-    for (int i = 0; i < np; i++) {
+    for (int i = 0; i < np && s->o.repl; i++)
+        if (kf_fill_replicated(c, &p[i], name, i))
+            return CN_ENOMEM;
+    for (int i = 0; i < np && !s->o.repl; i++) {
         lg_partition_info info;
         int32_t epoch = 0;
         if (lg_partition_info_get(s->log, name, i, &info) == 0)
@@ -175,6 +221,20 @@ int kf_h_metadata(kf_conn *c)
     b->Rack.len = -1;
     r.Brokers.v = b;
     r.Brokers.n = 1;
+    if (s->o.brokers) {
+        const rp_cluster *cl = s->o.brokers;
+        b = kf_arena_alloc(c->arena, (size_t)cl->npeers * sizeof(*b));
+        if (!b)
+            return CN_ENOMEM;
+        for (int i = 0; i < cl->npeers; i++) {
+            b[i].NodeId = cl->peers[i].id;
+            b[i].Host = kf_str_c(cl->peers[i].host);
+            b[i].Port = cl->peers[i].port;
+            b[i].Rack.len = -1;
+        }
+        r.Brokers.v = b;
+        r.Brokers.n = cl->npeers;
+    }
     r.ClusterId = kf_str_c(KF_CLUSTER_ID);
     r.ControllerId = s->o.node_id;
     r.ClusterAuthorizedOperations = INT32_MIN;
@@ -238,6 +298,13 @@ int kf_h_create_topics(kf_conn *c)
         lg_topic_config cfg;
         memset(&cfg, 0, sizeof(cfg));
         cfg.partitions = t->NumPartitions == -1 ? s->o.default_partitions : t->NumPartitions;
+        if (s->o.repl) {
+            /* A topic created here alone would have no replicas elsewhere. */
+            o->ErrorCode = KF_ERR_POLICY_VIOLATION;
+            o->ErrorMessage = kf_str_c("clustered cairn creates topics at start on every node; "
+                                       "topic creation across nodes is not built yet");
+            continue;
+        }
         if (t->ReplicationFactor != -1 && t->ReplicationFactor != 1) {
             o->ErrorCode = KF_ERR_INVALID_REPLICATION_FACTOR;
             o->ErrorMessage =

@@ -8,7 +8,12 @@
  * idempotent-producer sequences and queues them for the writer thread's
  * group commit.  Replies go out only after every batch's callback, i.e. after
  * the fdatasync of its segment (acks 1 and -1 alike: one node is the whole
- * ISR).  acks=0 gets no reply, as in Kafka, but the connection still waits
+ * ISR).  Clustered (kf_server_opts.repl), a partition this node does not
+ * lead gets NOT_LEADER_OR_FOLLOWER, and each batch is proposed to the
+ * partition's replication group: acks=-1 is answered once the batch is
+ * below the HW (fdatasync'd on a majority), acks=1 once it is fdatasync'd
+ * here, and a leader that loses its term fails what is pending with
+ * NOT_LEADER_OR_FOLLOWER.  acks=0 gets no reply, as in Kafka, but the connection still waits
  * for the appends before serving its next request so ordering holds.
  *
  * Backpressure: the loop never waits for the log.  Appends go through
@@ -35,22 +40,22 @@
 #include <event2/event.h>
 #include <string.h>
 
-/* Writer thread: note one batch's outcome; the last one wakes the loop. */
-static void kf_produce_cb(void *ud, const lg_append_result *res)
+/* Note one batch's outcome (kerr: a Kafka error code); the last one wakes
+ * the loop.  Writer thread (standalone) or loop thread (clustered). */
+static void kf_produce_note(kf_prod_part *pp, int16_t kerr, int64_t base, int64_t log_start)
 {
-    kf_prod_part *pp = ud;
     kf_produce *p = pp->prod;
     kf_server *s = p->conn->s;
     pthread_mutex_lock(&s->mu);
-    if (res->err && !pp->error)
-        pp->error = kf__kafka_error(res->err);
-    if (!pp->have_first && !res->err) {
+    if (kerr && !pp->error)
+        pp->error = kerr;
+    if (!pp->have_first && !kerr) {
         /* Batches of one partition complete in queue order, so the first
          * success is the first batch's offset. */
         pp->have_first = 1;
-        pp->base_offset = res->base_offset;
+        pp->base_offset = base;
         pp->log_append_time = -1;
-        pp->log_start_offset = res->log_start_offset;
+        pp->log_start_offset = log_start;
     }
     pp->batches_left--;
     int last = --p->outstanding == 0;
@@ -65,6 +70,51 @@ static void kf_produce_cb(void *ud, const lg_append_result *res)
     pthread_mutex_unlock(&s->mu);
     if (last)
         event_active(s->wake, EV_READ, 0);
+}
+
+/* Writer thread: a standalone append completed. */
+static void kf_produce_cb(void *ud, const lg_append_result *res)
+{
+    kf_produce_note(ud, res->err ? kf__kafka_error(res->err) : 0, res->base_offset,
+                    res->log_start_offset);
+}
+
+/* Loop thread: a clustered proposal was acknowledged (acks=all: below the
+ * HW; acks=1: fdatasync'd here) or failed; CN_EPERM is leadership lost
+ * before the acknowledgement, which Kafka calls NOT_LEADER_OR_FOLLOWER. */
+static void kf_produce_rp_cb(void *ud, int err, int64_t base)
+{
+    kf_produce_note(ud,
+                    err == CN_EPERM ? KF_ERR_NOT_LEADER_OR_FOLLOWER
+                    : err           ? kf__kafka_error(err)
+                                    : 0,
+                    base, -1);
+}
+
+/* Clustered: propose each batch to the partition's replication group.
+ * Unlike the standalone set append, batches are acknowledged one by one
+ * (a request with several batches for one partition is not all or none). */
+static int16_t kf_produce_replicated(kf_server *s, kf_produce *p, kf_prod_part *pp,
+                                     const char *topic, int32_t part, const lg_batchv *v, size_t n)
+{
+    for (size_t k = 0; k < n; k++) {
+        pthread_mutex_lock(&s->mu);
+        p->outstanding++;
+        pp->batches_left++;
+        pthread_mutex_unlock(&s->mu);
+        int rc = rp_repl_propose(s->o.repl, topic, part, v[k].batch, v[k].len, p->acks == -1,
+                                 kf_produce_rp_cb, pp);
+        if (rc) {
+            pthread_mutex_lock(&s->mu);
+            p->outstanding--;
+            pp->batches_left--;
+            pthread_mutex_unlock(&s->mu);
+            return rc == CN_EPERM    ? KF_ERR_NOT_LEADER_OR_FOLLOWER
+                   : rc == CN_EINVAL ? KF_ERR_CORRUPT_MESSAGE
+                                     : kf__kafka_error(rc);
+        }
+    }
+    return 0;
 }
 
 /* kf_produce_partition: the log's queue is full; park and retry. */
@@ -123,6 +173,9 @@ static int16_t kf_produce_cut(kf_produce *p, kf_prod_part *pp, const kf_bytes *r
 static int kf_produce_partition(kf_server *s, kf_produce *p, kf_prod_part *pp, const char *topic,
                                 int32_t part, const kf_bytes *rec)
 {
+    int16_t lerr = kf__leader_check(s, topic, part);
+    if (lerr)
+        return lerr;
     if (!pp->v) {
         int16_t e = kf_produce_cut(p, pp, rec);
         if (e)
@@ -130,6 +183,10 @@ static int kf_produce_partition(kf_server *s, kf_produce *p, kf_prod_part *pp, c
     }
     lg_batchv *v = pp->v;
     size_t nbatches = pp->nv;
+    /* Clustered proposals are not parked: the driver's lg_replica_append
+     * still waits for room when the log's queue is full (not handled yet). */
+    if (s->o.repl)
+        return kf_produce_replicated(s, p, pp, topic, part, v, nbatches);
     pthread_mutex_lock(&s->mu);
     p->outstanding += (int)nbatches;
     pp->batches_left += (int)nbatches;

@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "lg.h"
+#include "rp.h"
 
 struct event_base;
 typedef struct kf_server kf_server;
@@ -34,6 +35,12 @@ typedef struct kf_server_opts {
     /* Group coordinator limits (Kafka's group.min/max.session.timeout.ms). */
     int32_t group_min_session_ms, group_max_session_ms;
     int64_t group_initial_rebalance_ms; /* group.initial.rebalance.delay.ms */
+    /* Clustered (docs/replication.md): partition leadership comes from
+     * repl, and brokers lists every node's Kafka address under its node id
+     * (node_id must be one of them).  Both NULL: standalone, the node is
+     * every partition's leader and only replica. */
+    rp_repl *repl;
+    const rp_cluster *brokers;
 } kf_server_opts;
 
 /** Defaults: 127.0.0.1:9092, 100 MiB requests, 4 partitions, node 0,

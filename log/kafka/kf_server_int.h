@@ -224,6 +224,10 @@ int kf__produce_start(kf_server *s);
 void kf__fetch_recheck(kf_server *s, int only_expired);
 /** A parked fetch's connection is going away. */
 void kf__fetch_unpark(kf_conn *c);
+/** Clustered: 0 if this node is the serving leader of (topic, partition)
+ *  (always 0 standalone), else NOT_LEADER_OR_FOLLOWER, or
+ *  UNKNOWN_TOPIC_OR_PARTITION when it is not replicated here. */
+int16_t kf__leader_check(kf_server *s, const char *topic, int32_t partition);
 /** Ensure a topic exists if auto-create is on: 0, or LG_ENOTOPIC. */
 int kf__topic_autocreate(kf_server *s, const char *topic);
 /** Start / stop the offset committer thread.  0 or CN_ENOMEM. */

@@ -20,7 +20,8 @@ BIN = os.environ.get("CAIRN_BIN") or os.path.join(
 
 
 class Logd:
-    def __init__(self, data=None, args=(), log_name="logd.log"):
+    def __init__(self, data=None, args=(), log_name="logd.log", listen="127.0.0.1:0"):
+        self.listen = listen
         self.tmp = tempfile.mkdtemp(prefix="cairn-kf-")
         self.data = data or os.path.join(self.tmp, "data")
         self.args = list(args)
@@ -34,7 +35,7 @@ class Logd:
             os.unlink(pf)
         self.logf = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            [BIN, "logd", "--data", self.data, "--kafka-listen", "127.0.0.1:0",
+            [BIN, "logd", "--data", self.data, "--kafka-listen", self.listen,
              "--port-file", pf] + self.args,
             stdout=self.logf, stderr=subprocess.STDOUT,
             # Tests read the node's info lines (why a connection closed).
@@ -76,6 +77,19 @@ class Logd:
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait(timeout=30)
         self.logf.close()
+
+
+def free_ports(n):
+    """n distinct free loopback TCP ports (bound, then released)."""
+    socks, ports = [], []
+    for _ in range(n):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        socks.append(s)
+        ports.append(s.getsockname()[1])
+    for s in socks:
+        s.close()
+    return ports
 
 
 # ---- raw protocol, for hostile and exact-behaviour tests ---------------
