@@ -718,6 +718,7 @@ void rp_repl_free(rp_repl *r)
     pthread_mutex_unlock(&r->mu);
     for (size_t i = 0; i < r->nparts; i++) {
         event_free(r->parts[i]->restart);
+        cn_free(r->parts[i]->pend);
         cn_free(r->parts[i]);
     }
     cn_free(r->parts);
