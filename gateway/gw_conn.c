@@ -171,6 +171,8 @@ void gw__conn_finish(gw_server *s, gw_conn *c, const void *p, size_t n, enum gw_
 void gw__conn_close_ws(gw_server *s, gw_conn *c, uint16_t code, const char *reason,
                        enum gw_disc why)
 {
+    if (c->state == GW_ST_CLOSING)
+        return; /* our close frame is already out: let it reach the peer */
     if (c->state != GW_ST_OPEN) {
         gw__conn_abort(s, c, why);
         return;

@@ -90,7 +90,9 @@ int gw__ping_parse_json_slow(const char *text, size_t len, const gw_ping_limits 
     if (rc)
         return rc;
     json_error_t jerr;
-    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+    /* Any value at the top: a scalar is one valid JSON value that is not a
+     * ping (not_ping), not malformed JSON. */
+    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
     if (!root) {
         if (json_error_code(&jerr) == json_error_out_of_memory || jerr.text[0] == '\0')
             return CN_ENOMEM;

@@ -189,8 +189,16 @@ static void test_json_frame_errors(void **st)
          "bad_json"},
         {"{\"id\":\"a\\u0000b\",\"beacon\":\"b\",\"rssi\":-1,\"ts\":1764320000000}", "bad_json"},
         {"{\"id\":\"a\",\"beacon\":\"b\",\"rssi\":-1,\"ts\":99999999999999999999999}", "bad_json"},
-        {"123", "bad_json"},
-        {"\"ping\"", "bad_json"},
+        /* One valid JSON value that is not a ping: not_ping, as documented. */
+        {"123", "not_ping"},
+        {"\"ping\"", "not_ping"},
+        {"null", "not_ping"},
+        {" true ", "not_ping"},
+        {"-1.5e3", "not_ping"},
+        /* ... but still exactly one value. */
+        {"123 4", "bad_json"},
+        {"nul", "bad_json"},
+        {"\"a\\u0000\"", "bad_json"},
         {"[]", "empty_batch"},
     };
     for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {

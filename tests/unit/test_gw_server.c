@@ -11,7 +11,8 @@
  *     (generation check);
  *   - backpressure: at --max-inflight the connection is parked, after
  *     --stall-close it gets 1013 and never an ack; a failed append (fdatasync
- *     EIO) closes with 1013 and acks nothing;
+ *     EIO) closes with 1013 and acks nothing, also when two frames of one
+ *     connection were in the failed append (the 1013 is not lost);
  *   - allocation failure at every allocation of setup + handshake + ping
  *     (fail once): no crash, no leak, and never an ack without the ping
  *     in the log;
@@ -412,6 +413,46 @@ static void test_append_failure_1013(void **st)
     fx_close(&f);
 }
 
+/* Two frames of one connection in one failed append: the first failure
+ * sends 1013 and the connection lingers for the peer's close; the second
+ * must not abort it (an abort would close at once and could reset the
+ * connection before the 1013 is read). */
+static void test_failed_append_two_frames_keeps_1013(void **st)
+{
+    (void)st;
+    fx f;
+    assert_int_equal(fx_open(&f, 4), 0);
+    int fd = client_connect(&f);
+    char buf[8192];
+    size_t len = 0;
+    assert_int_equal(write(fd, hs, sizeof(hs) - 1), (ssize_t)(sizeof(hs) - 1));
+    assert_true(wait_for(&f, fd, buf, sizeof(buf), &len, "\r\n\r\n", 5000));
+    gate_set(&f.g, 0); /* hold the sync so both frames join one append */
+    gate_fail_sync = 1;
+    send_ping(fd, "twin-1");
+    send_ping(fd, "twin-2");
+    pump(&f, 200);
+    uint32_t slot = GW_NONE;
+    for (uint32_t i = 0; i < f.srv->nconns; i++)
+        if (f.srv->conns[i].state == GW_ST_OPEN)
+            slot = i;
+    assert_true(slot != GW_NONE);
+    assert_int_equal(f.srv->conns[slot].inflight, 2);
+    gate_set(&f.g, 1);
+    assert_true(wait_for(&f, fd, buf, sizeof(buf), &len, "log unavailable", 5000));
+    gate_fail_sync = 0;
+    assert_int_equal(close_code_in(buf, len), 1013);
+    /* Still lingering for our EOF, not aborted by the second frame. */
+    assert_int_equal(f.srv->conns[slot].state, GW_ST_CLOSING);
+    assert_int_equal(f.srv->m.disc[GW_DISC_APPEND_FAILED], 0);
+    assert_int_equal(f.srv->m.pings_acked, 0);
+    close(fd);
+    pump(&f, 100);
+    assert_int_equal(f.srv->conns[slot].state, GW_ST_FREE);
+    assert_int_equal(f.srv->m.disc[GW_DISC_APPEND_FAILED], 1);
+    fx_close(&f);
+}
+
 /* Is the client ping id in the log (any partition)? */
 static int log_has(lg_log *log, const char *id)
 {
@@ -735,6 +776,7 @@ int main(void)
         cmocka_unit_test(test_stale_completion_not_delivered),
         cmocka_unit_test(test_stall_close_1013),
         cmocka_unit_test(test_append_failure_1013),
+        cmocka_unit_test(test_failed_append_two_frames_keeps_1013),
         cmocka_unit_test(test_alloc_failures),
         cmocka_unit_test(test_iptab),
         cmocka_unit_test(test_token_cache_and_failure_budget),
