@@ -10,7 +10,9 @@
  * its offset with its bytes; it acknowledges new proposals; the old node
  * restarts from its directory and catches up.  After every step no node
  * serves a record at or above its HW (lg_read, lg_iter and the partition
- * info agree), and followers refuse proposals.
+ * info agree), and followers refuse proposals.  A second test freezes the
+ * followers' loops: the leader answers acks=1 at its own fsync, and fails
+ * the uncommitted acks=all proposal when check-quorum deposes it.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -51,6 +53,9 @@ typedef struct acked {
 
 typedef struct fx {
     struct event_base *base;
+    struct event_base *nb[NN]; /* a node's own loop (NULL: base) */
+    int frozen[NN];            /* its loop is not run, as if SIGSTOPped */
+    uint32_t election_ticks;   /* 0: the driver's default */
     rp_cluster cluster;
     node n[NN];
     acked ack[256];
@@ -92,8 +97,9 @@ static void node_open(fx *f, int i, int create)
         lg_topic_config tc = {.partitions = 1};
         assert_int_equal(lg_topic_create(n->log, TOPIC, &tc), 0);
     }
-    rp_repl_opts ro = {.cluster = &f->cluster, .self = i + 1, .tick_ms = 20};
-    assert_int_equal(rp_repl_new(&n->r, f->base, n->log, &ro), 0);
+    rp_repl_opts ro = {
+        .cluster = &f->cluster, .self = i + 1, .tick_ms = 20, .election_ticks = f->election_ticks};
+    assert_int_equal(rp_repl_new(&n->r, f->nb[i] ? f->nb[i] : f->base, n->log, &ro), 0);
     assert_int_equal(rp_repl_add(n->r, TOPIC, 0), 0);
 }
 
@@ -103,6 +109,15 @@ static void node_close(fx *f, int i)
     lg_close(f->n[i].log);
     f->n[i].r = NULL;
     f->n[i].log = NULL;
+}
+
+/* One pass of every loop that runs. */
+static void pump(fx *f)
+{
+    event_base_loop(f->base, EVLOOP_NONBLOCK);
+    for (int i = 0; i < NN; i++)
+        if (f->nb[i] && !f->frozen[i])
+            event_base_loop(f->nb[i], EVLOOP_NONBLOCK);
 }
 
 /* No node hands a consumer anything at or above its HW. */
@@ -153,7 +168,7 @@ static int wait_leader(fx *f, int skip)
     int l;
     while ((l = leader_of(f, skip)) < 0) {
         assert_true(now_ms() < end);
-        event_base_loop(f->base, EVLOOP_NONBLOCK);
+        pump(f);
         usleep(1000);
     }
     return l;
@@ -174,17 +189,22 @@ static void on_ack(void *ud, int err, int64_t base)
     free(p);
 }
 
-static int propose(fx *f, int i, uint32_t seed)
+static int propose_acks(fx *f, int i, uint32_t seed, int acks_all)
 {
     cn_buf b = CN_BUF_INIT;
     lgt_batch(&b, seed, 3, 40, 1000 + seed, -1, -1, -1);
     prop *p = malloc(sizeof(*p));
     *p = (prop){f, seed};
-    int rc = rp_repl_propose(f->n[i].r, TOPIC, 0, b.data, b.len, 1, on_ack, p);
+    int rc = rp_repl_propose(f->n[i].r, TOPIC, 0, b.data, b.len, acks_all, on_ack, p);
     if (rc != 0)
         free(p);
     cn_buf_free(&b);
     return rc;
+}
+
+static int propose(fx *f, int i, uint32_t seed)
+{
+    return propose_acks(f, i, seed, 1);
 }
 
 static void wait_answers(fx *f, int want)
@@ -192,7 +212,7 @@ static void wait_answers(fx *f, int want)
     int64_t end = now_ms() + WAIT_MS;
     while (f->answered < want) {
         assert_true(now_ms() < end);
-        event_base_loop(f->base, EVLOOP_NONBLOCK);
+        pump(f);
         usleep(500);
     }
 }
@@ -287,7 +307,7 @@ static void test_three_replicas_fail_over_without_losing_acks(void **state)
         if (st.hw >= need)
             break;
         assert_true(now_ms() < end);
-        event_base_loop(f->base, EVLOOP_NONBLOCK);
+        pump(f);
         usleep(1000);
     }
     check_acked_present(f, l);
@@ -312,7 +332,7 @@ static void test_three_replicas_fail_over_without_losing_acks(void **state)
             b.leader == l + 1)
             break;
         assert_true(now_ms() < end);
-        event_base_loop(f->base, EVLOOP_NONBLOCK);
+        pump(f);
         usleep(1000);
     }
     check_acked_present(f, old);
@@ -326,10 +346,58 @@ static void test_three_replicas_fail_over_without_losing_acks(void **state)
     free(f);
 }
 
+/* The followers' loops stop (as SIGSTOP would stop their processes): the
+ * leader answers an acks=1 proposal once it is fdatasync'd there, cannot
+ * commit the acks=all one, and when check-quorum makes it step down it
+ * fails that one with CN_EPERM instead of leaving it pending. */
+static void test_cut_off_leader_answers_acks1_and_fails_acks_all(void **state)
+{
+    evthread_use_pthreads();
+    fx *f = calloc(1, sizeof(*f));
+    f->base = event_base_new();
+    /* 3 s of silence before check-quorum: the acks=1 fsync fits well inside */
+    f->election_ticks = 150;
+    char spec[256];
+    snprintf(spec, sizeof(spec), "1@127.0.0.1:%d,2@127.0.0.1:%d,3@127.0.0.1:%d", free_port(),
+             free_port(), free_port());
+    assert_int_equal(rp_cluster_parse(spec, &f->cluster), 0);
+    for (int i = 0; i < NN; i++) {
+        f->nb[i] = event_base_new();
+        f->n[i].dir = cn_test_tmpdir("rp_cutoff");
+        node_open(f, i, 1);
+    }
+    int l = wait_leader(f, -1);
+    for (int i = 0; i < NN; i++)
+        f->frozen[i] = i != l;
+    assert_int_equal(propose_acks(f, l, 1, 0), 0);
+    assert_int_equal(propose_acks(f, l, 2, 1), 0);
+    wait_answers(f, 1);
+    assert_int_equal(f->nack, 1);
+    assert_int_equal(f->ack[0].seed, 1); /* the acks=1 one, durable on the leader */
+    rp_part_state st;
+    assert_int_equal(rp_repl_state(f->n[l].r, TOPIC, 0, &st), 0);
+    assert_true(st.hw <= f->ack[0].base); /* answered although not committed */
+    wait_answers(f, 2);
+    assert_int_equal(f->failed_eperm, 1); /* the acks=all one: failed, never acknowledged */
+    assert_int_equal(f->nack, 1);
+    assert_int_equal(rp_repl_state(f->n[l].r, TOPIC, 0, &st), 0);
+    assert_false(st.serving);
+    assert_int_equal(propose(f, l, 3), CN_EPERM);
+    for (int i = 0; i < NN; i++) {
+        node_close(f, i);
+        event_base_free(f->nb[i]);
+        cn_test_rmrf(f->n[i].dir);
+        free(f->n[i].dir);
+    }
+    event_base_free(f->base);
+    free(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_three_replicas_fail_over_without_losing_acks),
+        cmocka_unit_test(test_cut_off_leader_answers_acks1_and_fails_acks_all),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
