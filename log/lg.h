@@ -439,7 +439,10 @@ int lg_raft_state_load(lg_log *log, const char *topic, int32_t partition, int32_
  * change carry epoch 0, which has no recorded entry: it is reported at the
  * log start when the first recorded epoch starts above it.  An epoch whose
  * start lies below the log start (retention) is reported at its recorded
- * start.  fn returning non-zero stops (that value is returned).
+ * start; one recorded at the log end (lg_truncate's new epoch before its
+ * first batch) is not reported.  So epochs and starts both strictly
+ * increase and every start is below the log end, as rp_node_create
+ * requires.  fn returning non-zero stops (that value is returned).
  * @return 0, LG_ENOTOPIC, LG_ENOPART, an LMDB error.
  */
 int lg_epochs_each(lg_log *log, const char *topic, int32_t partition,

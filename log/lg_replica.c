@@ -153,7 +153,9 @@ int lg_epochs_each(lg_log *log, const char *topic, int32_t partition,
         return CN_EINVAL;
     lg__hist h;
     int rc = lg__hist_load(log, topic, partition, &h);
-    for (size_t i = 0; !rc && i < h.n; i++)
+    /* An epoch recorded at the log end holds no batch yet (lg_truncate's
+     * new epoch): not present in the log, so not reported. */
+    for (size_t i = 0; !rc && i < h.n && h.v[i].start < h.log_end; i++)
         rc = fn(ud, h.v[i].epoch, h.v[i].start);
     cn_free(h.v);
     return rc;
