@@ -4,7 +4,8 @@
  * SO_REUSEPORT so worker processes share the port), accept with global and
  * per-address limits into the preallocated connection table, the 1 s
  * housekeeping tick (backpressure stall-close), resuming parked
- * connections, and the drain on shutdown.
+ * connections, and the drain on shutdown (the listener stays open during
+ * it, answering /healthz and /ws with 503).
  *
  * Guarantees: the connection table, the per-IP table, the parked list and
  * the scratch buffer are allocated once in gw_server_new; accepting a
@@ -35,6 +36,8 @@
 /* Accepts per listener wakeup: bounds the time one burst of connects can
  * keep the loop from serving established connections. */
 #define GW_ACCEPT_BURST 256
+/* Handshake deadline of a connection accepted during a drain. */
+#define GW_DRAIN_HEAD_MS 1000
 
 void gw_server_opts_init(gw_server_opts *o)
 {
@@ -99,7 +102,10 @@ static void server_accept_one(gw_server *s, int fd, const struct sockaddr_storag
     c->head_scan = 0;
     c->player[0] = c->hunt[0] = 0;
     memcpy(c->addr, addr, 16);
-    c->deadline_ms = gw__now_ms() + s->o.handshake_timeout_ms;
+    int64_t hs_ms = s->o.handshake_timeout_ms;
+    if (s->draining && hs_ms > GW_DRAIN_HEAD_MS)
+        hs_ms = GW_DRAIN_HEAD_MS;
+    c->deadline_ms = gw__now_ms() + hs_ms;
     s->nopen++;
     s->m.accepted++;
     gw__conn_arm(s, c);
@@ -272,14 +278,11 @@ void gw_server_drain(gw_server *s, void (*done)(void *), void *ud)
     s->draining = 1;
     s->drain_done = done;
     s->drain_ud = ud;
-    if (s->lev)
-        event_del(s->lev);
-    if (s->resume_lev)
-        event_del(s->resume_lev);
-    if (s->lfd >= 0) {
-        close(s->lfd);
-        s->lfd = -1;
-    }
+    /* The listener stays open until the server is freed: a load balancer
+     * asking /healthz during the drain gets 503 "draining" (and a phone
+     * asking /ws gets 503 + Retry-After) instead of a refused connection
+     * it cannot tell from a crash.  Such connections get a short
+     * handshake deadline so they cannot hold the drain open. */
     gw__stage_flush(-1, 0, s); /* what was read goes to the log now */
     for (uint32_t i = 0; i < s->nconns; i++) {
         gw_conn *c = &s->conns[i];

@@ -64,8 +64,10 @@ int gw_server_new(gw_server **out, struct event_base *base, gw_sink *sink, const
 int gw_server_port(const gw_server *s);
 
 /**
- * Drain: stop accepting and reading, flush staged pings, wait for every
- * outstanding append and send its acks, close connections with 1001.
+ * Drain: stop reading, flush staged pings, wait for every outstanding
+ * append and send its acks, close connections with 1001.  New connections
+ * are still accepted and answered 503 (/healthz "draining", /ws "draining:
+ * reconnect in a moment") until the server is freed.
  * done(ud) runs on the loop once no connection and no append is left.
  */
 void gw_server_drain(gw_server *s, void (*done)(void *ud), void *ud);

@@ -453,6 +453,55 @@ static void test_failed_append_two_frames_keeps_1013(void **st)
     fx_close(&f);
 }
 
+static int drained_flag;
+static void on_drained(void *ud)
+{
+    (void)ud;
+    drained_flag = 1;
+}
+
+/* During a drain the port still answers: /healthz 503 "draining" and /ws
+ * 503, while an open connection waits for its ack; the drain then ends. */
+static void test_healthz_503_during_drain(void **st)
+{
+    (void)st;
+    fx f;
+    assert_int_equal(fx_open(&f, 8), 0);
+    int fd = client_connect(&f);
+    char buf[8192];
+    size_t len = 0;
+    assert_int_equal(write(fd, hs, sizeof(hs) - 1), (ssize_t)(sizeof(hs) - 1));
+    assert_true(wait_for(&f, fd, buf, sizeof(buf), &len, "\r\n\r\n", 5000));
+    gate_set(&f.g, 0); /* the ping's append stays in flight: the drain cannot end */
+    send_ping(fd, "drain-1");
+    pump(&f, 100);
+    drained_flag = 0;
+    gw_server_drain(f.srv, on_drained, NULL);
+    pump(&f, 20);
+    assert_false(drained_flag);
+    static const char hz[] = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+    int h = client_connect(&f);
+    char hb[4096];
+    size_t hl = 0;
+    assert_int_equal(write(h, hz, sizeof(hz) - 1), (ssize_t)(sizeof(hz) - 1));
+    assert_true(wait_for(&f, h, hb, sizeof(hb), &hl, "draining", 10000));
+    assert_non_null(strstr(hb, "HTTP/1.1 503"));
+    close(h);
+    int w = client_connect(&f);
+    hl = 0;
+    assert_int_equal(write(w, hs, sizeof(hs) - 1), (ssize_t)(sizeof(hs) - 1));
+    assert_true(wait_for(&f, w, hb, sizeof(hb), &hl, "\r\n\r\n", 10000));
+    assert_non_null(strstr(hb, "HTTP/1.1 503"));
+    close(w);
+    gate_set(&f.g, 1);
+    assert_true(wait_for(&f, fd, buf, sizeof(buf), &len, "{\"ack\":[\"drain-1\"]}", 10000));
+    close(fd);
+    for (int i = 0; i < 200 && !drained_flag; i++)
+        pump(&f, 50);
+    assert_true(drained_flag);
+    fx_close(&f);
+}
+
 /* Is the client ping id in the log (any partition)? */
 static int log_has(lg_log *log, const char *id)
 {
@@ -777,6 +826,7 @@ int main(void)
         cmocka_unit_test(test_stall_close_1013),
         cmocka_unit_test(test_append_failure_1013),
         cmocka_unit_test(test_failed_append_two_frames_keeps_1013),
+        cmocka_unit_test(test_healthz_503_during_drain),
         cmocka_unit_test(test_alloc_failures),
         cmocka_unit_test(test_iptab),
         cmocka_unit_test(test_token_cache_and_failure_budget),
