@@ -60,12 +60,78 @@ static void one_ping(gw_ping_batch *b, const Cairn__V1__BlePing *m, const gw_pin
     gw__ping_add(b, &in, lim, now_ms, index);
 }
 
+/* A base-128 varint at *p (at most 10 bytes): 0 and advances, or -1. */
+static int pb_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
+{
+    *v = 0;
+    for (int shift = 0; shift < 70 && *p < end; shift += 7) {
+        uint8_t c = *(*p)++;
+        *v |= (uint64_t)(c & 0x7f) << shift;
+        if (!(c & 0x80))
+            return 0;
+    }
+    return -1;
+}
+
+/* Count the PingBatch's pings (field 1) by walking its top level only,
+ * allocating nothing: 0 with *n, or -1 if the top level does not parse
+ * (truncated, a varint over 10 bytes, a group or unknown wire type:
+ * everything protobuf-c refuses too). */
+static int pb_count_pings(const uint8_t *p, size_t len, size_t *n)
+{
+    const uint8_t *end = p + len;
+    *n = 0;
+    while (p < end) {
+        uint64_t key, v;
+        if (pb_varint(&p, end, &key))
+            return -1;
+        switch (key & 7) {
+        case 0:
+            if (pb_varint(&p, end, &v))
+                return -1;
+            break;
+        case 1:
+        case 5: {
+            size_t w = (key & 7) == 1 ? 8 : 4;
+            if ((size_t)(end - p) < w)
+                return -1;
+            p += w;
+            break;
+        }
+        case 2:
+            if (pb_varint(&p, end, &v) || v > (uint64_t)(end - p))
+                return -1;
+            p += v;
+            if (key >> 3 == 1)
+                (*n)++;
+            break;
+        default:
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int gw_ping_parse_pb(const uint8_t *data, size_t len, const gw_ping_limits *lim, int64_t now_ms,
                      gw_ping_batch *b)
 {
     int rc = gw__ping_begin(b, lim);
     if (rc)
         return rc;
+    /* Counted before decoding: 64 KiB of empty pings would otherwise cost
+     * tens of thousands of allocations first, and a top level that does
+     * not parse (the decoder refuses it too) is refused at no cost. */
+    size_t count;
+    if (pb_count_pings(data, len, &count)) {
+        gw__ping_frame_error(b, GW_PE_BAD_PROTOBUF, "binary frame is not a cairn.v1.PingBatch");
+        return 0;
+    }
+    if (count > lim->max_batch) {
+        char d[96];
+        snprintf(d, sizeof(d), "%zu pings in one frame; at most %zu", count, lim->max_batch);
+        gw__ping_frame_error(b, GW_PE_TOO_MANY, d);
+        return 0;
+    }
     ProtobufCAllocator a = {pb_alloc, pb_free, NULL};
     Cairn__V1__PingBatch *pb = cairn__v1__ping_batch__unpack(&a, len, data);
     if (!pb) {

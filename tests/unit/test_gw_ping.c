@@ -466,6 +466,24 @@ static void test_pb_rules(void **st)
     assert_int_equal(B.n, 0);
     assert_string_equal(B.errs[0].code, "too_many_pings");
     free(buf);
+    /* Counted before decoding: 32,768 empty pings (`0a 00` repeated, one
+     * 64 KiB frame) are refused without a single allocation. */
+    static uint8_t empties[65536];
+    for (size_t i = 0; i < sizeof(empties); i += 2) {
+        empties[i] = 0x0a;
+        empties[i + 1] = 0x00;
+    }
+    long allocs = cn_test_alloc_count();
+    assert_int_equal(gw_ping_parse_pb(empties, sizeof(empties), &LIM, NOW, &B), 0);
+    assert_int_equal(cn_test_alloc_count(), allocs);
+    assert_int_equal(B.n, 0);
+    assert_int_equal(B.nerr, 1);
+    assert_string_equal(B.errs[0].code, "too_many_pings");
+    /* A truncated top level is bad_protobuf, also without decoding. */
+    allocs = cn_test_alloc_count();
+    assert_int_equal(gw_ping_parse_pb(empties, sizeof(empties) - 1, &LIM, NOW, &B), 0);
+    assert_int_equal(cn_test_alloc_count(), allocs);
+    assert_string_equal(B.errs[0].code, "bad_protobuf");
     n = pack_batch(many, 64, &buf);
     assert_int_equal(gw_ping_parse_pb(buf, n, &LIM, NOW, &B), 0);
     assert_int_equal(B.n, 64);
