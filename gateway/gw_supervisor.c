@@ -4,6 +4,10 @@
  * (gw_supervisor.h): fork and exec each, restart one that dies while
  * serving, SIGTERM them all on drain and report when the last is gone,
  * tell the caller when every worker has written its port file.
+ * A worker that dies soon after its start (a bad flag, a port it cannot
+ * bind, a crash on its first connection) is restarted after a delay that
+ * doubles from GW_SV_BACKOFF_MIN_MS to GW_SV_BACKOFF_MAX_MS, so it cannot
+ * fork in a tight loop; one that ran GW_SV_STABLE_MS is restarted at once.
  * Guarantees: a worker never outlives the supervisor (PR_SET_PDEATHSIG,
  * and a worker whose parent died before that took effect exits at once);
  * no worker is restarted once draining; every child is reaped; ready
@@ -18,6 +22,7 @@
 #include "cn_alloc.h"
 #include "cn_err.h"
 #include "cn_log.h"
+#include "cn_time.h"
 
 #include <errno.h>
 #include <event2/event.h>
@@ -30,6 +35,18 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#define GW_SV_BACKOFF_MIN_MS 100
+#define GW_SV_BACKOFF_MAX_MS 10000
+#define GW_SV_STABLE_MS 10000
+
+typedef struct gw_sv_slot {
+    struct gw_supervisor *s;
+    int i;
+    struct event *restart; /* one-shot: the delayed restart */
+    uint64_t started_ns;
+    int64_t backoff_ms; /* delay before the next restart; 0: none yet */
+} gw_sv_slot;
+
 struct gw_supervisor {
     struct event_base *base;
     gw_supervisor_opts o;
@@ -41,11 +58,13 @@ struct gw_supervisor {
     struct event *sigchld, *pf_timer;
     void (*done)(void *ud);
     void *done_ud;
+    gw_sv_slot slots[GW_SUPERVISOR_MAX_WORKERS];
 };
 
 static pid_t sv_spawn(gw_supervisor *s, int i)
 {
     char node_arg[128], pf_arg[4200];
+    s->slots[i].started_ns = cn_mono_ns();
     pid_t pid = fork();
     if (pid != 0)
         return pid;
@@ -80,6 +99,24 @@ static void sv_check_done(gw_supervisor *s)
     }
 }
 
+static void sv_start(gw_supervisor *s, int i)
+{
+    s->pids[i] = sv_spawn(s, i);
+    if (s->pids[i] > 0)
+        s->alive++;
+    else
+        s->pids[i] = 0;
+}
+
+static void sv_restart_cb(evutil_socket_t fd, short what, void *ud)
+{
+    gw_sv_slot *sl = ud;
+    (void)fd;
+    (void)what;
+    if (!sl->s->draining)
+        sv_start(sl->s, sl->i);
+}
+
 static void sv_reaped(gw_supervisor *s, int i, pid_t pid, int st)
 {
     s->pids[i] = 0;
@@ -90,13 +127,27 @@ static void sv_reaped(gw_supervisor *s, int i, pid_t pid, int st)
     if (s->draining)
         return;
     /* A worker died: its clients reconnect to the others; start a new one
-     * so the port keeps its capacity. */
-    cn_log_error("gw", "worker %d (pid %d) ended (status %d); starting another", i, (int)pid, st);
-    s->pids[i] = sv_spawn(s, i);
-    if (s->pids[i] > 0)
-        s->alive++;
-    else
-        s->pids[i] = 0;
+     * so the port keeps its capacity — at once if it had been serving a
+     * while, after a growing delay if it keeps dying young. */
+    gw_sv_slot *sl = &s->slots[i];
+    uint64_t lived_ms = (cn_mono_ns() - sl->started_ns) / 1000000u;
+    if (lived_ms >= GW_SV_STABLE_MS)
+        sl->backoff_ms = 0;
+    else if (sl->backoff_ms == 0)
+        sl->backoff_ms = GW_SV_BACKOFF_MIN_MS;
+    else if ((sl->backoff_ms *= 2) > GW_SV_BACKOFF_MAX_MS)
+        sl->backoff_ms = GW_SV_BACKOFF_MAX_MS;
+    if (sl->backoff_ms == 0 || !sl->restart) {
+        cn_log_error("gw", "worker %d (pid %d) ended (status %d) after %llu ms; starting another",
+                     i, (int)pid, st, (unsigned long long)lived_ms);
+        sv_start(s, i);
+        return;
+    }
+    cn_log_error("gw",
+                 "worker %d (pid %d) ended (status %d) after %llu ms; starting another in %lld ms",
+                 i, (int)pid, st, (unsigned long long)lived_ms, (long long)sl->backoff_ms);
+    struct timeval tv = {sl->backoff_ms / 1000, (sl->backoff_ms % 1000) * 1000};
+    event_add(sl->restart, &tv);
 }
 
 static void sv_sigchld(evutil_socket_t sig, short what, void *ud)
@@ -158,6 +209,13 @@ int gw_supervisor_start(gw_supervisor **out, struct event_base *base, const gw_s
     if (!s->sigchld || !s->pf_timer || evsignal_add(s->sigchld, NULL))
         return CN_ENOMEM;
     for (int i = 0; i < o->workers; i++) {
+        s->slots[i].s = s;
+        s->slots[i].i = i;
+        s->slots[i].restart = evtimer_new(base, sv_restart_cb, &s->slots[i]);
+        if (!s->slots[i].restart)
+            return CN_ENOMEM;
+    }
+    for (int i = 0; i < o->workers; i++) {
         s->pids[i] = sv_spawn(s, i);
         if (s->pids[i] < 0) {
             s->pids[i] = 0;
@@ -183,6 +241,9 @@ void gw_supervisor_drain(gw_supervisor *s, void (*done)(void *ud), void *ud)
     s->done = done;
     s->done_ud = ud;
     for (int i = 0; i < s->o.workers; i++)
+        if (s->slots[i].restart)
+            event_del(s->slots[i].restart); /* no delayed restart once draining */
+    for (int i = 0; i < s->o.workers; i++)
         if (s->pids[i] > 0)
             kill(s->pids[i], SIGTERM);
     sv_check_done(s);
@@ -203,6 +264,9 @@ int gw_supervisor_free(gw_supervisor *s)
         event_free(s->sigchld);
     if (s->pf_timer)
         event_free(s->pf_timer);
+    for (int i = 0; i < GW_SUPERVISOR_MAX_WORKERS; i++)
+        if (s->slots[i].restart)
+            event_free(s->slots[i].restart);
     cn_free(s);
     return failed ? CN_EIO : 0;
 }

@@ -6,6 +6,7 @@ which owns the log and serves it on a private loopback Kafka port.
   - 60 clients all get acks, and the log shows pings from both workers
     (CloudEvent source /gateway/<node>-w0 and -w1);
   - a worker killed with SIGKILL is replaced and the port keeps serving;
+    one that keeps dying young is restarted after 100, 200, 400, 800 ms;
   - SIGTERM to the parent: an open client gets 1001, everything exits 0,
     and every acked ping is in the log;
   - `--workers 2 --brokers` to a real `cairn logd`: each worker has its own
@@ -15,6 +16,7 @@ import asyncio
 import collections
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -80,6 +82,21 @@ def main():
         time.sleep(1.0)
         new = worker_pids(gw.proc.pid)
         check(len(new) == 2 and pids[0] not in new, "killed worker replaced: %r → %r" % (pids, new))
+        # A worker that keeps dying young is restarted after a doubling delay
+        # (100, 200, 400 ms ...), not in a tight loop; the others keep serving.
+        for _ in range(3):
+            young = [p for p in worker_pids(gw.proc.pid) if p not in pids]
+            if not young:
+                break
+            os.kill(young[0], signal.SIGKILL)
+            pids = pids + young[:1]
+            deadline = time.time() + 20
+            while time.time() < deadline and (len(worker_pids(gw.proc.pid)) < 2 or young[0] in worker_pids(gw.proc.pid)):
+                time.sleep(0.05)
+        log = gw.log()
+        delays = [int(x) for x in re.findall(r"starting another in (\d+) ms", log)]
+        check(delays[:4] == [100, 200, 400, 800], "restart delays double: %r" % delays)
+        new = worker_pids(gw.proc.pid)
         got = asyncio.run(many(gw, "b", 40))
         check(len(got) == 40, "all 40 clients acked after a worker was replaced (%d)" % len(got))
         acked |= got
