@@ -6,7 +6,7 @@
  * that commits batch after batch — session, progress, three audit entries
  * and the input offset N, all saying N — and reports each N on a pipe
  * once hunt_store_write() returned.  The parent kills the writer with
- * SIGKILL at random points (20 times, continuing the same database), and
+ * SIGKILL at seeded random points (20 times, continuing the same database), and
  * after each kill reopens the store and checks: the stored offset is the
  * last acknowledged N or the one after it (a batch in flight may land,
  * never half of it); session and progress both say that N; the audit
@@ -128,7 +128,12 @@ static void test_sigkill(void **st)
 {
     (void)st;
     char *dir = cn_test_tmpdir("huntcrash");
-    srand((unsigned)time(NULL));
+    /* Kill points come from a seed, printed so a failure can be replayed:
+     * CAIRN_SEED=N reruns the same kill points. */
+    const char *seed_env = getenv("CAIRN_SEED");
+    unsigned seed = seed_env ? (unsigned)strtoul(seed_env, NULL, 10) : (unsigned)time(NULL);
+    fprintf(stderr, "test_hunt_crash: seed %u (replay: CAIRN_SEED=%u)\n", seed, seed);
+    srand(seed);
     int64_t acked = 0;
     long total_acks = 0;
     for (int k = 0; k < KILLS; k++) {

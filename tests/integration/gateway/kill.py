@@ -11,6 +11,7 @@ gateway/kill — no ack before durable, proven with SIGKILL.
      port and data; clients keep streaming (reconnecting on 1013); then
      the gateway drains (SIGTERM, exit 0) and every acked id is in logd's
      data directory.
+Kill moments are seeded (printed; CAIRN_SEED=N replays them).
 Acks seen by clients are the only claim checked: unacked pings may or may
 not be in the log, and that is allowed.
 """
@@ -30,6 +31,12 @@ from gwutil import Gateway, now_ms  # noqa: E402
 import websockets  # noqa: E402
 
 fails = []
+
+# Kill moments come from a seed, printed so a failure can be replayed:
+# CAIRN_SEED=N reruns the same kill moments.
+SEED = int(os.environ.get("CAIRN_SEED", str(int(time.time() * 1000) % 2**31)))
+print("gateway/kill: seed %d (replay: CAIRN_SEED=%d)" % (SEED, SEED))
+random.seed(SEED)
 
 
 def check(cond, what):
