@@ -13,6 +13,9 @@ each batch's CRC, header fields and codec, then every record's offset,
 timestamp, key, value and headers against the manifest.
 Needs CAIRN_BUILD (set by ctest) or a build dir as the first argument.
 """
+
+if not __debug__:  # the checks here are assert statements: python -O would strip them
+    raise SystemExit("cairn's integration tests check with assert: run them without python -O")
 import json
 import os
 import subprocess

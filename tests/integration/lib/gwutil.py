@@ -9,6 +9,9 @@ PingBatch / Ack (so the tests do not depend on generated code).
 Not a test itself (tests/integration/lib/ holds
 shared helpers; tests/CMakeLists.txt registers only the module folders).
 """
+
+if not __debug__:  # the checks here are assert statements: python -O would strip them
+    raise SystemExit("cairn's integration tests check with assert: run them without python -O")
 import json
 import os
 import signal

@@ -10,6 +10,9 @@ reference model of the game rules of docs/hunts.md (written from the
 document, not from hunt_game.c).  Not a test itself (tests/integration/lib/ holds
 shared helpers; tests/CMakeLists.txt registers only the module folders).
 """
+
+if not __debug__:  # the checks here are assert statements: python -O would strip them
+    raise SystemExit("cairn's integration tests check with assert: run them without python -O")
 import json
 import os
 import re

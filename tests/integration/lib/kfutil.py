@@ -7,6 +7,9 @@ status 0, or SIGKILL for crash tests), and speak raw Kafka frames for the
 hostile-input tests.  Not a test itself (tests/integration/lib/ holds
 shared helpers; tests/CMakeLists.txt registers only the module folders).
 """
+
+if not __debug__:  # the checks here are assert statements: python -O would strip them
+    raise SystemExit("cairn's integration tests check with assert: run them without python -O")
 import os
 import signal
 import socket

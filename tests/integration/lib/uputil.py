@@ -13,6 +13,9 @@ is rssi >= rssi_min (inclusive) at a beacon not found yet (with "sequence"
 only the first one not found), and the beacon is found when the hits at it
 in [T - window_s, T] (both ends inclusive) reach `hits`.
 """
+
+if not __debug__:  # the checks here are assert statements: python -O would strip them
+    raise SystemExit("cairn's integration tests check with assert: run them without python -O")
 import datetime
 import json
 import os
