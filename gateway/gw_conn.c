@@ -75,6 +75,7 @@ void gw__conn_abort(gw_server *s, gw_conn *c, enum gw_disc why)
     gw__buf_free(s, &c->in);
     gw__buf_free(s, &c->ctl);
     gw__buf_free(s, &c->out);
+    c->out_off = 0;
     gw__iptab_del(&s->ips, c->addr);
     if (c->flags & GW_CF_PARKED)
         s->nparked--;
@@ -91,22 +92,33 @@ void gw__conn_abort(gw_server *s, gw_conn *c, enum gw_disc why)
         gw__server_maybe_drained(s);
 }
 
-/* Write pending output.  @return 0, or -1 if the connection is gone. */
+/* Write pending output.  What the kernel took is skipped by c->out_off;
+ * the buffer is compacted only once that is more than half of it, so a
+ * slow reader draining a full buffer a socket's worth at a time costs
+ * linear copying, not a memmove of the rest per write.
+ * @return 0, or -1 if the connection is gone. */
 static int conn_flush(gw_server *s, gw_conn *c)
 {
-    while (c->out.len) {
-        ssize_t r = write(c->fd, c->out.data, c->out.len);
+    while (c->out_off < c->out.len) {
+        ssize_t r = write(c->fd, c->out.data + c->out_off, c->out.len - c->out_off);
         if (r < 0) {
-            if (errno == EAGAIN || errno == EWOULDBLOCK)
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                if (c->out_off > c->out.len / 2) {
+                    cn_buf_consume(&c->out, c->out_off);
+                    c->out_off = 0;
+                }
                 return 0;
+            }
             if (errno == EINTR)
                 continue;
             gw__conn_abort(s, c,
                            c->state == GW_ST_CLOSING ? (enum gw_disc)c->disc : GW_DISC_IO_ERROR);
             return -1;
         }
-        cn_buf_consume(&c->out, (size_t)r);
+        c->out_off += (uint32_t)r;
     }
+    c->out_off = 0;
+    c->out.len = 0;
     gw__buf_free(s, &c->out);
     if (c->state == GW_ST_CLOSING && !(c->flags & GW_CF_SHUT)) {
         shutdown(c->fd, SHUT_WR);
@@ -134,7 +146,7 @@ int gw__conn_send(gw_server *s, gw_conn *c, const void *p, size_t n)
         if (done == n)
             return 0;
     }
-    if (c->out.len + (n - done) > GW_OUT_MAX) {
+    if (c->out.len - c->out_off + (n - done) > GW_OUT_MAX) {
         gw__conn_abort(s, c, GW_DISC_SLOW_READER);
         return -1;
     }

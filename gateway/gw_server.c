@@ -100,6 +100,7 @@ static void server_accept_one(gw_server *s, int fd, const struct sockaddr_storag
     c->evflags = 0;
     c->inflight = 0;
     c->head_scan = 0;
+    c->out_off = 0;
     c->player[0] = c->hunt[0] = 0;
     memcpy(c->addr, addr, 16);
     int64_t hs_ms = s->o.handshake_timeout_ms;

@@ -88,6 +88,7 @@ typedef struct gw_conn {
     uint8_t disc;       /* enum gw_disc once closing */
     uint16_t inflight;  /* frames waiting for their ack */
     uint16_t head_scan; /* ws_http_parse resume position */
+    uint32_t out_off;   /* bytes of out already written (in what was padding) */
     int64_t deadline_ms;
     int64_t parked_ms;
     cn_buf in;              /* incomplete request head or message */

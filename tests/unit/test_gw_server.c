@@ -816,12 +816,83 @@ static void test_partition_hash(void **st)
         assert_true(hits[p] > 800 && hits[p] < 1200);
 }
 
+/* A client that reads slowly through a small receive buffer: acks pile up
+ * in the connection's output and leave it a socket's worth at a time
+ * (partial writes, the skipped prefix compacted now and then); every ack
+ * arrives exactly once, in order, in well-formed frames. */
+static void test_slow_reader_gets_every_ack_in_order(void **st)
+{
+    (void)st;
+    enum { N = 1200 };
+    fx f;
+    assert_int_equal(fx_open(&f, 4), 0);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    int small = 2048;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+    struct sockaddr_in a = {0};
+    a.sin_family = AF_INET;
+    a.sin_port = htons((uint16_t)gw_server_port(f.srv));
+    a.sin_addr.s_addr = htonl(0x7f000001u);
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    static char buf[1 << 20];
+    size_t len = 0;
+    assert_int_equal(write(fd, hs, sizeof(hs) - 1), (ssize_t)(sizeof(hs) - 1));
+    fcntl(fd, F_SETFL, O_NONBLOCK);
+    assert_true(wait_for(&f, fd, buf, sizeof(buf), &len, "\r\n\r\n", 5000));
+    size_t head = (size_t)((char *)memmem(buf, len, "\r\n\r\n", 4) - buf) + 4;
+    fcntl(fd, F_SETFL, 0);
+    for (int i = 0; i < N; i++) {
+        char id[16];
+        snprintf(id, sizeof(id), "s-%05d", i);
+        send_ping(fd, id);
+        if (i % 50 == 0)
+            pump(&f, 2); /* acks pile up: nobody reads them yet */
+    }
+    fcntl(fd, F_SETFL, O_NONBLOCK);
+    pump(&f, 200);
+    /* Now read, a little at a time, until every ack is there. */
+    char want[16];
+    snprintf(want, sizeof(want), "s-%05d", N - 1);
+    for (int t = 0; t < 20000 && !memmem(buf + head, len - head, want, strlen(want)); t++) {
+        event_base_loop(f.base, EVLOOP_NONBLOCK);
+        ssize_t r = read(fd, buf + len, 512);
+        if (r > 0)
+            len += (size_t)r;
+        else
+            usleep(200);
+    }
+    /* Walk the server's frames (unmasked text) and the ids they ack. */
+    size_t p = head;
+    int next = 0;
+    while (p + 2 <= len) {
+        assert_int_equal((unsigned char)buf[p], 0x81);
+        size_t plen = (unsigned char)buf[p + 1] & 0x7f, hl = 2;
+        if (plen == 126) {
+            plen = ((size_t)(unsigned char)buf[p + 2] << 8) | (unsigned char)buf[p + 3];
+            hl = 4;
+        }
+        assert_true(p + hl + plen <= len);
+        const char *q = buf + p + hl, *end = q + plen;
+        while ((q = memmem(q, (size_t)(end - q), "\"s-", 3)) != NULL) {
+            assert_int_equal(atoi(q + 3), next);
+            next++;
+            q += 3;
+        }
+        p += hl + plen;
+    }
+    assert_int_equal(p, len);
+    assert_int_equal(next, N);
+    close(fd);
+    fx_close(&f);
+}
+
 int main(void)
 {
     evthread_use_pthreads();
     cn_log_set_level(CN_LOG_ERROR); /* the development-mode warning, once per fixture */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ack_only_after_fdatasync),
+        cmocka_unit_test(test_slow_reader_gets_every_ack_in_order),
         cmocka_unit_test(test_stale_completion_not_delivered),
         cmocka_unit_test(test_stall_close_1013),
         cmocka_unit_test(test_append_failure_1013),

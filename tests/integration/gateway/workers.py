@@ -93,6 +93,7 @@ def main():
             deadline = time.time() + 20
             while time.time() < deadline and (len(worker_pids(gw.proc.pid)) < 2 or young[0] in worker_pids(gw.proc.pid)):
                 time.sleep(0.05)
+        time.sleep(2.0)  # let the last replacement finish starting before the drain below
         log = gw.log()
         delays = [int(x) for x in re.findall(r"starting another in (\d+) ms", log)]
         check(delays[:4] == [100, 200, 400, 800], "restart delays double: %r" % delays)
