@@ -23,10 +23,11 @@
 # The generated files are committed with this script, so the build never
 # needs the definitions.  `gen_kafka.py --check` regenerates into memory and
 # fails if a committed file differs, is missing, or is a kf_msgs_*.c the
-# generator no longer writes (test_kf_codec runs it when the definitions
-# are present).
+# generator no longer writes (test_kf_codec runs it when CAIRN_KAFKA_SPEC
+# names the definitions).
 #
 # Usage: scripts/gen_kafka.py [--spec DIR] [--out DIR] [--check]
+#   (--spec defaults to $CAIRN_KAFKA_SPEC)
 
 import argparse
 import json
@@ -819,16 +820,28 @@ def gen_errors(spec):
     return "\n".join(L)
 
 
+def fence_format(text):
+    """Mark the code after a file's opening comment clang-format off: the
+    generated layout is the generator's (tables aligned, one field a line)
+    and scripts/format --check must find the files formatted as they are."""
+    end = text.index("\n */\n") + 5
+    return text[:end] + "/* clang-format off */\n" + text[end:]
+
+
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--spec", default=os.path.join(here, "..", "..", "shared", "kafka-protocol"))
+    ap.add_argument("--spec", default=os.environ.get("CAIRN_KAFKA_SPEC"),
+                    help="Apache Kafka's message definitions (default: $CAIRN_KAFKA_SPEC)")
     ap.add_argument("--out", default=os.path.join(here, "..", "log", "kafka"))
     ap.add_argument("--check", action="store_true",
                     help="compare with the committed files instead of writing")
     a = ap.parse_args()
+    if not a.spec:
+        ap.error("give --spec DIR (or CAIRN_KAFKA_SPEC): Apache Kafka's message definitions")
     files = gen(a.spec)
     files["kf_errors.h"] = gen_errors(a.spec)
+    files = {name: fence_format(text) for name, text in files.items()}
     stray = sorted(n for n in os.listdir(a.out)
                    if n.startswith("kf_msgs_") and n.endswith(".c") and n not in files)
     bad = 0

@@ -6,6 +6,7 @@
  * Kafka protocol error codes (int16 ErrorCode fields on the wire) — not
  * cn_err codes.  KF_ERROR_LIST(X) gives X(NAME, code) for each.
  */
+/* clang-format off */
 #ifndef KF_ERRORS_H
 #define KF_ERRORS_H
 

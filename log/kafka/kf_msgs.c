@@ -7,6 +7,7 @@
  * dispatch from api key to the per-API codecs in kf_msgs_<api>.c.
  * Pure; any thread.
  */
+/* clang-format off */
 #include "kf_msgs.h"
 
 #include "cn_err.h"

@@ -15,6 +15,7 @@
  * allocations come from the caller's kf_arena.  Encoders append to a kf_wr.
  * Pure code: no I/O, no globals; any thread.
  */
+/* clang-format off */
 #ifndef KF_MSGS_H
 #define KF_MSGS_H
 

@@ -9,6 +9,7 @@
  * returns zero and loops stop, so each decoder is a straight walk of the
  * spec with one check at the end.  Pure; any thread.
  */
+/* clang-format off */
 #include "kf_msgs.h"
 
 #include "cn_err.h"
