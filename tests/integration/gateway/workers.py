@@ -6,7 +6,7 @@ which owns the log and serves it on a private loopback Kafka port.
   - 60 clients all get acks, and the log shows pings from both workers
     (CloudEvent source /gateway/<node>-w0 and -w1);
   - a worker killed with SIGKILL is replaced and the port keeps serving;
-    one that keeps dying young is restarted after 100, 200, 400, 800 ms;
+    one that keeps dying young is restarted after a doubling delay (100, 200, 400 ms ...);
   - SIGTERM to the parent: an open client gets 1001, everything exits 0,
     and every acked ping is in the log;
   - `--workers 2 --brokers` to a real `cairn logd`: each worker has its own
@@ -96,7 +96,12 @@ def main():
         time.sleep(2.0)  # let the last replacement finish starting before the drain below
         log = gw.log()
         delays = [int(x) for x in re.findall(r"starting another in (\d+) ms", log)]
-        check(delays[:4] == [100, 200, 400, 800], "restart delays double: %r" % delays)
+        # The first kill may find a worker that had served 10 s already (a slow
+        # machine, a sanitizer build): restarted at once, no delay logged.
+        # The three young ones after it must double.
+        check(len(delays) >= 3 and delays[0] in (100, 200)
+              and all(b == 2 * a for a, b in zip(delays, delays[1:])),
+              "restart delays double: %r" % delays)
         new = worker_pids(gw.proc.pid)
         got = asyncio.run(many(gw, "b", 40))
         check(len(got) == 40, "all 40 clients acked after a worker was replaced (%d)" % len(got))
