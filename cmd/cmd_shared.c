@@ -15,6 +15,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <sys/resource.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -74,12 +75,32 @@ int cmd_write_port_file(const char *path, int port)
     return 0;
 }
 
+int cmd_fd_budget(const cn_cli *cli, uint64_t conns)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl))
+        return 0;
+    uint64_t need = conns + CMD_FD_RESERVE;
+    if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= need)
+        return 0;
+    fprintf(stderr,
+            "%s: --max-conns %llu needs %llu open files but this process may open only %llu "
+            "(hard limit %llu); raise it (ulimit -n, systemd LimitNOFILE=) or lower --max-conns\n",
+            cli->prog, (unsigned long long)conns, (unsigned long long)need,
+            (unsigned long long)rl.rlim_cur,
+            rl.rlim_max == RLIM_INFINITY ? (unsigned long long)need
+                                         : (unsigned long long)rl.rlim_max);
+    return CN_EXIT_USAGE;
+}
+
 int cmd_gateway_flags(cn_cli *cli, const char *listen_flag, gw_server_opts *so)
 {
     int64_t maxc, idle, hs;
     if (cn_cli_i64(cli, "max-conns", 1, 1000000, &maxc) ||
         cn_cli_duration_ms(cli, "idle-close", &idle) ||
         cn_cli_duration_ms(cli, "handshake-timeout", &hs))
+        return CN_EXIT_USAGE;
+    if (cmd_fd_budget(cli, (uint64_t)maxc))
         return CN_EXIT_USAGE;
     if (idle < 100 || hs < 100)
         return cn_cli_usage_error(cli,

@@ -32,6 +32,16 @@ int cmd_is_hostport(const char *s);
  *  test polling for it never reads half a number.  @return 0 or -1. */
 int cmd_write_port_file(const char *path, int port);
 
+/** Open files a process keeps beside its player connections: listeners,
+ *  segment and index files, Kafka clients, RocksDB, the HTTP API. */
+#define CMD_FD_RESERVE 512
+
+/** Check that this process's open-file limit (already raised to the hard
+ *  limit by main) holds `conns` connections plus CMD_FD_RESERVE.  On
+ *  failure prints one line naming both numbers and the fix.
+ *  @return 0, or CN_EXIT_USAGE. */
+int cmd_fd_budget(const cn_cli *cli, uint64_t conns);
+
 /**
  * The gateway flags `cairn gateway` and `cairn up` share, into so (after
  * gw_server_opts_init): the listener from flag listen_flag ("listen",
