@@ -369,7 +369,7 @@ int cmd_gateway(int argc, char **argv)
         status = cn_cli_usage_error(&cli, "--durability must be fsync, interval=DURATION or none");
         goto out;
     }
-    if ((status = cmd_gateway_flags(&cli, "listen", &so)) != 0)
+    if ((status = cmd_gateway_flags(&cli, "listen", CMD_FD_RESERVE_GATEWAY, &so)) != 0)
         goto out;
     so.reuseport = cn_cli_bool(&cli, "reuseport");
     so.stall_close_ms = stall;

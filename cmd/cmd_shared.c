@@ -75,12 +75,12 @@ int cmd_write_port_file(const char *path, int port)
     return 0;
 }
 
-int cmd_fd_budget(const cn_cli *cli, uint64_t conns)
+int cmd_fd_budget(const cn_cli *cli, uint64_t conns, uint64_t reserve)
 {
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl))
         return 0;
-    uint64_t need = conns + CMD_FD_RESERVE;
+    uint64_t need = conns + reserve;
     if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= need)
         return 0;
     fprintf(stderr,
@@ -93,14 +93,14 @@ int cmd_fd_budget(const cn_cli *cli, uint64_t conns)
     return CN_EXIT_USAGE;
 }
 
-int cmd_gateway_flags(cn_cli *cli, const char *listen_flag, gw_server_opts *so)
+int cmd_gateway_flags(cn_cli *cli, const char *listen_flag, uint64_t fd_reserve, gw_server_opts *so)
 {
     int64_t maxc, idle, hs;
     if (cn_cli_i64(cli, "max-conns", 1, 1000000, &maxc) ||
         cn_cli_duration_ms(cli, "idle-close", &idle) ||
         cn_cli_duration_ms(cli, "handshake-timeout", &hs))
         return CN_EXIT_USAGE;
-    if (cmd_fd_budget(cli, (uint64_t)maxc))
+    if (cmd_fd_budget(cli, (uint64_t)maxc, fd_reserve))
         return CN_EXIT_USAGE;
     if (idle < 100 || hs < 100)
         return cn_cli_usage_error(cli,

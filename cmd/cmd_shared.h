@@ -32,25 +32,30 @@ int cmd_is_hostport(const char *s);
  *  test polling for it never reads half a number.  @return 0 or -1. */
 int cmd_write_port_file(const char *path, int port);
 
-/** Open files a process keeps beside its player connections: listeners,
- *  segment and index files, Kafka clients, RocksDB, the HTTP API. */
-#define CMD_FD_RESERVE 512
+/** Open files a process keeps beside its player connections.  A gateway:
+ *  listeners, its Kafka client or the log's active segments.  `cairn up`
+ *  also: every partition's segments and index, the Kafka listener's
+ *  clients, RocksDB's files. */
+#define CMD_FD_RESERVE_GATEWAY 64
+#define CMD_FD_RESERVE_UP 1024
 
 /** Check that this process's open-file limit (already raised to the hard
- *  limit by main) holds `conns` connections plus CMD_FD_RESERVE.  On
- *  failure prints one line naming both numbers and the fix.
+ *  limit by main) holds `conns` connections plus `reserve`.  On failure
+ *  prints one line naming both numbers and the fix.
  *  @return 0, or CN_EXIT_USAGE. */
-int cmd_fd_budget(const cn_cli *cli, uint64_t conns);
+int cmd_fd_budget(const cn_cli *cli, uint64_t conns, uint64_t reserve);
 
 /**
  * The gateway flags `cairn gateway` and `cairn up` share, into so (after
  * gw_server_opts_init): the listener from flag listen_flag ("listen",
- * "http"), --node, --idle-close, --handshake-timeout, --max-conns and
+ * "http"), --node, --idle-close, --handshake-timeout, --max-conns (which
+ * the open-file limit must hold plus fd_reserve: cmd_fd_budget) and
  * --auth-key (the key file is read here).  so->node and so->listen borrow
  * the cli's strings.  Prints one line on stderr on failure.
  * @return 0; CN_EXIT_USAGE (a bad flag); CN_EXIT_FAIL (the key file).
  */
-int cmd_gateway_flags(cn_cli *cli, const char *listen_flag, gw_server_opts *so);
+int cmd_gateway_flags(cn_cli *cli, const char *listen_flag, uint64_t fd_reserve,
+                      gw_server_opts *so);
 
 /**
  * gw_server_new with the one-line error `cairn gateway` and `cairn up`

@@ -188,7 +188,7 @@ static int up_parse(cn_cli *cli, up_cfg *c)
         return cn_cli_usage_error(cli, "--kafka wants HOST:PORT (port 0 picks one), got '%s'",
                                   cn_cli_str(cli, "kafka"));
     gw_server_opts_init(&c->so);
-    int rc = cmd_gateway_flags(cli, "http", &c->so);
+    int rc = cmd_gateway_flags(cli, "http", CMD_FD_RESERVE_UP, &c->so);
     if (rc)
         return rc;
     c->lo.dir = cn_cli_str(cli, "data");
