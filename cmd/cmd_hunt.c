@@ -353,6 +353,7 @@ int cmd_hunt(int argc, char **argv)
     }
     wo.parts = parts;
     wo.node = cn_cli_str(&cli, "node");
+    cn_log_set_node(wo.node);
     wo.batch = (uint32_t)batch;
     huntc h;
     memset(&h, 0, sizeof(h));

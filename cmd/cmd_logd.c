@@ -212,6 +212,9 @@ int cmd_logd(int argc, char **argv)
         cn_cli_free(&cli);
         return CN_EXIT_USAGE;
     }
+    char node_name[24];
+    snprintf(node_name, sizeof(node_name), "%lld", (long long)node);
+    cn_log_set_node(node_name);
     if (maxreq < 1024 || maxreq > INT32_MAX) {
         rc = cn_cli_usage_error(&cli, "--max-request-bytes must be between 1KiB and 2GiB");
         cn_cli_free(&cli);

@@ -11,6 +11,7 @@
 #include "cn_err.h"
 #include "cn_time.h"
 #include "cn_id.h"
+#include "cn_log.h"
 #include "auth.h"
 
 #include <errno.h>
@@ -114,6 +115,7 @@ int cmd_gateway_flags(cn_cli *cli, const char *listen_flag, uint64_t fd_reserve,
                                   listen_flag, listen);
     so->listen = listen;
     so->node = node;
+    cn_log_set_node(node);
     so->idle_close_ms = idle;
     so->handshake_timeout_ms = hs;
     so->max_conns = (uint32_t)maxc;

@@ -13,5 +13,6 @@ int cmd_gateway(int argc, char **argv);
 int cmd_hunt(int argc, char **argv);
 int cmd_sim(int argc, char **argv);
 int cmd_up(int argc, char **argv);
+int cmd_config(int argc, char **argv);
 
 #endif

@@ -43,6 +43,7 @@ static const struct cairn_cmd cairn_cmds[] = {
     {"up", cmd_up,
      "run a venue in one process: log + Kafka listener + gateway + hunt worker + dashboard"},
     {"sim", cmd_sim, "simulate players walking a venue and sending pings; check every ack"},
+    {"config", cmd_config, "check a configuration file (every command reads one with --config)"},
 };
 
 static void cairn_usage(FILE *out);

@@ -6,6 +6,16 @@
  * every default, and reports usage errors as one line on stderr.
  * Exit codes, the same for every command: 0 ok, 1 runtime failure, 2 usage
  * error (docs/cli.md).
+ *
+ * Every command also takes, without declaring them:
+ *   --config FILE      flag values from FILE's [section] for this command
+ *                      (cn_cfg.h; "cairn token issue" reads [token.issue]);
+ *                      a flag on the command line wins over the file;
+ *   --log-format FMT   logfmt (default) or json, for the whole process;
+ *   --config-check     (used by `cairn config check`) read --config, report
+ *                      what is wrong or print "FILE: [section] ok", and stop.
+ * Values read from a file live as long as the process (like argv), so a
+ * command may keep cn_cli_str() results after cn_cli_free.
  */
 #ifndef CN_CLI_H
 #define CN_CLI_H
@@ -24,7 +34,8 @@ typedef struct cn_flag {
     const char *help;
     /* filled by cn_cli_parse: */
     const char *val; /* the value (def if not given; "1" for a given switch) */
-    int set;         /* given on the command line */
+    int set;         /* given on the command line or in the --config file */
+    int line;        /* the --config file's line it came from; 0: not from the file */
 } cn_flag;
 
 typedef struct cn_cli {
@@ -37,6 +48,7 @@ typedef struct cn_cli {
     /* filled by cn_cli_parse: */
     char **pos;
     int npos;
+    const char *config; /* --config FILE, or NULL */
 } cn_cli;
 
 /**
