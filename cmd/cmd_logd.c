@@ -141,23 +141,6 @@ static void logd_signal(evutil_socket_t sig, short what, void *ud)
     kf_server_drain(d->srv, logd_drained, d);
 }
 
-/* Split "HOST:PORT" for --advertise. */
-static int logd_split_hostport(const char *s, char *host, size_t cap, int *port)
-{
-    const char *colon = strrchr(s, ':');
-    if (!colon || colon == s || (size_t)(colon - s) >= cap)
-        return CN_EINVAL;
-    int64_t p;
-    char *end;
-    p = strtoll(colon + 1, &end, 10);
-    if (*end || end == colon + 1 || p < 1 || p > 65535)
-        return CN_EINVAL;
-    memcpy(host, s, (size_t)(colon - s));
-    host[colon - s] = 0;
-    *port = (int)p;
-    return 0;
-}
-
 int cmd_logd(int argc, char **argv)
 {
     cn_flag flags[] = {
@@ -204,7 +187,6 @@ int cmd_logd(int argc, char **argv)
     kf_server_opts ko;
     kf_server_opts_init(&ko);
     char adv_host[256];
-    int adv_port = 0;
     if (cn_cli_i64(&cli, "partitions", 1, 10000, &parts) ||
         cn_cli_i64(&cli, "node-id", 0, INT32_MAX, &node) ||
         cn_cli_size(&cli, "max-request-bytes", &maxreq) ||
@@ -225,9 +207,7 @@ int cmd_logd(int argc, char **argv)
         cn_cli_free(&cli);
         return rc;
     }
-    const char *adv = cn_cli_str(&cli, "advertise");
-    if (adv && logd_split_hostport(adv, adv_host, sizeof(adv_host), &adv_port)) {
-        rc = cn_cli_usage_error(&cli, "--advertise wants HOST:PORT, got '%s'", adv);
+    if ((rc = cmd_advertise_flags(&cli, "kafka-listen", adv_host, sizeof(adv_host), &ko)) != 0) {
         cn_cli_free(&cli);
         return rc;
     }
@@ -240,8 +220,6 @@ int cmd_logd(int argc, char **argv)
     }
     lo.dir = cn_cli_str(&cli, "data");
     ko.listen = cn_cli_str(&cli, "kafka-listen");
-    ko.advertise_host = adv ? adv_host : NULL;
-    ko.advertise_port = adv_port;
     ko.max_request_bytes = maxreq;
     ko.auto_create = cn_cli_bool(&cli, "auto-create");
     ko.default_partitions = (int32_t)parts;

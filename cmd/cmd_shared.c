@@ -62,6 +62,48 @@ int cmd_is_hostport(const char *s)
     return !*end && port >= 0 && port <= 65535;
 }
 
+/* 1 if "HOST:PORT"'s host is an address that means "every address". */
+static int cmd_wildcard_host(const char *hostport)
+{
+    const char *colon = strrchr(hostport, ':');
+    size_t n = colon ? (size_t)(colon - hostport) : strlen(hostport);
+    static const char *const any[] = {"", "0.0.0.0", "::", "[::]", "*", "[::0]", "::0"};
+    for (size_t i = 0; i < sizeof(any) / sizeof(any[0]); i++)
+        if (strlen(any[i]) == n && !memcmp(any[i], hostport, n))
+            return 1;
+    return 0;
+}
+
+int cmd_advertise_flags(cn_cli *cli, const char *listen_flag, char *host_buf, size_t cap,
+                        kf_server_opts *ko)
+{
+    const char *listen = cn_cli_str(cli, listen_flag);
+    const char *adv = cn_cli_str(cli, "advertise");
+    if (!adv) {
+        if (listen && cmd_wildcard_host(listen))
+            return cn_cli_usage_error(
+                cli,
+                "--%s %s listens on every address, which Kafka clients cannot be sent to; give "
+                "--advertise HOST:PORT, the address clients should connect to",
+                listen_flag, listen);
+        return 0;
+    }
+    const char *colon = strrchr(adv, ':');
+    char *end;
+    long port = colon ? strtol(colon + 1, &end, 10) : 0;
+    if (!colon || colon == adv || (size_t)(colon - adv) >= cap || *end || end == colon + 1 ||
+        port < 1 || port > 65535)
+        return cn_cli_usage_error(cli, "--advertise wants HOST:PORT, got '%s'", adv);
+    if (cmd_wildcard_host(adv))
+        return cn_cli_usage_error(
+            cli, "--advertise %s is a wildcard; name the address clients should connect to", adv);
+    memcpy(host_buf, adv, (size_t)(colon - adv));
+    host_buf[colon - adv] = 0;
+    ko->advertise_host = host_buf;
+    ko->advertise_port = (int)port;
+    return 0;
+}
+
 int cmd_write_port_file(const char *path, int port)
 {
     char tmp[4096];

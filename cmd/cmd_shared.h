@@ -10,6 +10,7 @@
 
 #include "cn_cli.h"
 #include "gw_server.h"
+#include "kf_server.h"
 #include "lg.h"
 
 #include <stddef.h>
@@ -27,6 +28,17 @@ int cmd_ensure_topics(lg_log *log, const char *const *names, size_t n, int32_t p
 
 /** 1 if s is "HOST:PORT" with a non-empty host and a port 0..65535. */
 int cmd_is_hostport(const char *s);
+
+/**
+ * --advertise for a Kafka listener given by flag listen_flag, into
+ * ko->advertise_host (host_buf, cap bytes) and ko->advertise_port.  A
+ * listener on a wildcard address (0.0.0.0, ::, *) cannot be advertised:
+ * clients would be told to connect to it, so --advertise is then required,
+ * and an --advertise naming a wildcard is refused.  Prints one line.
+ * @return 0 or CN_EXIT_USAGE.
+ */
+int cmd_advertise_flags(cn_cli *cli, const char *listen_flag, char *host_buf, size_t cap,
+                        kf_server_opts *ko);
 
 /** Write "PORT\n" to path atomically (a temporary file, then rename), so a
  *  test polling for it never reads half a number.  @return 0 or -1. */

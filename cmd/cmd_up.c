@@ -72,6 +72,9 @@ static cn_flag up_flags[] = {
     {"http", "HOST:PORT", "127.0.0.1:8080",
      "WebSocket /ws, dashboard /, /api/*, /metrics, /healthz; port 0 picks one"},
     {"kafka", "HOST:PORT", "127.0.0.1:9092", "Kafka wire-protocol listener; port 0 picks one"},
+    {"advertise", "HOST:PORT", NULL,
+     "Kafka address given to clients in Metadata (default: --kafka's; required when --kafka is "
+     "a wildcard such as 0.0.0.0)"},
     {"partitions", "N", "4", "partitions of ble-raw and hunt-events when they are created"},
     {"node", "NAME", "up",
      "CloudEvent sources /gateway/NAME and /hunt/NAME (keep it across restarts)"},
@@ -173,6 +176,7 @@ typedef struct up_cfg {
     hunt_service_opts ho;
     int32_t parts;
     char state[4096];
+    char advertise[256];
 } up_cfg;
 
 static int up_parse(cn_cli *cli, up_cfg *c)
@@ -202,6 +206,8 @@ static int up_parse(cn_cli *cli, up_cfg *c)
     kf_server_opts_init(&c->ko);
     c->ko.listen = cn_cli_str(cli, "kafka");
     c->ko.default_partitions = c->parts = (int32_t)parts;
+    if ((rc = cmd_advertise_flags(cli, "kafka", c->advertise, sizeof(c->advertise), &c->ko)) != 0)
+        return rc;
     memset(&c->ho, 0, sizeof(c->ho));
     c->ho.hunt_file = cn_cli_str(cli, "hunt");
     c->ho.state = c->state;
@@ -285,18 +291,24 @@ static void up_print(up *u, cn_cli *cli, up_cfg *c)
     uint32_t nb;
     hunt_service_describe(u->hunt, &id, &name, &nb);
     int port = gw_server_port(u->gw);
+    char kaddr[320];
+    if (c->ko.advertise_host)
+        snprintf(kaddr, sizeof(kaddr), "%s:%d (advertised; listening on %.*s:%d)",
+                 c->ko.advertise_host, c->ko.advertise_port, kh, kafka, kf_server_port(u->kf));
+    else
+        snprintf(kaddr, sizeof(kaddr), "%.*s:%d", kh, kafka, kf_server_port(u->kf));
     printf("cairn up: the venue is running\n"
            "  dashboard  http://%.*s:%d/\n"
            "  websocket  ws://%.*s:%d/ws?%s\n"
            "  api        http://%.*s:%d/api/leaderboard  /api/players/ID  /api/beacons  /metrics  "
            "/healthz\n"
-           "  kafka      %.*s:%d  (topics %s, %s: %d partitions)\n"
+           "  kafka      %s  (topics %s, %s: %d partitions)\n"
            "  data       %s  (hunt state %s)\n"
            "  hunt       %s \"%s\", %u beacons (%s)\n"
            "SIGTERM or Ctrl-C drains and stops.\n",
            hh, http, port, hh, http, port,
            c->so.has_auth_key ? "token=TOKEN" : "player=ID (development mode: no --auth-key)", hh,
-           http, port, kh, kafka, kf_server_port(u->kf), HUNT_TOPIC_IN, HUNT_TOPIC_OUT,
+           http, port, kaddr, HUNT_TOPIC_IN, HUNT_TOPIC_OUT,
            lg_topic_partitions(u->log, HUNT_TOPIC_IN), c->lo.dir, c->state, id, name, nb,
            c->ho.hunt_file ? c->ho.hunt_file : "the bundled sample hunt");
     fflush(stdout);
