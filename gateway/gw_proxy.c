@@ -187,7 +187,8 @@ int gw_proxy_metrics(const gw_proxy *p, cn_prom *w)
 {
     cn_prom_gauge(w, "cairn_up_http_pipes", "HTTP connections served through to the worker.",
                   p->open);
-    cn_prom_family(w, "cairn_up_http_pipes_total", CN_PROM_COUNTER, NULL);
+    cn_prom_family(w, "cairn_up_http_pipes_total", CN_PROM_COUNTER,
+                   "HTTP connections passed through to the worker.");
     return cn_prom_u64(w, "cairn_up_http_pipes_total", NULL, p->total);
 }
 

@@ -999,29 +999,40 @@ static const int hw_rej_codes[] = {HUNT_REJ_BAD_PLAYER, HUNT_REJ_UNKNOWN_BEACON,
 
 static void hw_metrics_totals(cn_prom *p, const hunt_worker_stats *s)
 {
-    cn_prom_counter(p, "cairn_hunt_records_total", NULL, s->records);
-    cn_prom_counter(p, "cairn_hunt_accepted_total", NULL, s->accepted);
-    cn_prom_counter(p, "cairn_hunt_batches_total", NULL, s->batches);
-    cn_prom_counter(p, "cairn_hunt_emitted_total", NULL, s->emitted);
-    cn_prom_counter(p, "cairn_hunt_suppressed_total", NULL, s->suppressed);
-    cn_prom_counter(p, "cairn_hunt_sessions_expired_total", NULL, s->sessions_expired);
-    cn_prom_counter(p, "cairn_hunt_ttl_compactions_total", NULL, s->compactions);
+    cn_prom_counter(p, "cairn_hunt_records_total", "Input records (ble-raw) consumed.", s->records);
+    cn_prom_counter(p, "cairn_hunt_accepted_total", "Pings applied to the game state.",
+                    s->accepted);
+    cn_prom_counter(p, "cairn_hunt_batches_total",
+                    "Batches committed (RocksDB state, offsets and hunt-events together).",
+                    s->batches);
+    cn_prom_counter(p, "cairn_hunt_emitted_total", "Records appended to hunt-events.", s->emitted);
+    cn_prom_counter(
+        p, "cairn_hunt_suppressed_total",
+        "Derived events found already in hunt-events after a crash, not appended again.",
+        s->suppressed);
+    cn_prom_counter(p, "cairn_hunt_sessions_expired_total",
+                    "Pings that found their player's session over (on ping time).",
+                    s->sessions_expired);
+    cn_prom_counter(p, "cairn_hunt_ttl_compactions_total", "Timed TTL compactions finished.",
+                    s->compactions);
 }
 
 static void hw_metrics_reasons(cn_prom *p, const hunt_worker_stats *s)
 {
-    cn_prom_family(p, "cairn_hunt_ignored_total", CN_PROM_COUNTER, NULL);
+    cn_prom_family(p, "cairn_hunt_ignored_total", CN_PROM_COUNTER,
+                   "Pings ignored (valid, no effect), by reason.");
     for (int r = HUNT_IGN_OUTSIDE_HUNT; r <= HUNT_IGN_DUPLICATE; r++) {
         const char *l[] = {"reason", hunt_reason_name(r), NULL};
         cn_prom_u64(p, "cairn_hunt_ignored_total", l, s->ignored[r]);
     }
-    cn_prom_family(p, "cairn_hunt_rejected_total", CN_PROM_COUNTER, NULL);
+    cn_prom_family(p, "cairn_hunt_rejected_total", CN_PROM_COUNTER,
+                   "Input records refused as invalid, by reason.");
     for (size_t i = 0; i < sizeof(hw_rej_codes) / sizeof(hw_rej_codes[0]); i++) {
         int r = hw_rej_codes[i];
         const char *l[] = {"reason", hw_rej_name(r), NULL};
         cn_prom_u64(p, "cairn_hunt_rejected_total", l, s->rejected[r - HUNT_REJ_BAD_PLAYER]);
     }
-    cn_prom_family(p, "cairn_hunt_events_total", CN_PROM_COUNTER, NULL);
+    cn_prom_family(p, "cairn_hunt_events_total", CN_PROM_COUNTER, "Game events derived, by type.");
     for (int t = HUNT_EV_PLAYER_JOINED; t <= HUNT_EV_HUNT_COMPLETED; t++) {
         const char *l[] = {"type", hunt_event_name(t), NULL};
         cn_prom_u64(p, "cairn_hunt_events_total", l, s->events[t]);
@@ -1032,12 +1043,15 @@ static void hw_metrics_partitions(cn_prom *p, hunt_worker *w)
 {
     char part[16];
     const char *l[] = {"partition", part, NULL};
-    cn_prom_family(p, "cairn_hunt_next_offset", CN_PROM_GAUGE, NULL);
+    cn_prom_family(
+        p, "cairn_hunt_next_offset", CN_PROM_GAUGE,
+        "Next input offset to consume, per ble-raw partition (committed with the state).");
     for (size_t i = 0; i < w->nparts; i++) {
         snprintf(part, sizeof(part), "%d", (int)w->parts[i].p);
         cn_prom_i64(p, "cairn_hunt_next_offset", l, w->parts[i].next);
     }
-    cn_prom_family(p, "cairn_hunt_lag_records", CN_PROM_GAUGE, NULL);
+    cn_prom_family(p, "cairn_hunt_lag_records", CN_PROM_GAUGE,
+                   "Input records not yet consumed, per ble-raw partition.");
     for (size_t i = 0; i < w->nparts; i++) {
         int64_t end = w->io->end_offset(w->io, w->parts[i].p);
         snprintf(part, sizeof(part), "%d", (int)w->parts[i].p);
@@ -1053,12 +1067,15 @@ int hunt_worker_metrics(hunt_worker *w, cn_buf *b)
     hw_metrics_totals(&p, &w->stats);
     hw_metrics_reasons(&p, &w->stats);
     hw_metrics_partitions(&p, w);
-    static const char *const props[][2] = {
-        {"rocksdb.estimate-num-keys", "cairn_hunt_rocksdb_keys"},
-        {"rocksdb.total-sst-files-size", "cairn_hunt_rocksdb_sst_bytes"},
-        {"rocksdb.cur-size-all-mem-tables", "cairn_hunt_rocksdb_memtable_bytes"}};
+    static const char *const props[][3] = {
+        {"rocksdb.estimate-num-keys", "cairn_hunt_rocksdb_keys",
+         "RocksDB's estimate of keys, per column family."},
+        {"rocksdb.total-sst-files-size", "cairn_hunt_rocksdb_sst_bytes",
+         "Bytes of RocksDB table files, per column family."},
+        {"rocksdb.cur-size-all-mem-tables", "cairn_hunt_rocksdb_memtable_bytes",
+         "Bytes of RocksDB memtables, per column family."}};
     for (size_t j = 0; j < sizeof(props) / sizeof(props[0]); j++) {
-        cn_prom_family(&p, props[j][1], CN_PROM_GAUGE, NULL);
+        cn_prom_family(&p, props[j][1], CN_PROM_GAUGE, props[j][2]);
         for (int cf = 0; cf < HUNT_CF_COUNT; cf++) {
             uint64_t v;
             const char *l[] = {"cf", hunt_store_cf_name((enum hunt_cf)cf), NULL};
