@@ -84,7 +84,7 @@ def main():
     assert h.get("/healthz")[0] == 200
     metrics = h.get("/metrics")[1].decode()
     for line in metrics.splitlines():
-        assert line.startswith("# TYPE ") or len(line.split()) == 2, line
+        assert line.startswith(("# TYPE ", "# HELP ")) or len(line.split()) == 2, line
     assert h.metric("cairn_hunt_accepted_total") == model.counts["accepted"]
     s.close()
     h.stop()
