@@ -478,6 +478,69 @@ int lg_read_limit_set(lg_log *log, const char *topic, int32_t partition, int64_t
 int lg_read_replica(lg_log *log, const char *topic, int32_t partition, int64_t offset,
                     size_t max_bytes, lg_read_result *res);
 
+/* ---- transactions (docs/architecture.md, "Transactions") -------------- */
+
+/** Control record types of a transaction marker (its key: version, type). */
+#define LG_CTL_ABORT 0
+#define LG_CTL_COMMIT 1
+
+/**
+ * Build a transaction marker: a control batch (attributes transactional |
+ * control, base sequence -1) of one record, key (version 0, ABORT or
+ * COMMIT), value (version 0, coordinator_epoch), appended to out.  Append
+ * it like any batch; the log then closes the producer's open transaction
+ * in that partition (recording it as aborted for ABORT), moves the last
+ * stable offset, and takes the marker's epoch as the producer's (an older
+ * epoch's later batches and markers get LG_EFENCED).  A marker for a
+ * producer with nothing open in the partition changes only its epoch.
+ * @return 0, CN_EINVAL (pid or epoch < 0), CN_ENOMEM.
+ */
+int lg_control_batch(cn_buf *out, int64_t producer_id, int16_t producer_epoch, int commit,
+                     int32_t coordinator_epoch, int64_t timestamp_ms);
+
+/** The last stable offset: the first offset of the oldest open
+ *  transaction of the partition, or its high watermark when none is open.
+ *  @return 0, LG_ENOTOPIC, LG_ENOPART, CN_ECORRUPT. */
+int lg_last_stable_offset(lg_log *log, const char *topic, int32_t partition, int64_t *lso);
+
+/** One aborted transaction of a partition: its batches from first_offset
+ *  (by producer_id) up to its ABORT marker at last_offset. */
+typedef struct lg_aborted_txn {
+    int64_t producer_id, first_offset, last_offset;
+} lg_aborted_txn;
+
+/**
+ * Calls fn for each aborted transaction a read_committed consumer fetching
+ * [from, upto) must know (Kafka's rule): marker at or after from, first
+ * batch below upto, in marker order, ending with the first marker at or
+ * past upto.  fn returning non-zero stops (that value is returned).
+ * Works in read_only mode.  @return 0, LG_ENOTOPIC, LG_ENOPART, an LMDB error.
+ */
+int lg_aborted_txns(lg_log *log, const char *topic, int32_t partition, int64_t from, int64_t upto,
+                    int (*fn)(void *ud, const lg_aborted_txn *t), void *ud);
+
+/**
+ * lg_read for a read_committed consumer: no batch at or past the last
+ * stable offset, and res->log_end_offset is that offset, computed in the
+ * same index snapshot as the log end (so every transaction with a batch
+ * below it has its marker below the high watermark).  *hw (may be NULL)
+ * gets the high watermark.  Same errors and obligations as lg_read.
+ */
+int lg_read_committed(lg_log *log, const char *topic, int32_t partition, int64_t offset,
+                      size_t max_bytes, lg_read_result *res, int64_t *hw);
+
+/** Longest key of lg_txn_state_put (a transactional id). */
+#define LG_TXN_KEY_MAX 255
+/** Store (val != NULL) or delete (val NULL, n 0) the transaction
+ *  coordinator's record for key in DATA/state, synced before it returns.
+ *  Blocks for the sync.  @return 0, CN_EINVAL, CN_EPERM (read_only), an
+ *  LMDB error. */
+int lg_txn_state_put(lg_log *log, const char *key, const void *val, size_t n);
+/** fn(ud, key, val, n) for every stored record in key order (val borrowed
+ *  for the call); fn returning non-zero stops.  @return 0 or an error. */
+int lg_txn_state_each(lg_log *log, int (*fn)(void *ud, const char *key, const void *val, size_t n),
+                      void *ud);
+
 /* ---- producers and consumer groups (state kept in LMDB) --------------- */
 
 /** Allocate a new producer id (durable; ids start at 1000). */

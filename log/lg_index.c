@@ -146,7 +146,13 @@ static int lg__ix_dbis(lg_log *log, MDB_txn *txn, unsigned flags)
         if (rc)
             return rc;
     }
-    return 0;
+    /* The transaction tables came later: a read-only opener of an index
+     * written before them sees no transactions. */
+    int rc = mdb_dbi_open(txn, "txopen", flags, &log->ix.txopen);
+    if (!rc)
+        rc = mdb_dbi_open(txn, "txabort", flags, &log->ix.txabort);
+    log->ix.has_tx = rc == 0;
+    return rc == MDB_NOTFOUND && !(flags & MDB_CREATE) ? 0 : rc;
 }
 
 /* Opens the databases; in writer mode also checks the version and empties
@@ -177,8 +183,9 @@ static int lg__ix_prepare(lg_log *log, int *fresh)
     if (g != 0 || ver != LG__INDEX_VERSION) {
         /* Not `groups`: an older layout kept committed offsets there, and
          * lg__state_open still takes them over from it. */
-        MDB_dbi all[] = {log->ix.meta, log->ix.topics, log->ix.parts,     log->ix.epochs,
-                         log->ix.oidx, log->ix.tidx,   log->ix.producers, log->ix.segs};
+        MDB_dbi all[] = {log->ix.meta,   log->ix.topics, log->ix.parts,     log->ix.epochs,
+                         log->ix.oidx,   log->ix.tidx,   log->ix.producers, log->ix.segs,
+                         log->ix.txopen, log->ix.txabort};
         for (size_t i = 0; i < sizeof(all) / sizeof(all[0]) && !rc; i++)
             rc = mdb_drop(txn, all[i], 0);
         if (!rc)
@@ -316,6 +323,13 @@ int lg__state_open(lg_log *log)
         rc = mdb_dbi_open(txn, "meta", f, &log->ix.smeta);
     if (!rc)
         rc = mdb_dbi_open(txn, "groups", f, &log->ix.sgroups);
+    if (!rc) {
+        /* The coordinator's transactions (lg_txn.c); absent in a directory
+         * an older writer left, which a read-only opener tolerates. */
+        int t = mdb_dbi_open(txn, "txns", f, &log->ix.stxns);
+        log->ix.has_stxns = t == 0;
+        rc = t == MDB_NOTFOUND && ro ? 0 : t;
+    }
     uint64_t ver = 0;
     if (!rc && !ro && lg__ix_get_u64(txn, log->ix.smeta, "version", &ver) == CN_ENOENT) {
         rc = lg__state_adopt(log, txn);

@@ -109,6 +109,35 @@ size_t lg__prod_encode(const lg_pstate *st, unsigned char *out); /* out >= 96 by
 /* (decode accepts records without last_ts, from older builds: last_ts -1) */
 int lg__prod_decode(const unsigned char *p, size_t n, int64_t pid, lg_pstate *st);
 
+/* ---- transactions (lg_txn.c) ------------------------------------------------ */
+
+/** An open transaction of one producer in one partition. */
+typedef struct lg_txopen {
+    int64_t pid;
+    int64_t first; /* offset of its first transactional batch since its last marker */
+} lg_txopen;
+
+struct lg_part;
+/** Marker type of a stored batch: LG_CTL_ABORT / LG_CTL_COMMIT, or -1 when
+ *  it is not a transaction marker. */
+int lg__txn_ctl_type(const unsigned char *b, size_t n, const lg_batch_hdr *h);
+/** Producer check of a marker (no sequence): LG__PCHK_NEW or LG_EFENCED. */
+int lg__txn_ctl_check(const lg_ptable *t, const lg_batch_hdr *h);
+/** Record a marker in producer state (a newer epoch resets sequences). */
+int lg__txn_ctl_record(lg_ptable *t, const lg_batch_hdr *h);
+/** Apply one stored batch (h->base_offset = its offset) to the open and
+ *  aborted tables, in memory and in txn.  Writer side only. */
+int lg__txn_apply(lg_log *log, MDB_txn *txn, struct lg_part *p, const unsigned char *b, size_t n,
+                  const lg_batch_hdr *h);
+/** lg__txn_apply for every batch the round stored in p (its wq). */
+int lg__txn_round(lg_log *log, MDB_txn *txn, struct lg_part *p);
+int lg__txn_load(lg_log *log, MDB_txn *txn, struct lg_part *p);
+int lg__txn_reset(lg_log *log, MDB_txn *txn, struct lg_part *p);
+int lg__txn_truncate(lg_log *log, MDB_txn *txn, struct lg_part *p, int64_t offset);
+void lg__txn_free(struct lg_part *p);
+/** Smallest first offset of an open transaction (INT64_MAX if none). */
+int lg__txn_first_open(lg_log *log, MDB_txn *txn, uint32_t tid, int32_t part, int64_t *first);
+
 /* ---- partitions and topics ------------------------------------------------ */
 
 /** One queued append: bytes live in the queue's buffer at off. */
@@ -154,6 +183,8 @@ typedef struct lg_part {
     _Atomic int64_t durable_end; /* lg_durable_end: the log below it is synced (writer, wmu) */
     _Atomic int64_t read_limit;  /* lg_read_limit_set: consumers read below it; -1 none */
     lg_ptable prod;
+    lg_txopen *txo; /* open transactions (lg_txn.c): writer side */
+    size_t ntxo, txocap;
 
     /* Pending appends, under log->qmu. */
     lg_queue q;
@@ -176,11 +207,14 @@ typedef struct lg_topic {
 typedef struct lg_index {
     MDB_env *env; /* DATA/index: derivable from the segments, MDB_NOSYNC */
     MDB_dbi meta, topics, parts, epochs, oidx, tidx, producers, groups, segs;
+    MDB_dbi txopen, txabort; /* transactions (lg_txn.c); has_tx: they exist */
+    int has_tx;
     /* DATA/state: what cannot be derived (consumer-group offsets, the
      * producer-id counter).  Every commit is synced; never deleted.  NULL
      * in a read-only opener when the directory does not exist. */
     MDB_env *senv;
-    MDB_dbi smeta, sgroups;
+    MDB_dbi smeta, sgroups, stxns; /* stxns: the coordinator's records; has_stxns */
+    int has_stxns;
 } lg_index;
 
 struct lg_log {
@@ -357,6 +391,7 @@ typedef struct lg_loc {
     int64_t log_start, log_end;
     int at_end;    /* offset == log end: nothing to read */
     int64_t limit; /* consumer reads: no batch at or past this offset; -1 none */
+    int64_t hw;    /* the high watermark (log_end unless read_committed lowered it) */
 } lg_loc;
 int lg__locate(lg_log *log, const char *topic, int32_t partition, int64_t offset, lg_loc *loc);
 /** As lg__locate; consumer != 0 applies the partition's read limit (the
@@ -364,6 +399,9 @@ int lg__locate(lg_log *log, const char *topic, int32_t partition, int64_t offset
  *  batch at or past it). */
 int lg__locate_as(lg_log *log, const char *topic, int32_t partition, int64_t offset, int consumer,
                   lg_loc *loc);
+/** consumer value for lg__locate_as: also stop at the last stable offset
+ *  (the first batch of an open transaction); loc->hw keeps the HW. */
+#define LG__READ_COMMITTED 2
 /** Mark a partition failed by name (a reader found damage). */
 void lg__fail_by_name(lg_log *log, const char *topic, int32_t partition, const char *file,
                       uint64_t pos, const char *what);

@@ -103,6 +103,7 @@ static void lg__part_destroy(lg_part *p)
         lg__seg_unref(p->segs[i]);
     cn_free(p->segs);
     lg__prod_free(&p->prod);
+    lg__txn_free(p);
     lg__queue_free(&p->q);
     lg__queue_free(&p->wq);
     pthread_mutex_destroy(&p->mu);
@@ -559,8 +560,8 @@ int lg_topic_delete(lg_log *log, const char *name)
             MDB_val k = {strlen(name), (void *)name};
             int r = mdb_del(txn, log->ix.topics, &k, NULL);
             rc = r == MDB_NOTFOUND ? 0 : lg__ix_err(r);
-            MDB_dbi dbs[] = {log->ix.parts, log->ix.epochs,    log->ix.oidx,
-                             log->ix.tidx,  log->ix.producers, log->ix.segs};
+            MDB_dbi dbs[] = {log->ix.parts,     log->ix.epochs, log->ix.oidx,   log->ix.tidx,
+                             log->ix.producers, log->ix.segs,   log->ix.txopen, log->ix.txabort};
             for (size_t i = 0; !rc && i < sizeof(dbs) / sizeof(dbs[0]); i++)
                 rc = lg__ix_del_topic(txn, dbs[i], t->id);
             if (rc)
@@ -780,8 +781,8 @@ static int lg__topics_load_disk(lg_log *log)
         }
         mdb_cursor_close(c);
         for (size_t g = 0; !rc && g < ngone; g++) {
-            MDB_dbi dbs[] = {log->ix.parts, log->ix.epochs,    log->ix.oidx,
-                             log->ix.tidx,  log->ix.producers, log->ix.segs};
+            MDB_dbi dbs[] = {log->ix.parts,     log->ix.epochs, log->ix.oidx,   log->ix.tidx,
+                             log->ix.producers, log->ix.segs,   log->ix.txopen, log->ix.txabort};
             for (size_t i = 0; !rc && gone[g] && i < sizeof(dbs) / sizeof(dbs[0]); i++)
                 rc = lg__ix_del_topic(txn, dbs[i], gone[g]);
             k.mv_size = strlen(names[g]);

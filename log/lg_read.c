@@ -118,9 +118,19 @@ int lg__locate_as(lg_log *log, const char *topic, int32_t partition, int64_t off
             loc->limit = lim;
             loc->log_end = lim > pr.log_start ? lim : pr.log_start;
         }
-        if (offset < pr.log_start || offset > pr.log_end)
+        loc->hw = loc->log_end;
+        int64_t first_open = INT64_MAX;
+        if (consumer == LG__READ_COMMITTED)
+            rc = lg__txn_first_open(log, txn, p->tp->id, p->idx, &first_open);
+        if (!rc && first_open < loc->log_end) {
+            /* read_committed: the same snapshot's oldest open transaction
+             * ends the readable log (the last stable offset). */
+            loc->limit = first_open;
+            loc->log_end = first_open > pr.log_start ? first_open : pr.log_start;
+        }
+        if (!rc && (offset < pr.log_start || offset > pr.log_end))
             rc = LG_EOFFSET;
-        else if (offset >= loc->log_end)
+        else if (!rc && offset >= loc->log_end)
             loc->at_end = 1;
     }
     if (!rc && !loc->at_end) {
@@ -151,7 +161,7 @@ int lg__locate_as(lg_log *log, const char *topic, int32_t partition, int64_t off
 }
 
 static int lg__read(lg_log *log, const char *topic, int32_t partition, int64_t offset,
-                    size_t max_bytes, int consumer, lg_read_result *res)
+                    size_t max_bytes, int consumer, lg_read_result *res, int64_t *hw)
 {
     if (!log || !topic || !res)
         return CN_EINVAL;
@@ -163,6 +173,8 @@ static int lg__read(lg_log *log, const char *topic, int32_t partition, int64_t o
         return rc;
     res->log_start_offset = loc.log_start;
     res->log_end_offset = loc.log_end;
+    if (hw)
+        *hw = loc.hw;
     if (loc.at_end) {
         res->first_offset = res->next_offset = offset;
         return 0;
@@ -207,13 +219,19 @@ static int lg__read(lg_log *log, const char *topic, int32_t partition, int64_t o
 int lg_read(lg_log *log, const char *topic, int32_t partition, int64_t offset, size_t max_bytes,
             lg_read_result *res)
 {
-    return lg__read(log, topic, partition, offset, max_bytes, 1, res);
+    return lg__read(log, topic, partition, offset, max_bytes, 1, res, NULL);
+}
+
+int lg_read_committed(lg_log *log, const char *topic, int32_t partition, int64_t offset,
+                      size_t max_bytes, lg_read_result *res, int64_t *hw)
+{
+    return lg__read(log, topic, partition, offset, max_bytes, LG__READ_COMMITTED, res, hw);
 }
 
 int lg_read_replica(lg_log *log, const char *topic, int32_t partition, int64_t offset,
                     size_t max_bytes, lg_read_result *res)
 {
-    return lg__read(log, topic, partition, offset, max_bytes, 0, res);
+    return lg__read(log, topic, partition, offset, max_bytes, 0, res, NULL);
 }
 
 void lg_read_release(lg_log *log, lg_read_result *res)

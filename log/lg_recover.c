@@ -139,7 +139,7 @@ typedef struct lg__rctx {
 
 /* Account one good batch (same bookkeeping as the writer's round). */
 static int lg__apply(lg__rctx *r, lg_seg *s, uint64_t pos, size_t total, const lg_batch_hdr *h,
-                     int rebuild)
+                     const unsigned char *bytes, int rebuild)
 {
     lg_part *p = r->p;
     int rc = 0;
@@ -169,13 +169,17 @@ static int lg__apply(lg__rctx *r, lg_seg *s, uint64_t pos, size_t total, const l
         if (!rc)
             rc = lg__ix_epoch_put(r->log, r->txn, p->tp->id, p->idx, p->epoch, h->base_offset);
     }
-    if (!rc && h->producer_id >= 0) {
+    if (!rc && h->producer_id >= 0 && (h->attributes & LG_ATTR_CONTROL)) {
+        rc = lg__txn_ctl_record(&p->prod, h); /* a marker: no sequence */
+    } else if (!rc && h->producer_id >= 0) {
         int32_t first = h->base_sequence;
         int32_t last =
             (int32_t)(((int64_t)first + h->last_offset_delta) % ((int64_t)INT32_MAX + 1));
         rc = lg__prod_record(&p->prod, h->producer_id, h->producer_epoch, first, last,
                              h->base_offset, h->max_timestamp);
     }
+    if (!rc)
+        rc = lg__txn_apply(r->log, r->txn, p, bytes, total, h);
     p->log_end = h->base_offset + h->last_offset_delta + 1;
     s->next_off = p->log_end;
     s->size = pos + total;
@@ -247,7 +251,10 @@ static int lg__scan(lg__rctx *r, size_t si, uint64_t pos, int rebuild)
                 return 0;
             }
             if (!bad) {
-                rc = lg__apply(r, s, pos, total, &h, rebuild);
+                const unsigned char *bytes;
+                rc = lg__win_get(&w, pos, total, &bytes); /* in the window: no I/O */
+                if (!rc)
+                    rc = lg__apply(r, s, pos, total, &h, bytes, rebuild);
                 pos += total;
                 continue;
             }
@@ -373,6 +380,8 @@ static int lg__reset_part_index(lg__rctx *r)
     int rc = 0;
     for (size_t i = 0; !rc && i < sizeof(dbs) / sizeof(dbs[0]); i++)
         rc = lg__ix_del_prefix(r->txn, dbs[i], r->p->tp->id, r->p->idx, NULL, NULL);
+    if (!rc)
+        rc = lg__txn_reset(r->log, r->txn, r->p);
     return rc;
 }
 
@@ -476,6 +485,8 @@ int lg__recover_part(lg_log *log, lg_part *p, int rebuild)
         p->since_idx = pr.since_idx;
         pos = pr.indexed_pos;
         rc = lg__load_producers(&r);
+        if (!rc)
+            rc = lg__txn_load(log, r.txn, p);
     }
     if (!rc)
         rc = lg__scan(&r, si, pos, rebuild);

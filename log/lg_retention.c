@@ -465,6 +465,8 @@ static int lg__truncate_part(lg_log *log, lg_part *p, int64_t offset, int bump)
         p->first_ts = -1;
     p->since_idx = LG__INDEX_INTERVAL; /* the next batch gets an index entry */
     lg__prod_truncate(&p->prod, offset);
+    if (!rc)
+        rc = lg__txn_truncate(log, txn, p, offset);
     for (size_t i = 0; !rc && i < p->prod.cap; i++) {
         lg_pstate *st = &p->prod.slots[i];
         if (st->pid >= 0 && st->dirty) {

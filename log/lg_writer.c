@@ -685,9 +685,11 @@ static void lg__part_round(lg_log *log, lg__wctx *w, lg_part *p, int64_t now)
         int32_t last_seq =
             (int32_t)(((int64_t)first_seq + h->last_offset_delta) % ((int64_t)INT32_MAX + 1));
         int64_t dup_base = -1;
+        int ctl = (h->attributes & LG_ATTR_CONTROL) != 0; /* a marker has no sequence */
         int chk = e->want_base >= 0 ? lg__replica_check(p, e)
-                                    : lg__prod_check(&p->prod, h->producer_id, h->producer_epoch,
-                                                     first_seq, last_seq, &dup_base);
+                  : ctl             ? lg__txn_ctl_check(&p->prod, h)
+                        : lg__prod_check(&p->prod, h->producer_id, h->producer_epoch, first_seq,
+                                         last_seq, &dup_base);
         int roll =
             chk == LG__PCHK_NEW && !in_grp && lg__need_roll(log, p, seg, run_len, e->len, now);
         if (chk != LG__PCHK_NEW || roll) {
@@ -743,7 +745,9 @@ static void lg__part_round(lg_log *log, lg__wctx *w, lg_part *p, int64_t now)
         }
         if (h->producer_id >= 0) {
             rc = lg__undo_save(w, p, h->producer_id, in_grp ? g.snap.nundo : snap.nundo);
-            if (!rc)
+            if (!rc && ctl)
+                rc = lg__txn_ctl_record(&p->prod, h);
+            else if (!rc)
                 rc = lg__prod_record(&p->prod, h->producer_id, h->producer_epoch, first_seq,
                                      last_seq, p->log_end, h->max_timestamp);
             if (rc)
@@ -856,6 +860,8 @@ static int lg__round_commit(lg_log *log, lg__wctx *w)
         }
         if (!rc)
             rc = lg__ix_part_put(log, txn, p->tp->id, p->idx, &r);
+        if (!rc)
+            rc = lg__txn_round(log, txn, p); /* after the round's fdatasync (step 2) */
     }
     if (rc) {
         mdb_txn_abort(txn);

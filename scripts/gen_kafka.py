@@ -72,6 +72,15 @@ API_RANGES = [
     ("OffsetForLeaderEpoch", 0, 4),
     ("AlterConfigs", 0, 2),
     ("IncrementalAlterConfigs", 0, 1),
+    # Transactions (docs/kafka.md, "Transactions").  AddPartitionsToTxn v4+
+    # is the broker-to-broker batch form and EndTxn v4+ / TxnOffsetCommit
+    # v4+ belong to KIP-890's second transaction protocol: not served.
+    ("AddPartitionsToTxn", 0, 3),
+    ("AddOffsetsToTxn", 0, 3),
+    ("EndTxn", 0, 3),
+    ("TxnOffsetCommit", 0, 3),
+    ("DescribeTransactions", 0, 0),
+    ("ListTransactions", 0, 0),
 ]
 
 PRIM = {

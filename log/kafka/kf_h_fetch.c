@@ -62,6 +62,49 @@ void kf__fetch_unpark(kf_conn *c)
         evtimer_del(c->timer);
 }
 
+/* read_committed: the aborted transactions of [from, upto), in the arena. */
+typedef struct kf_aborted_acc {
+    kf_arena *a;
+    kf_AbortedTransaction *v;
+    int32_t n, cap;
+    int err;
+} kf_aborted_acc;
+
+static int kf_aborted_add(void *ud, const lg_aborted_txn *t)
+{
+    kf_aborted_acc *acc = ud;
+    if (acc->n == acc->cap) {
+        int32_t nc = acc->cap ? acc->cap * 2 : 8;
+        kf_AbortedTransaction *nv = kf_arena_alloc(acc->a, (size_t)nc * sizeof(*nv));
+        if (!nv)
+            return acc->err = CN_ENOMEM;
+        if (acc->n)
+            memcpy(nv, acc->v, (size_t)acc->n * sizeof(*nv));
+        acc->v = nv;
+        acc->cap = nc;
+    }
+    acc->v[acc->n].ProducerId = t->producer_id;
+    acc->v[acc->n].FirstOffset = t->first_offset;
+    acc->n++;
+    return 0;
+}
+
+static int kf_fetch_aborted(kf_server *s, kf_arena *a, const char *topic, int32_t part,
+                            int64_t from, int64_t upto, kf_PartitionData *o)
+{
+    kf_aborted_acc acc = {a, NULL, 0, 0, 0};
+    o->AbortedTransactions.n = 0;
+    o->AbortedTransactions.v = NULL;
+    if (upto <= from)
+        return 0;
+    int rc = lg_aborted_txns(s->log, topic, part, from, upto, kf_aborted_add, &acc);
+    if (rc)
+        return rc;
+    o->AbortedTransactions.v = acc.v;
+    o->AbortedTransactions.n = acc.n;
+    return 0;
+}
+
 /*
  * Build the Fetch reply for c's request.  Sends it (returning KF_DONE) if
  * final, or if it holds MinBytes or an error; otherwise releases what it
@@ -93,6 +136,10 @@ static int kf_fetch_eval(kf_conn *c, int final)
     int nreads = 0, any_error = 0;
     uint64_t bytes = 0;
     uint64_t budget = q->MaxBytes > 0 ? (uint64_t)q->MaxBytes : 0;
+    /* read_committed (KIP-98): nothing at or past the last stable offset,
+     * and the aborted transactions of what is returned, which the client
+     * drops. */
+    int committed = q->IsolationLevel == 1;
     for (int32_t t = 0; t < nt; t++) {
         const kf_FetchTopic *ft = &q->Topics.v[t];
         const char *topic = kf__name(&ft->Topic);
@@ -145,14 +192,28 @@ static int kf_fetch_eval(kf_conn *c, int final)
                     o->HighWatermark = info.high_watermark;
                     o->LastStableOffset = info.high_watermark;
                     o->LogStartOffset = info.log_start_offset;
+                    if (committed)
+                        rc = lg_last_stable_offset(s->log, topic, fp->Partition,
+                                                   &o->LastStableOffset);
                 }
             } else {
-                rc = lg_read(s->log, topic, fp->Partition, fp->FetchOffset, want ? want : 1, &rr);
+                int64_t hw = -1;
+                rc = committed ? lg_read_committed(s->log, topic, fp->Partition, fp->FetchOffset,
+                                                   want ? want : 1, &rr, &hw)
+                               : lg_read(s->log, topic, fp->Partition, fp->FetchOffset,
+                                         want ? want : 1, &rr);
                 if (rc == 0) {
-                    o->HighWatermark = rr.log_end_offset;
+                    o->HighWatermark = committed ? hw : rr.log_end_offset;
                     o->LastStableOffset = rr.log_end_offset;
                     o->LogStartOffset = rr.log_start_offset;
-                    if (rr.len > 0) {
+                    if (committed && rr.len > 0)
+                        rc = kf_fetch_aborted(s, a, topic, fp->Partition, rr.first_offset,
+                                              rr.next_offset, o);
+                    else if (committed)
+                        o->AbortedTransactions.n = 0;
+                    if (rc) {
+                        lg_read_release(s->log, &rr);
+                    } else if (rr.len > 0) {
                         reads[nreads++] = rr;
                         o->Records.ptr = NULL; /* spliced from the file */
                         o->Records.len = (int32_t)rr.len;
@@ -173,6 +234,9 @@ static int kf_fetch_eval(kf_conn *c, int final)
                         o->HighWatermark = info.high_watermark;
                         o->LastStableOffset = info.high_watermark;
                         o->LogStartOffset = info.log_start_offset;
+                        if (committed)
+                            lg_last_stable_offset(s->log, topic, fp->Partition,
+                                                  &o->LastStableOffset);
                     }
                 }
             }
@@ -264,8 +328,8 @@ void kf__fetch_recheck(kf_server *s, int only_expired)
  * leader epoch Kafka reports with it: latest, the partition's current
  * epoch; else the epoch of the batch at the offset (the current one for an
  * empty log; -1 when no record matched). */
-static int kf_list_one(kf_server *s, const char *topic, int32_t part, int64_t ts, int64_t *off,
-                       int64_t *found_ts, int32_t *epoch)
+static int kf_list_one(kf_server *s, const char *topic, int32_t part, int64_t ts, int committed,
+                       int64_t *off, int64_t *found_ts, int32_t *epoch)
 {
     lg_partition_info info;
     int rc = lg_partition_info_get(s->log, topic, part, &info);
@@ -274,8 +338,9 @@ static int kf_list_one(kf_server *s, const char *topic, int32_t part, int64_t ts
     *found_ts = -1;
     *epoch = info.leader_epoch;
     if (ts == -1) {
-        *off = info.high_watermark; /* what consumers may read below */
-        return 0;
+        /* what consumers may read below; read_committed ones the LSO */
+        *off = info.high_watermark;
+        return committed ? lg_last_stable_offset(s->log, topic, part, off) : 0;
     }
     if (ts == -2) {
         *off = info.log_start_offset;
@@ -349,7 +414,8 @@ int kf_h_list_offsets(kf_conn *c)
                 continue;
             }
             int32_t epoch = -1;
-            int rc = kf_list_one(s, topic, qp->PartitionIndex, qp->Timestamp, &off, &ts, &epoch);
+            int rc = kf_list_one(s, topic, qp->PartitionIndex, qp->Timestamp,
+                                 q->IsolationLevel == 1, &off, &ts, &epoch);
             if (rc) {
                 o->ErrorCode = kf__kafka_error(rc);
                 continue;

@@ -130,8 +130,9 @@ int kf_h_find_coordinator(kf_conn *c)
     kf_FindCoordinatorResponse r;
     kf_FindCoordinatorResponse_init(&r);
     r.ErrorMessage.len = -1;
-    if (q->KeyType != 0) {
-        /* Transaction coordinators: transactions are not implemented. */
+    if (q->KeyType != 0 && (q->KeyType != 1 || !s->txns)) {
+        /* Transaction coordinators exist on standalone nodes only (this
+         * node coordinates every transactional id). */
         r.ErrorCode = KF_ERR_COORDINATOR_NOT_AVAILABLE;
         r.NodeId = -1;
         r.Port = -1;

@@ -479,9 +479,11 @@ int kf_h_init_producer_id(kf_conn *c)
     memset(&r, 0, sizeof(r));
     r.ProducerId = -1;
     r.ProducerEpoch = -1;
-    if (q->TransactionalId.len >= 0) {
-        /* Transactions are not implemented: say so in a way clients
-         * surface as a clear, non-retriable error. */
+    if (q->TransactionalId.len >= 0 && s->txns) {
+        return kf__init_transactional(c); /* kf_h_txn.c */
+    } else if (q->TransactionalId.len >= 0) {
+        /* Clustered: transactions are served by standalone nodes only; say
+         * so in a way clients surface as a clear, non-retriable error. */
         r.ErrorCode = KF_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
     } else {
         /* Idempotent producer: a fresh id each time (also when a client

@@ -183,6 +183,10 @@ static int kf_produce_partition(kf_server *s, kf_produce *p, kf_prod_part *pp, c
     }
     lg_batchv *v = pp->v;
     size_t nbatches = pp->nv;
+    const kf_ProduceRequest *q = p->conn->req.body;
+    int16_t terr = kf__txn_produce_check(s, &q->TransactionalId, topic, part, v, nbatches);
+    if (terr)
+        return terr; /* kf_h_txn.c: markers, and transactional batches outside their transaction */
     /* Clustered proposals are not parked: the driver's lg_replica_append
      * still waits for room when the log's queue is full (not handled yet). */
     if (s->o.repl)
@@ -350,8 +354,6 @@ int kf_h_produce(kf_conn *c)
     }
     if (q->Acks != 0 && q->Acks != 1 && q->Acks != -1)
         p->global_err = KF_ERR_INVALID_REQUIRED_ACKS;
-    else if (q->TransactionalId.len >= 0)
-        p->global_err = KF_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
     /* The guard reference: no completion can finish the request while we
      * are still queueing its batches (or it is parked). */
     p->outstanding = 1;

@@ -31,9 +31,15 @@ static const kf_api_info kf_apis[] = {
     {20, "DeleteTopics", 0, 3, 4, 4},
     {22, "InitProducerId", 0, 4, 2, 2},
     {23, "OffsetForLeaderEpoch", 0, 4, 4, 4},
+    {24, "AddPartitionsToTxn", 0, 3, 3, 3},
+    {25, "AddOffsetsToTxn", 0, 3, 3, 3},
+    {26, "EndTxn", 0, 3, 3, 3},
+    {28, "TxnOffsetCommit", 0, 3, 3, 3},
     {32, "DescribeConfigs", 0, 3, 4, 4},
     {33, "AlterConfigs", 0, 2, 2, 2},
     {44, "IncrementalAlterConfigs", 0, 1, 1, 1},
+    {65, "DescribeTransactions", 0, 0, 0, 0},
+    {66, "ListTransactions", 0, 0, 0, 0},
 };
 
 const kf_api_info *kf_api_table(size_t *n)
@@ -201,6 +207,48 @@ int kf_decode_request(int16_t api_key, int16_t version, const unsigned char *p, 
         *out = o;
         return kf_decode_IncrementalAlterConfigsRequest(p, n, version, a, o);
     }
+    case 24: {
+        kf_AddPartitionsToTxnRequest *o = kf_arena_alloc(a, sizeof(*o));
+        if (!o)
+            return kf_arena_error(a);
+        *out = o;
+        return kf_decode_AddPartitionsToTxnRequest(p, n, version, a, o);
+    }
+    case 25: {
+        kf_AddOffsetsToTxnRequest *o = kf_arena_alloc(a, sizeof(*o));
+        if (!o)
+            return kf_arena_error(a);
+        *out = o;
+        return kf_decode_AddOffsetsToTxnRequest(p, n, version, a, o);
+    }
+    case 26: {
+        kf_EndTxnRequest *o = kf_arena_alloc(a, sizeof(*o));
+        if (!o)
+            return kf_arena_error(a);
+        *out = o;
+        return kf_decode_EndTxnRequest(p, n, version, a, o);
+    }
+    case 28: {
+        kf_TxnOffsetCommitRequest *o = kf_arena_alloc(a, sizeof(*o));
+        if (!o)
+            return kf_arena_error(a);
+        *out = o;
+        return kf_decode_TxnOffsetCommitRequest(p, n, version, a, o);
+    }
+    case 65: {
+        kf_DescribeTransactionsRequest *o = kf_arena_alloc(a, sizeof(*o));
+        if (!o)
+            return kf_arena_error(a);
+        *out = o;
+        return kf_decode_DescribeTransactionsRequest(p, n, version, a, o);
+    }
+    case 66: {
+        kf_ListTransactionsRequest *o = kf_arena_alloc(a, sizeof(*o));
+        if (!o)
+            return kf_arena_error(a);
+        *out = o;
+        return kf_decode_ListTransactionsRequest(p, n, version, a, o);
+    }
     default:
         return KF_EVERSION;
     }
@@ -251,6 +299,18 @@ int kf_encode_request(kf_wr *w, int16_t api_key, int16_t version, const void *in
         return kf_encode_AlterConfigsRequest(w, version, in);
     case 44:
         return kf_encode_IncrementalAlterConfigsRequest(w, version, in);
+    case 24:
+        return kf_encode_AddPartitionsToTxnRequest(w, version, in);
+    case 25:
+        return kf_encode_AddOffsetsToTxnRequest(w, version, in);
+    case 26:
+        return kf_encode_EndTxnRequest(w, version, in);
+    case 28:
+        return kf_encode_TxnOffsetCommitRequest(w, version, in);
+    case 65:
+        return kf_encode_DescribeTransactionsRequest(w, version, in);
+    case 66:
+        return kf_encode_ListTransactionsRequest(w, version, in);
     default:
         return KF_EVERSION;
     }
@@ -407,6 +467,48 @@ int kf_decode_response(int16_t api_key, int16_t version, const unsigned char *p,
         *out = o;
         return kf_decode_IncrementalAlterConfigsResponse(p, n, version, a, o);
     }
+    case 24: {
+        kf_AddPartitionsToTxnResponse *o = kf_arena_alloc(a, sizeof(*o));
+        if (!o)
+            return kf_arena_error(a);
+        *out = o;
+        return kf_decode_AddPartitionsToTxnResponse(p, n, version, a, o);
+    }
+    case 25: {
+        kf_AddOffsetsToTxnResponse *o = kf_arena_alloc(a, sizeof(*o));
+        if (!o)
+            return kf_arena_error(a);
+        *out = o;
+        return kf_decode_AddOffsetsToTxnResponse(p, n, version, a, o);
+    }
+    case 26: {
+        kf_EndTxnResponse *o = kf_arena_alloc(a, sizeof(*o));
+        if (!o)
+            return kf_arena_error(a);
+        *out = o;
+        return kf_decode_EndTxnResponse(p, n, version, a, o);
+    }
+    case 28: {
+        kf_TxnOffsetCommitResponse *o = kf_arena_alloc(a, sizeof(*o));
+        if (!o)
+            return kf_arena_error(a);
+        *out = o;
+        return kf_decode_TxnOffsetCommitResponse(p, n, version, a, o);
+    }
+    case 65: {
+        kf_DescribeTransactionsResponse *o = kf_arena_alloc(a, sizeof(*o));
+        if (!o)
+            return kf_arena_error(a);
+        *out = o;
+        return kf_decode_DescribeTransactionsResponse(p, n, version, a, o);
+    }
+    case 66: {
+        kf_ListTransactionsResponse *o = kf_arena_alloc(a, sizeof(*o));
+        if (!o)
+            return kf_arena_error(a);
+        *out = o;
+        return kf_decode_ListTransactionsResponse(p, n, version, a, o);
+    }
     default:
         return KF_EVERSION;
     }
@@ -457,6 +559,18 @@ int kf_encode_response(kf_wr *w, int16_t api_key, int16_t version, const void *i
         return kf_encode_AlterConfigsResponse(w, version, in);
     case 44:
         return kf_encode_IncrementalAlterConfigsResponse(w, version, in);
+    case 24:
+        return kf_encode_AddPartitionsToTxnResponse(w, version, in);
+    case 25:
+        return kf_encode_AddOffsetsToTxnResponse(w, version, in);
+    case 26:
+        return kf_encode_EndTxnResponse(w, version, in);
+    case 28:
+        return kf_encode_TxnOffsetCommitResponse(w, version, in);
+    case 65:
+        return kf_encode_DescribeTransactionsResponse(w, version, in);
+    case 66:
+        return kf_encode_ListTransactionsResponse(w, version, in);
     default:
         return KF_EVERSION;
     }

@@ -48,6 +48,12 @@ enum kf_api_key {
     KF_API_OFFSETFORLEADEREPOCH = 23,
     KF_API_ALTERCONFIGS = 33,
     KF_API_INCREMENTALALTERCONFIGS = 44,
+    KF_API_ADDPARTITIONSTOTXN = 24,
+    KF_API_ADDOFFSETSTOTXN = 25,
+    KF_API_ENDTXN = 26,
+    KF_API_TXNOFFSETCOMMIT = 28,
+    KF_API_DESCRIBETRANSACTIONS = 65,
+    KF_API_LISTTRANSACTIONS = 66,
 };
 
 /** One implemented API: key, name and advertised version range. */
@@ -161,6 +167,28 @@ typedef struct kf_IncrementalAlterConfigsRequest_AlterConfigsResource kf_Increme
 typedef struct kf_IncrementalAlterConfigsRequest kf_IncrementalAlterConfigsRequest;
 typedef struct kf_IncrementalAlterConfigsResponse_AlterConfigsResourceResponse kf_IncrementalAlterConfigsResponse_AlterConfigsResourceResponse;
 typedef struct kf_IncrementalAlterConfigsResponse kf_IncrementalAlterConfigsResponse;
+typedef struct kf_AddPartitionsToTxnTopic kf_AddPartitionsToTxnTopic;
+typedef struct kf_AddPartitionsToTxnRequest kf_AddPartitionsToTxnRequest;
+typedef struct kf_AddPartitionsToTxnPartitionResult kf_AddPartitionsToTxnPartitionResult;
+typedef struct kf_AddPartitionsToTxnTopicResult kf_AddPartitionsToTxnTopicResult;
+typedef struct kf_AddPartitionsToTxnResponse kf_AddPartitionsToTxnResponse;
+typedef struct kf_AddOffsetsToTxnRequest kf_AddOffsetsToTxnRequest;
+typedef struct kf_AddOffsetsToTxnResponse kf_AddOffsetsToTxnResponse;
+typedef struct kf_EndTxnRequest kf_EndTxnRequest;
+typedef struct kf_EndTxnResponse kf_EndTxnResponse;
+typedef struct kf_TxnOffsetCommitRequestPartition kf_TxnOffsetCommitRequestPartition;
+typedef struct kf_TxnOffsetCommitRequestTopic kf_TxnOffsetCommitRequestTopic;
+typedef struct kf_TxnOffsetCommitRequest kf_TxnOffsetCommitRequest;
+typedef struct kf_TxnOffsetCommitResponsePartition kf_TxnOffsetCommitResponsePartition;
+typedef struct kf_TxnOffsetCommitResponseTopic kf_TxnOffsetCommitResponseTopic;
+typedef struct kf_TxnOffsetCommitResponse kf_TxnOffsetCommitResponse;
+typedef struct kf_DescribeTransactionsRequest kf_DescribeTransactionsRequest;
+typedef struct kf_TopicData kf_TopicData;
+typedef struct kf_TransactionState kf_TransactionState;
+typedef struct kf_DescribeTransactionsResponse kf_DescribeTransactionsResponse;
+typedef struct kf_ListTransactionsRequest kf_ListTransactionsRequest;
+typedef struct kf_ListTransactionsResponse_TransactionState kf_ListTransactionsResponse_TransactionState;
+typedef struct kf_ListTransactionsResponse kf_ListTransactionsResponse;
 
 /* ---- ProduceRequest (api 0, v3-7) ---- */
 
@@ -863,6 +891,162 @@ struct kf_IncrementalAlterConfigsResponse {
     struct { kf_IncrementalAlterConfigsResponse_AlterConfigsResourceResponse *v; int32_t n; } Responses;
 };
 
+/* ---- AddPartitionsToTxnRequest (api 24, v0-3) ---- */
+
+struct kf_AddPartitionsToTxnTopic {
+    kf_str Name;
+    struct { int32_t *v; int32_t n; } Partitions;
+};
+
+struct kf_AddPartitionsToTxnRequest {
+    kf_str V3AndBelowTransactionalId;
+    int64_t V3AndBelowProducerId;
+    int16_t V3AndBelowProducerEpoch;
+    struct { kf_AddPartitionsToTxnTopic *v; int32_t n; } V3AndBelowTopics;
+};
+
+/* ---- AddPartitionsToTxnResponse (api 24, v0-3) ---- */
+
+struct kf_AddPartitionsToTxnPartitionResult {
+    int32_t PartitionIndex;
+    int16_t PartitionErrorCode;
+};
+
+struct kf_AddPartitionsToTxnTopicResult {
+    kf_str Name;
+    struct { kf_AddPartitionsToTxnPartitionResult *v; int32_t n; } ResultsByPartition;
+};
+
+struct kf_AddPartitionsToTxnResponse {
+    int32_t ThrottleTimeMs;
+    struct { kf_AddPartitionsToTxnTopicResult *v; int32_t n; } ResultsByTopicV3AndBelow;
+};
+
+/* ---- AddOffsetsToTxnRequest (api 25, v0-3) ---- */
+
+struct kf_AddOffsetsToTxnRequest {
+    kf_str TransactionalId;
+    int64_t ProducerId;
+    int16_t ProducerEpoch;
+    kf_str GroupId;
+};
+
+/* ---- AddOffsetsToTxnResponse (api 25, v0-3) ---- */
+
+struct kf_AddOffsetsToTxnResponse {
+    int32_t ThrottleTimeMs;
+    int16_t ErrorCode;
+};
+
+/* ---- EndTxnRequest (api 26, v0-3) ---- */
+
+struct kf_EndTxnRequest {
+    kf_str TransactionalId;
+    int64_t ProducerId;
+    int16_t ProducerEpoch;
+    bool Committed;
+};
+
+/* ---- EndTxnResponse (api 26, v0-3) ---- */
+
+struct kf_EndTxnResponse {
+    int32_t ThrottleTimeMs;
+    int16_t ErrorCode;
+};
+
+/* ---- TxnOffsetCommitRequest (api 28, v0-3) ---- */
+
+struct kf_TxnOffsetCommitRequestPartition {
+    int32_t PartitionIndex;
+    int64_t CommittedOffset;
+    int32_t CommittedLeaderEpoch;  /* v2-3, default -1 */
+    kf_str CommittedMetadata;  /* nullable */
+};
+
+struct kf_TxnOffsetCommitRequestTopic {
+    kf_str Name;
+    struct { kf_TxnOffsetCommitRequestPartition *v; int32_t n; } Partitions;
+};
+
+struct kf_TxnOffsetCommitRequest {
+    kf_str TransactionalId;
+    kf_str GroupId;
+    int64_t ProducerId;
+    int16_t ProducerEpoch;
+    int32_t GenerationId;  /* v3-3, default -1 */
+    kf_str MemberId;  /* v3-3 */
+    kf_str GroupInstanceId;  /* v3-3, nullable, default {NULL, -1} */
+    struct { kf_TxnOffsetCommitRequestTopic *v; int32_t n; } Topics;
+};
+
+/* ---- TxnOffsetCommitResponse (api 28, v0-3) ---- */
+
+struct kf_TxnOffsetCommitResponsePartition {
+    int32_t PartitionIndex;
+    int16_t ErrorCode;
+};
+
+struct kf_TxnOffsetCommitResponseTopic {
+    kf_str Name;
+    struct { kf_TxnOffsetCommitResponsePartition *v; int32_t n; } Partitions;
+};
+
+struct kf_TxnOffsetCommitResponse {
+    int32_t ThrottleTimeMs;
+    struct { kf_TxnOffsetCommitResponseTopic *v; int32_t n; } Topics;
+};
+
+/* ---- DescribeTransactionsRequest (api 65, v0-0) ---- */
+
+struct kf_DescribeTransactionsRequest {
+    struct { kf_str *v; int32_t n; } TransactionalIds;
+};
+
+/* ---- DescribeTransactionsResponse (api 65, v0-0) ---- */
+
+struct kf_TopicData {
+    kf_str Topic;
+    struct { int32_t *v; int32_t n; } Partitions;
+};
+
+struct kf_TransactionState {
+    int16_t ErrorCode;
+    kf_str TransactionalId;
+    kf_str TransactionState;
+    int32_t TransactionTimeoutMs;
+    int64_t TransactionStartTimeMs;
+    int64_t ProducerId;
+    int16_t ProducerEpoch;
+    struct { kf_TopicData *v; int32_t n; } Topics;
+};
+
+struct kf_DescribeTransactionsResponse {
+    int32_t ThrottleTimeMs;
+    struct { kf_TransactionState *v; int32_t n; } TransactionStates;
+};
+
+/* ---- ListTransactionsRequest (api 66, v0-0) ---- */
+
+struct kf_ListTransactionsRequest {
+    struct { kf_str *v; int32_t n; } StateFilters;
+    struct { int64_t *v; int32_t n; } ProducerIdFilters;
+};
+
+/* ---- ListTransactionsResponse (api 66, v0-0) ---- */
+
+struct kf_ListTransactionsResponse_TransactionState {
+    kf_str TransactionalId;
+    int64_t ProducerId;
+    kf_str TransactionState;
+};
+
+struct kf_ListTransactionsResponse {
+    int32_t ThrottleTimeMs;
+    int16_t ErrorCode;
+    struct { kf_str *v; int32_t n; } UnknownStateFilters;
+    struct { kf_ListTransactionsResponse_TransactionState *v; int32_t n; } TransactionStates;
+};
+
 /* ---- initialisers: zero everything, then the spec defaults ---- */
 
 void kf_PartitionProduceData_init(kf_PartitionProduceData *o);
@@ -962,6 +1146,28 @@ void kf_IncrementalAlterConfigsRequest_AlterConfigsResource_init(kf_IncrementalA
 void kf_IncrementalAlterConfigsRequest_init(kf_IncrementalAlterConfigsRequest *o);
 void kf_IncrementalAlterConfigsResponse_AlterConfigsResourceResponse_init(kf_IncrementalAlterConfigsResponse_AlterConfigsResourceResponse *o);
 void kf_IncrementalAlterConfigsResponse_init(kf_IncrementalAlterConfigsResponse *o);
+void kf_AddPartitionsToTxnTopic_init(kf_AddPartitionsToTxnTopic *o);
+void kf_AddPartitionsToTxnRequest_init(kf_AddPartitionsToTxnRequest *o);
+void kf_AddPartitionsToTxnPartitionResult_init(kf_AddPartitionsToTxnPartitionResult *o);
+void kf_AddPartitionsToTxnTopicResult_init(kf_AddPartitionsToTxnTopicResult *o);
+void kf_AddPartitionsToTxnResponse_init(kf_AddPartitionsToTxnResponse *o);
+void kf_AddOffsetsToTxnRequest_init(kf_AddOffsetsToTxnRequest *o);
+void kf_AddOffsetsToTxnResponse_init(kf_AddOffsetsToTxnResponse *o);
+void kf_EndTxnRequest_init(kf_EndTxnRequest *o);
+void kf_EndTxnResponse_init(kf_EndTxnResponse *o);
+void kf_TxnOffsetCommitRequestPartition_init(kf_TxnOffsetCommitRequestPartition *o);
+void kf_TxnOffsetCommitRequestTopic_init(kf_TxnOffsetCommitRequestTopic *o);
+void kf_TxnOffsetCommitRequest_init(kf_TxnOffsetCommitRequest *o);
+void kf_TxnOffsetCommitResponsePartition_init(kf_TxnOffsetCommitResponsePartition *o);
+void kf_TxnOffsetCommitResponseTopic_init(kf_TxnOffsetCommitResponseTopic *o);
+void kf_TxnOffsetCommitResponse_init(kf_TxnOffsetCommitResponse *o);
+void kf_DescribeTransactionsRequest_init(kf_DescribeTransactionsRequest *o);
+void kf_TopicData_init(kf_TopicData *o);
+void kf_TransactionState_init(kf_TransactionState *o);
+void kf_DescribeTransactionsResponse_init(kf_DescribeTransactionsResponse *o);
+void kf_ListTransactionsRequest_init(kf_ListTransactionsRequest *o);
+void kf_ListTransactionsResponse_TransactionState_init(kf_ListTransactionsResponse_TransactionState *o);
+void kf_ListTransactionsResponse_init(kf_ListTransactionsResponse *o);
 
 /* ---- codec entry points ---- */
 
@@ -1217,6 +1423,78 @@ int kf_decode_IncrementalAlterConfigsResponse(const unsigned char *p, size_t n, 
     kf_IncrementalAlterConfigsResponse *out);
 /** Append a IncrementalAlterConfigsResponse body to w.  @return 0, CN_ENOMEM, KF_EVERSION. */
 int kf_encode_IncrementalAlterConfigsResponse(kf_wr *w, int16_t version, const kf_IncrementalAlterConfigsResponse *in);
+/** Decode a AddPartitionsToTxnRequest body of exactly n bytes.  @return 0, KF_EFRAME (malformed,
+ *  truncated, trailing bytes, arena cap), CN_ENOMEM, KF_EVERSION. */
+int kf_decode_AddPartitionsToTxnRequest(const unsigned char *p, size_t n, int16_t version, kf_arena *a,
+    kf_AddPartitionsToTxnRequest *out);
+/** Append a AddPartitionsToTxnRequest body to w.  @return 0, CN_ENOMEM, KF_EVERSION. */
+int kf_encode_AddPartitionsToTxnRequest(kf_wr *w, int16_t version, const kf_AddPartitionsToTxnRequest *in);
+/** Decode a AddPartitionsToTxnResponse body of exactly n bytes.  @return 0, KF_EFRAME (malformed,
+ *  truncated, trailing bytes, arena cap), CN_ENOMEM, KF_EVERSION. */
+int kf_decode_AddPartitionsToTxnResponse(const unsigned char *p, size_t n, int16_t version, kf_arena *a,
+    kf_AddPartitionsToTxnResponse *out);
+/** Append a AddPartitionsToTxnResponse body to w.  @return 0, CN_ENOMEM, KF_EVERSION. */
+int kf_encode_AddPartitionsToTxnResponse(kf_wr *w, int16_t version, const kf_AddPartitionsToTxnResponse *in);
+/** Decode a AddOffsetsToTxnRequest body of exactly n bytes.  @return 0, KF_EFRAME (malformed,
+ *  truncated, trailing bytes, arena cap), CN_ENOMEM, KF_EVERSION. */
+int kf_decode_AddOffsetsToTxnRequest(const unsigned char *p, size_t n, int16_t version, kf_arena *a,
+    kf_AddOffsetsToTxnRequest *out);
+/** Append a AddOffsetsToTxnRequest body to w.  @return 0, CN_ENOMEM, KF_EVERSION. */
+int kf_encode_AddOffsetsToTxnRequest(kf_wr *w, int16_t version, const kf_AddOffsetsToTxnRequest *in);
+/** Decode a AddOffsetsToTxnResponse body of exactly n bytes.  @return 0, KF_EFRAME (malformed,
+ *  truncated, trailing bytes, arena cap), CN_ENOMEM, KF_EVERSION. */
+int kf_decode_AddOffsetsToTxnResponse(const unsigned char *p, size_t n, int16_t version, kf_arena *a,
+    kf_AddOffsetsToTxnResponse *out);
+/** Append a AddOffsetsToTxnResponse body to w.  @return 0, CN_ENOMEM, KF_EVERSION. */
+int kf_encode_AddOffsetsToTxnResponse(kf_wr *w, int16_t version, const kf_AddOffsetsToTxnResponse *in);
+/** Decode a EndTxnRequest body of exactly n bytes.  @return 0, KF_EFRAME (malformed,
+ *  truncated, trailing bytes, arena cap), CN_ENOMEM, KF_EVERSION. */
+int kf_decode_EndTxnRequest(const unsigned char *p, size_t n, int16_t version, kf_arena *a,
+    kf_EndTxnRequest *out);
+/** Append a EndTxnRequest body to w.  @return 0, CN_ENOMEM, KF_EVERSION. */
+int kf_encode_EndTxnRequest(kf_wr *w, int16_t version, const kf_EndTxnRequest *in);
+/** Decode a EndTxnResponse body of exactly n bytes.  @return 0, KF_EFRAME (malformed,
+ *  truncated, trailing bytes, arena cap), CN_ENOMEM, KF_EVERSION. */
+int kf_decode_EndTxnResponse(const unsigned char *p, size_t n, int16_t version, kf_arena *a,
+    kf_EndTxnResponse *out);
+/** Append a EndTxnResponse body to w.  @return 0, CN_ENOMEM, KF_EVERSION. */
+int kf_encode_EndTxnResponse(kf_wr *w, int16_t version, const kf_EndTxnResponse *in);
+/** Decode a TxnOffsetCommitRequest body of exactly n bytes.  @return 0, KF_EFRAME (malformed,
+ *  truncated, trailing bytes, arena cap), CN_ENOMEM, KF_EVERSION. */
+int kf_decode_TxnOffsetCommitRequest(const unsigned char *p, size_t n, int16_t version, kf_arena *a,
+    kf_TxnOffsetCommitRequest *out);
+/** Append a TxnOffsetCommitRequest body to w.  @return 0, CN_ENOMEM, KF_EVERSION. */
+int kf_encode_TxnOffsetCommitRequest(kf_wr *w, int16_t version, const kf_TxnOffsetCommitRequest *in);
+/** Decode a TxnOffsetCommitResponse body of exactly n bytes.  @return 0, KF_EFRAME (malformed,
+ *  truncated, trailing bytes, arena cap), CN_ENOMEM, KF_EVERSION. */
+int kf_decode_TxnOffsetCommitResponse(const unsigned char *p, size_t n, int16_t version, kf_arena *a,
+    kf_TxnOffsetCommitResponse *out);
+/** Append a TxnOffsetCommitResponse body to w.  @return 0, CN_ENOMEM, KF_EVERSION. */
+int kf_encode_TxnOffsetCommitResponse(kf_wr *w, int16_t version, const kf_TxnOffsetCommitResponse *in);
+/** Decode a DescribeTransactionsRequest body of exactly n bytes.  @return 0, KF_EFRAME (malformed,
+ *  truncated, trailing bytes, arena cap), CN_ENOMEM, KF_EVERSION. */
+int kf_decode_DescribeTransactionsRequest(const unsigned char *p, size_t n, int16_t version, kf_arena *a,
+    kf_DescribeTransactionsRequest *out);
+/** Append a DescribeTransactionsRequest body to w.  @return 0, CN_ENOMEM, KF_EVERSION. */
+int kf_encode_DescribeTransactionsRequest(kf_wr *w, int16_t version, const kf_DescribeTransactionsRequest *in);
+/** Decode a DescribeTransactionsResponse body of exactly n bytes.  @return 0, KF_EFRAME (malformed,
+ *  truncated, trailing bytes, arena cap), CN_ENOMEM, KF_EVERSION. */
+int kf_decode_DescribeTransactionsResponse(const unsigned char *p, size_t n, int16_t version, kf_arena *a,
+    kf_DescribeTransactionsResponse *out);
+/** Append a DescribeTransactionsResponse body to w.  @return 0, CN_ENOMEM, KF_EVERSION. */
+int kf_encode_DescribeTransactionsResponse(kf_wr *w, int16_t version, const kf_DescribeTransactionsResponse *in);
+/** Decode a ListTransactionsRequest body of exactly n bytes.  @return 0, KF_EFRAME (malformed,
+ *  truncated, trailing bytes, arena cap), CN_ENOMEM, KF_EVERSION. */
+int kf_decode_ListTransactionsRequest(const unsigned char *p, size_t n, int16_t version, kf_arena *a,
+    kf_ListTransactionsRequest *out);
+/** Append a ListTransactionsRequest body to w.  @return 0, CN_ENOMEM, KF_EVERSION. */
+int kf_encode_ListTransactionsRequest(kf_wr *w, int16_t version, const kf_ListTransactionsRequest *in);
+/** Decode a ListTransactionsResponse body of exactly n bytes.  @return 0, KF_EFRAME (malformed,
+ *  truncated, trailing bytes, arena cap), CN_ENOMEM, KF_EVERSION. */
+int kf_decode_ListTransactionsResponse(const unsigned char *p, size_t n, int16_t version, kf_arena *a,
+    kf_ListTransactionsResponse *out);
+/** Append a ListTransactionsResponse body to w.  @return 0, CN_ENOMEM, KF_EVERSION. */
+int kf_encode_ListTransactionsResponse(kf_wr *w, int16_t version, const kf_ListTransactionsResponse *in);
 
 /**
  * Decode the request body for api_key/version into a struct allocated in a

@@ -92,6 +92,12 @@ static const kf_handler_fn kf_handlers[] = {
     [KF_API_OFFSETFORLEADEREPOCH] = kf_h_offset_for_leader_epoch,
     [KF_API_ALTERCONFIGS] = kf_h_alter_configs,
     [KF_API_INCREMENTALALTERCONFIGS] = kf_h_incremental_alter_configs,
+    [KF_API_ADDPARTITIONSTOTXN] = kf_h_add_partitions_to_txn,
+    [KF_API_ADDOFFSETSTOTXN] = kf_h_add_offsets_to_txn,
+    [KF_API_ENDTXN] = kf_h_end_txn,
+    [KF_API_TXNOFFSETCOMMIT] = kf_h_txn_offset_commit,
+    [KF_API_DESCRIBETRANSACTIONS] = kf_h_describe_transactions,
+    [KF_API_LISTTRANSACTIONS] = kf_h_list_transactions,
 };
 
 static kf_handler_fn kf_handler_for(int16_t key)
@@ -158,6 +164,7 @@ static void kf_conn_close(kf_conn *c)
     }
     kf__fetch_unpark(c);
     kf__group_conn_gone(c);
+    kf__txn_conn_gone(c);
     c->dead = 1;
     if (!kf__conn_pinned(c))
         kf_conn_free(c);
@@ -617,7 +624,11 @@ int kf_server_new(kf_server **out, struct event_base *base, lg_log *log, const k
         kf_server_free(s);
         return CN_ENOMEM;
     }
-    int rc = lg_end_listen(log, kf_log_end_moved, s);
+    /* Transactions are served standalone only: a clustered node keeps
+     * refusing transactional ids (docs/kafka.md). */
+    int rc = o->repl ? 0 : kf__txn_start(s);
+    if (!rc)
+        rc = lg_end_listen(log, kf_log_end_moved, s);
     if (rc) {
         kf_server_free(s);
         return rc;
@@ -745,6 +756,7 @@ void kf_server_free(kf_server *s)
         }
         kf__fetch_unpark(c);
         kf__group_conn_gone(c);
+        kf__txn_conn_gone(c);
         kf_conn_free(c);
     }
     if (s->group_tick)
@@ -752,6 +764,7 @@ void kf_server_free(kf_server *s)
     if (s->drain_timer)
         event_free(s->drain_timer);
     kf__commit_stop(s);
+    kf__txn_stop(s);
     if (s->park_timer)
         event_free(s->park_timer);
     kf_group_coord_free(s->groups);

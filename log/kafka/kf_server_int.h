@@ -34,6 +34,7 @@ struct event;
 
 typedef struct kf_conn kf_conn;
 typedef struct kf_server kf_server;
+typedef struct kf_txn_coord kf_txn_coord;
 
 /* One partition of an in-flight Produce: filled by append callbacks on the
  * writer thread (under kf_server.mu), read on the loop. */
@@ -54,7 +55,7 @@ typedef struct kf_produce {
     int32_t nparts;
     int32_t outstanding; /* callbacks due, +1 while submitting (and while parked) */
     int acks;
-    int16_t global_err; /* refuses every partition (acks, transactional id) */
+    int16_t global_err; /* refuses every partition (acks) */
     /* Where queueing stopped when the log's queue was full (kf_h_produce.c):
      * topic, partition within it, flat partition index; topic_ok for at_t. */
     int32_t at_t, at_i, at_k;
@@ -122,6 +123,7 @@ struct kf_server {
     void *drain_ud;
     kf_group_coord *groups;
     struct event *group_tick;
+    kf_txn_coord *txns; /* the transaction coordinator (kf_txn.c); NULL clustered */
     struct event *drain_timer;
     /* The offset committer (kf_commit.c). */
     pthread_t committer;
@@ -196,6 +198,29 @@ int kf_h_offset_fetch(kf_conn *c);
 int kf_h_list_groups(kf_conn *c);
 int kf_h_describe_groups(kf_conn *c);
 int kf_h_offset_for_leader_epoch(kf_conn *c);
+int kf_h_add_partitions_to_txn(kf_conn *c);
+int kf_h_add_offsets_to_txn(kf_conn *c);
+int kf_h_end_txn(kf_conn *c);
+int kf_h_txn_offset_commit(kf_conn *c);
+int kf_h_describe_transactions(kf_conn *c);
+int kf_h_list_transactions(kf_conn *c);
+/** InitProducerId with a transactional id (kf_h_txn.c). */
+int kf__init_transactional(kf_conn *c);
+
+/* ---- transactions (kf_txn.c, kf_h_txn.c) ---- */
+/** Start the coordinator: load the stored transactions, start the tick.
+ *  0 or an error (s->txns may be set: kf__txn_stop frees it). */
+int kf__txn_start(kf_server *s);
+/** Wait for markers in flight, free the coordinator.  NULL-safe. */
+void kf__txn_stop(kf_server *s);
+/** Markers are in flight (drain waits for them). */
+int kf__txn_busy(kf_server *s);
+/** A connection waiting on a transaction's end is going away. */
+void kf__txn_conn_gone(kf_conn *c);
+/** The transactional checks of one partition of a Produce (batches v[n]):
+ *  0, or the partition's Kafka error. */
+int16_t kf__txn_produce_check(kf_server *s, const kf_str *txn_id, const char *topic, int32_t part,
+                              const lg_batchv *v, size_t n);
 
 /* ---- leader epochs (kf_h_epoch.c) ---- */
 /** The currentLeaderEpoch fence: current -1 passes; below node_epoch

@@ -13,7 +13,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cn_bytes.h"
+#include "cn_crc32c.h"
 #include "lg_batch.h"
+
+void lgt_batch_set_attributes(unsigned char *batch, size_t len, uint16_t attributes)
+{
+    cn_wr_be16(batch + 21, attributes);
+    cn_wr_be32(batch + 17, cn_crc32c(0, batch + 21, len - 21));
+}
 
 void lgt_batch(cn_buf *out, uint32_t seed, int nrec, size_t vlen, int64_t ts, int64_t pid,
                int16_t epoch, int32_t seq)

@@ -21,6 +21,9 @@
  *  Appends to out.  Aborts the test process on failure. */
 void lgt_batch(cn_buf *out, uint32_t seed, int nrec, size_t vlen, int64_t ts, int64_t pid,
                int16_t epoch, int32_t seq);
+/** Set a whole batch's attributes (transactional, control, ...) and
+ *  recompute its CRC. */
+void lgt_batch_set_attributes(unsigned char *batch, size_t len, uint16_t attributes);
 
 typedef struct lgt_vfs {
     lg_vfs vfs; /* pass &x.vfs as lg_opts.vfs */

@@ -15,7 +15,7 @@
  *  - CreateTopics v0-4 (validateOnly, configs, bad partitions, replication,
  *    names), DeleteTopics v0-3, DescribeConfigs v0-3 (key filters, broker,
  *    unknown resource types);
- *  - InitProducerId v0-4 (transactional ids refused), FindCoordinator v0-3;
+ *  - InitProducerId v0-4 (a transactional id bumps its epoch), FindCoordinator v0-3;
  *  - OffsetCommit v0-7 / OffsetFetch v0-7 (null topics = all from v2),
  *    ListGroups v0-4, DescribeGroups v0-4 for unknown and offset-only groups;
  *  - an OffsetCommit waiting for the offsets store's write lock stalls only its own
@@ -406,7 +406,8 @@ static void test_produce_fetch_all_versions(void **st)
     assert_int_equal(base, expect);
     d = fetch(11, "t1", 1, 0, 0);
     assert_int_equal(d->HighWatermark, expect + 4);
-    /* acks outside {0, 1, -1}, and a transactional producer: refused. */
+    /* acks outside {0, 1, -1}, and a transactional id the coordinator
+     * never handed out: refused. */
     kf_PartitionProduceData pd = {1, {two.data, (int32_t)two.len}};
     kf_TopicProduceData td = {kf_str_c("t1"), {&pd, 1}};
     kf_ProduceRequest q;
@@ -422,7 +423,7 @@ static void test_produce_fetch_all_versions(void **st)
     q.TransactionalId = kf_str_c("txn-1");
     r = rpc(0, 7, &q);
     assert_int_equal(r->Responses.v[0].PartitionResponses.v[0].ErrorCode,
-                     KF_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
+                     KF_ERR_INVALID_PRODUCER_ID_MAPPING);
     d = fetch(11, "t1", 1, 0, 0);
     assert_int_equal(d->HighWatermark, expect + 4);
     cn_buf_free(&two);
@@ -610,9 +611,12 @@ static void test_producer_ids_and_coordinator(void **st)
         assert_true(r->ProducerId > last);
         assert_int_equal(r->ProducerEpoch, 0);
         last = r->ProducerId;
+        /* A transactional id: the same producer id, its epoch bumped by
+         * each InitProducerId (test_kf_txn covers the rest). */
         q.TransactionalId = kf_str_c("txn");
         r = rpc(22, v, &q);
-        assert_int_equal(r->ErrorCode, KF_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
+        assert_int_equal(r->ErrorCode, 0);
+        assert_int_equal(r->ProducerEpoch, v);
     }
     for (int16_t v = 0; v <= api(10)->max_version; v++) {
         kf_FindCoordinatorRequest q = {kf_str_c("g"), 0};
@@ -621,7 +625,11 @@ static void test_producer_ids_and_coordinator(void **st)
         assert_int_equal(r->NodeId, 0);
         assert_int_equal(r->Port, kf_server_port(E.srv));
         if (v >= 1) {
-            q.KeyType = 1;
+            q.KeyType = 1; /* the transaction coordinator: this node too */
+            r = rpc(10, v, &q);
+            assert_int_equal(r->ErrorCode, 0);
+            assert_int_equal(r->Port, kf_server_port(E.srv));
+            q.KeyType = 2;
             r = rpc(10, v, &q);
             assert_int_equal(r->ErrorCode, KF_ERR_COORDINATOR_NOT_AVAILABLE);
         }
