@@ -532,10 +532,17 @@ static int lg__roll(lg_log *log, lg__wctx *w, lg_part *p, lg_seg **out)
         lg__seg_unref(s);
         return rc;
     }
-    /* A rolled segment in interval mode is synced now so that the interval
-     * timer only ever has to look at active segments. */
+    /* The rolled segment is synced before anything is written to the new
+     * one.  Then, after any crash, valid data in a later segment means
+     * every earlier segment was whole on disk, so damage found in an
+     * earlier one is corruption (the partition is failed), never a torn
+     * write recovery should have cut: a disk may keep a later unsynced
+     * write and lose an earlier one, which without this sync made recovery
+     * fail a partition over unacknowledged bytes (test_lg_powerloss found
+     * it).  In interval mode it also lets the interval timer look only at
+     * active segments. */
     lg_seg *old = p->nsegs >= 2 ? p->segs[p->nsegs - 2] : NULL;
-    if (old && log->o.durability == LG_DUR_INTERVAL &&
+    if (old && log->o.durability != LG_DUR_NONE &&
         log->vfs->fdatasync(log->vfs->ud, old->fd) != 0) {
         atomic_store(&log->panic, 1);
         return CN_EPANIC;
