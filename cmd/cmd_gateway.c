@@ -46,6 +46,7 @@ typedef struct gwc {
     const char *port_file;
     int port;
     int draining;
+    int tls; /* --tls-cert given: SIGHUP reloads it */
 } gwc;
 
 static cn_flag gw_flags[] = {
@@ -65,6 +66,13 @@ static cn_flag gw_flags[] = {
      "close with 1013 connections held back by a slow log this long"},
     {"auth-key", "FILE", NULL,
      "Ed25519 public key (cairn token keygen → FILE.pub); none: development mode"},
+    {"tls-cert", "FILE", NULL,
+     "serve wss:// and https://: PEM certificate chain, leaf first (reloaded on SIGHUP)"},
+    {"tls-key", "FILE", NULL, "the PEM private key of --tls-cert (reloaded on SIGHUP)"},
+    {"trusted-proxies", "CIDR,...", NULL,
+     "proxies whose X-Forwarded-For (and PROXY header) names the client"},
+    {"proxy-protocol", NULL, NULL,
+     "connections from --trusted-proxies start with a PROXY protocol v1/v2 header"},
     {"max-conns", "N", "19000", "connections held at once per process (table preallocated)"},
     {"max-conns-per-ip", "N", "0", "connections per source address; 0: no limit"},
     {"max-msg-bytes", "SIZE", "64KiB", "largest WebSocket message; larger closes with 1009"},
@@ -116,11 +124,35 @@ static void gwc_signal(evutil_socket_t sig, short what, void *ud)
     gw_supervisor_drain(g->sv, gwc_workers_gone, g);
 }
 
-static int gwc_signals(gwc *g, struct event **term, struct event **intr)
+/* SIGHUP with --tls-cert: load the certificate and key again (renewed
+ * files) for new connections; a supervisor passes it to every worker. */
+static void gwc_sighup(evutil_socket_t sig, short what, void *ud)
+{
+    gwc *g = ud;
+    (void)sig;
+    (void)what;
+    if (!g->sv && !g->srv)
+        return; /* not serving yet: the files are read at start */
+    if (g->sv) {
+        cn_log_info("gw", "SIGHUP: workers reload the TLS certificate");
+        gw_supervisor_signal(g->sv, SIGHUP);
+        return;
+    }
+    char err[600];
+    if (gw_server_tls_reload(g->srv, err, sizeof(err)))
+        cn_log_error("gw", "SIGHUP: TLS certificate not reloaded, the old one stays: %s", err);
+    else
+        cn_log_info("gw", "SIGHUP: TLS certificate reloaded for new connections");
+}
+
+static int gwc_signals(gwc *g, struct event **term, struct event **intr, struct event **hup)
 {
     *term = evsignal_new(g->base, SIGTERM, gwc_signal, g);
     *intr = evsignal_new(g->base, SIGINT, gwc_signal, g);
-    if (!*term || !*intr || evsignal_add(*term, NULL) || evsignal_add(*intr, NULL)) {
+    if (g->tls)
+        *hup = evsignal_new(g->base, SIGHUP, gwc_sighup, g);
+    if (!*term || !*intr || evsignal_add(*term, NULL) || evsignal_add(*intr, NULL) ||
+        (g->tls && (!*hup || evsignal_add(*hup, NULL)))) {
         fprintf(stderr, "cairn gateway: cannot install signal handlers\n");
         return CN_ENOMEM;
     }
@@ -212,7 +244,7 @@ static int gwc_supervise(gwc *g, cn_cli *cli, int64_t workers, const char *broke
     char brokers[4096], listen[300];
     char **wargv = NULL;
     int holdfd = -1, rc, status = CN_EXIT_FAIL;
-    struct event *sigterm = NULL, *sigint = NULL;
+    struct event *sigterm = NULL, *sigint = NULL, *sighup = NULL;
     if (gw_supervisor_reserve(cn_cli_str(cli, "listen"), listen, sizeof(listen), &g->port,
                               &holdfd)) {
         fprintf(stderr, "cairn gateway: cannot bind %s: %s; pick another --listen\n",
@@ -227,7 +259,8 @@ static int gwc_supervise(gwc *g, cn_cli *cli, int64_t workers, const char *broke
     } else {
         snprintf(brokers, sizeof(brokers), "%s", brokers_in);
     }
-    if (!(wargv = gwc_worker_argv(cli, listen, brokers)) || gwc_signals(g, &sigterm, &sigint) != 0)
+    if (!(wargv = gwc_worker_argv(cli, listen, brokers)) ||
+        gwc_signals(g, &sigterm, &sigint, &sighup) != 0)
         goto out;
     g->port_file = cn_cli_str(cli, "port-file");
     gw_supervisor_opts vo = {(int)workers, wargv, g->port_file, gwc_ready, g};
@@ -249,6 +282,8 @@ out:
         event_free(sigterm);
     if (sigint)
         event_free(sigint);
+    if (sighup)
+        event_free(sighup);
     kf_server_free(g->kf);
     lg_close(log);
     free(wargv);
@@ -262,7 +297,7 @@ static int gwc_serve(gwc *g, cn_cli *cli, gw_server_opts *so, const char *broker
 {
     lg_log *log = NULL;
     gw_sink *sink = NULL;
-    struct event *sigterm = NULL, *sigint = NULL;
+    struct event *sigterm = NULL, *sigint = NULL, *sighup = NULL;
     int status = CN_EXIT_FAIL, rc;
     const char *topic = cn_cli_str(cli, "topic");
     if (lo->dir) {
@@ -289,16 +324,16 @@ static int gwc_serve(gwc *g, cn_cli *cli, gw_server_opts *so, const char *broker
     }
     if (cmd_gateway_start(&g->srv, g->base, sink, so, cli, "listen"))
         goto out;
-    if (gwc_signals(g, &sigterm, &sigint))
+    if (gwc_signals(g, &sigterm, &sigint, &sighup))
         goto out;
     const char *pf = cn_cli_str(cli, "port-file");
     if (pf && cmd_write_port_file(pf, gw_server_port(g->srv))) {
         fprintf(stderr, "cairn gateway: cannot write --port-file %s\n", pf);
         goto out;
     }
-    cn_log_info("gw", "listening on port %d (node %s, %s sink, topic %s with %d partitions%s)",
-                gw_server_port(g->srv), so->node, sink->kind, topic, sink->partitions,
-                so->has_auth_key ? "" : ", DEVELOPMENT MODE: no --auth-key");
+    cn_log_info("gw", "listening on port %d (%s, node %s, %s sink, topic %s with %d partitions%s)",
+                gw_server_port(g->srv), so->tls_cert ? "wss" : "ws", so->node, sink->kind, topic,
+                sink->partitions, so->has_auth_key ? "" : ", DEVELOPMENT MODE: no --auth-key");
     event_base_dispatch(g->base);
     status = sink->failed ? CN_EXIT_FAIL : CN_EXIT_OK;
 out:
@@ -306,6 +341,8 @@ out:
         event_free(sigterm);
     if (sigint)
         event_free(sigint);
+    if (sighup)
+        event_free(sighup);
     gw_sink_free(sink); /* completes outstanding appends into the server */
     gw_server_free(g->srv);
     g->srv = NULL;
@@ -384,6 +421,7 @@ int cmd_gateway(int argc, char **argv)
     evthread_use_pthreads();
     gwc g;
     memset(&g, 0, sizeof(g));
+    g.tls = so.tls_cert != NULL;
     g.base = event_base_new();
     if (!g.base) {
         fprintf(stderr, "cairn gateway: cannot create the event loop\n");

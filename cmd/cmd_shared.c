@@ -13,6 +13,7 @@
 #include "cn_id.h"
 #include "cn_log.h"
 #include "auth.h"
+#include "gw_realip.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -136,6 +137,51 @@ int cmd_fd_budget(const cn_cli *cli, uint64_t conns, uint64_t reserve)
     return CN_EXIT_USAGE;
 }
 
+int cmd_gateway_tls_flags(cn_cli *cli, gw_server_opts *so)
+{
+    const char *cert = cn_cli_str(cli, "tls-cert"), *key = cn_cli_str(cli, "tls-key");
+    if (!cert && !key)
+        return 0;
+    if (!cert || !key)
+        return cn_cli_usage_error(cli, "--tls-cert and --tls-key go together (wss:// needs both)");
+    char err[600];
+    if (gw_tls_check(cert, key, err, sizeof(err))) {
+        fprintf(stderr, "%s: %s (give PEM files: the certificate chain, leaf first, and its key)\n",
+                cli->prog, err);
+        return CN_EXIT_FAIL;
+    }
+    so->tls_cert = cert;
+    so->tls_key = key;
+    return 0;
+}
+
+int cmd_gateway_proxy_flags(cn_cli *cli, gw_server_opts *so)
+{
+    const char *list = cn_cli_str(cli, "trusted-proxies");
+    int pp = cn_cli_bool(cli, "proxy-protocol");
+    if (pp && !list)
+        return cn_cli_usage_error(cli, "--proxy-protocol needs --trusted-proxies CIDR,... (the "
+                                       "addresses whose PROXY header is believed)");
+    if (!list)
+        return 0;
+    gw_cidr c[GW_CIDR_MAX];
+    size_t n;
+    const char *bad = NULL;
+    int rc = gw_cidrs_parse(list, c, GW_CIDR_MAX, &n, &bad);
+    if (rc == CN_ETOOBIG)
+        return cn_cli_usage_error(cli, "--trusted-proxies: at most %d entries", GW_CIDR_MAX);
+    if (rc) {
+        const char *e = strchr(bad, ',');
+        return cn_cli_usage_error(cli,
+                                  "--trusted-proxies: '%.*s' is not an IP address or CIDR block "
+                                  "(like 10.0.0.0/8 or 2001:db8::/32, host bits zero)",
+                                  (int)(e ? (size_t)(e - bad) : strlen(bad)), bad);
+    }
+    so->trusted_proxies = list;
+    so->proxy_protocol = pp;
+    return 0;
+}
+
 int cmd_gateway_flags(cn_cli *cli, const char *listen_flag, uint64_t fd_reserve, gw_server_opts *so)
 {
     int64_t maxc, idle, hs;
@@ -161,10 +207,13 @@ int cmd_gateway_flags(cn_cli *cli, const char *listen_flag, uint64_t fd_reserve,
     so->idle_close_ms = idle;
     so->handshake_timeout_ms = hs;
     so->max_conns = (uint32_t)maxc;
+    int rc = cmd_gateway_proxy_flags(cli, so);
+    if (rc || (rc = cmd_gateway_tls_flags(cli, so)) != 0)
+        return rc;
     const char *keyf = cn_cli_str(cli, "auth-key");
     if (!keyf)
         return 0;
-    int rc = auth_token_read_public(keyf, so->auth_pk);
+    rc = auth_token_read_public(keyf, so->auth_pk);
     if (rc) {
         fprintf(stderr, "%s: cannot read public key %s: %s%s\n", cli->prog, keyf, cn_strerror(rc),
                 rc == AUTH_EKEYFILE ? " (give the .pub file written by cairn token keygen)" : "");

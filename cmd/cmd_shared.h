@@ -61,13 +61,30 @@ int cmd_fd_budget(const cn_cli *cli, uint64_t conns, uint64_t reserve);
  * The gateway flags `cairn gateway` and `cairn up` share, into so (after
  * gw_server_opts_init): the listener from flag listen_flag ("listen",
  * "http"), --node, --idle-close, --handshake-timeout, --max-conns (which
- * the open-file limit must hold plus fd_reserve: cmd_fd_budget) and
- * --auth-key (the key file is read here).  so->node and so->listen borrow
+ * the open-file limit must hold plus fd_reserve: cmd_fd_budget),
+ * --tls-cert/--tls-key (checked here), --trusted-proxies/--proxy-protocol
+ * and --auth-key (the key file is read here).  so->node and so->listen borrow
  * the cli's strings.  Prints one line on stderr on failure.
  * @return 0; CN_EXIT_USAGE (a bad flag); CN_EXIT_FAIL (the key file).
  */
 int cmd_gateway_flags(cn_cli *cli, const char *listen_flag, uint64_t fd_reserve,
                       gw_server_opts *so);
+
+/**
+ * --tls-cert and --tls-key (both or neither) into so, after checking that
+ * they load (gw_tls_check), so a `--workers` supervisor refuses bad
+ * files before it starts any worker.  Called by cmd_gateway_flags.
+ * @return 0; CN_EXIT_USAGE (one without the other); CN_EXIT_FAIL (they do
+ *         not load: one line on stderr says why).
+ */
+int cmd_gateway_tls_flags(cn_cli *cli, gw_server_opts *so);
+
+/**
+ * --trusted-proxies CIDR,... and --proxy-protocol (which needs the list)
+ * into so.  Called by cmd_gateway_flags.
+ * @return 0; CN_EXIT_USAGE (a bad entry, named on stderr).
+ */
+int cmd_gateway_proxy_flags(cn_cli *cli, gw_server_opts *so);
 
 /**
  * gw_server_new with the one-line error `cairn gateway` and `cairn up`

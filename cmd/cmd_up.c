@@ -61,7 +61,7 @@ typedef struct up {
     hunt_service *hunt;
     dash_hunt *dh;   /* the dashboard's numbers, from the worker */
     dash_http *dash; /* the dashboard, on the worker's HTTP server and thread */
-    struct event *sigterm, *sigint, *hunt_failed;
+    struct event *sigterm, *sigint, *sighup, *hunt_failed;
     int draining, pending;
     int status;
 } up;
@@ -86,6 +86,14 @@ static cn_flag up_flags[] = {
      "drop connections whose request head is not complete by then"},
     {"auth-key", "FILE", NULL,
      "Ed25519 public key (cairn token keygen); none: development mode (?player=ID)"},
+    {"tls-cert", "FILE", NULL,
+     "serve wss:// and https:// on --http: PEM certificate chain, leaf first (reloaded on "
+     "SIGHUP)"},
+    {"tls-key", "FILE", NULL, "the PEM private key of --tls-cert (reloaded on SIGHUP)"},
+    {"trusted-proxies", "CIDR,...", NULL,
+     "proxies whose X-Forwarded-For (and PROXY header) names the client"},
+    {"proxy-protocol", NULL, NULL,
+     "connections from --trusted-proxies start with a PROXY protocol v1/v2 header"},
     {"max-conns", "N", "18000", "player connections at once (the table is allocated at start)"},
     {"batch", "N", "4096", "worker: input records per RocksDB commit and hunt-events append"},
     {"port-file", "PATH", NULL, "write the bound HTTP port here once serving (for tests)"},
@@ -156,6 +164,19 @@ static void up_signal(evutil_socket_t sig, short what, void *ud)
     char why[32];
     snprintf(why, sizeof(why), "signal %d", (int)sig);
     up_drain(ud, why);
+}
+
+/* SIGHUP with --tls-cert: the renewed certificate for new connections. */
+static void up_sighup(evutil_socket_t sig, short what, void *ud)
+{
+    up *u = ud;
+    (void)sig;
+    (void)what;
+    char err[600];
+    if (gw_server_tls_reload(u->gw, err, sizeof(err)))
+        cn_log_error("up", "SIGHUP: TLS certificate not reloaded, the old one stays: %s", err);
+    else
+        cn_log_info("up", "SIGHUP: TLS certificate reloaded for new connections");
 }
 
 static void up_on_hunt_failed(evutil_socket_t fd, short what, void *ud)
@@ -269,13 +290,15 @@ static int up_mount_dashboard(up *u)
     return rc;
 }
 
-static int up_events(up *u)
+static int up_events(up *u, int tls)
 {
     u->sigterm = evsignal_new(u->base, SIGTERM, up_signal, u);
     u->sigint = evsignal_new(u->base, SIGINT, up_signal, u);
+    if (tls)
+        u->sighup = evsignal_new(u->base, SIGHUP, up_sighup, u);
     u->hunt_failed = event_new(u->base, -1, 0, up_on_hunt_failed, u);
     if (!u->sigterm || !u->sigint || !u->hunt_failed || evsignal_add(u->sigterm, NULL) ||
-        evsignal_add(u->sigint, NULL)) {
+        evsignal_add(u->sigint, NULL) || (tls && (!u->sighup || evsignal_add(u->sighup, NULL)))) {
         fprintf(stderr, "cairn up: cannot install signal handlers\n");
         return CN_ENOMEM;
     }
@@ -297,20 +320,22 @@ static void up_print(up *u, cn_cli *cli, up_cfg *c)
                  c->ko.advertise_host, c->ko.advertise_port, kh, kafka, kf_server_port(u->kf));
     else
         snprintf(kaddr, sizeof(kaddr), "%.*s:%d", kh, kafka, kf_server_port(u->kf));
-    printf("cairn up: the venue is running\n"
-           "  dashboard  http://%.*s:%d/\n"
-           "  websocket  ws://%.*s:%d/ws?%s\n"
-           "  api        http://%.*s:%d/api/leaderboard  /api/players/ID  /api/beacons  /metrics  "
-           "/healthz\n"
-           "  kafka      %s  (topics %s, %s: %d partitions)\n"
-           "  data       %s  (hunt state %s)\n"
-           "  hunt       %s \"%s\", %u beacons (%s)\n"
-           "SIGTERM or Ctrl-C drains and stops.\n",
-           hh, http, port, hh, http, port,
-           c->so.has_auth_key ? "token=TOKEN" : "player=ID (development mode: no --auth-key)", hh,
-           http, port, kaddr, HUNT_TOPIC_IN, HUNT_TOPIC_OUT,
-           lg_topic_partitions(u->log, HUNT_TOPIC_IN), c->lo.dir, c->state, id, name, nb,
-           c->ho.hunt_file ? c->ho.hunt_file : "the bundled sample hunt");
+    const char *sfx = c->so.tls_cert ? "s" : ""; /* https, wss */
+    printf(
+        "cairn up: the venue is running\n"
+        "  dashboard  http%s://%.*s:%d/\n"
+        "  websocket  ws%s://%.*s:%d/ws?%s\n"
+        "  api        http%s://%.*s:%d/api/leaderboard  /api/players/ID  /api/beacons  /metrics  "
+        "/healthz\n"
+        "  kafka      %s  (topics %s, %s: %d partitions)\n"
+        "  data       %s  (hunt state %s)\n"
+        "  hunt       %s \"%s\", %u beacons (%s)\n"
+        "SIGTERM or Ctrl-C drains and stops.\n",
+        sfx, hh, http, port, sfx, hh, http, port,
+        c->so.has_auth_key ? "token=TOKEN" : "player=ID (development mode: no --auth-key)", sfx, hh,
+        http, port, kaddr, HUNT_TOPIC_IN, HUNT_TOPIC_OUT,
+        lg_topic_partitions(u->log, HUNT_TOPIC_IN), c->lo.dir, c->state, id, name, nb,
+        c->ho.hunt_file ? c->ho.hunt_file : "the bundled sample hunt");
     fflush(stdout);
     (void)cli;
 }
@@ -321,6 +346,8 @@ static void up_free(up *u)
         event_free(u->sigterm);
     if (u->sigint)
         event_free(u->sigint);
+    if (u->sighup)
+        event_free(u->sighup);
     if (u->hunt_failed)
         event_free(u->hunt_failed);
     gw_proxy_free(u->proxy);
@@ -354,7 +381,7 @@ static int up_run(cn_cli *cli, up_cfg *c)
     if ((rc = up_mount_dashboard(&u)) != 0)
         goto out;
     if (!(u.base = event_base_new()) || (rc = up_listen(&u, cli, c)) != 0 ||
-        (rc = up_events(&u)) != 0)
+        (rc = up_events(&u, c->so.tls_cert != NULL)) != 0)
         goto out;
     const char *pf = cn_cli_str(cli, "port-file");
     if (pf && cmd_write_port_file(pf, gw_server_port(u.gw))) {

@@ -5,6 +5,10 @@
  * reads into the loop's scratch buffer, writes with a bounded overflow
  * buffer, backpressure parking, and the close handshake.
  *
+ * On a TLS listener the same paths run through gw_tls.c (the handshake
+ * first, then SSL_read/SSL_write in place of read/write); on a plain one
+ * the only difference is one test of s->ssl per read and write.
+ *
  * Guarantees: an idle connection holds no heap memory (its cn_bufs are
  * freed as soon as what they hold completes or is written); the deadline
  * (handshake, idle, linger) is re-armed exactly after every activation, so
@@ -41,14 +45,39 @@ void gw__buf_free(gw_server *s, cn_buf *b)
     cn_buf_free(b);
 }
 
+/* read(2)/write(2), or their TLS equivalents on a TLS listener. */
+static ssize_t conn_recv(gw_server *s, gw_conn *c, void *p, size_t n)
+{
+    if (s->ssl)
+        return gw__tls_read(s, c, p, n);
+    return read(c->fd, p, n);
+}
+
+static ssize_t conn_write(gw_server *s, gw_conn *c, const void *p, size_t n)
+{
+    if (s->ssl)
+        return gw__tls_write(s, c, p, n);
+    return write(c->fd, p, n);
+}
+
+/* Our last bytes are out: close_notify (TLS), then half-close. */
+static void conn_shut_wr(gw_server *s, gw_conn *c)
+{
+    if (s->ssl)
+        gw__tls_close_notify(s, c);
+    shutdown(c->fd, SHUT_WR);
+    c->flags |= GW_CF_SHUT;
+}
+
 void gw__conn_arm(gw_server *s, gw_conn *c)
 {
     short want = 0;
-    if (c->state == GW_ST_HEAD || c->state == GW_ST_CLOSING)
+    if (c->state == GW_ST_HEAD || c->state == GW_ST_CLOSING || c->state == GW_ST_TLS ||
+        c->state == GW_ST_PROXY)
         want |= EV_READ;
     if (c->state == GW_ST_OPEN && !(c->flags & GW_CF_PARKED) && !s->draining)
         want |= EV_READ;
-    if (c->out.len)
+    if (c->out.len || (c->flags & GW_CF_TLS_WANT_W))
         want |= EV_WRITE;
     int64_t wait = c->deadline_ms - gw__now_ms();
     if (wait < 0)
@@ -70,13 +99,16 @@ void gw__conn_abort(gw_server *s, gw_conn *c, enum gw_disc why)
     s->m.disc[why]++;
     if (c->evflags)
         event_del(&c->ev);
-    if (c->fd >= 0) /* -1: handed over to another owner (gw_server_set_http_other) */
+    if (s->ssl)
+        gw__tls_free(s, c); /* NULL after a hand-over too */
+    if (c->fd >= 0)         /* -1: handed over to another owner (gw_server_set_http_other) */
         close(c->fd);
     gw__buf_free(s, &c->in);
     gw__buf_free(s, &c->ctl);
     gw__buf_free(s, &c->out);
     c->out_off = 0;
-    gw__iptab_del(&s->ips, c->addr);
+    if (!(c->flags & GW_CF_UNCOUNTED))
+        gw__iptab_del(&s->ips, c->addr);
     if (c->flags & GW_CF_PARKED)
         s->nparked--;
     c->state = GW_ST_FREE;
@@ -100,7 +132,7 @@ void gw__conn_abort(gw_server *s, gw_conn *c, enum gw_disc why)
 static int conn_flush(gw_server *s, gw_conn *c)
 {
     while (c->out_off < c->out.len) {
-        ssize_t r = write(c->fd, c->out.data + c->out_off, c->out.len - c->out_off);
+        ssize_t r = conn_write(s, c, c->out.data + c->out_off, c->out.len - c->out_off);
         if (r < 0) {
             if (errno == EAGAIN || errno == EWOULDBLOCK) {
                 if (c->out_off > c->out.len / 2) {
@@ -120,10 +152,8 @@ static int conn_flush(gw_server *s, gw_conn *c)
     c->out_off = 0;
     c->out.len = 0;
     gw__buf_free(s, &c->out);
-    if (c->state == GW_ST_CLOSING && !(c->flags & GW_CF_SHUT)) {
-        shutdown(c->fd, SHUT_WR);
-        c->flags |= GW_CF_SHUT;
-    }
+    if (c->state == GW_ST_CLOSING && !(c->flags & GW_CF_SHUT))
+        conn_shut_wr(s, c);
     return 0;
 }
 
@@ -132,7 +162,7 @@ int gw__conn_send(gw_server *s, gw_conn *c, const void *p, size_t n)
     size_t done = 0;
     if (!c->out.len) {
         while (done < n) {
-            ssize_t r = write(c->fd, (const char *)p + done, n - done);
+            ssize_t r = conn_write(s, c, (const char *)p + done, n - done);
             if (r < 0) {
                 if (errno == EINTR)
                     continue;
@@ -174,8 +204,7 @@ void gw__conn_finish(gw_server *s, gw_conn *c, const void *p, size_t n, enum gw_
         /* Half-close and keep reading until the peer's EOF: closing with
          * unread input would send a RST that can destroy our last bytes
          * before the peer reads them. */
-        shutdown(c->fd, SHUT_WR);
-        c->flags |= GW_CF_SHUT;
+        conn_shut_wr(s, c);
     }
     gw__conn_arm(s, c);
 }
@@ -224,8 +253,30 @@ static int conn_must_wait(gw_server *s, gw_conn *c)
            (s->inflight_pings >= s->o.max_inflight || c->inflight >= GW_CONN_MAX_INFLIGHT);
 }
 
+/* A TLS handshake step; once it is done the request head may already be
+ * waiting, so the first read is tried at once.  @return 1 to go on
+ * reading, 0 if not (waiting, or the connection is gone). */
+static int conn_tls_step(gw_server *s, gw_conn *c)
+{
+    int rc = gw__tls_handshake(s, c);
+    if (rc == CN_WANT_MORE)
+        return 0;
+    if (rc) {
+        gw__conn_abort(s, c, rc == CN_EPROTO ? GW_DISC_HANDSHAKE_ERROR : GW_DISC_OVERLOAD);
+        return 0;
+    }
+    c->state = GW_ST_HEAD;
+    return 1;
+}
+
 static void conn_read(gw_server *s, gw_conn *c)
 {
+    if (c->state == GW_ST_PROXY) {
+        gw__conn_proxy_read(s, c);
+        return;
+    }
+    if (c->state == GW_ST_TLS && !conn_tls_step(s, c))
+        return;
     if (conn_must_wait(s, c)) {
         if (!(c->flags & GW_CF_PARKED))
             conn_park(s, c);
@@ -233,7 +284,7 @@ static void conn_read(gw_server *s, gw_conn *c)
     }
     ssize_t r;
     do
-        r = read(c->fd, s->scratch, s->scratch_cap);
+        r = conn_recv(s, c, s->scratch, s->scratch_cap);
     while (r < 0 && errno == EINTR);
     if (r < 0) {
         if (errno != EAGAIN && errno != EWOULDBLOCK)
@@ -255,6 +306,14 @@ static void conn_read(gw_server *s, gw_conn *c)
 static void conn_deadline(gw_server *s, gw_conn *c, int64_t now)
 {
     switch (c->state) {
+    case GW_ST_PROXY:
+        s->m.pp_bad++;
+        gw__conn_abort(s, c, GW_DISC_HANDSHAKE_TIMEOUT);
+        break;
+    case GW_ST_TLS:
+        s->m.tls_handshake_timeouts++;
+        gw__conn_abort(s, c, GW_DISC_HANDSHAKE_TIMEOUT);
+        break;
     case GW_ST_HEAD:
         gw__conn_abort(s, c, GW_DISC_HANDSHAKE_TIMEOUT);
         break;
@@ -273,12 +332,76 @@ static void conn_deadline(gw_server *s, gw_conn *c, int64_t now)
     }
 }
 
+/* The PROXY header is read with MSG_PEEK and only its own bytes are
+ * taken from the socket: what follows (a TLS ClientHello, a request
+ * head) stays for the next layer.  A header split across reads is kept
+ * in c->in (at most GW_PP_MAX bytes) until it completes. */
+void gw__conn_proxy_read(gw_server *s, gw_conn *c)
+{
+    unsigned char *buf = s->scratch;
+    size_t have = c->in.len;
+    if (have)
+        memcpy(buf, c->in.data, have);
+    ssize_t r;
+    do
+        r = recv(c->fd, buf + have, GW_PP_MAX - have, MSG_PEEK);
+    while (r < 0 && errno == EINTR);
+    if (r <= 0) {
+        if (r == 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
+            gw__conn_abort(s, c, r == 0 ? GW_DISC_EOF : GW_DISC_IO_ERROR);
+        return;
+    }
+    gw_pp_hdr h;
+    int rc = gw_pp_parse(buf, have + (size_t)r, &h);
+    if (rc != 0 && rc != CN_WANT_MORE) {
+        s->m.pp_bad++;
+        gw__conn_abort(s, c, GW_DISC_HANDSHAKE_ERROR);
+        return;
+    }
+    /* What is ours: the rest of the header, or all of it so far. */
+    size_t take = rc == 0 ? h.len - have : (size_t)r;
+    if (recv(c->fd, buf + have, take, 0) != (ssize_t)take) { /* peeked: it is there */
+        gw__conn_abort(s, c, GW_DISC_IO_ERROR);
+        return;
+    }
+    if (rc == CN_WANT_MORE) {
+        size_t before = c->in.cap;
+        if (cn_buf_append(&c->in, buf + have, take)) {
+            gw__conn_abort(s, c, GW_DISC_OVERLOAD);
+            return;
+        }
+        gw__buf_track(s, &c->in, before);
+        return;
+    }
+    gw__buf_free(s, &c->in);
+    c->state = s->tls_ctx ? GW_ST_TLS : GW_ST_HEAD;
+    if (!h.has_addr) {
+        s->m.pp_local++; /* the proxy's own connection: counted at the head */
+        return;
+    }
+    s->m.pp_ok++;
+    if (s->ntrusted && gw_cidrs_match(s->trusted, s->ntrusted, h.addr)) {
+        gw__addr_key16(h.addr, c->addr); /* a proxy behind the proxy: X-Forwarded-For next */
+        return;
+    }
+    c->flags &= (uint8_t)~GW_CF_VIA_PROXY;
+    if (gw__server_count_client(s, c, h.addr, "proxy protocol")) {
+        gw__refuse_write(s, c->fd, 429);
+        gw__conn_abort(s, c, GW_DISC_LIMIT);
+    }
+}
+
 void gw__conn_event(evutil_socket_t fd, short what, void *arg)
 {
     gw_conn *c = arg;
     gw_server *s = c->srv;
     uint32_t gen = c->gen;
     (void)fd;
+    if ((what & EV_WRITE) && (c->flags & GW_CF_TLS_WANT_W)) {
+        /* TLS wanted to write to go on reading (or handshaking): retry */
+        c->flags &= (uint8_t)~GW_CF_TLS_WANT_W;
+        what |= EV_READ;
+    }
     if ((what & EV_WRITE) && conn_flush(s, c))
         return;
     if ((what & EV_READ) && c->gen == gen && c->state != GW_ST_FREE)

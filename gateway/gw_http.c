@@ -13,7 +13,9 @@
  * Guarantees: no upgrade without a valid token (or, in development mode,
  * a valid player id); the head is parsed from the scratch buffer in place
  * and copied into the connection only while it is incomplete (freed as
- * soon as it completes); bytes after the head go to the WebSocket decoder.
+ * soon as it completes); bytes after the head go to the WebSocket decoder;
+ * a connection from a trusted proxy is counted per client address (its
+ * X-Forwarded-For) before anything is routed.
  * Loop thread only.
  */
 #include "gw_server_int.h"
@@ -36,17 +38,22 @@ static void http_reply_error(gw_server *s, gw_conn *c, int status, const char *w
     gw__conn_finish(s, c, s->frame.data, s->frame.len, disc);
 }
 
-/* Give the connection and the bytes read so far to the composing process's
- * HTTP service: our event goes first (it must never fire on an fd we no
+/* Give the connection (and its TLS session) and the bytes read so far to
+ * the composing process's HTTP service: our event goes first (it must never fire on an fd we no
  * longer own), then the owner gets the fd, then the slot is freed with
  * fd = -1 so nothing closes it. */
 static void http_hand_over(gw_server *s, gw_conn *c, const unsigned char *buf, size_t len)
 {
     int fd = c->fd;
+    void *tls = NULL;
+    if (s->ssl) { /* the TLS session goes with the socket */
+        tls = s->ssl[c - s->conns];
+        s->ssl[c - s->conns] = NULL;
+    }
     if (c->evflags)
         event_del(&c->ev);
     c->evflags = 0;
-    s->http_other(s->http_other_ud, fd, buf, len);
+    s->http_other(s->http_other_ud, fd, tls, buf, len);
     c->fd = -1;
     gw__conn_abort(s, c, GW_DISC_HTTP_DONE);
 }
@@ -183,6 +190,29 @@ static void http_upgrade(gw_server *s, gw_conn *c, const ws_http_req *req, unsig
         gw__ws_input(s, c, rest, nrest);
 }
 
+/* A connection from a trusted proxy: the client is the one its
+ * X-Forwarded-For names (gw_xff_client), or, without one, the proxy
+ * itself.  Counted now against --max-conns-per-ip.  @return 0, or 1 if
+ * the connection was refused (429 sent). */
+static int http_count_client(gw_server *s, gw_conn *c, const char *head, size_t len)
+{
+    unsigned char full[16];
+    const char *how = "x-forwarded-for";
+    int rc = gw_xff_client(head, len, s->trusted, s->ntrusted, full, NULL, 0);
+    if (rc == 0) {
+        s->m.xff_used++;
+    } else {
+        if (rc == CN_EINVAL)
+            s->m.xff_bad++; /* not believed: the proxy is the client */
+        memcpy(full, c->addr, 16);
+        how = "trusted proxy, no usable x-forwarded-for";
+    }
+    if (gw__server_count_client(s, c, full, how) == 0)
+        return 0;
+    http_reply_error(s, c, 429, "too many connections from this address", GW_DISC_LIMIT);
+    return 1;
+}
+
 void gw__http_input(gw_server *s, gw_conn *c, unsigned char *p, size_t n)
 {
     static const ws_http_limits lim = WS_HTTP_LIMITS_DEFAULT;
@@ -222,6 +252,8 @@ void gw__http_input(gw_server *s, gw_conn *c, unsigned char *p, size_t n)
         http_reply_error(s, c, req.status ? req.status : 400, req.why, GW_DISC_HANDSHAKE_ERROR);
         return;
     }
+    if ((c->flags & GW_CF_UNCOUNTED) && http_count_client(s, c, buf, req.head_len))
+        return;
     /* The head ended inside this read, so what follows it is in p. */
     size_t nrest = total - req.head_len;
     unsigned char *rest = p + (n - nrest);

@@ -22,20 +22,34 @@
 #include <sodium.h>
 #include <string.h>
 
-void gw__addr_key(const struct sockaddr_storage *ss, unsigned char out[16])
+static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
+void gw__addr_full(const struct sockaddr_storage *ss, unsigned char out[16])
 {
-    static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
     memset(out, 0, 16);
     if (ss->ss_family == AF_INET) {
         memcpy(out, mapped, sizeof(mapped));
         memcpy(out + 12, &((const struct sockaddr_in *)ss)->sin_addr, 4);
     } else if (ss->ss_family == AF_INET6) {
-        const unsigned char *a = ((const struct sockaddr_in6 *)ss)->sin6_addr.s6_addr;
-        if (memcmp(a, mapped, sizeof(mapped)) == 0)
-            memcpy(out, a, 16); /* an IPv4 peer on a dual-stack socket */
-        else
-            memcpy(out, a, 8); /* the /64 */
+        memcpy(out, ((const struct sockaddr_in6 *)ss)->sin6_addr.s6_addr, 16);
     }
+}
+
+void gw__addr_key16(const unsigned char a[16], unsigned char out[16])
+{
+    if (memcmp(a, mapped, sizeof(mapped)) == 0) {
+        memcpy(out, a, 16); /* IPv4 (also an IPv4 peer on a dual-stack socket) */
+    } else {
+        memcpy(out, a, 8); /* the /64 */
+        memset(out + 8, 0, 8);
+    }
+}
+
+void gw__addr_key(const struct sockaddr_storage *ss, unsigned char out[16])
+{
+    unsigned char full[16];
+    gw__addr_full(ss, full);
+    gw__addr_key16(full, out);
 }
 
 static uint64_t addr_hash(const unsigned char key[16], const unsigned char a[16])

@@ -3,7 +3,8 @@
  * gw_metrics.c — the gateway's counters as Prometheus text (exposition
  * format 0.0.4) for GET /metrics: connections, handshakes, pings, acks,
  * ping errors by code, disconnects by reason, the append→durable latency
- * histogram, and memory held by connections.
+ * histogram, memory held by connections, and (TLS listeners only) TLS
+ * handshakes and certificate reloads.
  * Loop thread only; the counters live in gw_server (no globals), so two
  * servers in one process report separately.
  */
@@ -120,6 +121,42 @@ static void gw_metrics_by_label(cn_prom *w, const gw_metrics *m)
                       lat_le, m->lat_buckets, GW_LAT_BUCKETS, m->lat_count, m->lat_sum_s);
 }
 
+/* Only on a TLS listener: a plain gateway's /metrics is unchanged. */
+static void gw_metrics_tls(cn_prom *w, const gw_metrics *m)
+{
+    cn_prom_family(w, "cairn_gateway_tls_handshakes_total", CN_PROM_COUNTER,
+                   "TLS handshakes, by result (plain_http: an HTTP request on the TLS port, "
+                   "answered 400).");
+    const char *ok[] = {"result", "ok", NULL}, *bad[] = {"result", "failed", NULL};
+    const char *tmo[] = {"result", "timeout", NULL}, *ph[] = {"result", "plain_http", NULL};
+    cn_prom_u64(w, "cairn_gateway_tls_handshakes_total", ok, m->tls_handshakes_ok);
+    cn_prom_u64(w, "cairn_gateway_tls_handshakes_total", bad, m->tls_handshakes_failed);
+    cn_prom_u64(w, "cairn_gateway_tls_handshakes_total", tmo, m->tls_handshake_timeouts);
+    cn_prom_u64(w, "cairn_gateway_tls_handshakes_total", ph, m->tls_plain_http);
+    cn_prom_family(w, "cairn_gateway_tls_reloads_total", CN_PROM_COUNTER,
+                   "Certificate reloads (SIGHUP), by result.");
+    cn_prom_u64(w, "cairn_gateway_tls_reloads_total", ok, m->tls_reloads_ok);
+    cn_prom_u64(w, "cairn_gateway_tls_reloads_total", bad, m->tls_reloads_failed);
+}
+
+/* Only with --trusted-proxies. */
+static void gw_metrics_realip(cn_prom *w, const gw_metrics *m)
+{
+    cn_prom_family(w, "cairn_gateway_proxy_headers_total", CN_PROM_COUNTER,
+                   "PROXY protocol headers from trusted proxies, by result (local: the proxy's "
+                   "own connection; bad: malformed, oversized or not sent in time).");
+    const char *ok[] = {"result", "ok", NULL}, *lo[] = {"result", "local", NULL};
+    const char *bad[] = {"result", "bad", NULL}, *used[] = {"result", "used", NULL};
+    cn_prom_u64(w, "cairn_gateway_proxy_headers_total", ok, m->pp_ok);
+    cn_prom_u64(w, "cairn_gateway_proxy_headers_total", lo, m->pp_local);
+    cn_prom_u64(w, "cairn_gateway_proxy_headers_total", bad, m->pp_bad);
+    cn_prom_family(w, "cairn_gateway_forwarded_for_total", CN_PROM_COUNTER,
+                   "X-Forwarded-For headers from trusted proxies, by result (bad: an entry "
+                   "that is not an address; the proxy is taken as the client).");
+    cn_prom_u64(w, "cairn_gateway_forwarded_for_total", used, m->xff_used);
+    cn_prom_u64(w, "cairn_gateway_forwarded_for_total", bad, m->xff_bad);
+}
+
 int gw__metrics_render(gw_server *s, cn_buf *out)
 {
     const gw_metrics *m = &s->m;
@@ -127,6 +164,10 @@ int gw__metrics_render(gw_server *s, cn_buf *out)
     cn_prom_init(&w, out);
     gw_metrics_totals(&w, s, m);
     gw_metrics_by_label(&w, m);
+    if (s->tls_ctx)
+        gw_metrics_tls(&w, m);
+    if (s->ntrusted)
+        gw_metrics_realip(&w, m);
     cn_prom_gauge(&w, "cairn_gateway_inflight_pings", "Pings appended, not yet durable.",
                   (int64_t)s->inflight_pings);
     cn_prom_gauge(&w, "cairn_gateway_conn_struct_bytes",

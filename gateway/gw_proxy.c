@@ -10,8 +10,12 @@
  * pipe at once; each direction buffers at most GW_PIPE_MAX_BUF before its
  * reading side is paused (a browser that stops reading an event stream
  * cannot grow our memory); at most max_pipes pipes exist (two fds each).
+ * A connection from a TLS listener comes with its established session:
+ * its side of the pipe is an OpenSSL bufferevent, so the dashboard and
+ * the API are served over https:// on the same port as wss://.
  * Threads: the gateway's loop only.  Ownership: every pipe is on the
- * proxy's list and owns its two bufferevents (and so both sockets).
+ * proxy's list and owns its two bufferevents (and so both sockets, and
+ * the client's TLS session).
  */
 #include "gw_proxy.h"
 
@@ -22,8 +26,10 @@
 #include <arpa/inet.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <netinet/in.h>
+#include <openssl/ssl.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -127,16 +133,40 @@ static void refuse(int fd)
     close(fd);
 }
 
-void gw_proxy_take(void *ud, int fd, const unsigned char *bytes, size_t len)
+/* The client side: a plain socket, or one whose TLS session the gateway
+ * established (bufferevent_openssl in the open state takes it over; with
+ * CLOSE_ON_FREE it frees the SSL and closes fd when freed). */
+static struct bufferevent *pipe_client(gw_proxy *px, int fd, SSL *ssl)
+{
+    if (!ssl)
+        return bufferevent_socket_new(px->base, fd, BEV_OPT_CLOSE_ON_FREE);
+    struct bufferevent *b = bufferevent_openssl_socket_new(px->base, fd, ssl, BUFFEREVENT_SSL_OPEN,
+                                                           BEV_OPT_CLOSE_ON_FREE);
+    if (b) /* a browser that just closes the socket ends its pipe like a plain one */
+        bufferevent_openssl_set_allow_dirty_shutdown(b, 1);
+    return b;
+}
+
+static void take_drop(int fd, SSL *ssl)
+{
+    SSL_free(ssl);
+    close(fd);
+}
+
+void gw_proxy_take(void *ud, int fd, void *tls, const unsigned char *bytes, size_t len)
 {
     gw_proxy *px = ud;
+    SSL *ssl = tls;
     if (px->open >= px->max_pipes) {
-        refuse(fd);
+        if (ssl) /* a TLS peer cannot read a plain 503 */
+            take_drop(fd, ssl);
+        else
+            refuse(fd);
         return;
     }
     gw_pipe *pp = cn_calloc(1, sizeof(*pp));
     if (!pp) {
-        close(fd);
+        take_drop(fd, ssl);
         return;
     }
     pp->px = px;
@@ -147,9 +177,9 @@ void gw_proxy_take(void *ud, int fd, const unsigned char *bytes, size_t len)
     px->open++;
     px->total++;
     evutil_make_socket_nonblocking(fd);
-    pp->cl = bufferevent_socket_new(px->base, fd, BEV_OPT_CLOSE_ON_FREE);
+    pp->cl = pipe_client(px, fd, ssl);
     if (!pp->cl) {
-        close(fd);
+        take_drop(fd, ssl);
         pipe_free(pp);
         return;
     }

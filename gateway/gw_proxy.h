@@ -29,9 +29,10 @@ typedef struct gw_proxy gw_proxy;
 /** Pipes to 127.0.0.1:port, at most max_pipes at once (beyond: 503).
  *  @return 0 or CN_ENOMEM. */
 int gw_proxy_new(gw_proxy **out, struct event_base *base, int port, uint32_t max_pipes);
-/** A gw_http_other_fn: takes fd (always: closes it on any failure) and
- *  copies bytes, which the service gets before anything read later. */
-void gw_proxy_take(void *proxy, int fd, const unsigned char *bytes, size_t len);
+/** A gw_http_other_fn: takes fd and tls (an established OpenSSL `SSL *`
+ *  or NULL; always: both are closed on any failure) and copies bytes,
+ *  which the service gets before anything read later. */
+void gw_proxy_take(void *proxy, int fd, void *tls, const unsigned char *bytes, size_t len);
 /** Pipes open now and in all, as /metrics families cairn_up_http_pipes
  *  and cairn_up_http_pipes_total.  @return the writer's error. */
 int gw_proxy_metrics(const gw_proxy *p, cn_prom *w);

@@ -60,9 +60,13 @@ static int server_listen(gw_server *s)
     return gw__bind(s->o.listen, s->o.reuseport, s->o.sock_buf, 4096, &s->lfd, &s->port);
 }
 
-/* A fixed answer for connections we cannot take; best effort, no state. */
-static void refuse(int fd, int status)
+/* A fixed answer for connections we cannot take; best effort, no state.
+ * A TLS listener just closes: its peer cannot read plain text, and a
+ * handshake for a connection we refuse is CPU a flood would love. */
+void gw__refuse_write(gw_server *s, int fd, int status)
 {
+    if (s->tls_ctx)
+        return;
     static const char r503[] =
         "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Type: text/plain\r\n"
         "Content-Length: 36\r\nConnection: close\r\n\r\ngateway is full: retry in a moment\r\n";
@@ -73,21 +77,54 @@ static void refuse(int fd, int status)
     size_t n = status == 429 ? sizeof(r429) - 1 : sizeof(r503) - 1;
     ssize_t w = write(fd, r, n);
     (void)w;
+}
+
+static void refuse(gw_server *s, int fd, int status)
+{
+    gw__refuse_write(s, fd, status);
     close(fd);
+}
+
+int gw__server_count_client(gw_server *s, gw_conn *c, const unsigned char full[16], const char *how)
+{
+    gw__addr_key16(full, c->addr);
+    int debug = cn_log_enabled(CN_LOG_DEBUG);
+    char text[64] = "";
+    if (debug)
+        gw_addr_text(full, text, sizeof(text));
+    if (gw__iptab_add(&s->ips, c->addr, s->o.max_conns_per_ip)) {
+        s->m.refused_ip++;
+        if (debug)
+            cn_log_debug("gw", "client %s (%s): refused, over --max-conns-per-ip", text, how);
+        return GW_ELIMIT;
+    }
+    c->flags &= (uint8_t)~GW_CF_UNCOUNTED;
+    if (debug)
+        cn_log_debug("gw", "client %s (%s)", text, how);
+    return 0;
 }
 
 static void server_accept_one(gw_server *s, int fd, const struct sockaddr_storage *ss)
 {
-    unsigned char addr[16];
-    gw__addr_key(ss, addr);
+    unsigned char full[16], addr[16];
+    gw__addr_full(ss, full);
+    gw__addr_key16(full, addr);
+    /* A trusted proxy's connection is counted once the client behind it
+     * is known (its PROXY header, or its X-Forwarded-For). */
+    int via = s->ntrusted && gw_cidrs_match(s->trusted, s->ntrusted, full);
     if (s->free_head == GW_NONE) {
         s->m.refused_full++;
-        refuse(fd, 503);
+        refuse(s, fd, 503);
         return;
     }
-    if (gw__iptab_add(&s->ips, addr, s->o.max_conns_per_ip)) {
+    if (!via && gw__iptab_add(&s->ips, addr, s->o.max_conns_per_ip)) {
         s->m.refused_ip++;
-        refuse(fd, 429);
+        if (cn_log_enabled(CN_LOG_DEBUG)) {
+            char text[64];
+            gw_addr_text(full, text, sizeof(text));
+            cn_log_debug("gw", "client %s: refused, over --max-conns-per-ip", text);
+        }
+        refuse(s, fd, 429);
         return;
     }
     uint32_t slot = s->free_head;
@@ -95,8 +132,8 @@ static void server_accept_one(gw_server *s, int fd, const struct sockaddr_storag
     s->free_head = c->next;
     c->next = GW_NONE;
     c->fd = fd;
-    c->state = GW_ST_HEAD;
-    c->flags = 0;
+    c->state = via && s->o.proxy_protocol ? GW_ST_PROXY : s->tls_ctx ? GW_ST_TLS : GW_ST_HEAD;
+    c->flags = via ? GW_CF_UNCOUNTED | GW_CF_VIA_PROXY : 0;
     c->evflags = 0;
     c->inflight = 0;
     c->head_scan = 0;
@@ -201,7 +238,8 @@ int gw_server_new(gw_server **out, struct event_base *base, gw_sink *sink, const
     *out = NULL;
     if (!o->max_conns || o->max_conns > 10000000 || !o->max_inflight || !sink ||
         sink->partitions < 1 || !o->node || !cn_id_valid(o->node, strlen(o->node)) ||
-        o->max_msg_bytes < 64 ||
+        o->max_msg_bytes < 64 || !o->tls_cert != !o->tls_key ||
+        (o->proxy_protocol && !o->trusted_proxies) ||
         (o->has_auth_key && (!(o->auth_fail_rate > 0) || !(o->auth_fail_burst >= 1))))
         return CN_EINVAL;
     gw_server *s = cn_calloc(1, sizeof(*s));
@@ -236,6 +274,18 @@ int gw_server_new(gw_server **out, struct event_base *base, gw_sink *sink, const
         s->conns[i].next = i + 1 < o->max_conns ? i + 1 : GW_NONE;
     }
     s->free_head = 0;
+    if (o->trusted_proxies &&
+        gw_cidrs_parse(o->trusted_proxies, s->trusted, GW_CIDR_MAX, &s->ntrusted, NULL)) {
+        rc = CN_EINVAL;
+        goto fail;
+    }
+    if (o->tls_cert) {
+        char err[512];
+        if ((rc = gw__tls_init(s, err, sizeof(err))) != 0) {
+            cn_log_error("gw", "%s", err);
+            goto fail;
+        }
+    }
     rc = server_listen(s);
     if (rc)
         goto fail;
@@ -287,7 +337,7 @@ void gw_server_drain(gw_server *s, void (*done)(void *), void *ud)
     gw__stage_flush(-1, 0, s); /* what was read goes to the log now */
     for (uint32_t i = 0; i < s->nconns; i++) {
         gw_conn *c = &s->conns[i];
-        if (c->state == GW_ST_HEAD)
+        if (c->state == GW_ST_HEAD || c->state == GW_ST_TLS || c->state == GW_ST_PROXY)
             gw__conn_abort(s, c, GW_DISC_DRAIN);
         else if (c->state == GW_ST_OPEN && !c->inflight)
             gw__conn_close_ws(s, c, WS_CLOSE_GOING_AWAY, "draining", GW_DISC_DRAIN);
@@ -348,5 +398,6 @@ void gw_server_free(gw_server *s)
     cn_free(s->scratch);
     cn_free(s->parked);
     cn_free(s->conns);
+    gw__tls_fini(s);
     cn_free(s);
 }

@@ -44,6 +44,19 @@ typedef struct gw_server_opts {
      * token not already in the cache, without a verification. */
     double auth_fail_rate;
     double auth_fail_burst;
+    /* wss://: both PEM files (the certificate chain, leaf first, and its
+     * key), or both NULL for plain ws://.  The paths are read again on
+     * gw_server_tls_reload, so they must outlive the server. */
+    const char *tls_cert;
+    const char *tls_key;
+    /* Behind a proxy: "CIDR,..." of the proxies whose word on the client's
+     * address is taken (NULL: none).  A connection from one of them sends
+     * a PROXY protocol v1/v2 header first when proxy_protocol is set (a
+     * connection from any other address never does: its bytes are taken
+     * as they come), and its X-Forwarded-For is honoured.  Per-address
+     * limits, the token-failure budget and logs then see the client. */
+    const char *trusted_proxies;
+    int proxy_protocol;
 } gw_server_opts;
 
 /** Defaults: 127.0.0.1:8080, node "gw", idle 5 s, handshake 10 s, stall
@@ -59,6 +72,21 @@ void gw_server_opts_init(gw_server_opts *o);
  *         On failure *out is NULL.
  */
 int gw_server_new(gw_server **out, struct event_base *base, gw_sink *sink, const gw_server_opts *o);
+
+/**
+ * Check that cert and key load and belong together, as gw_server_new
+ * would (for a supervisor that starts workers with them).
+ * @return 0; CN_EINVAL with one line in err; CN_ENOMEM.
+ */
+int gw_tls_check(const char *cert, const char *key, char *err, size_t cap);
+
+/**
+ * Load the certificate and key files again (after they were renewed) for
+ * the connections accepted from now on; open connections are untouched.
+ * @return 0; CN_EINVAL (no TLS, or the files do not load: the old
+ *         certificate stays, err says why); CN_ENOMEM.  Loop thread.
+ */
+int gw_server_tls_reload(gw_server *s, char *err, size_t cap);
 
 /** The bound TCP port. */
 int gw_server_port(const gw_server *s);
@@ -94,12 +122,15 @@ void gw_server_free(gw_server *s);
 /**
  * Called with a connection whose request head asks for a path the gateway
  * does not serve (anything but /ws, /healthz and /metrics).  It takes
- * ownership of fd (it must close it, also on failure) and gets every byte
- * read from it so far (the head and whatever followed), borrowed for the
+ * ownership of fd (it must close it, also on failure) and, on a TLS
+ * listener, of tls: the connection's established OpenSSL `SSL *` (free it
+ * with SSL_free; NULL on a plain listener).  It gets every byte read from
+ * it so far (the head and whatever followed, decrypted), borrowed for the
  * call.  The slot is freed right after; the gateway never touches fd again.
  * Loop thread.
  */
-typedef void (*gw_http_other_fn)(void *ud, int fd, const unsigned char *bytes, size_t len);
+typedef void (*gw_http_other_fn)(void *ud, int fd, void *tls, const unsigned char *bytes,
+                                 size_t len);
 /** Without it (the default) such paths get 404. */
 void gw_server_set_http_other(gw_server *s, gw_http_other_fn fn, void *ud);
 

@@ -8,6 +8,7 @@
  *   gw_stage.c    per-partition coalescing, tickets, completion → acks
  *   gw_metrics.c  counters and the Prometheus text
  *   gw_iptab.c    connections per source address
+ *   gw_tls.c      wss://: the TLS context, handshake, reads and writes
  * Everything runs on the server's loop thread.
  */
 #ifndef GW_SERVER_INT_H
@@ -16,6 +17,7 @@
 #include "cn_buf.h"
 #include "cn_id.h"
 #include "gw_ping.h"
+#include "gw_realip.h"
 #include "gw_server.h"
 #include "ws.h"
 
@@ -23,6 +25,7 @@
 #include <event2/event_struct.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 #include <stdint.h>
 
 #define GW_NONE UINT32_MAX
@@ -41,6 +44,8 @@ enum gw_conn_state {
     GW_ST_OPEN,    /* WebSocket open */
     GW_ST_CLOSING, /* last bytes (close frame, HTTP answer) sent or queued; discarding input until
                       EOF */
+    GW_ST_TLS,     /* TLS handshake (--tls-cert), before the request head */
+    GW_ST_PROXY,   /* PROXY protocol header from a trusted proxy, before anything else */
 };
 
 /* Why connections end: one counter each, so an operator can tell idle
@@ -67,10 +72,13 @@ enum gw_disc {
 };
 
 /* conn flags */
-#define GW_CF_PARKED 0x01   /* read event removed by backpressure */
-#define GW_CF_MSG_OPEN 0x02 /* a data message has started (chunks seen) */
-#define GW_CF_SHUT 0x04     /* write side shut down */
-#define GW_CF_BINARY 0x08   /* last message was binary (protobuf client) */
+#define GW_CF_PARKED 0x01     /* read event removed by backpressure */
+#define GW_CF_MSG_OPEN 0x02   /* a data message has started (chunks seen) */
+#define GW_CF_SHUT 0x04       /* write side shut down */
+#define GW_CF_BINARY 0x08     /* last message was binary (protobuf client) */
+#define GW_CF_TLS_WANT_W 0x10 /* TLS must write before it can go on reading */
+#define GW_CF_UNCOUNTED 0x20  /* not in the per-IP table yet: the client's address is not known */
+#define GW_CF_VIA_PROXY 0x40  /* the peer is a trusted proxy: X-Forwarded-For is believed */
 
 /* A connection slot.  Idle, it owns nothing outside this struct: the
  * cn_bufs are empty (data NULL) unless a head, message, control payload or
@@ -111,6 +119,9 @@ typedef struct gw_metrics {
     uint64_t lat_count;
     double lat_sum_s;
     uint64_t buffer_bytes; /* live heap bytes held by connections */
+    uint64_t tls_handshakes_ok, tls_handshakes_failed, tls_handshake_timeouts, tls_plain_http;
+    uint64_t tls_reloads_ok, tls_reloads_failed;
+    uint64_t pp_ok, pp_local, pp_bad, xff_used, xff_bad;
 } gw_metrics;
 
 /* One client frame waiting for its ack inside a ticket. */
@@ -207,6 +218,10 @@ struct gw_server {
     gw_metrics_extra_fn metrics_extra; /* more /metrics text (cairn up) */
     void *metrics_extra_ud;
     gw_metrics m;
+    struct ssl_ctx_st *tls_ctx;   /* --tls-cert: the context new connections start with */
+    struct ssl_st **ssl;          /* --tls-cert: per slot, NULL until its first bytes */
+    gw_cidr trusted[GW_CIDR_MAX]; /* trusted proxies */
+    size_t ntrusted;
 };
 
 /* gw_conn.c */
@@ -228,6 +243,9 @@ void gw__conn_unpark(gw_server *s, gw_conn *c);
 void gw__buf_free(gw_server *s, cn_buf *b);
 void gw__buf_track(gw_server *s, cn_buf *b, size_t before);
 int64_t gw__now_ms(void);
+
+/* PROXY header bytes from a trusted proxy (GW_ST_PROXY). */
+void gw__conn_proxy_read(gw_server *s, gw_conn *c);
 
 /* gw_http.c: handle bytes of a request head; 0 or the connection is gone. */
 void gw__http_input(gw_server *s, gw_conn *c, unsigned char *p, size_t n);
@@ -258,6 +276,9 @@ void gw__iptab_del(gw_iptab *t, const unsigned char addr[16]);
  * IPv6 address's /64 (one subscriber's prefix: the last 64 bits are the
  * host's own choice, so counting per /128 would count nothing). */
 void gw__addr_key(const struct sockaddr_storage *ss, unsigned char out[16]);
+/* The whole address (IPv4-mapped for IPv4), and the key of one. */
+void gw__addr_full(const struct sockaddr_storage *ss, unsigned char out[16]);
+void gw__addr_key16(const unsigned char full[16], unsigned char out[16]);
 int gw__failtab_init(gw_failtab *t, double rate_per_s, double burst);
 void gw__failtab_free(gw_failtab *t);
 /* May addr cause one more failed signature check now?  1 or 0. */
@@ -265,7 +286,27 @@ int gw__failtab_allow(gw_failtab *t, const unsigned char addr[16], int64_t now_m
 /* addr caused one. */
 void gw__failtab_charge(gw_failtab *t, const unsigned char addr[16], int64_t now_ms);
 
+/* gw_tls.c: only with s->tls_ctx.  err gets one line on failure. */
+int gw__tls_init(gw_server *s, char *err, size_t cap);
+void gw__tls_fini(gw_server *s);
+/* One handshake step: 0 done; CN_WANT_MORE (wait for the socket, with
+ * GW_CF_TLS_WANT_W when it must become writable); CN_ENOMEM; CN_EPROTO
+ * (failed, counted; a plain-HTTP client was answered): close. */
+int gw__tls_handshake(gw_server *s, gw_conn *c);
+/* As read(2)/write(2): >0, 0 (end of stream, reads), -1 with errno. */
+ssize_t gw__tls_read(gw_server *s, gw_conn *c, void *p, size_t n);
+ssize_t gw__tls_write(gw_server *s, gw_conn *c, const void *p, size_t n);
+void gw__tls_close_notify(gw_server *s, gw_conn *c);
+void gw__tls_free(gw_server *s, gw_conn *c);
+
 /* gw_server.c */
+/* The canned 429/503 of a refused connection (nothing on a TLS listener,
+ * whose peer cannot read it); best effort.  The caller closes. */
+void gw__refuse_write(gw_server *s, int fd, int status);
+/* The client's address is known now (full, from a PROXY header or
+ * X-Forwarded-For, or the peer's own): count it.  0, or GW_ELIMIT. */
+int gw__server_count_client(gw_server *s, gw_conn *c, const unsigned char full[16],
+                            const char *how);
 void gw__server_maybe_drained(gw_server *s);
 void gw__server_resume_parked(gw_server *s);
 void gw__server_parked_compact(gw_server *s);

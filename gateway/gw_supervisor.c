@@ -230,6 +230,13 @@ int gw_supervisor_start(gw_supervisor **out, struct event_base *base, const gw_s
     return 0;
 }
 
+void gw_supervisor_signal(gw_supervisor *s, int sig)
+{
+    for (int i = 0; i < s->o.workers; i++)
+        if (s->pids[i] > 0)
+            kill(s->pids[i], sig);
+}
+
 int gw_supervisor_alive(const gw_supervisor *s)
 {
     return s->alive;

@@ -56,6 +56,9 @@ int gw_supervisor_reserve(const char *listen, char *out, size_t cap, int *port, 
  */
 int gw_supervisor_start(gw_supervisor **out, struct event_base *base, const gw_supervisor_opts *o);
 
+/** Send sig (SIGHUP: reload the TLS certificate) to every worker alive. */
+void gw_supervisor_signal(gw_supervisor *s, int sig);
+
 /** Workers alive now. */
 int gw_supervisor_alive(const gw_supervisor *s);
 

@@ -38,6 +38,7 @@ class Gateway:
         self.log_path = os.path.join(self.tmp, "gateway.log")
         self.proc = None
         self.port = None
+        self.cafile = None  # set for a --tls-cert gateway: HTTP helpers use TLS
 
     def start(self, timeout=20, backend=None):
         pf = os.path.join(self.tmp, "gw-port")
@@ -61,7 +62,13 @@ class Gateway:
         raise RuntimeError("gateway did not start: " + self.log())
 
     def url(self, query="player=p1"):
-        return "ws://127.0.0.1:%d/ws?%s" % (self.port, query)
+        scheme = "wss" if self.cafile else "ws"
+        return "%s://127.0.0.1:%d/ws?%s" % (scheme, self.port, query)
+
+    def ssl_context(self):
+        """For websockets.connect(ssl=...): trusts the test CA (cafile)."""
+        import ssl
+        return ssl.create_default_context(cafile=self.cafile)
 
     def log(self):
         try:
@@ -83,6 +90,8 @@ class Gateway:
         self.logf.close()
 
     def http_get(self, path):
+        if self.cafile:
+            return https_get(self.port, path, self.cafile)
         s = socket.create_connection(("127.0.0.1", self.port), timeout=10)
         s.sendall(("GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % path).encode())
         data = recv_all(s)
@@ -269,3 +278,71 @@ def pb_ack(b):
             e = {ff: vv.decode() for ff, vv in pb_fields(v)}
             errs.append((e.get(1, ""), e.get(2, ""), e.get(3, "")))
     return ids, errs
+
+
+# ---- TLS: a test CA and certificates made with the openssl CLI ------------
+
+def _openssl(*args):
+    subprocess.run(["openssl"] + list(args), check=True, capture_output=True, timeout=60)
+
+
+def make_ca(dirpath, name="ca"):
+    """A self-signed P-256 CA: (cert path, key path)."""
+    crt, key = os.path.join(dirpath, name + ".pem"), os.path.join(dirpath, name + ".key")
+    _openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+             "-keyout", key, "-out", crt, "-days", "2", "-subj", "/CN=cairn test CA " + name)
+    return crt, key
+
+
+def make_cert(dirpath, ca, name, cn="localhost"):
+    """A server certificate for localhost and 127.0.0.1 signed by ca
+    (make_ca's pair): (cert path, key path).  Each call has its own serial
+    and key, so two of them can be told apart by their DER bytes."""
+    crt, key = os.path.join(dirpath, name + ".pem"), os.path.join(dirpath, name + ".key")
+    csr, ext = os.path.join(dirpath, name + ".csr"), os.path.join(dirpath, name + ".ext")
+    with open(ext, "w") as f:
+        f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+    _openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", key,
+             "-out", csr, "-subj", "/CN=" + cn)
+    _openssl("x509", "-req", "-in", csr, "-CA", ca[0], "-CAkey", ca[1], "-set_serial",
+             str(int.from_bytes(os.urandom(8), "big")), "-out", crt, "-days", "2", "-extfile", ext)
+    return crt, key
+
+
+def cert_der(pem_path):
+    """DER bytes of the first certificate in a PEM file."""
+    import ssl
+    with open(pem_path) as f:
+        pem = f.read()
+    end = pem.index("-----END CERTIFICATE-----") + len("-----END CERTIFICATE-----")
+    return ssl.PEM_cert_to_DER_cert(pem[:end])
+
+
+def tls_peer_cert(port, cafile, timeout=10):
+    """Connect with TLS (verifying against cafile) and return the DER of the
+    certificate the server presented."""
+    import ssl
+    ctx = ssl.create_default_context(cafile=cafile)
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as raw:
+        with ctx.wrap_socket(raw, server_hostname="localhost") as s:
+            return s.getpeercert(binary_form=True)
+
+
+def https_get(port, path, cafile, timeout=10):
+    """GET over TLS: (status, body)."""
+    import ssl
+    ctx = ssl.create_default_context(cafile=cafile)
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as raw:
+        with ctx.wrap_socket(raw, server_hostname="localhost") as s:
+            s.sendall(("GET %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n" % path).encode())
+            data = b""
+            while True:
+                try:
+                    d = s.recv(65536)
+                except (ssl.SSLError, ConnectionResetError, socket.timeout):
+                    break
+                if not d:
+                    break
+                data += d
+    head, _, body = data.partition(b"\r\n\r\n")
+    return int(head.split(b" ")[1]), body.decode(errors="replace")
