@@ -46,7 +46,7 @@ typedef struct gwc {
     const char *port_file;
     int port;
     int draining;
-    int tls; /* --tls-cert given: SIGHUP reloads it */
+    int tls; /* --tls-cert given: SIGHUP reloads it (else SIGHUP is ignored) */
 } gwc;
 
 static cn_flag gw_flags[] = {
@@ -125,12 +125,18 @@ static void gwc_signal(evutil_socket_t sig, short what, void *ud)
 }
 
 /* SIGHUP with --tls-cert: load the certificate and key again (renewed
- * files) for new connections; a supervisor passes it to every worker. */
+ * files) for new connections; a supervisor passes it to every worker.
+ * Without TLS it is logged and ignored (never the default action, which
+ * would end the process without its drain). */
 static void gwc_sighup(evutil_socket_t sig, short what, void *ud)
 {
     gwc *g = ud;
     (void)sig;
     (void)what;
+    if (!g->tls) {
+        cn_log_info("gw", "SIGHUP: no --tls-cert, nothing to reload");
+        return;
+    }
     if (!g->sv && !g->srv)
         return; /* not serving yet: the files are read at start */
     if (g->sv) {
@@ -149,10 +155,9 @@ static int gwc_signals(gwc *g, struct event **term, struct event **intr, struct 
 {
     *term = evsignal_new(g->base, SIGTERM, gwc_signal, g);
     *intr = evsignal_new(g->base, SIGINT, gwc_signal, g);
-    if (g->tls)
-        *hup = evsignal_new(g->base, SIGHUP, gwc_sighup, g);
-    if (!*term || !*intr || evsignal_add(*term, NULL) || evsignal_add(*intr, NULL) ||
-        (g->tls && (!*hup || evsignal_add(*hup, NULL)))) {
+    *hup = evsignal_new(g->base, SIGHUP, gwc_sighup, g);
+    if (!*term || !*intr || !*hup || evsignal_add(*term, NULL) || evsignal_add(*intr, NULL) ||
+        evsignal_add(*hup, NULL)) {
         fprintf(stderr, "cairn gateway: cannot install signal handlers\n");
         return CN_ENOMEM;
     }

@@ -179,6 +179,16 @@ static void up_sighup(evutil_socket_t sig, short what, void *ud)
         cn_log_info("up", "SIGHUP: TLS certificate reloaded for new connections");
 }
 
+/* Without TLS, SIGHUP is logged and ignored (its default action would
+ * end the venue without its drain). */
+static void up_sighup_plain(evutil_socket_t sig, short what, void *ud)
+{
+    (void)sig;
+    (void)what;
+    (void)ud;
+    cn_log_info("up", "SIGHUP: no --tls-cert, nothing to reload");
+}
+
 static void up_on_hunt_failed(evutil_socket_t fd, short what, void *ud)
 {
     up *u = ud;
@@ -294,11 +304,11 @@ static int up_events(up *u, int tls)
 {
     u->sigterm = evsignal_new(u->base, SIGTERM, up_signal, u);
     u->sigint = evsignal_new(u->base, SIGINT, up_signal, u);
-    if (tls)
-        u->sighup = evsignal_new(u->base, SIGHUP, up_sighup, u);
+    u->sighup = evsignal_new(u->base, SIGHUP, tls ? up_sighup : up_sighup_plain, u);
     u->hunt_failed = event_new(u->base, -1, 0, up_on_hunt_failed, u);
-    if (!u->sigterm || !u->sigint || !u->hunt_failed || evsignal_add(u->sigterm, NULL) ||
-        evsignal_add(u->sigint, NULL) || (tls && (!u->sighup || evsignal_add(u->sighup, NULL)))) {
+    if (!u->sigterm || !u->sigint || !u->sighup || !u->hunt_failed ||
+        evsignal_add(u->sigterm, NULL) || evsignal_add(u->sigint, NULL) ||
+        evsignal_add(u->sighup, NULL)) {
         fprintf(stderr, "cairn up: cannot install signal handlers\n");
         return CN_ENOMEM;
     }

@@ -24,6 +24,7 @@ the openssl CLI:
   - the same across `--workers 2`: SIGHUP to the supervisor reaches every
     worker (ten new connections in a row present the new certificate) and
     a connection opened before the reload keeps working;
+  - without TLS, SIGHUP is logged and ignored (the gateway keeps serving);
   - bad flags: --tls-cert without --tls-key is a usage error (exit 2); a
     key that does not match the certificate is refused at start (exit 1)
     with OpenSSL's reason.
@@ -308,6 +309,22 @@ def bad_flags(tmp, ca, cert):
           "mismatched key: %d %r" % (r.returncode, r.stderr))
 
 
+def sighup_without_tls(tmp):
+    """SIGHUP to a plain gateway is logged and ignored, never its end."""
+    gtmp = os.path.join(tmp, "plainhup")
+    os.mkdir(gtmp)
+    gw = Gateway([], tmp=gtmp).start()
+    try:
+        gw.proc.send_signal(signal.SIGHUP)
+        deadline = time.time() + 60
+        while "nothing to reload" not in gw.log() and time.time() < deadline:
+            time.sleep(0.05)
+        check("SIGHUP: no --tls-cert, nothing to reload" in gw.log(), "plain SIGHUP logged")
+        check(gw.proc.poll() is None and gw.http_get("/healthz")[0] == 200, "plain gateway still serves")
+    finally:
+        gw.stop()
+
+
 async def main():
     tmp = tempfile.mkdtemp(prefix="cairn-gwtls-")
     ca = gwutil.make_ca(tmp)
@@ -326,6 +343,7 @@ async def main():
     await reload_single(tmp, ca)
     await reload_workers(tmp, ca)
     bad_flags(tmp, ca, cert)
+    sighup_without_tls(tmp)
 
 
 asyncio.run(main())
