@@ -352,6 +352,8 @@ void gw_server_mem_get(const gw_server *s, gw_server_mem *m)
     m->conn_struct_bytes = sizeof(gw_conn);
     m->table_bytes = (size_t)s->nconns * (sizeof(gw_conn) + sizeof(*s->parked)) +
                      ((size_t)s->ips.mask + 1) * sizeof(*s->ips.ents);
+    if (s->ssl) /* TLS: the per-slot SSL pointer (the SSL objects are OpenSSL's heap) */
+        m->table_bytes += (size_t)s->nconns * sizeof(*s->ssl);
     m->conn_buffer_bytes = s->m.buffer_bytes;
     m->conns_open = s->nopen;
 }

@@ -8,7 +8,11 @@
  *   - handshakes: WebSocket upgrades per second (connect, upgrade, RST);
  *   - pings:      durable (fsync'd) acknowledged pings per second, one ping
  *                 per frame, closed loop (a window of frames per connection);
- *   - latency:    p50/p99 send→ack at half the measured rate, open loop.
+ *   - latency:    p50/p99 send→ack at half the measured rate, open loop;
+ *   - idle and handshakes again over TLS (`--tls-cert`, a P-256
+ *     certificate made at start; the generators speak TLS 1.3 through
+ *     OpenSSL, without verifying): bytes per idle wss:// connection and
+ *     TLS handshakes + upgrades per second, beside the plain figures.
  * The gateway is the real binary (--bin, default: cairn next to this
  * program's directory) started on a free loopback port with a fresh data
  * directory per run, stopped by PID.  The load comes from --procs forked
@@ -41,6 +45,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
 #define MAX_PROCS 16
 #define WINDOW_MAX 16
 #define HIST_US 10    /* latency histogram bucket width */
@@ -58,6 +68,7 @@ typedef struct gen_args {
     double rate;  /* GEN_OPEN: pings/s of this process */
     double seconds;
     int ready_fd; /* GEN_HOLD: write 1 int (established) when done connecting */
+    int tls;      /* speak TLS (wss://) */
 } gen_args;
 
 typedef struct gen_result {
@@ -69,13 +80,46 @@ typedef struct gen_result {
 
 typedef struct gconn {
     int fd;
-    uint8_t st;  /* 0 free, 1 connecting, 2 head sent, 3 open */
+    SSL *ssl;    /* with TLS */
+    uint8_t st;  /* 0 free, 1 connecting, 2 head sent, 3 open, 4 TLS handshake */
     uint8_t nin; /* frames in flight */
     uint8_t qh;  /* ring head */
     uint16_t rlen;
     uint64_t sent_ns[WINDOW_MAX];
     char rbuf[512];
 } gconn;
+
+/* The generators' TLS client context (no verification: the certificate
+ * is the one this program made). */
+static SSL_CTX *tls_cli;
+
+/* read/write, or SSL_read/SSL_write on a TLS connection (EAGAIN for
+ * "wait", as a non-blocking socket says it). */
+static ssize_t c_read(int fd, SSL *ssl, void *p, size_t n)
+{
+    if (!ssl)
+        return read(fd, p, n);
+    int r = SSL_read(ssl, p, (int)n);
+    if (r > 0)
+        return r;
+    int e = SSL_get_error(ssl, r);
+    ERR_clear_error();
+    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+        errno = EAGAIN;
+        return -1;
+    }
+    return e == SSL_ERROR_ZERO_RETURN ? 0 : -1;
+}
+
+static ssize_t c_write(int fd, SSL *ssl, const void *p, size_t n)
+{
+    if (!ssl)
+        return write(fd, p, n);
+    int r = SSL_write(ssl, p, (int)n);
+    if (r <= 0)
+        ERR_clear_error();
+    return r > 0 ? r : -1;
+}
 
 static uint64_t mono_ns(void)
 {
@@ -161,6 +205,8 @@ static void gen_drop(gen *g, gconn *c, int rst)
         setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
     }
     epoll_ctl(g->ep, EPOLL_CTL_DEL, c->fd, NULL);
+    SSL_free(c->ssl);
+    c->ssl = NULL;
     close(c->fd);
     c->fd = -1;
     c->st = 0;
@@ -174,7 +220,7 @@ static void gen_send_head(gen *g, gconn *c)
                      "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
                      "Sec-WebSocket-Version: 13\r\n\r\n",
                      g->a.id, (int)(c - g->c));
-    if (write(c->fd, h, (size_t)n) != n) {
+    if (c_write(c->fd, c->ssl, h, (size_t)n) != n) {
         g->r->failed++;
         gen_drop(g, c, 1);
         return;
@@ -188,7 +234,7 @@ static int gen_send_ping(gen *g, gconn *c)
 {
     if (c->nin >= WINDOW_MAX)
         return -1;
-    if (write(c->fd, g->frame, g->flen) != (ssize_t)g->flen)
+    if (c_write(c->fd, c->ssl, g->frame, g->flen) != (ssize_t)g->flen)
         return -1;
     c->sent_ns[(c->qh + c->nin) % WINDOW_MAX] = mono_ns();
     c->nin++;
@@ -244,7 +290,7 @@ static int gen_frames(gen *g, gconn *c)
 
 static void gen_readable(gen *g, gconn *c)
 {
-    ssize_t r = read(c->fd, c->rbuf + c->rlen, sizeof(c->rbuf) - c->rlen);
+    ssize_t r = c_read(c->fd, c->ssl, c->rbuf + c->rlen, sizeof(c->rbuf) - c->rlen);
     if (r <= 0) {
         if (r < 0 && errno == EAGAIN)
             return;
@@ -288,8 +334,37 @@ static void gen_readable(gen *g, gconn *c)
     }
 }
 
+/* One TLS handshake step; done: the request head goes. */
+static void gen_tls_step(gen *g, gconn *c)
+{
+    int r = SSL_do_handshake(c->ssl);
+    if (r == 1) {
+        gen_send_head(g, c);
+        return;
+    }
+    int e = SSL_get_error(c->ssl, r);
+    ERR_clear_error();
+    if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
+        g->r->failed++;
+        gen_drop(g, c, 1);
+        return;
+    }
+    struct epoll_event ev = {.events = e == SSL_ERROR_WANT_READ ? EPOLLIN : EPOLLOUT,
+                             .data.ptr = c};
+    epoll_ctl(g->ep, EPOLL_CTL_MOD, c->fd, &ev);
+}
+
 static void gen_event(gen *g, gconn *c, uint32_t ev)
 {
+    if (c->st == 4) {
+        if (ev & (EPOLLERR | EPOLLHUP) && !(ev & EPOLLIN)) {
+            g->r->failed++;
+            gen_drop(g, c, 1);
+            return;
+        }
+        gen_tls_step(g, c);
+        return;
+    }
     if (c->st == 1 && (ev & (EPOLLOUT | EPOLLERR | EPOLLHUP))) {
         int err = 0;
         socklen_t el = sizeof(err);
@@ -297,6 +372,18 @@ static void gen_event(gen *g, gconn *c, uint32_t ev)
         if (err || (ev & (EPOLLERR | EPOLLHUP))) {
             g->r->failed++;
             gen_drop(g, c, 1);
+            return;
+        }
+        if (g->a.tls) {
+            c->ssl = SSL_new(tls_cli);
+            if (!c->ssl || SSL_set_fd(c->ssl, c->fd) != 1) {
+                g->r->failed++;
+                gen_drop(g, c, 1);
+                return;
+            }
+            SSL_set_connect_state(c->ssl);
+            c->st = 4;
+            gen_tls_step(g, c);
             return;
         }
         gen_send_head(g, c);
@@ -649,34 +736,89 @@ static void proc_stats(pid_t pid, long *rss_kib, long *cpu_ticks)
     }
 }
 
-/* One metric from GET /metrics (whichever worker answers). */
-static double gw_metric(int port, const char *name)
+/* One metric from GET /metrics (whichever worker answers); over TLS
+ * (blocking) when tls. */
+static double gw_metric_tls(int port, const char *name, int tls)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {0};
     a.sin_family = AF_INET;
     a.sin_port = htons((uint16_t)port);
     a.sin_addr.s_addr = htonl(0x7f000001u);
-    if (connect(fd, (struct sockaddr *)&a, sizeof(a))) {
+    SSL *ssl = NULL;
+    if (connect(fd, (struct sockaddr *)&a, sizeof(a)) ||
+        (tls && (!(ssl = SSL_new(tls_cli)) || SSL_set_fd(ssl, fd) != 1 || SSL_connect(ssl) != 1))) {
+        SSL_free(ssl);
         close(fd);
         return -1;
     }
     const char req[] = "GET /metrics HTTP/1.1\r\nHost: b\r\n\r\n";
-    if (write(fd, req, sizeof(req) - 1) < 0) {
+    if (c_write(fd, ssl, req, sizeof(req) - 1) < 0) {
+        SSL_free(ssl);
         close(fd);
         return -1;
     }
     static char buf[65536];
     size_t len = 0;
     ssize_t r;
-    while ((r = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0)
+    while ((r = c_read(fd, ssl, buf + len, sizeof(buf) - 1 - len)) > 0)
         len += (size_t)r;
+    SSL_free(ssl);
+    ERR_clear_error();
     close(fd);
     buf[len] = 0;
     char pat[200];
     snprintf(pat, sizeof(pat), "\n%s ", name);
     char *p = strstr(buf, pat);
     return p ? strtod(p + strlen(pat), NULL) : -1;
+}
+
+static double gw_metric(int port, const char *name)
+{
+    return gw_metric_tls(port, name, 0);
+}
+
+/* ---- TLS: a certificate for the gateway, a context for the generators ---- */
+
+static char tls_cert[128], tls_key[128];
+
+static int tls_setup(void)
+{
+    if (tls_cli)
+        return 0;
+    char dir[] = "/tmp/cairn-bench-tls-XXXXXX";
+    if (!mkdtemp(dir))
+        return -1;
+    snprintf(tls_cert, sizeof(tls_cert), "%s/cert.pem", dir);
+    snprintf(tls_key, sizeof(tls_key), "%s/key.pem", dir);
+    EVP_PKEY *pk = EVP_EC_gen("P-256");
+    X509 *x = X509_new();
+    ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
+    X509_gmtime_adj(X509_getm_notBefore(x), 0);
+    X509_gmtime_adj(X509_getm_notAfter(x), 86400);
+    X509_set_pubkey(x, pk);
+    X509_NAME *nm = X509_get_subject_name(x);
+    X509_NAME_add_entry_by_txt(nm, "CN", MBSTRING_ASC, (const unsigned char *)"localhost", -1, -1,
+                               0);
+    X509_set_issuer_name(x, nm);
+    X509_sign(x, pk, EVP_sha256());
+    FILE *fc = fopen(tls_cert, "w"), *fk = fopen(tls_key, "w");
+    int ok = fc && fk && PEM_write_X509(fc, x) == 1 &&
+             PEM_write_PrivateKey(fk, pk, NULL, NULL, 0, NULL, NULL) == 1;
+    if (fc)
+        fclose(fc);
+    if (fk)
+        fclose(fk);
+    X509_free(x);
+    EVP_PKEY_free(pk);
+    tls_cli = SSL_CTX_new(TLS_client_method());
+    if (!ok || !tls_cli)
+        return -1;
+    SSL_CTX_set_verify(tls_cli, SSL_VERIFY_NONE, NULL);
+    /* a phone resumes rarely after a long idle: count full handshakes */
+    SSL_CTX_set_session_cache_mode(tls_cli, SSL_SESS_CACHE_OFF);
+    SSL_CTX_set_mode(tls_cli, SSL_MODE_RELEASE_BUFFERS);
+    return 0;
 }
 
 static int cmp_dbl(const void *a, const void *b)
@@ -694,7 +836,7 @@ static void stats3(double *v, int n, double *med, double *lo, double *hi)
 }
 
 typedef struct opts {
-    int conns, procs, ips, runs, tput_conns, window, hs_parallel;
+    int conns, procs, ips, runs, tput_conns, window, hs_parallel, tls_conns;
     double seconds;
     const char *only;
 } opts;
@@ -705,11 +847,17 @@ static double cpu_share(int64_t cpu_us, double wall)
     return wall > 0 ? (double)cpu_us / 1e6 / (wall * (double)nc) : 0;
 }
 
-static void phase_idle(const opts *o)
+static void phase_idle(const opts *o, int tls)
 {
     /* Each worker may hold 19,900: the 20,000-fd budget minus its few own fds. */
-    const char *extra[] = {"--idle-close", "10m", "--handshake-timeout", "60s", "--max-conns",
-                           "19900",        NULL};
+    const char *extra[] = {"--idle-close", "10m",         "--handshake-timeout",
+                           "60s",          "--max-conns", "19900",
+                           NULL,           NULL,          NULL,
+                           NULL,           NULL};
+    if (tls) {
+        extra[6] = "--tls-cert", extra[7] = tls_cert, extra[8] = "--tls-key", extra[9] = tls_key;
+    }
+    int conns = tls ? o->tls_conns : o->conns;
     gw_proc gp;
     if (gw_start(&gp, 2, extra)) {
         fprintf(stderr, "bench_gateway: cannot start the gateway (--bin %s)\n", bin_path);
@@ -719,53 +867,56 @@ static void phase_idle(const opts *o)
     long rss0, t0, rss1, t1;
     proc_stats(gp.pid, &rss0, &t0);
     gens gs;
-    gen_args a = {.mode = GEN_HOLD, .nips = o->ips, .port = gp.port, .seconds = 60};
+    gen_args a = {.mode = GEN_HOLD, .nips = o->ips, .port = gp.port, .seconds = 60, .tls = tls};
     uint64_t c0 = mono_ns();
-    gens_start(&gs, a, o->procs, o->conns, 0);
+    gens_start(&gs, a, o->procs, conns, 0);
     int64_t held = gens_wait_ready(&gs);
     double connect_s = (double)(mono_ns() - c0) / 1e9;
     sleep(2); /* let the workers settle, then measure while everything is idle */
     proc_stats(gp.pid, &rss1, &t1);
-    double slot = gw_metric(gp.port, "cairn_gateway_slot_bytes");
-    double bufb = gw_metric(gp.port, "cairn_gateway_conn_buffer_bytes");
-    double open1 = gw_metric(gp.port, "cairn_gateway_connections");
+    double slot = gw_metric_tls(gp.port, "cairn_gateway_slot_bytes", tls);
+    double bufb = gw_metric_tls(gp.port, "cairn_gateway_conn_buffer_bytes", tls);
+    double open1 = gw_metric_tls(gp.port, "cairn_gateway_connections", tls);
     for (int i = 0; i < gs.n; i++)
         kill(gs.pid[i], SIGTERM);
     static gen_result sum;
     gens_collect(&gs, &sum);
     gw_stop(&gp);
     double per = held > 0 ? (double)(rss1 - rss0) * 1024.0 / (double)held : -1;
-    printf(
-        "{\"bench\":\"gateway\",\"figure\":\"idle_connections_held\",\"workers\":2,\"value\":%lld,"
-        "\"target\":38000,\"attempted\":%d,\"connect_seconds\":%.1f,\"source_ips\":%d,\"gen_"
-        "procs\":%d}\n",
-        (long long)held, o->conns, connect_s, o->ips, o->procs);
+    printf("{\"bench\":\"gateway\",\"figure\":\"idle_connections_held\",\"tls\":%s,\"workers\":2,"
+           "\"value\":%lld,\"target\":%d,\"attempted\":%d,\"connect_seconds\":%.1f,\"source_ips\":%"
+           "d,\"gen_procs\":%d}\n",
+           tls ? "true" : "false", (long long)held, tls ? conns : 38000, conns, connect_s, o->ips,
+           o->procs);
     /* The slots are preallocated (and touched) before the "before" sample,
      * so the RSS growth alone leaves them out: the per-connection figure
      * is growth + slot.  Whole-process RSS over connections is also given
      * (it includes every fixed cost: libraries, librdkafka, buffers). */
     printf(
-        "{\"bench\":\"gateway\",\"figure\":\"user_bytes_per_idle_connection\",\"value\":%.0f,"
-        "\"target\":1024,"
+        "{\"bench\":\"gateway\",\"figure\":\"user_bytes_per_idle_connection\",\"tls\":%s,"
+        "\"value\":%.0f,\"target\":%s,"
         "\"rss_growth_per_connection\":%.0f,\"slot_bytes\":%.0f,\"whole_rss_per_connection\":%.0f,"
         "\"workers_rss_before_kib\":%ld,\"workers_rss_after_kib\":%ld,\"connections\":%lld}\n",
-        per + slot, per, slot, held > 0 ? (double)rss1 * 1024.0 / (double)held : -1, rss0, rss1,
-        (long long)held);
-    printf(
-        "{\"bench\":\"gateway\",\"figure\":\"accounted_bytes_per_connection\",\"slot_bytes\":%.0f,"
-        "\"buffer_bytes_one_worker\":%.0f,\"connections_one_worker\":%.0f,"
-        "\"note\":\"slot = connection struct + parked entry + per-IP table share; buffers are 0 "
-        "while idle\"}\n",
-        slot, bufb, open1);
+        tls ? "true" : "false", per + slot, tls ? "null" : "1024", per, slot,
+        held > 0 ? (double)rss1 * 1024.0 / (double)held : -1, rss0, rss1, (long long)held);
+    printf("{\"bench\":\"gateway\",\"figure\":\"accounted_bytes_per_connection\",\"tls\":%s,"
+           "\"slot_bytes\":%.0f,\"buffer_bytes_one_worker\":%.0f,\"connections_one_worker\":%.0f,"
+           "\"note\":\"slot = connection struct + parked entry + per-IP table share (+ the SSL "
+           "pointer with TLS; OpenSSL's own state is not in it); buffers are 0 while idle\"}\n",
+           tls ? "true" : "false", slot, bufb, open1);
     fflush(stdout);
 }
 
-static void phase_handshakes(const opts *o)
+static void phase_handshakes(const opts *o, int tls)
 {
     double v[16], cpu[16], gwcpu[16];
     for (int r = 0; r < o->runs; r++) {
         gw_proc gp;
-        const char *extra[] = {"--max-conns", "19900", NULL};
+        const char *extra[] = {"--max-conns", "19900", NULL, NULL, NULL, NULL, NULL};
+        if (tls) {
+            extra[2] = "--tls-cert", extra[3] = tls_cert, extra[4] = "--tls-key";
+            extra[5] = tls_key;
+        }
         if (gw_start(&gp, 2, extra))
             exit(1);
         sleep(1);
@@ -776,7 +927,8 @@ static void phase_handshakes(const opts *o)
                       .nips = o->ips,
                       .port = gp.port,
                       .seconds = o->seconds,
-                      .parallel = o->hs_parallel / o->procs};
+                      .parallel = o->hs_parallel / o->procs,
+                      .tls = tls};
         gens_start(&gs, a, o->procs, 0, 0);
         static gen_result sum;
         gens_collect(&gs, &sum);
@@ -792,12 +944,12 @@ static void phase_handshakes(const opts *o)
     stats3(v, o->runs, &med, &lo, &hi);
     stats3(cpu, o->runs, &cm, &cl, &ch);
     stats3(gwcpu, o->runs, &gm, &gl, &gh);
-    printf("{\"bench\":\"gateway\",\"figure\":\"handshakes_per_second\",\"workers\":2,\"median\":%."
-           "0f,\"min\":%.0f,"
-           "\"max\":%.0f,\"runs\":%d,\"target\":20000,\"generator_cpu_share\":%.2f,\"gateway_"
-           "cores\":%.2f,"
-           "\"parallel\":%d}\n",
-           med, lo, hi, o->runs, cm, gm, o->hs_parallel);
+    printf("{\"bench\":\"gateway\",\"figure\":\"handshakes_per_second\",\"tls\":%s,\"workers\":2,"
+           "\"median\":%.0f,\"min\":%.0f,\"max\":%.0f,\"runs\":%d,\"target\":%s,"
+           "\"generator_cpu_share\":%.2f,\"gateway_cores\":%.2f,\"parallel\":%d%s}\n",
+           tls ? "true" : "false", med, lo, hi, o->runs, tls ? "null" : "20000", cm, gm,
+           o->hs_parallel,
+           tls ? ",\"note\":\"full TLS 1.3 handshakes (P-256, no resumption) + upgrade\"" : "");
     fflush(stdout);
 }
 
@@ -928,7 +1080,9 @@ static void phase_context(void)
 static void usage(void)
 {
     fprintf(stderr, "usage: bench_gateway [--bin CAIRN] [--only "
-                    "idle|handshakes|pings|pings-workers] [--conns N (38000)] [--procs N (4)]\n"
+                    "idle|handshakes|pings|pings-workers|idle-tls|handshakes-tls] [--conns N "
+                    "(38000)]\n"
+                    "                     [--tls-conns N (10000)] [--procs N (4)]\n"
                     "                     [--ips N (8)] [--runs N (3)] [--seconds S (5)] "
                     "[--tput-conns N (2000)]\n"
                     "                     [--window N (4)] [--hs-parallel N (512)]\n");
@@ -943,6 +1097,7 @@ int main(int argc, char **argv)
               .tput_conns = 2000,
               .window = 4,
               .hs_parallel = 512,
+              .tls_conns = 10000,
               .seconds = 5,
               .only = NULL};
     static char defbin[4096];
@@ -985,6 +1140,8 @@ int main(int argc, char **argv)
             o.window = atoi(v);
         else if (!strcmp(a, "--hs-parallel"))
             o.hs_parallel = atoi(v);
+        else if (!strcmp(a, "--tls-conns"))
+            o.tls_conns = atoi(v);
         else {
             usage();
             return 2;
@@ -992,7 +1149,7 @@ int main(int argc, char **argv)
     }
     if (o.procs < 1 || o.procs > MAX_PROCS || o.runs < 1 || o.runs > 16 || o.ips < 1 ||
         o.ips > 250 || o.window < 1 || o.window > WINDOW_MAX || o.conns / o.procs > 19000 ||
-        o.seconds <= 0 || o.seconds > 60) {
+        o.tls_conns < 1 || o.tls_conns / o.procs > 19000 || o.seconds <= 0 || o.seconds > 60) {
         fprintf(
             stderr,
             "bench_gateway: bad option value (each generator holds at most 19,000 connections)\n");
@@ -1004,10 +1161,19 @@ int main(int argc, char **argv)
         return 1;
     }
     phase_context();
+    int want_tls = !o.only || !strcmp(o.only, "idle-tls") || !strcmp(o.only, "handshakes-tls");
+    if (want_tls && tls_setup()) {
+        fprintf(stderr, "bench_gateway: cannot make a TLS certificate\n");
+        return 1;
+    }
     if (!o.only || !strcmp(o.only, "idle"))
-        phase_idle(&o);
+        phase_idle(&o, 0);
+    if (!o.only || !strcmp(o.only, "idle-tls"))
+        phase_idle(&o, 1);
     if (!o.only || !strcmp(o.only, "handshakes"))
-        phase_handshakes(&o);
+        phase_handshakes(&o, 0);
+    if (!o.only || !strcmp(o.only, "handshakes-tls"))
+        phase_handshakes(&o, 1);
     if (!o.only || !strcmp(o.only, "pings")) {
         double rate = phase_pings(&o, 1);
         phase_latency(&o, rate / 2, 1);

@@ -10,7 +10,9 @@
  *     request read and one answer written;
  *   - bufferevent_openssl: the same SSL wrapped in libevent's OpenSSL
  *     bufferevent (BUFFEREVENT_SSL_OPEN, reading enabled), which adds the
- *     bufferevent, its two evbuffers and its events.
+ *     bufferevent, its two evbuffers and its events;
+ *   - a stalled handshake: a client that sent 10 bytes of its ClientHello
+ *     and nothing more, what the server holds until the deadline.
  * Every OpenSSL and libevent allocation goes through counting hooks
  * (CRYPTO_set_mem_functions, event_set_mem_functions) that know whether
  * the server or the client side is running, so client-side bytes are not
@@ -199,6 +201,45 @@ static int pair_open(pair *p, SSL_CTX *sctx, SSL_CTX *cctx)
     return 0;
 }
 
+/* A client that sent the first bytes of its ClientHello and stalled: what
+ * the server holds for it until the handshake deadline. */
+static int stalled_open(pair *p, SSL_CTX *sctx, const unsigned char *hello, size_t n)
+{
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv))
+        return -1;
+    p->sfd = sv[0];
+    p->cfd = sv[1];
+    if (write(p->cfd, hello, n) != (ssize_t)n)
+        return -1;
+    side = 1;
+    p->srv = SSL_new(sctx);
+    SSL_set_fd(p->srv, p->sfd);
+    SSL_set_accept_state(p->srv);
+    int r = SSL_do_handshake(p->srv);
+    int bad = step(p->srv, r);
+    side = 0;
+    return bad;
+}
+
+/* The first flight of a client, as bytes. */
+static size_t client_hello(SSL_CTX *cctx, unsigned char *out, size_t cap)
+{
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv))
+        return 0;
+    SSL *c = SSL_new(cctx);
+    SSL_set_fd(c, sv[1]);
+    SSL_set_connect_state(c);
+    SSL_do_handshake(c);
+    ssize_t n = read(sv[0], out, cap);
+    SSL_free(c);
+    close(sv[0]);
+    close(sv[1]);
+    ERR_clear_error();
+    return n > 0 ? (size_t)n : 0;
+}
+
 static void usage(void)
 {
     fprintf(stderr, "usage: bench_tls_mem [--conns N]\n");
@@ -214,7 +255,7 @@ int main(int argc, char **argv)
         else
             usage();
     }
-    if (n < 1 || n > 8000)
+    if (n < 1 || n > 4000) /* four descriptors each */
         usage();
     if (!CRYPTO_set_mem_functions(ossl_malloc, ossl_realloc, ossl_free)) {
         fprintf(stderr, "bench_tls_mem: cannot install OpenSSL allocation hooks\n");
@@ -252,6 +293,30 @@ int main(int argc, char **argv)
            "\"way\":\"bufferevent_openssl\",\"value\":%.0f,\"connections\":%d,"
            "\"note\":\"the same SSL plus the bufferevent\"}\n",
            (double)bev / n, n);
+    /* stalled handshakes: 10 bytes of a ClientHello, then nothing */
+    unsigned char hello[4096];
+    size_t hl = client_hello(cctx, hello, sizeof(hello));
+    pair *st = calloc((size_t)n, sizeof(*st));
+    if (hl < 10 || !st)
+        return 1;
+    long long before_st = live[1];
+    for (int i = 0; i < n; i++)
+        if (stalled_open(&st[i], sctx, hello, 10)) {
+            fprintf(stderr, "bench_tls_mem: stalled handshake %d did not wait\n", i);
+            return 1;
+        }
+    printf("{\"bench\":\"tls_mem\",\"figure\":\"server_heap_bytes_per_stalled_tls_handshake\","
+           "\"value\":%.0f,\"connections\":%d,"
+           "\"note\":\"10 bytes of a ClientHello read, held until the handshake deadline\"}\n",
+           (double)(live[1] - before_st) / n, n);
+    for (int i = 0; i < n; i++) {
+        side = 1;
+        SSL_free(st[i].srv);
+        side = 0;
+        close(st[i].sfd);
+        close(st[i].cfd);
+    }
+    free(st);
     for (int i = 0; i < n; i++) {
         side = 1;
         bufferevent_free(ps[i].bev); /* without CLOSE_ON_FREE: the SSL stays ours */
