@@ -3,8 +3,8 @@
  * gw_metrics.c — the gateway's counters as Prometheus text (exposition
  * format 0.0.4) for GET /metrics: connections, handshakes, pings, acks,
  * ping errors by code, disconnects by reason, the append→durable latency
- * histogram, memory held by connections, and (TLS listeners only) TLS
- * handshakes and certificate reloads.
+ * histogram, memory held by connections, TLS handshakes and certificate
+ * reloads, PROXY headers and X-Forwarded-For from trusted proxies.
  * Loop thread only; the counters live in gw_server (no globals), so two
  * servers in one process report separately.
  */
@@ -121,7 +121,7 @@ static void gw_metrics_by_label(cn_prom *w, const gw_metrics *m)
                       lat_le, m->lat_buckets, GW_LAT_BUCKETS, m->lat_count, m->lat_sum_s);
 }
 
-/* Only on a TLS listener: a plain gateway's /metrics is unchanged. */
+/* TLS handshakes and certificate reloads (all zero on a plain listener). */
 static void gw_metrics_tls(cn_prom *w, const gw_metrics *m)
 {
     cn_prom_family(w, "cairn_gateway_tls_handshakes_total", CN_PROM_COUNTER,
@@ -139,7 +139,7 @@ static void gw_metrics_tls(cn_prom *w, const gw_metrics *m)
     cn_prom_u64(w, "cairn_gateway_tls_reloads_total", bad, m->tls_reloads_failed);
 }
 
-/* Only with --trusted-proxies. */
+/* Real-client-address headers (all zero without --trusted-proxies). */
 static void gw_metrics_realip(cn_prom *w, const gw_metrics *m)
 {
     cn_prom_family(w, "cairn_gateway_proxy_headers_total", CN_PROM_COUNTER,
@@ -164,10 +164,8 @@ int gw__metrics_render(gw_server *s, cn_buf *out)
     cn_prom_init(&w, out);
     gw_metrics_totals(&w, s, m);
     gw_metrics_by_label(&w, m);
-    if (s->tls_ctx)
-        gw_metrics_tls(&w, m);
-    if (s->ntrusted)
-        gw_metrics_realip(&w, m);
+    gw_metrics_tls(&w, m);    /* zeros without --tls-cert */
+    gw_metrics_realip(&w, m); /* zeros without --trusted-proxies */
     cn_prom_gauge(&w, "cairn_gateway_inflight_pings", "Pings appended, not yet durable.",
                   (int64_t)s->inflight_pings);
     cn_prom_gauge(&w, "cairn_gateway_conn_struct_bytes",
