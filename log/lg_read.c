@@ -13,7 +13,9 @@
  * moment to take a segment reference.
  * Consumer reads (lg_read, lg_iter) stop below the partition's read limit
  * (lg_read_limit_set; -1 = none, one relaxed atomic load); lg_read_replica
- * reads to the committed end.
+ * reads to the committed end.  Consumer reads also leave out replication
+ * leader-change markers (non-transactional control batches): a range
+ * starts after them and ends before them.
  * Threads: any.  Results hold a segment reference until lg_read_release.
  */
 #include "lg_int.h"
@@ -160,6 +162,16 @@ int lg__locate_as(lg_log *log, const char *topic, int32_t partition, int64_t off
     return 0;
 }
 
+/* A control batch that is not transactional is a replication leader-change
+ * marker (Kafka puts control batches in data partitions only as transaction
+ * markers, which are transactional).  Consumers never get one: some clients
+ * (kafka-python 2.0.2) hand control records to the application as records.
+ * They see the offset gap instead, as after compaction. */
+static int lg__hidden(const lg_batch_hdr *h)
+{
+    return (h->attributes & LG_ATTR_CONTROL) && !(h->attributes & LG_ATTR_TRANSACTIONAL);
+}
+
 static int lg__read(lg_log *log, const char *topic, int32_t partition, int64_t offset,
                     size_t max_bytes, int consumer, lg_read_result *res, int64_t *hw)
 {
@@ -179,20 +191,32 @@ static int lg__read(lg_log *log, const char *topic, int32_t partition, int64_t o
         res->first_offset = res->next_offset = offset;
         return 0;
     }
-    /* Whole batches from loc.pos while they fit in max_bytes; always one. */
+    /* Whole batches from start while they fit in max_bytes; always one.
+     * Consumers never get a leader-change marker (see lg__hidden). */
     lg__hwin w = {.at = 0, .len = 0};
-    uint64_t pos = loc.pos;
+    uint64_t start = loc.pos, pos = loc.pos;
     int64_t first = -1, next = offset;
+    int limited = 0;
     while (pos < loc.end) {
         lg_batch_hdr h;
         size_t total;
         rc = lg__hdr_at(loc.seg, &w, pos, loc.end, &h, &total);
         if (rc)
             break;
-        if (first >= 0 && pos - loc.pos + total > max_bytes)
-            break;
-        if (loc.limit >= 0 && h.base_offset + h.last_offset_delta >= loc.limit)
+        if (loc.limit >= 0 && h.base_offset + h.last_offset_delta >= loc.limit) {
+            limited = 1;
             break; /* at or past the read limit */
+        }
+        if (consumer && lg__hidden(&h)) {
+            if (first >= 0)
+                break; /* the range ends before it; the next read skips it */
+            next = h.base_offset + h.last_offset_delta + 1;
+            pos += total;
+            start = pos;
+            continue;
+        }
+        if (first >= 0 && pos - start + total > max_bytes)
+            break;
         if (first < 0)
             first = h.base_offset;
         next = h.base_offset + h.last_offset_delta + 1;
@@ -200,16 +224,21 @@ static int lg__read(lg_log *log, const char *topic, int32_t partition, int64_t o
     }
     if (first < 0) {
         lg__seg_unref(loc.seg);
-        if (!rc && loc.limit >= 0) {
-            /* the batch at offset straddles the limit: nothing yet */
+        if (!rc && next > offset && !limited && next < loc.log_end) {
+            /* only hidden batches up to this segment's end: read on */
+            return lg__read(log, topic, partition, next, max_bytes, consumer, res, hw);
+        }
+        if (!rc && (loc.limit >= 0 || next > offset)) {
+            /* the batch at offset straddles the limit, or only hidden
+             * batches lie below it or the log end: nothing yet */
             res->first_offset = res->next_offset = offset;
             return 0;
         }
         return rc ? rc : CN_ECORRUPT;
     }
     res->fd = loc.seg->fd;
-    res->file_pos = (off_t)loc.pos;
-    res->len = (size_t)(pos - loc.pos);
+    res->file_pos = (off_t)start;
+    res->len = (size_t)(pos - start);
     res->first_offset = first;
     res->next_offset = next;
     res->ref = loc.seg;

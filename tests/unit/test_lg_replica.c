@@ -12,7 +12,9 @@
  * writer's rounds and is seen by end listeners; the read limit holds every
  * consumer read (lg_read, lg_iter, lg_offset_for_time, partition info)
  * below it while replica reads reach the log end, and a change of it is
- * published to end listeners; the raft.state file
+ * published to end listeners; consumer reads leave out leader-change
+ * markers (non-transactional control batches) but not transaction
+ * markers, also across a segment end; the raft.state file
  * round-trips and refuses damaged contents.
  */
 #include <setjmp.h>
@@ -29,6 +31,7 @@
 #include <unistd.h>
 
 #include "cn_bytes.h"
+#include "cn_crc32c.h"
 #include "cn_err.h"
 #include "cn_testutil.h"
 #include "lg.h"
@@ -625,6 +628,98 @@ static void test_read_limit_holds_consumers_below_it(void **st)
     assert_int_equal(pi.high_watermark, 12);
 }
 
+/* One batch of n records at base in epoch, with attrs or'd into its
+ * attributes (CRC recomputed), asserted ok. */
+static void rput_attrs(lg_log *log, int64_t base, int32_t epoch, int n, uint16_t attrs)
+{
+    cn_buf b = CN_BUF_INIT;
+    lgt_batch(&b, (uint32_t)base, n, 20, 1000 + base, -1, -1, -1);
+    unsigned char *h = b.data;
+    cn_wr_be16(h + 21, (uint16_t)(cn_rd_be16(h + 21) | attrs));
+    cn_wr_be32(h + 17, cn_crc32c(0, h + 21, b.len - 21));
+    waiter w;
+    assert_int_equal(rappend(log, 0, base, epoch, b.data, b.len, 1, &w), 0);
+    cn_buf_free(&b);
+}
+
+/* [first, next) of a consumer read at offset, and its byte length. */
+static size_t cread(lg_log *log, int64_t offset, int64_t *first, int64_t *next)
+{
+    lg_read_result r;
+    assert_int_equal(lg_read(log, "t", 0, offset, 1 << 20, &r), 0);
+    *first = r.first_offset;
+    *next = r.next_offset;
+    size_t len = r.len;
+    lg_read_release(log, &r);
+    return len;
+}
+
+static void test_consumer_reads_leave_out_leader_change_markers(void **st)
+{
+    fx *f = *st;
+    rput(f->log, 0, 1, 2);                    /* 0-1 */
+    rput_attrs(f->log, 2, 2, 1, 0x20);        /* 2: marker */
+    rput(f->log, 3, 2, 2);                    /* 3-4 */
+    rput_attrs(f->log, 5, 2, 1, 0x20 | 0x10); /* 5: transaction marker */
+    rput(f->log, 6, 2, 1);                    /* 6 */
+    rput_attrs(f->log, 7, 3, 1, 0x20);        /* 7: marker */
+    rput_attrs(f->log, 8, 4, 1, 0x20);        /* 8: marker */
+    int64_t first, next;
+    /* A range ends before a marker... */
+    assert_true(cread(f->log, 0, &first, &next) > 0);
+    assert_int_equal(first, 0);
+    assert_int_equal(next, 2);
+    /* ...and starts after it; a transaction marker is served. */
+    assert_true(cread(f->log, 2, &first, &next) > 0);
+    assert_int_equal(first, 3);
+    assert_int_equal(next, 7);
+    /* Only markers up to the end: nothing yet, no error. */
+    assert_int_equal(cread(f->log, 7, &first, &next), 0);
+    assert_int_equal(next, 7);
+    /* Replica reads carry every batch. */
+    lg_read_result r;
+    assert_int_equal(lg_read_replica(f->log, "t", 0, 0, 1 << 20, &r), 0);
+    assert_int_equal(r.next_offset, 9);
+    lg_read_release(f->log, &r);
+    /* Below a read limit that falls after the marker: nothing yet. */
+    rput(f->log, 9, 4, 1);
+    assert_int_equal(lg_read_limit_set(f->log, "t", 0, 9), 0);
+    assert_int_equal(cread(f->log, 7, &first, &next), 0);
+    assert_int_equal(lg_read_limit_set(f->log, "t", 0, -1), 0);
+    assert_true(cread(f->log, 7, &first, &next) > 0);
+    assert_int_equal(first, 9);
+    assert_int_equal(next, 10);
+    /* lg_iter never yields control records either. */
+    assert_int_equal(iter_count(f->log), 6);
+}
+
+static void test_marker_at_a_segment_end_is_read_past(void **st)
+{
+    fx *f = *st;
+    lg_close(f->log);
+    f->o.segment_bytes = 4096;
+    fx_open(f);
+    int64_t off = 0;
+    lg_read_result r;
+    /* Fill until the marker is the last batch of its segment: append a
+     * marker, then a batch; stop once the batch after the marker starts a
+     * new segment (a replica read at the marker then ends at it). */
+    for (int i = 0; i < 200; i++) {
+        rput_attrs(f->log, off, 1, 1, 0x20);
+        rput(f->log, off + 1, 1, 4);
+        assert_int_equal(lg_read_replica(f->log, "t", 0, off, 1 << 20, &r), 0);
+        int64_t nx = r.next_offset;
+        lg_read_release(f->log, &r);
+        off += 5;
+        if (nx == off - 4)
+            break;
+    }
+    int64_t first, next;
+    assert_true(cread(f->log, off - 5, &first, &next) > 0);
+    assert_int_equal(first, off - 4);
+    assert_int_equal(next, off);
+}
+
 static void test_read_limit_change_is_published(void **st)
 {
     fx *f = *st;
@@ -801,6 +896,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_durable_end_follows_rounds, setup, teardown),
         cmocka_unit_test_setup_teardown(test_read_limit_holds_consumers_below_it, setup, teardown),
         cmocka_unit_test_setup_teardown(test_read_limit_change_is_published, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_consumer_reads_leave_out_leader_change_markers, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_marker_at_a_segment_end_is_read_past, setup, teardown),
         cmocka_unit_test_setup_teardown(test_replica_append_write_and_sync_failures, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_raft_state_round_trip_and_damage, setup, teardown),
