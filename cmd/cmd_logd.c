@@ -103,15 +103,27 @@ static int logd_cluster_flags(cn_cli *cli, int64_t node, rp_cluster *repl, rp_cl
     return 0;
 }
 
-/* Clustered: start the replication driver for every partition. */
-static int logd_start_repl(logd *d, rp_cluster *cl, int32_t node)
+/* Clustered: start the replication driver for every partition.  listen:
+ * --cluster-listen (NULL: bind self's --cluster entry). */
+static int logd_start_repl(logd *d, rp_cluster *cl, int32_t node, const char *listen)
 {
     rp_repl_opts ro = {.cluster = cl, .self = node};
+    if (listen) {
+        /* "HOST:PORT" parsed as a one-node membership under self's id. */
+        char entry[RP_HOST_MAX + 32];
+        rp_cluster one;
+        snprintf(entry, sizeof(entry), "%d@%s", (int)node, listen);
+        if (strlen(listen) >= RP_HOST_MAX + 16 || rp_cluster_parse(entry, &one) != 0) {
+            fprintf(stderr, "cairn logd: --cluster-listen wants HOST:PORT, got '%s'\n", listen);
+            return CN_EINVAL;
+        }
+        ro.listen = one.peers[0];
+    }
     int rc = rp_repl_new(&d->repl, d->base, d->log, &ro);
     if (rc) {
-        fprintf(stderr, "cairn logd: cannot start replication on %s:%u: %s\n",
-                rp_cluster_peer(cl, node)->host, (unsigned)rp_cluster_peer(cl, node)->port,
-                rc == CN_ESYS ? strerror(errno) : cn_strerror(rc));
+        const rp_peer *at = listen ? &ro.listen : rp_cluster_peer(cl, node);
+        fprintf(stderr, "cairn logd: cannot start replication on %s:%u: %s\n", at->host,
+                (unsigned)at->port, rc == CN_ESYS ? strerror(errno) : cn_strerror(rc));
         return rc;
     }
     rp_repl_on_hw(d->repl, logd_hw_moved, d);
@@ -162,6 +174,9 @@ int cmd_logd(int argc, char **argv)
         {"cluster-kafka", "ID@HOST:PORT,...", NULL,
          "with --cluster: each node's advertised Kafka address, by the same ids"},
         {"replication-factor", "N", "3", "with --cluster: must equal the number of nodes"},
+        {"cluster-listen", "HOST:PORT", NULL,
+         "with --cluster: bind the replication listener here instead of this node's --cluster "
+         "entry (peers still dial the entry: a proxy or NAT forwards it)"},
     };
     cn_cli cli = {
         "cairn logd",
@@ -214,7 +229,11 @@ int cmd_logd(int argc, char **argv)
     rp_cluster repl_cl, kafka_cl;
     int64_t rf = 0;
     int clustered = cn_cli_str(&cli, "cluster") != NULL;
-    if (clustered && (rc = logd_cluster_flags(&cli, node, &repl_cl, &kafka_cl, &rf)) != 0) {
+    if (!clustered && cn_cli_str(&cli, "cluster-listen"))
+        rc = cn_cli_usage_error(&cli, "--cluster-listen needs --cluster");
+    else if (clustered)
+        rc = logd_cluster_flags(&cli, node, &repl_cl, &kafka_cl, &rf);
+    if (rc != 0) {
         cn_cli_free(&cli);
         return rc;
     }
@@ -256,7 +275,8 @@ int cmd_logd(int argc, char **argv)
         goto out;
     }
     d.log = log;
-    if (clustered && logd_start_repl(&d, &repl_cl, (int32_t)node) != 0)
+    if (clustered &&
+        logd_start_repl(&d, &repl_cl, (int32_t)node, cn_cli_str(&cli, "cluster-listen")) != 0)
         goto out;
     ko.repl = d.repl;
     rc = kf_server_new(&d.srv, d.base, log, &ko);

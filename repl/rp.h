@@ -327,6 +327,8 @@ typedef struct rp_net_opts {
     uint32_t hello_timeout_ms; /* 0: 5000 */
     uint32_t backoff_min_ms;   /* 0: 50 */
     uint32_t backoff_max_ms;   /* 0: 2000 */
+    rp_peer listen;            /* port 0: listen on self's entry in cluster; else bind here
+                                  (self's entry is where peers dial: a proxy or NAT in front) */
 } rp_net_opts;
 
 /** Counters since rp_net_new. */
@@ -386,6 +388,7 @@ typedef struct rp_repl_opts {
     uint32_t election_ticks;  /* 0: 10 */
     uint32_t heartbeat_ticks; /* 0: 2 */
     int32_t max_fetch_bytes;  /* 0: 1 MiB */
+    rp_peer listen;           /* as rp_net_opts.listen */
 } rp_repl_opts;
 
 /** What this node knows of one partition's replica. */

@@ -583,13 +583,19 @@ static int rp_net_setup(rp_net *n, const rp_net_opts *o)
     for (int i = 0; i < n->cluster.npeers; i++)
         if (n->slots[i].id == n->self)
             me = &n->slots[i];
+    const rp_peer *at = o->listen.port ? &o->listen : rp_cluster_peer(&n->cluster, n->self);
+    struct sockaddr_storage lsa = me->sa;
+    socklen_t lsalen = me->salen;
+    if (o->listen.port && rp_resolve(&o->listen, &lsa, &lsalen) != 0) {
+        cn_log_error("rp", "cannot resolve replication listen address %s", o->listen.host);
+        return CN_EINVAL;
+    }
     n->lst =
         evconnlistener_new_bind(n->base, rp_accept_cb, n, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE,
-                                64, (struct sockaddr *)&me->sa, (int)me->salen);
+                                64, (struct sockaddr *)&lsa, (int)lsalen);
     if (!n->lst) {
-        cn_log_error("rp", "cannot listen on replication address %s:%u: %s",
-                     rp_cluster_peer(&n->cluster, n->self)->host,
-                     (unsigned)rp_cluster_peer(&n->cluster, n->self)->port, strerror(errno));
+        cn_log_error("rp", "cannot listen on replication address %s:%u: %s", at->host,
+                     (unsigned)at->port, strerror(errno));
         return CN_ESYS;
     }
     for (int i = 0; i < n->cluster.npeers; i++)

@@ -580,7 +580,11 @@ int rp_repl_new(rp_repl **out, struct event_base *base, lg_log *log, const rp_re
     pthread_cond_init(&r->idle, NULL);
     r->tick = event_new(base, -1, EV_PERSIST, rp_tick_cb, r);
     r->wake = event_new(base, -1, 0, rp_wake_cb, r);
-    rp_net_opts no = {.cluster = &r->cluster, .self = o->self, .deliver = rp_deliver, .ud = r};
+    rp_net_opts no = {.cluster = &r->cluster,
+                      .self = o->self,
+                      .deliver = rp_deliver,
+                      .ud = r,
+                      .listen = o->listen};
     int rc = !r->tick || !r->wake ? CN_ENOMEM : rp_marker_build(r);
     if (rc == 0)
         rc = rp_net_new(&r->net, base, &no);
