@@ -75,6 +75,21 @@ static int logd_add_topic(void *ud, const char *name, const lg_topic_config *cfg
     return lp->rc != 0;
 }
 
+/* "HOST:PORT" of --cluster-listen into *out (parsed as a one-node
+ * membership under self's id).  @return 0 or CN_EINVAL. */
+static int logd_parse_listen(const char *listen, int32_t node, rp_peer *out)
+{
+    char entry[RP_HOST_MAX + 32];
+    rp_cluster one;
+    if (strlen(listen) >= RP_HOST_MAX + 16)
+        return CN_EINVAL;
+    snprintf(entry, sizeof(entry), "%d@%s", (int)node, listen);
+    if (rp_cluster_parse(entry, &one) != 0)
+        return CN_EINVAL;
+    *out = one.peers[0];
+    return 0;
+}
+
 /* Parse and check the cluster flags.  @return 0, or a usage error printed. */
 static int logd_cluster_flags(cn_cli *cli, int64_t node, rp_cluster *repl, rp_cluster *kafka,
                               int64_t *rf)
@@ -100,6 +115,10 @@ static int logd_cluster_flags(cn_cli *cli, int64_t node, rp_cluster *repl, rp_cl
     if (cn_cli_bool(cli, "auto-create"))
         return cn_cli_usage_error(cli, "--auto-create is refused with --cluster (topics are "
                                        "created at start on every node)");
+    rp_peer lp;
+    const char *ls = cn_cli_str(cli, "cluster-listen");
+    if (ls && logd_parse_listen(ls, (int32_t)node, &lp) != 0)
+        return cn_cli_usage_error(cli, "--cluster-listen wants HOST:PORT, got '%s'", ls);
     return 0;
 }
 
@@ -108,17 +127,8 @@ static int logd_cluster_flags(cn_cli *cli, int64_t node, rp_cluster *repl, rp_cl
 static int logd_start_repl(logd *d, rp_cluster *cl, int32_t node, const char *listen)
 {
     rp_repl_opts ro = {.cluster = cl, .self = node};
-    if (listen) {
-        /* "HOST:PORT" parsed as a one-node membership under self's id. */
-        char entry[RP_HOST_MAX + 32];
-        rp_cluster one;
-        snprintf(entry, sizeof(entry), "%d@%s", (int)node, listen);
-        if (strlen(listen) >= RP_HOST_MAX + 16 || rp_cluster_parse(entry, &one) != 0) {
-            fprintf(stderr, "cairn logd: --cluster-listen wants HOST:PORT, got '%s'\n", listen);
-            return CN_EINVAL;
-        }
-        ro.listen = one.peers[0];
-    }
+    if (listen && logd_parse_listen(listen, node, &ro.listen) != 0)
+        return CN_EINVAL; /* checked with the flags */
     int rc = rp_repl_new(&d->repl, d->base, d->log, &ro);
     if (rc) {
         const rp_peer *at = listen ? &ro.listen : rp_cluster_peer(cl, node);

@@ -298,6 +298,11 @@ static int rp_part_do(rp_part *p, rp_out *o, int32_t *pt, int32_t *pv, int *nper
         rc = rp_part_append(p, o);
         break;
     case RP_OUT_TRUNCATE:
+        /* Rare (a diverged tail after a failover) and what an operator
+         * wants to see when records above the HW vanish. */
+        cn_log_info("rp", "%s/%d: truncating the log to offset %lld (term %d, log end was %lld)",
+                    p->topic, (int)p->partition, (long long)o->offset, (int)p->pub.term,
+                    (long long)p->pub.log_end);
         rc = lg_replica_truncate(p->r->log, p->topic, p->partition, o->offset);
         if (rc == 0 && p->durable_seen > o->offset)
             p->durable_seen = o->offset;

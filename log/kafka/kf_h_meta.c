@@ -226,14 +226,23 @@ int kf_h_metadata(kf_conn *c)
         b = kf_arena_alloc(c->arena, (size_t)cl->npeers * sizeof(*b));
         if (!b)
             return CN_ENOMEM;
+        /* Live brokers only, as Kafka lists the registered ones: this node
+         * and the peers it has a replication connection with.  A client
+         * (kafkajs) that keeps a fetcher per listed broker otherwise keeps
+         * dialling a dead node and stops fetching from the live ones. */
+        const rp_net *net = s->o.repl ? rp_repl_net(s->o.repl) : NULL;
+        int n = 0;
         for (int i = 0; i < cl->npeers; i++) {
-            b[i].NodeId = cl->peers[i].id;
-            b[i].Host = kf_str_c(cl->peers[i].host);
-            b[i].Port = cl->peers[i].port;
-            b[i].Rack.len = -1;
+            if (cl->peers[i].id != s->o.node_id && net && !rp_net_connected(net, cl->peers[i].id))
+                continue;
+            b[n].NodeId = cl->peers[i].id;
+            b[n].Host = kf_str_c(cl->peers[i].host);
+            b[n].Port = cl->peers[i].port;
+            b[n].Rack.len = -1;
+            n++;
         }
         r.Brokers.v = b;
-        r.Brokers.n = cl->npeers;
+        r.Brokers.n = n;
     }
     r.ClusterId = kf_str_c(KF_CLUSTER_ID);
     r.ControllerId = s->o.node_id;

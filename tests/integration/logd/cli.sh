@@ -17,7 +17,8 @@ trap cleanup EXIT
 fail() { echo "logd/cli: $*" >&2; exit 1; }
 
 out=$("$BIN" logd --help) || fail "--help exited $?"
-for f in data kafka-listen advertise partitions max-request-bytes auto-create durability node-id idle-timeout; do
+for f in data kafka-listen advertise partitions max-request-bytes auto-create durability node-id idle-timeout \
+  cluster cluster-kafka cluster-listen replication-factor; do
   grep -q -- "--$f" <<<"$out" || fail "--help does not list --$f"
 done
 grep -q "default: 127.0.0.1:9092" <<<"$out" || fail "--help does not show the listener default"
@@ -36,6 +37,9 @@ expect_usage --partitions many
 expect_usage --max-request-bytes 10
 expect_usage --durability sometimes
 expect_usage --advertise nohostport
+expect_usage --cluster-listen 127.0.0.1:9192
+expect_usage --node-id 1 --cluster 1@127.0.0.1:9192,2@127.0.0.1:9193,3@127.0.0.1:9194 \
+  --cluster-kafka 1@127.0.0.1:9092,2@127.0.0.1:9093,3@127.0.0.1:9094 --cluster-listen nohostport
 
 # A running node: its port and its data directory are taken.
 "$BIN" logd --data "$tmp/a" --kafka-listen 127.0.0.1:0 --port-file "$tmp/a.port" 2>"$tmp/a.log" &
