@@ -152,6 +152,69 @@ typedef struct log_dump_opts {
     int follow; /* keep waiting for new records */
 } log_dump_opts;
 
+/* The transactions of one partition as the index has them, to show each
+ * transactional record's outcome: aborted (producer id, first offset,
+ * marker offset) in marker order, and open ones (last_offset -1). */
+typedef struct log_txview {
+    lg_aborted_txn *v;
+    size_t n, cap;
+    size_t skip; /* aborted entries whose marker lies below what was shown */
+    int err;
+} log_txview;
+
+static int log_tx_push(log_txview *x, int64_t pid, int64_t first, int64_t last)
+{
+    if (x->n == x->cap) {
+        size_t nc = x->cap ? x->cap * 2 : 16;
+        lg_aborted_txn *nv = realloc(x->v, nc * sizeof(*nv));
+        if (!nv)
+            return x->err = CN_ENOMEM;
+        x->v = nv;
+        x->cap = nc;
+    }
+    x->v[x->n++] = (lg_aborted_txn){pid, first, last};
+    return 0;
+}
+
+static int log_tx_aborted(void *ud, const lg_aborted_txn *t)
+{
+    return log_tx_push(ud, t->producer_id, t->first_offset, t->last_offset);
+}
+
+static int log_tx_open(void *ud, int64_t pid, int64_t first)
+{
+    return log_tx_push(ud, pid, first, -1);
+}
+
+static int log_txview_load(lg_log *log, const char *topic, int32_t p, int64_t from, log_txview *x)
+{
+    x->n = x->skip = 0;
+    int rc = lg_aborted_txns(log, topic, p, from, INT64_MAX, log_tx_aborted, x);
+    if (!rc)
+        rc = lg_open_txns(log, topic, p, log_tx_open, x);
+    return rc ? rc : x->err;
+}
+
+/* The outcome of a transactional batch of pid at offset.  Offsets only
+ * grow along a dump, so aborts ending below it are skipped for good; the
+ * rest is scanned (FUTURE: an interval index for logs with very many
+ * aborted transactions). */
+static const char *log_tx_status(log_txview *x, int64_t pid, int64_t offset)
+{
+    while (x->skip < x->n && x->v[x->skip].last_offset >= 0 && x->v[x->skip].last_offset < offset)
+        x->skip++;
+    for (size_t i = x->skip; i < x->n; i++) {
+        const lg_aborted_txn *t = &x->v[i];
+        if (t->producer_id != pid || t->first_offset > offset)
+            continue;
+        if (t->last_offset < 0)
+            return "open";
+        if (offset < t->last_offset)
+            return "aborted";
+    }
+    return "committed";
+}
+
 /* Dump one partition; returns records printed or a negative error. */
 static int64_t log_dump_part(lg_log *log, const char *topic, int32_t p, const log_dump_opts *d,
                              int64_t budget)
@@ -177,24 +240,37 @@ static int64_t log_dump_part(lg_log *log, const char *topic, int32_t p, const lo
     int rc = lg_iter_open(&it, log, topic, p, start);
     if (rc)
         return rc;
+    /* Markers are shown, and each transactional record's outcome. */
+    lg_iter_set_control(it, 1);
+    log_txview tx = {NULL, 0, 0, 0, 0};
+    rc = log_txview_load(log, topic, p, start, &tx);
     cn_buf out = CN_BUF_INIT;
     int64_t n = 0;
     lg_record rec;
-    while (!log_stop && (budget < 0 || n < budget)) {
+    while (!rc && !log_stop && (budget < 0 || n < budget)) {
         rc = lg_iter_next(it, &rec);
         if (rc == CN_DONE && d->follow) {
             fflush(stdout);
             usleep(100 * 1000);
+            rc = log_txview_load(log, topic, p, start, &tx); /* transactions end meanwhile */
             continue;
         }
         if (rc)
             break;
+        const lg_batch_hdr *h = lg_iter_batch(it);
+        insp_txn ti = {0, h->producer_id, h->producer_epoch, NULL};
+        if (h->attributes & LG_ATTR_CONTROL)
+            ti.control = 1;
+        else if (h->attributes & LG_ATTR_TRANSACTIONAL)
+            ti.status = log_tx_status(&tx, h->producer_id, rec.offset);
         cn_buf_reset(&out);
-        if (insp_format_record(&out, d->fmt, topic, p, &rec) == 0)
+        if (insp_format_record_txn(&out, d->fmt, topic, p, &rec,
+                                   ti.control || ti.status ? &ti : NULL) == 0)
             fwrite(out.data, 1, out.len, stdout);
         n++;
     }
     cn_buf_free(&out);
+    free(tx.v);
     lg_iter_close(it);
     if (rc && rc != CN_DONE) {
         fprintf(stderr, "cairn log: %s:%d: stopped at a bad record: %s\n", topic, p,

@@ -33,6 +33,16 @@
  *   (non-CloudEvent values: value="..." or value_b64=...).
  * raw: the value bytes exactly, nothing added (nothing for a null value).
  *
+ * Transactions (insp_format_record_txn): a transaction marker (a control
+ * record) is shown as the marker, without key or value:
+ *   json: {..."offset":14,"timestamp":...,"timestamp_ms":...,
+ *          "control":"COMMIT","producer_id":1000,"producer_epoch":0}
+ *   text: ble-raw/0@14 2026-... control=COMMIT producer=1000/0
+ *   raw:  nothing;
+ * and a record of a transactional batch gets its transaction's outcome
+ * after the timestamp: json "transaction":"committed"|"aborted"|"open",
+ * "producer_id":N; text txn=aborted producer=N.
+ *
  * Pure; any thread; appends to a caller-owned cn_buf; allocation via
  * cn_alloc.  Errors: CN_ENOMEM, CN_EINVAL (unknown format).
  */
@@ -56,5 +66,18 @@ int insp_format_parse(const char *s, enum insp_format *out);
  */
 int insp_format_record(cn_buf *out, enum insp_format fmt, const char *topic, int32_t partition,
                        const lg_record *rec);
+
+/** What the batch of a record says about transactions. */
+typedef struct insp_txn {
+    int control;         /* a control record: shown as a transaction marker */
+    int64_t producer_id; /* the batch's producer */
+    int16_t producer_epoch;
+    const char *status; /* a transactional data record: "committed", "aborted" or "open";
+                           NULL for a record outside transactions */
+} insp_txn;
+
+/** insp_format_record with the record's transaction (tx NULL: none). */
+int insp_format_record_txn(cn_buf *out, enum insp_format fmt, const char *topic, int32_t partition,
+                           const lg_record *rec, const insp_txn *tx);
 
 #endif

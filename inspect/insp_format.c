@@ -12,12 +12,14 @@
  */
 #include "insp.h"
 
+#include "cn_bytes.h"
 #include "cn_ce.h"
 #include "cn_err.h"
 #include "cn_time.h"
 #include "insp_json.h"
 
 #include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -215,7 +217,22 @@ static int insp__json_value(cn_buf *b, const lg_record *rec)
     return insp__json_bytes_member(b, 1, "value", rec->value, rec->value_len);
 }
 
-static int insp__json_record(cn_buf *b, const char *topic, int32_t partition, const lg_record *rec)
+/* The type of a control record (its key: version i16, type i16). */
+static const char *insp__ctl_name(const lg_record *rec, char *tmp, size_t cap)
+{
+    if (!rec->key || rec->key_len < 4)
+        return "UNKNOWN";
+    int t = (int16_t)cn_rd_be16(rec->key + 2);
+    if (t == 0)
+        return "ABORT";
+    if (t == 1)
+        return "COMMIT";
+    snprintf(tmp, cap, "TYPE_%d", t);
+    return tmp;
+}
+
+static int insp__json_record(cn_buf *b, const char *topic, int32_t partition, const lg_record *rec,
+                             const insp_txn *tx)
 {
     int rc = cn_buf_append(b, "{", 1);
     if (!rc && topic) {
@@ -228,6 +245,16 @@ static int insp__json_record(cn_buf *b, const char *topic, int32_t partition, co
                             partition, rec->offset);
     rc = rc ? rc : insp__ts_text(b, rec->timestamp, 1);
     rc = rc ? rc : cn_buf_printf(b, ",\"timestamp_ms\":%" PRId64, rec->timestamp);
+    if (!rc && tx && tx->control) {
+        char tmp[32];
+        rc = cn_buf_printf(
+            b, ",\"control\":\"%s\",\"producer_id\":%" PRId64 ",\"producer_epoch\":%d}\n",
+            insp__ctl_name(rec, tmp, sizeof(tmp)), tx->producer_id, (int)tx->producer_epoch);
+        return rc;
+    }
+    if (!rc && tx && tx->status)
+        rc = cn_buf_printf(b, ",\"transaction\":\"%s\",\"producer_id\":%" PRId64, tx->status,
+                           tx->producer_id);
     rc = rc ? rc : insp__json_bytes_member(b, 1, "key", rec->key, rec->key_len);
     rc = rc ? rc : insp__json_headers(b, rec);
     rc = rc ? rc : insp__json_value(b, rec);
@@ -307,11 +334,20 @@ static int insp__text_ce(cn_buf *b, cn_ce_msg *msg, const cn_ce *ev)
     }
 }
 
-static int insp__text_record(cn_buf *b, const char *topic, int32_t partition, const lg_record *rec)
+static int insp__text_record(cn_buf *b, const char *topic, int32_t partition, const lg_record *rec,
+                             const insp_txn *tx)
 {
     int rc = topic ? cn_buf_printf(b, "%s/", topic) : 0;
     rc = rc ? rc : cn_buf_printf(b, "%" PRId32 "@%" PRId64 " ", partition, rec->offset);
     rc = rc ? rc : insp__ts_text(b, rec->timestamp, 0);
+    if (!rc && tx && tx->control) {
+        char tmp[32];
+        return cn_buf_printf(b, " control=%s producer=%" PRId64 "/%d\n",
+                             insp__ctl_name(rec, tmp, sizeof(tmp)), tx->producer_id,
+                             (int)tx->producer_epoch);
+    }
+    if (!rc && tx && tx->status)
+        rc = cn_buf_printf(b, " txn=%s producer=%" PRId64, tx->status, tx->producer_id);
     rc = rc ? rc : insp__text_bytes(b, "key", rec->key, rec->key_len);
     if (rc)
         return rc;
@@ -339,17 +375,24 @@ static int insp__text_record(cn_buf *b, const char *topic, int32_t partition, co
 int insp_format_record(cn_buf *out, enum insp_format fmt, const char *topic, int32_t partition,
                        const lg_record *rec)
 {
+    return insp_format_record_txn(out, fmt, topic, partition, rec, NULL);
+}
+
+int insp_format_record_txn(cn_buf *out, enum insp_format fmt, const char *topic, int32_t partition,
+                           const lg_record *rec, const insp_txn *tx)
+{
     size_t start = out->len;
     int rc;
     switch (fmt) {
     case INSP_FMT_JSON:
-        rc = insp__json_record(out, topic, partition, rec);
+        rc = insp__json_record(out, topic, partition, rec, tx);
         break;
     case INSP_FMT_TEXT:
-        rc = insp__text_record(out, topic, partition, rec);
+        rc = insp__text_record(out, topic, partition, rec, tx);
         break;
     case INSP_FMT_RAW:
-        rc = rec->value ? cn_buf_append(out, rec->value, rec->value_len) : 0;
+        rc =
+            rec->value && !(tx && tx->control) ? cn_buf_append(out, rec->value, rec->value_len) : 0;
         break;
     default:
         rc = CN_EINVAL;

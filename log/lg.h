@@ -303,6 +303,10 @@ int lg_iter_open(lg_iter **out, lg_log *log, const char *topic, int32_t partitio
 int lg_iter_next(lg_iter *it, lg_record *rec);
 /** The batch header of the record last returned. */
 const lg_batch_hdr *lg_iter_batch(const lg_iter *it);
+/** on != 0: also return the records of control batches (transaction
+ *  markers; lg_iter_batch's attributes say LG_ATTR_CONTROL), which are
+ *  skipped by default as a Kafka consumer skips them. */
+void lg_iter_set_control(lg_iter *it, int on);
 void lg_iter_close(lg_iter *it); /* NULL-safe */
 
 /* ---- maintenance ----------------------------------------------------- */
@@ -518,6 +522,12 @@ typedef struct lg_aborted_txn {
  */
 int lg_aborted_txns(lg_log *log, const char *topic, int32_t partition, int64_t from, int64_t upto,
                     int (*fn)(void *ud, const lg_aborted_txn *t), void *ud);
+/** fn(ud, producer_id, first_offset) for every transaction open in the
+ *  partition (as committed to the index); fn returning non-zero stops.
+ *  Works in read_only mode.  @return 0, LG_ENOTOPIC, LG_ENOPART, an LMDB
+ *  error. */
+int lg_open_txns(lg_log *log, const char *topic, int32_t partition,
+                 int (*fn)(void *ud, int64_t producer_id, int64_t first_offset), void *ud);
 
 /**
  * lg_read for a read_committed consumer: no batch at or past the last

@@ -6,7 +6,8 @@
  * The iterator reads whole batches with pread into its own buffer, checks
  * each one's CRC before decoding it (a damaged batch marks the partition
  * failed and returns LG_ECRC: nothing corrupt is ever handed out), skips
- * control batches (transaction markers, as Kafka consumers do) and records
+ * control batches (transaction markers, as Kafka consumers do; unless
+ * lg_iter_set_control asked for them, as `cairn log dump` does) and records
  * below the requested offset, and follows the partition across segments.
  * It is bounded by what the index has committed, like lg_read, and at the
  * end returns CN_DONE; calling again later picks up new records.
@@ -32,6 +33,7 @@ struct lg_iter {
     cn_buf buf;    /* the current batch */
     lg_batch_iter *bi;
     lg_batch_hdr h;
+    int control; /* hand out control records too (lg_iter_set_control) */
 };
 
 static size_t lg__max_plain(const lg_log *log)
@@ -85,6 +87,11 @@ void lg_iter_close(lg_iter *it)
 const lg_batch_hdr *lg_iter_batch(const lg_iter *it)
 {
     return &it->h;
+}
+
+void lg_iter_set_control(lg_iter *it, int on)
+{
+    it->control = on != 0;
 }
 
 /* Read and check the batch at it->pos.  0, or an error (partition marked
@@ -180,7 +187,7 @@ int lg_iter_next(lg_iter *it, lg_record *rec)
         }
         if (last < it->want)
             continue;
-        if (it->h.attributes & LG_ATTR_CONTROL) {
+        if ((it->h.attributes & LG_ATTR_CONTROL) && !it->control) {
             it->want = last + 1;
             continue;
         }

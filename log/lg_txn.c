@@ -365,6 +365,44 @@ int lg_aborted_txns(lg_log *log, const char *topic, int32_t partition, int64_t f
     return rc;
 }
 
+int lg_open_txns(lg_log *log, const char *topic, int32_t partition,
+                 int (*fn)(void *ud, int64_t producer_id, int64_t first_offset), void *ud)
+{
+    if (!log || !topic || !fn)
+        return CN_EINVAL;
+    pthread_rwlock_rdlock(&log->tmu);
+    lg_part *p;
+    int rc = lg__topic_lookup_part(log, topic, partition, &p);
+    uint32_t tid = rc ? 0 : p->tp->id;
+    int32_t idx = rc ? 0 : p->idx;
+    pthread_rwlock_unlock(&log->tmu);
+    if (rc || !log->ix.has_tx)
+        return rc;
+    MDB_txn *txn;
+    rc = lg__ix_err(mdb_txn_begin(log->ix.env, NULL, MDB_RDONLY, &txn));
+    if (rc)
+        return rc;
+    MDB_cursor *c;
+    rc = lg__ix_err(mdb_cursor_open(txn, log->ix.txopen, &c));
+    if (rc) {
+        mdb_txn_abort(txn);
+        return rc;
+    }
+    unsigned char pre[8];
+    lg__ix_key_tp(pre, tid, idx);
+    MDB_val k = {8, pre}, d;
+    int m = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE);
+    while (m == 0 && !rc && k.mv_size == 16 && memcmp(k.mv_data, pre, 8) == 0) {
+        if (d.mv_size == 8)
+            rc = fn(ud, (int64_t)cn_rd_be64((const unsigned char *)k.mv_data + 8),
+                    (int64_t)cn_rd_be64(d.mv_data));
+        m = mdb_cursor_get(c, &k, &d, MDB_NEXT);
+    }
+    mdb_cursor_close(c);
+    mdb_txn_abort(txn);
+    return rc;
+}
+
 /* ---- the coordinator's records (DATA/state `txns`) ----------------------------- */
 
 int lg_txn_state_put(lg_log *log, const char *key, const void *val, size_t n)

@@ -26,8 +26,9 @@
 #include "cn_ce.h"
 #include "cn_err.h"
 #include "cn_testutil.h"
-#include "lg_batch.h"
 #include "insp.h"
+#include "lg.h"
+#include "lg_batch.h"
 #include "insp_json.h"
 
 #define CT_KEY "content-type"
@@ -501,6 +502,82 @@ static void test_utf8_and_base64(void **st)
     cn_buf_free(&o);
 }
 
+static int buf_has(const cn_buf *b, const char *needle)
+{
+    size_t n = strlen(needle);
+    for (size_t i = 0; i + n <= b->len; i++)
+        if (memcmp(b->data + i, needle, n) == 0)
+            return 1;
+    return 0;
+}
+
+/* Transactions: a marker is shown as the marker (no key, no value; raw
+ * prints nothing), a transactional record with its outcome; a hostile
+ * control record (no key, a short key, an unknown type) still renders. */
+static void test_transaction_markers_and_outcomes(void **st)
+{
+    (void)st;
+    one o;
+    cn_buf marker = CN_BUF_INIT;
+    assert_int_equal(lg_control_batch(&marker, 1000, 3, 0, 0, 1764320000123), 0);
+    lg_batch_iter *it;
+    lg_record rec;
+    assert_int_equal(lg_batch_iter_open(&it, marker.data, marker.len, 0), 0);
+    assert_int_equal(lg_batch_iter_next(it, &rec), 0);
+    insp_txn tx = {1, 1000, 3, NULL};
+    cn_buf out = CN_BUF_INIT;
+    assert_int_equal(insp_format_record_txn(&out, INSP_FMT_JSON, "t", 2, &rec, &tx), 0);
+    json_error_t err;
+    json_t *j = json_loadb((const char *)out.data, out.len, 0, &err);
+    assert_non_null(j);
+    assert_string_equal(jstr(j, "control"), "ABORT");
+    assert_int_equal(jint(j, "producer_id"), 1000);
+    assert_int_equal(jint(j, "producer_epoch"), 3);
+    assert_null(json_object_get(j, "value"));
+    json_decref(j);
+    cn_buf_reset(&out);
+    assert_int_equal(insp_format_record_txn(&out, INSP_FMT_TEXT, "t", 2, &rec, &tx), 0);
+    assert_true(buf_has(&out, " control=ABORT producer=1000/3\n"));
+    cn_buf_reset(&out);
+    assert_int_equal(insp_format_record_txn(&out, INSP_FMT_RAW, "t", 2, &rec, &tx), 0);
+    assert_int_equal(out.len, 0);
+    lg_batch_iter_close(it);
+    cn_buf_free(&marker);
+    /* hostile control records: no key, a short key, an unknown type */
+    const char *keys[3] = {NULL, "\x00", "\x00\x00\x00\x07"};
+    const size_t klen[3] = {0, 1, 4};
+    const char *want[3] = {"UNKNOWN", "UNKNOWN", "TYPE_7"};
+    for (int i = 0; i < 3; i++) {
+        one_make(&o, 5, keys[i], klen[i], "v", 1, NULL, 0);
+        cn_buf_reset(&out);
+        assert_int_equal(insp_format_record_txn(&out, INSP_FMT_JSON, NULL, 0, &o.rec, &tx), 0);
+        j = json_loadb((const char *)out.data, out.len, 0, &err);
+        assert_non_null(j);
+        assert_string_equal(jstr(j, "control"), want[i]);
+        json_decref(j);
+        one_free(&o);
+    }
+    /* a transactional data record: its outcome and producer */
+    one_make(&o, 5, "k", 1, "v", 1, NULL, 0);
+    insp_txn dt = {0, 77, 0, "aborted"};
+    cn_buf_reset(&out);
+    assert_int_equal(insp_format_record_txn(&out, INSP_FMT_JSON, NULL, 0, &o.rec, &dt), 0);
+    j = json_loadb((const char *)out.data, out.len, 0, &err);
+    assert_non_null(j);
+    assert_string_equal(jstr(j, "transaction"), "aborted");
+    assert_int_equal(jint(j, "producer_id"), 77);
+    assert_string_equal(jstr(j, "value"), "v");
+    json_decref(j);
+    cn_buf_reset(&out);
+    assert_int_equal(insp_format_record_txn(&out, INSP_FMT_TEXT, NULL, 0, &o.rec, &dt), 0);
+    assert_true(buf_has(&out, " txn=aborted producer=77 "));
+    cn_buf_reset(&out);
+    assert_int_equal(insp_format_record_txn(&out, INSP_FMT_RAW, NULL, 0, &o.rec, &dt), 0);
+    assert_int_equal(out.len, 1);
+    cn_buf_free(&out);
+    one_free(&o);
+}
+
 static void test_oom(void **st)
 {
     (void)st;
@@ -546,6 +623,7 @@ int main(void)
         cmocka_unit_test(test_json_always_valid),
         cmocka_unit_test(test_utf8_and_base64),
         cmocka_unit_test(test_base64_same_as_before),
+        cmocka_unit_test(test_transaction_markers_and_outcomes),
         cmocka_unit_test(test_oom),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -9,7 +9,9 @@
  * producer's epoch (an older epoch's batches and markers are then
  * LG_EFENCED) and let a same-epoch producer continue its sequences; all of
  * it survives a reopen, a lost index (rebuilt from the segments) and
- * truncation; the coordinator's records (lg_txn_state_put/each) persist,
+ * truncation; lg_open_txns lists the open ones and lg_iter_set_control
+ * makes an iterator return the markers; the coordinator's records
+ * (lg_txn_state_put/each) persist,
  * and hostile keys are refused; a read-only opener sees the same.
  */
 #include <setjmp.h>
@@ -152,8 +154,38 @@ static void build(fx *f, int64_t pid2)
     assert_int_equal(lso(f, 0), 14);
 }
 
+static int open_add(void *ud, int64_t pid, int64_t first)
+{
+    int64_t *v = ud;
+    v[0]++;
+    v[1] = pid;
+    v[2] = first;
+    return 0;
+}
+
 static void check_built(fx *f, int64_t pid2)
 {
+    int64_t open[3] = {0, 0, 0};
+    assert_int_equal(lg_open_txns(f->log, "t", 0, open_add, open), 0);
+    assert_int_equal(open[0], 1);
+    assert_int_equal(open[1], f->pid);
+    assert_int_equal(open[2], 14);
+    /* An iterator skips the markers, unless asked for them. */
+    for (int ctl = 0; ctl < 2; ctl++) {
+        lg_iter *it;
+        assert_int_equal(lg_iter_open(&it, f->log, "t", 0, 11), 0);
+        lg_iter_set_control(it, ctl);
+        lg_record r;
+        assert_int_equal(lg_iter_next(it, &r), 0);
+        assert_int_equal(r.offset, 11);
+        assert_int_equal(lg_iter_next(it, &r), 0);
+        assert_int_equal(r.offset, ctl ? 12 : 14);
+        if (ctl) {
+            assert_true(lg_iter_batch(it)->attributes & LG_ATTR_CONTROL);
+            assert_int_equal(lg_iter_batch(it)->producer_id, f->pid);
+        }
+        lg_iter_close(it);
+    }
     assert_int_equal(lso(f, 0), 14);
     assert_int_equal(lso(f, 1), 0); /* nothing there */
     ab_list l = aborted(f->log, 0, 0, 14);

@@ -16,8 +16,12 @@ librdkafka's transactional producer and read_committed consumer
      it; then they go past it without its records;
   5. all of it survives SIGKILL of logd: a transaction open at the kill is
      aborted by its timeout after the restart, a committed one stays
-     visible, and the next producer instance commits normally.
+     visible, and the next producer instance commits normally;
+  6. `cairn log dump` of the running node's data directory shows the
+     markers (COMMIT/ABORT with their producer) and each transactional
+     record's outcome (committed, aborted).
 """
+import json
 import os
 import subprocess
 import sys
@@ -96,6 +100,25 @@ def commit_and_abort(bs):
     assert offs == [0, 1, 2, 3, 4, 6, 7, 8, 9, 10, 12, 13, 14], offs
     print("commit/abort: read_committed %d, read_uncommitted %d records" % (len(rc), len(ru)))
     return p
+
+
+def dump_shows_markers(data):
+    out = subprocess.run([kfutil.BIN, "log", "dump", TOPIC + ":0", "--data", data],
+                         capture_output=True, check=True).stdout.decode()
+    rows = [json.loads(line) for line in out.splitlines()]
+    ctl = [(r["offset"], r["control"]) for r in rows if "control" in r]
+    assert ctl[:3] == [(5, "COMMIT"), (11, "ABORT"), (15, "COMMIT")], ctl
+    for r in rows:
+        v = r.get("value", "")
+        if v.startswith("a1-"):
+            assert r["transaction"] == "aborted", r
+        elif v.startswith("c1-") or v.startswith("c2-"):
+            assert r["transaction"] == "committed", r
+    assert all("producer_id" in r for r in rows if "control" in r)
+    text = subprocess.run([kfutil.BIN, "log", "dump", TOPIC + ":0", "--data", data, "--format", "text"],
+                          capture_output=True, check=True).stdout.decode()
+    assert "control=ABORT" in text and "txn=aborted" in text, text
+    print("log dump: markers at %r, aborted records marked" % ctl[:3])
 
 
 def offsets_in_txn(bs, p):
@@ -241,6 +264,7 @@ def main():
     try:
         bs = node.bootstrap
         p = commit_and_abort(bs)
+        dump_shows_markers(node.data)
         offsets_in_txn(bs, p)
         fencing(bs)
         killed_producer_timeout(bs)
