@@ -12,7 +12,8 @@
  *    catches any decoder/encoder asymmetry the spec-walk could hide;
  *  - the arena never exceeds its cap.
  * Seeds: tests/fuzz/corpus/fuzz_kf_request/ (requests captured from kcat,
- * librdkafka, kafka-python plus the kafka-python vectors of the unit test).
+ * librdkafka, kafka-python plus the kafka-python vectors of the unit test;
+ * txn-*: librdkafka's and kafkajs' transactional producers).
  */
 #include <stdint.h>
 #include <stdlib.h>
