@@ -140,6 +140,10 @@ int cmd_fd_budget(const cn_cli *cli, uint64_t conns, uint64_t reserve)
 int cmd_gateway_tls_flags(cn_cli *cli, gw_server_opts *so)
 {
     const char *cert = cn_cli_str(cli, "tls-cert"), *key = cn_cli_str(cli, "tls-key");
+    int64_t hs;
+    if (cn_cli_i64(cli, "max-tls-handshakes", 0, 10000000, &hs))
+        return CN_EXIT_USAGE;
+    so->max_tls_handshakes = (uint32_t)hs;
     if (!cert && !key)
         return 0;
     if (!cert || !key)

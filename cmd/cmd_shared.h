@@ -71,7 +71,8 @@ int cmd_gateway_flags(cn_cli *cli, const char *listen_flag, uint64_t fd_reserve,
                       gw_server_opts *so);
 
 /**
- * --tls-cert and --tls-key (both or neither) into so, after checking that
+ * --tls-cert and --tls-key (both or neither) and --max-tls-handshakes into
+ * so, after checking that
  * they load (gw_tls_check), so a `--workers` supervisor refuses bad
  * files before it starts any worker.  Called by cmd_gateway_flags.
  * @return 0; CN_EXIT_USAGE (one without the other); CN_EXIT_FAIL (they do

@@ -90,6 +90,8 @@ static cn_flag up_flags[] = {
      "serve wss:// and https:// on --http: PEM certificate chain, leaf first (reloaded on "
      "SIGHUP)"},
     {"tls-key", "FILE", NULL, "the PEM private key of --tls-cert (reloaded on SIGHUP)"},
+    {"max-tls-handshakes", "N", "2048",
+     "TLS handshakes in progress at once (~72 KB each); beyond, closed at once; 0: no limit"},
     {"trusted-proxies", "CIDR,...", NULL,
      "proxies whose X-Forwarded-For (and PROXY header) names the client"},
     {"proxy-protocol", NULL, NULL,

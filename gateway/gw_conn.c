@@ -262,6 +262,7 @@ static int conn_tls_step(gw_server *s, gw_conn *c)
     if (rc == CN_WANT_MORE)
         return 0;
     if (rc) {
+        /* CN_EOVERLOAD (too many handshakes in progress), CN_ENOMEM */
         gw__conn_abort(s, c, rc == CN_EPROTO ? GW_DISC_HANDSHAKE_ERROR : GW_DISC_OVERLOAD);
         return 0;
     }

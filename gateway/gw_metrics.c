@@ -126,13 +126,16 @@ static void gw_metrics_tls(cn_prom *w, const gw_metrics *m)
 {
     cn_prom_family(w, "cairn_gateway_tls_handshakes_total", CN_PROM_COUNTER,
                    "TLS handshakes, by result (plain_http: an HTTP request on the TLS port, "
-                   "answered 400).");
+                   "answered 400; shed: closed at its first bytes, --max-tls-handshakes in "
+                   "progress).");
     const char *ok[] = {"result", "ok", NULL}, *bad[] = {"result", "failed", NULL};
     const char *tmo[] = {"result", "timeout", NULL}, *ph[] = {"result", "plain_http", NULL};
     cn_prom_u64(w, "cairn_gateway_tls_handshakes_total", ok, m->tls_handshakes_ok);
     cn_prom_u64(w, "cairn_gateway_tls_handshakes_total", bad, m->tls_handshakes_failed);
     cn_prom_u64(w, "cairn_gateway_tls_handshakes_total", tmo, m->tls_handshake_timeouts);
     cn_prom_u64(w, "cairn_gateway_tls_handshakes_total", ph, m->tls_plain_http);
+    const char *shed[] = {"result", "shed", NULL};
+    cn_prom_u64(w, "cairn_gateway_tls_handshakes_total", shed, m->tls_shed);
     cn_prom_family(w, "cairn_gateway_tls_reloads_total", CN_PROM_COUNTER,
                    "Certificate reloads (SIGHUP), by result.");
     cn_prom_u64(w, "cairn_gateway_tls_reloads_total", ok, m->tls_reloads_ok);

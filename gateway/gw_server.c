@@ -50,6 +50,7 @@ void gw_server_opts_init(gw_server_opts *o)
     o->max_conns = 20000;
     o->max_msg_bytes = 64 * 1024;
     o->max_inflight = 100000;
+    o->max_tls_handshakes = 2048;
     o->sock_buf = 4096;
     o->auth_fail_rate = 2;
     o->auth_fail_burst = 20;

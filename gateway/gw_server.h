@@ -49,6 +49,12 @@ typedef struct gw_server_opts {
      * gw_server_tls_reload, so they must outlive the server. */
     const char *tls_cert;
     const char *tls_key;
+    /* TLS handshakes in progress at once (0: no limit).  A handshake holds
+     * OpenSSL's handshake buffers (~72 KB) until it completes or the
+     * handshake deadline; a connection whose handshake would pass this is
+     * closed at its first bytes (the client retries), which bounds what a
+     * flood of stalling handshakes can hold. */
+    uint32_t max_tls_handshakes;
     /* Behind a proxy: "CIDR,..." of the proxies whose word on the client's
      * address is taken (NULL: none).  A connection from one of them sends
      * a PROXY protocol v1/v2 header first when proxy_protocol is set (a
@@ -62,7 +68,7 @@ typedef struct gw_server_opts {
 /** Defaults: 127.0.0.1:8080, node "gw", idle 5 s, handshake 10 s, stall
  *  10 s, 20,000 conns, 0 per IP, 64 KiB messages, 100,000 in flight,
  *  development mode, 4 KiB socket buffers, 20 failed token checks per
- *  address then 2 per second. */
+ *  address then 2 per second, 2,048 TLS handshakes in progress. */
 void gw_server_opts_init(gw_server_opts *o);
 
 /**

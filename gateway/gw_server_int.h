@@ -120,6 +120,7 @@ typedef struct gw_metrics {
     double lat_sum_s;
     uint64_t buffer_bytes; /* live heap bytes held by connections */
     uint64_t tls_handshakes_ok, tls_handshakes_failed, tls_handshake_timeouts, tls_plain_http;
+    uint64_t tls_shed; /* closed at the first bytes: --max-tls-handshakes in progress */
     uint64_t tls_reloads_ok, tls_reloads_failed;
     uint64_t pp_ok, pp_local, pp_bad, xff_used, xff_bad;
 } gw_metrics;
@@ -220,6 +221,7 @@ struct gw_server {
     gw_metrics m;
     struct ssl_ctx_st *tls_ctx;   /* --tls-cert: the context new connections start with */
     struct ssl_st **ssl;          /* --tls-cert: per slot, NULL until its first bytes */
+    uint32_t tls_hs;              /* connections in GW_ST_TLS holding an SSL */
     gw_cidr trusted[GW_CIDR_MAX]; /* trusted proxies */
     size_t ntrusted;
 };
@@ -290,8 +292,9 @@ void gw__failtab_charge(gw_failtab *t, const unsigned char addr[16], int64_t now
 int gw__tls_init(gw_server *s, char *err, size_t cap);
 void gw__tls_fini(gw_server *s);
 /* One handshake step: 0 done; CN_WANT_MORE (wait for the socket, with
- * GW_CF_TLS_WANT_W when it must become writable); CN_ENOMEM; CN_EPROTO
- * (failed, counted; a plain-HTTP client was answered): close. */
+ * GW_CF_TLS_WANT_W when it must become writable); CN_ENOMEM; CN_EOVERLOAD
+ * (max_tls_handshakes in progress: counted); CN_EPROTO (failed, counted;
+ * a plain-HTTP client was answered): close. */
 int gw__tls_handshake(gw_server *s, gw_conn *c);
 /* As read(2)/write(2): >0, 0 (end of stream, reads), -1 with errno. */
 ssize_t gw__tls_read(gw_server *s, gw_conn *c, void *p, size_t n);

@@ -19,7 +19,9 @@
  * its connections never reach this file; a TLS connection gets its SSL
  * object only when its first bytes arrive (a TCP connection that never
  * speaks costs no TLS memory), in a side table indexed by slot, so gw_conn
- * keeps its size; SSL_MODE_RELEASE_BUFFERS returns OpenSSL's 16 KiB+ record
+ * keeps its size; at most max_tls_handshakes connections hold an SSL in
+ * the middle of a handshake (the next is closed at its first bytes, counted
+ * as shed); SSL_MODE_RELEASE_BUFFERS returns OpenSSL's 16 KiB+ record
  * buffers whenever a connection is idle; every call is non-blocking (the
  * handshake runs one step per readiness event, bounded by the connection's
  * handshake deadline); a reload swaps the SSL_CTX for new connections only
@@ -143,6 +145,8 @@ static SSL **tls_slot(gw_server *s, gw_conn *c)
 void gw__tls_free(gw_server *s, gw_conn *c)
 {
     SSL **p = tls_slot(s, c);
+    if (*p && c->state == GW_ST_TLS)
+        s->tls_hs--; /* ended in the middle of its handshake */
     SSL_free(*p);
     *p = NULL;
 }
@@ -162,6 +166,10 @@ int gw__tls_handshake(gw_server *s, gw_conn *c)
 {
     SSL **p = tls_slot(s, c);
     if (!*p) {
+        if (s->o.max_tls_handshakes && s->tls_hs >= s->o.max_tls_handshakes) {
+            s->m.tls_shed++;
+            return CN_EOVERLOAD;
+        }
         SSL *ssl = SSL_new(s->tls_ctx);
         if (!ssl || SSL_set_fd(ssl, c->fd) != 1) {
             SSL_free(ssl);
@@ -170,10 +178,12 @@ int gw__tls_handshake(gw_server *s, gw_conn *c)
         }
         SSL_set_accept_state(ssl);
         *p = ssl;
+        s->tls_hs++;
     }
     int r = SSL_do_handshake(*p);
     if (r == 1) {
         s->m.tls_handshakes_ok++;
+        s->tls_hs--;
         return 0;
     }
     int e = SSL_get_error(*p, r);

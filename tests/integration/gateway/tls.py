@@ -24,6 +24,9 @@ the openssl CLI:
   - the same across `--workers 2`: SIGHUP to the supervisor reaches every
     worker (ten new connections in a row present the new certificate) and
     a connection opened before the reload keeps working;
+  - --max-tls-handshakes: with that many handshakes stalled, the next is
+    shed (closed at its first bytes, counted); once the stalled ones are
+    dropped at the deadline, clients get in again;
   - without TLS, SIGHUP is logged and ignored (the gateway keeps serving);
   - bad flags: --tls-cert without --tls-key is a usage error (exit 2); a
     key that does not match the certificate is refused at start (exit 1)
@@ -309,6 +312,36 @@ def bad_flags(tmp, ca, cert):
           "mismatched key: %d %r" % (r.returncode, r.stderr))
 
 
+def handshake_cap(tmp, ca, cert):
+    """--max-tls-handshakes: past the cap a new handshake is shed at its first
+    bytes (the client sees the connection end), and once the stalled ones
+    are dropped at the deadline, clients get in again."""
+    gtmp = os.path.join(tmp, "cap")
+    os.mkdir(gtmp)
+    gw = start_tls_gateway(gtmp, cert, ca, ["--max-tls-handshakes", "5"])
+    try:
+        hello = client_hello()
+        stalled = []
+        for _ in range(5):
+            s = socket.create_connection(("127.0.0.1", gw.port), timeout=30)
+            s.sendall(hello[:10])
+            stalled.append(s)
+        time.sleep(0.5)  # the gateway has read them: five handshakes in progress
+        try:
+            gwutil.tls_peer_cert(gw.port, ca[0])
+            check(False, "a sixth handshake got through --max-tls-handshakes 5")
+        except (OSError, ssl.SSLError):
+            pass
+        check(all(wait_closed(s) for s in stalled), "stalled handshakes dropped at the deadline")
+        for s in stalled:
+            s.close()
+        check(gwutil.tls_peer_cert(gw.port, ca[0]) == gwutil.cert_der(cert[0]), "served again after")
+        check(gw.metric('cairn_gateway_tls_handshakes_total{result="shed"}') == 1, "the shed one counted")
+        check(gw.metric('cairn_gateway_tls_handshakes_total{result="timeout"}') == 5, "the stalled ones counted")
+    finally:
+        gw.stop()
+
+
 def sighup_without_tls(tmp):
     """SIGHUP to a plain gateway is logged and ignored, never its end."""
     gtmp = os.path.join(tmp, "plainhup")
@@ -343,6 +376,7 @@ async def main():
     await reload_single(tmp, ca)
     await reload_workers(tmp, ca)
     bad_flags(tmp, ca, cert)
+    handshake_cap(tmp, ca, cert)
     sighup_without_tls(tmp)
 
 
