@@ -108,6 +108,8 @@ class HAProxy:
                 return
             except OSError:
                 time.sleep(0.05)
+        self.proc.kill()
+        self.proc.wait(timeout=30)
         raise SystemExit("haproxy did not listen")
 
     def stop(self):
@@ -128,10 +130,11 @@ async def phones(tmp, name, cfg, gw_args, how):
     os.environ["CAIRN_LOG"] = "debug"
     gw.start()
     os.environ.pop("CAIRN_LOG")
-    hp = HAProxy(tmp, name, cfg, gw.port, pem)
-    ctx = ssl.create_default_context(cafile=ca[0])
-    url = "wss://localhost:%d/ws?player=" % hp.port
+    hp = None
     try:
+        hp = HAProxy(tmp, name, cfg, gw.port, pem)
+        ctx = ssl.create_default_context(cafile=ca[0])
+        url = "wss://localhost:%d/ws?player=" % hp.port
         async with websockets.connect(url + "phone-a", ssl=ctx, local_addr=("127.0.0.5", 0)) as a:
             await a.send(json.dumps({"id": name + "-1", "beacon": "b-01", "rssi": -60, "ts": now_ms()}))
             check(json.loads(await a.recv()) == {"ack": [name + "-1"]}, name + ": ping acked through HAProxy")
@@ -148,7 +151,8 @@ async def phones(tmp, name, cfg, gw_args, how):
         check("client 127.0.0.5 (%s)" % how in log, name + ": the gateway's log names the phone's address")
         check("client 127.0.0.1 " not in log, name + ": HAProxy's own address is never taken for a phone")
     finally:
-        hp.stop()
+        if hp:
+            hp.stop()
         gw.stop()
 
 
