@@ -20,7 +20,9 @@ CAIRN_LOG=debug so that the log shows it too:
   - X-Forwarded-For from a trusted proxy names the client (the rightmost
     entry that is not a trusted proxy); from an untrusted peer it is
     ignored (the peer is counted, the named address appears nowhere); a
-    garbage X-Forwarded-For leaves the proxy as the client (counted bad).
+    garbage X-Forwarded-For leaves the proxy as the client (counted bad);
+  - usage errors (exit 2, one line): --proxy-protocol without
+    --trusted-proxies, a block with host bits set, a prefix over 32, a name.
 """
 import json
 import os
@@ -293,8 +295,21 @@ def forwarded_for(tmp):
         gw.stop()
 
 
+def bad_flags(tmp):
+    import subprocess
+    for args, want in ((["--proxy-protocol"], "--proxy-protocol needs --trusted-proxies"),
+                       (["--trusted-proxies", "10.0.0.0/8,10.1.2.3/8"], "'10.1.2.3/8' is not"),
+                       (["--trusted-proxies", "10.0.0.0/33"], "'10.0.0.0/33' is not"),
+                       (["--trusted-proxies", "proxy.example"], "'proxy.example' is not")):
+        r = subprocess.run([gwutil.BIN, "gateway", "--log", os.path.join(tmp, "bf")] + args,
+                           capture_output=True, text=True, timeout=60)
+        check(r.returncode == 2 and want in r.stderr and r.stderr.count("\n") == 1,
+              "usage error for %s: %d %r" % (args, r.returncode, r.stderr))
+
+
 def main():
     tmp = tempfile.mkdtemp(prefix="cairn-gwpp-")
+    bad_flags(tmp)
     proxy_protocol(tmp)
     proxy_protocol_tls(tmp)
     forwarded_for(tmp)
