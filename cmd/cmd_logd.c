@@ -25,6 +25,7 @@
 #include "cn_cli.h"
 #include "cn_err.h"
 #include "cn_log.h"
+#include "kf_sasl.h"
 #include "cn_time.h"
 #include "kf_server.h"
 #include "lg.h"
@@ -169,6 +170,9 @@ int cmd_logd(int argc, char **argv)
         {"data", "DIR", "./cairn-data", "data directory (created if missing)"},
         {"kafka-listen", "HOST:PORT", "127.0.0.1:9092",
          "Kafka wire-protocol listener; port 0 picks one"},
+        {"sasl-users", "FILE", NULL,
+         "require SASL (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512) from Kafka clients; FILE has "
+         "name:password lines, mode 0600"},
         {"advertise", "HOST:PORT", NULL,
          "address given to clients in Metadata (default: the listener's)"},
         {"partitions", "N", "4", "partitions of ble-raw, hunt-events and auto-created topics"},
@@ -255,6 +259,12 @@ int cmd_logd(int argc, char **argv)
     ko.node_id = (int32_t)node;
     ko.idle_timeout_ms = idle;
     ko.brokers = clustered ? &kafka_cl : NULL;
+    kf_sasl_users *users = NULL;
+    if (cmd_sasl_users(&cli, &users)) {
+        cn_cli_free(&cli);
+        return CN_EXIT_FAIL;
+    }
+    ko.sasl_users = users;
 
     /* Append completions arrive on the log's writer thread and wake the
      * loop with event_active: libevent must be thread-aware, before the
@@ -327,6 +337,7 @@ out:
     if (d.base)
         event_base_free(d.base);
     lg_close(log);
+    kf_sasl_users_free(users);
     cn_cli_free(&cli);
     return status;
 }

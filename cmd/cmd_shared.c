@@ -14,6 +14,7 @@
 #include "cn_log.h"
 #include "auth.h"
 #include "gw_realip.h"
+#include "kf_sasl.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -103,6 +104,40 @@ int cmd_advertise_flags(cn_cli *cli, const char *listen_flag, char *host_buf, si
     ko->advertise_host = host_buf;
     ko->advertise_port = (int)port;
     return 0;
+}
+
+int cmd_sasl_users(cn_cli *cli, kf_sasl_users **out)
+{
+    *out = NULL;
+    const char *path = cn_cli_str(cli, "sasl-users");
+    if (!path)
+        return 0;
+    int line = 0;
+    int rc = kf_sasl_users_load(out, path, &line);
+    if (!rc && kf_sasl_users_count(*out) == 0) {
+        kf_sasl_users_free(*out);
+        *out = NULL;
+        rc = CN_ENOENT;
+        fprintf(stderr, "%s: --sasl-users %s names no user (lines are name:password)\n", cli->prog,
+                path);
+        return CN_EXIT_FAIL;
+    }
+    if (!rc)
+        return 0;
+    if (rc == CN_EPERM)
+        fprintf(stderr, "%s: --sasl-users %s may be read by other users; chmod 600 it\n", cli->prog,
+                path);
+    else if (rc == CN_EINVAL)
+        fprintf(stderr,
+                "%s: --sasl-users %s line %d: want name:password (a name once, no control "
+                "characters, neither empty)\n",
+                cli->prog, path, line);
+    else
+        fprintf(stderr, "%s: cannot read --sasl-users %s: %s\n", cli->prog, path,
+                rc == CN_ESYS     ? strerror(errno)
+                : rc == CN_ENOENT ? "no such file"
+                                  : cn_strerror(rc));
+    return CN_EXIT_FAIL;
 }
 
 int cmd_write_port_file(const char *path, int port)

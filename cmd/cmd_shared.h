@@ -40,6 +40,14 @@ int cmd_is_hostport(const char *s);
 int cmd_advertise_flags(cn_cli *cli, const char *listen_flag, char *host_buf, size_t cap,
                         kf_server_opts *ko);
 
+/**
+ * --sasl-users FILE (kf_sasl.h) into *out (NULL when the flag is absent):
+ * prints one line naming the file and what is wrong (missing, readable by
+ * others, a bad line).  @return 0 or CN_EXIT_FAIL.  kf_sasl_users_free
+ * *out after the Kafka server is gone.
+ */
+int cmd_sasl_users(cn_cli *cli, struct kf_sasl_users **out);
+
 /** Write "PORT\n" to path atomically (a temporary file, then rename), so a
  *  test polling for it never reads half a number.  @return 0 or -1. */
 int cmd_write_port_file(const char *path, int port);

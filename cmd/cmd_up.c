@@ -24,6 +24,7 @@
 #include "commands.h"
 
 #include "cmd_shared.h"
+#include "kf_sasl.h"
 #include "cn_cli.h"
 #include "cn_err.h"
 #include "cn_log.h"
@@ -72,6 +73,9 @@ static cn_flag up_flags[] = {
     {"http", "HOST:PORT", "127.0.0.1:8080",
      "WebSocket /ws, dashboard /, /api/*, /metrics, /healthz; port 0 picks one"},
     {"kafka", "HOST:PORT", "127.0.0.1:9092", "Kafka wire-protocol listener; port 0 picks one"},
+    {"sasl-users", "FILE", NULL,
+     "require SASL (PLAIN, SCRAM-SHA-256/512) from Kafka clients; FILE has name:password lines, "
+     "mode 0600"},
     {"advertise", "HOST:PORT", NULL,
      "Kafka address given to clients in Metadata (default: --kafka's; required when --kafka is "
      "a wildcard such as 0.0.0.0)"},
@@ -210,6 +214,7 @@ typedef struct up_cfg {
     int32_t parts;
     char state[4096];
     char advertise[256];
+    kf_sasl_users *users; /* --sasl-users, or NULL */
 } up_cfg;
 
 static int up_parse(cn_cli *cli, up_cfg *c)
@@ -241,6 +246,9 @@ static int up_parse(cn_cli *cli, up_cfg *c)
     c->ko.default_partitions = c->parts = (int32_t)parts;
     if ((rc = cmd_advertise_flags(cli, "kafka", c->advertise, sizeof(c->advertise), &c->ko)) != 0)
         return rc;
+    if ((rc = cmd_sasl_users(cli, &c->users)) != 0)
+        return rc;
+    c->ko.sasl_users = c->users;
     memset(&c->ho, 0, sizeof(c->ho));
     c->ho.hunt_file = cn_cli_str(cli, "hunt");
     c->ho.state = c->state;
@@ -448,6 +456,7 @@ int cmd_up(int argc, char **argv)
         evthread_use_pthreads();
         status = up_run(&cli, &c);
     }
+    kf_sasl_users_free(c.users);
     cn_cli_free(&cli);
     return status;
 }

@@ -81,6 +81,10 @@ API_RANGES = [
     ("TxnOffsetCommit", 0, 3),
     ("DescribeTransactions", 0, 0),
     ("ListTransactions", 0, 0),
+    # SASL (docs/kafka.md, "Authentication"): SaslHandshake v0 is followed
+    # by raw tokens (kafka-python 2.0.2), v1 by SaslAuthenticate requests.
+    ("SaslHandshake", 0, 1),
+    ("SaslAuthenticate", 0, 2),
 ]
 
 PRIM = {

@@ -26,6 +26,7 @@ static const kf_api_info kf_apis[] = {
     {14, "SyncGroup", 0, 3, 4, 4},
     {15, "DescribeGroups", 0, 4, 5, 5},
     {16, "ListGroups", 0, 4, 3, 3},
+    {17, "SaslHandshake", 0, 1, -1, -1},
     {18, "ApiVersions", 0, 3, 3, 3},
     {19, "CreateTopics", 0, 4, 5, 5},
     {20, "DeleteTopics", 0, 3, 4, 4},
@@ -37,6 +38,7 @@ static const kf_api_info kf_apis[] = {
     {28, "TxnOffsetCommit", 0, 3, 3, 3},
     {32, "DescribeConfigs", 0, 3, 4, 4},
     {33, "AlterConfigs", 0, 2, 2, 2},
+    {36, "SaslAuthenticate", 0, 2, 2, 2},
     {44, "IncrementalAlterConfigs", 0, 1, 1, 1},
     {65, "DescribeTransactions", 0, 0, 0, 0},
     {66, "ListTransactions", 0, 0, 0, 0},
@@ -249,6 +251,20 @@ int kf_decode_request(int16_t api_key, int16_t version, const unsigned char *p, 
         *out = o;
         return kf_decode_ListTransactionsRequest(p, n, version, a, o);
     }
+    case 17: {
+        kf_SaslHandshakeRequest *o = kf_arena_alloc(a, sizeof(*o));
+        if (!o)
+            return kf_arena_error(a);
+        *out = o;
+        return kf_decode_SaslHandshakeRequest(p, n, version, a, o);
+    }
+    case 36: {
+        kf_SaslAuthenticateRequest *o = kf_arena_alloc(a, sizeof(*o));
+        if (!o)
+            return kf_arena_error(a);
+        *out = o;
+        return kf_decode_SaslAuthenticateRequest(p, n, version, a, o);
+    }
     default:
         return KF_EVERSION;
     }
@@ -311,6 +327,10 @@ int kf_encode_request(kf_wr *w, int16_t api_key, int16_t version, const void *in
         return kf_encode_DescribeTransactionsRequest(w, version, in);
     case 66:
         return kf_encode_ListTransactionsRequest(w, version, in);
+    case 17:
+        return kf_encode_SaslHandshakeRequest(w, version, in);
+    case 36:
+        return kf_encode_SaslAuthenticateRequest(w, version, in);
     default:
         return KF_EVERSION;
     }
@@ -509,6 +529,20 @@ int kf_decode_response(int16_t api_key, int16_t version, const unsigned char *p,
         *out = o;
         return kf_decode_ListTransactionsResponse(p, n, version, a, o);
     }
+    case 17: {
+        kf_SaslHandshakeResponse *o = kf_arena_alloc(a, sizeof(*o));
+        if (!o)
+            return kf_arena_error(a);
+        *out = o;
+        return kf_decode_SaslHandshakeResponse(p, n, version, a, o);
+    }
+    case 36: {
+        kf_SaslAuthenticateResponse *o = kf_arena_alloc(a, sizeof(*o));
+        if (!o)
+            return kf_arena_error(a);
+        *out = o;
+        return kf_decode_SaslAuthenticateResponse(p, n, version, a, o);
+    }
     default:
         return KF_EVERSION;
     }
@@ -571,6 +605,10 @@ int kf_encode_response(kf_wr *w, int16_t api_key, int16_t version, const void *i
         return kf_encode_DescribeTransactionsResponse(w, version, in);
     case 66:
         return kf_encode_ListTransactionsResponse(w, version, in);
+    case 17:
+        return kf_encode_SaslHandshakeResponse(w, version, in);
+    case 36:
+        return kf_encode_SaslAuthenticateResponse(w, version, in);
     default:
         return KF_EVERSION;
     }

@@ -54,6 +54,8 @@ enum kf_api_key {
     KF_API_TXNOFFSETCOMMIT = 28,
     KF_API_DESCRIBETRANSACTIONS = 65,
     KF_API_LISTTRANSACTIONS = 66,
+    KF_API_SASLHANDSHAKE = 17,
+    KF_API_SASLAUTHENTICATE = 36,
 };
 
 /** One implemented API: key, name and advertised version range. */
@@ -189,6 +191,10 @@ typedef struct kf_DescribeTransactionsResponse kf_DescribeTransactionsResponse;
 typedef struct kf_ListTransactionsRequest kf_ListTransactionsRequest;
 typedef struct kf_ListTransactionsResponse_TransactionState kf_ListTransactionsResponse_TransactionState;
 typedef struct kf_ListTransactionsResponse kf_ListTransactionsResponse;
+typedef struct kf_SaslHandshakeRequest kf_SaslHandshakeRequest;
+typedef struct kf_SaslHandshakeResponse kf_SaslHandshakeResponse;
+typedef struct kf_SaslAuthenticateRequest kf_SaslAuthenticateRequest;
+typedef struct kf_SaslAuthenticateResponse kf_SaslAuthenticateResponse;
 
 /* ---- ProduceRequest (api 0, v3-7) ---- */
 
@@ -1047,6 +1053,34 @@ struct kf_ListTransactionsResponse {
     struct { kf_ListTransactionsResponse_TransactionState *v; int32_t n; } TransactionStates;
 };
 
+/* ---- SaslHandshakeRequest (api 17, v0-1) ---- */
+
+struct kf_SaslHandshakeRequest {
+    kf_str Mechanism;
+};
+
+/* ---- SaslHandshakeResponse (api 17, v0-1) ---- */
+
+struct kf_SaslHandshakeResponse {
+    int16_t ErrorCode;
+    struct { kf_str *v; int32_t n; } Mechanisms;
+};
+
+/* ---- SaslAuthenticateRequest (api 36, v0-2) ---- */
+
+struct kf_SaslAuthenticateRequest {
+    kf_bytes AuthBytes;
+};
+
+/* ---- SaslAuthenticateResponse (api 36, v0-2) ---- */
+
+struct kf_SaslAuthenticateResponse {
+    int16_t ErrorCode;
+    kf_str ErrorMessage;  /* nullable */
+    kf_bytes AuthBytes;
+    int64_t SessionLifetimeMs;  /* v1-2 */
+};
+
 /* ---- initialisers: zero everything, then the spec defaults ---- */
 
 void kf_PartitionProduceData_init(kf_PartitionProduceData *o);
@@ -1168,6 +1202,10 @@ void kf_DescribeTransactionsResponse_init(kf_DescribeTransactionsResponse *o);
 void kf_ListTransactionsRequest_init(kf_ListTransactionsRequest *o);
 void kf_ListTransactionsResponse_TransactionState_init(kf_ListTransactionsResponse_TransactionState *o);
 void kf_ListTransactionsResponse_init(kf_ListTransactionsResponse *o);
+void kf_SaslHandshakeRequest_init(kf_SaslHandshakeRequest *o);
+void kf_SaslHandshakeResponse_init(kf_SaslHandshakeResponse *o);
+void kf_SaslAuthenticateRequest_init(kf_SaslAuthenticateRequest *o);
+void kf_SaslAuthenticateResponse_init(kf_SaslAuthenticateResponse *o);
 
 /* ---- codec entry points ---- */
 
@@ -1495,6 +1533,30 @@ int kf_decode_ListTransactionsResponse(const unsigned char *p, size_t n, int16_t
     kf_ListTransactionsResponse *out);
 /** Append a ListTransactionsResponse body to w.  @return 0, CN_ENOMEM, KF_EVERSION. */
 int kf_encode_ListTransactionsResponse(kf_wr *w, int16_t version, const kf_ListTransactionsResponse *in);
+/** Decode a SaslHandshakeRequest body of exactly n bytes.  @return 0, KF_EFRAME (malformed,
+ *  truncated, trailing bytes, arena cap), CN_ENOMEM, KF_EVERSION. */
+int kf_decode_SaslHandshakeRequest(const unsigned char *p, size_t n, int16_t version, kf_arena *a,
+    kf_SaslHandshakeRequest *out);
+/** Append a SaslHandshakeRequest body to w.  @return 0, CN_ENOMEM, KF_EVERSION. */
+int kf_encode_SaslHandshakeRequest(kf_wr *w, int16_t version, const kf_SaslHandshakeRequest *in);
+/** Decode a SaslHandshakeResponse body of exactly n bytes.  @return 0, KF_EFRAME (malformed,
+ *  truncated, trailing bytes, arena cap), CN_ENOMEM, KF_EVERSION. */
+int kf_decode_SaslHandshakeResponse(const unsigned char *p, size_t n, int16_t version, kf_arena *a,
+    kf_SaslHandshakeResponse *out);
+/** Append a SaslHandshakeResponse body to w.  @return 0, CN_ENOMEM, KF_EVERSION. */
+int kf_encode_SaslHandshakeResponse(kf_wr *w, int16_t version, const kf_SaslHandshakeResponse *in);
+/** Decode a SaslAuthenticateRequest body of exactly n bytes.  @return 0, KF_EFRAME (malformed,
+ *  truncated, trailing bytes, arena cap), CN_ENOMEM, KF_EVERSION. */
+int kf_decode_SaslAuthenticateRequest(const unsigned char *p, size_t n, int16_t version, kf_arena *a,
+    kf_SaslAuthenticateRequest *out);
+/** Append a SaslAuthenticateRequest body to w.  @return 0, CN_ENOMEM, KF_EVERSION. */
+int kf_encode_SaslAuthenticateRequest(kf_wr *w, int16_t version, const kf_SaslAuthenticateRequest *in);
+/** Decode a SaslAuthenticateResponse body of exactly n bytes.  @return 0, KF_EFRAME (malformed,
+ *  truncated, trailing bytes, arena cap), CN_ENOMEM, KF_EVERSION. */
+int kf_decode_SaslAuthenticateResponse(const unsigned char *p, size_t n, int16_t version, kf_arena *a,
+    kf_SaslAuthenticateResponse *out);
+/** Append a SaslAuthenticateResponse body to w.  @return 0, CN_ENOMEM, KF_EVERSION. */
+int kf_encode_SaslAuthenticateResponse(kf_wr *w, int16_t version, const kf_SaslAuthenticateResponse *in);
 
 /**
  * Decode the request body for api_key/version into a struct allocated in a

@@ -98,6 +98,8 @@ static const kf_handler_fn kf_handlers[] = {
     [KF_API_TXNOFFSETCOMMIT] = kf_h_txn_offset_commit,
     [KF_API_DESCRIBETRANSACTIONS] = kf_h_describe_transactions,
     [KF_API_LISTTRANSACTIONS] = kf_h_list_transactions,
+    [KF_API_SASLHANDSHAKE] = kf_h_sasl_handshake,
+    [KF_API_SASLAUTHENTICATE] = kf_h_sasl_authenticate,
 };
 
 static kf_handler_fn kf_handler_for(int16_t key)
@@ -150,6 +152,7 @@ static void kf_conn_free(kf_conn *c)
     cn_buf_free(&c->frame);
     kf_arena_free(c->arena);
     kf_arena_free(c->scratch);
+    kf__sasl_conn_free(c);
     cn_free(c);
     kf_server_check_drained(s);
 }
@@ -302,6 +305,8 @@ static int kf_reply_apiversions_unsupported(kf_conn *c)
  * (the connection is then closed). */
 static int kf_conn_serve(kf_conn *c)
 {
+    if (c->sasl_raw)
+        return kf__sasl_raw(c);
     kf_arena_reset(c->arena, kf_arena_cap_for(c->frame.len));
     int rc = kf_request_decode(c->frame.data, c->frame.len, c->arena, &c->req);
     const kf_req_hdr *h = &c->req.hdr;
@@ -328,6 +333,8 @@ static int kf_conn_serve(kf_conn *c)
     kf_handler_fn fn = kf_handler_for(h->api_key);
     if (!fn)
         return KF_EVERSION;
+    if (kf__sasl_gate(c))
+        return CN_EAUTH;
     c->requests++;
     return fn(c);
 }

@@ -41,6 +41,10 @@ typedef struct kf_server_opts {
      * every partition's leader and only replica. */
     rp_repl *repl;
     const rp_cluster *brokers;
+    /* SASL (kf_sasl.h): with users, every connection must authenticate
+     * (PLAIN, SCRAM-SHA-256/512) before anything but ApiVersions.  NULL:
+     * no authentication.  Borrowed: outlives the server. */
+    const struct kf_sasl_users *sasl_users;
 } kf_server_opts;
 
 /** Defaults: 127.0.0.1:9092, 100 MiB requests, 4 partitions, node 0,

@@ -35,6 +35,7 @@ struct event;
 typedef struct kf_conn kf_conn;
 typedef struct kf_server kf_server;
 typedef struct kf_txn_coord kf_txn_coord;
+typedef struct kf_sasl_sess kf_sasl_sess;
 
 /* One partition of an in-flight Produce: filled by append callbacks on the
  * writer thread (under kf_server.mu), read on the loop. */
@@ -100,6 +101,9 @@ struct kf_conn {
     kf_fetch fetch;
     struct event *timer; /* Fetch max-wait, group waits */
     uint64_t requests;
+    kf_sasl_sess *sasl; /* after a SaslHandshake (kf_h_sasl.c) */
+    int sasl_raw;       /* v0 handshake: the next frames are raw SASL tokens */
+    int sasl_authed;
 };
 
 struct kf_server {
@@ -185,6 +189,14 @@ int kf_h_incremental_alter_configs(kf_conn *c);
 int16_t kf__topic_config_apply(lg_topic_config *cfg, const kf_str *name, const char *value,
                                const char **why);
 int kf_h_init_producer_id(kf_conn *c);
+int kf_h_sasl_handshake(kf_conn *c);
+int kf_h_sasl_authenticate(kf_conn *c);
+/** With --sasl-users, CN_EAUTH for a request other than ApiVersions and
+ *  SASL before the connection authenticated (the caller closes it). */
+int kf__sasl_gate(kf_conn *c);
+/** Serve c->frame as a raw SASL token (after a v0 handshake). */
+int kf__sasl_raw(kf_conn *c);
+void kf__sasl_conn_free(kf_conn *c);
 int kf_h_list_offsets(kf_conn *c);
 int kf_h_produce(kf_conn *c);
 int kf_h_fetch(kf_conn *c);

@@ -438,7 +438,7 @@ static void test_api_table(void **st)
     (void)st;
     size_t n;
     const kf_api_info *t = kf_api_table(&n);
-    assert_int_equal(n, 27);
+    assert_int_equal(n, 29);
     for (size_t i = 1; i < n; i++)
         assert_true(t[i - 1].api_key < t[i].api_key);
     /* librdkafka's high-level consumer needs v0 of the group APIs,
@@ -453,6 +453,10 @@ static void test_api_table(void **st)
     assert_true(kf_api_find(1)->min_version <= 4 && kf_api_find(1)->max_version >= 11);
     /* librdkafka validates positions with OffsetForLeaderEpoch v2 (KIP-320). */
     assert_true(kf_api_find(23)->min_version == 0 && kf_api_find(23)->max_version >= 2);
+    /* SASL: kafka-python 2.0.2 sends SaslHandshake v0 and then raw tokens;
+     * librdkafka uses v1 and SaslAuthenticate. */
+    assert_true(kf_api_find(17)->min_version == 0 && kf_api_find(17)->max_version == 1);
+    assert_true(kf_api_find(36)->min_version == 0 && kf_api_find(36)->max_version >= 1);
     /* kafka-python infers 2.3 from Fetch 11, not 2.4 from Produce 8. */
     assert_true(kf_api_find(0)->max_version < 8);
     assert_string_equal(kf_error_name(KF_ERR_UNSUPPORTED_VERSION), "UNSUPPORTED_VERSION");
