@@ -21,6 +21,7 @@
  */
 #include "commands.h"
 
+#include "cmd_logd_http.h"
 #include "cmd_shared.h"
 #include "cn_cli.h"
 #include "cn_err.h"
@@ -47,8 +48,26 @@ typedef struct logd {
     kf_server *srv;
     rp_repl *repl;
     lg_log *log;
+    logd_http *http;
+    struct event *health;
     int draining;
+    int failed; /* the log failed: exit non-zero */
 } logd;
+
+/* Once a second: a failed log (lg_health) ends the node with a non-zero
+ * exit status, so a supervisor restarts it (reopening recovers what was
+ * durable) instead of it answering every append with an error. */
+static void logd_health_cb(evutil_socket_t fd, short what, void *ud)
+{
+    logd *d = ud;
+    (void)fd;
+    (void)what;
+    if (d->failed || lg_health(d->log, NULL) == 0)
+        return;
+    d->failed = 1;
+    cn_log_error("logd", "the log failed (see above); exiting so that a restart recovers it");
+    event_base_loopexit(d->base, NULL);
+}
 
 /* The replication HW moved: parked long-poll Fetches look again. */
 static void logd_hw_moved(void *ud)
@@ -188,6 +207,8 @@ int cmd_logd(int argc, char **argv)
         {"cluster-kafka", "ID@HOST:PORT,...", NULL,
          "with --cluster: each node's advertised Kafka address, by the same ids"},
         {"replication-factor", "N", "3", "with --cluster: must equal the number of nodes"},
+        {"http", "HOST:PORT", NULL,
+         "serve GET /metrics (Prometheus) and /healthz (503 once the log failed) here"},
         {"cluster-listen", "HOST:PORT", NULL,
          "with --cluster: bind the replication listener here instead of this node's --cluster "
          "entry (peers still dial the entry: a proxy or NAT forwards it)"},
@@ -312,6 +333,19 @@ int cmd_logd(int argc, char **argv)
         fprintf(stderr, "cairn logd: cannot install signal handlers\n");
         goto out;
     }
+    const char *http = cn_cli_str(&cli, "http");
+    if (http && (rc = logd_http_new(&d.http, d.base, http, log, d.repl, clustered ? &repl_cl : NULL,
+                                    (int32_t)node)) != 0) {
+        fprintf(stderr, "cairn logd: cannot serve --http %s: %s\n", http,
+                rc == CN_ESYS ? strerror(errno) : cn_strerror(rc));
+        goto out;
+    }
+    struct timeval one_s = {1, 0};
+    d.health = event_new(d.base, -1, EV_PERSIST, logd_health_cb, &d);
+    if (!d.health || event_add(d.health, &one_s)) {
+        fprintf(stderr, "cairn logd: cannot start the health timer\n");
+        goto out;
+    }
     const char *pf = cn_cli_str(&cli, "port-file");
     if (pf && cmd_write_port_file(pf, kf_server_port(d.srv))) {
         fprintf(stderr, "cairn logd: cannot write --port-file %s\n", pf);
@@ -320,9 +354,16 @@ int cmd_logd(int argc, char **argv)
     cn_log_info("logd", "serving Kafka on port %d (data %s, %lld partitions per topic%s)",
                 kf_server_port(d.srv), lo.dir, (long long)parts, clustered ? ", clustered" : "");
     event_base_dispatch(d.base);
+    if (d.failed) {
+        status = CN_EXIT_FAIL;
+        goto out;
+    }
     cn_log_info("logd", "drained; closing the log");
     status = CN_EXIT_OK;
 out:
+    if (d.health)
+        event_free(d.health);
+    logd_http_free(d.http);
     if (sigterm)
         event_free(sigterm);
     if (sigint)

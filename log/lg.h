@@ -264,6 +264,17 @@ typedef struct lg_partition_info {
 int lg_partition_info_get(lg_log *log, const char *topic, int32_t partition,
                           lg_partition_info *out);
 
+/**
+ * Whether the log still works, for a node's /healthz and its exit status.
+ * @return 0 while it accepts appends; CN_EPANIC once an fdatasync, an index
+ *         commit or a checkpoint failed (sticky until the log is reopened:
+ *         every append then fails); CN_EINVAL if log is NULL.
+ * *failed_parts (if not NULL): partitions marked failed by corruption found
+ * in their files (they refuse reads and appends; the others still work).
+ * Any thread; one atomic load and a walk under the topic lock.
+ */
+int lg_health(lg_log *log, int *failed_parts);
+
 /** A contiguous range of whole batches in one segment file, fit for
  *  sendfile.  fd is the log's own descriptor: valid until lg_read_release
  *  (-1 with ref NULL when len is 0).  The bytes are not CRC-checked here. */

@@ -441,6 +441,24 @@ int lg__topic_lookup_part(lg_log *log, const char *topic, int32_t partition, lg_
     return 0;
 }
 
+int lg_health(lg_log *log, int *failed_parts)
+{
+    if (!log)
+        return CN_EINVAL;
+    if (failed_parts) {
+        int n = 0;
+        pthread_rwlock_rdlock(&log->tmu);
+        for (size_t k = 0; k < log->ntopics; k++) {
+            const lg_topic *t = log->topics[k];
+            for (int32_t i = 0; !t->deleted && i < t->cfg.partitions; i++)
+                n += atomic_load(&t->parts[i].failed) != 0;
+        }
+        pthread_rwlock_unlock(&log->tmu);
+        *failed_parts = n;
+    }
+    return atomic_load(&log->panic) ? CN_EPANIC : 0;
+}
+
 int lg_topic_create(lg_log *log, const char *name, const lg_topic_config *cfg)
 {
     if (!log || !cfg || !lg__topic_name_ok(name) || cfg->partitions < 1 ||

@@ -245,6 +245,13 @@ void rp_node_epoch_end(const rp_node *n, int32_t epoch, int32_t *found, int64_t 
  * Metadata reports as the ISR); 0 otherwise and on any other role.
  */
 int rp_node_in_sync(const rp_node *n, int32_t voter);
+/**
+ * At the leader: how far voter's log is known to be fdatasync'd and to
+ * match the leader's (its own durable end for itself); -1 on any other
+ * role or for a voter not in the group.  Leader log end minus this is the
+ * voter's replication lag.
+ */
+int64_t rp_node_synced(const rp_node *n, int32_t voter);
 
 /* ---- the transport between nodes (rp_net.c) ---------------------------- */
 
@@ -403,6 +410,10 @@ typedef struct rp_part_state {
     int64_t log_end;
     int32_t isr[RP_MAX_VOTERS]; /* leader: voters in sync (rp_node_in_sync); else the leader */
     int nisr;
+    int64_t synced[RP_MAX_VOTERS]; /* leader: rp_node_synced of each voter, in the cluster's
+                                      (id-sorted) order; else -1 */
+    uint64_t elections;            /* times this replica became leader since the process started */
+    uint64_t leader_changes;       /* times the leader it knows changed (to another or none) */
 } rp_part_state;
 
 /** Completion of a proposal: err 0 with the batch's base offset; CN_EPERM

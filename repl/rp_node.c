@@ -927,6 +927,14 @@ int32_t rp_node_last_epoch(const rp_node *n)
     return rp_last_epoch(n);
 }
 
+int64_t rp_node_synced(const rp_node *n, int32_t voter)
+{
+    int i = rp_voter_idx(n, voter);
+    if (n->role != RP_LEADER || i < 0)
+        return -1;
+    return i == n->self_idx ? n->durable_end : n->synced[i];
+}
+
 int rp_node_in_sync(const rp_node *n, int32_t voter)
 {
     int i = rp_voter_idx(n, voter);

@@ -274,6 +274,10 @@ static void rp_part_hw(rp_part *p)
 static void rp_part_role(rp_part *p, const rp_out *o)
 {
     enum rp_role was = p->pub.role;
+    if (o->role == RP_LEADER && was != RP_LEADER)
+        p->pub.elections++;
+    if (o->leader != p->pub.leader)
+        p->pub.leader_changes++;
     p->pub.role = o->role;
     p->pub.term = o->term;
     p->pub.leader = o->leader;
@@ -656,10 +660,14 @@ int rp_repl_state(const rp_repl *r, const char *topic, int32_t partition, rp_par
         return CN_ENOENT;
     *out = p->pub;
     out->nisr = 0;
+    for (int i = 0; i < RP_MAX_VOTERS; i++)
+        out->synced[i] = -1;
     if (p->node && p->pub.role == RP_LEADER) {
-        for (int i = 0; i < r->cluster.npeers; i++)
+        for (int i = 0; i < r->cluster.npeers; i++) {
             if (rp_node_in_sync(p->node, r->cluster.peers[i].id))
                 out->isr[out->nisr++] = r->cluster.peers[i].id;
+            out->synced[i] = rp_node_synced(p->node, r->cluster.peers[i].id);
+        }
     } else if (p->pub.leader >= 0) {
         out->isr[out->nisr++] = p->pub.leader;
     }

@@ -14,7 +14,8 @@
  * below it while replica reads reach the log end, and a change of it is
  * published to end listeners; consumer reads leave out leader-change
  * markers (non-transactional control batches) but not transaction
- * markers, also across a segment end; the raft.state file
+ * markers, also across a segment end; lg_health is 0 after a failed write
+ * and CN_EPANIC after a failed fdatasync until reopened; the raft.state file
  * round-trips and refuses damaged contents.
  */
 #include <setjmp.h>
@@ -767,6 +768,11 @@ static void test_replica_append_write_and_sync_failures(void **st)
     assert_int_equal(rappend(f->log, 0, 2, 5, run.data, run.len, 2, &w), CN_ENOSPC);
     assert_int_equal(w.res[1].err, CN_ENOSPC);
     atomic_store(&v.pwrite_errno, 0);
+    /* A failed write is not sticky: the log is healthy. */
+    int failed = -1;
+    assert_int_equal(lg_health(f->log, &failed), 0);
+    assert_int_equal(failed, 0);
+    assert_int_equal(lg_health(NULL, &failed), CN_EINVAL);
     lg_partition_info pi;
     assert_int_equal(lg_partition_info_get(f->log, "t", 0, &pi), 0);
     assert_int_equal(pi.log_end_offset, 2);
@@ -801,10 +807,15 @@ static void test_replica_append_write_and_sync_failures(void **st)
     assert_int_equal(d, 6);
     assert_int_equal(lg_replica_append(f->log, "t", 0, 6, 6, b.data, b.len, waiter_cb, &w),
                      CN_EPANIC);
+    /* ...and says so (what a node's /healthz and exit status follow). */
+    assert_int_equal(lg_health(f->log, &failed), CN_EPANIC);
+    assert_int_equal(lg_health(f->log, NULL), CN_EPANIC);
     atomic_store(&v.fsync_fail, 0);
+    assert_int_equal(lg_health(f->log, NULL), CN_EPANIC); /* until reopened */
     lg_close(f->log);
     f->o.vfs = NULL;
     fx_open(f); /* teardown closes it */
+    assert_int_equal(lg_health(f->log, &failed), 0);
     assert_int_equal(lg_durable_end(f->log, "t", 0, &d), 0);
     assert_int_equal(lg_partition_info_get(f->log, "t", 0, &pi), 0);
     assert_int_equal(d, pi.log_end_offset);

@@ -27,10 +27,13 @@ class Cluster:
     listener when it differs from its --cluster entry (a test proxy sits at
     the entry instead)."""
 
-    def __init__(self, n=3, partitions=1, extra_args=(), repl_ports=None, repl_listen=None):
+    def __init__(self, n=3, partitions=1, extra_args=(), repl_ports=None, repl_listen=None,
+                 kafka_ports=None):
+        """Ports not given are picked here; give them all when the test
+        picks others too (ports picked by separate calls may coincide)."""
         self.ids = list(range(1, n + 1))
-        ports = kfutil.free_ports(n if repl_ports else 2 * n)
-        self.kports = dict(zip(self.ids, ports[:n]))
+        ports = kfutil.free_ports(2 * n)
+        self.kports = dict(zip(self.ids, kafka_ports or ports[:n]))
         self.rports = dict(zip(self.ids, repl_ports or ports[n:]))
         self.repl_listen = repl_listen or {}
         self.partitions = partitions
@@ -165,7 +168,7 @@ def settle(nodes, topic="ble-raw", partition=0, wait=WAIT):
             errs = {i: fetch_error(n, topic, partition) for i, n in nodes.items()}
         except (OSError, EOFError) as e:
             errs = {"error": str(e)}
-        if all(e == (0 if i == leader else 6) for i, e in errs.items()):
+        if leader in nodes and all(e == (0 if i == leader else 6) for i, e in errs.items()):
             return leader
         assert time.time() < deadline, "no settled leader: %s %s" % (views, errs)
         time.sleep(0.2)

@@ -18,7 +18,7 @@ fail() { echo "logd/cli: $*" >&2; exit 1; }
 
 out=$("$BIN" logd --help) || fail "--help exited $?"
 for f in data kafka-listen advertise partitions max-request-bytes auto-create durability node-id idle-timeout \
-  cluster cluster-kafka cluster-listen replication-factor; do
+  http cluster cluster-kafka cluster-listen replication-factor; do
   grep -q -- "--$f" <<<"$out" || fail "--help does not list --$f"
 done
 grep -q "default: 127.0.0.1:9092" <<<"$out" || fail "--help does not show the listener default"
