@@ -364,7 +364,9 @@ static const char *const log_usage =
     "  verify                 check every CRC and index entry; exit 1 naming file and byte "
     "position\n"
     "  groups                 consumer-group offsets and lag\n"
-    "  stats                  records, bytes, segments, oldest and newest time per partition";
+    "  stats                  records, bytes, segments, oldest and newest time per partition\n"
+    "  cluster                with --brokers: live nodes, and per partition leader, replicas,\n"
+    "                         in-sync replicas, down replicas, high watermark";
 
 static int log_run(cn_cli *cli, lg_log *log)
 {
@@ -421,7 +423,7 @@ int cmd_log(int argc, char **argv)
         {"follow", NULL, NULL, "tail: keep printing new records until interrupted"},
         {"brokers", "HOST:PORT", NULL,
          "read a running node over the Kafka protocol instead (topics, describe, groups with "
-         "members)"},
+         "members, cluster)"},
     };
     cn_cli cli = {"cairn log",
                   log_usage,
@@ -440,6 +442,8 @@ int cmd_log(int argc, char **argv)
         return rc == CN_DONE ? CN_EXIT_OK : CN_EXIT_USAGE;
     }
     int status = log_argc_ok(&cli);
+    if (!status && !strcmp(cli.pos[0], "cluster") && !cn_cli_str(&cli, "brokers"))
+        status = cn_cli_usage_error(&cli, "'cluster' asks a running node: add --brokers HOST:PORT");
     if (!status && cn_cli_str(&cli, "brokers")) {
         status = cmd_log_live(cli.prog, cli.pos[0], cli.npos > 1 ? cli.pos[1] : NULL,
                               cn_cli_str(&cli, "brokers"));

@@ -10,7 +10,16 @@
  *                   in the node's memory, so this is the view --data cannot
  *                   give — then committed offsets and lag as with --data
  *                   (OffsetFetch of all partitions, ListOffsets latest).
- * All three are librdkafka clients: metadata and
+ *   cluster         the cluster as this node sees it: the live nodes
+ *                   (Metadata's brokers), then per partition its leader,
+ *                   replicas, in-sync replicas, replicas whose node is down
+ *                   and the high watermark (ListOffsets latest); a
+ *                   partition the answering node leads is flagged
+ *                   under-replicated when its ISR is smaller than its
+ *                   replica set (only the leader knows the ISR: for the
+ *                   others it says which node to ask).  Terms, log ends and lag
+ *                   per replica are on each node's /metrics (logd --http).
+ * All four are librdkafka clients: metadata and
  * rd_kafka_query_watermark_offsets, and for groups its admin API
  * (ListConsumerGroups, DescribeConsumerGroups, ListConsumerGroupOffsets;
  * librdkafka 2.0.2 sends ListGroups v4 and OffsetFetch v7 bodies with bytes
@@ -115,6 +124,65 @@ static int live_describe(live *l, const struct rd_kafka_metadata *md, const char
         printf("  partition %d\tstart=%" PRId64 "\tend=%" PRId64 "\tleader=%d\n", p, start, end,
                t->partitions[i].leader);
     }
+    return CN_EXIT_OK;
+}
+
+static void live_ids(const int32_t *v, int n, char *out, size_t cap)
+{
+    size_t at = 0;
+    out[0] = 0;
+    for (int i = 0; i < n && at < cap; i++)
+        at += (size_t)snprintf(out + at, cap - at, "%s%d", i ? "," : "", (int)v[i]);
+}
+
+static int live_node_up(const struct rd_kafka_metadata *md, int32_t id)
+{
+    for (int i = 0; i < md->broker_cnt; i++)
+        if (md->brokers[i].id == id)
+            return 1;
+    return 0;
+}
+
+static int live_cluster(live *l, const struct rd_kafka_metadata *md)
+{
+    printf("nodes (live, as %s answers)\n", md->orig_broker_name);
+    for (int i = 0; i < md->broker_cnt; i++)
+        printf("  node %d\t%s:%d\n", (int)md->brokers[i].id, md->brokers[i].host,
+               md->brokers[i].port);
+    int under = 0, led = 0;
+    for (int t = 0; t < md->topic_cnt; t++) {
+        const struct rd_kafka_metadata_topic *tp = &md->topics[t];
+        if (tp->err)
+            continue;
+        for (int i = 0; i < tp->partition_cnt; i++) {
+            const struct rd_kafka_metadata_partition *p = &tp->partitions[i];
+            int64_t lo = -1, hi = -1;
+            if (p->leader >= 0 && live_watermarks(l, tp->topic, p->id, &lo, &hi))
+                return CN_EXIT_FAIL;
+            char rep[128], isr[128], down[128];
+            int32_t dv[64];
+            int nd = 0;
+            for (int k = 0; k < p->replica_cnt && nd < 64; k++)
+                if (!live_node_up(md, p->replicas[k]))
+                    dv[nd++] = p->replicas[k];
+            live_ids(p->replicas, p->replica_cnt, rep, sizeof(rep));
+            live_ids(p->isrs, p->isr_cnt, isr, sizeof(isr));
+            live_ids(dv, nd, down, sizeof(down));
+            /* Only a partition's leader knows its ISR (another node
+             * reports the leader alone): judge only what this node leads. */
+            int mine = p->leader == md->orig_broker_id;
+            int ur = mine && p->isr_cnt < p->replica_cnt;
+            under += ur;
+            led += mine;
+            if (!mine && p->leader >= 0)
+                snprintf(isr, sizeof(isr), "(ask node %d)", (int)p->leader);
+            printf("%s/%d\tleader=%d\treplicas=%s\tisr=%s\tdown=%s\thw=%" PRId64 "%s%s\n",
+                   tp->topic, (int)p->id, (int)p->leader, rep, isr, nd ? down : "-", hi,
+                   p->leader < 0 ? "\tno leader" : "", ur ? "\tunder-replicated" : "");
+        }
+    }
+    printf("%d of the %d partitions node %d leads under-replicated\n", under, led,
+           (int)md->orig_broker_id);
     return CN_EXIT_OK;
 }
 
@@ -321,10 +389,11 @@ static int live_groups(live *l)
 
 int cmd_log_live(const char *prog, const char *sub, const char *arg, const char *brokers)
 {
-    if (strcmp(sub, "topics") && strcmp(sub, "describe") && strcmp(sub, "groups")) {
+    if (strcmp(sub, "topics") && strcmp(sub, "describe") && strcmp(sub, "groups") &&
+        strcmp(sub, "cluster")) {
         fprintf(stderr,
                 "%s: '%s' reads segment files: use --data DIR (--brokers serves topics, describe, "
-                "groups); see '%s --help'\n",
+                "groups, cluster); see '%s --help'\n",
                 prog, sub, prog);
         return CN_EXIT_USAGE;
     }
@@ -334,6 +403,8 @@ int cmd_log_live(const char *prog, const char *sub, const char *arg, const char 
     if (live_open(&l, brokers) == 0 && live_metadata(&l, &md, brokers) == 0) {
         if (!strcmp(sub, "groups"))
             status = live_groups(&l);
+        else if (!strcmp(sub, "cluster"))
+            status = live_cluster(&l, md);
         else
             status = !strcmp(sub, "topics") ? live_topics(&l, md) : live_describe(&l, md, arg);
     }

@@ -14,10 +14,16 @@ log/cluster_metrics — `cairn logd --http HOST:PORT` (docs/operations.md):
     (2 in sync, cairn_repl_under_replicated_partitions >= 1) and that peer
     disconnected; restarted, all is in sync again;
   - the leader SIGKILLed: the new leader's cairn_repl_elections_total is
-    at least 1 and the survivors counted a leader change.
+    at least 1 and the survivors counted a leader change;
+  - `cairn log cluster --brokers` shows the same: the live nodes, ble-raw/0's
+    leader, replicas, ISR and high watermark (equal to /metrics'), no
+    under-replicated partition; with a follower dead, the node is gone from
+    the list, named down, and the partitions under-replicated; without
+    --brokers it is a usage error (exit 2).
 """
 import os
 import re
+import subprocess
 import sys
 import time
 import urllib.error
@@ -52,6 +58,13 @@ def metrics(port):
         assert m, "not Prometheus text: %r" % line
         out[m.group(1) + (m.group(2) or "")] = float(m.group(3))
     return out
+
+
+def log_cluster(node):
+    r = subprocess.run([kfutil.BIN, "log", "cluster", "--brokers", node.bootstrap],
+                       capture_output=True, timeout=60)
+    assert r.returncode == 0, r
+    return r.stdout.decode()
 
 
 def wait_for(cond, what):
@@ -119,6 +132,16 @@ def main():
                   and all(m['cairn_repl_peer_connected{peer="%d"}' % f] == 1 for f in followers))
             return ok or (hw, end, lags)
         wait_for(in_sync, "the leader's metrics in sync")
+        hw = int(metrics(http[leader])["cairn_repl_high_watermark{%s}" % P0])
+        out = log_cluster(cl.nodes[leader])
+        for i in cl.ids:
+            assert "  node %d\t127.0.0.1:%d\n" % (i, cl.kports[i]) in out, out
+        assert ("ble-raw/0\tleader=%d\treplicas=1,2,3\tisr=1,2,3\tdown=-\thw=%d\n" % (leader, hw)
+                in out), out
+        assert "\n0 of the " in out and out.endswith(" partitions node %d leads under-replicated\n"
+                                                     % leader), out
+        r = subprocess.run([kfutil.BIN, "log", "cluster"], capture_output=True, timeout=60)
+        assert r.returncode == 2 and r.stderr.count(b"\n") == 1, r
 
         # A follower dies: under-replicated on the leader.
         f = followers[0]
@@ -132,6 +155,11 @@ def main():
                   and m['cairn_repl_peer_connected{peer="%d"}' % f] == 0)
             return ok or m
         wait_for(under, "under-replicated after a follower died")
+        out = log_cluster(cl.nodes[leader])
+        assert "  node %d\t" % f not in out, out
+        line = [x for x in out.splitlines() if x.startswith("ble-raw/0\t")][0]
+        assert "\tdown=%d\t" % f in line and line.endswith("\tunder-replicated"), out
+        assert "\n0 of the " not in out, out
         cl.start(f)
         wait_for(in_sync, "in sync again after the follower restarted")
 
