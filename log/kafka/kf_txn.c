@@ -230,6 +230,11 @@ static int kf_txn_count_ok(const kf_txn_r *r, uint32_t n)
     return !r->bad && (size_t)n <= (r->n - r->at) / 4;
 }
 
+void kf__txn_free_for_test(kf_txn *t)
+{
+    kf_txn_free(t);
+}
+
 int kf__txn_decode(const char *id, const void *val, size_t n, kf_txn **out)
 {
     kf_txn_r r = {val, n, 0, 0};

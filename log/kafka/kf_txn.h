@@ -59,6 +59,8 @@ typedef struct kf_txn {
 const char *kf__txn_state_name(int state);
 /** Decode a stored record (CN_ECORRUPT for a damaged one, CN_ENOMEM). */
 int kf__txn_decode(const char *id, const void *val, size_t n, kf_txn **out);
+/** Free what kf__txn_decode returned (tests; the coordinator frees its own). */
+void kf__txn_free_for_test(kf_txn *t);
 kf_txn *kf__txn_find(kf_txn_coord *tc, const char *id);
 size_t kf__txn_count(const kf_txn_coord *tc);
 kf_txn *kf__txn_at(kf_txn_coord *tc, size_t i);
