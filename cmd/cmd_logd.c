@@ -189,6 +189,9 @@ int cmd_logd(int argc, char **argv)
         {"data", "DIR", "./cairn-data", "data directory (created if missing)"},
         {"kafka-listen", "HOST:PORT", "127.0.0.1:9092",
          "Kafka wire-protocol listener; port 0 picks one"},
+        {"kafka-tls-cert", "FILE", NULL,
+         "serve Kafka over TLS with this PEM certificate chain (with --kafka-tls-key)"},
+        {"kafka-tls-key", "FILE", NULL, "the PEM private key of --kafka-tls-cert"},
         {"sasl-users", "FILE", NULL,
          "require SASL (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512) from Kafka clients; FILE has "
          "name:password lines, mode 0600"},
@@ -286,6 +289,13 @@ int cmd_logd(int argc, char **argv)
         return CN_EXIT_FAIL;
     }
     ko.sasl_users = users;
+    struct ssl_ctx_st *tls = NULL;
+    if ((rc = cmd_kafka_tls(&cli, &tls)) != 0) {
+        kf_sasl_users_free(users);
+        cn_cli_free(&cli);
+        return rc;
+    }
+    ko.tls_ctx = tls;
 
     /* Append completions arrive on the log's writer thread and wake the
      * loop with event_active: libevent must be thread-aware, before the
@@ -379,6 +389,7 @@ out:
         event_base_free(d.base);
     lg_close(log);
     kf_sasl_users_free(users);
+    kf_tls_ctx_free(tls);
     cn_cli_free(&cli);
     return status;
 }

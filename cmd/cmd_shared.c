@@ -140,6 +140,22 @@ int cmd_sasl_users(cn_cli *cli, kf_sasl_users **out)
     return CN_EXIT_FAIL;
 }
 
+int cmd_kafka_tls(cn_cli *cli, struct ssl_ctx_st **out)
+{
+    *out = NULL;
+    const char *cert = cn_cli_str(cli, "kafka-tls-cert"), *key = cn_cli_str(cli, "kafka-tls-key");
+    if (!cert && !key)
+        return 0;
+    if (!cert || !key)
+        return cn_cli_usage_error(cli, "--kafka-tls-cert and --kafka-tls-key go together");
+    char err[256];
+    if (kf_tls_ctx_new(out, cert, key, err, sizeof(err))) {
+        fprintf(stderr, "%s: Kafka TLS from %s and %s: %s\n", cli->prog, cert, key, err);
+        return CN_EXIT_FAIL;
+    }
+    return 0;
+}
+
 int cmd_write_port_file(const char *path, int port)
 {
     char tmp[4096];

@@ -48,6 +48,14 @@ int cmd_advertise_flags(cn_cli *cli, const char *listen_flag, char *host_buf, si
  */
 int cmd_sasl_users(cn_cli *cli, struct kf_sasl_users **out);
 
+/**
+ * --kafka-tls-cert FILE and --kafka-tls-key FILE (both or neither) into
+ * *out (NULL without them): prints one line on failure.
+ * @return 0; CN_EXIT_USAGE (one without the other); CN_EXIT_FAIL (the
+ * files do not load or match).  kf_tls_ctx_free *out after the server.
+ */
+int cmd_kafka_tls(cn_cli *cli, struct ssl_ctx_st **out);
+
 /** Write "PORT\n" to path atomically (a temporary file, then rename), so a
  *  test polling for it never reads half a number.  @return 0 or -1. */
 int cmd_write_port_file(const char *path, int port);

@@ -73,6 +73,9 @@ static cn_flag up_flags[] = {
     {"http", "HOST:PORT", "127.0.0.1:8080",
      "WebSocket /ws, dashboard /, /api/*, /metrics, /healthz; port 0 picks one"},
     {"kafka", "HOST:PORT", "127.0.0.1:9092", "Kafka wire-protocol listener; port 0 picks one"},
+    {"kafka-tls-cert", "FILE", NULL,
+     "serve Kafka over TLS with this PEM certificate chain (with --kafka-tls-key)"},
+    {"kafka-tls-key", "FILE", NULL, "the PEM private key of --kafka-tls-cert"},
     {"sasl-users", "FILE", NULL,
      "require SASL (PLAIN, SCRAM-SHA-256/512) from Kafka clients; FILE has name:password lines, "
      "mode 0600"},
@@ -214,7 +217,8 @@ typedef struct up_cfg {
     int32_t parts;
     char state[4096];
     char advertise[256];
-    kf_sasl_users *users; /* --sasl-users, or NULL */
+    kf_sasl_users *users;    /* --sasl-users, or NULL */
+    struct ssl_ctx_st *ktls; /* --kafka-tls-cert/--kafka-tls-key, or NULL */
 } up_cfg;
 
 static int up_parse(cn_cli *cli, up_cfg *c)
@@ -249,6 +253,9 @@ static int up_parse(cn_cli *cli, up_cfg *c)
     if ((rc = cmd_sasl_users(cli, &c->users)) != 0)
         return rc;
     c->ko.sasl_users = c->users;
+    if ((rc = cmd_kafka_tls(cli, &c->ktls)) != 0)
+        return rc;
+    c->ko.tls_ctx = c->ktls;
     memset(&c->ho, 0, sizeof(c->ho));
     c->ho.hunt_file = cn_cli_str(cli, "hunt");
     c->ho.state = c->state;
@@ -457,6 +464,7 @@ int cmd_up(int argc, char **argv)
         status = up_run(&cli, &c);
     }
     kf_sasl_users_free(c.users);
+    kf_tls_ctx_free(c.ktls);
     cn_cli_free(&cli);
     return status;
 }

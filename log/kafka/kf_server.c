@@ -207,7 +207,8 @@ static void kf_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct so
     }
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    c->bev = bufferevent_socket_new(s->base, fd, BEV_OPT_CLOSE_ON_FREE);
+    c->bev = s->o.tls_ctx ? kf__tls_bev(s->base, fd, s->o.tls_ctx)
+                          : bufferevent_socket_new(s->base, fd, BEV_OPT_CLOSE_ON_FREE);
     if (!c->bev) {
         evutil_closesocket(fd);
         kf_arena_free(c->arena);
@@ -256,6 +257,8 @@ static void kf_conn_event_cb(struct bufferevent *bev, short what, void *ud)
 {
     kf_conn *c = ud;
     (void)bev;
+    if (what & BEV_EVENT_CONNECTED) /* a TLS handshake finished (kf_tls.c) */
+        return;
     if (what & BEV_EVENT_TIMEOUT) {
         if (c->busy) {
             /* A long-poll or group wait is legitimately quiet: re-arm. */

@@ -45,7 +45,20 @@ typedef struct kf_server_opts {
      * (PLAIN, SCRAM-SHA-256/512) before anything but ApiVersions.  NULL:
      * no authentication.  Borrowed: outlives the server. */
     const struct kf_sasl_users *sasl_users;
+    /* TLS on the listener (kf_tls_ctx_new): every connection is TLS.  NULL:
+     * plain TCP.  Borrowed: outlives the server. */
+    struct ssl_ctx_st *tls_ctx;
 } kf_server_opts;
+
+/**
+ * A server TLS context for the Kafka listener from a PEM certificate chain
+ * and its private key (TLS 1.2 and 1.3).  On failure *out is NULL and err
+ * (errlen bytes) says why (OpenSSL's reason, or the files not matching).
+ * @return 0 or CN_EINVAL.
+ */
+int kf_tls_ctx_new(struct ssl_ctx_st **out, const char *cert, const char *key, char *err,
+                   size_t errlen);
+void kf_tls_ctx_free(struct ssl_ctx_st *ctx);
 
 /** Defaults: 127.0.0.1:9092, 100 MiB requests, 4 partitions, node 0,
  *  10 min idle, sessions 6 s..30 min, initial rebalance delay 0. */

@@ -197,6 +197,8 @@ int kf__sasl_gate(kf_conn *c);
 /** Serve c->frame as a raw SASL token (after a v0 handshake). */
 int kf__sasl_raw(kf_conn *c);
 void kf__sasl_conn_free(kf_conn *c);
+/** A server-side TLS bufferevent on fd (kf_tls.c); NULL on failure. */
+struct bufferevent *kf__tls_bev(struct event_base *base, int fd, struct ssl_ctx_st *ctx);
 int kf_h_list_offsets(kf_conn *c);
 int kf_h_produce(kf_conn *c);
 int kf_h_fetch(kf_conn *c);
