@@ -255,8 +255,9 @@ def main():
                         next((k for k, (a, b) in enumerate(zip(copy, wl.read[p])) if a != b),
                              min(len(copy), len(wl.read[p]))))
         total = sum(len(wl.acked[p]) for p in range(PARTS))
-        print("ok: seed %d, %d faults, %d records acknowledged and read once in order on every "
-              "node; %d stored twice by idempotent retries across failover (proxy: %s)" % (
+        print("ok: seed %d, %d faults, %d records acknowledged, every one read in order and "
+              "held by every node; %d stored twice by idempotent retries across failover "
+              "(proxy: %s)" % (
                   seed, faults, total, dups, proxy.stats))
         if strict:
             assert dups == 0, "idempotent retries stored twice: %d" % dups
