@@ -276,6 +276,9 @@ int cmd_logd(int argc, char **argv)
         return rc;
     }
     lo.dir = cn_cli_str(&cli, "data");
+    /* A cluster node hands out producer ids from its own range (node id in
+     * the high bits): unique across the cluster without asking a peer. */
+    lo.producer_id_node = clustered ? (int32_t)node : -1;
     ko.listen = cn_cli_str(&cli, "kafka-listen");
     ko.max_request_bytes = maxreq;
     ko.auto_create = cn_cli_bool(&cli, "auto-create");

@@ -77,6 +77,10 @@ typedef struct lg_opts {
                                       timestamps); default 1 day (Kafka's
                                       producer.id.expiration.ms); -1 never */
     uint64_t lmdb_map_bytes;       /* LMDB map size; default 1 TiB (address space, not disk) */
+    int32_t producer_id_node;      /* -1 (default): standalone producer ids 1000, 1001, ...;
+                                      >= 0: this log is cluster node N, whose ids are
+                                      N * 2^31 + k, k in [1000, 2^31): unique across nodes
+                                      (lg_producer_id_alloc) */
     const lg_vfs *vfs;             /* NULL: lg_vfs_posix() */
     int64_t (*clock_ms)(void *ud); /* NULL: wall clock; tests inject time */
     void *clock_ud;
@@ -562,9 +566,50 @@ int lg_txn_state_put(lg_log *log, const char *key, const void *val, size_t n);
 int lg_txn_state_each(lg_log *log, int (*fn)(void *ud, const char *key, const void *val, size_t n),
                       void *ud);
 
+/*
+ * Idempotent-producer state for a replication leader.  A leader's driver
+ * gets each batch's offset from the consensus core before the log stores
+ * it, so it must decide on duplicates, sequence gaps and fenced epochs
+ * itself, before proposing (lg_replica_append records but never refuses).
+ * It keeps this copy of the partition's producer state: loaded from the
+ * index when it starts to lead (every batch below its own-term marker is
+ * stored then, and the index holds their state, rebuilt from the segments
+ * if it was lost), then updated with every batch it proposes, by the same
+ * rules as the log's own table.  Threads: the owner's (load: any).
+ */
+typedef struct lg_producers lg_producers;
+enum { LG_PRODUCER_NEW = 0, LG_PRODUCER_DUP = 1 };
+/** Load the partition's producer state as the index holds it now.
+ *  @return 0; LG_ENOTOPIC; LG_ENOPART; CN_ENOMEM; an LMDB error. */
+int lg_producers_load(lg_log *log, const char *topic, int32_t partition, lg_producers **out);
+/** Check one batch (its parsed header) without changing the state, as
+ *  the writer checks a plain append (a transaction marker: its epoch only).
+ *  @return LG_PRODUCER_NEW (also for pid < 0);
+ *  LG_PRODUCER_DUP with the original's *dup_base and *dup_last offsets (one
+ *  of the producer's last 5 batches, same epoch and sequence range);
+ *  LG_ESEQ (a sequence gap); LG_EFENCED (an older producer epoch). */
+int lg_producers_check(const lg_producers *ps, const lg_batch_hdr *h, int64_t *dup_base,
+                       int64_t *dup_last);
+/** Record a batch that will be stored at base_offset (after a NEW check).
+ *  @return 0; CN_ENOMEM; CN_EINVAL. */
+int lg_producers_record(lg_producers *ps, const lg_batch_hdr *h, int64_t base_offset);
+/** Forget producers idle longer than the log's producer_expiry_ms (by
+ *  batch timestamps against the log's clock), as the log's maintenance
+ *  does.  @return how many were forgotten. */
+size_t lg_producers_expire(lg_log *log, lg_producers *ps);
+/** Producers with state kept. */
+size_t lg_producers_count(const lg_producers *ps);
+void lg_producers_free(lg_producers *ps); /* NULL-safe */
+
 /* ---- producers and consumer groups (state kept in LMDB) --------------- */
 
-/** Allocate a new producer id (durable; ids start at 1000). */
+/** Allocate a new producer id, durable before it is returned (the counter
+ *  is in DATA/state; at open it also restarts above the largest id of its
+ *  range found in the segments).  Standalone ids start at 1000; a cluster
+ *  node's (lg_opts.producer_id_node = N) are N * 2^31 + k with k from 1000,
+ *  so two nodes never hand out the same id and no node has to ask another.
+ *  @return 0; CN_ENOSPC (the range is used up); CN_EPERM (read_only); an
+ *  LMDB error. */
 int lg_producer_id_alloc(lg_log *log, int64_t *pid);
 
 /** Commit a consumer group's offset (synced before return). */

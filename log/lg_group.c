@@ -6,7 +6,10 @@
  * never deleted or rebuilt (lg_index.c).  A lost or rebuilt index costs
  * neither.  Producer ids also restart above the largest id found in the
  * segments (lg__producer_ids_fixup), so a lost state directory cannot hand
- * out an id that is still in the log.
+ * out an id that is still in the log.  A cluster node allocates from its
+ * own range (node id << 31 | k, lg_opts.producer_id_node), so ids are
+ * unique across the cluster without a controller: node ids are unique in
+ * the membership, and each node's counter is durable before an id leaves.
  * lg_group_offsets_commit stores any number of offsets with one
  * transaction, so one sync (an OffsetCommit of many partitions, or several
  * requests grouped, pay one sync).
@@ -22,6 +25,7 @@
 #define LG__GROUP_MAX 255
 #define LG__GROUP_MD_MAX 4096
 #define LG__FIRST_PRODUCER_ID 1000
+#define LG__NODE_PID_SHIFT 31 /* a cluster node's producer ids: node id << 31 | k */
 
 /* group NUL topic NUL partition(u32 BE) */
 static int lg__group_key(unsigned char *k, size_t cap, const char *group, const char *topic,
@@ -193,12 +197,29 @@ int lg_group_offsets_each(lg_log *log,
     return rc;
 }
 
+/* The ids this log may hand out: [*lo, *hi).  A cluster node's range
+ * carries its node id in the bits from 2^31 up (node ids are below 2^31,
+ * so every id stays below LG__PRODUCER_ID_LIMIT = 2^62). */
+static void lg__pid_range(const lg_log *log, uint64_t *lo, uint64_t *hi)
+{
+    if (log->o.producer_id_node < 0) {
+        *lo = LG__FIRST_PRODUCER_ID;
+        *hi = (uint64_t)LG__PRODUCER_ID_LIMIT;
+        return;
+    }
+    uint64_t base = (uint64_t)log->o.producer_id_node << LG__NODE_PID_SHIFT;
+    *lo = base + LG__FIRST_PRODUCER_ID;
+    *hi = base + (UINT64_C(1) << LG__NODE_PID_SHIFT);
+}
+
 int lg_producer_id_alloc(lg_log *log, int64_t *pid)
 {
     if (!log || !pid)
         return CN_EINVAL;
     if (log->o.read_only)
         return CN_EPERM;
+    uint64_t lo, hi;
+    lg__pid_range(log, &lo, &hi);
     MDB_txn *txn;
     int rc = lg__ix_err(mdb_txn_begin(log->ix.senv, NULL, 0, &txn));
     if (rc)
@@ -206,8 +227,10 @@ int lg_producer_id_alloc(lg_log *log, int64_t *pid)
     uint64_t next;
     rc = lg__ix_get_u64(txn, log->ix.smeta, "next_producer_id", &next);
     if (rc == CN_ENOENT)
-        next = LG__FIRST_PRODUCER_ID, rc = 0;
-    if (!rc && next + 1 >= (uint64_t)LG__PRODUCER_ID_LIMIT)
+        next = lo, rc = 0;
+    if (!rc && next < lo)
+        next = lo; /* cannot happen after open's fixup; never leave the range */
+    if (!rc && next + 1 >= hi)
         rc = CN_ENOSPC;
     if (!rc)
         rc = lg__ix_put_u64(txn, log->ix.smeta, "next_producer_id", next + 1);
@@ -225,27 +248,36 @@ int lg_producer_id_alloc(lg_log *log, int64_t *pid)
 
 int lg__producer_ids_fixup(lg_log *log)
 {
+    uint64_t lo, hi;
+    lg__pid_range(log, &lo, &hi);
+    /* The largest id of this log's range in the segments (a node's range
+     * starts at node << 31; ids below 1000 in it are never handed out but
+     * are counted all the same). */
+    uint64_t floor = log->o.producer_id_node < 0 ? 0 : lo - LG__FIRST_PRODUCER_ID;
     int64_t max = -1;
     for (size_t i = 0; i < log->ntopics; i++) {
         lg_topic *t = log->topics[i];
         for (int32_t j = 0; j < t->cfg.partitions; j++) {
             lg_ptable *pt = &t->parts[j].prod;
-            for (size_t s = 0; s < pt->cap; s++)
-                if (pt->slots[s].pid > max && pt->slots[s].pid < LG__PRODUCER_ID_LIMIT)
-                    max = pt->slots[s].pid;
+            for (size_t s = 0; s < pt->cap; s++) {
+                int64_t id = pt->slots[s].pid;
+                if (id > max && id >= 0 && (uint64_t)id >= floor && (uint64_t)id < hi)
+                    max = id;
+            }
         }
     }
     MDB_txn *txn;
     int rc = lg__ix_err(mdb_txn_begin(log->ix.senv, NULL, 0, &txn));
     if (rc)
         return rc;
-    uint64_t next = LG__FIRST_PRODUCER_ID;
+    uint64_t next = lo;
     int g = lg__ix_get_u64(txn, log->ix.smeta, "next_producer_id", &next);
     int fix = 0;
     if (g == CN_ENOENT)
-        next = LG__FIRST_PRODUCER_ID;
-    else if (next >= (uint64_t)LG__PRODUCER_ID_LIMIT)
-        next = LG__FIRST_PRODUCER_ID, fix = 1; /* an older build overflowed it */
+        next = lo;
+    else if (next < lo || next > hi) /* hi: the range is used up */
+        next = lo, fix = 1;          /* another range (the directory changed node id or mode), or an
+                                        older build overflowed it */
     if (max >= 0 && (uint64_t)max >= next)
         next = (uint64_t)max + 1, fix = 1;
     if (fix)

@@ -536,6 +536,15 @@ int lg__ix_prod_put(lg_log *log, MDB_txn *txn, uint32_t tid, int32_t part, const
     return lg__ix_err(mdb_put(txn, log->ix.producers, &k, &d, 0));
 }
 
+int lg__ix_prod_del(lg_log *log, MDB_txn *txn, uint32_t tid, int32_t part, int64_t pid)
+{
+    unsigned char kb[16];
+    lg__key_tpo(kb, tid, part, pid);
+    MDB_val k = {16, kb};
+    int m = mdb_del(txn, log->ix.producers, &k, NULL);
+    return m == MDB_NOTFOUND ? 0 : lg__ix_err(m);
+}
+
 static int lg__ix_del_range(MDB_txn *txn, MDB_dbi dbi, const unsigned char *pre, size_t pn,
                             int (*keep)(void *ud, const unsigned char *k, size_t kn), void *ud)
 {

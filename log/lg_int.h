@@ -102,8 +102,11 @@ void lg__prod_remove(lg_ptable *t, int64_t pid);
 lg_pstate *lg__prod_find(lg_ptable *t, int64_t pid);
 /** Insert or overwrite a whole state (loading from the index, undo). */
 int lg__prod_put(lg_ptable *t, const lg_pstate *st);
-/** Drop remembered batches with base >= offset (truncate). */
-void lg__prod_truncate(lg_ptable *t, int64_t offset);
+/** Drop remembered batches with base >= offset (truncate); a producer left
+ *  with none is removed and gone(ud, pid) called (may be NULL).  The rest
+ *  are marked dirty.  @return 0 or the first non-zero gone() result (the
+ *  table is fully truncated either way). */
+int lg__prod_truncate(lg_ptable *t, int64_t offset, int (*gone)(void *ud, int64_t pid), void *ud);
 void lg__prod_free(lg_ptable *t);
 size_t lg__prod_encode(const lg_pstate *st, unsigned char *out); /* out >= 96 bytes */
 /* (decode accepts records without last_ts, from older builds: last_ts -1) */
@@ -332,6 +335,8 @@ int lg__ix_epoch_put(lg_log *log, MDB_txn *txn, uint32_t tid, int32_t part, int3
 int lg__ix_epochs_cut(lg_log *log, MDB_txn *txn, uint32_t tid, int32_t part, int64_t offset,
                       int32_t *left);
 int lg__ix_prod_put(lg_log *log, MDB_txn *txn, uint32_t tid, int32_t part, const lg_pstate *st);
+/** Delete a producer's state (absent: 0). */
+int lg__ix_prod_del(lg_log *log, MDB_txn *txn, uint32_t tid, int32_t part, int64_t pid);
 /** Delete every key of db with the given 8-byte (tid, part) prefix whose
  *  suffix makes keep(ud, key, keylen) return 0; keep == NULL deletes all. */
 int lg__ix_del_prefix(MDB_txn *txn, MDB_dbi dbi, uint32_t tid, int32_t part,

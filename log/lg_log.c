@@ -40,6 +40,7 @@ void lg_opts_init(lg_opts *o)
     o->max_queued_bytes = 256ull << 20;
     o->maintenance_ms = 5LL * 60 * 1000;
     o->producer_expiry_ms = 24LL * 3600 * 1000;
+    o->producer_id_node = -1;
     /* Address space only: the file grows as used.  The sparse index costs
      * about 2% of segment bytes, so this covers tens of TiB of segments. */
     o->lmdb_map_bytes = 1ull << 40;
@@ -861,7 +862,8 @@ int lg_open(lg_log **out, const lg_opts *o)
     if (!o || !o->dir || !*o->dir || o->segment_bytes < LG_BATCH_HEADER_LEN ||
         o->segment_bytes > LG_SEGMENT_BYTES_MAX || o->max_batch_bytes < LG_BATCH_HEADER_LEN ||
         o->max_batch_bytes > (1u << 30) || o->durability < LG_DUR_FSYNC ||
-        o->durability > LG_DUR_NONE || (o->durability == LG_DUR_INTERVAL && o->interval_ms <= 0))
+        o->durability > LG_DUR_NONE || (o->durability == LG_DUR_INTERVAL && o->interval_ms <= 0) ||
+        o->producer_id_node < -1)
         return CN_EINVAL;
     lg_log *log = cn_calloc(1, sizeof(*log));
     if (!log)

@@ -182,14 +182,8 @@ static int lg__expire_part(lg_log *log, lg_part *p, int64_t cutoff)
             return 0;
         MDB_txn *txn;
         int rc = lg__ix_err(mdb_txn_begin(log->ix.env, NULL, 0, &txn));
-        for (size_t i = 0; !rc && i < n; i++) {
-            unsigned char kb[16];
-            lg__ix_key_tp(kb, p->tp->id, p->idx);
-            cn_wr_be64(kb + 8, (uint64_t)gone[i]);
-            MDB_val k = {16, kb};
-            int m = mdb_del(txn, log->ix.producers, &k, NULL);
-            rc = m == MDB_NOTFOUND ? 0 : lg__ix_err(m);
-        }
+        for (size_t i = 0; !rc && i < n; i++)
+            rc = lg__ix_prod_del(log, txn, p->tp->id, p->idx, gone[i]);
         if (rc) {
             if (txn)
                 mdb_txn_abort(txn);
@@ -372,6 +366,21 @@ int lg__trunc_redo_files(lg_log *log, const lg_part *p, const lg_trunc_intent *t
 
 /* bump: lg_truncate (a new epoch starts at offset); 0: lg_replica_truncate
  * (the epoch becomes the latest one left). */
+/* A producer whose every remembered batch a truncate cut leaves the index
+ * in the truncate's transaction. */
+typedef struct lg__trunc_gone {
+    lg_log *log;
+    MDB_txn *txn;
+    uint32_t tid;
+    int32_t part;
+} lg__trunc_gone;
+
+static int lg__trunc_prod_gone(void *ud, int64_t pid)
+{
+    lg__trunc_gone *g = ud;
+    return lg__ix_prod_del(g->log, g->txn, g->tid, g->part, pid);
+}
+
 static int lg__truncate_part(lg_log *log, lg_part *p, int64_t offset, int bump)
 {
     if (offset < p->log_start || offset > p->log_end)
@@ -464,7 +473,10 @@ static int lg__truncate_part(lg_log *log, lg_part *p, int64_t offset, int bump)
     if (keep == 0)
         p->first_ts = -1;
     p->since_idx = LG__INDEX_INTERVAL; /* the next batch gets an index entry */
-    lg__prod_truncate(&p->prod, offset);
+    lg__trunc_gone g = {log, txn, tid, p->idx};
+    int grc = lg__prod_truncate(&p->prod, offset, lg__trunc_prod_gone, &g);
+    if (!rc)
+        rc = grc;
     if (!rc)
         rc = lg__txn_truncate(log, txn, p, offset);
     for (size_t i = 0; !rc && i < p->prod.cap; i++) {

@@ -440,9 +440,17 @@ int rp_repl_state(const rp_repl *r, const char *topic, int32_t partition, rp_par
  * Append one RecordBatch v2 at the leader.  cb runs once, on the loop
  * thread, never from inside this call: with acks_all when the batch is
  * below the HW (fdatasync'd on a majority), else once it is fdatasync'd
- * here; with CN_EPERM if leadership is lost first.
+ * here; with CN_EPERM if leadership is lost first.  An idempotent
+ * producer's batch (producerId >= 0) is checked first against the
+ * partition's producer state as the leader keeps it (lg_producers: loaded
+ * when it starts to lead, with every batch it proposed since): a retry of
+ * one of the producer's last 5 batches is not stored again, and cb gets
+ * the original's offset once the original is acknowledged as above.
  * @return 0 (cb will run); CN_EPERM (not the serving leader); CN_ENOENT;
- *         CN_EINVAL (not one whole batch); an error of lg_replica_append.
+ *         CN_EINVAL (not one whole batch); LG_ESEQ (sequence gap);
+ *         LG_EFENCED (older producer epoch); LG_EUNKNOWNPID (the id's node
+ *         part, pid >> 31, is not a voter); an error of lg_replica_append
+ *         or lg_producers_load.
  */
 int rp_repl_propose(rp_repl *r, const char *topic, int32_t partition, const void *batch, size_t len,
                     int acks_all, rp_ack_fn cb, void *ud);

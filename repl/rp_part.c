@@ -47,6 +47,8 @@
 #include "rp.h"
 
 #define RP_PART_RESTART_MS 1000 /* wait before restarting a stopped part */
+#define RP_EXPIRE_TICKS 1200    /* leaders forget idle producers this often (1 min of ticks) */
+#define RP_PID_NODE_SHIFT 31    /* a producer id's allocating node: pid >> 31 (lg.h) */
 #define RP_MAX_PERSIST 8        /* PERSIST outputs of one drain (one per term/vote change) */
 
 typedef struct rp_pend {
@@ -68,6 +70,7 @@ typedef struct rp_part {
     int64_t durable_seen;
     rp_pend *pend;
     size_t npend, cappend;
+    lg_producers *prod; /* serving leader: producer state incl. its proposals; NULL: not loaded */
     /* under r->mu: written by the writer thread's callbacks */
     int inflight;   /* lg_replica_append batches not yet called back */
     int append_err; /* first failed append since the last wake */
@@ -87,7 +90,8 @@ struct rp_repl {
     int listening;
     void (*on_hw)(void *ud);
     void *on_hw_ud;
-    cn_buf rd; /* FetchResponse records */
+    uint32_t ticks; /* since the last producer expiry */
+    cn_buf rd;      /* FetchResponse records */
     cn_buf marker;
 };
 
@@ -349,6 +353,12 @@ static void rp_part_drain(rp_part *p)
         }
         p->pub.log_end = rp_node_log_end(p->node);
         p->pub.serving = rp_node_read_hw(p->node) >= 0;
+        if (!p->pub.serving && p->prod) {
+            /* Reloaded when it serves again: its state then includes what
+             * other leaders stored meanwhile. */
+            lg_producers_free(p->prod);
+            p->prod = NULL;
+        }
         if (npersist == 0)
             break;
         for (int i = 0; i < npersist && rc == 0; i++)
@@ -474,6 +484,8 @@ static void rp_part_stop(rp_part *p, int err, const char *why)
                  (int)p->partition, why, cn_strerror(err));
     rp_node_destroy(p->node);
     p->node = NULL;
+    lg_producers_free(p->prod);
+    p->prod = NULL;
     p->pub.running = p->pub.serving = 0;
     p->pub.role = RP_FOLLOWER;
     p->pub.leader = -1;
@@ -491,6 +503,11 @@ static void rp_part_stop(rp_part *p, int err, const char *why)
 static void rp_tick_cb(evutil_socket_t fd, short what, void *ud)
 {
     rp_repl *r = ud;
+    if (++r->ticks >= RP_EXPIRE_TICKS) {
+        r->ticks = 0;
+        for (size_t i = 0; i < r->nparts; i++)
+            lg_producers_expire(r->log, r->parts[i]->prod);
+    }
     for (size_t i = 0; i < r->nparts; i++) {
         rp_part *p = r->parts[i];
         if (!p->node)
@@ -553,6 +570,7 @@ static void rp_wake_cb(evutil_socket_t fd, short what, void *ud)
             rp_part_stop(p, err, "append failed");
             continue;
         }
+        rp_pend_complete(p); /* duplicates answered from the wake (rp_repl_propose) */
         int64_t d = 0;
         if (lg_durable_end(r->log, p->topic, p->partition, &d) != 0 || d <= p->durable_seen)
             continue;
@@ -674,6 +692,44 @@ int rp_repl_state(const rp_repl *r, const char *topic, int32_t partition, rp_par
     return 0;
 }
 
+static int rp_pend_push(rp_part *p, rp_pend e)
+{
+    if (p->npend == p->cappend) {
+        size_t c = p->cappend ? p->cappend * 2 : 64;
+        rp_pend *v = cn_realloc(p->pend, c * sizeof(*v));
+        if (!v)
+            return CN_ENOMEM;
+        p->pend = v;
+        p->cappend = c;
+    }
+    p->pend[p->npend++] = e;
+    return 0;
+}
+
+/* An idempotent producer's batch at the serving leader, before the core
+ * gives it an offset: LG_PRODUCER_NEW, LG_PRODUCER_DUP (*dup_base,
+ * *dup_last: where the original is), LG_ESEQ, LG_EFENCED, LG_EUNKNOWNPID
+ * (an id no voter can have allocated), or a load error. */
+static int rp_producer_check(rp_part *p, const lg_batch_hdr *h, int64_t *dup_base,
+                             int64_t *dup_last)
+{
+    if (h->producer_id < 0)
+        return LG_PRODUCER_NEW;
+    int64_t node = h->producer_id >> RP_PID_NODE_SHIFT;
+    if (node > INT32_MAX || !rp_cluster_peer(&p->r->cluster, (int32_t)node))
+        return LG_EUNKNOWNPID; /* bounds the state a client can make us keep */
+    if (!p->prod) {
+        /* First idempotent batch of this leadership: every batch below the
+         * own-term marker is stored and its producer state indexed (the
+         * marker is durable here, and a round commits its index before its
+         * durable end moves), and none of this term is yet. */
+        int rc = lg_producers_load(p->r->log, p->topic, p->partition, &p->prod);
+        if (rc != 0)
+            return rc;
+    }
+    return lg_producers_check(p->prod, h, dup_base, dup_last);
+}
+
 int rp_repl_propose(rp_repl *r, const char *topic, int32_t partition, const void *batch, size_t len,
                     int acks_all, rp_ack_fn cb, void *ud)
 {
@@ -683,20 +739,50 @@ int rp_repl_propose(rp_repl *r, const char *topic, int32_t partition, const void
     if (!p->node || rp_node_read_hw(p->node) < 0)
         return CN_EPERM; /* not leader, or its own-term marker is not committed yet */
     int32_t delta = 0;
-    if (!batch || rp_count_batches(batch, len, &delta) != 1)
+    lg_batch_hdr h;
+    if (!batch || rp_count_batches(batch, len, &delta) != 1 ||
+        lg_batch_parse_hdr(batch, len, &h) != 0)
         return CN_EINVAL;
+    int64_t dup_base, dup_last;
+    int chk = rp_producer_check(p, &h, &dup_base, &dup_last);
+    if (chk < 0)
+        return chk;
+    int32_t term = rp_node_term(p->node);
+    if (chk == LG_PRODUCER_DUP) {
+        /* A retry of a batch this log holds: not stored again, answered
+         * with the original's offset once the original is acknowledged as
+         * this proposal would be (below the HW, or durable here) in this
+         * term.  The original is committed (below the own-term marker) or
+         * one of this term's proposals.  Answered from the wake, never
+         * from inside this call. */
+        int rc = rp_pend_push(p, (rp_pend){dup_base, dup_last, term, acks_all, cb, ud});
+        if (rc == 0) {
+            event_active(r->wake, 0, 0);
+            cn_log_info("rp",
+                        "%s/%d: producer %lld sequence %d retried: a duplicate of offsets "
+                        "%lld-%lld, not stored again",
+                        p->topic, (int)p->partition, (long long)h.producer_id, (int)h.base_sequence,
+                        (long long)dup_base, (long long)dup_last);
+        }
+        return rc;
+    }
     if (p->npend == p->cappend) {
-        size_t c = p->cappend ? p->cappend * 2 : 64;
-        rp_pend *v = cn_realloc(p->pend, c * sizeof(*v));
-        if (!v)
-            return CN_ENOMEM;
-        p->pend = v;
-        p->cappend = c;
+        int rc = rp_pend_push(p, (rp_pend){0}); /* room first: nothing may fail after proposing */
+        if (rc != 0)
+            return rc;
+        p->npend--;
     }
     rp_entry a;
     int rc = rp_node_propose(p->node, delta + 1, batch, len, &a);
     if (rc != 0)
         return rc;
+    if (h.producer_id >= 0 && lg_producers_record(p->prod, &h, a.base) != 0) {
+        /* The copy would miss a batch the log would hold: stop as a crash
+         * does, before the core's APPEND is carried out (nothing of this
+         * proposal is stored), and reload the state on restart. */
+        rp_part_stop(p, CN_ENOMEM, "producer state");
+        return CN_ENOMEM;
+    }
     p->pend[p->npend++] = (rp_pend){a.base, a.last, a.epoch, acks_all, cb, ud};
     rp_part_drain(p);
     return 0;
@@ -724,6 +810,8 @@ void rp_repl_free(rp_repl *r)
         rp_part *p = r->parts[i];
         rp_node_destroy(p->node);
         p->node = NULL;
+        lg_producers_free(p->prod);
+        p->prod = NULL;
         if (p->npend)
             rp_pend_fail_all(p, CN_EPERM);
     }

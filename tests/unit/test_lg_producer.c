@@ -6,7 +6,10 @@
  * rebuilt from the segments), sequence gaps fail LG_ESEQ, old epochs fail
  * LG_EFENCED, a new epoch restarts at sequence 0, only the last 5 batches
  * are remembered; producer ids are unique and survive reopen (and stay
- * above every id in the segments after an index rebuild); consumer-group
+ * above every id in the segments after an index rebuild); a cluster
+ * node's ids carry its node id (node << 31 | k), unique across nodes,
+ * durable, above every id of its range in the segments when its state
+ * directory is lost, refused when the range is used up; consumer-group
  * offsets commit, fetch, list and survive reopen.
  */
 #include <setjmp.h>
@@ -14,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -201,6 +205,104 @@ static int each_group(void *ud, const char *g, const char *t, int32_t p, int64_t
     return 0;
 }
 
+typedef struct done_wait {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int done, err;
+} done_wait;
+
+static void done_cb(void *ud, const lg_append_result *r)
+{
+    done_wait *w = ud;
+    pthread_mutex_lock(&w->mu);
+    w->done = 1;
+    w->err = r->err;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+/* Store a batch of any producer id at the log end, as a replica does (a
+ * replica takes ids other nodes allocated). */
+static void replica_put(fx *f, int64_t pid)
+{
+    cn_buf b = CN_BUF_INIT;
+    lgt_batch(&b, 3, 1, 20, 100, pid, 0, 0);
+    done_wait w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};
+    assert_int_equal(lg_replica_append(f->log, "t", 0, end_of(f, 0), 0, b.data, b.len, done_cb, &w),
+                     0);
+    pthread_mutex_lock(&w.mu);
+    while (!w.done)
+        pthread_cond_wait(&w.cv, &w.mu);
+    pthread_mutex_unlock(&w.mu);
+    assert_int_equal(w.err, 0);
+    cn_buf_free(&b);
+}
+
+static void reopen_as(fx *f, int32_t node, int drop_state)
+{
+    f->o.producer_id_node = node;
+    lg_close(f->log);
+    f->log = NULL;
+    if (drop_state) {
+        char d[4096];
+        snprintf(d, sizeof(d), "%s/state", f->dir);
+        cn_test_rmrf(d);
+    }
+    assert_int_equal(lg_open(&f->log, &f->o), 0);
+}
+
+static void test_cluster_node_producer_ids_carry_the_node_id(void **st)
+{
+    fx *f = *st;
+    const int64_t n3 = (int64_t)3 << 31, n4 = (int64_t)4 << 31;
+    int64_t pid;
+    assert_int_equal(lg_producer_id_alloc(f->log, &pid), 0); /* standalone */
+    assert_int_equal(pid, 1000);
+    assert_int_equal(app(f, 0, pid, 0, 0, NULL, NULL), 0);
+    reopen_as(f, 3, 0);
+    assert_int_equal(lg_producer_id_alloc(f->log, &pid), 0);
+    assert_int_equal(pid, n3 + 1000);
+    assert_int_equal(lg_producer_id_alloc(f->log, &pid), 0);
+    assert_int_equal(pid, n3 + 1001);
+    /* Its own ids are appendable as a leader appends them. */
+    assert_int_equal(app(f, 0, pid, 0, 0, NULL, NULL), 0);
+    reopen_as(f, 3, 0); /* durable */
+    assert_int_equal(lg_producer_id_alloc(f->log, &pid), 0);
+    assert_int_equal(pid, n3 + 1002);
+    /* Ids of this range and of node 4 in the segments; the state lost:
+     * node 3 restarts above its own largest, node 4's do not move it. */
+    replica_put(f, n3 + 5000);
+    replica_put(f, n4 + 9000);
+    reopen_as(f, 3, 1);
+    assert_int_equal(lg_producer_id_alloc(f->log, &pid), 0);
+    assert_int_equal(pid, n3 + 5001);
+    /* The same directory as node 4: its range, above its ids there. */
+    reopen_as(f, 4, 0);
+    assert_int_equal(lg_producer_id_alloc(f->log, &pid), 0);
+    assert_int_equal(pid, n4 + 9001);
+    /* Node 0 shares its range with standalone ids: above those too. */
+    reopen_as(f, 0, 1);
+    assert_int_equal(lg_producer_id_alloc(f->log, &pid), 0);
+    assert_int_equal(pid, 1001);
+    /* The largest node id stays below 2^62. */
+    reopen_as(f, INT32_MAX, 0);
+    assert_int_equal(lg_producer_id_alloc(f->log, &pid), 0);
+    assert_int_equal(pid, ((int64_t)INT32_MAX << 31) + 1000);
+    assert_true(pid < ((int64_t)1 << 62));
+    /* A used-up range is refused, never wrapped (last id in a segment). */
+    reopen_as(f, 3, 0);
+    replica_put(f, n3 + ((int64_t)1 << 31) - 1);
+    reopen_as(f, 3, 1);
+    assert_int_equal(lg_producer_id_alloc(f->log, &pid), CN_ENOSPC);
+    reopen_as(f, 3, 0);
+    assert_int_equal(lg_producer_id_alloc(f->log, &pid), CN_ENOSPC);
+    lg_close(f->log);
+    f->log = NULL;
+    f->o.producer_id_node = -2;
+    assert_int_equal(lg_open(&f->log, &f->o), CN_EINVAL);
+    reopen_as(f, -1, 0);
+}
+
 static void test_group_offsets(void **st)
 {
     fx *f = *st;
@@ -267,6 +369,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_duplicates_gaps_fencing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_only_last_five_remembered, setup, teardown),
         cmocka_unit_test_setup_teardown(test_duplicate_within_round, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cluster_node_producer_ids_carry_the_node_id, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_group_offsets, setup, teardown),
         cmocka_unit_test_setup_teardown(test_group_offsets_batch_one_transaction, setup, teardown),
     };

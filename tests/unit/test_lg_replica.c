@@ -16,7 +16,11 @@
  * markers (non-transactional control batches) but not transaction
  * markers, also across a segment end; lg_health is 0 after a failed write
  * and CN_EPANIC after a failed fdatasync until reopened; the raft.state file
- * round-trips and refuses damaged contents.
+ * round-trips and refuses damaged contents.  A replica truncate that cuts
+ * every batch a producer's state remembers forgets that producer (in the
+ * index too), so a retry in the epoch before a cut epoch bump is taken.
+ * A leader's copy of the producer state (lg_producers) loads what replica
+ * appends recorded and decides as the log's own table does.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -885,6 +889,153 @@ static void test_raft_state_round_trip_and_damage(void **st)
     assert_int_equal(t, 7);
 }
 
+/* One replica-appended batch of pid at base (epoch 1 stamped). */
+static void pput(lg_log *log, int64_t base, int64_t pid, int16_t pepoch, int32_t seq, int n)
+{
+    cn_buf b = CN_BUF_INIT;
+    lgt_batch(&b, (uint32_t)base + 100, n, 20, 1000 + base, pid, pepoch, seq);
+    waiter w;
+    assert_int_equal(rappend(log, 0, base, 1, b.data, b.len, 1, &w), 0);
+    cn_buf_free(&b);
+}
+
+static int pcheck(const lg_producers *ps, int64_t pid, int16_t pepoch, int32_t seq, int n,
+                  int64_t *dup_base, int64_t *dup_last)
+{
+    cn_buf b = CN_BUF_INIT;
+    lgt_batch(&b, 1, n, 20, 1000, pid, pepoch, seq);
+    lg_batch_hdr h;
+    assert_int_equal(lg_batch_parse_hdr(b.data, b.len, &h), 0);
+    int64_t x, y;
+    int rc = lg_producers_check(ps, &h, dup_base ? dup_base : &x, dup_last ? dup_last : &y);
+    cn_buf_free(&b);
+    return rc;
+}
+
+static void test_replica_truncate_forgets_producers_it_cut_entirely(void **st)
+{
+    fx *f = *st;
+    int64_t a, b;
+    assert_int_equal(lg_producer_id_alloc(f->log, &a), 0);
+    assert_int_equal(lg_producer_id_alloc(f->log, &b), 0);
+    pput(f->log, 0, a, 0, 0, 2); /* a, producer epoch 0, seq 0-1 */
+    pput(f->log, 2, b, 0, 0, 1); /* b, seq 0 */
+    pput(f->log, 3, a, 1, 0, 1); /* a bumped its epoch (in a tail to be cut) */
+    pput(f->log, 4, b, 0, 1, 1); /* b, seq 1 (to be cut) */
+    lg_producers *ps;
+    assert_int_equal(lg_producers_load(f->log, "t", 0, &ps), 0);
+    assert_int_equal(pcheck(ps, a, 0, 2, 1, NULL, NULL), LG_EFENCED);
+    lg_producers_free(ps);
+    assert_int_equal(lg_replica_truncate(f->log, "t", 0, 3), 0);
+    /* a: every batch it remembered (its epoch-1 one) is cut: forgotten, so
+     * its epoch-0 retry is taken; b keeps seq 0 and takes the cut seq 1. */
+    for (int round = 0; round < 2; round++) {
+        assert_int_equal(lg_producers_load(f->log, "t", 0, &ps), 0);
+        assert_int_equal(lg_producers_count(ps), 1);
+        assert_int_equal(pcheck(ps, a, 0, 2, 1, NULL, NULL), LG_PRODUCER_NEW);
+        assert_int_equal(pcheck(ps, b, 0, 1, 1, NULL, NULL), LG_PRODUCER_NEW);
+        int64_t db, dl;
+        assert_int_equal(pcheck(ps, b, 0, 0, 1, &db, &dl), LG_PRODUCER_DUP);
+        assert_int_equal(db, 2);
+        assert_int_equal(dl, 2);
+        assert_int_equal(pcheck(ps, b, 0, 2, 1, NULL, NULL), LG_ESEQ);
+        lg_producers_free(ps);
+        lg_close(f->log); /* the same from the index after a reopen */
+        fx_open(f);
+    }
+    lg_append_result r;
+    cn_buf one = CN_BUF_INIT;
+    lgt_batch(&one, 9, 1, 20, 1000, a, 0, 2);
+    assert_int_equal(lg_append(f->log, "t", 0, one.data, one.len, &r), 0);
+    assert_int_equal(r.duplicate, 0);
+    assert_int_equal(r.base_offset, 3);
+    cn_buf_free(&one);
+}
+
+static int64_t test_clock_ms;
+static int64_t test_clock(void *ud)
+{
+    (void)ud;
+    return test_clock_ms;
+}
+
+/* The leader's copy loads what replica appends recorded and then decides
+ * as the log's own table: duplicates of the last 5 batches with their
+ * offsets, gaps, fencing, records, expiry by the log's clock. */
+static void test_leader_producer_copy_decides_as_the_log(void **st)
+{
+    fx *f = *st;
+    lg_close(f->log);
+    test_clock_ms = 1000000;
+    f->o.clock_ms = test_clock;
+    f->o.producer_expiry_ms = 60000;
+    fx_open(f);
+    const int64_t pid = ((int64_t)5 << 31) + 1234; /* another node's id: fine on a replica */
+    for (int i = 0; i < 6; i++)
+        pput(f->log, i * 2, pid, 3, i * 2, 2); /* 6 batches, seq 0..11, timestamps ~1000 */
+    lg_producers *ps;
+    assert_int_equal(lg_producers_load(f->log, "nope", 0, &ps), LG_ENOTOPIC);
+    assert_int_equal(lg_producers_load(f->log, "t", 7, &ps), LG_ENOPART);
+    assert_int_equal(lg_producers_load(f->log, "t", 1, &ps), 0); /* other partition: empty */
+    assert_int_equal(lg_producers_count(ps), 0);
+    assert_int_equal(pcheck(ps, pid, 3, 40, 1, NULL, NULL), LG_PRODUCER_NEW);
+    lg_producers_free(ps);
+    assert_int_equal(lg_producers_load(f->log, "t", 0, &ps), 0);
+    assert_int_equal(lg_producers_count(ps), 1);
+    int64_t db, dl;
+    assert_int_equal(pcheck(ps, pid, 3, 0, 2, NULL, NULL), LG_ESEQ); /* beyond the 5 kept */
+    assert_int_equal(pcheck(ps, pid, 3, 2, 2, &db, &dl), LG_PRODUCER_DUP);
+    assert_int_equal(db, 2);
+    assert_int_equal(dl, 3);
+    assert_int_equal(pcheck(ps, pid, 3, 10, 2, &db, &dl), LG_PRODUCER_DUP);
+    assert_int_equal(db, 10);
+    assert_int_equal(pcheck(ps, pid, 3, 10, 1, NULL, NULL), LG_ESEQ); /* same start, other end */
+    assert_int_equal(pcheck(ps, pid, 3, 13, 1, NULL, NULL), LG_ESEQ);
+    assert_int_equal(pcheck(ps, pid, 2, 12, 1, NULL, NULL), LG_EFENCED);
+    assert_int_equal(pcheck(ps, pid, 4, 0, 1, NULL, NULL), LG_PRODUCER_NEW);
+    assert_int_equal(pcheck(ps, pid, 3, 12, 1, NULL, NULL), LG_PRODUCER_NEW);
+    assert_int_equal(pcheck(ps, -1, -1, -1, 1, NULL, NULL), LG_PRODUCER_NEW);
+    /* Recording a proposal makes its retry a duplicate. */
+    cn_buf b = CN_BUF_INIT;
+    lgt_batch(&b, 1, 3, 20, test_clock_ms, pid, 3, 12);
+    lg_batch_hdr h;
+    assert_int_equal(lg_batch_parse_hdr(b.data, b.len, &h), 0);
+    assert_int_equal(lg_producers_record(ps, &h, 12), 0);
+    assert_int_equal(pcheck(ps, pid, 3, 12, 3, &db, &dl), LG_PRODUCER_DUP);
+    assert_int_equal(db, 12);
+    assert_int_equal(dl, 14);
+    assert_int_equal(lg_producers_record(ps, &h, -1), CN_EINVAL);
+    assert_int_equal(lg_producers_check(NULL, &h, &db, &dl), CN_EINVAL);
+    /* A transaction marker is checked for its epoch only, and moves it. */
+    h.attributes |= LG_ATTR_CONTROL;
+    h.base_sequence = 77;
+    assert_int_equal(lg_producers_check(ps, &h, &db, &dl), LG_PRODUCER_NEW);
+    h.producer_epoch = 2;
+    assert_int_equal(lg_producers_check(ps, &h, &db, &dl), LG_EFENCED);
+    /* Expiry by the log's clock: the old producer goes, a fresh one stays. */
+    cn_buf c = CN_BUF_INIT;
+    lgt_batch(&c, 2, 1, 20, test_clock_ms + 50000, pid + 1, 0, 0);
+    assert_int_equal(lg_batch_parse_hdr(c.data, c.len, &h), 0);
+    assert_int_equal(lg_producers_record(ps, &h, 15), 0);
+    assert_int_equal(lg_producers_expire(f->log, ps), 0);
+    test_clock_ms += 70000;
+    assert_int_equal(lg_producers_expire(f->log, ps), 1);
+    assert_int_equal(lg_producers_count(ps), 1);
+    assert_int_equal(pcheck(ps, pid, 3, 12, 3, NULL, NULL), LG_PRODUCER_NEW);
+    /* A marker recorded moves the producer's epoch, as in the writer. */
+    cn_buf m = CN_BUF_INIT;
+    assert_int_equal(lg_control_batch(&m, pid + 1, 1, 0, 0, test_clock_ms), 0);
+    assert_int_equal(lg_batch_parse_hdr(m.data, m.len, &h), 0);
+    assert_int_equal(lg_producers_record(ps, &h, 16), 0);
+    assert_int_equal(pcheck(ps, pid + 1, 0, 1, 1, NULL, NULL), LG_EFENCED);
+    assert_int_equal(pcheck(ps, pid + 1, 1, 0, 1, NULL, NULL), LG_PRODUCER_NEW);
+    cn_buf_free(&m);
+    lg_producers_free(ps);
+    lg_producers_free(NULL);
+    cn_buf_free(&b);
+    cn_buf_free(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -895,6 +1046,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_replica_append_verbatim_keeps_each_batch_epoch, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_replica_append_hostile_input, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_replica_truncate_forgets_producers_it_cut_entirely,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_leader_producer_copy_decides_as_the_log, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_replica_append_rebuilds_producer_state_never_refuses,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_epoch_end_offset_follows_kafka_rule, setup, teardown),

@@ -12,7 +12,11 @@
  * serves a record at or above its HW (lg_read, lg_iter and the partition
  * info agree), and followers refuse proposals.  A second test freezes the
  * followers' loops: the leader answers acks=1 at its own fsync, and fails
- * the uncommitted acks=all proposal when check-quorum deposes it.
+ * the uncommitted acks=all proposal when check-quorum deposes it.  A
+ * third drives an idempotent producer: a retry of a batch is acknowledged
+ * with the original's offset and not stored again, at the leader that
+ * stored it and at the next leader after a failover; sequence gaps, older
+ * producer epochs and ids no voter allocated are refused.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -393,11 +397,148 @@ static void test_cut_off_leader_answers_acks1_and_fails_acks_all(void **state)
     free(f);
 }
 
+/* An idempotent producer's batches: the answers, by proposal. */
+typedef struct idem {
+    fx *f;
+    int err;
+    int64_t base;
+    int done;
+} idem;
+
+static void on_idem(void *ud, int err, int64_t base)
+{
+    idem *q = ud;
+    q->err = err;
+    q->base = base;
+    q->done = 1;
+    q->f->answered++;
+}
+
+/* Propose one 2-record batch of (pid, epoch) at seq at node i; returns the
+ * call's result (the answer lands in *q). */
+static int propose_idem(fx *f, int i, int64_t pid, int16_t epoch, int32_t seq, idem *q)
+{
+    cn_buf b = CN_BUF_INIT;
+    lgt_batch(&b, (uint32_t)seq + 7, 2, 40, 5000 + seq, pid, epoch, seq);
+    memset(q, 0, sizeof(*q));
+    q->f = f;
+    int rc = rp_repl_propose(f->n[i].r, TOPIC, 0, b.data, b.len, 1, on_idem, q);
+    cn_buf_free(&b);
+    return rc;
+}
+
+static void wait_idem(fx *f, idem *q)
+{
+    int64_t end = now_ms() + WAIT_MS;
+    while (!q->done) {
+        assert_true(now_ms() < end);
+        pump(f);
+        usleep(500);
+    }
+}
+
+/* Batches of pid in node i's log below its HW, by base offset. */
+static int batches_of(fx *f, int i, int64_t pid, int64_t *bases, int max)
+{
+    lg_iter *it = NULL;
+    assert_int_equal(lg_iter_open(&it, f->n[i].log, TOPIC, 0, 0), 0);
+    lg_record rec;
+    int n = 0, rc;
+    int64_t last = -1;
+    while ((rc = lg_iter_next(it, &rec)) == 0) {
+        const lg_batch_hdr *h = lg_iter_batch(it);
+        if (h->producer_id == pid && h->base_offset != last) {
+            assert_true(n < max);
+            bases[n++] = h->base_offset;
+            last = h->base_offset;
+        }
+    }
+    assert_int_equal(rc, CN_DONE);
+    lg_iter_close(it);
+    return n;
+}
+
+static void test_idempotent_retry_stored_once_across_failover(void **state)
+{
+    evthread_use_pthreads();
+    fx *f = calloc(1, sizeof(*f));
+    f->base = event_base_new();
+    char spec[256];
+    snprintf(spec, sizeof(spec), "1@127.0.0.1:%d,2@127.0.0.1:%d,3@127.0.0.1:%d", free_port(),
+             free_port(), free_port());
+    assert_int_equal(rp_cluster_parse(spec, &f->cluster), 0);
+    for (int i = 0; i < NN; i++) {
+        f->n[i].dir = cn_test_tmpdir("rp_idem");
+        node_open(f, i, 1);
+    }
+    int l = wait_leader(f, -1);
+    /* An id node 2 allocated (node id in the bits from 2^31 up). */
+    const int64_t pid = ((int64_t)2 << 31) + 1000;
+    idem a, a2, b, c, x;
+    assert_int_equal(propose_idem(f, l, pid, 1, 0, &a), 0);
+    /* Retried before the original is acknowledged: answered with it. */
+    assert_int_equal(propose_idem(f, l, pid, 1, 0, &a2), 0);
+    assert_false(a2.done); /* never from inside the call */
+    wait_idem(f, &a);
+    wait_idem(f, &a2);
+    assert_int_equal(a.err, 0);
+    assert_int_equal(a2.err, 0);
+    assert_int_equal(a2.base, a.base);
+    /* Retried after: the same. */
+    assert_int_equal(propose_idem(f, l, pid, 1, 0, &a2), 0);
+    wait_idem(f, &a2);
+    assert_int_equal(a2.err, 0);
+    assert_int_equal(a2.base, a.base);
+    assert_int_equal(propose_idem(f, l, pid, 1, 2, &b), 0);
+    wait_idem(f, &b);
+    assert_int_equal(b.err, 0);
+    assert_true(b.base > a.base);
+    /* Refused before anything is stored: a gap, an older epoch, an id
+     * from a node that is not a voter. */
+    assert_int_equal(propose_idem(f, l, pid, 1, 9, &x), LG_ESEQ);
+    assert_int_equal(propose_idem(f, l, pid, 0, 4, &x), LG_EFENCED);
+    assert_int_equal(propose_idem(f, l, ((int64_t)9 << 31) + 1000, 0, 0, &x), LG_EUNKNOWNPID);
+    int64_t bases[16];
+    assert_int_equal(batches_of(f, l, pid, bases, 16), 2);
+
+    /* The leader goes; the next one knows the producer from the batches it
+     * replicated: retries of both are answered with their offsets, and
+     * the producer goes on where it was. */
+    int old = l;
+    node_close(f, old);
+    l = wait_leader(f, old);
+    assert_int_equal(propose_idem(f, l, pid, 1, 2, &x), 0);
+    wait_idem(f, &x);
+    assert_int_equal(x.err, 0);
+    assert_int_equal(x.base, b.base);
+    assert_int_equal(propose_idem(f, l, pid, 1, 0, &x), 0);
+    wait_idem(f, &x);
+    assert_int_equal(x.base, a.base);
+    assert_int_equal(propose_idem(f, l, pid, 1, 9, &x), LG_ESEQ);
+    assert_int_equal(propose_idem(f, l, pid, 1, 4, &c), 0);
+    wait_idem(f, &c);
+    assert_int_equal(c.err, 0);
+    assert_true(c.base > b.base);
+    assert_int_equal(batches_of(f, l, pid, bases, 16), 3);
+    assert_int_equal(bases[0], a.base);
+    assert_int_equal(bases[1], b.base);
+    assert_int_equal(bases[2], c.base);
+    for (int i = 0; i < NN; i++) {
+        if (f->n[i].r)
+            node_close(f, i);
+        cn_test_rmrf(f->n[i].dir);
+        free(f->n[i].dir);
+    }
+    event_base_free(f->base);
+    free(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_three_replicas_fail_over_without_losing_acks),
         cmocka_unit_test(test_cut_off_leader_answers_acks1_and_fails_acks_all),
+        cmocka_unit_test(test_idempotent_retry_stored_once_across_failover),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -19,8 +19,8 @@ client (confluent-kafka):
     Metadata then names one leader again.
 The kill falls between phases, so no record is in flight when it lands:
 a record whose acknowledgement a kill swallows is retried by a producer
-without idempotence and may then be stored twice (cluster-wide idempotent
-producers are not built yet).
+without idempotence and may then be stored twice (idempotent producers
+across a kill with batches in flight: log/cluster_idempotent_failover).
 """
 import os
 import struct
