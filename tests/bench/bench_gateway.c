@@ -51,6 +51,8 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include "cn_testutil.h"
+
 #define MAX_PROCS 16
 #define WINDOW_MAX 16
 #define HIST_US 10    /* latency histogram bucket width */
@@ -780,15 +782,23 @@ static double gw_metric(int port, const char *name)
 
 /* ---- TLS: a certificate for the gateway, a context for the generators ---- */
 
-static char tls_cert[128], tls_key[128];
+static char tls_cert[4200], tls_key[4200];
+static char *tls_dir; /* the certificate's scratch directory, removed at exit */
+
+static void tls_dir_remove(void)
+{
+    cn_test_rmrf(tls_dir);
+    free(tls_dir);
+}
 
 static int tls_setup(void)
 {
     if (tls_cli)
         return 0;
-    char dir[] = "/tmp/cairn-bench-tls-XXXXXX";
-    if (!mkdtemp(dir))
+    char *dir = tls_dir = cn_test_tmpdir("bench-tls");
+    if (!dir)
         return -1;
+    atexit(tls_dir_remove);
     snprintf(tls_cert, sizeof(tls_cert), "%s/cert.pem", dir);
     snprintf(tls_key, sizeof(tls_key), "%s/key.pem", dir);
     EVP_PKEY *pk = EVP_EC_gen("P-256");

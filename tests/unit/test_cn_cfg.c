@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -25,6 +26,7 @@
 #include "cn_cli.h"
 #include "cn_err.h"
 #include "cn_log.h"
+#include "cn_testutil.h"
 
 typedef struct got {
     char lines[32][160];
@@ -142,11 +144,15 @@ static void test_refusals(void **st)
     assert_non_null(strstr(err, "NUL"));
 }
 
+/* A scratch directory for the files below (cn_test_tmpdir honours TMPDIR). */
+static char *cfg_dir;
+
 static char *write_tmp(const char *text)
 {
-    static char path[64];
-    snprintf(path, sizeof(path), "/tmp/cairn-cfg-XXXXXX");
-    int fd = mkstemp(path);
+    static char path[4200];
+    static int seq;
+    snprintf(path, sizeof(path), "%s/cfg-%d.toml", cfg_dir, ++seq);
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
     assert_true(fd >= 0);
     assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
     close(fd);
@@ -185,7 +191,7 @@ static void test_cli_config(void **st)
     clitest t;
     char *path = write_tmp("[other]\nnope = 1\n"
                            "[test.run]\ndata = \"/from/file\"\ncount = 3\nfollow = true\n");
-    char p[64];
+    char p[4200];
     snprintf(p, sizeof(p), "%s", path);
     char *a1[] = {"run", "--config", p, "--count", "7"};
     assert_int_equal(run(&t, 5, a1), 0);
@@ -230,13 +236,14 @@ static void test_cli_config(void **st)
 
     char *missing[] = {"run", "--config", "/nonexistent/cairn.toml"};
     assert_int_equal(run(&t, 3, missing), CN_EINVAL);
-    char *dir[] = {"run", "--config", "/tmp"};
+    char *dir[] = {"run", "--config", cfg_dir};
     assert_int_equal(run(&t, 3, dir), CN_EINVAL);
     char *nocfg[] = {"run", "--config-check"};
     assert_int_equal(run(&t, 2, nocfg), CN_EINVAL);
     /* Larger than 1 MiB: refused before it is parsed. */
-    char big[] = "/tmp/cairn-cfg-big-XXXXXX";
-    int fd = mkstemp(big);
+    char big[4200];
+    snprintf(big, sizeof(big), "%s/big.toml", cfg_dir);
+    int fd = open(big, O_WRONLY | O_CREAT | O_EXCL, 0600);
     assert_true(fd >= 0);
     assert_int_equal(ftruncate(fd, CN_CFG_MAX_BYTES + 1), 0);
     close(fd);
@@ -287,5 +294,11 @@ int main(void)
         cmocka_unit_test(test_cli_config),
         cmocka_unit_test(test_log_lines),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    cfg_dir = cn_test_tmpdir("cfg");
+    if (!cfg_dir)
+        return 1;
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    cn_test_rmrf(cfg_dir);
+    free(cfg_dir);
+    return rc;
 }

@@ -19,10 +19,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "cn_err.h"
+#include "cn_testutil.h"
 #include "kf_sasl.h"
 
 static kf_sasl_users *users_rfc(void)
@@ -256,8 +258,11 @@ static void test_users_file(void **st)
         if (bad[i].line && line != bad[i].line)
             fail_msg("users file case %zu: line %d, want %d", i, line, bad[i].line);
     }
-    char path[] = "/tmp/cairn-sasl-XXXXXX";
-    int fd = mkstemp(path);
+    char *dir = cn_test_tmpdir("sasl");
+    assert_non_null(dir);
+    char path[4200];
+    snprintf(path, sizeof(path), "%s/users", dir);
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
     assert_true(fd >= 0);
     assert_int_equal(write(fd, "bob:hunter2\n", 12), 12);
     close(fd);
@@ -269,6 +274,8 @@ static void test_users_file(void **st)
     kf_sasl_users_free(u);
     unlink(path);
     assert_int_equal(kf_sasl_users_load(&u, path, &line), CN_ENOENT);
+    cn_test_rmrf(dir);
+    free(dir);
 }
 
 int main(void)
