@@ -117,7 +117,6 @@ int cmd_sasl_users(cn_cli *cli, kf_sasl_users **out)
     if (!rc && kf_sasl_users_count(*out) == 0) {
         kf_sasl_users_free(*out);
         *out = NULL;
-        rc = CN_ENOENT;
         fprintf(stderr, "%s: --sasl-users %s names no user (lines are name:password)\n", cli->prog,
                 path);
         return CN_EXIT_FAIL;
@@ -134,9 +133,10 @@ int cmd_sasl_users(cn_cli *cli, kf_sasl_users **out)
                 cli->prog, path, line);
     else
         fprintf(stderr, "%s: cannot read --sasl-users %s: %s\n", cli->prog, path,
-                rc == CN_ESYS     ? strerror(errno)
-                : rc == CN_ENOENT ? "no such file"
-                                  : cn_strerror(rc));
+                rc == CN_ESYS      ? strerror(errno)
+                : rc == CN_ENOENT  ? "no such file"
+                : rc == CN_ETOOBIG ? "larger than 1 MiB"
+                                   : cn_strerror(rc));
     return CN_EXIT_FAIL;
 }
 

@@ -24,8 +24,6 @@
 #include <event2/bufferevent.h>
 #include <string.h>
 
-static const char *const kf_sasl_mech_names[KF_SASL_NMECH] = {KF_SASL_MECHANISMS};
-
 int kf__sasl_gate(kf_conn *c)
 {
     if (!c->s->o.sasl_users || c->sasl_authed)
@@ -52,10 +50,10 @@ static void kf_sasl_done(kf_conn *c, int rc)
     if (rc == KF_SASL_OK) {
         c->sasl_authed = 1;
         cn_log_info("kf", "client %s authenticated as %s (%s)", c->peer, c->sasl->name,
-                    kf_sasl_mech_names[c->sasl->mech]);
+                    kf_sasl_mech_name(c->sasl->mech));
     } else if (rc < 0) {
         cn_log_warn("kf", "client %s failed to authenticate as '%s' with %s: %s", c->peer,
-                    c->sasl->name, kf_sasl_mech_names[c->sasl->mech], c->sasl->fail);
+                    c->sasl->name, kf_sasl_mech_name(c->sasl->mech), c->sasl->fail);
     }
 }
 
@@ -69,7 +67,7 @@ int kf_h_sasl_handshake(kf_conn *c)
         return CN_ENOMEM;
     int n = c->s->o.sasl_users ? KF_SASL_NMECH : 0;
     for (int i = 0; i < n; i++)
-        names[i] = (kf_str){kf_sasl_mech_names[i], (int32_t)strlen(kf_sasl_mech_names[i])};
+        names[i] = (kf_str){kf_sasl_mech_name(i), (int32_t)strlen(kf_sasl_mech_name(i))};
     r.Mechanisms.v = names;
     r.Mechanisms.n = n;
     int mech = q->Mechanism.len > 0 ? kf_sasl_mech(q->Mechanism.s, (size_t)q->Mechanism.len) : -1;

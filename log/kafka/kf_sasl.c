@@ -10,21 +10,24 @@
 #include "kf_sasl.h"
 
 #include "cn_alloc.h"
+#include "cn_cfg.h"
 #include "cn_err.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #define KF_SASL_SALT 16
 #define KF_SASL_MAXH 64
-#define KF_SASL_FILE_MAX (1u << 20)
 
 static const char *const kf_sasl_names[KF_SASL_NMECH] = {KF_SASL_MECHANISMS};
+
+const char *kf_sasl_mech_name(int mech)
+{
+    return mech >= 0 && mech < KF_SASL_NMECH ? kf_sasl_names[mech] : "none";
+}
 
 typedef struct kf_scram_keys {
     unsigned char salt[KF_SASL_SALT];
@@ -176,32 +179,20 @@ int kf_sasl_users_parse(kf_sasl_users **out, const char *text, size_t len, int *
 int kf_sasl_users_load(kf_sasl_users **out, const char *path, int *line)
 {
     *line = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return errno == ENOENT ? CN_ENOENT : CN_ESYS;
     struct stat st;
-    if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
-        close(fd);
-        errno = EINVAL;
-        return CN_ESYS;
-    }
-    if (st.st_mode & 077) {
-        close(fd);
+    if (stat(path, &st))
+        return errno == ENOENT ? CN_ENOENT : CN_ESYS;
+    if (S_ISREG(st.st_mode) && (st.st_mode & 077))
         return CN_EPERM;
-    }
-    if ((uint64_t)st.st_size > KF_SASL_FILE_MAX) {
-        close(fd);
-        return CN_ETOOBIG;
-    }
-    char *buf = cn_malloc((size_t)st.st_size + 1);
-    ssize_t n = buf ? read(fd, buf, (size_t)st.st_size) : -1;
-    close(fd);
-    if (n < 0) {
-        cn_free(buf);
-        return buf ? CN_ESYS : CN_ENOMEM;
-    }
-    int rc = kf_sasl_users_parse(out, buf, (size_t)n, line);
-    sodium_memzero(buf, (size_t)n);
+    /* The common small-file reader: regular files only, at most 1 MiB,
+     * short reads retried. */
+    char *buf;
+    size_t n;
+    int rc = cn_cfg_read_file(path, &buf, &n);
+    if (rc)
+        return rc;
+    rc = kf_sasl_users_parse(out, buf, n, line);
+    sodium_memzero(buf, n);
     cn_free(buf);
     return rc;
 }

@@ -46,6 +46,8 @@ size_t kf_sasl_users_count(const kf_sasl_users *u);
 
 /** Index of a mechanism name in KF_SASL_MECHANISMS, or -1. */
 int kf_sasl_mech(const char *name, size_t len);
+/** The name of mechanism index mech ("none" outside the table). */
+const char *kf_sasl_mech_name(int mech);
 
 enum { KF_SASL_CONTINUE = 1, KF_SASL_OK = 0 };
 
