@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * cmd_gateway.c — `cairn gateway`: the WebSocket tier.  One process
- * (--workers 1) runs a gw_server with an in-process log (--log DIR) or a
+ * (--workers 1) runs a gw_server with an in-process log (--data DIR) or a
  * librdkafka producer (--brokers).  With --workers N > 1 this process is a
  * supervisor (gateway/gw_supervisor.c): it starts N worker processes (this
- * binary again, with --reuseport, so they share the port) and, with --log,
+ * binary again, with --reuseport, so they share the port) and, with --data,
  * owns the log and serves it over the Kafka protocol on a private loopback
  * port that the workers use as their --brokers (one writer per data
  * directory; see
@@ -42,7 +42,7 @@ typedef struct gwc {
     struct event_base *base;
     gw_server *srv;    /* one serving process */
     gw_supervisor *sv; /* --workers > 1 */
-    kf_server *kf;     /* --workers > 1 with --log: the workers' private broker */
+    kf_server *kf;     /* --workers > 1 with --data: the workers' private broker */
     const char *port_file;
     int port;
     int draining;
@@ -52,14 +52,16 @@ typedef struct gwc {
 static cn_flag gw_flags[] = {
     {"listen", "HOST:PORT", "127.0.0.1:8080", "WebSocket + HTTP listener; port 0 picks one"},
     {"workers", "N", "1", "processes sharing the port (SO_REUSEPORT); each has its own fd budget"},
-    {"log", "DIR", NULL,
-     "append in-process to the log in DIR (with --workers > 1: through this process)"},
+    {"data", "DIR", NULL,
+     "append in-process to the log in DIR (with --workers > 1: through this process)", "log"},
     {"brokers", "H:P,...", NULL, "append through librdkafka to a cairn logd or a Kafka cluster"},
     {"topic", "NAME", "ble-raw", "topic the pings go to"},
-    {"partitions", "N", "4", "partitions of the topic when --log has to create it"},
-    {"durability", "MODE", "fsync", "--log: fsync | interval=DURATION | none (acks wait for this)"},
+    {"partitions", "N", "4", "partitions of the topic when --data has to create it"},
+    {"durability", "MODE", "fsync",
+     "--data: fsync | interval=DURATION | none (acks wait for this)"},
     {"node", "NAME", "gw", "node name: CloudEvent source /gateway/NAME (workers add -wI)"},
-    {"idle-close", "DURATION", "5s", "close with 1000 \"idle\" this long after the last ping"},
+    {"idle-timeout", "DURATION", "5s", "close with 1000 \"idle\" this long after the last ping",
+     "idle-close"},
     {"handshake-timeout", "DURATION", "10s",
      "drop connections whose request head is not complete by then"},
     {"stall-close", "DURATION", "10s",
@@ -191,7 +193,7 @@ static void gwc_ready(void *ud)
  * supervisor decides, then those.  Static storage: lives until exec. */
 static char **gwc_worker_argv(cn_cli *cli, const char *listen, const char *brokers)
 {
-    static const char *skip[] = {"workers",    "log",        "brokers",  "listen",
+    static const char *skip[] = {"workers",    "data",       "brokers",  "listen",
                                  "durability", "partitions", "reuseport"};
     size_t cap = 2 * cli->nflags + 16, n = 0;
     char **av = calloc(cap, sizeof(char *));
@@ -361,7 +363,7 @@ int cmd_gateway(int argc, char **argv)
 {
     cn_cli cli = {
         "cairn gateway",
-        "(--log DIR | --brokers H:P,...) [flags]",
+        "(--data DIR | --brokers H:P,...) [flags]",
         "Run the WebSocket tier: players connect to ws://HOST:PORT/ws?token=TOKEN and send pings; "
         "each ping is appended to the topic as a CloudEvent and acknowledged once durable.  "
         "Also serves GET /healthz and /metrics.  SIGTERM/SIGINT drain and exit 0.",
@@ -391,9 +393,9 @@ int cmd_gateway(int argc, char **argv)
         cn_cli_duration_ms(&cli, "produce-timeout", &ptmo) ||
         cn_cli_size(&cli, "max-msg-bytes", &maxmsg) || cn_cli_size(&cli, "sock-buf", &sockbuf))
         goto out;
-    const char *logdir = cn_cli_str(&cli, "log"), *brokers = cn_cli_str(&cli, "brokers");
+    const char *logdir = cn_cli_str(&cli, "data"), *brokers = cn_cli_str(&cli, "brokers");
     if (!logdir == !brokers) {
-        status = cn_cli_usage_error(&cli, "give exactly one of --log DIR or --brokers H:P,...");
+        status = cn_cli_usage_error(&cli, "give exactly one of --data DIR or --brokers H:P,...");
         goto out;
     }
     if (stall < 100 || ptmo < 100) {

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * cmd_hunt.c — `cairn hunt`: a hunt worker.  Reads ble-raw (in-process
- * with --log DIR, or from a cairn log node / Kafka cluster with --brokers),
+ * with --data DIR, or from a cairn log node / Kafka cluster with --brokers),
  * keeps the game state in RocksDB (--state), appends hunt-events exactly
  * once and serves the HTTP API (--http).  --rebuild derives a fresh state
  * directory from the log up to its current end and exits.
@@ -10,7 +10,7 @@
  * is closed (memtables flushed) and the command exits 0.
  *
  * Threads: main runs the libevent loop (HTTP + a batch timer); the log
- * (--log) or librdkafka (--brokers) run their own threads.  Ownership:
+ * (--data) or librdkafka (--brokers) run their own threads.  Ownership:
  * this file owns every handle for the life of the command.  See
  * docs/cli.md and docs/architecture.md, "The hunt workers".
  */
@@ -198,7 +198,7 @@ static void huntc_res_free(huntc *h, huntc_res *r)
 
 static int huntc_open_io(cn_cli *cli, huntc_res *r, int64_t parts, char *err, size_t errlen)
 {
-    const char *dir = cn_cli_str(cli, "log");
+    const char *dir = cn_cli_str(cli, "data");
     int rc;
     if (dir) {
         lg_opts lo;
@@ -295,27 +295,28 @@ fail:
 int cmd_hunt(int argc, char **argv)
 {
     cn_flag flags[] = {
-        {"log", "DIR", NULL,
-         "read ble-raw and append hunt-events in-process (this process must be DIR's only writer)"},
+        {"data", "DIR", NULL,
+         "read ble-raw and append hunt-events in-process (this process must be DIR's only writer)",
+         "log"},
         {"brokers", "H:P,...", NULL,
          "read and write over the Kafka protocol (cairn logd or Kafka)"},
         {"state", "DIR", "./cairn-hunt-state", "RocksDB state directory (created if missing)"},
         {"hunt", "FILE", "hunt/sample-hunt.json", "hunt definition (docs/hunts.md)"},
-        {"partitions", "all|LIST", "all", "ble-raw partitions to consume, e.g. 0,2-3"},
+        {"assign", "all|LIST", "all", "ble-raw partitions to consume, e.g. 0,2-3"},
         {"http", "HOST:PORT", "127.0.0.1:8081",
          "HTTP API listener (port 0 picks one; empty: none)"},
         {"node", "NAME", "hunt",
          "this worker's name: CloudEvent source /hunt/NAME (keep it across restarts)"},
         {"batch", "N", "4096", "input records per RocksDB commit (and per hunt-events append)"},
-        {"create-partitions", "N", "4",
-         "--log: partitions of ble-raw / hunt-events if they do not exist"},
+        {"partitions", "N", "4",
+         "--data: partitions of ble-raw / hunt-events when they are created", "create-partitions"},
         {"rebuild", NULL, NULL,
          "derive a new --state from the log up to its end (emits nothing) and exit"},
         {"port-file", "PATH", NULL, "write the bound HTTP port here once listening (for tests)"},
     };
     cn_cli cli = {
         "cairn hunt",
-        "(--log DIR | --brokers H:P,...) [flags]",
+        "(--data DIR | --brokers H:P,...) [flags]",
         "Run a hunt worker: ble-raw pings in, game state in RocksDB, hunt-events out exactly once, "
         "leaderboard and player API over HTTP.  SIGTERM/SIGINT finish the batch, commit and exit "
         "0.",
@@ -334,20 +335,30 @@ int cmd_hunt(int argc, char **argv)
     hunt_worker_opts wo;
     memset(&wo, 0, sizeof(wo));
     int32_t *parts = NULL;
-    if (cn_cli_i64(&cli, "batch", 1, HUNT_BATCH_MAX, &batch) ||
-        cn_cli_i64(&cli, "create-partitions", 1, HUNT_MAX_PARTITIONS, &cparts)) {
-        cn_cli_free(&cli);
-        return CN_EXIT_USAGE;
-    }
-    if (!!cn_cli_str(&cli, "log") == !!cn_cli_str(&cli, "brokers")) {
-        rc = cn_cli_usage_error(&cli, "give exactly one of --log DIR and --brokers H:P,...");
+    const char *pv = cn_cli_str(&cli, "partitions");
+    if (pv && pv[strspn(pv, "0123456789")] != '\0') {
+        /* --partitions was once the set to consume: say where that went. */
+        rc = cn_cli_usage_error(&cli,
+                                "--partitions is a count, as in every command, got '%s'; the "
+                                "partitions to consume are --assign all|LIST",
+                                pv);
         cn_cli_free(&cli);
         return rc;
     }
-    if (huntc_parse_parts(cn_cli_str(&cli, "partitions"), &parts, &wo.nparts)) {
+    if (cn_cli_i64(&cli, "batch", 1, HUNT_BATCH_MAX, &batch) ||
+        cn_cli_i64(&cli, "partitions", 1, HUNT_MAX_PARTITIONS, &cparts)) {
+        cn_cli_free(&cli);
+        return CN_EXIT_USAGE;
+    }
+    if (!!cn_cli_str(&cli, "data") == !!cn_cli_str(&cli, "brokers")) {
+        rc = cn_cli_usage_error(&cli, "give exactly one of --data DIR and --brokers H:P,...");
+        cn_cli_free(&cli);
+        return rc;
+    }
+    if (huntc_parse_parts(cn_cli_str(&cli, "assign"), &parts, &wo.nparts)) {
         rc = cn_cli_usage_error(
-            &cli, "--partitions wants all or a list such as 0,2-3 (0..%d, no repeats); got '%s'",
-            HUNT_MAX_PARTITIONS - 1, cn_cli_str(&cli, "partitions"));
+            &cli, "--assign wants all or a list such as 0,2-3 (0..%d, no repeats); got '%s'",
+            HUNT_MAX_PARTITIONS - 1, cn_cli_str(&cli, "assign"));
         cn_cli_free(&cli);
         return rc;
     }

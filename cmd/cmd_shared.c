@@ -241,7 +241,7 @@ int cmd_gateway_flags(cn_cli *cli, const char *listen_flag, uint64_t fd_reserve,
 {
     int64_t maxc, idle, hs;
     if (cn_cli_i64(cli, "max-conns", 1, 1000000, &maxc) ||
-        cn_cli_duration_ms(cli, "idle-close", &idle) ||
+        cn_cli_duration_ms(cli, "idle-timeout", &idle) ||
         cn_cli_duration_ms(cli, "handshake-timeout", &hs))
         return CN_EXIT_USAGE;
     if (cmd_fd_budget(cli, (uint64_t)maxc, fd_reserve))

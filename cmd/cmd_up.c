@@ -70,9 +70,10 @@ typedef struct up {
 static cn_flag up_flags[] = {
     {"data", "DIR", "./cairn-data", "data directory: the log, and the hunt state under it"},
     {"hunt", "FILE", NULL, "hunt definition (docs/hunts.md); default: the bundled sample hunt"},
-    {"http", "HOST:PORT", "127.0.0.1:8080",
-     "WebSocket /ws, dashboard /, /api/*, /metrics, /healthz; port 0 picks one"},
-    {"kafka", "HOST:PORT", "127.0.0.1:9092", "Kafka wire-protocol listener; port 0 picks one"},
+    {"listen", "HOST:PORT", "127.0.0.1:8080",
+     "WebSocket /ws, dashboard /, /api/*, /metrics, /healthz; port 0 picks one", "http"},
+    {"kafka-listen", "HOST:PORT", "127.0.0.1:9092",
+     "Kafka wire-protocol listener; port 0 picks one", "kafka"},
     {"kafka-tls-cert", "FILE", NULL,
      "serve Kafka over TLS with this PEM certificate chain (with --kafka-tls-key)"},
     {"kafka-tls-key", "FILE", NULL, "the PEM private key of --kafka-tls-cert"},
@@ -80,7 +81,8 @@ static cn_flag up_flags[] = {
      "require SASL (PLAIN, SCRAM-SHA-256/512) from Kafka clients; FILE has name:password lines, "
      "mode 0600"},
     {"advertise", "HOST:PORT", NULL,
-     "Kafka address given to clients in Metadata (default: --kafka's; required when --kafka is "
+     "Kafka address given to clients in Metadata (default: --kafka-listen's; required when "
+     "--kafka-listen is "
      "a wildcard such as 0.0.0.0)"},
     {"partitions", "N", "4", "partitions of ble-raw and hunt-events when they are created"},
     {"node", "NAME", "up",
@@ -88,13 +90,14 @@ static cn_flag up_flags[] = {
     {"state", "DIR", "DATA/hunt-state", "the worker's RocksDB state (one hunt per directory)"},
     {"durability", "MODE", "fsync",
      "fsync | interval=DURATION | none: when pings are acknowledged"},
-    {"idle-close", "DURATION", "5s", "close a player's WebSocket this long after its last ping"},
+    {"idle-timeout", "DURATION", "5s", "close a player's WebSocket this long after its last ping",
+     "idle-close"},
     {"handshake-timeout", "DURATION", "10s",
      "drop connections whose request head is not complete by then"},
     {"auth-key", "FILE", NULL,
      "Ed25519 public key (cairn token keygen); none: development mode (?player=ID)"},
     {"tls-cert", "FILE", NULL,
-     "serve wss:// and https:// on --http: PEM certificate chain, leaf first (reloaded on "
+     "serve wss:// and https:// on --listen: PEM certificate chain, leaf first (reloaded on "
      "SIGHUP)"},
     {"tls-key", "FILE", NULL, "the PEM private key of --tls-cert (reloaded on SIGHUP)"},
     {"max-tls-handshakes", "N", "2048",
@@ -230,11 +233,12 @@ static int up_parse(cn_cli *cli, up_cfg *c)
     lg_opts_init(&c->lo);
     if (cmd_parse_durability(cn_cli_str(cli, "durability"), &c->lo))
         return cn_cli_usage_error(cli, "--durability must be fsync, interval=DURATION or none");
-    if (!cmd_is_hostport(cn_cli_str(cli, "kafka")))
-        return cn_cli_usage_error(cli, "--kafka wants HOST:PORT (port 0 picks one), got '%s'",
-                                  cn_cli_str(cli, "kafka"));
+    if (!cmd_is_hostport(cn_cli_str(cli, "kafka-listen")))
+        return cn_cli_usage_error(cli,
+                                  "--kafka-listen wants HOST:PORT (port 0 picks one), got '%s'",
+                                  cn_cli_str(cli, "kafka-listen"));
     gw_server_opts_init(&c->so);
-    int rc = cmd_gateway_flags(cli, "http", CMD_FD_RESERVE_UP, &c->so);
+    int rc = cmd_gateway_flags(cli, "listen", CMD_FD_RESERVE_UP, &c->so);
     if (rc)
         return rc;
     c->lo.dir = cn_cli_str(cli, "data");
@@ -246,9 +250,10 @@ static int up_parse(cn_cli *cli, up_cfg *c)
     if (n >= (int)sizeof(c->state))
         return cn_cli_usage_error(cli, "--state or --data is too long");
     kf_server_opts_init(&c->ko);
-    c->ko.listen = cn_cli_str(cli, "kafka");
+    c->ko.listen = cn_cli_str(cli, "kafka-listen");
     c->ko.default_partitions = c->parts = (int32_t)parts;
-    if ((rc = cmd_advertise_flags(cli, "kafka", c->advertise, sizeof(c->advertise), &c->ko)) != 0)
+    if ((rc = cmd_advertise_flags(cli, "kafka-listen", c->advertise, sizeof(c->advertise),
+                                  &c->ko)) != 0)
         return rc;
     if ((rc = cmd_sasl_users(cli, &c->users)) != 0)
         return rc;
@@ -286,7 +291,7 @@ static int up_listen(up *u, cn_cli *cli, up_cfg *c)
 {
     int rc = kf_server_new(&u->kf, u->base, u->log, &c->ko);
     if (rc) {
-        fprintf(stderr, "cairn up: cannot listen on --kafka %s: %s; pick a free HOST:PORT\n",
+        fprintf(stderr, "cairn up: cannot listen on --kafka-listen %s: %s; pick a free HOST:PORT\n",
                 c->ko.listen, rc == CN_ESYS ? strerror(errno) : cn_strerror(rc));
         return rc;
     }
@@ -294,7 +299,7 @@ static int up_listen(up *u, cn_cli *cli, up_cfg *c)
         fprintf(stderr, "cairn up: topic %s: %s\n", HUNT_TOPIC_IN, cn_strerror(rc));
         return rc;
     }
-    if ((rc = cmd_gateway_start(&u->gw, u->base, u->sink, &c->so, cli, "http")) != 0)
+    if ((rc = cmd_gateway_start(&u->gw, u->base, u->sink, &c->so, cli, "listen")) != 0)
         return rc;
     if ((rc = gw_proxy_new(&u->proxy, u->base, hunt_service_http_port(u->hunt),
                            UP_MAX_HTTP_PIPES)) != 0)

@@ -34,6 +34,8 @@ void cn_cli_help(const cn_cli *cli)
         printf("  %-28s %s", lhs, f->help ? f->help : "");
         if (f->def)
             printf(" (default: %s)", f->def);
+        if (f->alias)
+            printf(" (formerly --%s, still accepted)", f->alias);
         printf("\n");
     }
     printf("  %-28s %s\n", "--config FILE",
@@ -65,13 +67,19 @@ cn_flag *cn_cli_flag(cn_cli *cli, const char *name)
 /* The flags every command takes (cn_cli.h); parsed with the command's own. */
 enum { CN__BUILTIN_CONFIG, CN__BUILTIN_LOG_FORMAT, CN__BUILTIN_CHECK, CN__NBUILTIN };
 
+static int cn__cli_named(const char *s, const char *name, size_t nlen)
+{
+    return s && strlen(s) == nlen && memcmp(s, name, nlen) == 0;
+}
+
 static cn_flag *cn__cli_find(cn_cli *cli, cn_flag *builtin, const char *name, size_t nlen)
 {
     for (size_t k = 0; k < cli->nflags; k++)
-        if (strlen(cli->flags[k].name) == nlen && memcmp(cli->flags[k].name, name, nlen) == 0)
+        if (cn__cli_named(cli->flags[k].name, name, nlen) ||
+            cn__cli_named(cli->flags[k].alias, name, nlen))
             return &cli->flags[k];
     for (size_t k = 0; k < CN__NBUILTIN; k++)
-        if (strlen(builtin[k].name) == nlen && memcmp(builtin[k].name, name, nlen) == 0)
+        if (cn__cli_named(builtin[k].name, name, nlen))
             return &builtin[k];
     return NULL;
 }

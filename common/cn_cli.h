@@ -32,6 +32,9 @@ typedef struct cn_flag {
     const char *arg;  /* metavar ("DIR"); NULL for a boolean switch */
     const char *def;  /* default shown in --help and used if unset; may be NULL */
     const char *help;
+    /* an older name still accepted (on the command line and in --config)
+     * when a flag was renamed to match the other commands; NULL: none */
+    const char *alias;
     /* filled by cn_cli_parse: */
     const char *val; /* the value (def if not given; "1" for a given switch) */
     int set;         /* given on the command line or in the --config file */

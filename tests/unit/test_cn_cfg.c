@@ -169,7 +169,7 @@ static void cli_init(clitest *t)
     cn_flag f[4] = {
         {"data", "DIR", "./d", "data"},
         {"count", "N", "10", "count"},
-        {"idle", "DURATION", "5s", "idle"},
+        {"idle", "DURATION", "5s", "idle", "idle-close"},
         {"follow", NULL, NULL, "switch"},
     };
     memcpy(t->flags, f, sizeof(f));
@@ -252,6 +252,30 @@ static void test_cli_config(void **st)
     unlink(big);
 }
 
+/* A renamed flag's old name still works, on the command line and in the
+ * file, and sets the flag under its new name; --help names both. */
+static void test_cli_renamed_flag(void **st)
+{
+    (void)st;
+    clitest t;
+    char *a1[] = {"run", "--idle-close", "2s"};
+    assert_int_equal(run(&t, 3, a1), 0);
+    assert_string_equal(cn_cli_str(&t.cli, "idle"), "2s");
+    assert_true(cn_cli_flag(&t.cli, "idle")->set);
+    char *a2[] = {"run", "--idle-close=3s", "--idle", "4s"};
+    assert_int_equal(run(&t, 4, a2), 0);
+    assert_string_equal(cn_cli_str(&t.cli, "idle"), "4s"); /* the last one given wins */
+    char p[4200];
+    snprintf(p, sizeof(p), "%s", write_tmp("[test.run]\nidle-close = \"7s\"\n"));
+    char *a3[] = {"run", "--config", p};
+    assert_int_equal(run(&t, 3, a3), 0);
+    assert_string_equal(cn_cli_str(&t.cli, "idle"), "7s");
+    assert_int_equal(cn_cli_flag(&t.cli, "idle")->line, 2);
+    unlink(p);
+    char *a4[] = {"run", "--idle-closed", "1s"}; /* not a prefix match */
+    assert_int_equal(run(&t, 3, a4), CN_EINVAL);
+}
+
 static void test_log_lines(void **st)
 {
     (void)st;
@@ -289,9 +313,8 @@ static void test_log_lines(void **st)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_values),
-        cmocka_unit_test(test_refusals),
-        cmocka_unit_test(test_cli_config),
+        cmocka_unit_test(test_values),     cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_cli_config), cmocka_unit_test(test_cli_renamed_flag),
         cmocka_unit_test(test_log_lines),
     };
     cfg_dir = cn_test_tmpdir("cfg");

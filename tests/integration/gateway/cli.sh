@@ -29,19 +29,21 @@ grep_in() { # grep_in FILE PATTERN WHAT
 }
 
 expect 0 "gateway --help" -- "$BIN" gateway --help
-for f in listen workers log brokers topic idle-close handshake-timeout auth-key max-conns max-conns-per-ip \
+for f in listen workers data brokers topic idle-timeout handshake-timeout auth-key max-conns max-conns-per-ip \
          max-msg-bytes max-inflight; do
     grep_in out "--$f" "--help lists --$f"
 done
-grep_in out "default: 5s" "--help shows the idle-close default"
+grep_in out "default: 5s" "--help shows the idle-timeout default"
+for f in log idle-close; do grep_in out "formerly --$f," "--help names the old --$f"; done
 grep_in out "default: 127.0.0.1:8080" "--help shows the listen default"
 grep -q "gateway" <("$BIN" --help) || { echo "FAIL: cairn --help lists gateway"; fails=$((fails + 1)); }
 
 expect 2 "no backend" -- "$BIN" gateway
-grep_in err "exactly one of --log" "names the missing choice"
+grep_in err "exactly one of --data" "names the missing choice"
 expect 2 "both backends" -- "$BIN" gateway --log "$T/d" --brokers 127.0.0.1:1
 expect 2 "bad duration" -- "$BIN" gateway --log "$T/d" --idle-close soon
-grep_in err "idle-close" "names the bad flag"
+grep_in err "idle-timeout" "names the bad flag by its name now"
+expect 2 "bad duration, new name" -- "$BIN" gateway --data "$T/d" --idle-timeout soon
 expect 2 "bad listen" -- "$BIN" gateway --log "$T/d" --listen nohost
 expect 2 "bad size" -- "$BIN" gateway --log "$T/d" --max-msg-bytes 1TiB
 expect 2 "bad workers" -- "$BIN" gateway --log "$T/d" --workers 0

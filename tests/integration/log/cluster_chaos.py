@@ -25,7 +25,8 @@ makes it fail.
 The fault schedule comes from CAIRN_SEED (printed at the start and on
 failure; timing on a loaded machine is not replayed exactly).
 CAIRN_CHAOS_FAULTS sets the number of faults (default 6; the slow variant
-log/cluster_chaos.slow runs 50).
+log/cluster_chaos.slow runs 50); CAIRN_CHAOS_KINDS (comma-separated, from
+kill, stop, isolate, cut; repeat one to weight it) narrows the kinds drawn.
 """
 import os
 import random
@@ -161,7 +162,8 @@ def leader_of(cl, part):
 
 def inject(cl, proxy, rng, k):
     """One fault, held for a while, then healed.  Returns its description."""
-    kind = rng.choice(["kill", "kill", "stop", "isolate", "cut"])
+    kinds = os.environ.get("CAIRN_CHAOS_KINDS", "kill,kill,stop,isolate,cut").split(",")
+    kind = rng.choice(kinds)
     target = None
     if rng.random() < 0.6:
         target = leader_of(cl, rng.randrange(PARTS))

@@ -29,12 +29,14 @@ expect() { # expect CODE WHAT -- CMD...
 grep_in() { # grep_in FILE PATTERN WHAT
     if ! grep -Eq -- "$2" "$T/$1"; then echo "FAIL: $3: '$2' not in $1: $(cat "$T/$1")"; fails=$((fails + 1)); fi
 }
-P0=(--http 127.0.0.1:0 --kafka 127.0.0.1:0)
+P0=(--listen 127.0.0.1:0 --kafka-listen 127.0.0.1:0)
 
 expect 0 "up --help" -- "$BIN" up --help
-for f in data hunt http kafka partitions node state durability idle-close handshake-timeout auth-key max-conns batch; do
+for f in data hunt listen kafka-listen partitions node state durability idle-timeout handshake-timeout auth-key max-conns batch; do
     grep_in out "--$f" "--help lists --$f"
 done
+# Renamed flags: --help names the old spelling, which is still accepted.
+for f in http kafka idle-close; do grep_in out "formerly --$f," "--help names the old --$f"; done
 grep_in out "default: ./cairn-data" "--help shows the data default"
 grep_in out "default: 127.0.0.1:8080" "--help shows the HTTP default"
 grep_in out "default: 127.0.0.1:9092" "--help shows the Kafka default"
@@ -46,7 +48,10 @@ expect 2 "bad partitions" -- "$BIN" up --data "$T/d" --partitions 0
 grep_in err "partitions" "names --partitions"
 expect 2 "bad durability" -- "$BIN" up --data "$T/d" --durability sometimes
 grep_in err "durability" "names --durability"
-expect 2 "bad idle-close" -- "$BIN" up --data "$T/d" --idle-close soon
+expect 2 "bad idle-timeout" -- "$BIN" up --data "$T/d" --idle-timeout soon
+grep_in err "idle-timeout" "names --idle-timeout"
+expect 2 "bad idle-close (old name)" -- "$BIN" up --data "$T/d" --idle-close soon
+grep_in err "idle-timeout" "an old name's error names the flag as it is now"
 expect 2 "bad node" -- "$BIN" up --data "$T/d" --node "a b"
 expect 2 "bad http" -- "$BIN" up --data "$T/d" --http nohost
 grep_in err "HOST:PORT" "says what --http wants"
@@ -73,7 +78,7 @@ grep_in up.out "museum-night" "start block: hunt"
 expect 1 "data directory in use" -- "$BIN" up --data "$T/d" "${P0[@]}"
 grep_in err "another cairn process owns it" "says the directory is owned"
 expect 1 "HTTP port in use" -- "$BIN" up --data "$T/d2" --http "127.0.0.1:$port" --kafka 127.0.0.1:0
-grep_in err "cannot listen on --http" "names --http"
+grep_in err "cannot listen on --listen" "names --listen (given as the old --http)"
 curl -sf "http://127.0.0.1:$port/healthz" >/dev/null || { echo "FAIL: /healthz"; fails=$((fails + 1)); }
 curl -s "http://127.0.0.1:$port/nope" -o "$T/nope" -w "%{http_code}" >"$T/code"
 grep_in code "404" "an unknown path is 404"
