@@ -43,7 +43,7 @@ with tempfile.TemporaryDirectory(prefix="cairn-advertise-") as tmp:
         (["logd", "--data", f"{tmp}/l1", "--kafka-listen", "0.0.0.0:0", "--advertise", "0.0.0.0:9092"],
          "--advertise 0.0.0.0:9092 is a wildcard"),
         (["logd", "--data", f"{tmp}/l1", "--advertise", "venue"], "--advertise wants HOST:PORT"),
-        (["up", "--data", f"{tmp}/u1", "--http", "127.0.0.1:0", "--kafka", "0.0.0.0:0"], "--kafka 0.0.0.0:0"),
+        (["up", "--data", f"{tmp}/u1", "--http", "127.0.0.1:0", "--kafka", "0.0.0.0:0"], "--kafka-listen 0.0.0.0:0"),
     ]
     for args, says in refusals:
         r = subprocess.run([BIN, *args], capture_output=True, text=True, timeout=60)
