@@ -44,6 +44,7 @@
 #include "kf_frame.h"
 #include "kf_msgs.h"
 #include "kf_server.h"
+#include "kf_testsrv.h"
 #include "lg.h"
 #include "lg_batch.h"
 #include "lg_int.h" /* the index's environment: a test holds its write lock */
@@ -61,67 +62,29 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-typedef struct env {
-    char *dir;
-    lg_log *log;
-    struct event_base *base;
-    kf_server *srv;
-    pthread_t loop;
-    int fd;
-    int32_t corr;
-    kf_arena *a;
-} env;
-
-static env E;
-
-static void *loop_main(void *ud)
-{
-    (void)ud;
-    event_base_loop(E.base, EVLOOP_NO_EXIT_ON_EMPTY);
-    return NULL;
-}
+static kft_srv E;
 
 static int setup(void **st)
 {
     (void)st;
     memset(&E, 0, sizeof(E));
     E.dir = cn_test_tmpdir("kf-server");
-    lg_opts lo;
-    lg_opts_init(&lo);
-    lo.dir = E.dir;
-    assert_int_equal(lg_open(&E.log, &lo), 0);
-    lg_topic_config cfg = {2, 0, 0, 0};
-    assert_int_equal(lg_topic_create(E.log, "t1", &cfg), 0);
-    evthread_use_pthreads();
-    E.base = event_base_new();
+    assert_int_equal(kf_arena_new(&E.a, 64u << 20), 0);
     kf_server_opts ko;
     kf_server_opts_init(&ko);
     ko.listen = "127.0.0.1:0";
     ko.auto_create = 1;
     ko.default_partitions = 3;
-    assert_int_equal(kf_server_new(&E.srv, E.base, E.log, &ko), 0);
-    pthread_create(&E.loop, NULL, loop_main, NULL);
-    E.fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sin = {0};
-    sin.sin_family = AF_INET;
-    sin.sin_port = htons((uint16_t)kf_server_port(E.srv));
-    inet_pton(AF_INET, "127.0.0.1", &sin.sin_addr);
-    assert_int_equal(connect(E.fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-    struct timeval tv = {10, 0};
-    setsockopt(E.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    assert_int_equal(kf_arena_new(&E.a, 64u << 20), 0);
+    kft_start(&E, NULL, &ko, 10);
+    lg_topic_config cfg = {2, 0, 0, 0};
+    assert_int_equal(lg_topic_create(E.log, "t1", &cfg), 0);
     return 0;
 }
 
 static int teardown(void **st)
 {
     (void)st;
-    close(E.fd);
-    event_base_loopexit(E.base, NULL);
-    pthread_join(E.loop, NULL);
-    kf_server_free(E.srv);
-    event_base_free(E.base);
-    lg_close(E.log);
+    kft_stop(&E);
     kf_arena_free(E.a);
     cn_test_rmrf(E.dir);
     free(E.dir);
@@ -130,43 +93,13 @@ static int teardown(void **st)
 
 static void read_exact(void *buf, size_t n)
 {
-    size_t got = 0;
-    while (got < n) {
-        ssize_t r = recv(E.fd, (char *)buf + got, n - got, 0);
-        assert_true(r > 0);
-        got += (size_t)r;
-    }
+    kft_recv_exact(E.fd, buf, n);
 }
 
 /* Send one request and decode its reply (in E.a). */
 static void *rpc(int16_t key, int16_t ver, const void *body)
 {
-    cn_buf out = CN_BUF_INIT;
-    int32_t corr = ++E.corr;
-    assert_int_equal(kf_request_encode(&out, key, ver, corr, "unit", body), 0);
-    assert_int_equal(send(E.fd, out.data, out.len, 0), (ssize_t)out.len);
-    cn_buf_free(&out);
-    unsigned char szb[4];
-    read_exact(szb, 4);
-    size_t n = cn_rd_be32(szb);
-    unsigned char *p = malloc(n);
-    read_exact(p, n);
-    assert_int_equal((int32_t)cn_rd_be32(p), corr);
-    size_t off = 4;
-    if (kf_resp_hdr_version(key, ver) >= 1) {
-        assert_int_equal(p[4], 0); /* no header tags */
-        off = 5;
-    }
-    /* The body must outlive this call: keep a copy in the arena. */
-    unsigned char *keep = kf_arena_alloc(E.a, n - off + 1);
-    memcpy(keep, p + off, n - off);
-    free(p);
-    void *resp = NULL;
-    int rc = kf_decode_response(key, ver, keep, n - off, E.a, &resp);
-    if (rc)
-        fprintf(stderr, "decode api %d v%d: %s\n", key, ver, cn_errname(rc));
-    assert_int_equal(rc, 0);
-    return resp;
+    return kft_rpc(&E, key, ver, body);
 }
 
 static const kf_api_info *api(int16_t key)
@@ -861,14 +794,7 @@ static void test_old_produce_fetch_versions_get_unsupported_version(void **st)
 
 static int connect_other(void)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sin = {0};
-    sin.sin_family = AF_INET;
-    sin.sin_port = htons((uint16_t)kf_server_port(E.srv));
-    inet_pton(AF_INET, "127.0.0.1", &sin.sin_addr);
-    assert_int_equal(connect(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-    struct timeval tv = {2, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    int fd = kft_connect(kf_server_port(E.srv), 2);
     return fd;
 }
 
@@ -1282,52 +1208,20 @@ static void test_alter_configs_malformed_requests_close(void **st)
  * the queue is full.  Another client is still served; the flood is
  * answered, every batch stored, once the writer moves again. */
 
-typedef struct side_srv {
-    char *dir;
-    lg_log *log;
-    struct event_base *base;
-    kf_server *srv;
-    pthread_t loop;
-} side_srv;
-
-static void *side_loop_main(void *ud)
-{
-    side_srv *x = ud;
-    event_base_loop(x->base, EVLOOP_NO_EXIT_ON_EMPTY);
-    return NULL;
-}
-
 static int connect_port(int port)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sin = {0};
-    sin.sin_family = AF_INET;
-    sin.sin_port = htons((uint16_t)port);
-    inet_pton(AF_INET, "127.0.0.1", &sin.sin_addr);
-    assert_int_equal(connect(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-    struct timeval tv = {30, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    int fd = kft_connect(port, 30);
     return fd;
-}
-
-static void recv_exact_fd(int fd, void *buf, size_t n)
-{
-    size_t got = 0;
-    while (got < n) {
-        ssize_t r = recv(fd, (char *)buf + got, n - got, 0);
-        assert_true(r > 0);
-        got += (size_t)r;
-    }
 }
 
 /* Receive the reply to corr on fd (a non-flexible response header). */
 static void *recv_reply_fd(int fd, int16_t key, int16_t ver, int32_t corr)
 {
     unsigned char szb[4];
-    recv_exact_fd(fd, szb, 4);
+    kft_recv_exact(fd, szb, 4);
     size_t n = cn_rd_be32(szb);
     unsigned char *r = kf_arena_alloc(E.a, n);
-    recv_exact_fd(fd, r, n);
+    kft_recv_exact(fd, r, n);
     assert_int_equal((int32_t)cn_rd_be32(r), corr);
     size_t off = kf_resp_hdr_version(key, ver) >= 1 ? 5 : 4;
     void *resp = NULL;
@@ -1383,22 +1277,15 @@ static void check_flood_reply(int fd, int32_t corr)
 static void test_produce_parks_when_log_queue_full(void **st)
 {
     (void)st;
-    side_srv x;
+    kft_srv x;
     memset(&x, 0, sizeof(x));
     x.dir = cn_test_tmpdir("kf-backpressure");
     lg_opts lo;
     lg_opts_init(&lo);
-    lo.dir = x.dir;
     lo.max_queued_bytes = 64u << 10; /* two partitions' batches */
-    assert_int_equal(lg_open(&x.log, &lo), 0);
+    kft_start(&x, &lo, NULL, 30);
     lg_topic_config cfg = {FLOOD_PARTS, 0, 0, 0};
     assert_int_equal(lg_topic_create(x.log, "flood", &cfg), 0);
-    x.base = event_base_new();
-    kf_server_opts ko;
-    kf_server_opts_init(&ko);
-    ko.listen = "127.0.0.1:0";
-    assert_int_equal(kf_server_new(&x.srv, x.base, x.log, &ko), 0);
-    pthread_create(&x.loop, NULL, side_loop_main, &x);
     int port = kf_server_port(x.srv);
     cn_buf batches[FLOOD_PARTS];
     for (int i = 0; i < FLOOD_PARTS; i++)
@@ -1441,11 +1328,7 @@ static void test_produce_parks_when_log_queue_full(void **st)
     close(other);
     for (int i = 0; i < FLOOD_PARTS; i++)
         cn_buf_free(&batches[i]);
-    event_base_loopexit(x.base, NULL);
-    pthread_join(x.loop, NULL);
-    kf_server_free(x.srv);
-    event_base_free(x.base);
-    lg_close(x.log);
+    kft_stop(&x);
     cn_test_rmrf(x.dir);
     free(x.dir);
 }

@@ -40,6 +40,7 @@
 #include "kf_frame.h"
 #include "kf_msgs.h"
 #include "kf_server.h"
+#include "kf_testsrv.h"
 #include "lg.h"
 #include "lg_batch.h"
 #include "lg_testutil.h"
@@ -61,56 +62,16 @@ void kf__txn_free_for_test(kf_txn *t);
 #include <sys/time.h>
 #include <unistd.h>
 
-typedef struct env {
-    char *dir;
-    lg_log *log;
-    struct event_base *base;
-    kf_server *srv;
-    pthread_t loop;
-    int fd;
-    int32_t corr;
-    kf_arena *a;
-} env;
-
-static env E;
-
-static void *loop_main(void *ud)
-{
-    (void)ud;
-    event_base_loop(E.base, EVLOOP_NO_EXIT_ON_EMPTY);
-    return NULL;
-}
+static kft_srv E;
 
 static void start(void)
 {
-    lg_opts lo;
-    lg_opts_init(&lo);
-    lo.dir = E.dir;
-    assert_int_equal(lg_open(&E.log, &lo), 0);
-    E.base = event_base_new();
-    kf_server_opts ko;
-    kf_server_opts_init(&ko);
-    ko.listen = "127.0.0.1:0";
-    assert_int_equal(kf_server_new(&E.srv, E.base, E.log, &ko), 0);
-    pthread_create(&E.loop, NULL, loop_main, NULL);
-    E.fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sin = {0};
-    sin.sin_family = AF_INET;
-    sin.sin_port = htons((uint16_t)kf_server_port(E.srv));
-    inet_pton(AF_INET, "127.0.0.1", &sin.sin_addr);
-    assert_int_equal(connect(E.fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-    struct timeval tv = {20, 0};
-    setsockopt(E.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    kft_start(&E, NULL, NULL, 20);
 }
 
 static void stop(void)
 {
-    close(E.fd);
-    event_base_loopexit(E.base, NULL);
-    pthread_join(E.loop, NULL);
-    kf_server_free(E.srv);
-    event_base_free(E.base);
-    lg_close(E.log);
+    kft_stop(&E);
 }
 
 static int setup(void **st)
@@ -118,11 +79,10 @@ static int setup(void **st)
     (void)st;
     memset(&E, 0, sizeof(E));
     E.dir = cn_test_tmpdir("kf-txn");
-    evthread_use_pthreads();
+    assert_int_equal(kf_arena_new(&E.a, 64u << 20), 0);
     start();
     lg_topic_config cfg = {2, 0, 0, 0};
     assert_int_equal(lg_topic_create(E.log, "t", &cfg), 0);
-    assert_int_equal(kf_arena_new(&E.a, 64u << 20), 0);
     return 0;
 }
 
@@ -136,37 +96,10 @@ static int teardown(void **st)
     return 0;
 }
 
-static void read_exact(void *buf, size_t n)
-{
-    size_t got = 0;
-    while (got < n) {
-        ssize_t r = recv(E.fd, (char *)buf + got, n - got, 0);
-        assert_true(r > 0);
-        got += (size_t)r;
-    }
-}
-
 /* Send one request and decode its reply (in E.a). */
 static void *rpc(int16_t key, int16_t ver, const void *body)
 {
-    cn_buf out = CN_BUF_INIT;
-    int32_t corr = ++E.corr;
-    assert_int_equal(kf_request_encode(&out, key, ver, corr, "unit", body), 0);
-    assert_int_equal(send(E.fd, out.data, out.len, 0), (ssize_t)out.len);
-    cn_buf_free(&out);
-    unsigned char szb[4];
-    read_exact(szb, 4);
-    size_t n = cn_rd_be32(szb);
-    unsigned char *p = malloc(n);
-    read_exact(p, n);
-    assert_int_equal((int32_t)cn_rd_be32(p), corr);
-    size_t off = kf_resp_hdr_version(key, ver) >= 1 ? 5 : 4;
-    unsigned char *keep = kf_arena_alloc(E.a, n - off + 1);
-    memcpy(keep, p + off, n - off);
-    free(p);
-    void *resp = NULL;
-    assert_int_equal(kf_decode_response(key, ver, keep, n - off, E.a, &resp), 0);
-    return resp;
+    return kft_rpc(&E, key, ver, body);
 }
 
 static int16_t maxv(int16_t key)
@@ -668,14 +601,7 @@ static void test_state_survives_restart(void **st)
  * connection closes, and the server serves the next client. */
 static int connect_other(void)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sin = {0};
-    sin.sin_family = AF_INET;
-    sin.sin_port = htons((uint16_t)kf_server_port(E.srv));
-    inet_pton(AF_INET, "127.0.0.1", &sin.sin_addr);
-    assert_int_equal(connect(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-    struct timeval tv = {10, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    int fd = kft_connect(kf_server_port(E.srv), 10);
     return fd;
 }
 
