@@ -23,8 +23,9 @@ BIN = os.environ.get("CAIRN_BIN") or os.path.join(
 
 
 class Logd:
-    def __init__(self, data=None, args=(), log_name="logd.log", listen="127.0.0.1:0"):
+    def __init__(self, data=None, args=(), log_name="logd.log", listen="127.0.0.1:0", env=None):
         self.listen = listen
+        self.env = env or {}
         self.tmp = tempfile.mkdtemp(prefix="cairn-kf-")
         self.data = data or os.path.join(self.tmp, "data")
         self.args = list(args)
@@ -42,7 +43,7 @@ class Logd:
              "--port-file", pf] + self.args,
             stdout=self.logf, stderr=subprocess.STDOUT,
             # Tests read the node's info lines (why a connection closed).
-            env=dict(os.environ, CAIRN_LOG="info"))
+            env=dict(os.environ, CAIRN_LOG="info", **self.env))
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:
