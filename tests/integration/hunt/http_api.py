@@ -6,7 +6,9 @@ hunt/http_api — the worker's HTTP API with good and hostile requests:
 refuses limit=0, 1001, -1, abc, 1e3 with 400 (JSON error); /api/players/ID
 with unknown, empty, over-long, percent-encoded NUL and slash ids gives 404
 (never a crash); other methods 405; unknown paths 404; an oversized header
-block and a request that never completes are dropped; /metrics is valid
+block and garbage are refused (a 4xx or a close, never a hang) and a request
+that never completes is dropped (the server's timeout is 10 s; the test
+waits 40 s); /metrics is valid
 Prometheus text; the worker still answers and exits 0 on SIGTERM after all
 of it.  The leaderboard is built lazily from RocksDB: a worker restarted on
 the state answers the same ranking as before.
@@ -24,7 +26,10 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import huntutil as hu  # noqa: E402
 
 
-def raw(port, data, timeout=15):
+def raw(port, data, timeout=60):
+    """Send data, read until the server closes.  A server that neither
+    answers nor closes within the timeout fails the test: a hang is never
+    an acceptable way to refuse a request."""
     s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
     s.sendall(data)
     out = b""
@@ -35,9 +40,17 @@ def raw(port, data, timeout=15):
                 break
             out += b
     except socket.timeout:
-        pass
-    s.close()
+        raise AssertionError("server hung on %r... (%d bytes answered)" % (data[:40], len(out)))
+    except ConnectionResetError:
+        pass  # refused by closing: out holds what came before
+    finally:
+        s.close()
     return out
+
+
+def refused(out):
+    """A 4xx answer, or a close with no answer (raw returned: no hang)."""
+    return out == b"" or out.startswith(b"HTTP/1.1 4") or out.startswith(b"HTTP/1.0 4")
 
 
 def main():
@@ -76,12 +89,22 @@ def main():
     out = raw(h.port, b"POST /api/leaderboard HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}")
     assert out.startswith(b"HTTP/1.1 405"), out[:80]
     out = raw(h.port, b"GET /healthz HTTP/1.1\r\nHost: x\r\n" + b"X-Big: " + b"a" * 70000 + b"\r\n\r\n")
-    assert not out.startswith(b"HTTP/1.1 200"), out[:80]
+    assert refused(out), out[:80]
     out = raw(h.port, b"\x00\x01\x02 garbage \r\n\r\n")
-    assert not out.startswith(b"HTTP/1.1 200"), out[:80]
+    assert refused(out), out[:80]
     s = socket.create_connection(("127.0.0.1", h.port))
     s.sendall(b"GET /api/leader")  # never finished: must not block others
     assert h.get("/healthz")[0] == 200
+    # ... and is dropped: the server's request timeout is 10 s; 40 s allows
+    # for a loaded machine, a server that keeps it open forever fails.
+    s.settimeout(40)
+    try:
+        dropped = s.recv(4096)
+    except ConnectionResetError:
+        dropped = b""
+    except socket.timeout:
+        raise AssertionError("an unfinished request was never dropped")
+    assert refused(dropped), dropped[:80]
     metrics = h.get("/metrics")[1].decode()
     for line in metrics.splitlines():
         assert line.startswith(("# TYPE ", "# HELP ")) or len(line.split()) == 2, line
