@@ -26,6 +26,20 @@
 
 #define RP_QUEUE_INIT 64
 
+/* Leader: the last fetch of one follower.  A fetch that would get nothing
+ * new (no durable entry past its offset, no HW it has not been told) is
+ * parked until there is something, or for heartbeat_ticks; a follower
+ * re-sends its outstanding fetch (same seq, offset and epoch) to report a
+ * new synced offset, and such a re-send is not answered again. */
+typedef struct rp_fetch_slot {
+    uint32_t seq;
+    int64_t offset;
+    int32_t epoch, max_bytes;
+    int parked, answered;
+    uint64_t since;  /* tick it arrived */
+    int64_t hw_told; /* the HW in our last answer to it */
+} rp_fetch_slot;
+
 struct rp_node {
     rp_config cfg;
     int majority;
@@ -62,6 +76,7 @@ struct rp_node {
     uint64_t heard[RP_MAX_VOTERS];
     uint32_t hb_elapsed;
     int64_t term_start; /* offset of this leader's marker */
+    rp_fetch_slot fs[RP_MAX_VOTERS];
 
     /* last role reported */
     enum rp_role r_role;
@@ -212,6 +227,8 @@ static void rp_note_role(rp_node *n)
     }
 }
 
+static void rp_release_parked(rp_node *n, int only_expired);
+
 static void rp_set_hw(rp_node *n, int64_t hw)
 {
     if (hw <= n->hw)
@@ -220,6 +237,8 @@ static void rp_set_hw(rp_node *n, int64_t hw)
     rp_out *o = rp_push(n, RP_OUT_HW);
     if (o)
         o->hw = hw;
+    if (n->role == RP_LEADER)
+        rp_release_parked(n, 0); /* followers learn the HW now, not at their next fetch */
 }
 
 /* ---- role changes ------------------------------------------------------------ */
@@ -238,6 +257,7 @@ static void rp_become_follower(rp_node *n, int32_t term, int32_t leader)
     n->vote_wait = 0;
     n->leader = leader;
     n->fetch_inflight = 0;
+    memset(n->fs, 0, sizeof(n->fs)); /* parked fetches die unanswered: they time out */
     if (leader >= 0) {
         n->last_contact = n->now;
         n->have_contact = 1;
@@ -279,8 +299,10 @@ static void rp_become_leader(rp_node *n)
     if (o)
         o->entry = (rp_entry){n->log_end, n->log_end, n->term};
     n->log_end++;
+    memset(n->fs, 0, sizeof(n->fs));
     for (int i = 0; i < n->cfg.nvoters; i++) {
         n->synced[i] = 0;
+        n->fs[i].hw_told = -1;
         n->heard[i] = n->now;
         if (i != n->self_idx)
             rp_send_begin_epoch(n, i);
@@ -372,6 +394,7 @@ static void rp_leader_tick(rp_node *n)
         rp_become_follower(n, n->term, -1);
         return;
     }
+    rp_release_parked(n, 1);
     if (++n->hb_elapsed < n->cfg.heartbeat_ticks)
         return;
     n->hb_elapsed = 0;
@@ -382,19 +405,28 @@ static void rp_leader_tick(rp_node *n)
 
 /* ---- follower: fetching ---------------------------------------------------- */
 
-static void rp_send_fetch(rp_node *n)
+/* A new fetch, or (resend) the outstanding one again with our synced
+ * offset as it is now: the leader may be holding it parked. */
+static void rp_fetch_req(rp_node *n, int resend)
 {
     rp_msg *m = rp_send(n, RP_FETCH_REQ, n->leader);
     if (!m)
         return;
-    n->fetch_seq++;
-    n->fetch_inflight = 1;
-    n->fetch_age = 0;
+    if (!resend) {
+        n->fetch_seq++;
+        n->fetch_inflight = 1;
+        n->fetch_age = 0;
+    }
     m->seq = n->fetch_seq;
     m->fetch_offset = n->log_end;
     m->last_fetched_epoch = rp_last_epoch(n);
     m->synced_offset = n->durable_end < n->log_end ? n->durable_end : n->log_end;
     m->max_bytes = n->cfg.max_fetch_bytes;
+}
+
+static void rp_send_fetch(rp_node *n)
+{
+    rp_fetch_req(n, 0);
 }
 
 /* Candidate: ask again, every heartbeat, the voters that have not granted
@@ -574,6 +606,47 @@ static void rp_fetch_error(rp_node *n, const rp_msg *m, int16_t err)
     r->log_end = 0;
 }
 
+/* Answer follower idx's last fetch (f): records from its offset up to our
+ * log end (the driver reads them), or, when !ok, where its log diverges. */
+static void rp_fetch_answer(rp_node *n, int idx, int ok, int32_t e, int64_t end)
+{
+    rp_fetch_slot *f = &n->fs[idx];
+    f->parked = 0;
+    f->answered = 1;
+    f->hw_told = n->hw;
+    rp_msg *r = rp_send(n, RP_FETCH_RESP, n->cfg.voters[idx]);
+    if (!r)
+        return;
+    r->seq = f->seq;
+    r->leader = n->cfg.self;
+    r->fetch_offset = f->offset;
+    r->last_fetched_epoch = f->epoch;
+    r->high_watermark = n->hw;
+    r->log_end = n->log_end;
+    if (!ok) {
+        r->diverging_epoch = e;
+        r->diverging_end = end;
+        return;
+    }
+    rp_out *o = &n->q[n->qn - 1];
+    o->read_max = f->offset < n->log_end ? f->max_bytes : 0;
+    o->read_end = n->log_end;
+}
+
+/* Answer parked fetches: all of them (new durable entries, a new HW), or
+ * those parked for heartbeat_ticks (the follower's retry comes at twice
+ * that). */
+static void rp_release_parked(rp_node *n, int only_expired)
+{
+    if (n->role != RP_LEADER)
+        return;
+    for (int i = 0; i < n->cfg.nvoters; i++) {
+        rp_fetch_slot *f = &n->fs[i];
+        if (f->parked && (!only_expired || n->now - f->since >= n->cfg.heartbeat_ticks))
+            rp_fetch_answer(n, i, 1, 0, 0);
+    }
+}
+
 static void rp_on_fetch_req(rp_node *n, const rp_msg *m, int idx)
 {
     if (m->term > n->term)
@@ -593,25 +666,19 @@ static void rp_on_fetch_req(rp_node *n, const rp_msg *m, int idx)
     int ok = e == m->last_fetched_epoch && end >= m->fetch_offset;
     if (ok && m->synced_offset > n->synced[idx]) {
         n->synced[idx] = m->synced_offset;
-        rp_update_hw(n);
+        rp_update_hw(n); /* a new HW answers parked fetches, this one's too */
     }
-    rp_msg *r = rp_send(n, RP_FETCH_RESP, m->from);
-    if (!r)
-        return;
-    r->seq = m->seq;
-    r->leader = n->cfg.self;
-    r->fetch_offset = m->fetch_offset;
-    r->last_fetched_epoch = m->last_fetched_epoch;
-    r->high_watermark = n->hw;
-    r->log_end = n->log_end;
-    if (!ok) {
-        r->diverging_epoch = e;
-        r->diverging_end = end;
+    rp_fetch_slot *f = &n->fs[idx];
+    if (f->seq == m->seq && f->offset == m->fetch_offset && f->epoch == m->last_fetched_epoch &&
+        (f->parked || f->answered))
+        return; /* a re-send to report the synced offset: answered once */
+    *f = (rp_fetch_slot){m->seq, m->fetch_offset, m->last_fetched_epoch, m->max_bytes, 0, 0,
+                         n->now, f->hw_told};
+    if (ok && m->fetch_offset >= n->durable_end && f->hw_told >= n->hw) {
+        f->parked = 1; /* nothing new for it yet */
         return;
     }
-    rp_out *o = &n->q[n->qn - 1];
-    o->read_max = m->fetch_offset < n->log_end ? m->max_bytes : 0;
-    o->read_end = n->log_end;
+    rp_fetch_answer(n, idx, ok, e, end);
 }
 
 /* Divergence answer: cut to where our epoch history agrees with the
@@ -704,8 +771,8 @@ static int rp_on_fetch_resp(rp_node *n, const rp_msg *m)
     n->have_contact = 1;
     n->elapsed = 0;
     int rc = m->diverging_end >= 0 ? rp_on_diverging(n, m) : rp_on_records(n, m);
-    if (rc == 0 && (m->diverging_end >= 0 || m->records_len > 0))
-        rp_send_fetch(n); /* more to do: do not wait for the next tick */
+    if (rc == 0)
+        rp_send_fetch(n); /* at once: the leader parks it until it has something */
     return rc;
 }
 
@@ -778,10 +845,11 @@ int rp_node_durable(rp_node *n, int64_t offset)
     if (d <= n->durable_end)
         return 0;
     n->durable_end = d;
-    if (n->role == RP_LEADER)
+    if (n->role == RP_LEADER) {
         rp_update_hw(n);
-    else if (n->role == RP_FOLLOWER && n->leader >= 0 && !n->fetch_inflight)
-        rp_send_fetch(n); /* tell the leader now: it may complete the HW */
+        rp_release_parked(n, 0); /* durable entries for the followers that wait */
+    } else if (n->role == RP_FOLLOWER && n->leader >= 0)
+        rp_fetch_req(n, n->fetch_inflight); /* tell the leader now: it may complete the HW */
     return n->failed;
 }
 

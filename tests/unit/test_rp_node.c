@@ -317,6 +317,129 @@ static void test_figure8_own_term_rule(void **st)
     rp_node_destroy(n);
 }
 
+/* Long poll: a caught-up follower's fetch is parked, not answered empty;
+ * the leader's next durable batch answers it; the follower's re-send of the
+ * same request with a larger synced offset completes the HW without a
+ * second answer, and the new HW answers the follower's next fetch at once;
+ * an idle parked fetch is answered after heartbeat_ticks; a follower
+ * re-sends its parked request when its own fdatasync completes. */
+static void test_fetch_long_poll(void **st)
+{
+    (void)st;
+    outs q;
+    rp_node *n = make(0, 0, -1, 0, NULL, 0);
+    elect(n, &q);
+    int32_t term = rp_node_term(n);
+    assert_int_equal(rp_node_durable(n, 1), 0); /* the marker, at 0 */
+    drain(n, &q);
+    rp_msg f = msg(RP_FETCH_REQ, 1, 0, term);
+    f.seq = 1;
+    f.fetch_offset = 1;
+    f.last_fetched_epoch = term;
+    f.synced_offset = 1;
+    f.max_bytes = 100;
+    assert_int_equal(rp_node_receive(n, &f), 0);
+    drain(n, &q);
+    assert_int_equal(rp_node_hw(n), 1);
+    /* told HW 1 in this answer: nothing else to wait for */
+    assert_int_equal(count_sends(&q, RP_FETCH_RESP), 1);
+    f.seq = 2;
+    assert_int_equal(rp_node_receive(n, &f), 0);
+    drain(n, &q);
+    assert_int_equal(count_sends(&q, RP_FETCH_RESP), 0); /* parked */
+    rp_entry as;
+    assert_int_equal(rp_node_propose(n, 2, "ab", 2, &as), 0);
+    drain(n, &q);
+    assert_int_equal(count_sends(&q, RP_FETCH_RESP), 0); /* not durable here yet */
+    assert_int_equal(rp_node_durable(n, 3), 0);
+    drain(n, &q);
+    const rp_out *r = find(&q, RP_OUT_SEND, RP_FETCH_RESP);
+    assert_non_null(r);
+    assert_true(r->msg.seq == 2 && r->read_max == 100 && r->read_end == 3 && r->msg.to == 1);
+    /* a re-send of seq 2 (answered already) is not answered again */
+    rp_msg re = f; /* a copy of seq 2 (answered already) */
+    assert_int_equal(rp_node_receive(n, &re), 0);
+    drain(n, &q);
+    assert_int_equal(count_sends(&q, RP_FETCH_RESP), 0);
+    /* its next fetch (after the records) reports them synced: the HW
+     * moves and this fetch is answered at once with it */
+    f.seq = 3;
+    f.fetch_offset = 3;
+    f.synced_offset = 3;
+    assert_int_equal(rp_node_receive(n, &f), 0);
+    drain(n, &q);
+    assert_int_equal(rp_node_hw(n), 3);
+    r = find(&q, RP_OUT_SEND, RP_FETCH_RESP);
+    assert_true(r && r->msg.seq == 3 && r->msg.high_watermark == 3);
+    /* caught up and told: parked, then answered empty after heartbeat_ticks */
+    f.seq = 4;
+    assert_int_equal(rp_node_receive(n, &f), 0);
+    drain(n, &q);
+    assert_int_equal(count_sends(&q, RP_FETCH_RESP), 0);
+    assert_int_equal(rp_node_tick(n), 0);
+    drain(n, &q);
+    assert_int_equal(count_sends(&q, RP_FETCH_RESP), 0);
+    assert_int_equal(rp_node_tick(n), 0);
+    drain(n, &q);
+    r = find(&q, RP_OUT_SEND, RP_FETCH_RESP);
+    assert_true(r && r->msg.seq == 4 && r->read_max == 0);
+    /* a re-send with a larger synced offset while parked moves the HW, and
+     * the new HW answers the parked request: once */
+    assert_int_equal(rp_node_propose(n, 1, "c", 1, &as), 0);
+    assert_int_equal(rp_node_durable(n, 4), 0);
+    f.seq = 5;
+    f.fetch_offset = 4;
+    f.synced_offset = 3;
+    assert_int_equal(rp_node_receive(n, &f), 0);
+    drain(n, &q);
+    assert_int_equal(count_sends(&q, RP_FETCH_RESP), 0); /* parked: nothing past 4 */
+    f.synced_offset = 4;
+    assert_int_equal(rp_node_receive(n, &f), 0);
+    drain(n, &q);
+    assert_int_equal(rp_node_hw(n), 4);
+    assert_int_equal(count_sends(&q, RP_FETCH_RESP), 1);
+    assert_int_equal(rp_node_receive(n, &f), 0);
+    drain(n, &q);
+    assert_int_equal(count_sends(&q, RP_FETCH_RESP), 0);
+    rp_node_destroy(n);
+
+    /* The follower's side: its fdatasync completing re-sends its
+     * outstanding request, same seq, larger synced offset. */
+    rp_node *fo = make(1, 0, -1, 0, NULL, 0);
+    rp_msg be = msg(RP_BEGIN_EPOCH, 0, 1, 1);
+    assert_int_equal(rp_node_receive(fo, &be), 0);
+    assert_int_equal(rp_node_tick(fo), 0);
+    drain(fo, &q);
+    const rp_out *fr = find(&q, RP_OUT_SEND, RP_FETCH_REQ);
+    assert_non_null(fr);
+    rp_msg resp = msg(RP_FETCH_RESP, 0, 1, 1);
+    resp.seq = fr->msg.seq;
+    resp.fetch_offset = 0;
+    resp.last_fetched_epoch = -1;
+    resp.high_watermark = 0;
+    resp.log_end = 1;
+    static unsigned char batch[61];
+    /* one v2 batch header: base 0, length 49, epoch 1, magic 2, delta 0 */
+    memset(batch, 0, sizeof(batch));
+    batch[11] = 49;
+    batch[15] = 1;
+    batch[16] = 2;
+    resp.records = batch;
+    resp.records_len = sizeof(batch);
+    assert_int_equal(rp_node_receive(fo, &resp), 0);
+    drain(fo, &q);
+    fr = find(&q, RP_OUT_SEND, RP_FETCH_REQ);
+    assert_non_null(fr); /* the next one at once, reporting nothing synced yet */
+    uint32_t seq = fr->msg.seq;
+    assert_true(fr->msg.fetch_offset == 1 && fr->msg.synced_offset == 0);
+    assert_int_equal(rp_node_durable(fo, 1), 0);
+    drain(fo, &q);
+    fr = find(&q, RP_OUT_SEND, RP_FETCH_REQ);
+    assert_non_null(fr);
+    assert_true(fr->msg.seq == seq && fr->msg.fetch_offset == 1 && fr->msg.synced_offset == 1);
+    rp_node_destroy(fo);
+}
+
 /* Follower with epochs 1@0, 2@5, 4@8 (end 12); the leader of term 5 has
  * 1@0, 3@6 (end 15).  Round 1: the leader lacks epoch 4, answers (3, 15);
  * the follower lacks 3 and cuts to the start of its first epoch after 3,
@@ -507,6 +630,7 @@ int main(void)
         cmocka_unit_test(test_prevote_keeps_term_and_respects_leader),
         cmocka_unit_test(test_figure8_own_term_rule),
         cmocka_unit_test(test_divergence_cut_by_epoch),
+        cmocka_unit_test(test_fetch_long_poll),
         cmocka_unit_test(test_check_quorum_steps_down),
         cmocka_unit_test(test_alloc_failures),
     };
