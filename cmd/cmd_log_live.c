@@ -40,6 +40,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define LIVE_TIMEOUT_MS 10000
 /* The first metadata request is retried in slices this long, so that a
@@ -143,6 +144,24 @@ static int live_node_up(const struct rd_kafka_metadata *md, int32_t id)
     return 0;
 }
 
+/* The HW (the end consumers see) of a partition the metadata gave a
+ * leader.  Leadership moves while a cluster heals, and the client's own
+ * metadata may lag the snapshot being printed: a few short retries, then
+ * the error (shown on the partition's line; the rest is still printed). */
+static rd_kafka_resp_err_t live_cluster_hw(live *l, const char *topic, int32_t part, int64_t *hi)
+{
+    rd_kafka_resp_err_t err;
+    uint64_t end = cn_mono_ns() + (uint64_t)LIVE_TIMEOUT_MS * 1000000u;
+    for (;;) {
+        int64_t lo, left = (int64_t)(end - cn_mono_ns()) / 1000000;
+        err = rd_kafka_query_watermark_offsets(l->rk, topic, part, &lo, hi,
+                                               left > 100 ? (int)left : 100);
+        if (!err || cn_mono_ns() + 200000000u >= end)
+            return err;
+        usleep(200 * 1000);
+    }
+}
+
 static int live_cluster(live *l, const struct rd_kafka_metadata *md)
 {
     printf("nodes (live, as %s answers)\n", md->orig_broker_name);
@@ -156,9 +175,9 @@ static int live_cluster(live *l, const struct rd_kafka_metadata *md)
             continue;
         for (int i = 0; i < tp->partition_cnt; i++) {
             const struct rd_kafka_metadata_partition *p = &tp->partitions[i];
-            int64_t lo = -1, hi = -1;
-            if (p->leader >= 0 && live_watermarks(l, tp->topic, p->id, &lo, &hi))
-                return CN_EXIT_FAIL;
+            int64_t hi = -1;
+            rd_kafka_resp_err_t werr = p->leader >= 0 ? live_cluster_hw(l, tp->topic, p->id, &hi)
+                                                      : RD_KAFKA_RESP_ERR_NO_ERROR;
             char rep[128], isr[128], down[128];
             int32_t dv[64];
             int nd = 0;
@@ -176,9 +195,12 @@ static int live_cluster(live *l, const struct rd_kafka_metadata *md)
             led += mine;
             if (!mine && p->leader >= 0)
                 snprintf(isr, sizeof(isr), "(ask node %d)", (int)p->leader);
-            printf("%s/%d\tleader=%d\treplicas=%s\tisr=%s\tdown=%s\thw=%" PRId64 "%s%s\n",
-                   tp->topic, (int)p->id, (int)p->leader, rep, isr, nd ? down : "-", hi,
-                   p->leader < 0 ? "\tno leader" : "", ur ? "\tunder-replicated" : "");
+            char hw[32];
+            snprintf(hw, sizeof(hw), "%" PRId64, hi);
+            printf("%s/%d\tleader=%d\treplicas=%s\tisr=%s\tdown=%s\thw=%s%s%s%s%s\n", tp->topic,
+                   (int)p->id, (int)p->leader, rep, isr, nd ? down : "-", werr ? "?" : hw,
+                   p->leader < 0 ? "\tno leader" : "", ur ? "\tunder-replicated" : "",
+                   werr ? "\toffsets unavailable: " : "", werr ? rd_kafka_err2str(werr) : "");
         }
     }
     printf("%d of the %d partitions node %d leads under-replicated\n", under, led,
