@@ -55,6 +55,7 @@ static ssize_t conn_recv(gw_server *s, gw_conn *c, void *p, size_t n)
 
 static ssize_t conn_write(gw_server *s, gw_conn *c, const void *p, size_t n)
 {
+    s->m.sock_writes++;
     if (s->ssl)
         return gw__tls_write(s, c, p, n);
     return write(c->fd, p, n);
@@ -107,6 +108,7 @@ void gw__conn_abort(gw_server *s, gw_conn *c, enum gw_disc why)
     gw__buf_free(s, &c->ctl);
     gw__buf_free(s, &c->out);
     c->out_off = 0;
+    c->errq = 0;
     if (!(c->flags & GW_CF_UNCOUNTED))
         gw__iptab_del(&s->ips, c->addr);
     if (c->flags & GW_CF_PARKED)
@@ -122,6 +124,27 @@ void gw__conn_abort(gw_server *s, gw_conn *c, enum gw_disc why)
     s->nopen--;
     if (s->draining)
         gw__server_maybe_drained(s);
+}
+
+static int conn_must_wait(gw_server *s, gw_conn *c);
+
+/* Every error frame of c is written: they no longer count in flight, so
+ * a connection parked for them may be read again, and a draining one
+ * with nothing else in flight closes.  @return 0, or -1 if c is gone. */
+static int conn_errors_written(gw_server *s, gw_conn *c)
+{
+    c->inflight = (uint16_t)(c->inflight - c->errq);
+    c->errq = 0;
+    if (c->state != GW_ST_OPEN)
+        return 0;
+    if ((c->flags & GW_CF_PARKED) && !conn_must_wait(s, c))
+        gw__conn_unpark(s, c);
+    if (s->draining && !c->inflight) {
+        uint32_t gen = c->gen;
+        gw__conn_close_ws(s, c, WS_CLOSE_GOING_AWAY, "draining", GW_DISC_DRAIN);
+        return c->gen != gen || c->state == GW_ST_FREE ? -1 : 0;
+    }
+    return 0;
 }
 
 /* Write pending output.  What the kernel took is skipped by c->out_off;
@@ -152,9 +175,64 @@ static int conn_flush(gw_server *s, gw_conn *c)
     c->out_off = 0;
     c->out.len = 0;
     gw__buf_free(s, &c->out);
-    if (c->state == GW_ST_CLOSING && !(c->flags & GW_CF_SHUT))
+    if (c->errq && conn_errors_written(s, c))
+        return -1;
+    if (c->state == GW_ST_CLOSING && !(c->flags & GW_CF_SHUT) && !c->out.len)
         conn_shut_wr(s, c);
     return 0;
+}
+
+int gw__conn_queue(gw_server *s, gw_conn *c, const void *p, size_t n, int is_err)
+{
+    int waiting = c->out_off < c->out.len; /* the socket was full: EV_WRITE is armed */
+    if (c->out.len - c->out_off + n > GW_OUT_MAX) {
+        gw__conn_abort(s, c, GW_DISC_SLOW_READER);
+        return -1;
+    }
+    size_t before = c->out.cap;
+    if (cn_buf_append(&c->out, p, n)) {
+        gw__conn_abort(s, c, GW_DISC_OVERLOAD);
+        return -1;
+    }
+    gw__buf_track(s, &c->out, before);
+    if (is_err) {
+        c->errq++;
+        c->inflight++;
+    }
+    if (waiting || (c->flags & GW_CF_QUEUED))
+        return 0;
+    if (s->noutq == s->nconns) { /* only stale entries can fill it: write now */
+        uint32_t gen = c->gen;
+        if (conn_flush(s, c) || c->gen != gen)
+            return -1;
+        gw__conn_arm(s, c);
+        return 0;
+    }
+    c->flags |= GW_CF_QUEUED;
+    if (!s->noutq)
+        event_active(s->out_ev, EV_TIMEOUT, 0);
+    s->outq[s->noutq++] = (uint32_t)(c - s->conns);
+    return 0;
+}
+
+void gw__conn_out_flush(evutil_socket_t fd, short what, void *arg)
+{
+    gw_server *s = arg;
+    (void)fd;
+    (void)what;
+    /* An entry whose connection closed (flag cleared) or was replaced in
+     * its slot and queued again (a second entry) is skipped. */
+    for (uint32_t i = 0; i < s->noutq; i++) {
+        gw_conn *c = &s->conns[s->outq[i]];
+        if (!(c->flags & GW_CF_QUEUED))
+            continue;
+        c->flags &= (uint8_t)~GW_CF_QUEUED;
+        uint32_t gen = c->gen;
+        if (conn_flush(s, c) || c->gen != gen || c->state == GW_ST_FREE)
+            continue;
+        gw__conn_arm(s, c);
+    }
+    s->noutq = 0;
 }
 
 int gw__conn_send(gw_server *s, gw_conn *c, const void *p, size_t n)

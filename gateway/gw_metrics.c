@@ -99,12 +99,17 @@ static void gw_metrics_totals(cn_prom *w, const gw_server *s, const gw_metrics *
     cn_prom_counter(w, "cairn_gateway_pings_total", "Valid pings received.", m->pings_in);
     cn_prom_counter(w, "cairn_gateway_acks_total", "Pings acknowledged (durable).", m->pings_acked);
     cn_prom_counter(w, "cairn_gateway_ack_frames_total", "Ack frames sent.", m->ack_frames);
+    cn_prom_counter(w, "cairn_gateway_error_frames_total",
+                    "Error frames sent (one per message with refused pings).", m->error_frames);
+    cn_prom_counter(w, "cairn_gateway_socket_writes_total",
+                    "Writes to client sockets (all frames a connection gets in one wake: one).",
+                    m->sock_writes);
 }
 
 static void gw_metrics_by_label(cn_prom *w, const gw_metrics *m)
 {
     cn_prom_family(w, "cairn_gateway_ping_errors_total", CN_PROM_COUNTER,
-                   "Error frames sent, by code.");
+                   "Refused pings, by code.");
     for (int i = 0; i < GW_PE_N; i++) {
         const char *l[] = {"code", pe_codes[i], NULL};
         cn_prom_u64(w, "cairn_gateway_ping_errors_total", l, m->ping_errors[i]);

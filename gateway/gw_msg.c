@@ -4,8 +4,9 @@
  * read to the connection's ws_decoder, answer pings with pongs and close
  * frames with close frames, and turn each complete data message into
  * pings (gw_ping_parse_json / _pb) that are staged for append; malformed
- * pings get error frames at once, valid ones are acked only later, by
- * gw_stage.c, once durable.
+ * pings get one error frame per message at once (queued: it leaves with
+ * the connection's other output at the end of the wake), valid ones are
+ * acked only later, by gw_stage.c, once durable.
  *
  * Guarantees: a message that ends inside the read is parsed in place
  * (payload unmasked in the scratch buffer); only a message split across
@@ -36,8 +37,10 @@ static enum gw_disc disc_for_code(uint16_t code)
     }
 }
 
-/* Send one server frame.  @return 0 or -1 if the connection is gone. */
-static int msg_send_frame(gw_server *s, gw_conn *c, enum ws_opcode op, const void *p, size_t n)
+/* Queue one server frame (written with the connection's other output at
+ * the end of the wake).  @return 0 or -1 if the connection is gone. */
+static int msg_send_frame(gw_server *s, gw_conn *c, enum ws_opcode op, const void *p, size_t n,
+                          int is_err)
 {
     cn_buf_reset(&s->frame);
     if (ws_encode_frame(&s->frame, op, 1, p, n, NULL)) {
@@ -45,29 +48,28 @@ static int msg_send_frame(gw_server *s, gw_conn *c, enum ws_opcode op, const voi
         return -1;
     }
     uint32_t gen = c->gen;
-    return gw__conn_send(s, c, s->frame.data, s->frame.len) || c->gen != gen ? -1 : 0;
+    return gw__conn_queue(s, c, s->frame.data, s->frame.len, is_err) || c->gen != gen ? -1 : 0;
 }
 
-/* Error frames for the pings of a message that were refused. */
+/* The pings of a message that were refused: ONE error frame for all of
+ * them (a protobuf Ack with no ids, or the JSON error object, or
+ * {"errors":[...]} for several), counted in flight until written, so a
+ * message of 64 refused pings costs what one ack costs. */
 static int msg_send_errors(gw_server *s, gw_conn *c, int binary)
 {
     const gw_ping_batch *b = &s->batch;
     for (size_t i = 0; i < b->nerr; i++)
         gw__metrics_ping_error(&s->m, b->errs[i].code);
-    if (binary) {
-        /* Protobuf clients get one Ack with no ids and the errors. */
-        cn_buf_reset(&s->tmp);
-        if (gw_ping_ack_pb(&s->tmp, NULL, 0, b->errs, b->nerr))
-            return msg_send_frame(s, c, WS_OP_BINARY, "", 0) ? -1 : 0;
-        return msg_send_frame(s, c, WS_OP_BINARY, s->tmp.data, s->tmp.len);
+    cn_buf_reset(&s->tmp);
+    int rc = binary        ? gw_ping_ack_pb(&s->tmp, NULL, 0, b->errs, b->nerr)
+             : b->nerr > 1 ? gw_ping_errors_json(&s->tmp, b->errs, b->nerr)
+                           : gw_ping_error_json(&s->tmp, &b->errs[0]);
+    if (rc) {
+        gw__conn_close_ws(s, c, WS_CLOSE_TRY_LATER, "overloaded", GW_DISC_OVERLOAD);
+        return -1;
     }
-    for (size_t i = 0; i < b->nerr; i++) {
-        cn_buf_reset(&s->tmp);
-        if (gw_ping_error_json(&s->tmp, &b->errs[i]) ||
-            msg_send_frame(s, c, WS_OP_TEXT, s->tmp.data, s->tmp.len))
-            return -1;
-    }
-    return 0;
+    s->m.error_frames++;
+    return msg_send_frame(s, c, binary ? WS_OP_BINARY : WS_OP_TEXT, s->tmp.data, s->tmp.len, 1);
 }
 
 static void msg_complete(gw_server *s, gw_conn *c, uint8_t opcode, const unsigned char *p, size_t n)
@@ -155,7 +157,7 @@ static int msg_event(gw_server *s, gw_conn *c, const ws_event *ev)
             unsigned char pong[WS_MAX_CONTROL];
             memcpy(pong, p, n);
             gw__buf_free(s, &c->ctl);
-            if (msg_send_frame(s, c, WS_OP_PONG, pong, n))
+            if (msg_send_frame(s, c, WS_OP_PONG, pong, n, 0))
                 return -1;
         }
         return 0;

@@ -107,6 +107,10 @@ int gw_ping_ack_json(cn_buf *out, const char *const *ids, size_t n);
 /** {"error":"<code>","detail":"...","id":"<id>"} (id left out if unknown).  0 or CN_ENOMEM. */
 int gw_ping_error_json(cn_buf *out, const gw_ping_error *e);
 
+/** {"errors":[<one gw_ping_error_json object per error>]}: the refused
+ *  pings of one message in one frame.  0 or CN_ENOMEM (out unchanged). */
+int gw_ping_errors_json(cn_buf *out, const gw_ping_error *errs, size_t n);
+
 /** protobuf cairn.v1.Ack with ids and errors.  0 or CN_ENOMEM (out unchanged). */
 int gw_ping_ack_pb(cn_buf *out, const char *const *ids, size_t n, const gw_ping_error *errs,
                    size_t nerr);

@@ -2,7 +2,8 @@
 /*
  * gw_ping_out.c — the payloads the gateway sends back to players (protocol
  * v1): {"ack":[ids]} and {"error":code,"detail":...,"id":...} text
- * payloads, and the protobuf cairn.v1.Ack for binary clients.
+ * payloads (several errors of one message: {"errors":[those objects]}), and the protobuf
+ * cairn.v1.Ack for binary clients.
  *
  * Guarantees: output is valid JSON (ids and details are escaped with
  * cn_json_str) and valid UTF-8 (ids are cn_id_valid, details ASCII);
@@ -52,6 +53,23 @@ int gw_ping_error_json(cn_buf *out, const gw_ping_error *e)
     }
     if (!rc)
         rc = cn_buf_append(out, "}", 1);
+    if (rc)
+        out->len = before;
+    return rc;
+}
+
+int gw_ping_errors_json(cn_buf *out, const gw_ping_error *errs, size_t n)
+{
+    size_t before = out->len;
+    int rc = cn_buf_append(out, "{\"errors\":[", 11);
+    for (size_t i = 0; i < n && !rc; i++) {
+        if (i)
+            rc = cn_buf_append(out, ",", 1);
+        if (!rc)
+            rc = gw_ping_error_json(out, &errs[i]);
+    }
+    if (!rc)
+        rc = cn_buf_append(out, "]}", 2);
     if (rc)
         out->len = before;
     return rc;

@@ -263,10 +263,11 @@ int gw_server_new(gw_server **out, struct event_base *base, gw_sink *sink, const
     s->scratch = cn_malloc(GW_SCRATCH);
     s->open = cn_calloc((size_t)sink->partitions, sizeof(*s->open));
     s->idv = cn_calloc(pl.max_batch, sizeof(*s->idv));
+    s->outq = cn_calloc(o->max_conns, sizeof(*s->outq));
     if (o->has_auth_key && (auth_token_cache_new(&s->tokens, o->auth_pk, o->max_conns) ||
                             gw__failtab_init(&s->fails, o->auth_fail_rate, o->auth_fail_burst)))
         goto fail;
-    if (!s->conns || !s->parked || !s->scratch || !s->open || !s->idv ||
+    if (!s->conns || !s->parked || !s->scratch || !s->open || !s->idv || !s->outq ||
         gw__iptab_init(&s->ips, o->max_conns) || gw_ping_batch_init(&s->batch, pl.max_batch))
         goto fail;
     for (uint32_t i = 0; i < o->max_conns; i++) {
@@ -295,7 +296,8 @@ int gw_server_new(gw_server **out, struct event_base *base, gw_sink *sink, const
     s->resume_lev = evtimer_new(base, server_resume_accept, s);
     s->flush_ev = event_new(base, -1, 0, gw__stage_flush, s);
     s->tick_ev = event_new(base, -1, EV_PERSIST, server_tick, s);
-    if (!s->lev || !s->resume_lev || !s->flush_ev || !s->tick_ev)
+    s->out_ev = event_new(base, -1, 0, gw__conn_out_flush, s);
+    if (!s->lev || !s->resume_lev || !s->flush_ev || !s->tick_ev || !s->out_ev)
         goto fail;
     struct timeval sec = {1, 0};
     if (event_add(s->lev, NULL) || event_add(s->tick_ev, &sec))
@@ -386,6 +388,8 @@ void gw_server_free(gw_server *s)
         event_free(s->flush_ev);
     if (s->tick_ev)
         event_free(s->tick_ev);
+    if (s->out_ev)
+        event_free(s->out_ev);
     if (s->lfd >= 0)
         close(s->lfd);
     gw__tickets_free(s);
@@ -397,6 +401,7 @@ void gw_server_free(gw_server *s)
     cn_buf_free(&s->frame);
     cn_free(s->recs);
     cn_free(s->idv);
+    cn_free(s->outq);
     cn_free(s->open);
     cn_free(s->scratch);
     cn_free(s->parked);

@@ -79,6 +79,7 @@ enum gw_disc {
 #define GW_CF_TLS_WANT_W 0x10 /* TLS must write before it can go on reading */
 #define GW_CF_UNCOUNTED 0x20  /* not in the per-IP table yet: the client's address is not known */
 #define GW_CF_VIA_PROXY 0x40  /* the peer is a trusted proxy: X-Forwarded-For is believed */
+#define GW_CF_QUEUED 0x80 /* on the server's output queue: written once, at the end of the wake */
 
 /* A connection slot.  Idle, it owns nothing outside this struct: the
  * cn_bufs are empty (data NULL) unless a head, message, control payload or
@@ -97,6 +98,7 @@ typedef struct gw_conn {
     uint16_t inflight;  /* frames waiting for their ack */
     uint16_t head_scan; /* ws_http_parse resume position */
     uint32_t out_off;   /* bytes of out already written (in what was padding) */
+    uint16_t errq;      /* error frames in out not yet written (counted in inflight) */
     int64_t deadline_ms;
     int64_t parked_ms;
     cn_buf in;              /* incomplete request head or message */
@@ -113,7 +115,8 @@ typedef struct gw_conn {
 typedef struct gw_metrics {
     uint64_t accepted, refused_full, refused_ip, refused_auth_budget;
     uint64_t handshakes_ok, handshakes_failed, http_requests;
-    uint64_t frames_in, pings_in, pings_acked, ack_frames, ping_errors[GW_PE_N];
+    uint64_t frames_in, pings_in, pings_acked, ack_frames, error_frames, ping_errors[GW_PE_N];
+    uint64_t sock_writes; /* write(2)/SSL_write calls on client sockets */
     uint64_t append_failed, disc[GW_DISC_N];
     uint64_t lat_buckets[GW_LAT_BUCKETS]; /* append → durable, per ticket */
     uint64_t lat_count;
@@ -186,6 +189,9 @@ struct gw_server {
     struct event *resume_lev; /* re-enables accept after EMFILE */
     struct event *flush_ev;   /* coalesced appends, queued behind this iteration's reads */
     struct event *tick_ev;    /* 1 s housekeeping */
+    struct event *out_ev; /* writes queued output, behind this iteration's reads and completions */
+    uint32_t *outq;       /* slots with GW_CF_QUEUED (each at most once) */
+    uint32_t noutq;
     gw_conn *conns;
     uint32_t nconns, free_head, nopen;
     struct gw_parked {
@@ -236,6 +242,13 @@ int gw__bind(const char *listen_at, int reuseport, int sock_buf, int backlog, in
 void gw__conn_event(evutil_socket_t fd, short what, void *arg);
 void gw__conn_arm(gw_server *s, gw_conn *c);
 int gw__conn_send(gw_server *s, gw_conn *c, const void *p, size_t n);
+/* Queue a frame (ack, error, pong) behind c's output: every frame queued
+ * for a connection in one loop wake leaves in one write, made by
+ * gw__conn_out_flush at the end of the wake.  An error frame (is_err)
+ * counts as one frame in flight until it is written.  0, or -1 if the
+ * connection is gone (slow reader, no memory). */
+int gw__conn_queue(gw_server *s, gw_conn *c, const void *p, size_t n, int is_err);
+void gw__conn_out_flush(evutil_socket_t fd, short what, void *arg);
 /* Send p (a close frame or an HTTP answer), then half-close and linger. */
 void gw__conn_finish(gw_server *s, gw_conn *c, const void *p, size_t n, enum gw_disc why);
 void gw__conn_close_ws(gw_server *s, gw_conn *c, uint16_t code, const char *reason,

@@ -218,7 +218,7 @@ static void ticket_ack(gw_server *s, gw_ticket *t)
             continue;
         }
         uint32_t gen = c->gen;
-        if (gw__conn_send(s, c, s->frame.data, s->frame.len) || c->gen != gen)
+        if (gw__conn_queue(s, c, s->frame.data, s->frame.len, 0) || c->gen != gen)
             continue;
         s->m.pings_acked += r->nids;
         s->m.ack_frames++;

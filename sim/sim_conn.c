@@ -403,6 +403,14 @@ static void sim__on_text(sim *s, sim_player *p, const char *m, size_t n)
         }
     } else if (j && json_object_get(j, "error")) {
         sim__on_error_frame(s, p, j);
+    } else if (j && json_is_array(json_object_get(j, "errors"))) {
+        /* several refused pings of one message: one frame */
+        size_t i;
+        json_t *v;
+        json_array_foreach(json_object_get(j, "errors"), i, v)
+        {
+            sim__on_error_frame(s, p, v);
+        }
     } else {
         s->r->unknown_acks++;
         sim__fail(s, "unexpected message from the gateway: %.*s", (int)(n > 80 ? 80 : n), m);

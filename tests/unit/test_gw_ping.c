@@ -565,6 +565,23 @@ static void test_ack_and_error_payloads(void **st)
     assert_string_equal(json_string_value(json_object_get(v, "error")), "bad_json");
     json_decref(v);
     cn_buf_reset(&o);
+    /* Several refused pings of one message: one {"errors":[...]} in order. */
+    parse("[{\"id\":\"e-1\",\"beacon\":\"b\",\"rssi\":999,\"ts\":1764320000000},{},"
+          "{\"id\":\"e-3\",\"beacon\":\"b\",\"rssi\":-1}]");
+    assert_int_equal(B.nerr, 3);
+    assert_int_equal(gw_ping_errors_json(&o, B.errs, B.nerr), 0);
+    v = json_loadb((const char *)o.data, o.len, JSON_REJECT_DUPLICATES, &je);
+    assert_non_null(v);
+    assert_int_equal(json_object_size(v), 1);
+    json_t *ea = json_object_get(v, "errors");
+    assert_int_equal(json_array_size(ea), 3);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(ea, 0), "id")), "e-1");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(ea, 1), "error")),
+                        "missing_id");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(ea, 2), "error")),
+                        "missing_ts");
+    json_decref(v);
+    cn_buf_reset(&o);
     /* Protobuf Ack round trip. */
     parse("[{\"id\":\"ok1\",\"beacon\":\"b\",\"rssi\":-1,\"ts\":1764320000000},{\"id\":\"bad\","
           "\"beacon\":\"b\"}]");

@@ -19,6 +19,10 @@
  *   - the per-address table against a reference count under random
  *     add/delete (backward-shift deletion), keyed per table, IPv6 counted
  *     per /64, and the partition hash;
+ *   - output coalescing: a message of refused pings gets one error frame
+ *     (one write), acks of appends completing in one wake leave in one
+ *     write, unwritten error frames count in flight (a client that does
+ *     not read them is parked, then resumed);
  *   - player tokens: a repeated token is verified once; forged tokens
  *     cost a verification each only within the address's budget of failed
  *     checks (then 429, no verification), cached answers stay free.
@@ -106,6 +110,46 @@ static void gate_set(gate *g, int open)
     pthread_mutex_unlock(&g->mu);
 }
 
+/* ---- a sink whose appends complete when the test says ----------------------- */
+
+typedef struct held_sink {
+    gw_sink base;
+    void *tickets[64];
+    int n;
+} held_sink;
+
+static int held_append(gw_sink *s, int32_t partition, const gw_rec *recs, size_t n, int64_t ts_ms,
+                       void *ticket)
+{
+    held_sink *h = (held_sink *)s;
+    (void)partition;
+    (void)recs;
+    (void)n;
+    (void)ts_ms;
+    if (h->n == 64)
+        return CN_EOVERLOAD;
+    h->tickets[h->n++] = ticket;
+    return 0;
+}
+
+/* Complete every held append now, in one go (as one loop wake would). */
+static void held_complete(gw_sink *s, int err)
+{
+    held_sink *h = (held_sink *)s;
+    int n = h->n;
+    h->n = 0;
+    for (int i = 0; i < n; i++)
+        h->base.done(h->base.done_ud, h->tickets[i], err);
+}
+
+static void held_destroy(gw_sink *s)
+{
+    held_complete(s, CN_EIO);
+    free(s);
+}
+
+static const gw_sink_ops held_ops = {held_append, held_destroy};
+
 /* ---- fixture ------------------------------------------------------------------ */
 
 typedef struct fx {
@@ -121,6 +165,8 @@ static int fx_open_opts(fx *f, uint32_t max_conns, uint32_t max_inflight, int64_
 
 /* Options a test sets beyond fx_open_opts's (NULL: none). */
 static void (*fx_tweak)(gw_server_opts *o);
+/* The server appends into a held_sink instead of the log. */
+static int fx_held;
 
 static int fx_open(fx *f, uint32_t max_conns)
 {
@@ -149,8 +195,15 @@ static int fx_open_opts(fx *f, uint32_t max_conns, uint32_t max_inflight, int64_
     f->base = event_base_new();
     if (!f->base)
         return CN_ENOMEM;
-    if ((rc = gw_sink_log_new(&f->sink, f->base, f->log, "ble-raw")))
+    if (fx_held) {
+        held_sink *h = calloc(1, sizeof(*h));
+        h->base.ops = &held_ops;
+        h->base.partitions = 2;
+        h->base.kind = "held";
+        f->sink = &h->base;
+    } else if ((rc = gw_sink_log_new(&f->sink, f->base, f->log, "ble-raw"))) {
         return rc;
+    }
     gw_server_opts o;
     gw_server_opts_init(&o);
     o.listen = "127.0.0.1:0";
@@ -886,6 +939,211 @@ static void test_slow_reader_gets_every_ack_in_order(void **st)
     fx_close(&f);
 }
 
+/* A masked text frame with any payload (up to 64 KiB). */
+static void send_text(int fd, const char *p, size_t n)
+{
+    static unsigned char fr[70000];
+    const uint8_t mask[4] = {9, 8, 7, 6};
+    size_t h = 2;
+    fr[0] = 0x81;
+    if (n < 126) {
+        fr[1] = (unsigned char)(0x80 | n);
+    } else {
+        fr[1] = 0x80 | 126;
+        fr[2] = (unsigned char)(n >> 8);
+        fr[3] = (unsigned char)n;
+        h = 4;
+    }
+    memcpy(fr + h, mask, 4);
+    for (size_t i = 0; i < n; i++)
+        fr[h + 4 + i] = (unsigned char)p[i] ^ mask[i % 4];
+    size_t tot = h + 4 + n, off = 0;
+    while (off < tot) {
+        ssize_t w = write(fd, fr + off, tot - off);
+        if (w > 0)
+            off += (size_t)w;
+        else
+            usleep(200);
+    }
+}
+
+/* Whole server frames (unmasked) in buf from off on; payload of the k-th
+ * into pk and nk if asked. */
+static int count_frames(const char *buf, size_t len, size_t off, int k, const char **pk, size_t *nk)
+{
+    int n = 0;
+    while (off + 2 <= len) {
+        size_t plen = (unsigned char)buf[off + 1] & 0x7f, hl = 2;
+        if (plen == 126) {
+            if (off + 4 > len)
+                break;
+            plen = ((size_t)(unsigned char)buf[off + 2] << 8) | (unsigned char)buf[off + 3];
+            hl = 4;
+        }
+        if (off + hl + plen > len)
+            break;
+        if (n == k && pk) {
+            *pk = buf + off + hl;
+            *nk = plen;
+        }
+        n++;
+        off += hl + plen;
+    }
+    return n;
+}
+
+static uint32_t open_slot(fx *f)
+{
+    for (uint32_t i = 0; i < f->srv->nconns; i++)
+        if (f->srv->conns[i].state == GW_ST_OPEN)
+            return i;
+    return GW_NONE;
+}
+
+static size_t handshake(fx *f, int fd, char *buf, size_t cap, size_t *len)
+{
+    assert_int_equal(write(fd, hs, sizeof(hs) - 1), (ssize_t)(sizeof(hs) - 1));
+    assert_true(wait_for(f, fd, buf, cap, len, "\r\n\r\n", 5000));
+    assert_non_null(strstr(buf, " 101 "));
+    return (size_t)((char *)memmem(buf, *len, "\r\n\r\n", 4) - buf) + 4;
+}
+
+/* A message of 20 refused pings ([{},{},...]) costs one error frame and
+ * one socket write, not 20 of each; the frame lists every error in order. */
+static void test_refused_pings_one_error_frame_one_write(void **st)
+{
+    (void)st;
+    fx f;
+    assert_int_equal(fx_open(&f, 4), 0);
+    int fd = client_connect(&f);
+    static char buf[65536];
+    size_t len = 0;
+    size_t head = handshake(&f, fd, buf, sizeof(buf), &len);
+    uint64_t w0 = f.srv->m.sock_writes;
+    char msg[128] = "[";
+    for (int i = 0; i < 20; i++)
+        strcat(msg, i ? ",{}" : "{}");
+    strcat(msg, "]");
+    send_text(fd, msg, strlen(msg));
+    assert_true(wait_for(&f, fd, buf, sizeof(buf), &len, "]}", 5000));
+    pump(&f, 100);
+    client_read(fd, buf, sizeof(buf), &len);
+    const char *pl = NULL;
+    size_t pn = 0;
+    assert_int_equal(count_frames(buf, len, head, 0, &pl, &pn), 1);
+    assert_int_equal(f.srv->m.sock_writes - w0, 1);
+    assert_int_equal(f.srv->m.error_frames, 1);
+    assert_int_equal(
+        f.srv->m.ping_errors[0] + f.srv->m.ping_errors[1] + f.srv->m.ping_errors[2] +
+            f.srv->m.ping_errors[3] + f.srv->m.ping_errors[4] + f.srv->m.ping_errors[5] +
+            f.srv->m.ping_errors[6] + f.srv->m.ping_errors[7] + f.srv->m.ping_errors[8] +
+            f.srv->m.ping_errors[9] + f.srv->m.ping_errors[10] + f.srv->m.ping_errors[11] +
+            f.srv->m.ping_errors[12] + f.srv->m.ping_errors[13],
+        20);
+    assert_true(pn > 11 && memcmp(pl, "{\"errors\":[", 11) == 0);
+    int n = 0;
+    for (const char *q = pl; (q = memmem(q, pn - (size_t)(q - pl), "missing_id", 10)); q++)
+        n++;
+    assert_int_equal(n, 20);
+    /* Written: no longer in flight. */
+    assert_int_equal(f.srv->conns[open_slot(&f)].inflight, 0);
+    close(fd);
+    fx_close(&f);
+}
+
+/* Three appends of one connection complete in one wake: their three ack
+ * frames leave in one socket write, in frame order. */
+static void test_acks_of_one_wake_leave_in_one_write(void **st)
+{
+    (void)st;
+    fx f;
+    fx_held = 1;
+    int rc = fx_open(&f, 4);
+    fx_held = 0;
+    assert_int_equal(rc, 0);
+    held_sink *h = (held_sink *)f.sink;
+    int fd = client_connect(&f);
+    static char buf[65536];
+    size_t len = 0;
+    size_t head = handshake(&f, fd, buf, sizeof(buf), &len);
+    const char *ids[3] = {"w-1", "w-2", "w-3"};
+    for (int i = 0; i < 3; i++) {
+        send_ping(fd, ids[i]);
+        for (int t = 0; t < 2000 && h->n < i + 1; t++)
+            pump(&f, 1);
+        assert_int_equal(h->n, i + 1); /* one append per wake */
+    }
+    uint64_t w0 = f.srv->m.sock_writes;
+    held_complete(f.sink, 0);
+    assert_true(wait_for(&f, fd, buf, sizeof(buf), &len, "w-3", 5000));
+    pump(&f, 50);
+    client_read(fd, buf, sizeof(buf), &len);
+    assert_int_equal(f.srv->m.sock_writes - w0, 1);
+    assert_int_equal(f.srv->m.ack_frames, 3);
+    for (int i = 0; i < 3; i++) {
+        const char *pl = NULL;
+        size_t pn = 0;
+        assert_int_equal(count_frames(buf, len, head, i, &pl, &pn), 3);
+        char want[32];
+        snprintf(want, sizeof(want), "{\"ack\":[\"%s\"]}", ids[i]);
+        assert_int_equal(pn, strlen(want));
+        assert_memory_equal(pl, want, pn);
+    }
+    close(fd);
+    fx_close(&f);
+}
+
+/* Error frames count in flight until written: a client that sends refused
+ * pings and never reads its errors is held back (parked, not read) at 64
+ * unwritten error frames, like one waiting for 64 acks; once it reads,
+ * it is read again and gets its acks. */
+static void test_unread_error_frames_hold_the_connection_back(void **st)
+{
+    (void)st;
+    fx f;
+    assert_int_equal(fx_open(&f, 4), 0);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    int small = 2048;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+    struct sockaddr_in a = {0};
+    a.sin_family = AF_INET;
+    a.sin_port = htons((uint16_t)gw_server_port(f.srv));
+    a.sin_addr.s_addr = htonl(0x7f000001u);
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    fcntl(fd, F_SETFL, O_NONBLOCK);
+    static char buf[1 << 20];
+    size_t len = 0;
+    handshake(&f, fd, buf, sizeof(buf), &len);
+    uint32_t slot = open_slot(&f);
+    assert_true(slot != GW_NONE);
+    gw_conn *c = &f.srv->conns[slot];
+    int sent = 0;
+    for (; sent < 4000 && !(c->flags & GW_CF_PARKED); sent++) {
+        send_text(fd, "{}", 2);
+        pump(&f, 1);
+    }
+    assert_true(c->flags & GW_CF_PARKED);
+    assert_int_equal(c->state, GW_ST_OPEN);
+    assert_true(c->inflight >= GW_CONN_MAX_INFLIGHT);
+    assert_int_equal(c->errq, c->inflight);
+    assert_int_equal(f.srv->m.disc[GW_DISC_SLOW_READER], 0);
+    /* Read everything: the errors are written, the connection read again. */
+    for (int t = 0; t < 20000 && ((c->flags & GW_CF_PARKED) || c->inflight); t++) {
+        event_base_loop(f.base, EVLOOP_NONBLOCK);
+        len = 0;
+        client_read(fd, buf, sizeof(buf), &len);
+        usleep(200);
+    }
+    assert_false(c->flags & GW_CF_PARKED);
+    assert_int_equal(c->inflight, 0);
+    len = 0;
+    send_ping(fd, "after-errors");
+    assert_true(wait_for(&f, fd, buf, sizeof(buf), &len, "{\"ack\":[\"after-errors\"]}", 10000));
+    assert_int_equal(f.srv->m.error_frames, (uint64_t)sent);
+    close(fd);
+    fx_close(&f);
+}
+
 int main(void)
 {
     evthread_use_pthreads();
@@ -905,6 +1163,9 @@ int main(void)
         cmocka_unit_test(test_addr_key_ipv6_prefix),
         cmocka_unit_test(test_iptab_hash_keyed),
         cmocka_unit_test(test_partition_hash),
+        cmocka_unit_test(test_refused_pings_one_error_frame_one_write),
+        cmocka_unit_test(test_acks_of_one_wake_leave_in_one_write),
+        cmocka_unit_test(test_unread_error_frames_hold_the_connection_back),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

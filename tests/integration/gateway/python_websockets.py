@@ -52,8 +52,9 @@ async def acks_and_errors(gw):
         await ws.send(json.dumps([{"id": "a-20", "beacon": "b-01", "rssi": -70, "ts": now_ms()},
                                   {"id": "a-21", "beacon": "b-01", "rssi": 500, "ts": now_ms()},
                                   {"beacon": "b-01", "rssi": -70, "ts": now_ms()}]))
-        got = [json.loads(await ws.recv()) for _ in range(3)]
-        errs = [m for m in got if "error" in m]
+        got = [json.loads(await ws.recv()) for _ in range(2)]
+        check("errors" in got[0], "mixed frame: ONE error frame, before the ack: %r" % got)
+        errs = got[0].get("errors", [])
         acks = [m for m in got if "ack" in m]
         check(acks == [{"ack": ["a-20"]}], "mixed frame: only the good ping acked: %r" % got)
         check(sorted(e["error"] for e in errs) == ["bad_rssi", "missing_id"], "mixed frame errors: %r" % errs)
