@@ -111,6 +111,15 @@ int auth_token_cache_verify(auth_token_cache *c, const char *tok, size_t len, in
 int auth_token_cache_lookup(auth_token_cache *c, const char *tok, size_t len, int64_t now_ms,
                             auth_token_claims *out);
 
+/**
+ * Store the answer of a signature check made elsewhere (auth_token_verify
+ * with this cache's key, on another thread) as auth_token_cache_verify
+ * would have: rc 0 or AUTH_ETOKENEXP with the claims, AUTH_ETOKENSIG as a
+ * refusal; other answers are not cached.  Counted as a miss.
+ */
+void auth_token_cache_put(auth_token_cache *c, const char *tok, size_t len, int64_t now_ms, int rc,
+                          const auth_token_claims *cl);
+
 /** Lookups answered from the cache (good or refused) without a signature
  *  check, and signature checks performed (each a miss). */
 void auth_token_cache_stats(const auth_token_cache *c, uint64_t *hits, uint64_t *misses);

@@ -191,6 +191,19 @@ int auth_token_cache_lookup(auth_token_cache *c, const char *tok, size_t len, in
     return cached(c, h, now_ms, out);
 }
 
+/* Remember what a signature check of the token hashed to h said. */
+static void remember(auth_token_cache *c, const unsigned char h[AUTH_TC_HASH], int64_t now_ms,
+                     int rc, const auth_token_claims *cl)
+{
+    if (rc == 0 || rc == AUTH_ETOKENEXP) {
+        c->misses++;
+        insert(c, h, cl, now_ms);
+    } else if (rc == AUTH_ETOKENSIG) {
+        c->misses++;
+        insert_bad(c, h, rc);
+    }
+}
+
 int auth_token_cache_verify(auth_token_cache *c, const char *tok, size_t len, int64_t now_ms,
                             auth_token_claims *out)
 {
@@ -202,14 +215,20 @@ int auth_token_cache_verify(auth_token_cache *c, const char *tok, size_t len, in
     if (rc != CN_ENOENT)
         return rc;
     rc = auth_token_verify(c->pk, tok, len, now_ms, out);
-    if (rc == 0 || rc == AUTH_ETOKENEXP) {
-        c->misses++;
-        insert(c, h, out, now_ms);
-    } else if (rc == AUTH_ETOKENSIG) {
-        c->misses++;
-        insert_bad(c, h, rc);
-    }
+    remember(c, h, now_ms, rc, out);
     return rc;
+}
+
+void auth_token_cache_put(auth_token_cache *c, const char *tok, size_t len, int64_t now_ms, int rc,
+                          const auth_token_claims *cl)
+{
+    unsigned char h[AUTH_TC_HASH];
+    if (len == 0 || len >= AUTH_TOKEN_MAX_LEN)
+        return;
+    crypto_generichash(h, sizeof(h), (const unsigned char *)tok, len, c->key, sizeof(c->key));
+    if (find(c, h) || find_bad(c, h))
+        return; /* two handshakes with one token were checked at once: keep the first */
+    remember(c, h, now_ms, rc, cl);
 }
 
 void auth_token_cache_stats(const auth_token_cache *c, uint64_t *hits, uint64_t *misses)

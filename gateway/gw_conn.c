@@ -270,6 +270,8 @@ int gw__conn_send(gw_server *s, gw_conn *c, const void *p, size_t n)
 
 void gw__conn_finish(gw_server *s, gw_conn *c, const void *p, size_t n, enum gw_disc why)
 {
+    if (c->state != GW_ST_OPEN)
+        c->errq = 0; /* it held head_scan */
     c->state = GW_ST_CLOSING;
     c->disc = (uint8_t)why;
     c->deadline_ms = gw__now_ms() + GW_LINGER_MS;
@@ -394,6 +396,7 @@ static void conn_deadline(gw_server *s, gw_conn *c, int64_t now)
         gw__conn_abort(s, c, GW_DISC_HANDSHAKE_TIMEOUT);
         break;
     case GW_ST_HEAD:
+    case GW_ST_AUTH: /* the verifier is backed up that far: its answer will find nothing */
         gw__conn_abort(s, c, GW_DISC_HANDSHAKE_TIMEOUT);
         break;
     case GW_ST_OPEN:

@@ -3,9 +3,11 @@
  * gw_http.c — what the gateway does with an HTTP request head: parse it
  * (ws_http_parse, resumable), then /ws → upgrade check, auth (Ed25519
  * token with --auth-key, checked through the server's verified-token
- * cache so a reconnecting player costs no second Ed25519 verification,
- * and a signature check is done only while the source address has credit
- * for failed ones (429 otherwise);
+ * cache so a reconnecting player costs no second Ed25519 verification;
+ * a token not in the cache is checked on the verifier thread (gw_verify.c)
+ * while the handshake waits unread (GW_ST_AUTH), only while the source
+ * address has credit for failed checks (429 otherwise) and the verifier's
+ * queue has room (503 otherwise);
  * ?player=ID in development mode), 101 and the
  * WebSocket state; /healthz and /metrics → answer and close; anything
  * else → the HTTP error the codec or the route calls for, and close.
@@ -100,8 +102,43 @@ static void http_plain(gw_server *s, gw_conn *c, const ws_http_req *req, const u
     gw__conn_finish(s, c, s->frame.data, s->frame.len, GW_DISC_HTTP_DONE);
 }
 
-/* Who is connecting: 0 with c->player (and c->hunt) set, or an HTTP status. */
-static int http_auth(gw_server *s, gw_conn *c, const ws_http_req *req, const char **why)
+/* http_auth: the token goes to the verifier thread; the handshake waits. */
+#define GW_AUTH_PENDING (-1)
+
+static const char *auth_why(int rc)
+{
+    return rc == AUTH_ETOKENEXP   ? "token expired"
+           : rc == AUTH_ETOKENSIG ? "token signature is not valid"
+                                  : "malformed token";
+}
+
+/* A token not in the cache: its signature check costs ~125 µs of CPU, so
+ * it runs on the verifier thread, and only while the source address has
+ * credit for failed checks (charged now, given back if it verifies), so
+ * garbage tokens cannot buy our CPU.  @return GW_AUTH_PENDING or a status. */
+static int http_auth_miss(gw_server *s, gw_conn *c, const char *tok, size_t len, int64_t now,
+                          const char *accept, const char **why)
+{
+    if (!gw__failtab_allow(&s->fails, c->addr, now)) {
+        s->m.refused_auth_budget++;
+        *why = "too many invalid tokens from this address: retry later";
+        return 429;
+    }
+    int rc =
+        gw__verifier_submit(s->verifier, (uint32_t)(c - s->conns), c->gen, tok, len, now, accept);
+    if (rc) {
+        s->m.verify_shed += rc == CN_EOVERLOAD;
+        *why = rc == CN_EOVERLOAD ? "busy checking tokens: retry in a moment" : "malformed token";
+        return rc == CN_EOVERLOAD ? 503 : 401;
+    }
+    gw__failtab_charge(&s->fails, c->addr, now);
+    return GW_AUTH_PENDING;
+}
+
+/* Who is connecting: 0 with c->player (and c->hunt) set, GW_AUTH_PENDING,
+ * or an HTTP status. */
+static int http_auth(gw_server *s, gw_conn *c, const ws_http_req *req, const char *accept,
+                     const char **why)
 {
     char val[AUTH_TOKEN_MAX_LEN + 1];
     size_t vlen = 0;
@@ -115,22 +152,10 @@ static int http_auth(gw_server *s, gw_conn *c, const ws_http_req *req, const cha
         auth_token_claims cl;
         int64_t now = cn_now_ms();
         rc = auth_token_cache_lookup(s->tokens, val, vlen, now, &cl);
-        if (rc == CN_ENOENT) {
-            /* A signature check to do: only within the address's budget
-             * of failed checks, so garbage tokens cannot buy our CPU. */
-            if (!gw__failtab_allow(&s->fails, c->addr, now)) {
-                s->m.refused_auth_budget++;
-                *why = "too many invalid tokens from this address: retry later";
-                return 429;
-            }
-            rc = auth_token_cache_verify(s->tokens, val, vlen, now, &cl);
-            if (rc == AUTH_ETOKENSIG)
-                gw__failtab_charge(&s->fails, c->addr, now);
-        }
+        if (rc == CN_ENOENT)
+            return http_auth_miss(s, c, val, vlen, now, accept, why);
         if (rc) {
-            *why = rc == AUTH_ETOKENEXP   ? "token expired"
-                   : rc == AUTH_ETOKENSIG ? "token signature is not valid"
-                                          : "malformed token";
+            *why = auth_why(rc);
             return 401;
         }
         memcpy(c->player, cl.player, sizeof(c->player));
@@ -150,6 +175,77 @@ static int http_auth(gw_server *s, gw_conn *c, const ws_http_req *req, const cha
     return 0;
 }
 
+/* 101, then the WebSocket state; rest (bytes after the head) goes to the
+ * decoder.  rest must not live in c->in (freed here). */
+static void http_open(gw_server *s, gw_conn *c, const char *accept, unsigned char *rest,
+                      size_t nrest)
+{
+    cn_buf_reset(&s->frame);
+    if (ws_http_write_101(&s->frame, accept)) {
+        gw__conn_abort(s, c, GW_DISC_OVERLOAD);
+        return;
+    }
+    gw__buf_free(s, &c->in);
+    c->state = GW_ST_OPEN;
+    c->errq = 0; /* was head_scan */
+    c->deadline_ms = gw__now_ms() + s->o.idle_close_ms;
+    ws_decoder_init(&c->dec, WS_ROLE_SERVER, s->o.max_msg_bytes);
+    s->m.handshakes_ok++;
+    uint32_t gen = c->gen;
+    if (gw__conn_send(s, c, s->frame.data, s->frame.len) || c->gen != gen)
+        return;
+    if (nrest)
+        gw__ws_input(s, c, rest, nrest);
+}
+
+/* Wait for the verifier: not read (GW_ST_AUTH), the bytes after the head
+ * kept in c->in, the handshake deadline still running. */
+static void http_park(gw_server *s, gw_conn *c, const unsigned char *rest, size_t nrest)
+{
+    gw__buf_free(s, &c->in);
+    c->state = GW_ST_AUTH;
+    if (nrest) {
+        size_t before = c->in.cap;
+        if (cn_buf_append(&c->in, rest, nrest)) {
+            gw__conn_abort(s, c, GW_DISC_OVERLOAD);
+            return;
+        }
+        gw__buf_track(s, &c->in, before);
+    }
+    gw__conn_arm(s, c);
+}
+
+void gw__http_verified(gw_server *s, uint32_t slot, uint32_t gen, const char *tok, size_t len,
+                       int64_t now_ms, int rc, const auth_token_claims *cl,
+                       const char accept[WS_ACCEPT_LEN + 1])
+{
+    auth_token_cache_put(s->tokens, tok, len, now_ms, rc, cl);
+    gw_conn *c = &s->conns[slot];
+    if (rc != AUTH_ETOKENSIG) /* charged in advance: it did not fail after all */
+        gw__failtab_refund(&s->fails, c->addr, now_ms);
+    if (c->gen != gen || c->state != GW_ST_AUTH)
+        return; /* closed meanwhile (timeout, drain, peer): the answer stays cached */
+    if (s->draining) {
+        s->m.handshakes_failed++;
+        http_reply_error(s, c, 503, "draining: reconnect in a moment", GW_DISC_DRAIN);
+        return;
+    }
+    if (rc) {
+        s->m.handshakes_failed++;
+        http_reply_error(s, c, 401, auth_why(rc), GW_DISC_AUTH);
+        return;
+    }
+    memcpy(c->player, cl->player, sizeof(c->player));
+    memcpy(c->hunt, cl->hunt, sizeof(c->hunt));
+    cn_buf rest = c->in; /* http_open frees c->in: feed from our own copy of it */
+    c->in = (cn_buf)CN_BUF_INIT;
+    http_open(s, c, accept, rest.data, rest.len);
+    s->m.buffer_bytes -= rest.cap;
+    cn_buf_free(&rest);
+    if (c->gen == gen && c->state != GW_ST_FREE)
+        gw__conn_arm(s, c); /* not in c's own event: read from now on */
+}
+
 static void http_upgrade(gw_server *s, gw_conn *c, const ws_http_req *req, unsigned char *rest,
                          size_t nrest)
 {
@@ -165,29 +261,22 @@ static void http_upgrade(gw_server *s, gw_conn *c, const ws_http_req *req, unsig
         http_reply_error(s, c, status, why, GW_DISC_HANDSHAKE_ERROR);
         return;
     }
-    status = http_auth(s, c, req, &why);
+    char accept[WS_ACCEPT_LEN + 1];
+    if (ws_http_accept_key((const char *)req->ws_key.ptr, req->ws_key.len, accept)) {
+        gw__conn_abort(s, c, GW_DISC_OVERLOAD);
+        return;
+    }
+    status = http_auth(s, c, req, accept, &why);
+    if (status == GW_AUTH_PENDING) {
+        http_park(s, c, rest, nrest);
+        return;
+    }
     if (status) {
         s->m.handshakes_failed++;
         http_reply_error(s, c, status, why, GW_DISC_AUTH);
         return;
     }
-    char accept[WS_ACCEPT_LEN + 1];
-    cn_buf_reset(&s->frame);
-    if (ws_http_accept_key((const char *)req->ws_key.ptr, req->ws_key.len, accept) ||
-        ws_http_write_101(&s->frame, accept)) {
-        gw__conn_abort(s, c, GW_DISC_OVERLOAD);
-        return;
-    }
-    gw__buf_free(s, &c->in);
-    c->state = GW_ST_OPEN;
-    c->deadline_ms = gw__now_ms() + s->o.idle_close_ms;
-    ws_decoder_init(&c->dec, WS_ROLE_SERVER, s->o.max_msg_bytes);
-    s->m.handshakes_ok++;
-    uint32_t gen = c->gen;
-    if (gw__conn_send(s, c, s->frame.data, s->frame.len) || c->gen != gen)
-        return;
-    if (nrest)
-        gw__ws_input(s, c, rest, nrest);
+    http_open(s, c, accept, rest, nrest);
 }
 
 /* A connection from a trusted proxy: the client is the one its

@@ -191,3 +191,13 @@ void gw__failtab_charge(gw_failtab *t, const unsigned char addr[16], int64_t now
     e->credit = fail_credit(t, e, now_ms) - 1.0;
     e->stamp_ms = now_ms ? now_ms : 1;
 }
+
+void gw__failtab_refund(gw_failtab *t, const unsigned char addr[16], int64_t now_ms)
+{
+    struct gw_failent *e = fail_find(t, addr, now_ms, 0);
+    if (!e)
+        return;
+    double c = fail_credit(t, e, now_ms) + 1.0;
+    e->credit = c > t->burst ? t->burst : c;
+    e->stamp_ms = now_ms ? now_ms : 1;
+}

@@ -81,6 +81,8 @@ static void gw_metrics_totals(cn_prom *w, const gw_server *s, const gw_metrics *
     cn_prom_u64(w, "cairn_gateway_refused_total", ip, m->refused_ip);
     const char *af[] = {"limit", "auth_failures_per_ip", NULL};
     cn_prom_u64(w, "cairn_gateway_refused_total", af, m->refused_auth_budget);
+    const char *vq[] = {"limit", "pending_verifications", NULL};
+    cn_prom_u64(w, "cairn_gateway_refused_total", vq, m->verify_shed);
     cn_prom_family(w, "cairn_gateway_handshakes_total", CN_PROM_COUNTER,
                    "WebSocket upgrades, by result.");
     const char *ok[] = {"result", "ok", NULL}, *bad[] = {"result", "failed", NULL};
@@ -186,6 +188,9 @@ int gw__metrics_render(gw_server *s, cn_buf *out)
     cn_prom_gauge(&w, "cairn_gateway_conn_buffer_bytes",
                   "Heap bytes connections hold now (partial input, unsent output).",
                   (int64_t)m->buffer_bytes);
+    cn_prom_gauge(&w, "cairn_gateway_pending_verifications",
+                  "Handshakes waiting for their token's signature check (verifier thread).",
+                  (int64_t)gw__verifier_pending(s->verifier));
     cn_prom_gauge(&w, "cairn_gateway_draining", "1 while draining.", s->draining);
     return w.err;
 }

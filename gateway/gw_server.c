@@ -54,6 +54,7 @@ void gw_server_opts_init(gw_server_opts *o)
     o->sock_buf = 4096;
     o->auth_fail_rate = 2;
     o->auth_fail_burst = 20;
+    o->max_pending_verifications = 1024;
 }
 
 static int server_listen(gw_server *s)
@@ -241,7 +242,9 @@ int gw_server_new(gw_server **out, struct event_base *base, gw_sink *sink, const
         sink->partitions < 1 || !o->node || !cn_id_valid(o->node, strlen(o->node)) ||
         o->max_msg_bytes < 64 || !o->tls_cert != !o->tls_key ||
         (o->proxy_protocol && !o->trusted_proxies) ||
-        (o->has_auth_key && (!(o->auth_fail_rate > 0) || !(o->auth_fail_burst >= 1))))
+        (o->has_auth_key &&
+         (!(o->auth_fail_rate > 0) || !(o->auth_fail_burst >= 1) || !o->max_pending_verifications ||
+          o->max_pending_verifications > 1000000)))
         return CN_EINVAL;
     gw_server *s = cn_calloc(1, sizeof(*s));
     if (!s)
@@ -288,6 +291,8 @@ int gw_server_new(gw_server **out, struct event_base *base, gw_sink *sink, const
             goto fail;
         }
     }
+    if (o->has_auth_key && (rc = gw__verifier_new(&s->verifier, s, o->max_pending_verifications)))
+        goto fail;
     rc = server_listen(s);
     if (rc)
         goto fail;
@@ -340,7 +345,8 @@ void gw_server_drain(gw_server *s, void (*done)(void *), void *ud)
     gw__stage_flush(-1, 0, s); /* what was read goes to the log now */
     for (uint32_t i = 0; i < s->nconns; i++) {
         gw_conn *c = &s->conns[i];
-        if (c->state == GW_ST_HEAD || c->state == GW_ST_TLS || c->state == GW_ST_PROXY)
+        if (c->state == GW_ST_HEAD || c->state == GW_ST_TLS || c->state == GW_ST_PROXY ||
+            c->state == GW_ST_AUTH)
             gw__conn_abort(s, c, GW_DISC_DRAIN);
         else if (c->state == GW_ST_OPEN && !c->inflight)
             gw__conn_close_ws(s, c, WS_CLOSE_GOING_AWAY, "draining", GW_DISC_DRAIN);
@@ -390,6 +396,7 @@ void gw_server_free(gw_server *s)
         event_free(s->tick_ev);
     if (s->out_ev)
         event_free(s->out_ev);
+    gw__verifier_free(s->verifier); /* joins the thread; answers not handled are dropped */
     if (s->lfd >= 0)
         close(s->lfd);
     gw__tickets_free(s);

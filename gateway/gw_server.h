@@ -6,7 +6,10 @@
  * Also answers GET /healthz and /metrics on the same port.
  * See docs/architecture.md "The gateway" and docs/protocol.md.
  *
- * Threads: every call runs on the thread running the event_base.
+ * Threads: every call runs on the thread running the event_base.  With an
+ * auth key the server also runs one verifier thread of its own (token
+ * signature checks, gw_verify.c), started in gw_server_new and joined in
+ * gw_server_free.
  * Ownership: the server borrows base and sink (the sink is freed just
  * before the server, see gw_server_free) and owns
  * its listener, connection table and staging buffers.
@@ -44,6 +47,10 @@ typedef struct gw_server_opts {
      * token not already in the cache, without a verification. */
     double auth_fail_rate;
     double auth_fail_burst;
+    /* With a key: signature checks of tokens not in the cache run on a
+     * verifier thread, the handshake waiting meanwhile; at most this many
+     * wait or run at once, a handshake beyond gets 503 + Retry-After. */
+    uint32_t max_pending_verifications;
     /* wss://: both PEM files (the certificate chain, leaf first, and its
      * key), or both NULL for plain ws://.  The paths are read again on
      * gw_server_tls_reload, so they must outlive the server. */
@@ -68,7 +75,8 @@ typedef struct gw_server_opts {
 /** Defaults: 127.0.0.1:8080, node "gw", idle 5 s, handshake 10 s, stall
  *  10 s, 20,000 conns, 0 per IP, 64 KiB messages, 100,000 in flight,
  *  development mode, 4 KiB socket buffers, 20 failed token checks per
- *  address then 2 per second, 2,048 TLS handshakes in progress. */
+ *  address then 2 per second, 1,024 pending token checks, 2,048 TLS
+ *  handshakes in progress. */
 void gw_server_opts_init(gw_server_opts *o);
 
 /**

@@ -9,6 +9,7 @@
  *   gw_metrics.c  counters and the Prometheus text
  *   gw_iptab.c    connections per source address
  *   gw_tls.c      wss://: the TLS context, handshake, reads and writes
+ *   gw_verify.c   token signature checks on a verifier thread (cache misses)
  * Everything runs on the server's loop thread.
  */
 #ifndef GW_SERVER_INT_H
@@ -46,6 +47,8 @@ enum gw_conn_state {
                       EOF */
     GW_ST_TLS,     /* TLS handshake (--tls-cert), before the request head */
     GW_ST_PROXY,   /* PROXY protocol header from a trusted proxy, before anything else */
+    GW_ST_AUTH,    /* request head done; its token's signature is being checked (gw_verify.c):
+                      not read; in holds the bytes that followed the head */
 };
 
 /* Why connections end: one counter each, so an operator can tell idle
@@ -93,12 +96,14 @@ typedef struct gw_conn {
     uint32_t next; /* free list / parked list link */
     uint8_t state; /* enum gw_conn_state */
     uint8_t flags;
-    uint8_t evflags;    /* EV_READ/EV_WRITE currently registered */
-    uint8_t disc;       /* enum gw_disc once closing */
-    uint16_t inflight;  /* frames waiting for their ack */
-    uint16_t head_scan; /* ws_http_parse resume position */
-    uint32_t out_off;   /* bytes of out already written (in what was padding) */
-    uint16_t errq;      /* error frames in out not yet written (counted in inflight) */
+    uint8_t evflags;   /* EV_READ/EV_WRITE currently registered */
+    uint8_t disc;      /* enum gw_disc once closing */
+    uint16_t inflight; /* frames waiting for their ack */
+    union {
+        uint16_t head_scan; /* GW_ST_HEAD: ws_http_parse resume position */
+        uint16_t errq;      /* GW_ST_OPEN on: error frames in out not yet written (in inflight) */
+    };
+    uint32_t out_off; /* bytes of out already written (in what was padding) */
     int64_t deadline_ms;
     int64_t parked_ms;
     cn_buf in;              /* incomplete request head or message */
@@ -126,6 +131,7 @@ typedef struct gw_metrics {
     uint64_t tls_shed; /* closed at the first bytes: --max-tls-handshakes in progress */
     uint64_t tls_reloads_ok, tls_reloads_failed;
     uint64_t pp_ok, pp_local, pp_bad, xff_used, xff_bad;
+    uint64_t verify_shed; /* handshakes answered 503: the verifier's queue was full */
 } gw_metrics;
 
 /* One client frame waiting for its ack inside a ticket. */
@@ -179,6 +185,11 @@ typedef struct gw_failtab {
     double rate, burst;
 } gw_failtab;
 
+typedef struct gw_verifier gw_verifier;
+/* What checks a token's signature on the verifier thread (tests slow it). */
+typedef int (*gw_verify_fn)(void *ud, const unsigned char pk[AUTH_TOKEN_PK_LEN], const char *tok,
+                            size_t len, int64_t now_ms, auth_token_claims *out);
+
 struct gw_server {
     struct event_base *base;
     gw_sink *sink;
@@ -201,6 +212,7 @@ struct gw_server {
     gw_iptab ips;
     gw_failtab fails;         /* with --auth-key: failed token checks per address */
     auth_token_cache *tokens; /* with --auth-key: verified and refused tokens */
+    gw_verifier *verifier;    /* with --auth-key: checks cache misses off the loop */
     unsigned char *scratch;   /* the loop's one read buffer */
     size_t scratch_cap;
     cn_buf tmp, frame; /* payload / frame staging for outgoing messages */
@@ -265,6 +277,23 @@ void gw__conn_proxy_read(gw_server *s, gw_conn *c);
 /* gw_http.c: handle bytes of a request head; 0 or the connection is gone. */
 void gw__http_input(gw_server *s, gw_conn *c, unsigned char *p, size_t n);
 
+/* A token check of gw_verify.c finished (loop thread): cache the answer,
+ * then open or refuse the handshake of (slot, gen) if it is still waiting. */
+void gw__http_verified(gw_server *s, uint32_t slot, uint32_t gen, const char *tok, size_t len,
+                       int64_t now_ms, int rc, const auth_token_claims *cl,
+                       const char accept[WS_ACCEPT_LEN + 1]);
+
+/* gw_verify.c: one verifier thread, at most queue_cap checks queued or
+ * running.  new: 0, CN_ENOMEM, CN_ESYS.  submit: 0, or CN_EOVERLOAD when
+ * queue_cap checks are pending (answer 503). */
+int gw__verifier_new(gw_verifier **out, gw_server *s, uint32_t queue_cap);
+void gw__verifier_free(gw_verifier *v);
+int gw__verifier_submit(gw_verifier *v, uint32_t slot, uint32_t gen, const char *tok, size_t len,
+                        int64_t now_ms, const char accept[WS_ACCEPT_LEN + 1]);
+uint32_t gw__verifier_pending(const gw_verifier *v);
+/* Tests: check with fn instead of auth_token_verify (set before traffic). */
+void gw__verifier_set_fn(gw_verifier *v, gw_verify_fn fn, void *ud);
+
 /* gw_msg.c */
 void gw__ws_input(gw_server *s, gw_conn *c, unsigned char *p, size_t n);
 
@@ -300,6 +329,8 @@ void gw__failtab_free(gw_failtab *t);
 int gw__failtab_allow(gw_failtab *t, const unsigned char addr[16], int64_t now_ms);
 /* addr caused one. */
 void gw__failtab_charge(gw_failtab *t, const unsigned char addr[16], int64_t now_ms);
+/* A check charged in advance did not fail after all: give the credit back. */
+void gw__failtab_refund(gw_failtab *t, const unsigned char addr[16], int64_t now_ms);
 
 /* gw_tls.c: only with s->tls_ctx.  err gets one line on failure. */
 int gw__tls_init(gw_server *s, char *err, size_t cap);

@@ -23,6 +23,9 @@
  *     (one write), acks of appends completing in one wake leave in one
  *     write, unwritten error frames count in flight (a client that does
  *     not read them is parked, then resumed);
+ *   - token checks run on the verifier thread: while one hangs the loop
+ *     serves other connections, the waiting handshake (and bytes behind
+ *     its head) resumes when it ends, a full queue answers 503;
  *   - player tokens: a repeated token is verified once; forged tokens
  *     cost a verification each only within the address's budget of failed
  *     checks (then 429, no verification), cached answers stay free.
@@ -1144,6 +1147,131 @@ static void test_unread_error_frames_hold_the_connection_back(void **st)
     fx_close(&f);
 }
 
+/* ---- token checks off the loop ------------------------------------------------ */
+
+static gate vgate; /* holds the verifier thread's checks (only mu, cv, open) */
+static int vchecks;
+
+static int slow_verify(void *ud, const unsigned char pk[AUTH_TOKEN_PK_LEN], const char *tok,
+                       size_t len, int64_t now_ms, auth_token_claims *out)
+{
+    gate *g = ud;
+    pthread_mutex_lock(&g->mu);
+    while (!g->open)
+        pthread_cond_wait(&g->cv, &g->mu);
+    vchecks++;
+    pthread_mutex_unlock(&g->mu);
+    return auth_token_verify(pk, tok, len, now_ms, out);
+}
+
+static void tweak_auth_queue2(gw_server_opts *o)
+{
+    tweak_auth(o);
+    o->auth_fail_burst = 50;
+    o->max_pending_verifications = 2;
+}
+
+static int token_connect(fx *f, const char *tok)
+{
+    char req[1024];
+    int n = snprintf(req, sizeof(req),
+                     "GET /ws?token=%s HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+                     "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                     "Sec-WebSocket-Version: 13\r\n\r\n",
+                     tok);
+    int fd = client_connect(f);
+    assert_int_equal(write(fd, req, (size_t)n), n);
+    return fd;
+}
+
+/* A token not in the cache is checked on the verifier thread: while a
+ * check hangs, the loop still acks another connection's pings, answers
+ * /healthz and opens a handshake whose token is cached; the waiting
+ * handshake is not read (a ping sent right behind its head waits too)
+ * and completes when the check does, ping acked; past the queue bound a
+ * handshake gets 503 at once instead of waiting. */
+static void test_token_checks_do_not_block_the_loop(void **st)
+{
+    (void)st;
+    assert_int_equal(auth_token_keygen(t_pk, t_sk), 0);
+    pthread_mutex_init(&vgate.mu, NULL);
+    pthread_cond_init(&vgate.cv, NULL);
+    vgate.open = 1;
+    vchecks = 0;
+    fx_tweak = tweak_auth_queue2;
+    fx f;
+    int rc = fx_open(&f, 16);
+    fx_tweak = NULL;
+    assert_int_equal(rc, 0);
+    gw__verifier_set_fn(f.srv->verifier, slow_verify, &vgate);
+    char tb[AUTH_TOKEN_MAX_LEN], ta[AUTH_TOKEN_MAX_LEN], ta2[AUTH_TOKEN_MAX_LEN],
+        ta3[AUTH_TOKEN_MAX_LEN];
+    mint_token("p-b", 0, tb);
+    mint_token("p-a", 0, ta);
+    mint_token("p-a2", 0, ta2);
+    mint_token("p-a3", 0, ta3);
+    static char bb[8192], ab[8192], hb[4096];
+    size_t bl = 0, al = 0, hl = 0;
+    int b = token_connect(&f, tb);
+    assert_true(wait_for(&f, b, bb, sizeof(bb), &bl, "\r\n\r\n", 10000));
+    assert_non_null(strstr(bb, " 101 "));
+    assert_int_equal(vchecks, 1);
+    gate_set(&vgate, 0); /* every check from now on hangs */
+    int a = token_connect(&f, ta);
+    send_ping(a, "behind-head"); /* right behind the head: must wait with it */
+    pump(&f, 200);
+    client_read(a, ab, sizeof(ab), &al);
+    assert_int_equal(al, 0);
+    assert_int_equal(gw__verifier_pending(f.srv->verifier), 1);
+    /* The loop serves others meanwhile. */
+    send_ping(b, "while-checking");
+    assert_true(wait_for(&f, b, bb, sizeof(bb), &bl, "{\"ack\":[\"while-checking\"]}", 10000));
+    static const char hz[] = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+    int h = client_connect(&f);
+    assert_int_equal(write(h, hz, sizeof(hz) - 1), (ssize_t)(sizeof(hz) - 1));
+    assert_true(wait_for(&f, h, hb, sizeof(hb), &hl, "ok", 10000));
+    assert_non_null(strstr(hb, "HTTP/1.1 200"));
+    close(h);
+    int b2 = token_connect(&f, tb); /* cached: no check needed */
+    hl = 0;
+    assert_true(wait_for(&f, b2, hb, sizeof(hb), &hl, "\r\n\r\n", 10000));
+    assert_non_null(strstr(hb, " 101 "));
+    close(b2);
+    /* The queue holds 2: a second miss waits, a third is refused at once. */
+    int a2 = token_connect(&f, ta2);
+    pump(&f, 50);
+    assert_int_equal(gw__verifier_pending(f.srv->verifier), 2);
+    int a3 = token_connect(&f, ta3);
+    hl = 0;
+    assert_true(wait_for(&f, a3, hb, sizeof(hb), &hl, "\r\n\r\n", 10000));
+    assert_non_null(strstr(hb, "HTTP/1.1 503"));
+    assert_int_equal(f.srv->m.verify_shed, 1);
+    close(a3);
+    client_read(a, ab, sizeof(ab), &al);
+    assert_int_equal(al, 0); /* still waiting */
+    gate_set(&vgate, 1);
+    assert_true(wait_for(&f, a, ab, sizeof(ab), &al, "{\"ack\":[\"behind-head\"]}", 10000));
+    assert_non_null(strstr(ab, " 101 "));
+    hl = 0;
+    assert_true(wait_for(&f, a2, hb, sizeof(hb), &hl, "\r\n\r\n", 10000));
+    assert_non_null(strstr(hb, " 101 "));
+    assert_int_equal(gw__verifier_pending(f.srv->verifier), 0);
+    assert_int_equal(vchecks, 3);
+    /* The answers are cached: reconnecting costs no check. */
+    int a4 = token_connect(&f, ta);
+    hl = 0;
+    assert_true(wait_for(&f, a4, hb, sizeof(hb), &hl, "\r\n\r\n", 10000));
+    assert_non_null(strstr(hb, " 101 "));
+    assert_int_equal(vchecks, 3);
+    close(a4);
+    close(a2);
+    close(a);
+    close(b);
+    fx_close(&f);
+    pthread_mutex_destroy(&vgate.mu);
+    pthread_cond_destroy(&vgate.cv);
+}
+
 int main(void)
 {
     evthread_use_pthreads();
@@ -1166,6 +1294,7 @@ int main(void)
         cmocka_unit_test(test_refused_pings_one_error_frame_one_write),
         cmocka_unit_test(test_acks_of_one_wake_leave_in_one_write),
         cmocka_unit_test(test_unread_error_frames_hold_the_connection_back),
+        cmocka_unit_test(test_token_checks_do_not_block_the_loop),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
