@@ -144,9 +144,10 @@ static int logd_cluster_flags(cn_cli *cli, int64_t node, rp_cluster *repl, rp_cl
 
 /* Clustered: start the replication driver for every partition.  listen:
  * --cluster-listen (NULL: bind self's --cluster entry). */
-static int logd_start_repl(logd *d, rp_cluster *cl, int32_t node, const char *listen)
+static int logd_start_repl(logd *d, rp_cluster *cl, int32_t node, const char *listen,
+                           struct ssl_ctx_st *tls)
 {
-    rp_repl_opts ro = {.cluster = cl, .self = node};
+    rp_repl_opts ro = {.cluster = cl, .self = node, .tls = tls};
     if (listen && logd_parse_listen(listen, node, &ro.listen) != 0)
         return CN_EINVAL; /* checked with the flags */
     int rc = rp_repl_new(&d->repl, d->base, d->log, &ro);
@@ -215,6 +216,12 @@ int cmd_logd(int argc, char **argv)
         {"cluster-listen", "HOST:PORT", NULL,
          "with --cluster: bind the replication listener here instead of this node's --cluster "
          "entry (peers still dial the entry: a proxy or NAT forwards it)"},
+        {"cluster-tls-cert", "FILE", NULL,
+         "with --cluster: replicate over mutual TLS, presenting this PEM certificate chain"},
+        {"cluster-tls-key", "FILE", NULL, "the PEM private key of --cluster-tls-cert"},
+        {"cluster-tls-ca", "FILE", NULL,
+         "the PEM CA certificate every node's --cluster-tls-cert must be signed by (peers "
+         "without one are refused)"},
     };
     cn_cli cli = {
         "cairn logd",
@@ -299,6 +306,13 @@ int cmd_logd(int argc, char **argv)
         return rc;
     }
     ko.tls_ctx = tls;
+    struct ssl_ctx_st *ctls = NULL;
+    if ((rc = cmd_cluster_tls(&cli, &ctls)) != 0) {
+        kf_tls_ctx_free(tls);
+        kf_sasl_users_free(users);
+        cn_cli_free(&cli);
+        return rc;
+    }
 
     /* Append completions arrive on the log's writer thread and wake the
      * loop with event_active: libevent must be thread-aware, before the
@@ -330,7 +344,7 @@ int cmd_logd(int argc, char **argv)
     }
     d.log = log;
     if (clustered &&
-        logd_start_repl(&d, &repl_cl, (int32_t)node, cn_cli_str(&cli, "cluster-listen")) != 0)
+        logd_start_repl(&d, &repl_cl, (int32_t)node, cn_cli_str(&cli, "cluster-listen"), ctls) != 0)
         goto out;
     ko.repl = d.repl;
     rc = kf_server_new(&d.srv, d.base, log, &ko);
@@ -393,6 +407,7 @@ out:
     lg_close(log);
     kf_sasl_users_free(users);
     kf_tls_ctx_free(tls);
+    rp_tls_ctx_free(ctls);
     cn_cli_free(&cli);
     return status;
 }

@@ -7,6 +7,7 @@
  * appears complete or not at all.  Any thread; owns nothing.
  */
 #include "cmd_shared.h"
+#include "rp.h"
 
 #include "cn_err.h"
 #include "cn_time.h"
@@ -151,6 +152,26 @@ int cmd_kafka_tls(cn_cli *cli, struct ssl_ctx_st **out)
     char err[256];
     if (kf_tls_ctx_new(out, cert, key, err, sizeof(err))) {
         fprintf(stderr, "%s: Kafka TLS from %s and %s: %s\n", cli->prog, cert, key, err);
+        return CN_EXIT_FAIL;
+    }
+    return 0;
+}
+
+int cmd_cluster_tls(cn_cli *cli, struct ssl_ctx_st **out)
+{
+    *out = NULL;
+    const char *cert = cn_cli_str(cli, "cluster-tls-cert"),
+               *key = cn_cli_str(cli, "cluster-tls-key"), *ca = cn_cli_str(cli, "cluster-tls-ca");
+    if (!cert && !key && !ca)
+        return 0;
+    if (!cert || !key || !ca)
+        return cn_cli_usage_error(
+            cli, "--cluster-tls-cert, --cluster-tls-key and --cluster-tls-ca go together");
+    if (!cn_cli_str(cli, "cluster"))
+        return cn_cli_usage_error(cli, "--cluster-tls-cert needs --cluster");
+    char err[320];
+    if (rp_tls_ctx_new(out, cert, key, ca, err, sizeof(err))) {
+        fprintf(stderr, "%s: cluster TLS: %s\n", cli->prog, err);
         return CN_EXIT_FAIL;
     }
     return 0;

@@ -55,6 +55,11 @@ int cmd_sasl_users(cn_cli *cli, struct kf_sasl_users **out);
  * files do not load or match).  kf_tls_ctx_free *out after the server.
  */
 int cmd_kafka_tls(cn_cli *cli, struct ssl_ctx_st **out);
+/** --cluster-tls-cert, --cluster-tls-key and --cluster-tls-ca (all three
+ *  or none) into a mutual-TLS context for replication, or *out NULL.
+ *  @return 0; CN_EXIT_USAGE after a usage error; CN_EXIT_FAIL after saying
+ *  which file could not be used. */
+int cmd_cluster_tls(cn_cli *cli, struct ssl_ctx_st **out);
 
 /** Write "PORT\n" to path atomically (a temporary file, then rename), so a
  *  test polling for it never reads half a number.  @return 0 or -1. */

@@ -325,6 +325,8 @@ typedef struct rp_net rp_net;
  *  It may call rp_net_send, never rp_net_free. */
 typedef void (*rp_deliver_fn)(void *ud, const rp_msg *m);
 
+struct ssl_ctx_st; /* OpenSSL's SSL_CTX */
+
 typedef struct rp_net_opts {
     const rp_cluster *cluster; /* copied */
     int32_t self;              /* must be in cluster */
@@ -336,7 +338,18 @@ typedef struct rp_net_opts {
     uint32_t backoff_max_ms;   /* 0: 2000 */
     rp_peer listen;            /* port 0: listen on self's entry in cluster; else bind here
                                   (self's entry is where peers dial: a proxy or NAT in front) */
+    struct ssl_ctx_st *tls;    /* NULL: plain TCP; else mutual TLS with this context
+                                  (rp_tls_ctx_new), kept alive by the caller */
 } rp_net_opts;
+
+/**
+ * The mutual-TLS context of a cluster node: its PEM certificate chain and
+ * key, and the CA that must have signed every peer's certificate.
+ * @return 0; CN_EINVAL with a one-line reason (naming the file) in err.
+ */
+int rp_tls_ctx_new(struct ssl_ctx_st **out, const char *cert, const char *key, const char *ca,
+                   char *err, size_t errlen);
+void rp_tls_ctx_free(struct ssl_ctx_st *ctx);
 
 /** Counters since rp_net_new. */
 typedef struct rp_net_stats {
@@ -396,6 +409,7 @@ typedef struct rp_repl_opts {
     uint32_t heartbeat_ticks; /* 0: 2 */
     int32_t max_fetch_bytes;  /* 0: 1 MiB */
     rp_peer listen;           /* as rp_net_opts.listen */
+    struct ssl_ctx_st *tls;   /* as rp_net_opts.tls */
 } rp_repl_opts;
 
 /** What this node knows of one partition's replica. */

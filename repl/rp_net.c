@@ -21,6 +21,10 @@
  *    every partition behind one slow peer);
  *  - a dialer reconnects after any close with a backoff doubling from
  *    backoff_min_ms to backoff_max_ms, each wait drawn from [b/2, b).
+ *  - with opts.tls, every connection is mutual TLS first: both sides
+ *    present a certificate and verify the other's against the cluster CA
+ *    (rp_tls.c); a failed handshake closes with its reason, counted as a
+ *    protocol close.
  * Threads: everything on the event_base's thread.
  * Ownership: rp_net owns its listener, connections and their buffers;
  * rp_net_send copies the encoded message; delivered messages point into
@@ -30,11 +34,14 @@
 #include <errno.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/listener.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,6 +90,7 @@ struct rp_net {
     void *ud;
     uint32_t out_max, hello_timeout_ms, backoff_min_ms, backoff_max_ms;
     struct evconnlistener *lst;
+    struct ssl_ctx_st *tls;       /* NULL: plain TCP; borrowed */
     rp_slot slots[RP_MAX_VOTERS]; /* one per voter, self's unused */
     rp_conn *pending;
     int npending;
@@ -331,6 +339,26 @@ static void rp_hello_timeout_cb(evutil_socket_t fd, short what, void *ud)
     rp_conn_close(ud, "handshake not completed in time", 1);
 }
 
+/* The connection's bufferevent: plain, or TLS (the handshake, whose
+ * certificate checks are both sides', runs first; the hello timer covers
+ * it). */
+static struct bufferevent *rp_conn_bev(rp_net *n, evutil_socket_t fd, int dialer)
+{
+    if (!n->tls)
+        return bufferevent_socket_new(n->base, fd, BEV_OPT_CLOSE_ON_FREE);
+    SSL *ssl = SSL_new(n->tls);
+    if (!ssl)
+        return NULL;
+    struct bufferevent *bev = bufferevent_openssl_socket_new(
+        n->base, fd, ssl, dialer ? BUFFEREVENT_SSL_CONNECTING : BUFFEREVENT_SSL_ACCEPTING,
+        BEV_OPT_CLOSE_ON_FREE);
+    if (!bev)
+        SSL_free(ssl);
+    else
+        bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+    return bev;
+}
+
 static rp_conn *rp_conn_new(rp_net *n, evutil_socket_t fd, int32_t peer, int dialer)
 {
     rp_conn *c = cn_calloc(1, sizeof(*c));
@@ -339,7 +367,7 @@ static rp_conn *rp_conn_new(rp_net *n, evutil_socket_t fd, int32_t peer, int dia
     c->net = n;
     c->peer = peer;
     c->dialer = dialer;
-    c->bev = bufferevent_socket_new(n->base, fd, BEV_OPT_CLOSE_ON_FREE);
+    c->bev = rp_conn_bev(n, fd, dialer);
     c->hello_timer = evtimer_new(n->base, rp_hello_timeout_cb, c);
     if (!c->bev || !c->hello_timer) {
         if (c->bev)
@@ -474,10 +502,23 @@ static void rp_conn_read_cb(struct bufferevent *bev, void *ud)
         ;
 }
 
+/* Why TLS failed (a peer without a certificate our CA signed, most often). */
+static void rp_tls_reason(struct bufferevent *bev, char *why, size_t n)
+{
+    unsigned long e = bufferevent_get_openssl_error(bev);
+    char s[88]; /* fits the caller's reason buffer after "TLS: " */
+    ERR_error_string_n(e, s, sizeof(s));
+    snprintf(why, n, "TLS: %s", s);
+    while (bufferevent_get_openssl_error(bev))
+        ;
+}
+
 static void rp_conn_event_cb(struct bufferevent *bev, short what, void *ud)
 {
     rp_conn *c = ud;
     if (what & BEV_EVENT_CONNECTED) {
+        if (!c->dialer)
+            return; /* a TLS handshake accepted: the dialer speaks first */
         rp_sock_opts(bufferevent_getfd(bev));
         rp_send_hello(c);
         bufferevent_enable(bev, EV_READ | EV_WRITE);
@@ -490,6 +531,8 @@ static void rp_conn_event_cb(struct bufferevent *bev, short what, void *ud)
                  !left      ? "closed by peer"
                  : c->ready ? "stream ended inside a frame"
                             : "stream ended inside the handshake");
+    else if (c->net->tls && bufferevent_get_openssl_error(bev))
+        rp_tls_reason(bev, why, sizeof(why));
     else
         snprintf(why, sizeof(why), "socket error: %s",
                  evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
@@ -619,6 +662,7 @@ int rp_net_new(rp_net **out, struct event_base *base, const rp_net_opts *o)
     n->ud = o->ud;
     n->out_max = o->out_max ? o->out_max : RP_NET_OUT_MAX;
     n->hello_timeout_ms = o->hello_timeout_ms ? o->hello_timeout_ms : 5000;
+    n->tls = o->tls;
     n->backoff_min_ms = o->backoff_min_ms ? o->backoff_min_ms : 50;
     n->backoff_max_ms = o->backoff_max_ms ? o->backoff_max_ms : 2000;
     if (n->backoff_max_ms < n->backoff_min_ms)

@@ -611,7 +611,8 @@ int rp_repl_new(rp_repl **out, struct event_base *base, lg_log *log, const rp_re
                       .self = o->self,
                       .deliver = rp_deliver,
                       .ud = r,
-                      .listen = o->listen};
+                      .listen = o->listen,
+                      .tls = o->tls};
     int rc = !r->tick || !r->wake ? CN_ENOMEM : rp_marker_build(r);
     if (rc == 0)
         rc = rp_net_new(&r->net, base, &no);
