@@ -11,6 +11,8 @@
  * listener) for every topic it has at start, and the Kafka listener routes
  * by leadership.  Topics are created at start on every node alike (no
  * controller group yet): CreateTopics and auto-creation are refused.
+ * A clustered node also has the internal topic __consumer_offsets, where
+ * the group coordinators store committed offsets (kf_offsets.c).
  * Standalone (no --cluster) nothing of it runs.
  *
  * Threads: main runs the libevent loop (the Kafka server and, clustered,
@@ -28,6 +30,7 @@
 #include "cn_log.h"
 #include "kf_sasl.h"
 #include "cn_time.h"
+#include "kf_offrec.h"
 #include "kf_server.h"
 #include "lg.h"
 #include "rp.h"
@@ -139,6 +142,31 @@ static int logd_cluster_flags(cn_cli *cli, int64_t node, rp_cluster *repl, rp_cl
     const char *ls = cn_cli_str(cli, "cluster-listen");
     if (ls && logd_parse_listen(ls, (int32_t)node, &lp) != 0)
         return cn_cli_usage_error(cli, "--cluster-listen wants HOST:PORT, got '%s'", ls);
+    return 0;
+}
+
+/* Clustered: the internal topic of replicated consumer-group offsets, with
+ * retention off (a node re-derives its LMDB table from offset 0:
+ * docs/replication.md, "Consumer-group offsets, replicated").  Every node
+ * must have it with the same partition count (groups hash onto it). */
+static int logd_offsets_topic(lg_log *log)
+{
+    int n = lg_topic_partitions(log, KF_OFFSETS_TOPIC);
+    if (n > 0 && n != KF_OFFSETS_PARTITIONS) {
+        fprintf(stderr, "cairn logd: topic %s has %d partitions; a cluster node wants %d\n",
+                KF_OFFSETS_TOPIC, n, KF_OFFSETS_PARTITIONS);
+        return CN_EINVAL;
+    }
+    if (n > 0)
+        return 0;
+    lg_topic_config cfg = {
+        .partitions = KF_OFFSETS_PARTITIONS, .retention_ms = -1, .retention_bytes = -1};
+    int rc = lg_topic_create(log, KF_OFFSETS_TOPIC, &cfg);
+    if (rc && rc != CN_EEXIST) {
+        fprintf(stderr, "cairn logd: cannot create topic %s: %s\n", KF_OFFSETS_TOPIC,
+                cn_strerror(rc));
+        return rc;
+    }
     return 0;
 }
 
@@ -343,6 +371,8 @@ int cmd_logd(int argc, char **argv)
         goto out;
     }
     d.log = log;
+    if (clustered && logd_offsets_topic(log) != 0)
+        goto out;
     if (clustered &&
         logd_start_repl(&d, &repl_cl, (int32_t)node, cn_cli_str(&cli, "cluster-listen"), ctls) != 0)
         goto out;

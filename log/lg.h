@@ -629,6 +629,16 @@ typedef struct lg_group_offset {
  *  error.  Blocks for the sync: call it off event loops.  Any thread.
  *  @return 0, or the transaction/sync error. */
 int lg_group_offsets_commit(lg_log *log, lg_group_offset *v, size_t n);
+/** Clustered: store n offsets decoded from the committed records of
+ *  replicated offsets partition part, and applied (the partition offset
+ *  the records end at), in ONE transaction and one sync, so the table and
+ *  the applied offset move together.  Entries that fail validation get
+ *  their err and are skipped.  Any thread (blocks for the sync).
+ *  @return 0; CN_EINVAL; CN_EPERM (read_only); an LMDB error. */
+int lg_group_offsets_apply(lg_log *log, lg_group_offset *v, size_t n, int32_t part,
+                           int64_t applied);
+/** Where the applier of offsets partition part stopped (0 if never). */
+int lg_group_offsets_applied(lg_log *log, int32_t part, int64_t *applied);
 /** @return 0 with *offset (and metadata copied into md[mdcap]); CN_ENOENT if none. */
 int lg_group_offset_fetch(lg_log *log, const char *group, const char *topic, int32_t partition,
                           int64_t *offset, char *md, size_t mdcap);

@@ -12,7 +12,10 @@
  * the membership, and each node's counter is durable before an id leaves.
  * lg_group_offsets_commit stores any number of offsets with one
  * transaction, so one sync (an OffsetCommit of many partitions, or several
- * requests grouped, pay one sync).
+ * requests grouped, pay one sync).  A clustered node writes the table only
+ * through lg_group_offsets_apply: the committed records of a replicated
+ * offsets partition, with the offset the applier reached, in one
+ * transaction.
  * Threads: any; each call is one LMDB transaction.
  */
 #include "lg_int.h"
@@ -20,6 +23,7 @@
 #include "cn_bytes.h"
 #include "cn_err.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #define LG__GROUP_MAX 255
@@ -118,6 +122,66 @@ int lg_group_offsets_commit(lg_log *log, lg_group_offset *v, size_t n)
     for (size_t i = 0; i < n && rc; i++)
         if (!v[i].err)
             v[i].err = rc;
+    return rc;
+}
+
+/* "offsets.applied.<part>": where the applier of a replicated offsets
+ * partition stopped (docs/replication.md, "Consumer-group offsets"). */
+static void lg__applied_key(char *k, size_t cap, int32_t part)
+{
+    snprintf(k, cap, "offsets.applied.%d", (int)part);
+}
+
+int lg_group_offsets_apply(lg_log *log, lg_group_offset *v, size_t n, int32_t part, int64_t applied)
+{
+    if (!log || (!v && n) || part < 0 || applied < 0)
+        return CN_EINVAL;
+    if (log->o.read_only || !log->ix.senv)
+        return CN_EPERM;
+    MDB_txn *txn;
+    int rc = lg__ix_err(mdb_txn_begin(log->ix.senv, NULL, 0, &txn));
+    for (size_t i = 0; i < n && !rc; i++) {
+        unsigned char kb[LG__GROUP_MAX + 256 + 8], vb[8 + LG__GROUP_MD_MAX];
+        size_t kn, vn;
+        v[i].err = lg__group_entry(&v[i], kb, sizeof(kb), &kn, vb, &vn);
+        if (v[i].err)
+            continue;
+        MDB_val k = {kn, kb}, d = {vn, vb};
+        rc = lg__ix_err(mdb_put(txn, log->ix.sgroups, &k, &d, 0));
+    }
+    char key[48];
+    lg__applied_key(key, sizeof(key), part);
+    if (!rc)
+        rc = lg__ix_put_u64(txn, log->ix.smeta, key, (uint64_t)applied);
+    if (rc) {
+        mdb_txn_abort(txn);
+        return rc;
+    }
+    return lg__ix_err(mdb_txn_commit(txn)); /* synced: DATA/state is not MDB_NOSYNC */
+}
+
+int lg_group_offsets_applied(lg_log *log, int32_t part, int64_t *applied)
+{
+    if (!log || part < 0 || !applied)
+        return CN_EINVAL;
+    *applied = 0;
+    if (!log->ix.senv)
+        return 0;
+    MDB_txn *txn;
+    int rc = lg__ix_err(mdb_txn_begin(log->ix.senv, NULL, MDB_RDONLY, &txn));
+    if (rc)
+        return rc;
+    char key[48];
+    lg__applied_key(key, sizeof(key), part);
+    uint64_t v = 0;
+    rc = lg__ix_get_u64(txn, log->ix.smeta, key, &v);
+    mdb_txn_abort(txn);
+    if (rc == CN_ENOENT)
+        return 0;
+    if (!rc && v > (uint64_t)INT64_MAX)
+        rc = LG_EINDEX;
+    if (!rc)
+        *applied = (int64_t)v;
     return rc;
 }
 

@@ -17,6 +17,8 @@
  * committer thread only touches queued kf_commits and the lists under mu.
  * Ownership: a kf_commit and its entries live in the connection's arena;
  * the connection stays allocated (c->commit) until its commit completes.
+ * Clustered, this thread is the applier of the replicated offsets
+ * partitions instead (kf_offsets.c) and OffsetCommit is proposed there.
  */
 #include "kf_server_int.h"
 
@@ -99,18 +101,25 @@ static void kf_commit_wake_cb(evutil_socket_t fd, short what, void *ud)
     while (list) {
         kf_commit *k = list;
         list = k->next;
-        kf_conn *c = k->conn;
         for (size_t i = 0; i < k->n; i++)
             k->out[i]->ErrorCode = k->v[i].err ? kf__kafka_error(k->v[i].err) : 0;
-        c->commit = NULL;
-        int rc = kf__reply(c, &k->resp, NULL, 0);
-        if (rc) {
-            c->busy = 0;
-            kf__conn_fail(c, "cannot encode OffsetCommit reply");
-            continue;
-        }
-        kf__call_done(c);
+        kf__commit_answer(k);
     }
+    if (s->o.repl)
+        kf__offsets_answer_applied(s); /* the applier moved */
+}
+
+void kf__commit_answer(kf_commit *k)
+{
+    kf_conn *c = k->conn;
+    c->commit = NULL;
+    int rc = kf__reply(c, &k->resp, NULL, 0);
+    if (rc) {
+        c->busy = 0;
+        kf__conn_fail(c, "cannot encode OffsetCommit reply");
+        return;
+    }
+    kf__call_done(c);
 }
 
 int kf__commit_start(kf_server *s)
@@ -121,7 +130,13 @@ int kf__commit_start(kf_server *s)
     s->commit_wake = event_new(s->base, -1, 0, kf_commit_wake_cb, s);
     if (!s->commit_wake)
         return CN_ENOMEM;
-    if (pthread_create(&s->committer, NULL, kf_committer_main, s))
+    /* Clustered, offsets reach LMDB only through the applier: the
+     * committed records of the replicated offsets partitions. */
+    int rc = s->o.repl ? kf__offsets_load(s) : 0;
+    if (rc)
+        return rc;
+    if (pthread_create(&s->committer, NULL,
+                       s->o.repl ? kf__offsets_applier_main : kf_committer_main, s))
         return CN_ENOMEM;
     s->committer_up = 1;
     return 0;

@@ -15,6 +15,10 @@
  * the connection from the next loop iteration (kf__call_done_later).
  * Threads: loop only.  Group membership lives in memory (a restart makes
  * members rejoin, as a Kafka coordinator failover does); offsets persist.
+ * Clustered, the coordinator of a group is the leader of its replicated
+ * offsets partition (kf_offsets.c): the other nodes answer every group API
+ * NOT_COORDINATOR, and OffsetCommit is proposed to that partition instead
+ * of going to the committer thread.
  */
 #include "kf_server_int.h"
 
@@ -123,6 +127,35 @@ void kf__group_conn_gone(kf_conn *c)
  * FindCoordinator, JoinGroup, SyncGroup, Heartbeat, LeaveGroup
  * ====================================================================== */
 
+/* Clustered: the coordinator of a group is the leader of its offsets
+ * partition, as this node knows it (docs/replication.md). */
+static int kf_find_replicated(kf_conn *c, const char *group, kf_FindCoordinatorResponse *r)
+{
+    const rp_cluster *b = c->s->o.brokers;
+    int32_t node;
+    const rp_peer *at = NULL;
+    if (kf__offsets_leader(c->s, group, &node) == 0)
+        at = rp_cluster_peer(b, node);
+    if (!at) {
+        r->ErrorCode = KF_ERR_COORDINATOR_NOT_AVAILABLE;
+        r->NodeId = -1;
+        r->Port = -1;
+        r->Host = kf_str_c("");
+    } else {
+        r->NodeId = at->id;
+        r->Host = kf_str_c(at->host);
+        r->Port = at->port;
+    }
+    return kf__reply(c, r, NULL, 0);
+}
+
+/* Clustered: 0 if this node coordinates group now, else the error every
+ * group API answers (NOT_COORDINATOR, COORDINATOR_LOAD_IN_PROGRESS). */
+static int16_t kf_coord_check(kf_conn *c, const char *group)
+{
+    return c->s->o.repl && *group ? kf__offsets_coord(c->s, group) : 0;
+}
+
 int kf_h_find_coordinator(kf_conn *c)
 {
     kf_server *s = c->s;
@@ -130,6 +163,8 @@ int kf_h_find_coordinator(kf_conn *c)
     kf_FindCoordinatorResponse r;
     kf_FindCoordinatorResponse_init(&r);
     r.ErrorMessage.len = -1;
+    if (s->o.repl && q->KeyType == 0)
+        return kf_find_replicated(c, kf__name(&q->Key), &r);
     if (q->KeyType != 0 && (q->KeyType != 1 || !s->txns)) {
         /* Transaction coordinators exist on standalone nodes only (this
          * node coordinates every transactional id). */
@@ -192,6 +227,14 @@ int kf_h_join_group(kf_conn *c)
     jr.nprotocols = np;
     jr.require_known_member = v >= 4;
     jr.waiter = c;
+    int16_t cerr = kf_coord_check(c, jr.group_id);
+    if (cerr) {
+        kf_JoinGroupResponse r;
+        kf_JoinGroupResponse_init(&r);
+        r.ErrorCode = cerr;
+        r.MemberId = q->MemberId;
+        return kf__reply(c, &r, NULL, 0);
+    }
     int rc = kf_group_join(s->groups, &jr, cn_now_ms());
     return rc ? rc : KF_ASYNC;
 }
@@ -200,6 +243,13 @@ int kf_h_sync_group(kf_conn *c)
 {
     kf_server *s = c->s;
     const kf_SyncGroupRequest *q = c->req.body;
+    int16_t cerr = kf_coord_check(c, kf__name(&q->GroupId));
+    if (cerr) {
+        kf_SyncGroupResponse r;
+        kf_SyncGroupResponse_init(&r);
+        r.ErrorCode = cerr;
+        return kf__reply(c, &r, NULL, 0);
+    }
     size_t n = q->Assignments.n > 0 ? (size_t)q->Assignments.n : 0;
     kf_sync_assignment *as = kf_arena_alloc(c->arena, (n ? n : 1) * sizeof(*as));
     if (!as)
@@ -221,9 +271,11 @@ int kf_h_heartbeat(kf_conn *c)
     const kf_HeartbeatRequest *q = c->req.body;
     kf_HeartbeatResponse r;
     kf_HeartbeatResponse_init(&r);
-    r.ErrorCode =
-        kf_group_heartbeat(c->s->groups, kf__name(&q->GroupId), kf__name(&q->MemberId),
-                           kf_instance_id(&q->GroupInstanceId), q->GenerationId, cn_now_ms());
+    r.ErrorCode = kf_coord_check(c, kf__name(&q->GroupId));
+    if (!r.ErrorCode)
+        r.ErrorCode =
+            kf_group_heartbeat(c->s->groups, kf__name(&q->GroupId), kf__name(&q->MemberId),
+                               kf_instance_id(&q->GroupInstanceId), q->GenerationId, cn_now_ms());
     return kf__reply(c, &r, NULL, 0);
 }
 
@@ -234,7 +286,11 @@ int kf_h_leave_group(kf_conn *c)
     const char *group = kf__name(&q->GroupId);
     kf_LeaveGroupResponse r;
     kf_LeaveGroupResponse_init(&r);
-    if (v < 3) {
+    r.ErrorCode = kf_coord_check(c, group);
+    if (r.ErrorCode) {
+        r.Members.v = NULL;
+        r.Members.n = 0;
+    } else if (v < 3) {
         r.ErrorCode =
             kf_group_leave(c->s->groups, group, kf__name(&q->MemberId), NULL, cn_now_ms());
     } else {
@@ -268,6 +324,8 @@ int kf_h_offset_commit(kf_conn *c)
     int16_t gerr = 0;
     if (!*group)
         gerr = KF_ERR_INVALID_GROUP_ID;
+    else if ((gerr = kf_coord_check(c, group)) != 0)
+        ;
     else if (v >= 1)
         gerr = kf_group_commit_check(s->groups, group, kf__name(&q->MemberId),
                                      kf_instance_id(&q->GroupInstanceId),
@@ -324,6 +382,16 @@ int kf_h_offset_commit(kf_conn *c)
     }
     if (k->n == 0)
         return kf__reply(c, r, NULL, 0);
+    if (s->o.repl) {
+        /* Clustered: one batch to the group's offsets partition, answered
+         * once it is committed and applied here (kf_offsets.c). */
+        int16_t perr = (int16_t)kf__offsets_propose(k, group);
+        if (!perr)
+            return KF_ASYNC;
+        for (size_t i = 0; i < k->n; i++)
+            k->out[i]->ErrorCode = perr;
+        return kf__reply(c, r, NULL, 0);
+    }
     /* The write and its sync happen on the committer thread; the reply
      * goes out once the offsets are durable (kf_commit.c). */
     kf__commit_submit(k);
@@ -411,12 +479,48 @@ static void kf_fill_offset(kf_conn *c, const char *group, const char *topic, int
     }
 }
 
+/* Clustered, at a node that does not coordinate the group (now): the
+ * error at the top (v2+) and on every partition asked for (v0-1 clients
+ * read only those). */
+static int kf_offset_fetch_refuse(kf_conn *c, const kf_OffsetFetchRequest *q,
+                                  kf_OffsetFetchResponse *r, int16_t err)
+{
+    r->ErrorCode = err;
+    int32_t nt = q->Topics.n > 0 ? q->Topics.n : 0;
+    r->Topics.n = nt;
+    r->Topics.v = kf_arena_alloc(c->arena, (size_t)(nt ? nt : 1) * sizeof(*r->Topics.v));
+    if (!r->Topics.v)
+        return CN_ENOMEM;
+    for (int32_t t = 0; t < nt; t++) {
+        const kf_OffsetFetchRequestTopic *qt = &q->Topics.v[t];
+        int32_t np = qt->PartitionIndexes.n > 0 ? qt->PartitionIndexes.n : 0;
+        kf_OffsetFetchResponsePartition *o =
+            kf_arena_alloc(c->arena, (size_t)(np ? np : 1) * sizeof(*o));
+        if (!o)
+            return CN_ENOMEM;
+        for (int32_t i = 0; i < np; i++) {
+            kf_OffsetFetchResponsePartition_init(&o[i]);
+            o[i].PartitionIndex = qt->PartitionIndexes.v[i];
+            o[i].CommittedOffset = -1;
+            o[i].Metadata = kf_str_c("");
+            o[i].ErrorCode = err;
+        }
+        r->Topics.v[t].Name = qt->Name;
+        r->Topics.v[t].Partitions.v = o;
+        r->Topics.v[t].Partitions.n = np;
+    }
+    return kf__reply(c, r, NULL, 0);
+}
+
 int kf_h_offset_fetch(kf_conn *c)
 {
     const kf_OffsetFetchRequest *q = c->req.body;
     const char *group = kf__name(&q->GroupId);
     kf_OffsetFetchResponse r;
     kf_OffsetFetchResponse_init(&r);
+    int16_t cerr = kf_coord_check(c, group);
+    if (cerr)
+        return kf_offset_fetch_refuse(c, q, &r, cerr);
     if (q->Topics.n < 0) {
         /* null: every partition the group has committed (v2+). */
         kf_off_collect k = {c, group, NULL, 0, 0, 0};
@@ -618,6 +722,9 @@ int kf_h_describe_groups(kf_conn *c)
         kf_DescribedGroup *o = &r.Groups.v[i];
         kf_DescribedGroup_init(o);
         o->GroupId = q->Groups.v[i];
+        o->ErrorCode = kf_coord_check(c, kf__name(&q->Groups.v[i]));
+        if (o->ErrorCode)
+            continue;
         kf_desc_ctx k = {c, o, 0};
         int rc = kf_group_describe(c->s->groups, kf__name(&q->Groups.v[i]), kf_desc_cb, &k);
         if (k.err)

@@ -170,6 +170,8 @@ static int kf_fill_topic(kf_conn *c, kf_MetadataResponseTopic *t, const char *na
     kf_server *s = c->s;
     t->Name = kf_str_c(name);
     t->TopicAuthorizedOperations = INT32_MIN;
+    /* Clustered, the replicated consumer-group offsets are internal, as in Kafka. */
+    t->IsInternal = s->o.repl && strcmp(name, KF_OFFSETS_TOPIC) == 0;
     if (err) {
         t->ErrorCode = err;
         return 0;
@@ -377,6 +379,12 @@ int kf_h_delete_topics(kf_conn *c)
     for (int32_t i = 0; i < r.Responses.n; i++) {
         const char *name = kf__name(&q->TopicNames.v[i]);
         r.Responses.v[i].Name = q->TopicNames.v[i];
+        if (s->o.repl) {
+            /* Deleting here alone would leave the other replicas (and this
+             * node's replication driver) with a topic this node lacks. */
+            r.Responses.v[i].ErrorCode = KF_ERR_POLICY_VIOLATION;
+            continue;
+        }
         int rc = lg_topic_delete(s->log, name);
         r.Responses.v[i].ErrorCode = rc ? kf__kafka_error(rc) : 0;
         if (!rc)

@@ -173,6 +173,8 @@ static int16_t kf_produce_cut(kf_produce *p, kf_prod_part *pp, const kf_bytes *r
 static int kf_produce_partition(kf_server *s, kf_produce *p, kf_prod_part *pp, const char *topic,
                                 int32_t part, const kf_bytes *rec)
 {
+    if (s->o.repl && strcmp(topic, KF_OFFSETS_TOPIC) == 0)
+        return KF_ERR_INVALID_TOPIC_EXCEPTION; /* written by group coordinators only */
     int16_t lerr = kf__leader_check(s, topic, part);
     if (lerr)
         return lerr;

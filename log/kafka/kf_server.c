@@ -568,6 +568,8 @@ static void kf_wake_cb(evutil_socket_t fd, short what, void *ud)
     }
     if (appended)
         kf__fetch_recheck(s, 0);
+    if (appended && s->o.repl)
+        kf__offsets_refresh(s); /* an HW may have moved: the applier follows */
     /* A writer round ended, so the log's queue has room again. */
     if (s->pq_head)
         kf__produce_retry_parked(s);
@@ -746,6 +748,8 @@ void kf_server_free(kf_server *s)
     if (s->end_listening)
         lg_end_unlisten(s->log, kf_log_end_moved, s);
     s->end_listening = 0;
+    /* Commits stored but not applied yet are not waited for. */
+    kf__offsets_fail_waiting(s);
     /* Appends still in flight must call back into live memory: wait for
      * them by running the completion path until none is due (a Produce
      * parked on a full log queue goes on through the park timer). */

@@ -19,6 +19,7 @@
 #include "cn_buf.h"
 #include "kf_frame.h"
 #include "kf_group.h"
+#include "kf_offrec.h"
 #include "kf_msgs.h"
 #include "kf_server.h"
 #include "kf_wire.h"
@@ -73,6 +74,10 @@ typedef struct kf_commit {
     kf_OffsetCommitResponsePartition **out; /* where each entry's error goes */
     size_t n;
     struct kf_commit *next;
+    /* Clustered (kf_offsets.c): the offsets partition it was proposed to,
+     * and the partition offset the applier must reach before the answer. */
+    int32_t opart;
+    int64_t oend;
 } kf_commit;
 
 /* A parked long-poll Fetch. */
@@ -137,6 +142,13 @@ struct kf_server {
     kf_commit *cq_head, *cq_tail;       /* waiting for the committer */
     kf_commit *cdone_head, *cdone_tail; /* durable, waiting for the loop */
     struct event *commit_wake;
+    /* Clustered: the replicated offsets partitions (kf_offsets.c).
+     * off_target (the HW handed to the applier) and off_applied (where it
+     * stopped) under cmu; the rest the loop's. */
+    int64_t off_target[KF_OFFSETS_PARTITIONS], off_applied[KF_OFFSETS_PARTITIONS];
+    int32_t off_load_term[KF_OFFSETS_PARTITIONS];
+    int64_t off_load_end[KF_OFFSETS_PARTITIONS];
+    kf_commit *off_wait; /* stored, waiting for the applier */
     /* Produce requests parked on a full log queue (kf_h_produce.c), in
      * arrival order; retried after each writer round and on park_timer. */
     kf_produce *pq_head, *pq_tail;
@@ -272,6 +284,30 @@ int kf__topic_autocreate(kf_server *s, const char *topic);
 /** Start / stop the offset committer thread.  0 or CN_ENOMEM. */
 int kf__commit_start(kf_server *s);
 void kf__commit_stop(kf_server *s);
+/** Encode and send k's OffsetCommit reply (errors already in k->out) and
+ *  finish the call; the connection is no longer pinned by it. */
+void kf__commit_answer(kf_commit *k);
+
+/* ---- kf_offsets.c: replicated consumer-group offsets (clustered) ---- */
+
+/** 0 if this node coordinates group now; NOT_COORDINATOR or
+ *  COORDINATOR_LOAD_IN_PROGRESS. */
+int16_t kf__offsets_coord(kf_server *s, const char *group);
+/** The node leading group's offsets partition: 0 with *node, or CN_ENOENT. */
+int kf__offsets_leader(kf_server *s, const char *group, int32_t *node);
+/** Hand the applier each offsets partition's HW (loop; after HW moves). */
+void kf__offsets_refresh(kf_server *s);
+/** Propose k's offsets (one batch); k is answered later.  0, or the
+ *  Kafka error for every entry (nothing proposed). */
+int kf__offsets_propose(kf_commit *k, const char *group);
+/** Answer every stored commit the applier has reached. */
+void kf__offsets_answer_applied(kf_server *s);
+/** Answer every commit still waiting for the applier NOT_COORDINATOR. */
+void kf__offsets_fail_waiting(kf_server *s);
+/** Where the applier stopped, from LMDB (before the thread starts). */
+int kf__offsets_load(kf_server *s);
+/** The applier thread's body (kf_commit.c starts it clustered). */
+void *kf__offsets_applier_main(void *ud);
 /** Hand k (its conn set) to the committer; the reply follows once the
  *  offsets are durable.  The connection stays pinned until then. */
 void kf__commit_submit(kf_commit *k);
