@@ -38,8 +38,13 @@ async function main() {
   // A consumer whose group coordinator died keeps retrying that node until
   // its retries run out, then restarts and finds a new coordinator: few,
   // short retries (against Kafka as here).
+  // metadataMaxAge as the librdkafka clients' topic.metadata.refresh.interval.ms:
+  // kafkajs 2.2.4 keeps fetchers only for the brokers its metadata names as
+  // leaders, so when the partition's leader dies and the group coordinator
+  // does not (no rebalance), only a metadata refresh finds the new leader.
   const consumer = kafka.consumer({ groupId: 'kfjs-failover-' + prefix, sessionTimeout: 30000,
-    heartbeatInterval: 1000, retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 1000 } });
+    heartbeatInterval: 1000, metadataMaxAge: 1000,
+    retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 1000 } });
   await consumer.connect();
   await consumer.subscribe({ topic: 'ble-raw', fromBeginning: true });
   await consumer.run({
