@@ -132,8 +132,9 @@ int lg__txn_ctl_record(lg_ptable *t, const lg_batch_hdr *h);
  *  aborted tables, in memory and in txn.  Writer side only. */
 int lg__txn_apply(lg_log *log, MDB_txn *txn, struct lg_part *p, const unsigned char *b, size_t n,
                   const lg_batch_hdr *h);
-/** lg__txn_apply for every batch the round stored in p (its wq). */
-int lg__txn_round(lg_log *log, MDB_txn *txn, struct lg_part *p);
+struct lg_queue;
+/** lg__txn_apply for every batch the round stored in p (its queue q). */
+int lg__txn_round(lg_log *log, MDB_txn *txn, struct lg_part *p, const struct lg_queue *q);
 int lg__txn_load(lg_log *log, MDB_txn *txn, struct lg_part *p);
 int lg__txn_reset(lg_log *log, MDB_txn *txn, struct lg_part *p);
 int lg__txn_truncate(lg_log *log, MDB_txn *txn, struct lg_part *p, int64_t offset);
@@ -191,8 +192,9 @@ typedef struct lg_part {
 
     /* Pending appends, under log->qmu. */
     lg_queue q;
-    int queued;  /* on the log's dirty list */
-    lg_queue wq; /* the writer's side of the double buffer (writer only) */
+    int queued;     /* on the log's dirty list */
+    lg_queue wq[2]; /* the writer's sides: one round is written while the
+                       one before it syncs (writer only; see lg_writer.c) */
 } lg_part;
 
 typedef struct lg_topic {
@@ -243,6 +245,7 @@ struct lg_log {
     pthread_t writer;
 
     atomic_int panic;         /* sticky CN_EPANIC (I5) */
+    atomic_int wmu_want;      /* threads waiting in lg__wmu_lock: the writer yields wmu */
     _Atomic int64_t next_pid; /* producer ids below this were handed out */
     void *wctx;               /* writer-thread scratch (lg_writer.c) */
     /* lg_end_listen subscribers: changed under wmu and lmu, called under
@@ -354,10 +357,28 @@ int lg__maintenance_locked(lg_log *log);
 int lg__on_writer(const lg_log *log);
 int lg__writer_start(lg_log *log);
 void lg__writer_stop(lg_log *log);
+/** Take wmu from outside the writer thread.  The writer keeps wmu while
+ *  rounds follow each other back to back; this tells it to let go after
+ *  the round in flight. */
+void lg__wmu_lock(lg_log *log);
 /** Fail and remove the pending appends of a partition (qmu held). */
 void lg__queue_fail(lg_queue *q, const unsigned char *unused, int err);
 void lg__queue_free(lg_queue *q);
 
+/* lg_sync.c: the writer's sync pool (one durability barrier per round). */
+typedef struct lg__sync lg__sync;
+int lg__sync_create(lg__sync **out, lg_log *log);
+/** Start the fdatasyncs of segs[0..n) (and the index checkpoint when
+ *  ckpt) at once from the pool's threads; waits for the previous job
+ *  first and returns its result (0 or CN_EPANIC).  segs stay referenced
+ *  by the caller until lg__sync_wait. */
+int lg__sync_start(lg__sync *s, lg_seg *const *segs, size_t n, int ckpt);
+/** Wait for the job started last: 0, or CN_EPANIC (logged; the log's
+ *  panic is set). */
+int lg__sync_wait(lg__sync *s);
+/** Has the job started last finished?  (Its end broadcasts log->qcond.) */
+int lg__sync_done(lg__sync *s);
+void lg__sync_destroy(lg__sync *s); /* waits for the job in flight; NULL-safe */
 /* lg_retention.c: the truncate intent (a redo record, see lg_retention.c). */
 typedef struct lg_trunc_intent {
     int64_t offset;   /* the new log end */

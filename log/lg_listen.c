@@ -24,7 +24,7 @@ int lg_end_listen(lg_log *log, lg_end_fn fn, void *ud)
     if (lg__on_writer(log))
         return CN_EBUSY; /* the writer holds wmu: waiting would never end */
     int rc = 0;
-    pthread_mutex_lock(&log->wmu);
+    lg__wmu_lock(log);
     pthread_mutex_lock(&log->lmu);
     if (log->nend_listeners == LG_END_LISTENERS_MAX) {
         rc = CN_ENOSPC;
@@ -44,7 +44,7 @@ int lg_end_unlisten(lg_log *log, lg_end_fn fn, void *ud)
         return 0;
     if (lg__on_writer(log))
         return CN_EBUSY;
-    pthread_mutex_lock(&log->wmu);
+    lg__wmu_lock(log);
     pthread_mutex_lock(&log->lmu);
     for (size_t i = 0; i < log->nend_listeners; i++) {
         if (log->end_listeners[i].fn != fn || log->end_listeners[i].ud != ud)

@@ -106,7 +106,8 @@ static void lg__part_destroy(lg_part *p)
     lg__prod_free(&p->prod);
     lg__txn_free(p);
     lg__queue_free(&p->q);
-    lg__queue_free(&p->wq);
+    lg__queue_free(&p->wq[0]);
+    lg__queue_free(&p->wq[1]);
     pthread_mutex_destroy(&p->mu);
     cn_free(p->dir);
 }
@@ -544,7 +545,7 @@ int lg_topic_delete(lg_log *log, const char *name)
     if (log->o.read_only)
         return CN_EPERM;
     /* wmu first: no writer round runs while the topic goes away. */
-    pthread_mutex_lock(&log->wmu);
+    lg__wmu_lock(log);
     pthread_rwlock_wrlock(&log->tmu);
     lg_topic *t = lg__topic_find(log, name);
     int rc = t ? 0 : LG_ENOTOPIC;
@@ -616,7 +617,7 @@ int lg_topic_config_set(lg_log *log, const char *name, const lg_topic_config *cf
     if (atomic_load(&log->panic))
         return CN_EPANIC;
     /* wmu: the writer reads a topic's segment size during its rounds. */
-    pthread_mutex_lock(&log->wmu);
+    lg__wmu_lock(log);
     pthread_rwlock_wrlock(&log->tmu);
     lg_topic *t = lg__topic_find(log, name);
     int rc = t ? 0 : LG_ENOTOPIC;

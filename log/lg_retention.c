@@ -239,7 +239,7 @@ static int lg__maint_call(lg_log *log, int expire)
         return CN_EPERM;
     if (atomic_load(&log->panic))
         return CN_EPANIC;
-    pthread_mutex_lock(&log->wmu);
+    lg__wmu_lock(log);
     int rc = lg__maint(log, expire);
     pthread_mutex_unlock(&log->wmu);
     return rc;
@@ -540,7 +540,7 @@ static int lg__truncate(lg_log *log, const char *topic, int32_t partition, int64
         return CN_EPERM;
     if (atomic_load(&log->panic))
         return CN_EPANIC;
-    pthread_mutex_lock(&log->wmu);
+    lg__wmu_lock(log);
     pthread_rwlock_rdlock(&log->tmu);
     lg_part *p;
     int rc = lg__topic_lookup_part(log, topic, partition, &p);

@@ -186,9 +186,8 @@ int lg__txn_apply(lg_log *log, MDB_txn *txn, lg_part *p, const unsigned char *b,
     return lg__ix_err(mdb_put(txn, log->ix.txabort, &kv, &dv, 0));
 }
 
-int lg__txn_round(lg_log *log, MDB_txn *txn, lg_part *p)
+int lg__txn_round(lg_log *log, MDB_txn *txn, lg_part *p, const lg_queue *q)
 {
-    const lg_queue *q = &p->wq;
     int rc = 0;
     for (size_t i = 0; i < q->n && !rc; i++) {
         const lg_pend *e = &q->v[i];

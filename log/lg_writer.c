@@ -10,10 +10,20 @@
  *      offset and leader epoch, and write each contiguous run of batches
  *      with one pwrite (a run breaks only at a segment roll or a refused
  *      batch, so normally one write per partition per round);
- *   2. durability fsync: one fdatasync per segment written;
+ *   2. durability fsync: the fdatasyncs of every segment written, issued at
+ *      once from the sync pool (lg_sync.c), so the round waits for the
+ *      device once; the index checkpoint rides along when due;
  *   3. one LMDB write transaction for the whole round (sparse offset/time
- *      index entries, segment and partition records, producer state);
+ *      index entries, segment and partition records, producer state), from
+ *      a snapshot taken at the end of step 1;
  *   4. completion callbacks.
+ * Rounds overlap (fsync mode, lg__pipeline): while round N syncs, round
+ * N+1 is taken and written; then N commits and acknowledges and N+1's
+ * sync starts.  Two round contexts and two writer-side queues per
+ * partition (wq[2]) make that possible; the snapshot keeps N's commit
+ * from describing N+1's unsynced bytes.  The writer holds wmu while rounds
+ * are in flight and lets go when lg__wmu_lock callers wait, maintenance is
+ * due, or nothing is pending.
  * Guarantees (docs/architecture.md, I1–I5): an append is acknowledged only
  * after its bytes were fdatasync'ed (fsync mode); LMDB is committed after
  * the segment write of the same round, so readers — bounded by what LMDB
@@ -360,13 +370,25 @@ typedef struct lg__ixent {
 
 typedef struct lg__undo {
     lg_part *p;
-    lg_pstate st; /* state before this round touched it */
+    lg_pstate st;  /* state before this round touched it */
+    lg_pstate now; /* after the round (lg__round_snap); now.epoch < 0: nothing to record */
 } lg__undo;
 
 typedef struct lg__segw {
     lg_part *p;
-    lg_seg *s; /* ref held for the round */
+    lg_seg *s;     /* ref held for the round */
+    lg_segrec rec; /* its record as the round left it (lg__round_snap) */
 } lg__segw;
+
+/* A partition the round wrote, and its records as the round left them:
+ * the next round may run on before this one commits (lg__round_snap). */
+typedef struct lg__touch {
+    lg_part *p;
+    lg_partrec rec;
+    int has_active;
+    int64_t active_base;
+    lg_segrec active;
+} lg__touch;
 
 /* A new leader epoch a replica append started this round. */
 typedef struct lg__epent {
@@ -386,12 +408,25 @@ typedef struct lg__wctx {
     size_t nundo, undocap;
     lg__segw *segs;
     size_t nsegs, segcap;
-    lg_part **touched; /* partitions with bytes written this round */
+    lg__touch *touched; /* partitions with bytes written this round */
     size_t ntouched, touchcap;
+    lg_seg **syncv; /* the segments handed to the sync pool */
+    size_t syncvcap;
+    int slot; /* which of each partition's wq this round uses */
     int rolled;
-    int ix_dirty;        /* LMDB commits since the last checkpoint */
-    uint64_t last_maint; /* monotonic ns of the last maintenance run */
 } lg__wctx;
+
+/* The writer thread's state (log->wctx): two rounds, one being written
+ * while the other syncs. */
+typedef struct lg__writer {
+    lg__wctx r[2];
+    lg__sync *sync;
+    int ix_dirty;        /* LMDB commits since the last checkpoint */
+    int ckpt_due;        /* a round rolled: checkpoint with the next sync */
+    int sync_failed;     /* a round's sync or commit failed: later rounds fail */
+    uint64_t last_ckpt;  /* monotonic ns of the last checkpoint */
+    uint64_t last_maint; /* monotonic ns of the last maintenance run */
+} lg__writer;
 
 #define LG__GROW(arr, n, cap) ((n) < (cap) ? 0 : lg__grow((void **)&(arr), &(cap), sizeof(*(arr))))
 
@@ -456,6 +491,13 @@ static int lg__reserve_notes(lg__wctx *w)
 {
     if (LG__GROW(w->segs, w->nsegs, w->segcap) || LG__GROW(w->touched, w->ntouched, w->touchcap))
         return CN_ENOMEM;
+    if (w->syncvcap < w->segcap) {
+        lg_seg **nv = cn_realloc(w->syncv, w->segcap * sizeof(*nv));
+        if (!nv)
+            return CN_ENOMEM;
+        w->syncv = nv;
+        w->syncvcap = w->segcap;
+    }
     return 0;
 }
 
@@ -465,16 +507,16 @@ static void lg__note_seg(lg__wctx *w, lg_part *p, lg_seg *s)
         if (w->segs[i].s == s)
             return;
     lg__seg_ref(s);
-    w->segs[w->nsegs++] = (lg__segw){p, s}; /* room reserved by lg__reserve_notes */
+    w->segs[w->nsegs++] = (lg__segw){.p = p, .s = s}; /* room reserved by lg__reserve_notes */
 }
 
 static int lg__note_touched(lg__wctx *w, lg_part *p)
 {
-    if (w->ntouched && w->touched[w->ntouched - 1] == p)
+    if (w->ntouched && w->touched[w->ntouched - 1].p == p)
         return 0;
     if (LG__GROW(w->touched, w->ntouched, w->touchcap))
         return CN_ENOMEM;
-    w->touched[w->ntouched++] = p;
+    w->touched[w->ntouched++] = (lg__touch){.p = p};
     return 0;
 }
 
@@ -627,7 +669,7 @@ static int lg__grp_undo(lg_log *log, lg__wctx *w, lg_part *p, lg_seg *seg, const
 static int lg__grp_begin(lg_log *log, lg__wctx *w, lg_part *p, lg_seg **seg, lg__grp *g, size_t i,
                          int64_t now)
 {
-    lg_queue *q = &p->wq;
+    lg_queue *q = &p->wq[w->slot];
     size_t gb = 0, end = i + q->v[i].grp;
     if (end > q->n)
         end = q->n; /* cannot happen: a group is queued whole */
@@ -660,7 +702,7 @@ static int lg__replica_check(const lg_part *p, const lg_pend *e)
 /* Step 1 for one partition. */
 static void lg__part_round(lg_log *log, lg__wctx *w, lg_part *p, int64_t now)
 {
-    lg_queue *q = &p->wq;
+    lg_queue *q = &p->wq[w->slot];
     lg_seg *seg = lg__part_active(p);
     size_t run_first = 0, run_len = 0;
     lg__snap snap;
@@ -821,7 +863,49 @@ static void lg__part_round(lg_log *log, lg__wctx *w, lg_part *p, int64_t now)
     }
 }
 
-/* Step 3: one LMDB transaction for the round. */
+static lg__writer *lg__wr(lg_log *log)
+{
+    return log->wctx;
+}
+
+/* The round's records as it leaves them, taken right after its writes:
+ * the next round may move the partitions on before this one commits, and
+ * the index must describe only what this round's sync covers (I3, I4). */
+static void lg__round_snap(lg__wctx *w)
+{
+    for (size_t i = 0; i < w->nsegs; i++) {
+        lg_seg *s = w->segs[i].s;
+        w->segs[i].rec = (lg_segrec){s->size, s->created_ms, s->first_ts, s->max_ts, s->next_off};
+    }
+    for (size_t i = 0; i < w->nundo; i++) {
+        lg__undo *u = &w->undo[i];
+        lg_pstate *st = lg__prod_find(&u->p->prod, u->st.pid);
+        if (st && st->epoch >= 0) {
+            u->now = *st;
+        } else {
+            memset(&u->now, 0, sizeof(u->now));
+            u->now.pid = u->st.pid;
+            u->now.epoch = -1;
+        }
+    }
+    for (size_t i = 0; i < w->ntouched; i++) {
+        lg__touch *t = &w->touched[i];
+        lg_part *p = t->p;
+        lg_seg *a = lg__part_active(p);
+        t->rec = (lg_partrec){p->log_start,    p->log_end, a ? a->base : p->log_end,
+                              a ? a->size : 0, p->epoch,   p->first_ts,
+                              p->last_ts,      p->bytes,   p->run_max_ts,
+                              p->since_idx};
+        t->has_active = a != NULL;
+        if (a) {
+            /* an empty new segment still needs its record */
+            t->active_base = a->base;
+            t->active = (lg_segrec){a->size, a->created_ms, a->first_ts, a->max_ts, a->next_off};
+        }
+    }
+}
+
+/* Step 3: one LMDB transaction for the round, from its snapshot. */
 static int lg__round_commit(lg_log *log, lg__wctx *w)
 {
     if (!w->ntouched && !w->nundo && !w->nep)
@@ -841,34 +925,25 @@ static int lg__round_commit(lg_log *log, lg__wctx *w)
         rc = lg__ix_epoch_put(log, txn, w->ep[i].p->tp->id, w->ep[i].p->idx, w->ep[i].epoch,
                               w->ep[i].start);
     for (size_t i = 0; !rc && i < w->nsegs; i++) {
-        lg_seg *s = w->segs[i].s;
-        lg_segrec r = {s->size, s->created_ms, s->first_ts, s->max_ts, s->next_off};
-        rc = lg__ix_seg_put(log, txn, w->segs[i].p->tp->id, w->segs[i].p->idx, s->base, &r);
+        lg__segw *sw = &w->segs[i];
+        rc = lg__ix_seg_put(log, txn, sw->p->tp->id, sw->p->idx, sw->s->base, &sw->rec);
     }
     for (size_t i = 0; !rc && i < w->nundo; i++) {
-        lg_part *p = w->undo[i].p;
-        lg_pstate *st = lg__prod_find(&p->prod, w->undo[i].st.pid);
-        if (st && st->epoch >= 0)
-            rc = lg__ix_prod_put(log, txn, p->tp->id, p->idx, st);
+        lg__undo *u = &w->undo[i];
+        if (u->now.epoch >= 0)
+            rc = lg__ix_prod_put(log, txn, u->p->tp->id, u->p->idx, &u->now);
     }
     for (size_t i = 0; !rc && i < w->ntouched; i++) {
-        lg_part *p = w->touched[i];
-        if (i && w->touched[i - 1] == p)
+        lg__touch *t = &w->touched[i];
+        lg_part *p = t->p;
+        if (i && w->touched[i - 1].p == p)
             continue;
-        lg_seg *a = lg__part_active(p);
-        lg_partrec r = {p->log_start,    p->log_end, a ? a->base : p->log_end,
-                        a ? a->size : 0, p->epoch,   p->first_ts,
-                        p->last_ts,      p->bytes,   p->run_max_ts,
-                        p->since_idx};
-        if (a) {
-            /* an empty new segment still needs its record */
-            lg_segrec sr = {a->size, a->created_ms, a->first_ts, a->max_ts, a->next_off};
-            rc = lg__ix_seg_put(log, txn, p->tp->id, p->idx, a->base, &sr);
-        }
+        if (t->has_active)
+            rc = lg__ix_seg_put(log, txn, p->tp->id, p->idx, t->active_base, &t->active);
         if (!rc)
-            rc = lg__ix_part_put(log, txn, p->tp->id, p->idx, &r);
-        if (!rc)
-            rc = lg__txn_round(log, txn, p); /* after the round's fdatasync (step 2) */
+            rc = lg__ix_part_put(log, txn, p->tp->id, p->idx, &t->rec);
+        if (!rc) /* after the round's fdatasync (step 2) */
+            rc = lg__txn_round(log, txn, p, &p->wq[w->slot]);
     }
     if (rc) {
         mdb_txn_abort(txn);
@@ -876,11 +951,12 @@ static int lg__round_commit(lg_log *log, lg__wctx *w)
     }
     rc = lg__ix_err(mdb_txn_commit(txn));
     if (!rc)
-        w->ix_dirty = 1;
+        lg__wr(log)->ix_dirty = 1;
     return rc;
 }
 
-static void lg__round(lg_log *log, lg__wctx *w)
+/* Step 1 for every partition of the round, then its snapshot. */
+static void lg__round_write(lg_log *log, lg__wctx *w)
 {
     int64_t now = lg__now(log);
     w->nix = w->nundo = w->nsegs = w->ntouched = w->nep = 0;
@@ -888,30 +964,53 @@ static void lg__round(lg_log *log, lg__wctx *w)
     for (size_t i = 0; i < w->nparts; i++) {
         lg_part *p = w->parts[i];
         if (atomic_load(&log->panic))
-            lg__fail_from(&p->wq, 0, CN_EPANIC);
+            lg__fail_from(&p->wq[w->slot], 0, CN_EPANIC);
         else if (p->failed)
-            lg__fail_from(&p->wq, 0, CN_ECORRUPT);
+            lg__fail_from(&p->wq[w->slot], 0, CN_ECORRUPT);
         else
             lg__part_round(log, w, p, now);
     }
-    int err = 0;
-    /* Step 2 (I2): the bytes are on disk before anyone hears "ok". */
-    if (log->o.durability == LG_DUR_FSYNC) {
-        for (size_t i = 0; i < w->nsegs && !err; i++) {
-            if (log->vfs->fdatasync(log->vfs->ud, w->segs[i].s->fd) != 0) {
-                cn_log_error("lg",
-                             "%s: fdatasync failed: %s; the log stops accepting appends "
-                             "until reopened",
-                             w->segs[i].s->path, strerror(errno));
-                err = CN_EPANIC;
-            }
-        }
-    } else if (log->o.durability == LG_DUR_INTERVAL) {
+    if (log->o.durability == LG_DUR_INTERVAL) {
         uint64_t t = cn_mono_ns();
         for (size_t i = 0; i < w->ntouched; i++)
-            if (w->touched[i]->unsynced_since < 0)
-                w->touched[i]->unsynced_since = (int64_t)t;
+            if (w->touched[i].p->unsynced_since < 0)
+                w->touched[i].p->unsynced_since = (int64_t)t;
     }
+    lg__round_snap(w);
+}
+
+/* Step 2 (I2), started: every segment the round wrote goes to the sync
+ * pool at once (fsync mode), with the index checkpoint when one is due.
+ * In fsync mode every LMDB commit so far came after its own round's sync,
+ * so syncing the index beside this round's fdatasyncs never makes it lead
+ * the segments (I4).  CN_EPANIC, nothing started, when an earlier sync or
+ * commit failed: nothing is acknowledged after a failed flush. */
+static int lg__round_sync_start(lg_log *log, lg__writer *wr, lg__wctx *w)
+{
+    if (wr->sync_failed)
+        return CN_EPANIC;
+    int fsync_mode = log->o.durability == LG_DUR_FSYNC;
+    size_t n = fsync_mode ? w->nsegs : 0;
+    for (size_t i = 0; i < n; i++)
+        w->syncv[i] = w->segs[i].s; /* room: syncvcap >= segcap */
+    uint64_t now = cn_mono_ns();
+    int ckpt =
+        fsync_mode && wr->ix_dirty && (wr->ckpt_due || now - wr->last_ckpt >= LG__CHECKPOINT_NS);
+    if (ckpt) {
+        wr->ix_dirty = 0;
+        wr->ckpt_due = 0;
+        wr->last_ckpt = now;
+    }
+    if (lg__sync_start(wr->sync, w->syncv, n, ckpt))
+        wr->sync_failed = 1; /* the job before failed (an idle checkpoint) */
+    return 0;
+}
+
+/* Steps 3 and 4, once the round's sync returned sync_err: the index
+ * commit, the durable end, the callbacks, the end listeners. */
+static void lg__round_finish(lg_log *log, lg__writer *wr, lg__wctx *w, int sync_err)
+{
+    int err = sync_err ? sync_err : wr->sync_failed ? CN_EPANIC : 0;
     if (!err) {
         int rc = lg__round_commit(log, w);
         if (rc) {
@@ -923,22 +1022,25 @@ static void lg__round(lg_log *log, lg__wctx *w)
         }
     }
     if (err) {
+        wr->sync_failed = 1;
         atomic_store(&log->panic, 1);
         for (size_t i = 0; i < w->nparts; i++)
-            lg__fail_from(&w->parts[i]->wq, 0, CN_EPANIC);
+            lg__fail_from(&w->parts[i]->wq[w->slot], 0, CN_EPANIC);
     } else if (log->o.durability != LG_DUR_INTERVAL) {
         /* lg_durable_end: synced (fsync mode) or as durable as the mode
          * makes it (none); interval mode advances at its syncs. */
         for (size_t i = 0; i < w->ntouched; i++)
-            atomic_store(&w->touched[i]->durable_end, w->touched[i]->log_end);
+            atomic_store(&w->touched[i].p->durable_end, w->touched[i].rec.log_end);
     }
+    if (w->rolled)
+        wr->ckpt_due = 1;
     for (size_t i = 0; i < w->nsegs; i++)
         lg__seg_unref(w->segs[i].s);
     w->nsegs = 0;
     /* Step 4. */
     int advanced = 0;
     for (size_t i = 0; i < w->nparts; i++) {
-        lg_queue *q = &w->parts[i]->wq;
+        lg_queue *q = &w->parts[i]->wq[w->slot];
         for (size_t j = 0; j < q->n; j++) {
             lg_pend *e = &q->v[j];
             if (e->res.err)
@@ -963,6 +1065,7 @@ static void lg__round(lg_log *log, lg__wctx *w)
         }
         q->n = 0;
     }
+    w->nparts = 0;
     if (advanced)
         lg__end_publish(log);
 }
@@ -999,13 +1102,14 @@ static int lg__sync_unsynced(lg_log *log, int all)
 }
 
 /* Segments first, then LMDB, so the durable index never leads the durable
- * segments (I4) in fsync and interval modes. */
-static void lg__checkpoint(lg_log *log, int all)
+ * segments (I4) in fsync and interval modes.  On the writer thread: used
+ * by the interval and none modes and at close; fsync mode checkpoints
+ * through the sync pool (lg__round_sync_start, lg__timers). */
+static void lg__checkpoint(lg_log *log, lg__writer *wr, int all)
 {
-    lg__wctx *w = log->wctx;
-    if (!all && !w->ix_dirty)
+    if (!all && !wr->ix_dirty)
         return; /* nothing committed since the last one */
-    w->ix_dirty = 0;
+    wr->ix_dirty = 0;
     int rc = 0;
     if (log->o.durability == LG_DUR_INTERVAL)
         rc = lg__sync_unsynced(log, 1);
@@ -1014,42 +1118,155 @@ static void lg__checkpoint(lg_log *log, int all)
     if (rc && !atomic_exchange(&log->panic, 1))
         cn_log_error("lg", "checkpoint failed: %s; the log stops accepting appends until reopened",
                      cn_strerror(rc));
-    (void)all;
 }
 
-/* Retention and producer expiry every maintenance_ms (wmu held): every
- * process that opens a log for writing bounds its disk this way. */
-static void lg__maintenance_timer(lg_log *log, uint64_t now)
+static int lg__maintenance_due(const lg_log *log, const lg__writer *wr, uint64_t now)
 {
-    lg__wctx *w = log->wctx;
-    if (log->o.maintenance_ms <= 0 || atomic_load(&log->panic) ||
-        now - w->last_maint < (uint64_t)log->o.maintenance_ms * 1000000u)
+    return log->o.maintenance_ms > 0 && !atomic_load(&log->panic) &&
+           now - wr->last_maint >= (uint64_t)log->o.maintenance_ms * 1000000u;
+}
+
+/* Retention and producer expiry every maintenance_ms (wmu held, no round
+ * in flight): every process that opens a log for writing bounds its disk
+ * this way. */
+static void lg__maintenance_timer(lg_log *log, lg__writer *wr, uint64_t now)
+{
+    if (!lg__maintenance_due(log, wr, now))
         return;
-    w->last_maint = now;
+    wr->last_maint = now;
     int rc = lg__maintenance_locked(log);
     if (rc < 0)
         cn_log_warn("lg", "retention / producer expiry failed: %s; retried in %lld ms",
                     cn_strerror(rc), (long long)log->o.maintenance_ms);
 }
 
-static void lg__timers(lg_log *log, uint64_t *last_ckpt)
+/* wmu held, no round in flight. */
+static void lg__timers(lg_log *log, lg__writer *wr)
 {
     uint64_t now = cn_mono_ns();
-    lg__maintenance_timer(log, now);
-    if (now - *last_ckpt >= LG__CHECKPOINT_NS) {
-        lg__checkpoint(log, 0);
-        *last_ckpt = now;
+    lg__maintenance_timer(log, wr, now);
+    int due = wr->ckpt_due || now - wr->last_ckpt >= LG__CHECKPOINT_NS;
+    if (log->o.durability == LG_DUR_FSYNC) {
+        /* Started, not waited for: the next round's writes go on beside
+         * it, and its sync start waits for it. */
+        if (due && wr->ix_dirty && !wr->sync_failed) {
+            wr->ix_dirty = 0;
+            wr->ckpt_due = 0;
+            wr->last_ckpt = now;
+            if (lg__sync_start(wr->sync, NULL, 0, 1))
+                wr->sync_failed = 1;
+        }
+        return;
+    }
+    if (due) {
+        lg__checkpoint(log, wr, 0);
+        wr->last_ckpt = now;
+        wr->ckpt_due = 0;
     } else if (log->o.durability == LG_DUR_INTERVAL) {
         if (lg__sync_unsynced(log, 0))
             atomic_store(&log->panic, 1);
     }
 }
 
+/* ---- the writer thread ------------------------------------------------------- */
+
+void lg__wmu_lock(lg_log *log)
+{
+    atomic_fetch_add(&log->wmu_want, 1);
+    pthread_mutex_lock(&log->wmu);
+    atomic_fetch_sub(&log->wmu_want, 1);
+}
+
+/* Stop taking rounds and let the pipeline empty: another thread waits for
+ * wmu, maintenance is due, or the mode acknowledges before any sync (then
+ * a round has no sync for the next one to overlap). */
+static int lg__drain_wanted(lg_log *log, const lg__writer *wr)
+{
+    return log->o.durability != LG_DUR_FSYNC || atomic_load(&log->wmu_want) > 0 ||
+           lg__maintenance_due(log, wr, cn_mono_ns());
+}
+
+/* Take what is pending as round w (qmu held): each partition's queue is
+ * swapped with its w->slot side, which is empty (that side's previous
+ * round has finished).  0 when there is nothing to take. */
+static int lg__round_take(lg_log *log, lg__wctx *w)
+{
+    if (log->ndirty == 0)
+        return 0;
+    if (w->partcap < log->ndirty) {
+        lg_part **np = cn_realloc(w->parts, log->ndirty * sizeof(*np));
+        if (!np) {
+            /* Cannot even list the work: fail it rather than spin. */
+            for (size_t i = 0; i < log->ndirty; i++) {
+                log->queued_bytes -= log->dirty[i]->q.bytes.len;
+                lg__queue_fail(&log->dirty[i]->q, NULL, CN_ENOMEM);
+                log->dirty[i]->queued = 0;
+            }
+            log->ndirty = 0;
+            pthread_cond_broadcast(&log->spacecond);
+            return 0;
+        }
+        w->parts = np;
+        w->partcap = log->ndirty;
+    }
+    w->nparts = log->ndirty;
+    for (size_t i = 0; i < log->ndirty; i++) {
+        lg_part *p = log->dirty[i];
+        lg_queue tmp = p->q;
+        p->q = p->wq[w->slot];
+        p->wq[w->slot] = tmp;
+        p->queued = 0;
+        log->queued_bytes -= p->wq[w->slot].bytes.len;
+        w->parts[i] = p;
+    }
+    log->ndirty = 0;
+    pthread_cond_broadcast(&log->spacecond);
+    return 1;
+}
+
+/* Rounds back to back (wmu held): while one round's fdatasyncs run in the
+ * pool, the next round is taken and written; then the first commits and
+ * acknowledges, and the second's sync starts.  Returns with no round in
+ * flight, when nothing is pending or lg__drain_wanted. */
+static void lg__pipeline(lg_log *log, lg__writer *wr)
+{
+    lg__wctx *cur = NULL;
+    int k = 0;
+    for (;;) {
+        lg__wctx *next = NULL;
+        if (!cur || !lg__drain_wanted(log, wr)) {
+            /* Take what is pending; with a sync in flight and nothing
+             * pending, wait for whichever comes first, new work (written
+             * at once, beside the sync) or the sync's end. */
+            lg__wctx *w = &wr->r[k];
+            pthread_mutex_lock(&log->qmu);
+            while (cur && log->ndirty == 0 && !log->stop && !lg__sync_done(wr->sync))
+                pthread_cond_wait(&log->qcond, &log->qmu);
+            int took = lg__round_take(log, w);
+            pthread_mutex_unlock(&log->qmu);
+            if (took) {
+                lg__round_write(log, w);
+                next = w;
+                k ^= 1;
+            }
+        }
+        if (cur)
+            lg__round_finish(log, wr, cur, lg__sync_wait(wr->sync));
+        cur = NULL;
+        if (!next)
+            break;
+        int rc = lg__round_sync_start(log, wr, next);
+        if (rc)
+            lg__round_finish(log, wr, next, rc);
+        else
+            cur = next;
+    }
+}
+
 static void *lg__writer_main(void *arg)
 {
     lg_log *log = arg;
-    lg__wctx *w = log->wctx;
-    uint64_t last_ckpt = cn_mono_ns();
+    lg__writer *wr = log->wctx;
     pthread_mutex_lock(&log->qmu);
     for (;;) {
         while (log->ndirty == 0 && !log->stop) {
@@ -1067,7 +1284,7 @@ static void *lg__writer_main(void *arg)
             if (r == ETIMEDOUT && log->ndirty == 0) {
                 pthread_mutex_unlock(&log->qmu);
                 pthread_mutex_lock(&log->wmu);
-                lg__timers(log, &last_ckpt);
+                lg__timers(log, wr);
                 pthread_mutex_unlock(&log->wmu);
                 pthread_mutex_lock(&log->qmu);
             }
@@ -1080,71 +1297,37 @@ static void *lg__writer_main(void *arg)
          * by a delete) once both are held. */
         pthread_mutex_unlock(&log->qmu);
         pthread_mutex_lock(&log->wmu);
-        pthread_mutex_lock(&log->qmu);
-        if (log->ndirty == 0) {
-            pthread_mutex_unlock(&log->wmu);
-            continue;
-        }
-        /* Take the round: swap each partition's queue with its spare. */
-        if (w->partcap < log->ndirty) {
-            lg_part **np = cn_realloc(w->parts, log->ndirty * sizeof(*np));
-            if (!np) {
-                /* Cannot even list the work: fail it rather than spin. */
-                for (size_t i = 0; i < log->ndirty; i++) {
-                    log->queued_bytes -= log->dirty[i]->q.bytes.len;
-                    lg__queue_fail(&log->dirty[i]->q, NULL, CN_ENOMEM);
-                    log->dirty[i]->queued = 0;
-                }
-                log->ndirty = 0;
-                pthread_cond_broadcast(&log->spacecond);
-                pthread_mutex_unlock(&log->wmu);
-                continue;
-            }
-            w->parts = np;
-            w->partcap = log->ndirty;
-        }
-        w->nparts = log->ndirty;
-        for (size_t i = 0; i < log->ndirty; i++) {
-            lg_part *p = log->dirty[i];
-            lg_queue tmp = p->q;
-            p->q = p->wq;
-            p->wq = tmp;
-            p->queued = 0;
-            log->queued_bytes -= p->wq.bytes.len;
-            w->parts[i] = p;
-        }
-        log->ndirty = 0;
-        pthread_cond_broadcast(&log->spacecond);
-        pthread_mutex_unlock(&log->qmu);
-
-        lg__round(log, w);
-        if (w->rolled) {
-            lg__checkpoint(log, 0);
-            last_ckpt = cn_mono_ns();
-        } else {
-            lg__timers(log, &last_ckpt);
-        }
+        lg__pipeline(log, wr);
+        lg__timers(log, wr);
         pthread_mutex_unlock(&log->wmu);
         pthread_mutex_lock(&log->qmu);
     }
     pthread_mutex_unlock(&log->qmu);
     pthread_mutex_lock(&log->wmu);
+    (void)lg__sync_wait(wr->sync); /* an idle checkpoint (failures are sticky) */
     if (!atomic_load(&log->panic))
-        lg__checkpoint(log, 1);
+        lg__checkpoint(log, wr, 1);
     pthread_mutex_unlock(&log->wmu);
     return NULL;
 }
 
 int lg__writer_start(lg_log *log)
 {
-    lg__wctx *w = cn_calloc(1, sizeof(*w));
-    if (!w)
+    lg__writer *wr = cn_calloc(1, sizeof(*wr));
+    if (!wr)
         return CN_ENOMEM;
-    w->last_maint = cn_mono_ns();
-    log->wctx = w;
+    int rc = lg__sync_create(&wr->sync, log);
+    if (rc) {
+        cn_free(wr);
+        return rc;
+    }
+    wr->r[1].slot = 1;
+    wr->last_maint = wr->last_ckpt = cn_mono_ns();
+    log->wctx = wr;
     int r = pthread_create(&log->writer, NULL, lg__writer_main, log);
     if (r) {
-        cn_free(w);
+        lg__sync_destroy(wr->sync);
+        cn_free(wr);
         log->wctx = NULL;
         return cn_err_from_errno(r);
     }
@@ -1163,13 +1346,18 @@ void lg__writer_stop(lg_log *log)
     pthread_mutex_unlock(&log->qmu);
     pthread_join(log->writer, NULL);
     log->writer_started = 0;
-    lg__wctx *w = log->wctx;
-    cn_free(w->parts);
-    cn_free(w->ix);
-    cn_free(w->undo);
-    cn_free(w->segs);
-    cn_free(w->touched);
-    cn_free(w->ep);
-    cn_free(w);
+    lg__writer *wr = log->wctx;
+    lg__sync_destroy(wr->sync);
+    for (int i = 0; i < 2; i++) {
+        lg__wctx *w = &wr->r[i];
+        cn_free(w->parts);
+        cn_free(w->ix);
+        cn_free(w->undo);
+        cn_free(w->segs);
+        cn_free(w->touched);
+        cn_free(w->syncv);
+        cn_free(w->ep);
+    }
+    cn_free(wr);
     log->wctx = NULL;
 }

@@ -4,6 +4,9 @@
  * line per figure (run by `scripts/bench log`):
  *   - this machine's raw fdatasync rate (4 KiB write + fdatasync), the
  *     reference every durable figure is compared against in the same run;
+ *   - what a round that touched 8 files costs the device (--only sync):
+ *     their fdatasyncs one after another or all at once, on plain or on
+ *     preallocated zeroed files, as rounds/s beside a one-file round;
  *   - append throughput for 100-byte records at batch sizes 1, 16, 256 in
  *     each durability mode, with async appends pipelined from one thread;
  *   - read throughput (record iterator, and lg_read byte ranges);
@@ -31,7 +34,7 @@
 
 typedef struct bench_cfg {
     int runs;
-    const char *only; /* NULL: everything; else "append", "read", "recover", "fsync" */
+    const char *only; /* NULL: everything; else "sync", "append", "read", "recover", "fsync" */
     uint64_t recover_bytes;
     double append_seconds;
 } bench_cfg;
@@ -75,6 +78,147 @@ static double fsync_rate_once(const char *dir)
     close(fd);
     unlink(path);
     return r;
+}
+
+/* ---- one durability barrier over several files --------------------------- */
+
+/* What a round that touched nfiles partitions costs the device, four ways,
+ * interleaved in one run so the figures share the machine's load: one
+ * file (the floor: one flush), nfiles fdatasyncs one after another,
+ * nfiles fdatasyncs at once from nfiles threads, and the same two on
+ * files whose blocks were allocated and zeroed beforehand (then an append
+ * changes no metadata, so fdatasync has no journal commit to wait for). */
+#define SYNC_FILES_MAX 16
+#define PREALLOC_BYTES (16u << 20)
+
+typedef struct sync_job {
+    int fd;
+    pthread_barrier_t *go, *done;
+    atomic_int *stop;
+} sync_job;
+
+static void *sync_worker(void *arg)
+{
+    sync_job *j = arg;
+    for (;;) {
+        pthread_barrier_wait(j->go);
+        if (atomic_load(j->stop))
+            return NULL;
+        if (fdatasync(j->fd))
+            abort();
+        pthread_barrier_wait(j->done);
+    }
+}
+
+static int sync_files_open(const char *dir, const char *tag, int n, int prealloc, int *fds)
+{
+    char buf[65536];
+    memset(buf, 0, sizeof(buf));
+    for (int i = 0; i < n; i++) {
+        char path[4096];
+        snprintf(path, sizeof(path), "%s/%s-%d.bin", dir, tag, i);
+        fds[i] = open(path, O_CREAT | O_RDWR | O_TRUNC, 0644);
+        if (fds[i] < 0)
+            return -1;
+        for (size_t k = 0; prealloc && k < PREALLOC_BYTES / sizeof(buf); k++) /* zeros, synced */
+            if (pwrite(fds[i], buf, sizeof(buf), (off_t)(k * sizeof(buf))) < 0)
+                return -1;
+        if (fsync(fds[i]))
+            return -1;
+    }
+    return 0;
+}
+
+/* Rounds per second for one way; each round appends 4 KiB to each file. */
+static double sync_round_rate(int *fds, int n, int threaded, uint64_t *pos, uint64_t wrap,
+                              double secs, pthread_barrier_t *go, pthread_barrier_t *done)
+{
+    char buf[4096];
+    memset(buf, 'x', sizeof(buf));
+    long rounds = 0;
+    uint64_t t0 = cn_mono_ns();
+    while (secs_since(t0) < secs) {
+        if (wrap && *pos + sizeof(buf) > wrap)
+            *pos = 0; /* stay inside the zeroed blocks */
+        for (int i = 0; i < n; i++)
+            if (pwrite(fds[i], buf, sizeof(buf), (off_t)*pos) != (ssize_t)sizeof(buf))
+                return 0;
+        *pos += sizeof(buf);
+        if (threaded) {
+            pthread_barrier_wait(go);
+            pthread_barrier_wait(done);
+        } else {
+            for (int i = 0; i < n; i++)
+                if (fdatasync(fds[i]))
+                    return 0;
+        }
+        rounds++;
+    }
+    return rounds / secs_since(t0);
+}
+
+static void bench_sync_modes(const bench_cfg *c, int nfiles)
+{
+    if (nfiles < 1 || nfiles > SYNC_FILES_MAX)
+        nfiles = 8;
+    char *dir = cn_test_tmpdir("bench-syncmodes");
+    int plain[SYNC_FILES_MAX], pre[SYNC_FILES_MAX];
+    if (sync_files_open(dir, "plain", nfiles, 0, plain) ||
+        sync_files_open(dir, "pre", nfiles, 1, pre)) {
+        fprintf(stderr, "bench_log: cannot create the sync files in %s\n", dir);
+        exit(1);
+    }
+    /* One thread pool per file set: workers wait on a barrier per round. */
+    pthread_barrier_t go[2], done[2];
+    atomic_int stop;
+    atomic_init(&stop, 0);
+    sync_job jobs[2][SYNC_FILES_MAX];
+    pthread_t th[2][SYNC_FILES_MAX];
+    for (int s = 0; s < 2; s++) {
+        pthread_barrier_init(&go[s], NULL, (unsigned)nfiles + 1);
+        pthread_barrier_init(&done[s], NULL, (unsigned)nfiles + 1);
+        for (int i = 0; i < nfiles; i++) {
+            jobs[s][i] = (sync_job){s ? pre[i] : plain[i], &go[s], &done[s], &stop};
+            pthread_create(&th[s][i], NULL, sync_worker, &jobs[s][i]);
+        }
+    }
+    enum { ONE, SEQ, PAR, PRE_SEQ, PRE_PAR, NWAYS };
+    static const char *names[NWAYS] = {"one_file", "sequential", "concurrent",
+                                       "prealloc_sequential", "prealloc_concurrent"};
+    double r[NWAYS][64];
+    uint64_t pos_plain = 0, pos_pre = 0;
+    double secs = c->append_seconds / 2 > 0.2 ? c->append_seconds / 2 : 0.2;
+    for (int run = 0; run < c->runs; run++) {
+        r[ONE][run] = sync_round_rate(plain, 1, 0, &pos_plain, 0, secs, NULL, NULL);
+        r[SEQ][run] = sync_round_rate(plain, nfiles, 0, &pos_plain, 0, secs, NULL, NULL);
+        r[PAR][run] = sync_round_rate(plain, nfiles, 1, &pos_plain, 0, secs, &go[0], &done[0]);
+        r[PRE_SEQ][run] =
+            sync_round_rate(pre, nfiles, 0, &pos_pre, PREALLOC_BYTES, secs, NULL, NULL);
+        r[PRE_PAR][run] =
+            sync_round_rate(pre, nfiles, 1, &pos_pre, PREALLOC_BYTES, secs, &go[1], &done[1]);
+    }
+    atomic_store(&stop, 1);
+    for (int s = 0; s < 2; s++) {
+        pthread_barrier_wait(&go[s]);
+        for (int i = 0; i < nfiles; i++)
+            pthread_join(th[s][i], NULL);
+        pthread_barrier_destroy(&go[s]);
+        pthread_barrier_destroy(&done[s]);
+    }
+    double one = median(r[ONE], c->runs);
+    for (int w = 0; w < NWAYS; w++) {
+        double m = median(r[w], c->runs);
+        printf("{\"bench\":\"log.sync_round\",\"files\":%d,\"way\":\"%s\",\"rounds_per_s\":%.0f,"
+               "\"vs_one_file\":%.2f,\"runs\":%d}\n",
+               w == ONE ? 1 : nfiles, names[w], m, one > 0 ? m / one : 0, c->runs);
+    }
+    fflush(stdout);
+    for (int i = 0; i < nfiles; i++) {
+        close(plain[i]);
+        close(pre[i]);
+    }
+    cn_test_rmrf(dir);
+    free(dir);
 }
 
 /* ---- append ------------------------------------------------------------ */
@@ -357,7 +501,7 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--seconds") && i + 1 < argc)
             c.append_seconds = atof(argv[++i]);
         else {
-            fprintf(stderr, "usage: bench_log [--runs N] [--only fsync|append|read|recover] "
+            fprintf(stderr, "usage: bench_log [--runs N] [--only fsync|sync|append|read|recover] "
                             "[--recover-bytes N] [--seconds S]\n");
             return 2;
         }
@@ -375,6 +519,8 @@ int main(int argc, char **argv)
            "\"runs\":%d}\n",
            fsync_rate, c.runs);
     fflush(stdout);
+    if (!c.only || !strcmp(c.only, "sync"))
+        bench_sync_modes(&c, 8);
     if (!c.only || !strcmp(c.only, "append"))
         bench_append(&c, fsync_rate);
     if (!c.only || !strcmp(c.only, "read"))
