@@ -81,8 +81,9 @@ static void *lg__sync_main(void *arg)
         if (s->next >= s->total)
             break; /* stop, and nothing left to take */
         size_t i = s->next++;
+        lg_seg *seg = i < s->n ? s->items[i] : NULL;
         pthread_mutex_unlock(&s->mu);
-        int rc = lg__sync_do(s->log, i < s->n ? s->items[i] : NULL);
+        int rc = lg__sync_do(s->log, seg);
         pthread_mutex_lock(&s->mu);
         if (rc)
             s->err = rc;
