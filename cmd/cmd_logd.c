@@ -53,6 +53,7 @@ typedef struct logd {
     lg_log *log;
     logd_http *http;
     struct event *health;
+    const char *ktls_cert, *ktls_key; /* --kafka-tls-*, for SIGHUP; NULL without */
     int draining;
     int failed; /* the log failed: exit non-zero */
 } logd;
@@ -195,6 +196,18 @@ static void logd_drained(void *ud)
 {
     logd *d = ud;
     event_base_loopexit(d->base, NULL);
+}
+
+/* SIGHUP: a renewed Kafka certificate for new connections (its default
+ * action would end the node without its drain). */
+static void logd_sighup(evutil_socket_t sig, short what, void *ud)
+{
+    logd *d = ud;
+    (void)sig;
+    (void)what;
+    if (!d->ktls_cert)
+        cn_log_info("logd", "SIGHUP: no --kafka-tls-cert, nothing to reload");
+    cmd_kafka_tls_reload(d->srv, d->ktls_cert, d->ktls_key, "logd");
 }
 
 static void logd_signal(evutil_socket_t sig, short what, void *ud)
@@ -350,7 +363,7 @@ int cmd_logd(int argc, char **argv)
     lg_log *log = NULL;
     logd d;
     memset(&d, 0, sizeof(d));
-    struct event *sigterm = NULL, *sigint = NULL;
+    struct event *sigterm = NULL, *sigint = NULL, *sighup = NULL;
     rc = lg_open(&log, &lo);
     if (rc) {
         fprintf(stderr, "cairn logd: cannot open the log in %s: %s%s\n", lo.dir, cn_strerror(rc),
@@ -386,7 +399,11 @@ int cmd_logd(int argc, char **argv)
     }
     sigterm = evsignal_new(d.base, SIGTERM, logd_signal, &d);
     sigint = evsignal_new(d.base, SIGINT, logd_signal, &d);
-    if (!sigterm || !sigint || evsignal_add(sigterm, NULL) || evsignal_add(sigint, NULL)) {
+    sighup = evsignal_new(d.base, SIGHUP, logd_sighup, &d);
+    d.ktls_cert = tls ? cn_cli_str(&cli, "kafka-tls-cert") : NULL;
+    d.ktls_key = tls ? cn_cli_str(&cli, "kafka-tls-key") : NULL;
+    if (!sigterm || !sigint || !sighup || evsignal_add(sigterm, NULL) ||
+        evsignal_add(sigint, NULL) || evsignal_add(sighup, NULL)) {
         fprintf(stderr, "cairn logd: cannot install signal handlers\n");
         goto out;
     }
@@ -425,6 +442,8 @@ out:
         event_free(sigterm);
     if (sigint)
         event_free(sigint);
+    if (sighup)
+        event_free(sighup);
     /* Pending proposals fail first (their Produce requests get
      * NOT_LEADER_OR_FOLLOWER), then the server goes. */
     rp_repl_free(d.repl);

@@ -177,6 +177,17 @@ int cmd_cluster_tls(cn_cli *cli, struct ssl_ctx_st **out)
     return 0;
 }
 
+void cmd_kafka_tls_reload(kf_server *kf, const char *cert, const char *key, const char *mod)
+{
+    if (!cert || !key)
+        return;
+    char err[600];
+    if (kf_server_tls_reload(kf, cert, key, err, sizeof(err)))
+        cn_log_error(mod, "SIGHUP: Kafka TLS certificate not reloaded, the old one stays: %s", err);
+    else
+        cn_log_info(mod, "SIGHUP: Kafka TLS certificate reloaded for new connections");
+}
+
 int cmd_write_port_file(const char *path, int port)
 {
     char tmp[4096];

@@ -60,6 +60,10 @@ int cmd_kafka_tls(cn_cli *cli, struct ssl_ctx_st **out);
  *  @return 0; CN_EXIT_USAGE after a usage error; CN_EXIT_FAIL after saying
  *  which file could not be used. */
 int cmd_cluster_tls(cn_cli *cli, struct ssl_ctx_st **out);
+/** SIGHUP: load --kafka-tls-cert/--kafka-tls-key (cert, key: their values,
+ *  NULL without Kafka TLS) again for new Kafka connections, and log the
+ *  outcome as module mod (a failure keeps the old certificate). */
+void cmd_kafka_tls_reload(kf_server *kf, const char *cert, const char *key, const char *mod);
 
 /** Write "PORT\n" to path atomically (a temporary file, then rename), so a
  *  test polling for it never reads half a number.  @return 0 or -1. */

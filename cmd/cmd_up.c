@@ -63,6 +63,8 @@ typedef struct up {
     dash_hunt *dh;   /* the dashboard's numbers, from the worker */
     dash_http *dash; /* the dashboard, on the worker's HTTP server and thread */
     struct event *sigterm, *sigint, *sighup, *hunt_failed;
+    int tls;                          /* --tls-cert: SIGHUP reloads the gateway's */
+    const char *ktls_cert, *ktls_key; /* --kafka-tls-*: SIGHUP reloads; NULL without */
     int draining, pending;
     int status;
 } up;
@@ -178,27 +180,22 @@ static void up_signal(evutil_socket_t sig, short what, void *ud)
     up_drain(ud, why);
 }
 
-/* SIGHUP with --tls-cert: the renewed certificate for new connections. */
+/* SIGHUP: renewed certificates (--tls-cert, --kafka-tls-cert) for new
+ * connections; without either it is logged and ignored (its default action
+ * would end the venue without its drain). */
 static void up_sighup(evutil_socket_t sig, short what, void *ud)
 {
     up *u = ud;
     (void)sig;
     (void)what;
+    if (!u->tls && !u->ktls_cert)
+        cn_log_info("up", "SIGHUP: no --tls-cert or --kafka-tls-cert, nothing to reload");
     char err[600];
-    if (gw_server_tls_reload(u->gw, err, sizeof(err)))
+    if (u->tls && gw_server_tls_reload(u->gw, err, sizeof(err)))
         cn_log_error("up", "SIGHUP: TLS certificate not reloaded, the old one stays: %s", err);
-    else
+    else if (u->tls)
         cn_log_info("up", "SIGHUP: TLS certificate reloaded for new connections");
-}
-
-/* Without TLS, SIGHUP is logged and ignored (its default action would
- * end the venue without its drain). */
-static void up_sighup_plain(evutil_socket_t sig, short what, void *ud)
-{
-    (void)sig;
-    (void)what;
-    (void)ud;
-    cn_log_info("up", "SIGHUP: no --tls-cert, nothing to reload");
+    cmd_kafka_tls_reload(u->kf, u->ktls_cert, u->ktls_key, "up");
 }
 
 static void up_on_hunt_failed(evutil_socket_t fd, short what, void *ud)
@@ -326,7 +323,8 @@ static int up_events(up *u, int tls)
 {
     u->sigterm = evsignal_new(u->base, SIGTERM, up_signal, u);
     u->sigint = evsignal_new(u->base, SIGINT, up_signal, u);
-    u->sighup = evsignal_new(u->base, SIGHUP, tls ? up_sighup : up_sighup_plain, u);
+    u->tls = tls;
+    u->sighup = evsignal_new(u->base, SIGHUP, up_sighup, u);
     u->hunt_failed = event_new(u->base, -1, 0, up_on_hunt_failed, u);
     if (!u->sigterm || !u->sigint || !u->sighup || !u->hunt_failed ||
         evsignal_add(u->sigterm, NULL) || evsignal_add(u->sigint, NULL) ||
@@ -424,6 +422,8 @@ static int up_run(cn_cli *cli, up_cfg *c)
         fprintf(stderr, "cairn up: cannot start the hunt worker's thread\n");
         goto out;
     }
+    u.ktls_cert = c->ktls ? cn_cli_str(cli, "kafka-tls-cert") : NULL;
+    u.ktls_key = c->ktls ? cn_cli_str(cli, "kafka-tls-key") : NULL;
     up_print(&u, cli, c);
     u.status = CN_EXIT_OK;
     event_base_dispatch(u.base);

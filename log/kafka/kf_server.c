@@ -785,6 +785,7 @@ void kf_server_free(kf_server *s)
     if (s->wake)
         event_free(s->wake);
     pthread_mutex_destroy(&s->mu);
+    kf_tls_ctx_free(s->tls_own);
     cn_free(s);
 }
 

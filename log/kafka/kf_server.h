@@ -59,6 +59,15 @@ typedef struct kf_server_opts {
 int kf_tls_ctx_new(struct ssl_ctx_st **out, const char *cert, const char *key, char *err,
                    size_t errlen);
 void kf_tls_ctx_free(struct ssl_ctx_st *ctx);
+/**
+ * Load cert and key again (a renewed certificate) for the connections
+ * accepted from now on; connections already open keep their session.  The
+ * server owns the new context; the one given in kf_server_opts stays the
+ * caller's.  Loop thread (a SIGHUP handler on the server's base).
+ * @return 0; CN_EINVAL (the server has no TLS, or the files are unusable:
+ *         the reason in err, and the old certificate stays).
+ */
+int kf_server_tls_reload(kf_server *s, const char *cert, const char *key, char *err, size_t errlen);
 
 /** Defaults: 127.0.0.1:9092, 100 MiB requests, 4 partitions, node 0,
  *  10 min idle, sessions 6 s..30 min, initial rebalance delay 0. */

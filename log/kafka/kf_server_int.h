@@ -115,7 +115,8 @@ struct kf_server {
     struct event_base *base;
     lg_log *log;
     kf_server_opts o;
-    char host[256]; /* advertised */
+    struct ssl_ctx_st *tls_own; /* the context of the last kf_server_tls_reload (o.tls_ctx) */
+    char host[256];             /* advertised */
     int port, adv_port;
     struct evconnlistener *lst;
     kf_conn *conns;

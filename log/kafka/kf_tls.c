@@ -4,9 +4,10 @@
  * the server context (a PEM chain and its key, TLS 1.2 and 1.3) and the
  * accepting bufferevent each connection then uses (libevent's OpenSSL
  * bufferevent: the handshake runs inside it, non-blocking, and the request
- * path above is unchanged).  Fetch replies that splice segment files are
- * read into memory for encryption instead of sent with sendfile.  Loop
- * thread, except kf_tls_ctx_new/free (at start and exit).
+ * path above is unchanged).  kf_server_tls_reload swaps in a context
+ * loaded again from the files (SIGHUP) for new connections.  Fetch replies that splice segment
+ * files are read into memory for encryption instead of sent with sendfile.  Loop thread, except
+ * kf_tls_ctx_new/free (at start and exit).
  */
 #include "kf_server_int.h"
 
@@ -49,6 +50,23 @@ int kf_tls_ctx_new(struct ssl_ctx_st **out, const char *cert, const char *key, c
 void kf_tls_ctx_free(struct ssl_ctx_st *ctx)
 {
     SSL_CTX_free(ctx);
+}
+
+int kf_server_tls_reload(kf_server *s, const char *cert, const char *key, char *err, size_t errlen)
+{
+    if (!s->o.tls_ctx) {
+        snprintf(err, errlen, "the Kafka listener has no TLS");
+        return CN_EINVAL;
+    }
+    struct ssl_ctx_st *ctx = NULL;
+    int rc = kf_tls_ctx_new(&ctx, cert, key, err, errlen);
+    if (rc)
+        return rc;
+    /* Open connections hold a reference to the context they started with. */
+    SSL_CTX_free(s->tls_own);
+    s->tls_own = ctx;
+    s->o.tls_ctx = ctx;
+    return 0;
 }
 
 struct bufferevent *kf__tls_bev(struct event_base *base, int fd, struct ssl_ctx_st *ctx)

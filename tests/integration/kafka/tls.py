@@ -9,9 +9,15 @@ With a CA this test makes (openssl CLI):
 - a client that trusts another CA fails its handshake (librdkafka: certificate verify failed);
 - a plaintext client on the TLS port gets no Kafka answer;
 - one flag without the other is a usage error (exit 2); a key that does not match the certificate
-  or a missing file is refused at start (exit 1, one line); `cairn up` serves Kafka over TLS too.
+  or a missing file is refused at start (exit 1, one line); `cairn up` serves Kafka over TLS too;
+- SIGHUP after the certificate files were replaced: new connections get the new certificate (its
+  DER bytes), a producer connected before keeps producing on its session; a SIGHUP while the files
+  are broken keeps the certificate in use and says so in the log; `cairn up`'s SIGHUP reloads its
+  Kafka certificate too.
 """
+import shutil
 import os
+import signal
 import socket
 import struct
 import subprocess
@@ -44,8 +50,9 @@ def free_port():
 
 
 def start(args, pf):
+    """The process, its stderr going to pf + ".log"."""
     p = subprocess.Popen([BIN, *args, "--port-file", pf], stdout=subprocess.DEVNULL,
-                         stderr=subprocess.PIPE, text=True)
+                         stderr=open(pf + ".log", "w"), text=True)
     for _ in range(300):
         if os.path.exists(pf) and open(pf).read().strip():
             return p
@@ -61,6 +68,49 @@ def conf(port, ca, **extra):
          "ssl.ca.location": ca}
     c.update(extra)
     return c
+
+
+def served_cert(port, ca):
+    """DER bytes of the certificate a new TLS connection to port gets."""
+    import ssl
+    ctx = ssl.create_default_context(cafile=ca)
+    ctx.check_hostname = False
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+        with ctx.wrap_socket(raw) as t:
+            return t.getpeercert(binary_form=True)
+
+
+def wait_log(path, text, timeout=30):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        with open(path, errors="replace") as f:
+            if text in f.read():
+                return True
+        time.sleep(0.1)
+    return False
+
+
+def reload_checks(proc, port, ca, live, new, errlog, tag):
+    """Replace the live certificate files with new, SIGHUP: new connections
+    get it while an older producer keeps going; then a broken file and
+    SIGHUP: the certificate stays."""
+    pr = Producer({**conf(port, ca[0]), "acks": "all", "message.timeout.ms": 20000})
+    pr.produce("ble-raw", b"before", partition=1)
+    check(pr.flush(30) == 0, f"{tag}: produce before the reload")
+    shutil.copyfile(new[0], live[0])
+    shutil.copyfile(new[1], live[1])
+    proc.send_signal(signal.SIGHUP)
+    check(wait_log(errlog, "Kafka TLS certificate reloaded"), f"{tag}: SIGHUP reload not logged")
+    check(served_cert(port, ca[0]) == gwutil.cert_der(new[0]),
+          f"{tag}: a new connection after SIGHUP did not get the new certificate")
+    pr.produce("ble-raw", b"after", partition=1)
+    check(pr.flush(30) == 0, f"{tag}: the producer connected before the reload stopped working")
+    with open(live[1], "w") as f:
+        f.write("not a key\n")
+    proc.send_signal(signal.SIGHUP)
+    check(wait_log(errlog, "not reloaded, the old one stays"), f"{tag}: a failed reload not logged")
+    check(served_cert(port, ca[0]) == gwutil.cert_der(new[0]),
+          f"{tag}: a failed reload changed the certificate")
 
 
 def roundtrip(cfg, n, tag):
@@ -99,8 +149,11 @@ with tempfile.TemporaryDirectory(prefix="cairn-kafka-tls-") as tmp:
               f"logd {args}: exit {r.returncode}, {r.stderr!r}")
 
     port = free_port()
+    live = (os.path.join(tmp, "live.pem"), os.path.join(tmp, "live.key"))
+    shutil.copyfile(crt, live[0])
+    shutil.copyfile(key, live[1])
     p = start(["logd", "--data", f"{tmp}/d", "--kafka-listen", f"127.0.0.1:{port}",
-               "--kafka-tls-cert", crt, "--kafka-tls-key", key], f"{tmp}/p1")
+               "--kafka-tls-cert", live[0], "--kafka-tls-key", live[1]], f"{tmp}/p1")
     try:
         check(roundtrip(conf(port, ca[0]), 500, b"ssl"), "librdkafka over SSL: 500 records produced and read back")
         k = subprocess.run(["kcat", "-b", f"127.0.0.1:{port}", "-X", "security.protocol=SSL",
@@ -126,9 +179,11 @@ with tempfile.TemporaryDirectory(prefix="cairn-kafka-tls-") as tmp:
         check(not got.startswith(b"\x00\x00"),
               f"a plaintext ApiVersions on the TLS port was answered: {got!r}")
         s.close()
+        reload_checks(p, port, ca, live, (crt2, key2), f"{tmp}/p1.log", "logd")
     finally:
         p.terminate()
-        err = p.communicate(timeout=120)[1]
+        p.communicate(timeout=120)
+    err = open(f"{tmp}/p1.log").read()
     check(p.returncode == 0, f"logd exit {p.returncode}: {err[-400:]}")
 
     users = os.path.join(tmp, "users")
@@ -136,8 +191,11 @@ with tempfile.TemporaryDirectory(prefix="cairn-kafka-tls-") as tmp:
         f.write("carol:s3cret\n")
     os.chmod(users, 0o600)
     port = free_port()
+    shutil.copyfile(crt, live[0])
+    shutil.copyfile(key, live[1])
     p = start(["up", "--data", f"{tmp}/u", "--http", "127.0.0.1:0", "--kafka", f"127.0.0.1:{port}",
-               "--kafka-tls-cert", crt, "--kafka-tls-key", key, "--sasl-users", users], f"{tmp}/p2")
+               "--kafka-tls-cert", live[0], "--kafka-tls-key", live[1], "--sasl-users", users],
+              f"{tmp}/p2")
     try:
         cfg = conf(port, ca[0], **{"security.protocol": "SASL_SSL", "sasl.mechanisms": "SCRAM-SHA-512",
                                   "sasl.username": "carol", "sasl.password": "s3cret"})
@@ -159,6 +217,12 @@ with tempfile.TemporaryDirectory(prefix="cairn-kafka-tls-") as tmp:
         except Exception as e:  # noqa: BLE001 - report the client's own error
             print("kafka-python raised", repr(e))
         check(ok, "cairn up: kafka-python SASL_SSL PLAIN produce and consume")
+        shutil.copyfile(crt2, live[0])
+        shutil.copyfile(key2, live[1])
+        p.send_signal(signal.SIGHUP)
+        check(wait_log(f"{tmp}/p2.log", "Kafka TLS certificate reloaded"), "up: SIGHUP reload not logged")
+        check(served_cert(port, ca[0]) == gwutil.cert_der(crt2),
+              "up: a new Kafka connection after SIGHUP did not get the new certificate")
     finally:
         p.terminate()
         p.communicate(timeout=120)
