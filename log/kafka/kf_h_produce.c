@@ -23,11 +23,20 @@
  * writer round (the lg_end_listen wake) and on a short timer, so one
  * flooding client waits alone while every other connection is served.
  *
+ * Pipelining: a connection may have several Produces in flight (its pipe,
+ * c->prod .. c->prod_tail, in request order; kf_server.c decides when the
+ * next one may start).  Each one's batches are queued when it is served,
+ * so they reach the log in request order; a Produce whose callbacks are
+ * all in is marked complete, and replies leave from the pipe's head only,
+ * so they go out in request order whatever order the rounds finished them.
+ *
  * Threads: kf_h_produce and kf__produce_complete run on the loop; the
  * append callback runs on the log's writer thread and only records the
  * result under kf_server.mu and wakes the loop.
- * Ownership: the kf_produce and its result slots live in the connection's
- * arena; the connection is kept alive (c->prod) until the last callback.
+ * Ownership: the kf_produce and its result slots live in the arena it was
+ * decoded into (the connection's, or its own once detached: freed when
+ * it is answered); the connection is kept alive while its pipe is not
+ * empty (kf__conn_pinned).
  */
 #include "kf_server_int.h"
 
@@ -152,7 +161,7 @@ static int16_t kf_produce_cut(kf_produce *p, kf_prod_part *pp, const kf_bytes *r
     /* All or none: the partition's batches go to the log as one set, so a
      * refused one (sequence, fencing, I/O) leaves none of them stored and
      * the client's retry cannot duplicate the others. */
-    lg_batchv *v = kf_arena_alloc(p->conn->arena, nbatches * sizeof(*v));
+    lg_batchv *v = kf_arena_alloc(p->own ? p->arena : p->conn->arena, nbatches * sizeof(*v));
     if (!v)
         return KF_ERR_UNKNOWN_SERVER_ERROR;
     size_t k = 0;
@@ -185,7 +194,7 @@ static int kf_produce_partition(kf_server *s, kf_produce *p, kf_prod_part *pp, c
     }
     lg_batchv *v = pp->v;
     size_t nbatches = pp->nv;
-    const kf_ProduceRequest *q = p->conn->req.body;
+    const kf_ProduceRequest *q = p->req.body;
     int16_t terr = kf__txn_produce_check(s, &q->TransactionalId, topic, part, v, nbatches);
     if (terr)
         return terr; /* kf_h_txn.c: markers, and transactional batches outside their transaction */
@@ -215,9 +224,8 @@ static int kf_produce_partition(kf_server *s, kf_produce *p, kf_prod_part *pp, c
  * partition is queued or answered. */
 static int kf_produce_run(kf_produce *p)
 {
-    kf_conn *c = p->conn;
-    kf_server *s = c->s;
-    const kf_ProduceRequest *q = c->req.body;
+    kf_server *s = p->conn->s;
+    const kf_ProduceRequest *q = p->req.body;
     int32_t ntopics = q->TopicData.n > 0 ? q->TopicData.n : 0;
     for (; p->at_t < ntopics; p->at_t++, p->at_i = 0) {
         const kf_TopicProduceData *td = &q->TopicData.v[p->at_t];
@@ -257,6 +265,7 @@ static void kf_produce_park(kf_produce *p)
     kf_server *s = c->s;
     if (c->bev)
         bufferevent_disable(c->bev, EV_READ);
+    p->parked = 1;
     p->next_parked = NULL;
     if (s->pq_tail)
         s->pq_tail->next_parked = p;
@@ -292,6 +301,7 @@ void kf__produce_retry_parked(kf_server *s)
             kf_produce_park(p);
             continue;
         }
+        p->parked = 0;
         if (p->conn->bev)
             bufferevent_enable(p->conn->bev, EV_READ);
         if (kf_produce_submitted(p))
@@ -312,7 +322,7 @@ int kf__produce_start(kf_server *s)
     return s->park_timer ? 0 : CN_ENOMEM;
 }
 
-static int kf_produce_reply(kf_produce *p);
+static int kf_produce_pipe_flush(kf_conn *c);
 
 int kf_h_produce(kf_conn *c)
 {
@@ -322,6 +332,7 @@ int kf_h_produce(kf_conn *c)
         return CN_ENOMEM;
     memset(p, 0, sizeof(*p));
     p->conn = c;
+    p->req = c->req;
     p->acks = q->Acks;
     kf_ProduceResponse *r = &p->resp;
     kf_ProduceResponse_init(r);
@@ -359,14 +370,25 @@ int kf_h_produce(kf_conn *c)
     /* The guard reference: no completion can finish the request while we
      * are still queueing its batches (or it is parked). */
     p->outstanding = 1;
-    c->prod = p;
+    if (c->prod_tail)
+        c->prod_tail->next_pipe = p;
+    else
+        c->prod = p;
+    c->prod_tail = p;
+    c->nprod++;
     if (kf_produce_run(p)) {
         kf_produce_park(p);
         return KF_ASYNC;
     }
-    if (kf_produce_submitted(p)) /* nothing was queued (every partition failed up front) */
-        return kf_produce_reply(p);
-    return KF_ASYNC;
+    if (!kf_produce_submitted(p))
+        return KF_ASYNC;
+    /* Nothing was queued (every partition failed up front): answered at
+     * once, unless earlier Produces still wait for theirs. */
+    p->complete = 1;
+    int rc = kf_produce_pipe_flush(c);
+    if (rc < 0)
+        return rc;
+    return c->prod ? KF_ASYNC : KF_DONE;
 }
 
 /* Fill the reply from the results and send it (unless acks=0).
@@ -374,6 +396,7 @@ int kf_h_produce(kf_conn *c)
 static int kf_produce_reply(kf_produce *p)
 {
     kf_conn *c = p->conn;
+    const kf_ProduceRequest *q = p->req.body;
     kf_ProduceResponse *r = &p->resp;
     int32_t k = 0;
     for (int32_t t = 0; t < r->Responses.n; t++) {
@@ -382,28 +405,55 @@ static int kf_produce_reply(kf_produce *p)
             kf_PartitionProduceResponse *o = &tr->PartitionResponses.v[i];
             const kf_prod_part *pp = &p->parts[k];
             kf_PartitionProduceResponse_init(o);
-            o->Index =
-                ((const kf_ProduceRequest *)c->req.body)->TopicData.v[t].PartitionData.v[i].Index;
+            o->Index = q->TopicData.v[t].PartitionData.v[i].Index;
             o->ErrorCode = pp->error;
             o->BaseOffset = pp->error ? -1 : pp->base_offset;
             o->LogAppendTimeMs = -1;
             o->LogStartOffset = pp->error ? -1 : pp->log_start_offset;
         }
     }
-    c->prod = NULL;
     if (p->acks != 0 && !c->dead)
-        return kf__reply(c, r, NULL, 0);
+        return kf__reply_as(c, &p->req, r, NULL, 0);
     return 0;
 }
 
-/* Loop thread: all callbacks are in; reply and serve the next request. */
+/* Answer the complete Produces at the pipe's head, in order, and free
+ * those that own their memory.  The number answered, or an encoding
+ * error (the connection must then be closed). */
+static int kf_produce_pipe_flush(kf_conn *c)
+{
+    int n = 0;
+    while (c->prod && c->prod->complete) {
+        kf_produce *p = c->prod;
+        int rc = kf_produce_reply(p);
+        c->prod = p->next_pipe;
+        if (!c->prod)
+            c->prod_tail = NULL;
+        c->nprod--;
+        if (p->own) {
+            kf_arena *a = p->arena;
+            cn_buf_free(&p->frame);
+            kf_arena_free(a); /* p lived in it */
+        }
+        if (rc)
+            return rc;
+        n++;
+    }
+    return n;
+}
+
+/* Loop thread: all callbacks of p are in; answer what the pipe's order
+ * allows, and serve the next requests once the connection may. */
 void kf__produce_complete(kf_produce *p)
 {
     kf_conn *c = p->conn;
-    if (kf_produce_reply(p)) {
+    p->complete = 1;
+    int n = kf_produce_pipe_flush(c);
+    if (n < 0) {
         c->busy = 0;
         kf__conn_fail(c, "cannot encode Produce reply");
         return;
     }
-    kf__call_done(c);
+    if (n > 0 && (c->busy || !c->prod || c->dead))
+        kf__call_done(c);
 }

@@ -7,9 +7,15 @@
  * with sendfile via libevent file segments).
  *
  * Guarantees:
- *  - one request per connection is served at a time, in order (Kafka's
- *    rule); later frames wait in the input buffer, which is bounded by
- *    --max-request-bytes through the read watermark;
+ *  - replies go out in request order (Kafka's rule).  Produce requests
+ *    are pipelined: while one waits for its appends' durability, the
+ *    next Produce frames are read and queued too (up to KF_PIPELINE_MAX
+ *    per connection; their appends reach the log in request order, so a
+ *    round carries several of them), and each reply waits for those
+ *    before it (kf_h_produce.c).  Any other request waits until every
+ *    Produce before it has been answered, and is then served alone, one
+ *    at a time as before.  Frames not yet served wait in the input
+ *    buffer, bounded by --max-request-bytes through the read watermark;
  *  - a frame over the limit, a malformed or truncated request, or an API
  *    or version we do not advertise closes that connection with one log
  *    line; every other connection is unaffected.  ApiVersions of any
@@ -28,7 +34,9 @@
  * calls kf_server_notify_append; the lg append callback kf_produce_cb in
  * kf_h_produce.c), which only take the mutex and activate the wake event.
  * Ownership: the server owns connections; a connection owns its frame
- * copy, arena, and at most one in-flight call.  See docs/kafka.md.
+ * copy, arena, and either one in-flight call or a pipe of Produces (each
+ * owning the arena and frame it was decoded into once a later request
+ * needed the connection's).  See docs/kafka.md.
  */
 #include "kf_server_int.h"
 
@@ -62,6 +70,9 @@ typedef int (*kf_handler_fn)(kf_conn *c);
 #define KF_OUT_MAX (64u << 20)
 /* Requests served for one connection before the loop turns to others. */
 #define KF_REQUESTS_PER_TURN 64
+/* Produce requests in flight per connection (librdkafka sends up to 5,
+ * its max.in.flight; Kafka allows any number).  See kf_conn_process. */
+#define KF_PIPELINE_MAX 16
 /* Bytes moved per connection per loop iteration (see kf_accept_cb). */
 #define KF_MAX_SINGLE_WRITE (4u << 20)
 #define KF_MAX_SINGLE_READ (256u << 10)
@@ -260,7 +271,7 @@ static void kf_conn_event_cb(struct bufferevent *bev, short what, void *ud)
     if (what & BEV_EVENT_CONNECTED) /* a TLS handshake finished (kf_tls.c) */
         return;
     if (what & BEV_EVENT_TIMEOUT) {
-        if (c->busy) {
+        if (c->busy || c->prod) {
             /* A long-poll or group wait is legitimately quiet: re-arm. */
             bufferevent_enable(c->bev, EV_READ);
             return;
@@ -342,6 +353,39 @@ static int kf_conn_serve(kf_conn *c)
     return fn(c);
 }
 
+/* A later request needs the connection's arena and frame while the last
+ * Produce, decoded into them, is still in flight: they move to it. */
+static int kf_conn_detach_produce(kf_conn *c)
+{
+    kf_produce *p = c->prod_tail;
+    if (!p || p->own)
+        return 0;
+    kf_arena *fresh;
+    if (kf_arena_new(&fresh, 65536))
+        return CN_ENOMEM;
+    p->arena = c->arena;
+    p->frame = c->frame;
+    p->own = 1;
+    c->arena = fresh;
+    c->frame = (cn_buf)CN_BUF_INIT;
+    return 0;
+}
+
+/* May the frame at the head of the input be served now?  With Produces in
+ * flight only another Produce may (its reply queues behind theirs), and
+ * not past KF_PIPELINE_MAX, nor behind a parked one (its appends must
+ * reach the log first), nor a raw SASL token. */
+static int kf_conn_may_serve(const kf_conn *c, struct evbuffer *in)
+{
+    if (!c->prod)
+        return 1;
+    unsigned char key[6];
+    if (c->sasl_raw || c->nprod >= KF_PIPELINE_MAX || c->prod_tail->parked ||
+        evbuffer_copyout(in, key, 6) != 6)
+        return 0;
+    return (int16_t)cn_rd_be16(key + 4) == KF_API_PRODUCE;
+}
+
 static void kf_conn_process(kf_conn *c)
 {
     kf_server *s = c->s;
@@ -377,6 +421,14 @@ static void kf_conn_process(kf_conn *c)
         }
         if (avail < total)
             break;
+        if (!kf_conn_may_serve(c, in)) {
+            c->busy = 1; /* resumed when the pipe's head is answered */
+            return;
+        }
+        if (kf_conn_detach_produce(c)) {
+            kf__conn_fail(c, "out of memory");
+            return;
+        }
         cn_buf_reset(&c->frame);
         if (cn_buf_reserve(&c->frame, total - 4)) {
             kf__conn_fail(c, "out of memory");
@@ -385,8 +437,10 @@ static void kf_conn_process(kf_conn *c)
         evbuffer_drain(in, 4);
         evbuffer_remove(in, c->frame.data, total - 4);
         c->frame.len = total - 4;
+        uint64_t nprod = (uint64_t)c->nprod;
         rc = kf_conn_serve(c);
-        if (rc == KF_ASYNC) {
+        int pipelined = rc == KF_ASYNC && (uint64_t)c->nprod > nprod && !c->prod_tail->parked;
+        if (rc == KF_ASYNC && !pipelined) {
             c->busy = 1;
             return;
         }
@@ -394,17 +448,19 @@ static void kf_conn_process(kf_conn *c)
             kf_conn_close(c);
             return;
         }
-        if (c->frame.cap > (1u << 20)) /* do not pin a huge buffer per idle conn */
+        /* do not pin a huge buffer per idle conn (nor one a Produce uses) */
+        if (c->frame.cap > (1u << 20) && !(c->prod_tail && !c->prod_tail->own))
             cn_buf_free(&c->frame);
     }
-    if (c->bev && c->eof && !c->busy) {
+    if (!c->bev || c->busy || c->prod)
+        return; /* closing waits for the Produces in flight to be answered */
+    if (c->eof) {
         kf_conn_close(c);
         return;
     }
-    if (c->bev && s->draining && !c->busy &&
-        evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+    if (s->draining && evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
         kf_conn_close(c);
-    else if (c->bev && s->draining && !c->busy)
+    else if (s->draining)
         c->closing = 1;
 }
 
@@ -480,8 +536,14 @@ static void kf_release_reads(kf_server *s, lg_read_result *reads, int from, int 
 
 int kf__reply(kf_conn *c, const void *resp, lg_read_result *reads, int nreads)
 {
+    return kf__reply_as(c, &c->req, resp, reads, nreads);
+}
+
+int kf__reply_as(kf_conn *c, const kf_request *req, const void *resp, lg_read_result *reads,
+                 int nreads)
+{
     kf_server *s = c->s;
-    const kf_req_hdr *h = &c->req.hdr;
+    const kf_req_hdr *h = &req->hdr;
     if (!c->bev) {
         kf_release_reads(s, reads, 0, nreads);
         return 0;
@@ -509,7 +571,7 @@ int kf__reply(kf_conn *c, const void *resp, lg_read_result *reads, int nreads)
     if (rc == 0 && st.next != nreads)
         rc = CN_EINVAL;
     if (rc) {
-        cn_log_error("kf", "cannot encode %s v%d reply: %s", c->req.api ? c->req.api->name : "?",
+        cn_log_error("kf", "cannot encode %s v%d reply: %s", req->api ? req->api->name : "?",
                      h->api_version, cn_strerror(rc));
         kf_release_reads(s, reads, 0, nreads);
         cn_buf_free(&out);

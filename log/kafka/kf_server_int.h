@@ -52,7 +52,18 @@ typedef struct kf_prod_part {
 
 typedef struct kf_produce {
     kf_conn *conn;
-    kf_ProduceResponse resp; /* in the connection arena */
+    /* The request as decoded.  Its arena and frame are the connection's
+     * until the next request is read while this one is still in flight;
+     * then they move here (own), so several Produces can be in flight on
+     * one connection (kf_server.c, pipelining). */
+    kf_request req;
+    kf_arena *arena;
+    cn_buf frame;
+    int own;
+    int complete; /* every callback in: replies when it reaches the pipe's head */
+    int parked;   /* waiting for room in the log's queue */
+    struct kf_produce *next_pipe;
+    kf_ProduceResponse resp; /* in its arena */
     kf_prod_part *parts;     /* flat, in response order */
     int32_t nparts;
     int32_t outstanding; /* callbacks due, +1 while submitting (and while parked) */
@@ -101,7 +112,10 @@ struct kf_conn {
     int closing; /* close once the output is flushed */
     int eof;     /* the peer closed its side: serve what it sent, then close */
     int dead;    /* socket gone; free when not busy */
-    kf_produce *prod;
+    /* Produces in flight, in request order (the pipe): replies leave from
+     * its head only, so they go out in request order. */
+    kf_produce *prod, *prod_tail;
+    int nprod;
     kf_commit *commit; /* an OffsetCommit with the committer */
     kf_fetch fetch;
     struct event *timer; /* Fetch max-wait, group waits */
@@ -171,6 +185,9 @@ static inline int kf__conn_pinned(const kf_conn *c)
  *  the encoder meets them (ownership of each lg_read_result passes to the
  *  output buffer, which releases it once sent).  0 or an error. */
 int kf__reply(kf_conn *c, const void *resp, lg_read_result *reads, int nreads);
+/** kf__reply for a request other than c's current one (a pipelined Produce). */
+int kf__reply_as(kf_conn *c, const kf_request *req, const void *resp, lg_read_result *reads,
+                 int nreads);
 /** Finish c's async call (after kf__reply) and serve what is buffered. */
 void kf__call_done(kf_conn *c);
 /** The same from the next loop iteration: for replies produced while the
