@@ -232,6 +232,16 @@ int lg_append(lg_log *log, const char *topic, int32_t partition, const void *bat
  */
 typedef void (*lg_end_fn)(void *ud);
 
+/**
+ * *end = the log end a consumer read of this partition would report now:
+ * the end of the writer's last index commit, or the read limit when that
+ * is lower.  Cheap (from memory, no index transaction): a listener woken
+ * by lg_end_listen uses it to look again only at partitions whose end
+ * moved.  Any thread.  @return 0; LG_ENOTOPIC / LG_ENOPART; CN_EPERM in a
+ * read-only opener (it does not see another process's commits in memory).
+ */
+int lg_end_peek(lg_log *log, const char *topic, int32_t partition, int64_t *end);
+
 /** Most listeners at once (one Kafka listener per log today). */
 #define LG_END_LISTENERS_MAX 8
 

@@ -185,6 +185,7 @@ typedef struct lg_part {
     int64_t unsynced_since;      /* interval mode: first unsynced write, -1 clean */
     int trunc_redone;            /* recovery redid a truncate: clear its intent once synced */
     _Atomic int64_t durable_end; /* lg_durable_end: the log below it is synced (writer, wmu) */
+    _Atomic int64_t pub_end;     /* lg_end_peek: the log end of the last index commit */
     _Atomic int64_t read_limit;  /* lg_read_limit_set: consumers read below it; -1 none */
     lg_ptable prod;
     lg_txopen *txo; /* open transactions (lg_txn.c): writer side */

@@ -92,6 +92,7 @@ static int lg__part_init(lg_part *p, lg_topic *t, int32_t idx)
     p->run_max_ts = INT64_MIN;
     p->unsynced_since = -1;
     atomic_store(&p->durable_end, 0);
+    atomic_store(&p->pub_end, 0);
     atomic_store(&p->read_limit, -1);
     return 0;
 }

@@ -504,8 +504,10 @@ int lg__recover_part(lg_log *log, lg_part *p, int rebuild)
     for (size_t i = p->nsegs > 2 ? p->nsegs - 2 : 0; !rc && i < p->nsegs; i++)
         if (log->vfs->fdatasync(log->vfs->ud, p->segs[i]->fd) != 0)
             rc = cn_err_from_errno(errno);
-    if (!rc)
+    if (!rc) {
         atomic_store(&p->durable_end, p->log_end);
+        atomic_store(&p->pub_end, p->log_end);
+    }
     if (!rc)
         rc = lg__commit_part(&r);
     if (rc) {

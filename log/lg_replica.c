@@ -215,6 +215,23 @@ int lg_durable_end(lg_log *log, const char *topic, int32_t partition, int64_t *e
     return rc;
 }
 
+int lg_end_peek(lg_log *log, const char *topic, int32_t partition, int64_t *end)
+{
+    if (!log || !topic || !end)
+        return CN_EINVAL;
+    if (log->o.read_only)
+        return CN_EPERM;
+    pthread_rwlock_rdlock(&log->tmu);
+    lg_part *p;
+    int rc = lg__topic_lookup_part(log, topic, partition, &p);
+    if (!rc) {
+        int64_t e = atomic_load(&p->pub_end), lim = atomic_load(&p->read_limit);
+        *end = lim >= 0 && lim < e ? lim : e;
+    }
+    pthread_rwlock_unlock(&log->tmu);
+    return rc;
+}
+
 int lg_read_limit_set(lg_log *log, const char *topic, int32_t partition, int64_t limit)
 {
     if (!log || !topic || limit < -1)

@@ -451,6 +451,7 @@ static int lg__truncate_part(lg_log *log, lg_part *p, int64_t offset, int bump)
         p->epoch = left;
     if (atomic_load(&p->durable_end) > offset)
         atomic_store(&p->durable_end, offset);
+    atomic_store(&p->pub_end, offset);
     p->bytes = 0;
     p->last_ts = -1;
     for (size_t i = 0; i < keep; i++) {

@@ -1026,11 +1026,14 @@ static void lg__round_finish(lg_log *log, lg__writer *wr, lg__wctx *w, int sync_
         atomic_store(&log->panic, 1);
         for (size_t i = 0; i < w->nparts; i++)
             lg__fail_from(&w->parts[i]->wq[w->slot], 0, CN_EPANIC);
-    } else if (log->o.durability != LG_DUR_INTERVAL) {
-        /* lg_durable_end: synced (fsync mode) or as durable as the mode
-         * makes it (none); interval mode advances at its syncs. */
-        for (size_t i = 0; i < w->ntouched; i++)
-            atomic_store(&w->touched[i].p->durable_end, w->touched[i].rec.log_end);
+    } else {
+        for (size_t i = 0; i < w->ntouched; i++) {
+            /* lg_durable_end: synced (fsync mode) or as durable as the
+             * mode makes it (none); interval mode advances at its syncs. */
+            if (log->o.durability != LG_DUR_INTERVAL)
+                atomic_store(&w->touched[i].p->durable_end, w->touched[i].rec.log_end);
+            atomic_store(&w->touched[i].p->pub_end, w->touched[i].rec.log_end);
+        }
     }
     if (w->rolled)
         wr->ckpt_due = 1;

@@ -13,7 +13,12 @@
  * is visible, so a consumer never sees a batch a crash could take back.
  * A Fetch that finds fewer than MinBytes parks until new appends arrive
  * (kf__fetch_recheck, on the loop after produce completions or
- * kf_server_notify_append) or MaxWaitMs passes.  Fetch sessions (KIP-227)
+ * kf_server_notify_append) or MaxWaitMs passes.  A wake evaluates a parked
+ * Fetch again only when the end of one of its partitions moved (the ends
+ * are noted, with lg_end_peek, before each evaluation, so an append that
+ * lands during one is seen by the next wake): a flood of appends to other
+ * partitions costs each parked Fetch a few memory reads, not a read of
+ * every partition it asked for.  Fetch sessions (KIP-227)
  * are not kept: replies carry SessionId 0, so clients send full fetches.
  * Threads: loop only.
  */
@@ -38,6 +43,7 @@ static void kf_fetch_park(kf_conn *c)
     if (c->fetch.parked)
         return;
     c->fetch.parked = 1;
+    atomic_fetch_add(&s->fetch_parks, 1);
     c->park_prev = NULL;
     c->park_next = s->parked;
     if (s->parked)
@@ -267,10 +273,60 @@ static void kf_fetch_timer_cb(evutil_socket_t fd, short what, void *ud)
     kf__call_done(c);
 }
 
+/* Note the ends of c's partitions (c->fetch.seen, in the request arena);
+ * without room every wake evaluates c again. */
+static void kf_fetch_note_ends(kf_conn *c)
+{
+    const kf_FetchRequest *q = c->req.body;
+    int32_t nt = q->Topics.n > 0 ? q->Topics.n : 0, n = 0;
+    for (int32_t t = 0; t < nt; t++)
+        n += q->Topics.v[t].Partitions.n > 0 ? q->Topics.v[t].Partitions.n : 0;
+    if (!c->fetch.seen) {
+        c->fetch.seen = kf_arena_alloc(c->arena, (size_t)(n ? n : 1) * sizeof(int64_t));
+        c->fetch.nseen = c->fetch.seen ? n : 0;
+        if (!c->fetch.seen)
+            return;
+    }
+    int32_t k = 0;
+    for (int32_t t = 0; t < nt; t++) {
+        const kf_FetchTopic *ft = &q->Topics.v[t];
+        const char *topic = kf__name(&ft->Topic);
+        for (int32_t i = 0; i < ft->Partitions.n && k < c->fetch.nseen; i++, k++) {
+            int64_t e;
+            int rc = lg_end_peek(c->s->log, topic, ft->Partitions.v[i].Partition, &e);
+            c->fetch.seen[k] = rc ? -2 : e;
+        }
+    }
+}
+
+/* Did the end of any of c's partitions move since they were noted? */
+static int kf_fetch_moved(kf_conn *c)
+{
+    if (!c->fetch.seen)
+        return 1;
+    const kf_FetchRequest *q = c->req.body;
+    int32_t nt = q->Topics.n > 0 ? q->Topics.n : 0, k = 0;
+    for (int32_t t = 0; t < nt; t++) {
+        const kf_FetchTopic *ft = &q->Topics.v[t];
+        const char *topic = kf__name(&ft->Topic);
+        for (int32_t i = 0; i < ft->Partitions.n && k < c->fetch.nseen; i++, k++) {
+            int64_t e;
+            if (c->fetch.seen[k] == -2 ||
+                lg_end_peek(c->s->log, topic, ft->Partitions.v[i].Partition, &e) != 0 ||
+                e != c->fetch.seen[k])
+                return 1;
+        }
+    }
+    return 0;
+}
+
 int kf_h_fetch(kf_conn *c)
 {
     kf_server *s = c->s;
     const kf_FetchRequest *q = c->req.body;
+    c->fetch.seen = NULL; /* the last request's, in an arena since reset */
+    c->fetch.nseen = 0;
+    kf_fetch_note_ends(c);
     int rc = kf_fetch_eval(c, 0);
     if (rc != KF_ASYNC)
         return rc;
@@ -305,6 +361,12 @@ void kf__fetch_recheck(kf_server *s, int only_expired)
         int final = only_expired ? c->fetch.deadline_ms <= cn_now_ms() : 0;
         if (only_expired && !final)
             continue;
+        if (!final) {
+            if (!kf_fetch_moved(c))
+                continue; /* nothing new for it */
+            kf_fetch_note_ends(c);
+            atomic_fetch_add(&s->fetch_rechecks, 1);
+        }
         int rc = kf_fetch_eval(c, final);
         if (rc == KF_ASYNC)
             continue;

@@ -778,7 +778,8 @@ void kf_server_drain(kf_server *s, void (*done)(void *ud), void *ud)
             /* Waiting in JoinGroup/SyncGroup could last a rebalance
              * timeout: the member reconnects, as after a coordinator move. */
             kf__conn_fail(c, "draining: group request abandoned");
-        } else if (!c->busy && c->bev) {
+        } else if (!c->busy && !c->prod && c->bev) {
+            /* (one with Produces in flight closes once they are answered) */
             if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
                 kf_conn_close(c);
             else

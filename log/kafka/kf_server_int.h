@@ -14,6 +14,7 @@
 #define KF_SERVER_INT_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "cn_buf.h"
@@ -95,6 +96,8 @@ typedef struct kf_commit {
 typedef struct kf_fetch {
     int64_t deadline_ms;
     int parked;
+    int64_t *seen; /* each partition's end (lg_end_peek) when last evaluated; -2 unknown */
+    int32_t nseen; /* in the request arena */
 } kf_fetch;
 
 struct kf_conn {
@@ -168,7 +171,9 @@ struct kf_server {
      * arrival order; retried after each writer round and on park_timer. */
     kf_produce *pq_head, *pq_tail;
     struct event *park_timer;
-    uint64_t produce_parks; /* times a Produce was parked */
+    uint64_t produce_parks;          /* times a Produce was parked */
+    _Atomic uint64_t fetch_parks;    /* long-poll Fetches parked */
+    _Atomic uint64_t fetch_rechecks; /* parked Fetches evaluated again on a wake */
 };
 
 /** Work another thread will still report for c (an append or a commit):

@@ -7,6 +7,7 @@
  *   - what a round that touched 8 files costs the device (--only sync):
  *     their fdatasyncs one after another or all at once, on plain or on
  *     preallocated zeroed files, as rounds/s beside a one-file round;
+ *   - fsync append throughput over 1 and 8 partitions (--only partitions);
  *   - append throughput for 100-byte records at batch sizes 1, 16, 256 in
  *     each durability mode, with async appends pipelined from one thread;
  *   - read throughput (record iterator, and lg_read byte ranges);
@@ -34,7 +35,8 @@
 
 typedef struct bench_cfg {
     int runs;
-    const char *only; /* NULL: everything; else "sync", "append", "read", "recover", "fsync" */
+    const char *only; /* NULL: everything; else "sync", "partitions", "append", "read", "recover",
+                         "fsync" */
     uint64_t recover_bytes;
     double append_seconds;
 } bench_cfg;
@@ -256,7 +258,7 @@ static void make_batch(cn_buf *out, int records)
     lg_batch_builder_free(b);
 }
 
-static lg_log *open_log(const char *dir, enum lg_durability d)
+static lg_log *open_log_parts(const char *dir, enum lg_durability d, int parts)
 {
     lg_opts o;
     lg_opts_init(&o);
@@ -269,16 +271,21 @@ static lg_log *open_log(const char *dir, enum lg_durability d)
         fprintf(stderr, "bench_log: lg_open %s: %s\n", dir, cn_strerror(rc));
         exit(1);
     }
-    lg_topic_config tc = {1, -1, -1, 0};
+    lg_topic_config tc = {parts, -1, -1, 0};
     lg_topic_create(log, "bench", &tc);
     return log;
 }
 
+static lg_log *open_log(const char *dir, enum lg_durability d)
+{
+    return open_log_parts(dir, d, 1);
+}
+
 /* Append batches of `batch` records for ~seconds; returns records/s. */
-static double append_once(const bench_cfg *c, int batch, enum lg_durability d)
+static double append_once_parts(const bench_cfg *c, int batch, enum lg_durability d, int parts)
 {
     char *dir = cn_test_tmpdir("bench-append");
-    lg_log *log = open_log(dir, d);
+    lg_log *log = open_log_parts(dir, d, parts);
     cn_buf b = CN_BUF_INIT;
     make_batch(&b, batch);
     inflight f = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};
@@ -296,7 +303,7 @@ static double append_once(const bench_cfg *c, int batch, enum lg_durability d)
             pthread_cond_wait(&f.cv, &f.mu);
         f.outstanding++;
         pthread_mutex_unlock(&f.mu);
-        if (lg_append_async(log, "bench", 0, b.data, b.len, on_append, &f)) {
+        if (lg_append_async(log, "bench", (int32_t)(sent % parts), b.data, b.len, on_append, &f)) {
             fprintf(stderr, "bench_log: append refused\n");
             exit(1);
         }
@@ -314,6 +321,32 @@ static double append_once(const bench_cfg *c, int batch, enum lg_durability d)
     cn_test_rmrf(dir);
     free(dir);
     return (double)sent * batch / el;
+}
+
+static double append_once(const bench_cfg *c, int batch, enum lg_durability d)
+{
+    return append_once_parts(c, batch, d, 1);
+}
+
+/* fsync appends (batch 16) spread round robin over 1 and 8 partitions,
+ * interleaved in one run: with one durability barrier per round, eight
+ * partitions cost a round about what one does. */
+static void bench_partitions(const bench_cfg *c)
+{
+    static const int parts[] = {1, 8};
+    double r[2][64];
+    for (int i = 0; i < c->runs; i++)
+        for (int k = 0; k < 2; k++)
+            r[k][i] = append_once_parts(c, 16, LG_DUR_FSYNC, parts[k]);
+    double one = median(r[0], c->runs);
+    for (int k = 0; k < 2; k++) {
+        double m = median(r[k], c->runs);
+        printf("{\"bench\":\"log.append_partitions\",\"record_bytes\":%d,\"batch\":16,"
+               "\"durability\":\"fsync\",\"partitions\":%d,\"records_per_s\":%.0f,"
+               "\"vs_one_partition\":%.2f,\"runs\":%d}\n",
+               RECORD_BYTES, parts[k], m, one > 0 ? m / one : 0, c->runs);
+    }
+    fflush(stdout);
 }
 
 static const char *dur_name(enum lg_durability d)
@@ -501,8 +534,10 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--seconds") && i + 1 < argc)
             c.append_seconds = atof(argv[++i]);
         else {
-            fprintf(stderr, "usage: bench_log [--runs N] [--only fsync|sync|append|read|recover] "
-                            "[--recover-bytes N] [--seconds S]\n");
+            fprintf(
+                stderr,
+                "usage: bench_log [--runs N] [--only fsync|sync|partitions|append|read|recover] "
+                "[--recover-bytes N] [--seconds S]\n");
             return 2;
         }
     }
@@ -521,6 +556,8 @@ int main(int argc, char **argv)
     fflush(stdout);
     if (!c.only || !strcmp(c.only, "sync"))
         bench_sync_modes(&c, 8);
+    if (!c.only || !strcmp(c.only, "partitions"))
+        bench_partitions(&c);
     if (!c.only || !strcmp(c.only, "append"))
         bench_append(&c, fsync_rate);
     if (!c.only || !strcmp(c.only, "read"))

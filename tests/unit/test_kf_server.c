@@ -32,7 +32,10 @@
  *    sent after the first are read and their batches handed to the log
  *    before any reply; an ApiVersions among them is held back until the
  *    Produces before it are answered, and the Produce after it until the
- *    ApiVersions is; replies come in request order.
+ *    ApiVersions is; replies come in request order;
+ *  - a parked long-poll Fetch is evaluated again only when the end of one
+ *    of its partitions moved: appends to another partition leave it
+ *    alone, an append to its own answers it.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -49,6 +52,7 @@
 #include "kf_frame.h"
 #include "kf_msgs.h"
 #include "kf_server.h"
+#include "kf_server_int.h" /* the server's count of parked-Fetch re-evaluations */
 #include "kf_testsrv.h"
 #include "lg.h"
 #include "lg_batch.h"
@@ -1432,6 +1436,59 @@ static void test_produce_pipelined_replies_in_request_order(void **st)
         cn_buf_free(&b[i]);
 }
 
+static void test_parked_fetch_wakes_only_for_its_partitions(void **st)
+{
+    (void)st;
+    lg_topic_config cfg = {2, 0, 0, 0};
+    assert_int_equal(lg_topic_create(E.log, "wake", &cfg), 0);
+    cn_buf b = CN_BUF_INIT, wire = CN_BUF_INIT;
+    build_batch(&b, 1, "wake");
+    /* A long poll on partition 0 at its end, on a connection of its own;
+     * MaxWaitMs far beyond any wait below, so only a wake can answer it. */
+    kf_FetchPartition fp;
+    kf_FetchPartition_init(&fp);
+    fp.Partition = 0;
+    fp.FetchOffset = 0;
+    fp.PartitionMaxBytes = 1 << 20;
+    kf_FetchTopic ft = {kf_str_c("wake"), {&fp, 1}};
+    kf_FetchRequest q;
+    kf_FetchRequest_init(&q);
+    q.MaxWaitMs = 600000;
+    q.MinBytes = 1;
+    q.Topics.v = &ft;
+    q.Topics.n = 1;
+    assert_int_equal(kf_request_encode(&wire, 1, 11, 301, "wake", &q), 0);
+    int fd = connect_port(kf_server_port(E.srv));
+    uint64_t r0 = atomic_load(&E.srv->fetch_rechecks), p0 = atomic_load(&E.srv->fetch_parks);
+    assert_int_equal(send(fd, wire.data, wire.len, 0), (ssize_t)wire.len);
+    for (int i = 0; i < 3000 && atomic_load(&E.srv->fetch_parks) == p0; i++) /* bounded wait */
+        usleep(10000);
+    assert_int_equal(atomic_load(&E.srv->fetch_parks), p0 + 1);
+    /* Appends to partition 1 wake the server each time; the Fetch stays
+     * parked and is not evaluated again. */
+    for (int i = 0; i < 20; i++) {
+        int64_t base;
+        assert_int_equal(produce(7, "wake", 1, &b, &base), 0);
+        assert_int_equal(base, i);
+    }
+    int early = readable_within(fd, 200);
+    uint64_t r1 = atomic_load(&E.srv->fetch_rechecks);
+    int64_t base;
+    assert_int_equal(produce(7, "wake", 0, &b, &base), 0);
+    int woken = readable_within(fd, 30000);
+    uint64_t r2 = atomic_load(&E.srv->fetch_rechecks);
+    assert_false(early);
+    assert_int_equal(r1, r0); /* twenty wakes, no evaluation */
+    assert_true(woken);
+    assert_int_equal(r2, r0 + 1);
+    kf_FetchResponse *r = recv_reply_fd(fd, 1, 11, 301);
+    assert_int_equal(r->Responses.v[0].Partitions.v[0].ErrorCode, 0);
+    assert_true(r->Responses.v[0].Partitions.v[0].Records.len > 0);
+    close(fd);
+    cn_buf_free(&b);
+    cn_buf_free(&wire);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1449,6 +1506,7 @@ int main(void)
         cmocka_unit_test(test_offset_commit_does_not_stall_other_clients),
         cmocka_unit_test(test_produce_parks_when_log_queue_full),
         cmocka_unit_test(test_produce_pipelined_replies_in_request_order),
+        cmocka_unit_test(test_parked_fetch_wakes_only_for_its_partitions),
         cmocka_unit_test(test_alter_configs_all_versions),
         cmocka_unit_test(test_alter_configs_malformed_requests_close),
     };

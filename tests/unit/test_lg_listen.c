@@ -6,6 +6,10 @@
  * all failed is not published; after lg_end_unlisten returns it is never
  * called again; several subscribers each hear; the table's bound and the
  * writer-thread refusal (from an append callback) are errors, not hangs.
+ * lg_end_peek reports each partition's own end (what a consumer read
+ * reports: the committed end, or a lower read limit), is already moved
+ * when a subscriber hears, survives a reopen, and refuses in a read-only
+ * opener and for an unknown partition.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -173,6 +177,56 @@ static void test_bound(void **st)
     assert_int_equal(atomic_load(&c[LG_END_LISTENERS_MAX].calls), 0);
 }
 
+typedef struct peeker {
+    lg_log *log;
+    int64_t seen; /* partition 0's peeked end when the subscriber was called */
+} peeker;
+
+static void peek_end(void *ud)
+{
+    peeker *k = ud;
+    (void)lg_end_peek(k->log, "t", 0, &k->seen);
+}
+
+static void test_end_peek(void **st)
+{
+    fx *f = *st;
+    int64_t e0 = -1, e1 = -1;
+    assert_int_equal(lg_end_peek(f->log, "t", 0, &e0), 0);
+    assert_int_equal(e0, 0);
+    peeker k = {f->log, -1};
+    assert_int_equal(lg_end_listen(f->log, peek_end, &k), 0);
+    assert_int_equal(append_one(f, 0, 1), 0);
+    assert_int_equal(lg_end_unlisten(f->log, peek_end, &k), 0);
+    assert_int_equal(k.seen, 2); /* moved before the subscriber heard */
+    assert_int_equal(append_one(f, 0, 2), 0);
+    assert_int_equal(lg_end_peek(f->log, "t", 0, &e0), 0);
+    assert_int_equal(lg_end_peek(f->log, "t", 1, &e1), 0);
+    assert_int_equal(e0, 4);
+    assert_int_equal(e1, 0); /* its own end, not the other's */
+    assert_int_equal(lg_read_limit_set(f->log, "t", 0, 2), 0);
+    assert_int_equal(lg_end_peek(f->log, "t", 0, &e0), 0);
+    assert_int_equal(e0, 2);
+    assert_int_equal(lg_read_limit_set(f->log, "t", 0, -1), 0);
+    assert_int_equal(lg_end_peek(f->log, "t", 0, &e0), 0);
+    assert_int_equal(e0, 4);
+    assert_int_not_equal(lg_end_peek(f->log, "t", 7, &e0), 0);
+    assert_int_not_equal(lg_end_peek(f->log, "nope", 0, &e0), 0);
+    assert_int_equal(lg_end_peek(NULL, "t", 0, &e0), CN_EINVAL);
+    lg_close(f->log);
+    lg_opts o;
+    lg_opts_init(&o);
+    o.dir = f->dir;
+    o.read_only = 1;
+    assert_int_equal(lg_open(&f->log, &o), 0);
+    assert_int_equal(lg_end_peek(f->log, "t", 0, &e0), CN_EPERM);
+    lg_close(f->log);
+    o.read_only = 0;
+    assert_int_equal(lg_open(&f->log, &o), 0);
+    assert_int_equal(lg_end_peek(f->log, "t", 0, &e0), 0);
+    assert_int_equal(e0, 4); /* recovered */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -180,6 +234,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_after_callbacks_and_writer_refusal, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failed_round_not_published, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bound, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_end_peek, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
