@@ -571,6 +571,11 @@ typedef struct kf_list_ctx {
 
 static int kf_list_add(kf_list_ctx *k, const char *id, const char *ptype, const char *state)
 {
+    /* Clustered, every node holds every group's offsets: list only the
+     * groups this node coordinates, as a Kafka broker does (admin clients
+     * ask every broker and merge). */
+    if (kf_coord_check(k->c, id) != 0)
+        return 0;
     for (int32_t i = 0; i < k->n; i++)
         if (kf_str_eq(&k->v[i].GroupId, id))
             return 0;

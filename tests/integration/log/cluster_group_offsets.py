@@ -7,7 +7,8 @@ real group consumer (confluent-kafka / librdkafka):
   - every node's FindCoordinator names the same coordinator for a group;
     a node that is not it answers OffsetCommit and OffsetFetch with
     NOT_COORDINATOR (16); Produce to __consumer_offsets is refused
-    (INVALID_TOPIC_EXCEPTION, 17) and Metadata marks it internal;
+    (INVALID_TOPIC_EXCEPTION, 17) and Metadata marks it internal; only the
+    coordinator lists the group in ListGroups;
   - a group consumer reads 150 of 400 acknowledged records and commits
     the offset of the 101st (its committed() says so); the coordinator is
     SIGKILLed; the survivors name a new coordinator, and the same
@@ -97,6 +98,21 @@ def offset_fetch_error(node, group):
     pos = 4 + 2 + len(TOPIC) + 4 + 4 + 8  # ..., index, offset
     (mlen,) = struct.unpack_from(">h", r, pos)
     return struct.unpack_from(">h", r, pos + 2 + max(mlen, 0))[0]
+
+
+def list_groups(node):
+    """The group ids of a ListGroups v0 at node."""
+    r = raw_call(node, 16, 0, b"")
+    err, n = struct.unpack_from(">hi", r, 0)
+    assert err == 0, err
+    pos, out = 6, []
+    for _ in range(n):
+        for k in range(2):  # group id, protocol type
+            (ln,) = struct.unpack_from(">h", r, pos)
+            if k == 0:
+                out.append(r[pos + 2:pos + 2 + ln].decode())
+            pos += 2 + ln
+    return out
 
 
 def produce_offsets_topic_error(node):
@@ -225,6 +241,9 @@ def main():
         c2.commit(offsets=[TopicPartition(TOPIC, 0, end)], asynchronous=False)
         assert committed(c2) == end
         c2.close()
+        # Only the coordinator lists the group (every node has its offsets).
+        listed = {i: GROUP in list_groups(n) for i, n in survivors.items()}
+        assert listed == {i: i == new_coord for i in survivors}, listed
 
         # The killed node rejoins; then it loses its DATA/state and
         # re-derives the groups table from the replicated partition.
