@@ -6,8 +6,11 @@
  * Guarantees: the whole frame must be one JSON value (trailing bytes,
  * duplicate keys and \u0000 in strings are refused as bad_json — two
  * "rssi" keys in one object would otherwise mean whatever the parser
- * picked); an array longer than max_batch is refused before any element
- * is looked at; only integers count as integers (-61.0 is bad_rssi).
+ * picked); an array longer than max_batch is refused before it is
+ * decoded (its top-level elements are counted by a scan that allocates
+ * nothing, so such a frame is too_many_pings even if it is malformed past
+ * the element that went over); only integers count as integers (-61.0 is
+ * bad_rssi).
  * Details never quote the client's bytes (a byte position at most), so an
  * error frame is always valid UTF-8.  Allocation: jansson's own (it has
  * only a process-wide allocator hook, which a library file must not
@@ -83,12 +86,54 @@ int gw_ping_parse_json(const char *text, size_t len, const gw_ping_limits *lim, 
     return gw__ping_parse_json_slow(text, len, lim, now_ms, b);
 }
 
+/* Count the top-level elements of a JSON array without decoding it:
+ * brackets and braces nest, strings (with their escapes) are skipped, and
+ * each comma at depth 1 separates two elements.  Stops as soon as more
+ * than max elements have begun.  @return 1 if text is an array with more
+ * than max elements (so far as its structure goes), else 0 (not an array,
+ * small enough, or broken before that point: jansson says which). */
+static int array_too_long(const char *text, size_t len, size_t max)
+{
+    size_t i = 0;
+    while (i < len && (text[i] == ' ' || text[i] == '\t' || text[i] == '\n' || text[i] == '\r'))
+        i++;
+    if (i == len || text[i] != '[')
+        return 0;
+    size_t depth = 0, commas = 0;
+    for (; i < len; i++) {
+        char ch = text[i];
+        if (ch == '"') {
+            for (i++; i < len && text[i] != '"'; i++)
+                if (text[i] == '\\')
+                    i++; /* the escaped byte cannot end the string */
+            continue;
+        }
+        if (ch == '[' || ch == '{') {
+            depth++;
+        } else if (ch == ']' || ch == '}') {
+            if (--depth == 0)
+                return 0;
+        } else if (ch == ',' && depth == 1 && ++commas >= max) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 int gw__ping_parse_json_slow(const char *text, size_t len, const gw_ping_limits *lim,
                              int64_t now_ms, gw_ping_batch *b)
 {
     int rc = gw__ping_begin(b, lim);
     if (rc)
         return rc;
+    /* Count before decoding: a 64 KiB [{},{},...] would otherwise cost a
+     * DOM of ~20,000 objects before it is refused. */
+    if (array_too_long(text, len, lim->max_batch)) {
+        char d[96];
+        snprintf(d, sizeof(d), "more than %zu pings in one frame", lim->max_batch);
+        gw__ping_frame_error(b, GW_PE_TOO_MANY, d);
+        return 0;
+    }
     json_error_t jerr;
     /* Any value at the top: a scalar is one valid JSON value that is not a
      * ping (not_ping), not malformed JSON. */

@@ -389,6 +389,84 @@ static void test_json_out_of_memory(void **st)
     assert_true(saw_ok); /* enough allocations: the frame parses */
 }
 
+/* Arrays are counted before they are decoded: a 64 KiB [{},{},...] of
+ * ~16,000 elements is too_many_pings without a single jansson allocation;
+ * commas inside strings (escaped quotes too) and nested values are not
+ * elements; anything not an array, or broken before the limit, is left to
+ * jansson. */
+static void test_json_array_counted_before_decode(void **st)
+{
+    (void)st;
+    size_t n = 16000;
+    char *big = malloc(3 * n + 2);
+    size_t k = 0;
+    big[k++] = '[';
+    for (size_t i = 0; i < n; i++) {
+        memcpy(big + k, i ? ",{}" : "{}", i ? 3 : 2);
+        k += i ? 3 : 2;
+    }
+    big[k++] = ']';
+    jn_left = 1L << 40;
+    jn_live = 0;
+    long before = jn_left;
+    json_set_alloc_funcs(fail_malloc, count_free);
+    assert_int_equal(gw__ping_parse_json_slow(big, k, &LIM, NOW, &B), 0);
+    long used = before - jn_left;
+    /* Truncated after the 65th element began: still too many, undecoded. */
+    assert_int_equal(gw_ping_parse_json(big, 3 * 65, &LIM, NOW, &B), 0);
+    long used2 = before - jn_left;
+    json_set_alloc_funcs(malloc, free);
+    free(big);
+    assert_int_equal(used, 0);
+    assert_int_equal(used2, 0);
+    assert_int_equal(B.nerr, 1);
+    assert_string_equal(B.errs[0].code, "too_many_pings");
+    /* Not elements: commas in strings (with escaped quotes and
+     * backslashes), commas inside nested arrays and objects. */
+    char *t = malloc(4096);
+    strcpy(t, "  [\"");
+    for (int i = 0; i < 100; i++)
+        strcat(t, i % 3 ? ",\\\"," : ",\\\\,");
+    strcat(t, "\"]");
+    parse(t);
+    assert_int_equal(B.nerr, 1);
+    assert_string_equal(B.errs[0].code, "not_ping");
+    strcpy(t, "[[");
+    for (int i = 0; i < 100; i++)
+        strcat(t, "1,");
+    strcat(t, "1],{\"a\":[1,2,3],\"b\":{\"c\":1,\"d\":2}}]");
+    parse(t);
+    assert_int_equal(B.nerr, 2);
+    assert_string_equal(B.errs[0].code, "not_ping");
+    /* An object with many commas is one ping (missing fields, not too many). */
+    strcpy(t, "{");
+    for (int i = 0; i < 100; i++) {
+        char kv[32];
+        snprintf(kv, sizeof(kv), "\"k%d\":%d,", i, i);
+        strcat(t, kv);
+    }
+    strcat(t, "\"id\":\"x\"}");
+    parse(t);
+    assert_int_equal(B.nerr, 1);
+    assert_string_equal(B.errs[0].code, "missing_beacon");
+    /* Broken before the limit, or unterminated: jansson's bad_json. */
+    const char *broken[] = {"[", "[{},{", "[\"abc", "[\"\\", "[{}]]", "   ", "[,,,]"};
+    for (size_t i = 0; i < sizeof(broken) / sizeof(*broken); i++) {
+        parse(broken[i]);
+        assert_int_equal(B.nerr, 1);
+        assert_string_equal(B.errs[0].code, "bad_json");
+    }
+    /* Exactly the limit: decoded. */
+    strcpy(t, "[");
+    for (int i = 0; i < 64; i++)
+        strcat(t, i ? ",{}" : "{}");
+    strcat(t, "]");
+    parse(t);
+    assert_int_equal(B.nerr, 64);
+    assert_string_equal(B.errs[0].code, "missing_id");
+    free(t);
+}
+
 /* ---- protobuf ---- */
 
 static size_t pack_batch(Cairn__V1__BlePing *pings, size_t n, uint8_t **out)
@@ -624,6 +702,7 @@ int main(void)
         cmocka_unit_test(test_json_batch_limit),
         cmocka_unit_test(test_json_fast_path),
         cmocka_unit_test(test_json_out_of_memory),
+        cmocka_unit_test(test_json_array_counted_before_decode),
         cmocka_unit_test(test_pb_rules),
         cmocka_unit_test(test_json_pb_agree),
         cmocka_unit_test(test_ack_and_error_payloads),
