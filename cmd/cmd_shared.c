@@ -271,11 +271,16 @@ int cmd_gateway_proxy_flags(cn_cli *cli, gw_server_opts *so)
 
 int cmd_gateway_flags(cn_cli *cli, const char *listen_flag, uint64_t fd_reserve, gw_server_opts *so)
 {
-    int64_t maxc, idle, hs;
+    int64_t maxc, idle, hs, halfo;
+    uint64_t bufb;
     if (cn_cli_i64(cli, "max-conns", 1, 1000000, &maxc) ||
         cn_cli_duration_ms(cli, "idle-timeout", &idle) ||
-        cn_cli_duration_ms(cli, "handshake-timeout", &hs))
+        cn_cli_duration_ms(cli, "handshake-timeout", &hs) ||
+        cn_cli_size(cli, "max-buffer-bytes", &bufb) ||
+        cn_cli_i64(cli, "max-half-open", 0, 10000000, &halfo))
         return CN_EXIT_USAGE;
+    so->max_buffer_bytes = bufb;
+    so->max_half_open = (uint32_t)halfo;
     if (cmd_fd_budget(cli, (uint64_t)maxc, fd_reserve))
         return CN_EXIT_USAGE;
     if (idle < 100 || hs < 100)

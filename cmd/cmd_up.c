@@ -102,6 +102,11 @@ static cn_flag up_flags[] = {
      "serve wss:// and https:// on --listen: PEM certificate chain, leaf first (reloaded on "
      "SIGHUP)"},
     {"tls-key", "FILE", NULL, "the PEM private key of --tls-cert (reloaded on SIGHUP)"},
+    {"max-buffer-bytes", "SIZE", "256MiB",
+     "heap all connections' partial messages and unsent output may hold; beyond, the connection "
+     "growing is closed; 0: no limit"},
+    {"max-half-open", "N", "4096",
+     "connections not yet upgraded or answered at once; beyond, 503 at once; 0: no limit"},
     {"max-tls-handshakes", "N", "2048",
      "TLS handshakes in progress at once (~72 KB each); beyond, closed at once; 0: no limit"},
     {"trusted-proxies", "CIDR,...", NULL,

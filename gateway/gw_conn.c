@@ -23,6 +23,7 @@
 #include "cn_time.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -37,6 +38,26 @@ int64_t gw__now_ms(void)
 void gw__buf_track(gw_server *s, cn_buf *b, size_t before)
 {
     s->m.buffer_bytes += b->cap - before;
+}
+
+int gw__buf_append(gw_server *s, cn_buf *b, const void *p, size_t n)
+{
+    if (s->o.max_buffer_bytes && b->cap - b->len < n) {
+        /* The capacity cn_buf will grow to (doubling from 64): the budget
+         * holds for what is really allocated. */
+        size_t cap = b->cap ? b->cap : 64;
+        while (cap < b->len + n && cap <= SIZE_MAX / 2)
+            cap *= 2;
+        if (s->m.buffer_bytes + (cap - b->cap) > s->o.max_buffer_bytes) {
+            s->m.buffer_budget_refused++;
+            return CN_EOVERLOAD;
+        }
+    }
+    size_t before = b->cap;
+    if (cn_buf_append(b, p, n))
+        return CN_ENOMEM;
+    gw__buf_track(s, b, before);
+    return 0;
 }
 
 void gw__buf_free(gw_server *s, cn_buf *b)
@@ -111,6 +132,8 @@ void gw__conn_abort(gw_server *s, gw_conn *c, enum gw_disc why)
     c->errq = 0;
     if (!(c->flags & GW_CF_UNCOUNTED))
         gw__iptab_del(&s->ips, c->addr);
+    if (gw__half_open(c->state))
+        s->half_open--;
     if (c->flags & GW_CF_PARKED)
         s->nparked--;
     c->state = GW_ST_FREE;
@@ -189,12 +212,10 @@ int gw__conn_queue(gw_server *s, gw_conn *c, const void *p, size_t n, int is_err
         gw__conn_abort(s, c, GW_DISC_SLOW_READER);
         return -1;
     }
-    size_t before = c->out.cap;
-    if (cn_buf_append(&c->out, p, n)) {
+    if (gw__buf_append(s, &c->out, p, n)) {
         gw__conn_abort(s, c, GW_DISC_OVERLOAD);
         return -1;
     }
-    gw__buf_track(s, &c->out, before);
     if (is_err) {
         c->errq++;
         c->inflight++;
@@ -258,12 +279,10 @@ int gw__conn_send(gw_server *s, gw_conn *c, const void *p, size_t n)
         gw__conn_abort(s, c, GW_DISC_SLOW_READER);
         return -1;
     }
-    size_t before = c->out.cap;
-    if (cn_buf_append(&c->out, (const char *)p + done, n - done)) {
+    if (gw__buf_append(s, &c->out, (const char *)p + done, n - done)) {
         gw__conn_abort(s, c, GW_DISC_OVERLOAD);
         return -1;
     }
-    gw__buf_track(s, &c->out, before);
     gw__conn_arm(s, c);
     return 0;
 }
@@ -272,6 +291,8 @@ void gw__conn_finish(gw_server *s, gw_conn *c, const void *p, size_t n, enum gw_
 {
     if (c->state != GW_ST_OPEN)
         c->errq = 0; /* it held head_scan */
+    if (gw__half_open(c->state))
+        s->half_open--;
     c->state = GW_ST_CLOSING;
     c->disc = (uint8_t)why;
     c->deadline_ms = gw__now_ms() + GW_LINGER_MS;
@@ -447,12 +468,8 @@ void gw__conn_proxy_read(gw_server *s, gw_conn *c)
         return;
     }
     if (rc == CN_WANT_MORE) {
-        size_t before = c->in.cap;
-        if (cn_buf_append(&c->in, buf + have, take)) {
+        if (gw__buf_append(s, &c->in, buf + have, take))
             gw__conn_abort(s, c, GW_DISC_OVERLOAD);
-            return;
-        }
-        gw__buf_track(s, &c->in, before);
         return;
     }
     gw__buf_free(s, &c->in);

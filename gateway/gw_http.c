@@ -186,6 +186,7 @@ static void http_open(gw_server *s, gw_conn *c, const char *accept, unsigned cha
         return;
     }
     gw__buf_free(s, &c->in);
+    s->half_open--; /* from GW_ST_HEAD or GW_ST_AUTH */
     c->state = GW_ST_OPEN;
     c->errq = 0; /* was head_scan */
     c->deadline_ms = gw__now_ms() + s->o.idle_close_ms;
@@ -205,12 +206,10 @@ static void http_park(gw_server *s, gw_conn *c, const unsigned char *rest, size_
     gw__buf_free(s, &c->in);
     c->state = GW_ST_AUTH;
     if (nrest) {
-        size_t before = c->in.cap;
-        if (cn_buf_append(&c->in, rest, nrest)) {
+        if (gw__buf_append(s, &c->in, rest, nrest)) {
             gw__conn_abort(s, c, GW_DISC_OVERLOAD);
             return;
         }
-        gw__buf_track(s, &c->in, before);
     }
     gw__conn_arm(s, c);
 }
@@ -312,12 +311,10 @@ void gw__http_input(gw_server *s, gw_conn *c, unsigned char *p, size_t n)
         /* Keep at most one byte past the limit: enough for the parser to
          * say 431, never more than the limit in memory. */
         size_t room = lim.max_head + 1 > c->in.len ? lim.max_head + 1 - c->in.len : 0;
-        size_t before = c->in.cap;
-        if (cn_buf_append(&c->in, p, n < room ? n : room)) {
+        if (gw__buf_append(s, &c->in, p, n < room ? n : room)) {
             gw__conn_abort(s, c, GW_DISC_OVERLOAD);
             return;
         }
-        gw__buf_track(s, &c->in, before);
         buf = (const char *)c->in.data;
         len = c->in.len;
     }
@@ -326,12 +323,10 @@ void gw__http_input(gw_server *s, gw_conn *c, unsigned char *p, size_t n)
     int rc = ws_http_parse(buf, len, &scan, &lim, &req);
     if (rc == CN_WANT_MORE) {
         if (!c->in.len) {
-            size_t before = c->in.cap;
-            if (cn_buf_append(&c->in, p, n)) {
+            if (gw__buf_append(s, &c->in, p, n)) {
                 gw__conn_abort(s, c, GW_DISC_OVERLOAD);
                 return;
             }
-            gw__buf_track(s, &c->in, before);
         }
         c->head_scan = (uint16_t)(scan > UINT16_MAX ? UINT16_MAX : scan);
         return;

@@ -83,6 +83,10 @@ static void gw_metrics_totals(cn_prom *w, const gw_server *s, const gw_metrics *
     cn_prom_u64(w, "cairn_gateway_refused_total", af, m->refused_auth_budget);
     const char *vq[] = {"limit", "pending_verifications", NULL};
     cn_prom_u64(w, "cairn_gateway_refused_total", vq, m->verify_shed);
+    const char *ho[] = {"limit", "half_open", NULL};
+    cn_prom_u64(w, "cairn_gateway_refused_total", ho, m->refused_half_open);
+    const char *bb[] = {"limit", "buffer_bytes", NULL};
+    cn_prom_u64(w, "cairn_gateway_refused_total", bb, m->buffer_budget_refused);
     cn_prom_family(w, "cairn_gateway_handshakes_total", CN_PROM_COUNTER,
                    "WebSocket upgrades, by result.");
     const char *ok[] = {"result", "ok", NULL}, *bad[] = {"result", "failed", NULL};
@@ -188,6 +192,9 @@ int gw__metrics_render(gw_server *s, cn_buf *out)
     cn_prom_gauge(&w, "cairn_gateway_conn_buffer_bytes",
                   "Heap bytes connections hold now (partial input, unsent output).",
                   (int64_t)m->buffer_bytes);
+    cn_prom_gauge(&w, "cairn_gateway_connections_half_open",
+                  "Connections accepted, not yet upgraded or answered (--max-half-open).",
+                  (int64_t)s->half_open);
     cn_prom_gauge(&w, "cairn_gateway_pending_verifications",
                   "Handshakes waiting for their token's signature check (verifier thread).",
                   (int64_t)gw__verifier_pending(s->verifier));

@@ -106,10 +106,8 @@ static int msg_ctl_chunk(gw_server *s, gw_conn *c, const ws_event *ev, const uns
         *n = ev->len;
         return 1;
     }
-    size_t before = c->ctl.cap;
-    if (cn_buf_append(&c->ctl, ev->data, ev->len))
+    if (gw__buf_append(s, &c->ctl, ev->data, ev->len))
         return -1;
-    gw__buf_track(s, &c->ctl, before);
     if (!ev->msg_end)
         return 0;
     *p = c->ctl.data;
@@ -128,12 +126,10 @@ static int msg_event(gw_server *s, gw_conn *c, const ws_event *ev)
         if (ev->msg_end && !(c->flags & GW_CF_MSG_OPEN)) {
             msg_complete(s, c, ev->opcode, ev->data, ev->len); /* the common case: in place */
         } else {
-            size_t before = c->in.cap;
-            if (cn_buf_append(&c->in, ev->data, ev->len)) {
+            if (gw__buf_append(s, &c->in, ev->data, ev->len)) {
                 gw__conn_close_ws(s, c, WS_CLOSE_TRY_LATER, "overloaded", GW_DISC_OVERLOAD);
                 return -1;
             }
-            gw__buf_track(s, &c->in, before);
             c->flags |= GW_CF_MSG_OPEN;
             if (!ev->msg_end)
                 return 0;

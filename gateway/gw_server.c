@@ -55,6 +55,8 @@ void gw_server_opts_init(gw_server_opts *o)
     o->auth_fail_rate = 2;
     o->auth_fail_burst = 20;
     o->max_pending_verifications = 1024;
+    o->max_buffer_bytes = 256u << 20;
+    o->max_half_open = 4096;
 }
 
 static int server_listen(gw_server *s)
@@ -119,6 +121,11 @@ static void server_accept_one(gw_server *s, int fd, const struct sockaddr_storag
         refuse(s, fd, 503);
         return;
     }
+    if (s->o.max_half_open && s->half_open >= s->o.max_half_open) {
+        s->m.refused_half_open++;
+        refuse(s, fd, 503);
+        return;
+    }
     if (!via && gw__iptab_add(&s->ips, addr, s->o.max_conns_per_ip)) {
         s->m.refused_ip++;
         if (cn_log_enabled(CN_LOG_DEBUG)) {
@@ -147,6 +154,7 @@ static void server_accept_one(gw_server *s, int fd, const struct sockaddr_storag
         hs_ms = GW_DRAIN_HEAD_MS;
     c->deadline_ms = gw__now_ms() + hs_ms;
     s->nopen++;
+    s->half_open++;
     s->m.accepted++;
     gw__conn_arm(s, c);
 }

@@ -62,6 +62,17 @@ typedef struct gw_server_opts {
      * closed at its first bytes (the client retries), which bounds what a
      * flood of stalling handshakes can hold. */
     uint32_t max_tls_handshakes;
+    /* Heap bytes all connections' buffers (partial heads and messages,
+     * unsent output) may hold together (0: no limit).  A connection whose
+     * buffer would grow past it is closed (1013 "overloaded" when it can
+     * still be told, else dropped), so a flood of large partial messages
+     * or unread output cannot take the host's memory. */
+    uint64_t max_buffer_bytes;
+    /* Connections accepted but not yet upgraded or answered (request head,
+     * TLS or PROXY header pending, token being checked) at once (0: no
+     * limit); beyond, a new connection gets 503 at once, so slow-header
+     * floods cannot hold every slot while open players stay served. */
+    uint32_t max_half_open;
     /* Behind a proxy: "CIDR,..." of the proxies whose word on the client's
      * address is taken (NULL: none).  A connection from one of them sends
      * a PROXY protocol v1/v2 header first when proxy_protocol is set (a
@@ -76,7 +87,8 @@ typedef struct gw_server_opts {
  *  10 s, 20,000 conns, 0 per IP, 64 KiB messages, 100,000 in flight,
  *  development mode, 4 KiB socket buffers, 20 failed token checks per
  *  address then 2 per second, 1,024 pending token checks, 2,048 TLS
- *  handshakes in progress. */
+ *  handshakes in progress, 256 MiB of connection buffers, 4,096
+ *  half-open connections. */
 void gw_server_opts_init(gw_server_opts *o);
 
 /**

@@ -74,6 +74,12 @@ enum gw_disc {
     GW_DISC_N
 };
 
+/* Accepted, not yet a WebSocket or answered: what --max-half-open caps. */
+static inline int gw__half_open(uint8_t state)
+{
+    return state == GW_ST_HEAD || state == GW_ST_TLS || state == GW_ST_PROXY || state == GW_ST_AUTH;
+}
+
 /* conn flags */
 #define GW_CF_PARKED 0x01     /* read event removed by backpressure */
 #define GW_CF_MSG_OPEN 0x02   /* a data message has started (chunks seen) */
@@ -131,7 +137,9 @@ typedef struct gw_metrics {
     uint64_t tls_shed; /* closed at the first bytes: --max-tls-handshakes in progress */
     uint64_t tls_reloads_ok, tls_reloads_failed;
     uint64_t pp_ok, pp_local, pp_bad, xff_used, xff_bad;
-    uint64_t verify_shed; /* handshakes answered 503: the verifier's queue was full */
+    uint64_t verify_shed;           /* handshakes answered 503: the verifier's queue was full */
+    uint64_t buffer_budget_refused; /* connections closed: --max-buffer-bytes reached */
+    uint64_t refused_half_open;     /* accepts refused: --max-half-open connections */
 } gw_metrics;
 
 /* One client frame waiting for its ack inside a ticket. */
@@ -205,6 +213,7 @@ struct gw_server {
     uint32_t noutq;
     gw_conn *conns;
     uint32_t nconns, free_head, nopen;
+    uint32_t half_open; /* connections in a gw__half_open state */
     struct gw_parked {
         uint32_t slot, gen;
     } * parked; /* parked connections (stale entries skipped) */
@@ -268,6 +277,10 @@ void gw__conn_close_ws(gw_server *s, gw_conn *c, uint16_t code, const char *reas
 void gw__conn_abort(gw_server *s, gw_conn *c, enum gw_disc why);
 void gw__conn_unpark(gw_server *s, gw_conn *c);
 void gw__buf_free(gw_server *s, cn_buf *b);
+/* Append to a connection's buffer within --max-buffer-bytes (all
+ * connections' buffers together): 0; CN_EOVERLOAD (over the budget,
+ * counted); CN_ENOMEM.  The caller closes the connection on failure. */
+int gw__buf_append(gw_server *s, cn_buf *b, const void *p, size_t n);
 void gw__buf_track(gw_server *s, cn_buf *b, size_t before);
 int64_t gw__now_ms(void);
 

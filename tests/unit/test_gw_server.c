@@ -26,6 +26,9 @@
  *   - token checks run on the verifier thread: while one hangs the loop
  *     serves other connections, the waiting handshake (and bytes behind
  *     its head) resumes when it ends, a full queue answers 503;
+ *   - --max-buffer-bytes closes the connection whose buffer would pass
+ *     it; --max-half-open answers 503 past that many unfinished
+ *     handshakes while open players are served;
  *   - player tokens: a repeated token is verified once; forged tokens
  *     cost a verification each only within the address's budget of failed
  *     checks (then 429, no verification), cached answers stay free.
@@ -1272,6 +1275,117 @@ static void test_token_checks_do_not_block_the_loop(void **st)
     pthread_cond_destroy(&vgate.cv);
 }
 
+/* ---- memory budget and half-open cap ----------------------------------------- */
+
+static void tweak_budget(gw_server_opts *o)
+{
+    o->max_buffer_bytes = 100000;
+}
+
+static void tweak_half_open(gw_server_opts *o)
+{
+    o->max_half_open = 2;
+}
+
+/* The start of a masked text message of total bytes: its header and the
+ * first `part` bytes of payload ('a's), written while the loop runs. */
+static void send_partial(fx *f, int fd, size_t total, size_t part)
+{
+    static unsigned char fr[70000];
+    const uint8_t mask[4] = {3, 1, 4, 1};
+    fr[0] = 0x81;
+    fr[1] = 0x80 | 126;
+    fr[2] = (unsigned char)(total >> 8);
+    fr[3] = (unsigned char)total;
+    memcpy(fr + 4, mask, 4);
+    for (size_t i = 0; i < part; i++)
+        fr[8 + i] = (unsigned char)('a' ^ mask[i % 4]);
+    size_t n = 8 + part, off = 0;
+    for (int t = 0; t < 20000 && off < n; t++) {
+        ssize_t w = write(fd, fr + off, n - off);
+        if (w > 0)
+            off += (size_t)w;
+        event_base_loop(f->base, EVLOOP_NONBLOCK);
+        if (w <= 0)
+            usleep(200);
+    }
+    assert_int_equal(off, n);
+}
+
+/* --max-buffer-bytes holds for all connections together: a second
+ * connection gathering a large message past it is closed with 1013 while
+ * the first keeps its partial message and stays open. */
+static void test_buffer_budget_closes_the_connection_that_grows(void **st)
+{
+    (void)st;
+    fx_tweak = tweak_budget;
+    fx f;
+    int rc = fx_open(&f, 4);
+    fx_tweak = NULL;
+    assert_int_equal(rc, 0);
+    static char ab[8192], bb[8192];
+    size_t al = 0, bl = 0;
+    int a = client_connect(&f);
+    handshake(&f, a, ab, sizeof(ab), &al);
+    uint32_t sa = open_slot(&f);
+    int b = client_connect(&f);
+    handshake(&f, b, bb, sizeof(bb), &bl);
+    send_partial(&f, a, 60000, 50000);
+    for (int t = 0; t < 2000 && f.srv->conns[sa].in.len < 50000; t++)
+        pump(&f, 1);
+    assert_int_equal(f.srv->conns[sa].in.len, 50000);
+    send_partial(&f, b, 60000, 50000);
+    assert_true(wait_for(&f, b, bb, sizeof(bb), &bl, "overloaded", 10000));
+    assert_int_equal(close_code_in(bb, bl), 1013);
+    assert_true(f.srv->m.buffer_budget_refused >= 1);
+    assert_true(f.srv->m.buffer_bytes <= 100000);
+    assert_int_equal(f.srv->conns[sa].state, GW_ST_OPEN);
+    assert_int_equal(f.srv->conns[sa].in.len, 50000);
+    close(a);
+    close(b);
+    fx_close(&f);
+}
+
+/* --max-half-open: connections that send no request head hold at most
+ * that many slots; the next connection gets 503 at once, an open player
+ * is still served, and a slot frees when a half-open one goes. */
+static void test_half_open_connections_capped(void **st)
+{
+    (void)st;
+    fx_tweak = tweak_half_open;
+    fx f;
+    int rc = fx_open(&f, 16);
+    fx_tweak = NULL;
+    assert_int_equal(rc, 0);
+    static char pb[8192], hb[4096];
+    size_t pl = 0, hl = 0;
+    int p = client_connect(&f);
+    handshake(&f, p, pb, sizeof(pb), &pl);
+    assert_int_equal(f.srv->half_open, 0);
+    int h1 = client_connect(&f), h2 = client_connect(&f);
+    pump(&f, 50);
+    assert_int_equal(f.srv->half_open, 2);
+    int h3 = client_connect(&f);
+    assert_true(wait_for(&f, h3, hb, sizeof(hb), &hl, "\r\n\r\n", 10000));
+    assert_non_null(strstr(hb, "HTTP/1.1 503"));
+    assert_int_equal(f.srv->m.refused_half_open, 1);
+    close(h3);
+    send_ping(p, "still-served");
+    assert_true(wait_for(&f, p, pb, sizeof(pb), &pl, "{\"ack\":[\"still-served\"]}", 10000));
+    close(h1);
+    for (int t = 0; t < 2000 && f.srv->half_open != 1; t++)
+        pump(&f, 1);
+    assert_int_equal(f.srv->half_open, 1);
+    int h4 = client_connect(&f);
+    hl = 0;
+    handshake(&f, h4, hb, sizeof(hb), &hl);
+    assert_int_equal(f.srv->half_open, 1); /* h2 */
+    close(h4);
+    close(h2);
+    close(p);
+    fx_close(&f);
+}
+
 int main(void)
 {
     evthread_use_pthreads();
@@ -1295,6 +1409,8 @@ int main(void)
         cmocka_unit_test(test_acks_of_one_wake_leave_in_one_write),
         cmocka_unit_test(test_unread_error_frames_hold_the_connection_back),
         cmocka_unit_test(test_token_checks_do_not_block_the_loop),
+        cmocka_unit_test(test_buffer_budget_closes_the_connection_that_grows),
+        cmocka_unit_test(test_half_open_connections_capped),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
