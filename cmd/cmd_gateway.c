@@ -46,7 +46,8 @@ typedef struct gwc {
     const char *port_file;
     int port;
     int draining;
-    int tls; /* --tls-cert given: SIGHUP reloads it (else SIGHUP is ignored) */
+    int log_failed; /* the log failed: drained, exit 1 */
+    int tls;        /* --tls-cert given: SIGHUP reloads it (else SIGHUP is ignored) */
 } gwc;
 
 static cn_flag gw_flags[] = {
@@ -91,6 +92,9 @@ static cn_flag gw_flags[] = {
      "--brokers: give up on a message after this (never acked)"},
     {"sock-buf", "SIZE", "4KiB", "kernel socket send/receive buffer per connection"},
     {"port-file", "PATH", NULL, "write the bound port here once listening (for tests)"},
+    {"stay-up-on-log-failure", NULL, NULL,
+     "with a log of its own: keep serving (/healthz 503) after the log failed instead of "
+     "draining and exiting 1"},
     {"reuseport", NULL, NULL, "bind with SO_REUSEPORT (set by --workers for its workers)"},
 };
 
@@ -158,6 +162,18 @@ static void gwc_sighup(evutil_socket_t sig, short what, void *ud)
         cn_log_error("gw", "SIGHUP: TLS certificate not reloaded, the old one stays: %s", err);
     else
         cn_log_info("gw", "SIGHUP: TLS certificate reloaded for new connections");
+}
+
+/* The log failed (gw_server_watch_log logged why): drain, then exit 1 so
+ * a supervisor restarts us and recovery runs. */
+static void gwc_log_failed(void *ud)
+{
+    gwc *g = ud;
+    g->log_failed = 1;
+    if (g->draining)
+        return;
+    g->draining = 1;
+    gw_server_drain(g->srv, gwc_drained, g);
 }
 
 static int gwc_signals(gwc *g, struct event **term, struct event **intr, struct event **hup)
@@ -338,6 +354,9 @@ static int gwc_serve(gwc *g, cn_cli *cli, gw_server_opts *so, const char *broker
     }
     if (cmd_gateway_start(&g->srv, g->base, sink, so, cli, "listen"))
         goto out;
+    if (log)
+        gw_server_watch_log(g->srv, log, cn_cli_bool(cli, "stay-up-on-log-failure"), gwc_log_failed,
+                            g);
     if (gwc_signals(g, &sigterm, &sigint, &sighup))
         goto out;
     const char *pf = cn_cli_str(cli, "port-file");
@@ -349,7 +368,7 @@ static int gwc_serve(gwc *g, cn_cli *cli, gw_server_opts *so, const char *broker
                 gw_server_port(g->srv), so->tls_cert ? "wss" : "ws", so->node, sink->kind, topic,
                 sink->partitions, so->has_auth_key ? "" : ", DEVELOPMENT MODE: no --auth-key");
     event_base_dispatch(g->base);
-    status = sink->failed ? CN_EXIT_FAIL : CN_EXIT_OK;
+    status = sink->failed || g->log_failed ? CN_EXIT_FAIL : CN_EXIT_OK;
 out:
     if (sigterm)
         event_free(sigterm);

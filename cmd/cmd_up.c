@@ -115,6 +115,9 @@ static cn_flag up_flags[] = {
      "connections from --trusted-proxies start with a PROXY protocol v1/v2 header"},
     {"max-conns", "N", "18000", "player connections at once (the table is allocated at start)"},
     {"batch", "N", "4096", "worker: input records per RocksDB commit and hunt-events append"},
+    {"stay-up-on-log-failure", NULL, NULL,
+     "with a log of its own: keep serving (/healthz 503) after the log failed instead of "
+     "draining and exiting 1"},
     {"port-file", "PATH", NULL, "write the bound HTTP port here once serving (for tests)"},
 };
 
@@ -210,6 +213,15 @@ static void up_on_hunt_failed(evutil_socket_t fd, short what, void *ud)
     (void)what;
     u->status = CN_EXIT_FAIL;
     up_drain(u, "hunt worker failed");
+}
+
+/* The log failed (the gateway logged why): drain, exit 1. */
+static void up_log_failed(void *ud)
+{
+    up *u = ud;
+    u->status = CN_EXIT_FAIL;
+    if (!u->draining)
+        up_drain(u, "the log failed");
 }
 
 /* ---- setup ------------------------------------------------------------------ */
@@ -308,6 +320,8 @@ static int up_listen(up *u, cn_cli *cli, up_cfg *c)
         return rc;
     gw_server_set_http_other(u->gw, gw_proxy_take, u->proxy);
     gw_server_set_metrics_extra(u->gw, up_metrics, u);
+    gw_server_watch_log(u->gw, u->log, cn_cli_bool(cli, "stay-up-on-log-failure"), up_log_failed,
+                        u);
     return 0;
 }
 

@@ -84,9 +84,12 @@ static void http_plain(gw_server *s, gw_conn *c, const ws_http_req *req, const u
     cn_buf_reset(&s->frame);
     int rc;
     if (healthz) {
-        const char *body = s->draining ? "draining\n" : "ok\n";
-        rc = ws_http_write_response(&s->frame, s->draining ? 503 : 200, "text/plain", body,
-                                    strlen(body), 0);
+        int log_ok = gw__server_log_ok(s);
+        const char *body = !log_ok       ? "log failed: appends refused until restarted\n"
+                           : s->draining ? "draining\n"
+                                         : "ok\n";
+        rc = ws_http_write_response(&s->frame, log_ok && !s->draining ? 200 : 503, "text/plain",
+                                    body, strlen(body), 0);
     } else {
         rc = gw__metrics_render(s, &s->tmp);
         if (!rc && s->metrics_extra)

@@ -199,5 +199,9 @@ int gw__metrics_render(gw_server *s, cn_buf *out)
                   "Handshakes waiting for their token's signature check (verifier thread).",
                   (int64_t)gw__verifier_pending(s->verifier));
     cn_prom_gauge(&w, "cairn_gateway_draining", "1 while draining.", s->draining);
+    cn_prom_gauge(&w, "cairn_gateway_log_healthy",
+                  "0 once the log this process owns failed (appends refused until restarted); "
+                  "1 otherwise, also without a log of its own.",
+                  gw__server_log_ok(s));
     return w.err;
 }

@@ -19,6 +19,7 @@
 #include "cn_err.h"
 #include "cn_log.h"
 #include "cn_time.h"
+#include "lg.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -219,11 +220,43 @@ void gw__server_resume_parked(gw_server *s)
     s->nparked_ents = keep;
 }
 
+int gw__server_log_ok(gw_server *s)
+{
+    if (!s->watched)
+        return 1;
+    if (s->log_failed)
+        return 0;
+    if (lg_health(s->watched, NULL) == 0)
+        return 1;
+    s->log_failed = 1;
+    cn_log_error("gw",
+                 "THE LOG FAILED (an fdatasync or index commit failed; see above): every append "
+                 "is refused until this process restarts and recovery runs; /healthz answers "
+                 "503%s",
+                 s->keep_running ? "; staying up (--stay-up-on-log-failure)"
+                                 : "; stopping with a non-zero exit status");
+    return 0;
+}
+
+void gw_server_watch_log(gw_server *s, lg_log *log, int keep_running, void (*on_fail)(void *ud),
+                         void *ud)
+{
+    s->watched = log;
+    s->keep_running = keep_running;
+    s->on_log_fail = on_fail;
+    s->on_log_fail_ud = ud;
+}
+
 static void server_tick(evutil_socket_t fd, short what, void *arg)
 {
     gw_server *s = arg;
     (void)fd;
     (void)what;
+    if (!gw__server_log_ok(s) && !s->keep_running && s->on_log_fail) {
+        void (*fn)(void *) = s->on_log_fail;
+        s->on_log_fail = NULL; /* once */
+        fn(s->on_log_fail_ud);
+    }
     if (!s->nparked)
         return;
     int64_t now = gw__now_ms();

@@ -143,6 +143,19 @@ void gw_server_mem_get(const gw_server *s, gw_server_mem *m);
  */
 void gw_server_free(gw_server *s);
 
+/**
+ * Watch the log this process owns (the one gw_sink_log appends to): once a
+ * second, and on every /healthz and /metrics, lg_health.  Once it reports
+ * the log failed (an fdatasync or index commit failed: every append is
+ * refused until the process restarts and recovery runs), /healthz answers
+ * 503 "log failed ...", /metrics says cairn_gateway_log_healthy 0, one
+ * error line is logged, and — unless keep_running — on_fail(ud) is called
+ * once on the loop thread (the command drains and exits non-zero, so a
+ * supervisor restarts it).  log is borrowed and must outlive the server.
+ */
+void gw_server_watch_log(gw_server *s, lg_log *log, int keep_running, void (*on_fail)(void *ud),
+                         void *ud);
+
 /* ---- composing the gateway with other HTTP services (cairn up) ---------- */
 
 /**

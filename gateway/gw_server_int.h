@@ -243,6 +243,11 @@ struct gw_server {
     void *drain_ud;
     gw_http_other_fn http_other; /* other paths: handed over (cairn up) */
     void *http_other_ud;
+    lg_log *watched;  /* gw_server_watch_log: the process's own log, or NULL */
+    int log_failed;   /* it failed (sticky): reported, on_fail called */
+    int keep_running; /* do not call on_fail */
+    void (*on_log_fail)(void *);
+    void *on_log_fail_ud;
     gw_metrics_extra_fn metrics_extra; /* more /metrics text (cairn up) */
     void *metrics_extra_ud;
     gw_metrics m;
@@ -368,6 +373,9 @@ void gw__refuse_write(gw_server *s, int fd, int status);
 int gw__server_count_client(gw_server *s, gw_conn *c, const unsigned char full[16],
                             const char *how);
 void gw__server_maybe_drained(gw_server *s);
+/* Is the watched log healthy (1 without one)?  Notices a failure (logs
+ * it once); on_fail is called by the 1 s tick, never from here. */
+int gw__server_log_ok(gw_server *s);
 void gw__server_resume_parked(gw_server *s);
 void gw__server_parked_compact(gw_server *s);
 

@@ -29,6 +29,9 @@
  *   - --max-buffer-bytes closes the connection whose buffer would pass
  *     it; --max-half-open answers 503 past that many unfinished
  *     handshakes while open players are served;
+ *   - a failed log (fdatasync EIO) shows on /healthz (503) and /metrics at
+ *     once, and the watcher asks the command to stop once (unless told
+ *     to keep running);
  *   - player tokens: a repeated token is verified once; forged tokens
  *     cost a verification each only within the address's budget of failed
  *     checks (then 429, no verification), cached answers stay free.
@@ -1386,6 +1389,82 @@ static void test_half_open_connections_capped(void **st)
     fx_close(&f);
 }
 
+/* ---- a failed log ------------------------------------------------------------- */
+
+static int log_fail_calls;
+static void on_log_fail(void *ud)
+{
+    (void)ud;
+    log_fail_calls++;
+}
+
+static void http_get(fx *f, const char *path, char *buf, size_t cap, const char *needle)
+{
+    char req[128];
+    int n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", path);
+    size_t len = 0;
+    int fd = client_connect(f);
+    assert_int_equal(write(fd, req, (size_t)n), n);
+    int ok = wait_for(f, fd, buf, cap, &len, needle, 10000);
+    if (!ok)
+        print_message("GET %s: no '%s' in %zu bytes: %.300s\n", path, needle, len, buf);
+    assert_true(ok);
+    close(fd);
+}
+
+/* fdatasync fails (EIO): the log is failed for good.  The gateway that
+ * owns it says so on /healthz (503) and /metrics (log_healthy 0) at once,
+ * and its 1 s tick calls on_fail exactly once (the command drains and
+ * exits 1) — not at all with keep_running. */
+static void run_failed_log(int keep_running)
+{
+    fx f;
+    assert_int_equal(fx_open(&f, 8), 0);
+    log_fail_calls = 0;
+    gw_server_watch_log(f.srv, f.log, keep_running, on_log_fail, NULL);
+    static char buf[65536];
+    http_get(&f, "/healthz", buf, sizeof(buf), "ok");
+    assert_non_null(strstr(buf, "HTTP/1.1 200"));
+    http_get(&f, "/metrics", buf, sizeof(buf), "cairn_gateway_draining");
+    assert_non_null(strstr(buf, "cairn_gateway_log_healthy 1"));
+    pump(&f, 1200);
+    assert_int_equal(log_fail_calls, 0);
+    int fd = client_connect(&f);
+    size_t len = 0;
+    handshake(&f, fd, buf, sizeof(buf), &len);
+    send_ping(fd, "ok-first"); /* the segment exists: the next sync is the round's */
+    assert_true(wait_for(&f, fd, buf, sizeof(buf), &len, "ok-first", 10000));
+    gate_fail_sync = 1;
+    send_ping(fd, "fails-the-log");
+    assert_true(wait_for(&f, fd, buf, sizeof(buf), &len, "log unavailable", 10000));
+    gate_fail_sync = 0;
+    close(fd);
+    assert_int_equal(lg_health(f.log, NULL), CN_EPANIC);
+    http_get(&f, "/healthz", buf, sizeof(buf), "log failed");
+    assert_non_null(strstr(buf, "HTTP/1.1 503"));
+    http_get(&f, "/metrics", buf, sizeof(buf), "cairn_gateway_draining");
+    assert_non_null(strstr(buf, "cairn_gateway_log_healthy 0"));
+    for (int t = 0; t < 100 && log_fail_calls == 0; t++)
+        pump(&f, 50);
+    pump(&f, 2500); /* at least two more ticks */
+    assert_int_equal(log_fail_calls, keep_running ? 0 : 1);
+    http_get(&f, "/healthz", buf, sizeof(buf), "log failed");
+    assert_non_null(strstr(buf, "HTTP/1.1 503"));
+    fx_close(&f);
+}
+
+static void test_failed_log_reported_and_stops_the_process(void **st)
+{
+    (void)st;
+    run_failed_log(0);
+}
+
+static void test_failed_log_keep_running(void **st)
+{
+    (void)st;
+    run_failed_log(1);
+}
+
 int main(void)
 {
     evthread_use_pthreads();
@@ -1411,6 +1490,8 @@ int main(void)
         cmocka_unit_test(test_token_checks_do_not_block_the_loop),
         cmocka_unit_test(test_buffer_budget_closes_the_connection_that_grows),
         cmocka_unit_test(test_half_open_connections_capped),
+        cmocka_unit_test(test_failed_log_reported_and_stops_the_process),
+        cmocka_unit_test(test_failed_log_keep_running),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
