@@ -23,13 +23,11 @@
 # The generated files are committed with this script, so the build never
 # needs the definitions.  `gen_kafka.py --check` regenerates into memory and
 # fails if a committed file differs, is missing, or is a kf_msgs_*.c the
-# generator no longer writes (test_kf_codec runs it on every build).
-# scripts/kafka-spec/ holds the definitions of the APIs in API_RANGES and
-# error-codes.tsv, copied from Apache Kafka (Apache License 2.0; its LICENSE
-# and NOTICE are beside them); add an API's two files there when adding it.
+# generator no longer writes (test_kf_codec runs it when CAIRN_KAFKA_SPEC
+# names the definitions).
 #
 # Usage: scripts/gen_kafka.py [--spec DIR] [--out DIR] [--check]
-#   (--spec defaults to $CAIRN_KAFKA_SPEC, then scripts/kafka-spec)
+#   (--spec defaults to $CAIRN_KAFKA_SPEC)
 
 import argparse
 import json
@@ -846,10 +844,8 @@ def fence_format(text):
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--spec", default=os.environ.get("CAIRN_KAFKA_SPEC") or os.path.join(
-                        os.path.dirname(os.path.abspath(__file__)), "kafka-spec"),
-                    help="Apache Kafka's message definitions (default: $CAIRN_KAFKA_SPEC, "
-                         "then scripts/kafka-spec)")
+    ap.add_argument("--spec", default=os.environ.get("CAIRN_KAFKA_SPEC"),
+                    help="Apache Kafka's message definitions (default: $CAIRN_KAFKA_SPEC)")
     ap.add_argument("--out", default=os.path.join(here, "..", "log", "kafka"))
     ap.add_argument("--check", action="store_true",
                     help="compare with the committed files instead of writing")
