@@ -24,12 +24,17 @@
 # needs the definitions.  `gen_kafka.py --check` regenerates into memory and
 # fails if a committed file differs, is missing, or is a kf_msgs_*.c the
 # generator no longer writes (test_kf_codec runs it when CAIRN_KAFKA_SPEC
-# names the definitions).
+# names the definitions).  The definitions are not part of this repository;
+# so that a plain clone can still tell a generated file edited by hand, the
+# generator also writes kf_msgs.sha256 (the SHA-256 of every file it wrote),
+# and `gen_kafka.py --verify-manifest` checks the committed files against it
+# without the definitions (test_kf_codec runs that otherwise).
 #
-# Usage: scripts/gen_kafka.py [--spec DIR] [--out DIR] [--check]
+# Usage: scripts/gen_kafka.py [--spec DIR] [--out DIR] [--check | --verify-manifest]
 #   (--spec defaults to $CAIRN_KAFKA_SPEC)
 
 import argparse
+import hashlib
 import json
 import os
 import sys
@@ -841,6 +846,39 @@ def fence_format(text):
     return text[:end] + "/* clang-format off */\n" + text[end:]
 
 
+MANIFEST = "kf_msgs.sha256"
+
+
+def manifest_text(files):
+    """'<sha256>  <name>' for every generated file, sorted by name."""
+    return "".join("%s  %s\n" % (hashlib.sha256(text.encode("utf-8")).hexdigest(), name)
+                   for name, text in sorted(files.items()))
+
+
+def verify_manifest(out):
+    """Without the definitions: every file the manifest names is unchanged
+    and no kf_msgs_*.c is outside it.  0 or 1."""
+    bad, names = 0, set()
+    with open(os.path.join(out, MANIFEST), encoding="utf-8") as f:
+        for line in f:
+            digest, name = line.split()
+            names.add(name)
+            try:
+                with open(os.path.join(out, name), "rb") as g:
+                    cur = hashlib.sha256(g.read()).hexdigest()
+            except OSError:
+                cur = None
+            if cur != digest:
+                print("gen_kafka: %s differs from what the generator wrote (edited by hand? "
+                      "change scripts/gen_kafka.py and regenerate)" % name, file=sys.stderr)
+                bad = 1
+    for n in sorted(os.listdir(out)):
+        if n.startswith("kf_msgs_") and n.endswith(".c") and n not in names:
+            print("gen_kafka: %s is not a generated file; remove it" % n, file=sys.stderr)
+            bad = 1
+    return bad
+
+
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
     ap = argparse.ArgumentParser(description=__doc__)
@@ -849,12 +887,17 @@ def main():
     ap.add_argument("--out", default=os.path.join(here, "..", "log", "kafka"))
     ap.add_argument("--check", action="store_true",
                     help="compare with the committed files instead of writing")
+    ap.add_argument("--verify-manifest", action="store_true",
+                    help="without the definitions: check the committed files against %s" % MANIFEST)
     a = ap.parse_args()
+    if a.verify_manifest:
+        return verify_manifest(a.out)
     if not a.spec:
         ap.error("give --spec DIR (or CAIRN_KAFKA_SPEC): Apache Kafka's message definitions")
     files = gen(a.spec)
     files["kf_errors.h"] = gen_errors(a.spec)
     files = {name: fence_format(text) for name, text in files.items()}
+    files[MANIFEST] = manifest_text(files)
     stray = sorted(n for n in os.listdir(a.out)
                    if n.startswith("kf_msgs_") and n.endswith(".c") and n not in files)
     bad = 0
