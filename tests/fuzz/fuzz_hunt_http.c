@@ -109,12 +109,8 @@ static int fz_drain_client(int fd, char *got, size_t cap, size_t *n)
 
 static int fz_connect(void)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {0};
-    a.sin_family = AF_INET;
-    a.sin_port = htons((uint16_t)hunt_http_port(fz_http));
-    a.sin_addr.s_addr = htonl(0x7f000001u);
-    if (connect(fd, (struct sockaddr *)&a, sizeof(a)))
+    int fd = cn_test_loopback_connect(hunt_http_port(fz_http));
+    if (fd < 0)
         abort();
     fcntl(fd, F_SETFL, O_NONBLOCK);
     return fd;

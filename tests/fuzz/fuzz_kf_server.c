@@ -112,12 +112,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fz_init();
     if (size < 1 || size > 65536)
         return 0;
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {0};
-    a.sin_family = AF_INET;
-    a.sin_port = htons((uint16_t)kf_server_port(fz_srv));
-    a.sin_addr.s_addr = htonl(0x7f000001u);
-    if (connect(fd, (struct sockaddr *)&a, sizeof(a)))
+    int fd = cn_test_loopback_connect(kf_server_port(fz_srv));
+    if (fd < 0)
         abort();
     fcntl(fd, F_SETFL, O_NONBLOCK);
     size_t chunk = (size_t)(data[0] >> 1) + 1;

@@ -7,10 +7,14 @@
 
 #include "cn_alloc.h"
 
+#include <arpa/inet.h>
 #include <ftw.h>
+#include <netinet/in.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 char *cn_test_tmpdir(const char *tag)
@@ -99,4 +103,25 @@ long cn_test_alloc_live(void)
 void cn_test_alloc_reset(void)
 {
     cn_alloc_set_hooks(NULL);
+}
+
+int cn_test_loopback_connect(int port)
+{
+    static uint32_t next;
+    for (int tries = 0; tries < 64; tries++) {
+        uint32_t n = next++ % 0xfe0000u; /* stays below 127.255.0.1 */
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        if (fd < 0)
+            return -1;
+        struct sockaddr_in src = {0}, dst = {0};
+        src.sin_family = dst.sin_family = AF_INET;
+        src.sin_addr.s_addr = htonl(0x7f010001u + n); /* 127.1.0.1 onwards, inside 127/8 */
+        dst.sin_addr.s_addr = htonl(0x7f000001u);
+        dst.sin_port = htons((uint16_t)port);
+        if (bind(fd, (struct sockaddr *)&src, sizeof(src)) == 0 &&
+            connect(fd, (struct sockaddr *)&dst, sizeof(dst)) == 0)
+            return fd;
+        close(fd);
+    }
+    return -1;
 }

@@ -23,4 +23,11 @@ long cn_test_alloc_live(void);
 /** Restore libc allocation. */
 void cn_test_alloc_reset(void);
 
+/** A blocking TCP connection to 127.0.0.1:port from a source address that
+ *  changes with every call (127.1.0.1, 127.1.0.2, ...): a fuzz target that
+ *  opens and closes one connection per input leaves each closed one in
+ *  TIME_WAIT, and from one source address it would run out of ephemeral
+ *  ports after some ten thousand inputs.  Returns the fd, or -1. */
+int cn_test_loopback_connect(int port);
+
 #endif
