@@ -42,14 +42,14 @@ struct gw_verifier {
     int started;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    int stop;                  /* under mu */
-    gw_vjob *todo, *todo_tail; /* under mu: FIFO for the thread */
-    gw_vjob *done;             /* under mu: answers for the loop (LIFO, reversed) */
-    gw_vjob *free_jobs;        /* loop thread only */
-    gw_vjob *jobs;             /* the one allocation */
-    uint32_t pending;          /* loop thread: submitted, answer not handled */
-    uint32_t cap;              /* queue_cap */
-    gw_verify_fn fn;           /* under mu (tests): instead of auth_token_verify */
+    int stop;                         /* under mu */
+    gw_vjob *queue_head, *queue_tail; /* under mu: FIFO for the thread */
+    gw_vjob *done;                    /* under mu: answers for the loop (LIFO, reversed) */
+    gw_vjob *free_jobs;               /* loop thread only */
+    gw_vjob *jobs;                    /* the one allocation */
+    uint32_t pending;                 /* loop thread: submitted, answer not handled */
+    uint32_t cap;                     /* queue_cap */
+    gw_verify_fn fn;                  /* under mu (tests): instead of auth_token_verify */
     void *fn_ud;
     unsigned char pk[AUTH_TOKEN_PK_LEN];
     struct event *done_ev;
@@ -60,14 +60,14 @@ static void *verify_main(void *arg)
     gw_verifier *v = arg;
     pthread_mutex_lock(&v->mu);
     for (;;) {
-        while (!v->todo && !v->stop)
+        while (!v->queue_head && !v->stop)
             pthread_cond_wait(&v->cv, &v->mu);
         if (v->stop)
             break;
-        gw_vjob *j = v->todo;
-        v->todo = j->next;
-        if (!v->todo)
-            v->todo_tail = NULL;
+        gw_vjob *j = v->queue_head;
+        v->queue_head = j->next;
+        if (!v->queue_head)
+            v->queue_tail = NULL;
         gw_verify_fn fn = v->fn;
         void *ud = v->fn_ud;
         pthread_mutex_unlock(&v->mu);
@@ -175,11 +175,11 @@ int gw__verifier_submit(gw_verifier *v, uint32_t slot, uint32_t gen, const char 
     memcpy(j->accept, accept, WS_ACCEPT_LEN + 1);
     v->pending++;
     pthread_mutex_lock(&v->mu);
-    if (v->todo_tail)
-        v->todo_tail->next = j;
+    if (v->queue_tail)
+        v->queue_tail->next = j;
     else
-        v->todo = j;
-    v->todo_tail = j;
+        v->queue_head = j;
+    v->queue_tail = j;
     pthread_cond_signal(&v->cv);
     pthread_mutex_unlock(&v->mu);
     return 0;

@@ -17,6 +17,7 @@
  */
 #include "cn_buf.h"
 #include "cn_err.h"
+#include "cn_benchutil.h"
 #include "cn_testutil.h"
 #include "cn_time.h"
 #include "lg.h"
@@ -41,45 +42,9 @@ typedef struct bench_cfg {
     double append_seconds;
 } bench_cfg;
 
-static int cmp_dbl(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof(double), cmp_dbl);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 static double secs_since(uint64_t t0)
 {
     return (double)(cn_mono_ns() - t0) / 1e9;
-}
-
-/* ---- raw fdatasync rate ------------------------------------------------ */
-
-static double fsync_rate_once(const char *dir)
-{
-    char path[4096];
-    snprintf(path, sizeof(path), "%s/fsync.bin", dir);
-    int fd = open(path, O_CREAT | O_RDWR | O_TRUNC, 0644);
-    if (fd < 0)
-        return 0;
-    char buf[4096];
-    memset(buf, 'x', sizeof(buf));
-    int n = 0;
-    uint64_t t0 = cn_mono_ns();
-    while (secs_since(t0) < 1.0) {
-        if (pwrite(fd, buf, sizeof(buf), (off_t)n * 4096) != (ssize_t)sizeof(buf) || fdatasync(fd))
-            break;
-        n++;
-    }
-    double r = n / secs_since(t0);
-    close(fd);
-    unlink(path);
-    return r;
 }
 
 /* ---- one durability barrier over several files --------------------------- */
@@ -207,9 +172,9 @@ static void bench_sync_modes(const bench_cfg *c, int nfiles)
         pthread_barrier_destroy(&go[s]);
         pthread_barrier_destroy(&done[s]);
     }
-    double one = median(r[ONE], c->runs);
+    double one = cn_bench_median(r[ONE], c->runs);
     for (int w = 0; w < NWAYS; w++) {
-        double m = median(r[w], c->runs);
+        double m = cn_bench_median(r[w], c->runs);
         printf("{\"bench\":\"log.sync_round\",\"files\":%d,\"way\":\"%s\",\"rounds_per_s\":%.0f,"
                "\"vs_one_file\":%.2f,\"runs\":%d}\n",
                w == ONE ? 1 : nfiles, names[w], m, one > 0 ? m / one : 0, c->runs);
@@ -338,9 +303,9 @@ static void bench_partitions(const bench_cfg *c)
     for (int i = 0; i < c->runs; i++)
         for (int k = 0; k < 2; k++)
             r[k][i] = append_once_parts(c, 16, LG_DUR_FSYNC, parts[k]);
-    double one = median(r[0], c->runs);
+    double one = cn_bench_median(r[0], c->runs);
     for (int k = 0; k < 2; k++) {
-        double m = median(r[k], c->runs);
+        double m = cn_bench_median(r[k], c->runs);
         printf("{\"bench\":\"log.append_partitions\",\"record_bytes\":%d,\"batch\":16,"
                "\"durability\":\"fsync\",\"partitions\":%d,\"records_per_s\":%.0f,"
                "\"vs_one_partition\":%.2f,\"runs\":%d}\n",
@@ -363,7 +328,7 @@ static void bench_append(const bench_cfg *c, double fsync_rate)
             double r[64];
             for (int i = 0; i < c->runs; i++)
                 r[i] = append_once(c, batches[bi], durs[di]);
-            double m = median(r, c->runs);
+            double m = cn_bench_median(r, c->runs);
             printf(
                 "{\"bench\":\"log.append\",\"record_bytes\":%d,\"batch\":%d,\"durability\":\"%s\","
                 "\"records_per_s\":%.0f,\"runs\":%d,\"raw_fdatasync_per_s\":%.0f,"
@@ -443,11 +408,11 @@ static void bench_read(const bench_cfg *c)
     printf(
         "{\"bench\":\"log.read.iter\",\"record_bytes\":%d,\"records\":%ld,\"records_per_s\":%.0f,"
         "\"runs\":%d}\n",
-        RECORD_BYTES, records, median(it_r, c->runs), c->runs);
+        RECORD_BYTES, records, cn_bench_median(it_r, c->runs), c->runs);
     printf(
         "{\"bench\":\"log.read.range\",\"record_bytes\":%d,\"max_bytes\":1048576,\"mb_per_s\":%.0f,"
         "\"runs\":%d}\n",
-        RECORD_BYTES, median(rd_r, c->runs), c->runs);
+        RECORD_BYTES, cn_bench_median(rd_r, c->runs), c->runs);
     fflush(stdout);
     lg_close(log);
     cn_test_rmrf(dir);
@@ -517,7 +482,7 @@ static void bench_recover(const bench_cfg *c)
         r[i] = recover_once(c, &bytes);
     printf("{\"bench\":\"log.recover_after_kill9\",\"data_bytes\":%llu,\"open_ms\":%.1f,\"runs\":%"
            "d}\n",
-           (unsigned long long)bytes, median(r, runs) * 1e3, runs);
+           (unsigned long long)bytes, cn_bench_median(r, runs) * 1e3, runs);
     fflush(stdout);
 }
 
@@ -546,8 +511,8 @@ int main(int argc, char **argv)
     char *dir = cn_test_tmpdir("bench-fsync");
     double fr[64];
     for (int i = 0; i < c.runs; i++)
-        fr[i] = fsync_rate_once(dir);
-    double fsync_rate = median(fr, c.runs);
+        fr[i] = cn_bench_fdatasync_rate(dir, 1.0);
+    double fsync_rate = cn_bench_median(fr, c.runs);
     cn_test_rmrf(dir);
     free(dir);
     printf("{\"bench\":\"machine.fdatasync\",\"write_bytes\":4096,\"fdatasync_per_s\":%.0f,"
